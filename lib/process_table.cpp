@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "process_table.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <system_error>
+
+namespace resctrld {
+namespace {
+
+// PF_KTHREAD from the kernel's include/linux/sched.h: stat field 9 ("flags") has it for kernel
+// threads, which resctrl would accept but no VM ever runs on.
+constexpr std::uint64_t kPfKthread = 0x00200000;
+
+std::optional<std::string> readFile(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in)
+        return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+template <typename T> std::optional<T> parseNumber(std::string_view text) {
+    T value{};
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end == text.data())
+        return std::nullopt;
+    return value;
+}
+
+struct StatFields {
+    std::string comm;
+    std::uint64_t flags = 0;
+    std::uint64_t startTime = 0;
+};
+
+// /proc/<pid>/stat: "pid (comm) state ppid ...". comm may hold spaces and parentheses, so split
+// after the last ')'; field 3 (state) is then the first token.
+std::optional<StatFields> parseStat(const std::string& stat) {
+    auto open = stat.find('(');
+    auto close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open)
+        return std::nullopt;
+    StatFields fields;
+    fields.comm = stat.substr(open + 1, close - open - 1);
+    std::istringstream rest(stat.substr(close + 1));
+    std::string token;
+    for (int field = 3; field <= 22 && rest >> token; ++field) {
+        if (field == 9) {
+            auto flags = parseNumber<std::uint64_t>(token);
+            if (!flags)
+                return std::nullopt;
+            fields.flags = *flags;
+        } else if (field == 22) {
+            auto start = parseNumber<std::uint64_t>(token);
+            if (!start)
+                return std::nullopt;
+            fields.startTime = *start;
+            return fields;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<pid_t> parseTgid(const std::string& status) {
+    std::istringstream lines(status);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind("Tgid:", 0) == 0) {
+            auto value = line.substr(5);
+            value.erase(0, value.find_first_not_of(" \t"));
+            return parseNumber<pid_t>(value);
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<unsigned> parseVcpuThreadName(const std::string& comm) {
+    constexpr std::string_view kPrefix = "CPU ";
+    if (comm.rfind(kPrefix, 0) != 0)
+        return std::nullopt;
+    auto slash = comm.find('/', kPrefix.size());
+    if (slash == std::string::npos || slash == kPrefix.size() || slash + 1 == comm.size())
+        return std::nullopt;
+    std::string_view digits(comm.data() + kPrefix.size(), slash - kPrefix.size());
+    unsigned vcpu = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), vcpu);
+    if (ec != std::errc() || end != digits.data() + digits.size())
+        return std::nullopt;
+    return vcpu;
+}
+
+ProcessTable::ProcessTable(std::filesystem::path procRoot)
+    : procRoot_(std::move(procRoot)) {
+}
+
+std::optional<ThreadInfo> ProcessTable::thread(pid_t tid) const {
+    if (tid <= 0)
+        return std::nullopt;
+    // /proc/<tid> resolves any thread id, not only process ids (hidden from readdir).
+    auto dir = procRoot_ / std::to_string(tid);
+    auto stat = readFile(dir / "stat");
+    auto status = readFile(dir / "status");
+    if (!stat || !status)
+        return std::nullopt;
+    auto fields = parseStat(*stat);
+    auto tgid = parseTgid(*status);
+    if (!fields || !tgid)
+        return std::nullopt;
+    return ThreadInfo{tid, *tgid, fields->startTime, (fields->flags & kPfKthread) != 0,
+                      fields->comm};
+}
+
+std::optional<ProcessIdentity> ProcessTable::process(pid_t pid) const {
+    auto info = thread(pid);
+    if (!info || info->tgid != pid)
+        return std::nullopt;
+    return ProcessIdentity{pid, info->startTime};
+}
+
+bool ProcessTable::isAlive(const ProcessIdentity& identity) const {
+    auto now = process(identity.pid);
+    return now && *now == identity;
+}
+
+std::map<unsigned, pid_t> ProcessTable::vcpuThreads(pid_t pid) const {
+    std::map<unsigned, pid_t> threads;
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(procRoot_ / std::to_string(pid) / "task", ec)) {
+        auto tid = parseNumber<pid_t>(entry.path().filename().string());
+        auto comm = readFile(entry.path() / "comm");
+        if (!tid || !comm)
+            continue; // the thread exited while we looked
+        if (!comm->empty() && comm->back() == '\n')
+            comm->pop_back();
+        if (auto vcpu = parseVcpuThreadName(*comm))
+            threads.emplace(*vcpu, *tid);
+    }
+    return threads;
+}
+
+} // namespace resctrld

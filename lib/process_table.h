@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+
+namespace resctrld {
+
+// What /proc says about one thread.
+struct ThreadInfo {
+    pid_t tid = 0;
+    pid_t tgid = 0; // the process the thread belongs to
+    // /proc/<tid>/stat field 22, in clock ticks since boot: with the tid it names a thread
+    // uniquely, so a reused tid is never mistaken for the one recorded.
+    std::uint64_t startTime = 0;
+    bool isKernelThread = false;
+    std::string comm;
+};
+
+// A process's identity that survives PID reuse.
+struct ProcessIdentity {
+    pid_t pid = 0;
+    std::uint64_t startTime = 0;
+    friend bool operator==(const ProcessIdentity&, const ProcessIdentity&) = default;
+};
+
+// Reads threads and processes from a proc root (a constructor argument, so tests can point it at
+// a fixture tree; the daemon uses /proc). Threads that exit are expected: lookups return
+// std::nullopt, never throw.
+class ProcessTable {
+public:
+    explicit ProcessTable(std::filesystem::path procRoot = "/proc");
+
+    std::optional<ThreadInfo> thread(pid_t tid) const;
+    std::optional<ProcessIdentity> process(pid_t pid) const;
+    // True while the process recorded as `identity` runs (same pid and same start time).
+    bool isAlive(const ProcessIdentity& identity) const;
+
+    // QEMU names its vCPU threads "CPU <n>/<accel>" ("CPU 0/KVM", "CPU 3/TCG"). Returns vCPU
+    // number -> tid for the threads of `pid` named so; empty if the process is gone.
+    std::map<unsigned, pid_t> vcpuThreads(pid_t pid) const;
+
+private:
+    std::filesystem::path procRoot_;
+};
+
+// Parses a thread name of QEMU's form "CPU <n>/<accel>"; nullopt for any other name.
+std::optional<unsigned> parseVcpuThreadName(const std::string& comm);
+
+} // namespace resctrld
