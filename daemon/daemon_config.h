@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace resctrld {
+
+// A configuration file, drop-in or command-line value the daemon cannot use. The message names
+// the file, line and key, and what would be accepted.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class MountMode { Auto, No };
+
+// The daemon's settings. Defaults here are the documented defaults of config/resctrld.conf; keep
+// the two in step.
+struct Config {
+    std::filesystem::path resctrlRoot = "/sys/fs/resctrl";
+    std::filesystem::path sysfsRoot = "/sys";
+    std::filesystem::path stateDirectory = "/run/resctrld";
+    // 0 = sample only on request (Monitor.Sample, GetStats).
+    std::chrono::microseconds sampleInterval = std::chrono::seconds(1);
+    std::string groupPrefix = "resctrld-";
+    bool manageDefaultGroup = true;
+    MountMode mount = MountMode::Auto;
+    std::string mountOptions;
+    // Names of groups whose members may call the mutating methods besides root.
+    std::vector<std::string> allowedGroups;
+    std::chrono::microseconds lockTimeout = std::chrono::seconds(5);
+    std::string logLevel = "info";
+};
+
+inline constexpr std::string_view kDefaultConfigFile = "/etc/resctrld/resctrld.conf";
+inline constexpr std::string_view kConfigSection = "Daemon";
+
+// Applies the [Daemon] assignments of one INI text on top of `config`. `origin` names the text in
+// messages (a file name). Unknown keys and sections are not fatal (a newer configuration must not
+// stop an older daemon) but are returned as warnings; a bad value throws ConfigError.
+std::vector<std::string> applyConfigText(Config& config, const std::string& text,
+                                         std::string_view origin);
+
+// Applies `file` (when it exists, or always when `required`), then every `*.conf` in
+// `<file>.d/` in lexical order: later files override earlier ones key by key.
+std::vector<std::string> applyConfigFiles(Config& config, const std::filesystem::path& file,
+                                          bool required);
+
+// Parsers shared by the file and the command line; they throw ConfigError naming `key`.
+std::chrono::microseconds parseSeconds(std::string_view key, std::string_view value);
+bool parseBoolean(std::string_view key, std::string_view value);
+std::string parseLogLevel(std::string_view key, std::string_view value);
+std::filesystem::path parseAbsolutePath(std::string_view key, std::string_view value);
+
+} // namespace resctrld

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "event_loop.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <system_error>
+#include <unistd.h>
+#include <vector>
+
+#include <sdbus-c++/IConnection.h>
+
+namespace resctrld {
+
+UniqueFd::~UniqueFd() {
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+        if (fd_ >= 0)
+            close(fd_);
+        fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+}
+
+void EventLoop::watch(int fd, Handler onReadable) {
+    watches_[fd] = std::move(onReadable);
+}
+
+void EventLoop::unwatch(int fd) {
+    watches_.erase(fd);
+}
+
+void EventLoop::run() {
+    quit_ = false;
+    std::vector<pollfd> fds;
+    std::vector<int> ready;
+    while (!quit_) {
+        // Drain everything sd-bus has buffered before sleeping: poll() only reports new bytes.
+        while (!quit_ && bus_.processPendingRequest()) {
+        }
+        if (quit_)
+            break;
+
+        const auto pollData = bus_.getEventLoopPollData();
+        fds.clear();
+        fds.push_back({pollData.fd, pollData.events, 0});
+        for (const auto& [fd, handler] : watches_)
+            fds.push_back({fd, POLLIN, 0});
+
+        if (poll(fds.data(), fds.size(), pollData.getPollTimeout()) < 0) {
+            if (errno == EINTR)
+                continue;
+            throw std::system_error(errno, std::generic_category(), "poll");
+        }
+
+        // Collect first: a handler may watch or unwatch fds.
+        ready.clear();
+        for (std::size_t i = 1; i < fds.size(); ++i) {
+            if (fds[i].revents != 0)
+                ready.push_back(fds[i].fd);
+        }
+        for (int fd : ready) {
+            if (auto it = watches_.find(fd); it != watches_.end()) {
+                auto handler = it->second; // survives an unwatch from inside itself
+                handler();
+            }
+        }
+    }
+}
+
+SignalWatch::SignalWatch(EventLoop& loop, std::initializer_list<int> signals,
+                         std::function<void(int)> onSignal)
+    : loop_(loop)
+    , onSignal_(std::move(onSignal)) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int s : signals)
+        sigaddset(&mask, s);
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0)
+        throw std::system_error(errno, std::generic_category(), "sigprocmask");
+    fd_ = UniqueFd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd_)
+        throw std::system_error(errno, std::generic_category(), "signalfd");
+    loop_.watch(fd_.get(), [this] {
+        signalfd_siginfo info{};
+        while (read(fd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info)))
+            onSignal_(static_cast<int>(info.ssi_signo));
+    });
+}
+
+SignalWatch::~SignalWatch() {
+    loop_.unwatch(fd_.get());
+}
+
+PeriodicTimer::PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval,
+                             EventLoop::Handler onTick)
+    : loop_(loop)
+    , onTick_(std::move(onTick)) {
+    fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!fd_)
+        throw std::system_error(errno, std::generic_category(), "timerfd_create");
+    const auto usec = std::max<long long>(interval.count(), 1);
+    itimerspec spec{};
+    spec.it_interval.tv_sec = static_cast<time_t>(usec / 1'000'000);
+    spec.it_interval.tv_nsec = static_cast<long>((usec % 1'000'000) * 1000);
+    spec.it_value = spec.it_interval;
+    if (timerfd_settime(fd_.get(), 0, &spec, nullptr) != 0)
+        throw std::system_error(errno, std::generic_category(), "timerfd_settime");
+    loop_.watch(fd_.get(), [this] {
+        std::uint64_t expirations = 0;
+        if (read(fd_.get(), &expirations, sizeof(expirations)) ==
+            static_cast<ssize_t>(sizeof(expirations)))
+            onTick_();
+    });
+}
+
+PeriodicTimer::~PeriodicTimer() {
+    loop_.unwatch(fd_.get());
+}
+
+} // namespace resctrld

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <utility>
+
+#include <initializer_list>
+
+namespace sdbus {
+class IConnection;
+}
+
+namespace resctrld {
+
+// An owned file descriptor.
+class UniqueFd {
+public:
+    UniqueFd() = default;
+    explicit UniqueFd(int fd)
+        : fd_(fd) {}
+    ~UniqueFd();
+    UniqueFd(UniqueFd&& other) noexcept
+        : fd_(std::exchange(other.fd_, -1)) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept;
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+// The daemon's single event loop (style.md, "one event loop thread owns all state"): the bus
+// connection's fd and timeout from sdbus-c++'s getEventLoopPollData(), plus any other fd (signals,
+// timers). Every callback, bus handler and signal emission runs on the thread that calls run().
+class EventLoop {
+public:
+    using Handler = std::function<void()>;
+
+    explicit EventLoop(sdbus::IConnection& bus)
+        : bus_(bus) {}
+
+    // Calls `onReadable` whenever `fd` polls readable. The fd stays owned by the caller and must
+    // outlive the watch.
+    void watch(int fd, Handler onReadable);
+    void unwatch(int fd);
+
+    // Runs until quit(); rethrows what a handler throws.
+    void run();
+    void quit() { quit_ = true; }
+
+private:
+    sdbus::IConnection& bus_;
+    std::map<int, Handler> watches_;
+    bool quit_ = false;
+};
+
+// Blocks the given signals for the process and delivers them through a signalfd on the loop, so a
+// signal handler never runs in the middle of a bus call. Block before any thread starts.
+class SignalWatch {
+public:
+    SignalWatch(EventLoop& loop, std::initializer_list<int> signals,
+                std::function<void(int signal)> onSignal);
+    ~SignalWatch();
+    SignalWatch(const SignalWatch&) = delete;
+    SignalWatch& operator=(const SignalWatch&) = delete;
+
+private:
+    EventLoop& loop_;
+    UniqueFd fd_;
+    std::function<void(int)> onSignal_;
+};
+
+// A periodic CLOCK_MONOTONIC timer on the loop (timerfd: no drift, no busy waiting). Missed
+// expirations are coalesced into one callback.
+class PeriodicTimer {
+public:
+    PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval, EventLoop::Handler onTick);
+    ~PeriodicTimer();
+    PeriodicTimer(const PeriodicTimer&) = delete;
+    PeriodicTimer& operator=(const PeriodicTimer&) = delete;
+
+private:
+    EventLoop& loop_;
+    UniqueFd fd_;
+    EventLoop::Handler onTick_;
+};
+
+} // namespace resctrld

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// resctrld: owns the resctrl filesystem of a VM host and serves org.resctrld1 (dbus-api.md).
+
+#include <config.h>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <signal.h>
+
+#include <sdbus-c++/sdbus-c++.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include "access_policy.h"
+#include "command_line.h"
+#include "daemon_config.h"
+#include "event_loop.h"
+#include "instance_lock.h"
+#include "logging.h"
+#include "manager_object.h"
+#include "resctrl_mount.h"
+
+namespace {
+
+// sysexits.h values, which systemd units can key RestartPreventExitStatus= on.
+constexpr int kExitUsage = 64;
+constexpr int kExitConfig = 78;
+
+std::unique_ptr<sdbus::IConnection> connectBus(const resctrld::CommandLine& commandLine) {
+    switch (commandLine.bus) {
+    case resctrld::BusKind::Session:
+        return sdbus::createSessionBusConnection();
+    case resctrld::BusKind::Address:
+        return sdbus::createSessionBusConnectionWithAddress(commandLine.busAddress);
+    case resctrld::BusKind::System:
+        break;
+    }
+    return sdbus::createSystemBusConnection();
+}
+
+std::string describeBus(const resctrld::CommandLine& commandLine) {
+    switch (commandLine.bus) {
+    case resctrld::BusKind::Session:
+        return "the session bus";
+    case resctrld::BusKind::Address:
+        return "the bus at " + commandLine.busAddress;
+    case resctrld::BusKind::System:
+        break;
+    }
+    return "the system bus";
+}
+
+// Mount=auto (issue 5, "Process"): mount resctrl when the root is an empty mount point; on
+// failure keep serving with Mounted=false, since read-only callers still deserve answers.
+void mountIfWanted(const resctrld::Config& config) {
+    if (config.mount != resctrld::MountMode::Auto ||
+        resctrld::probeResctrl(config.resctrlRoot).mounted)
+        return;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(config.resctrlRoot, ec)) {
+        spdlog::warn("resctrl root {} does not exist; the kernel lacks resctrl or it is not "
+                     "mounted there. Serving with Mounted=false",
+                     config.resctrlRoot.string());
+        return;
+    }
+    try {
+        resctrld::mountResctrl(config.resctrlRoot, config.mountOptions);
+        spdlog::info("mounted resctrl at {}{}", config.resctrlRoot.string(),
+                     config.mountOptions.empty() ? "" : " with " + config.mountOptions);
+    } catch (const std::system_error& e) {
+        spdlog::warn("{}: {}. Serving with Mounted=false", e.what(), e.code().message());
+    }
+}
+
+int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config) {
+    // Signals become loop events; block them before anything could start a thread.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    std::optional<resctrld::InstanceLock> lock;
+    try {
+        lock.emplace(config.stateDirectory);
+    } catch (const resctrld::AlreadyRunning& e) {
+        spdlog::error("refusing to start: {}", e.what());
+        return 1;
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot take the instance lock: {}", e.what());
+        return 1;
+    }
+
+    mountIfWanted(config);
+    const resctrld::AccessPolicy access(config.allowedGroups);
+
+    std::unique_ptr<sdbus::IConnection> bus;
+    try {
+        bus = connectBus(commandLine);
+    } catch (const sdbus::Error& e) {
+        spdlog::error("cannot connect to {}: {}", describeBus(commandLine), e.getMessage());
+        return 1;
+    }
+
+    // Objects first, name second: a caller who sees the name must find the objects.
+    resctrld::ManagerObject manager(*bus, config, access);
+    resctrld::EventLoop loop(*bus);
+    resctrld::SignalWatch signals(loop, {SIGTERM, SIGINT}, [&](int signal) {
+        spdlog::info("received {}, shutting down (groups and state are kept)",
+                     signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        sd_notify(0, "STOPPING=1");
+        loop.quit();
+    });
+
+    try {
+        bus->requestName(resctrld::kBusName);
+    } catch (const sdbus::Error& e) {
+        spdlog::error("cannot own {} on {}: {} (is another resctrld running on that bus?)",
+                      resctrld::kBusName, describeBus(commandLine), e.getMessage());
+        return 1;
+    }
+
+    std::optional<resctrld::PeriodicTimer> watchdog;
+    uint64_t watchdogUsec = 0;
+    if (sd_watchdog_enabled(0, &watchdogUsec) > 0 && watchdogUsec > 0) {
+        // Ping at half the deadline so one slow iteration does not get us killed.
+        watchdog.emplace(loop, std::chrono::microseconds(watchdogUsec / 2),
+                         [] { sd_notify(0, "WATCHDOG=1"); });
+    }
+    // TODO(daemon issue 5): the sampling timer (SampleIntervalSec=) starts with the first monitor;
+    // no monitor can exist before the group manager lands.
+
+    spdlog::info("resctrld {} serving {} on {} (resctrl root {}, state {})", RESCTRLD_VERSION,
+                 resctrld::kBusName, describeBus(commandLine), config.resctrlRoot.string(),
+                 config.stateDirectory.string());
+    sd_notify(0, "READY=1\nSTATUS=Serving org.resctrld1");
+
+    loop.run();
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::string program = argc > 0 ? argv[0] : "resctrld";
+    resctrld::CommandLine commandLine;
+    try {
+        commandLine = resctrld::parseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
+    } catch (const resctrld::ConfigError& e) {
+        std::cerr << "resctrld: " << e.what() << "\n";
+        return kExitUsage;
+    }
+    if (commandLine.showHelp) {
+        std::cout << resctrld::usageText(program);
+        return 0;
+    }
+    if (commandLine.showVersion) {
+        std::cout << "resctrld " << RESCTRLD_VERSION << "\n";
+        return 0;
+    }
+
+    resctrld::Config config;
+    std::vector<std::string> warnings;
+    try {
+        const bool explicitFile = commandLine.configFile.has_value();
+        warnings = resctrld::applyConfigFiles(
+            config, commandLine.configFile.value_or(std::string(resctrld::kDefaultConfigFile)),
+            explicitFile);
+        resctrld::applyCommandLine(config, commandLine);
+    } catch (const resctrld::ConfigError& e) {
+        std::cerr << "resctrld: " << e.what() << "\n";
+        return kExitConfig;
+    }
+
+    resctrld::setupLogging(config.logLevel);
+    for (const auto& warning : warnings)
+        spdlog::warn("{}", warning);
+
+    try {
+        return run(commandLine, config);
+    } catch (const std::exception& e) {
+        spdlog::critical("fatal: {}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <manager_adaptor.h>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "access_policy.h"
+#include "daemon_config.h"
+
+namespace resctrld {
+
+inline constexpr const char* kBusName = "org.resctrld1";
+inline constexpr const char* kManagerPath = "/org/resctrld1";
+
+// org.resctrld1.Manager and org.freedesktop.DBus.ObjectManager at /org/resctrld1
+// (dbus-api.md, "org.resctrld1.Manager"). Decodes calls, checks the caller, and maps errors
+// through translateErrors(); the work itself belongs to lib/.
+class ManagerObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Manager_adaptor,
+                                                            sdbus::ObjectManager_adaptor> {
+public:
+    ManagerObject(sdbus::IConnection& bus, const Config& config, const AccessPolicy& access);
+    ~ManagerObject();
+
+    ManagerObject(const ManagerObject&) = delete;
+    ManagerObject& operator=(const ManagerObject&) = delete;
+
+private:
+    using VcpuThreads = std::vector<sdbus::Struct<uint32_t, uint32_t>>;
+    using GroupList = std::vector<sdbus::Struct<std::string, std::string>>;
+    using DomainList = std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>>;
+    using Stats = std::map<std::string, sdbus::Variant>;
+
+    sdbus::ObjectPath StartDomain(const std::string& definition,
+                                  const VcpuThreads& vcpuThreads) override;
+    sdbus::ObjectPath StartDomainForProcess(const std::string& definition,
+                                            const uint32_t& hypervisorPid) override;
+    void StopDomain(const std::string& name) override;
+    GroupList ValidateDomain(const std::string& definition) override;
+    sdbus::ObjectPath GetDomain(const std::string& name) override;
+    DomainList ListDomains() override;
+    std::string GetCapabilities() override;
+    Stats GetStats(const std::string& name) override;
+    void SetVcpuThread(const std::string& name, const uint32_t& vcpu, const uint32_t& tid) override;
+
+    std::string Version() override;
+    std::string ResctrlRoot() override;
+    bool Mounted() override;
+    std::vector<std::string> MountOptions() override;
+    uint32_t ClosidsTotal() override;
+    uint32_t ClosidsFree() override;
+    uint32_t RmidsTotal() override;
+    uint32_t RmidsFree() override;
+    uint64_t SampleIntervalUSec() override;
+
+    // Throws AccessDenied unless the caller of the method being handled is privileged.
+    void requirePrivileged(const char* method);
+    // Throws ResctrlUnavailable when the resctrl root is not a usable mount.
+    void requireMounted() const;
+
+    const Config& config_;
+    const AccessPolicy& access_;
+};
+
+} // namespace resctrld

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "resctrl_mount.h"
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <sys/mount.h>
+#include <system_error>
+
+namespace resctrld {
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash in paths as \ooo (proc(5)).
+std::string unescapeMountinfo(const std::string& field) {
+    std::string out;
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        if (field[i] == '\\' && i + 3 < field.size()) {
+            const std::string octal = field.substr(i + 1, 3);
+            if (octal.size() == 3 && octal.find_first_not_of("01234567") == std::string::npos) {
+                out += static_cast<char>(std::stoi(octal, nullptr, 8));
+                i += 3;
+                continue;
+            }
+        }
+        out += field[i];
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
+                                             const std::filesystem::path& mountinfo) {
+    std::ifstream in(mountinfo);
+    std::vector<std::string> options;
+    std::string line;
+    while (std::getline(in, line)) {
+        // id parent major:minor root mountpoint options [optional...] - fstype source superopts
+        std::istringstream fields(line);
+        std::string id, parent, device, fsRoot, mountPoint, mountOptions;
+        fields >> id >> parent >> device >> fsRoot >> mountPoint >> mountOptions;
+        std::string word;
+        while (fields >> word && word != "-") {
+        }
+        std::string fsType, source, superOptions;
+        fields >> fsType >> source >> superOptions;
+        if (fsType != "resctrl" ||
+            std::filesystem::path(unescapeMountinfo(mountPoint)) != root.lexically_normal())
+            continue;
+        options.clear(); // the last mount on a path is the visible one
+        std::istringstream list(superOptions);
+        std::string option;
+        while (std::getline(list, option, ',')) {
+            if (!option.empty() && option != "rw" && option != "ro")
+                options.push_back(option);
+        }
+    }
+    return options;
+}
+
+ResctrlMountState probeResctrl(const std::filesystem::path& root,
+                               const std::filesystem::path& mountinfo) {
+    std::error_code ec;
+    ResctrlMountState state;
+    state.mounted = std::filesystem::is_directory(root / "info", ec) &&
+                    std::filesystem::is_regular_file(root / "schemata", ec);
+    if (state.mounted)
+        state.options = resctrlMountOptions(root, mountinfo);
+    return state;
+}
+
+void mountResctrl(const std::filesystem::path& root, const std::string& options) {
+    if (mount("resctrl", root.c_str(), "resctrl", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              options.empty() ? nullptr : options.c_str()) != 0)
+        throw std::system_error(errno, std::generic_category(),
+                                "mount -t resctrl resctrl " + root.string() +
+                                    (options.empty() ? "" : " -o " + options));
+}
+
+} // namespace resctrld

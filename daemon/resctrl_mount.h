@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace resctrld {
+
+// What the daemon knows about its resctrl root before the host model (lib/host*.h) reads it.
+struct ResctrlMountState {
+    bool mounted = false;
+    // Mount options of a kernel resctrl mount (cdp, cdpl2, mba_MBps, debug), from mountinfo.
+    std::vector<std::string> options;
+};
+
+// Mounted means usable: the root holds the files every resctrl mount has (resctrl-kernel.md:
+// info/ and the default group's schemata). This holds for the kernel and for resctrlfs-sim
+// alike, which a filesystem-type check would not.
+ResctrlMountState probeResctrl(const std::filesystem::path& root,
+                               const std::filesystem::path& mountinfo = "/proc/self/mountinfo");
+
+// The super options of the last resctrl mount at `root` in a mountinfo file, without rw/ro.
+std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
+                                             const std::filesystem::path& mountinfo);
+
+// mount -t resctrl resctrl ROOT -o OPTIONS (issue 5, "Mount=auto"). Throws std::system_error.
+void mountResctrl(const std::filesystem::path& root, const std::string& options);
+
+} // namespace resctrld
