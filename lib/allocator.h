@@ -88,7 +88,9 @@ public:
 
 private:
     CbmMask heldWays(Resource resource, CacheId id, bool includeDefault) const;
-    CbmMask place(const CacheRequest& request, const CacheResource& resource) const;
+    // The default group's mask on a domain if `alsoReserved` were reserved too.
+    CbmMask defaultGroupMask(const CacheResource& cache, CacheId id, CbmMask alsoReserved) const;
+    CbmMask place(const CacheRequest& request, const CacheResource& cache) const;
 
     const HostModel& host_;
     std::vector<GroupHolding> groups_;

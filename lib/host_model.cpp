@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "host_model.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <limits>
+#include <system_error>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "errors.h"
+#include "schemata.h"
+
+namespace resctrld {
+namespace fs = std::filesystem;
+
+namespace {
+
+// resctrl and sysfs files report st_size 0 and are generated on read: read until EOF
+// (resctrl-kernel.md §2.2). Empty when the file does not exist.
+std::optional<std::string> readFile(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return std::nullopt;
+        throw ResctrlUnavailable("cannot open " + path.string() + ": " + std::strerror(errno));
+    }
+    std::string text;
+    std::array<char, 4096> buffer;
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            const int error = errno;
+            ::close(fd);
+            throw ResctrlUnavailable("cannot read " + path.string() + ": " + std::strerror(error));
+        }
+        if (n == 0)
+            break;
+        text.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return text;
+}
+
+std::string_view trim(std::string_view text) {
+    constexpr std::string_view kSpace = " \t\r\n";
+    const auto first = text.find_first_not_of(kSpace);
+    if (first == std::string_view::npos)
+        return {};
+    return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
+}
+
+template <typename Unsigned> std::optional<Unsigned> parseDecimal(std::string_view text) {
+    Unsigned value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+[[noreturn]] void unexpected(const fs::path& path, std::string_view content,
+                             std::string_view expected) {
+    throw ResctrlUnavailable(path.string() + " holds '" + std::string(content) + "', expected " +
+                             std::string(expected));
+}
+
+// Reads a required or optional info file holding one value.
+class InfoDir {
+public:
+    explicit InfoDir(fs::path dir)
+        : dir_(std::move(dir)) {}
+
+    std::optional<std::string> text(const char* name) const {
+        auto content = readFile(dir_ / name);
+        if (content)
+            *content = std::string(trim(*content));
+        return content;
+    }
+
+    template <typename Unsigned> std::optional<Unsigned> number(const char* name) const {
+        const auto content = text(name);
+        if (!content)
+            return std::nullopt;
+        const auto value = parseDecimal<Unsigned>(*content);
+        if (!value)
+            unexpected(dir_ / name, *content, "a decimal number");
+        return value;
+    }
+
+    template <typename Unsigned> Unsigned requiredNumber(const char* name) const {
+        const auto value = number<Unsigned>(name);
+        if (!value)
+            missing(name);
+        return *value;
+    }
+
+    std::optional<CbmMask> mask(const char* name) const {
+        const auto content = text(name);
+        if (!content)
+            return std::nullopt;
+        const auto value = CbmMask::parseHex(*content);
+        if (!value)
+            unexpected(dir_ / name, *content, "a hex mask");
+        return value;
+    }
+
+    CbmMask requiredMask(const char* name) const {
+        const auto value = mask(name);
+        if (!value)
+            missing(name);
+        return *value;
+    }
+
+    [[noreturn]] void missing(const char* name) const {
+        throw ResctrlUnavailable((dir_ / name).string() +
+                                 " is missing: this is not a resctrl info directory as the "
+                                 "kernel makes it");
+    }
+
+private:
+    fs::path dir_;
+};
+
+// "28160K" (sysfs cache size), also "32M"; a bare number is bytes.
+std::optional<Bytes> parseCacheSize(std::string_view text) {
+    Bytes scale = 1;
+    if (!text.empty()) {
+        switch (text.back()) {
+        case 'K':
+            scale = Bytes{1} << 10;
+            break;
+        case 'M':
+            scale = Bytes{1} << 20;
+            break;
+        case 'G':
+            scale = Bytes{1} << 30;
+            break;
+        default:
+            break;
+        }
+        if (scale != 1)
+            text.remove_suffix(1);
+    }
+    const auto value = parseDecimal<Bytes>(text);
+    if (!value || *value > std::numeric_limits<Bytes>::max() / scale)
+        return std::nullopt;
+    return *value * scale;
+}
+
+bool isNumberedEntry(const std::string& name, std::string_view prefix) {
+    return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+           std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), name.end(),
+                       [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::vector<fs::path> sortedEntries(const fs::path& dir) {
+    std::vector<fs::path> entries;
+    std::error_code error;
+    for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error))
+        entries.push_back(it->path());
+    std::sort(entries.begin(), entries.end());
+    return entries;
+}
+
+// Caches by level and id from <sysfs>/devices/system/cpu/cpuN/cache/indexM/. Every CPU lists
+// the caches it uses, so a shared cache is seen once per CPU: the first sighting is kept.
+std::map<unsigned, std::map<CacheId, CacheDomain>> discoverCaches(const fs::path& sysfsRoot) {
+    std::map<unsigned, std::map<CacheId, CacheDomain>> caches;
+    const fs::path cpuDir = sysfsRoot / "devices/system/cpu";
+    for (const fs::path& cpu : sortedEntries(cpuDir)) {
+        if (!isNumberedEntry(cpu.filename().string(), "cpu"))
+            continue;
+        for (const fs::path& indexDir : sortedEntries(cpu / "cache")) {
+            if (!isNumberedEntry(indexDir.filename().string(), "index"))
+                continue;
+            const InfoDir index(indexDir);
+            const auto type = index.text("type");
+            if (!type || *type == "Instruction")
+                continue; // resctrl controls unified (and, at L1, nothing) caches
+            const auto level = index.number<unsigned>("level");
+            const auto id = index.number<unsigned>("id");
+            if (!level || !id) {
+                // Kernels before 4.14 have no cache id: such a cache cannot be keyed.
+                spdlog::debug("sysfs cache {} has no level or id, skipped", indexDir.string());
+                continue;
+            }
+            auto& byId = caches[*level];
+            if (byId.count(CacheId{*id}) != 0)
+                continue;
+            CacheDomain domain;
+            if (const auto size = index.text("size")) {
+                const auto bytes = parseCacheSize(*size);
+                if (!bytes)
+                    unexpected(indexDir / "size", *size, "a size such as 28160K");
+                domain.size = *bytes;
+            }
+            domain.cpuList = index.text("shared_cpu_list").value_or("");
+            byId.emplace(CacheId{*id}, std::move(domain));
+        }
+    }
+    return caches;
+}
+
+// Undoes the octal escapes mountinfo uses for spaces and the like ("\040").
+std::string unescapeMountField(std::string_view field) {
+    std::string result;
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        if (field[i] == '\\' && i + 3 < field.size() && field[i + 1] >= '0' &&
+            field[i + 1] <= '3') {
+            unsigned value = 0;
+            const auto [end, error] = std::from_chars(&field[i + 1], &field[i + 4], value, 8);
+            if (error == std::errc() && end == &field[i + 4]) {
+                result += static_cast<char>(value);
+                i += 3;
+                continue;
+            }
+        }
+        result += field[i];
+    }
+    return result;
+}
+
+struct MountEntry {
+    bool found = false;
+    std::vector<std::string> options;
+};
+
+// /proc/self/mountinfo: "36 35 98:0 / /sys/fs/resctrl rw,relatime shared:1 - resctrl resctrl
+// rw,cdp". The resctrl options are among the super options (resctrl-kernel.md §1.2); the last
+// mount at the path is the visible one.
+MountEntry findMount(const fs::path& mountinfo, const fs::path& mountPoint) {
+    MountEntry entry;
+    const auto text = readFile(mountinfo);
+    if (!text)
+        return entry;
+    std::error_code error;
+    const fs::path wanted = fs::weakly_canonical(mountPoint, error).lexically_normal();
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+        const auto newline = rest.find('\n');
+        std::string_view line = rest.substr(0, newline);
+        rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
+
+        std::vector<std::string_view> fields;
+        while (!line.empty()) {
+            const auto space = line.find(' ');
+            if (space != 0)
+                fields.push_back(line.substr(0, space));
+            line.remove_prefix(space == std::string_view::npos ? line.size() : space + 1);
+        }
+        const auto separator = std::find(fields.begin(), fields.end(), "-");
+        if (fields.size() < 6 || separator == fields.end() || fields.end() - separator < 4)
+            continue;
+        const fs::path point = fs::path(unescapeMountField(fields[4])).lexically_normal();
+        if (point != wanted && point != mountPoint.lexically_normal())
+            continue;
+        entry.found = true;
+        entry.options.clear();
+        for (std::string_view options : {fields[5], separator[3]}) {
+            while (!options.empty()) {
+                const auto comma = options.find(',');
+                entry.options.emplace_back(options.substr(0, comma));
+                options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
+            }
+        }
+    }
+    return entry;
+}
+
+std::vector<CacheId> idsOf(const std::map<CacheId, CacheDomain>* caches) {
+    std::vector<CacheId> ids;
+    if (caches)
+        for (const auto& [id, domain] : *caches)
+            ids.push_back(id);
+    return ids;
+}
+
+} // namespace
+
+std::string_view toString(BandwidthUnit unit) noexcept {
+    switch (unit) {
+    case BandwidthUnit::Percent:
+        return "percent";
+    case BandwidthUnit::EighthGBps:
+        return "1/8 GB/s";
+    case BandwidthUnit::MiBps:
+        return "MiB/s";
+    }
+    return "percent";
+}
+
+Bytes CacheResource::granularity(CacheId id) const {
+    const auto it = domains.find(id);
+    if (it == domains.end() || ways() == 0)
+        return 0;
+    return it->second / ways();
+}
+
+Bytes CacheResource::minimumAllocation(CacheId id) const {
+    return granularity(id) * minCbmBits;
+}
+
+bool BandwidthResource::hasDomain(CacheId id) const {
+    return std::find(domains.begin(), domains.end(), id) != domains.end();
+}
+
+bool MonitorResource::hasFeature(std::string_view event) const {
+    return std::find(features.begin(), features.end(), event) != features.end();
+}
+
+HostModel HostModel::discover(const HostPaths& paths) {
+    HostModel host;
+    host.resctrlRoot = paths.resctrlRoot;
+    const fs::path info = paths.resctrlRoot / "info";
+    std::error_code error;
+    if (!fs::is_directory(info, error))
+        throw ResctrlUnavailable("resctrl is not mounted at " + paths.resctrlRoot.string() +
+                                 " (no info/ directory): check that the CPU supports RDT and "
+                                 "mount it with 'mount -t resctrl resctrl " +
+                                 paths.resctrlRoot.string() + "'");
+
+    host.caches = discoverCaches(paths.sysfsRoot);
+    if (host.caches.empty())
+        spdlog::warn("no cache information under {}: cache sizes are unknown",
+                     (paths.sysfsRoot / "devices/system/cpu").string());
+
+    // The root group's schemata lists the domain ids of every allocation resource.
+    Schemata rootSchemata;
+    if (const auto text = readFile(paths.resctrlRoot / "schemata"))
+        rootSchemata = Schemata::parse(*text);
+
+    for (const fs::path& dir : sortedEntries(info)) {
+        const std::string name = dir.filename().string();
+        const InfoDir files(dir);
+        if (name == "L3_MON") {
+            MonitorResource monitor;
+            monitor.numRmids = files.requiredNumber<unsigned>("num_rmids");
+            std::string_view features = files.text("mon_features").value_or("");
+            while (!features.empty()) {
+                const auto newline = features.find('\n');
+                if (const auto event = trim(features.substr(0, newline)); !event.empty())
+                    monitor.features.emplace_back(event);
+                features.remove_prefix(newline == std::string_view::npos ? features.size()
+                                                                         : newline + 1);
+            }
+            monitor.maxThresholdOccupancy =
+                files.number<Bytes>("max_threshold_occupancy").value_or(0);
+            for (const fs::path& monDir : sortedEntries(paths.resctrlRoot / "mon_data")) {
+                const std::string monName = monDir.filename().string();
+                if (isNumberedEntry(monName, "mon_L3_"))
+                    monitor.domains.push_back(
+                        CacheId{*parseDecimal<unsigned>(std::string_view(monName).substr(7))});
+            }
+            std::sort(monitor.domains.begin(), monitor.domains.end());
+            if (monitor.domains.empty())
+                monitor.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
+            host.monitoring = std::move(monitor);
+            continue;
+        }
+        const auto resource = parseResourceName(name);
+        if (!resource) {
+            spdlog::debug("resctrl info/{} is not a resource resctrld uses, ignored", name);
+            continue;
+        }
+        const auto levelCaches = host.caches.find(cacheLevel(*resource));
+        const auto* sysfsCaches = levelCaches == host.caches.end() ? nullptr : &levelCaches->second;
+        if (isCacheResource(*resource)) {
+            CacheResource cache;
+            cache.resource = *resource;
+            cache.numClosids = files.requiredNumber<unsigned>("num_closids");
+            cache.cbmMask = files.requiredMask("cbm_mask");
+            cache.minCbmBits = files.requiredNumber<unsigned>("min_cbm_bits");
+            cache.shareableBits = files.mask("shareable_bits").value_or(CbmMask());
+            cache.sparseMasks = files.number<unsigned>("sparse_masks").value_or(0) != 0;
+            cache.ioAllocEnabled = files.text("io_alloc").value_or("") == "enabled";
+            cache.bitUsage = files.text("bit_usage").value_or("");
+            std::vector<CacheId> ids;
+            for (const auto& [id, mask] : rootSchemata.masks(*resource))
+                ids.push_back(id);
+            if (ids.empty())
+                ids = idsOf(sysfsCaches);
+            for (CacheId id : ids) {
+                Bytes size = 0;
+                if (sysfsCaches && sysfsCaches->count(id))
+                    size = sysfsCaches->at(id).size;
+                else
+                    spdlog::warn("{} domain {} has no L{} cache {} in sysfs: its size is unknown",
+                                 name, id.value, cache.level(), id.value);
+                cache.domains.emplace(id, size);
+            }
+            host.cacheResources.push_back(std::move(cache));
+        } else {
+            BandwidthResource bandwidth;
+            bandwidth.resource = *resource;
+            bandwidth.numClosids = files.requiredNumber<unsigned>("num_closids");
+            bandwidth.minBandwidth = files.requiredNumber<unsigned>("min_bandwidth");
+            bandwidth.bandwidthGran = files.requiredNumber<unsigned>("bandwidth_gran");
+            bandwidth.delayLinear = files.requiredNumber<unsigned>("delay_linear") != 0;
+            bandwidth.threadThrottleMode = files.text("thread_throttle_mode").value_or("");
+            for (const auto& [id, value] : rootSchemata.bandwidths(*resource))
+                bandwidth.domains.push_back(id);
+            if (bandwidth.domains.empty())
+                bandwidth.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
+            host.bandwidthResources.push_back(std::move(bandwidth));
+        }
+    }
+    auto byResourceOrder = [](const auto& a, const auto& b) {
+        return a.resource < b.resource;
+    };
+    std::sort(host.cacheResources.begin(), host.cacheResources.end(), byResourceOrder);
+    std::sort(host.bandwidthResources.begin(), host.bandwidthResources.end(), byResourceOrder);
+
+    // Mount options: from mountinfo where the mount is listed, and from what the tree shows
+    // (§1.2, §1.3): CDP by its info directories, mba_MBps by the root's mba_MBps_event file
+    // (>= 6.14), debug by ctrl_hw_id. The simulator's FUSE mount lists no resctrl options.
+    const MountEntry mount = findMount(paths.mountinfo, paths.resctrlRoot);
+    host.mounted = mount.found;
+    auto listed = [&](std::string_view option) {
+        return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
+    };
+    const std::array<std::pair<const char*, bool>, 4> options{{
+        {"cdp", listed("cdp") || fs::exists(info / "L3CODE", error)},
+        {"cdpl2", listed("cdpl2") || fs::exists(info / "L2CODE", error)},
+        {"mba_MBps", listed("mba_MBps") || fs::exists(paths.resctrlRoot / "mba_MBps_event", error)},
+        {"debug", listed("debug") || fs::exists(paths.resctrlRoot / "ctrl_hw_id", error)},
+    }};
+    for (const auto& [option, active] : options)
+        if (active)
+            host.mountOptions.emplace_back(option);
+
+    // What an MB value means (§4.4): MiB/s when mounted with mba_MBps; percent where the delay
+    // is linear (Intel); otherwise AMD's 1/8 GB/s units, whose maximum ("unlimited", 2048 on
+    // every documented part) is what a fresh root group holds, so a larger root value wins.
+    for (BandwidthResource& bandwidth : host.bandwidthResources) {
+        if (host.hasMountOption("mba_MBps") && bandwidth.resource == Resource::MB) {
+            bandwidth.unit = BandwidthUnit::MiBps;
+            bandwidth.maxBandwidth = std::numeric_limits<std::uint32_t>::max();
+        } else if (bandwidth.delayLinear) {
+            bandwidth.unit = BandwidthUnit::Percent;
+            bandwidth.maxBandwidth = 100;
+        } else {
+            bandwidth.unit = BandwidthUnit::EighthGBps;
+            bandwidth.maxBandwidth = 2048;
+            for (const auto& [id, value] : rootSchemata.bandwidths(bandwidth.resource))
+                bandwidth.maxBandwidth = std::max(bandwidth.maxBandwidth, value);
+        }
+    }
+
+    spdlog::debug("resctrl at {}: {} cache and {} bandwidth resources, monitoring {}, options "
+                  "'{}'",
+                  paths.resctrlRoot.string(), host.cacheResources.size(),
+                  host.bandwidthResources.size(), host.monitoring ? "yes" : "no",
+                  fmt::join(host.mountOptions, ","));
+    return host;
+}
+
+const CacheResource* HostModel::cacheResource(Resource resource) const {
+    for (const CacheResource& cache : cacheResources)
+        if (cache.resource == resource)
+            return &cache;
+    return nullptr;
+}
+
+const CacheResource* HostModel::cacheResource(unsigned level, CacheType type) const {
+    const auto resource = resctrld::cacheResource(level, type);
+    return resource ? cacheResource(*resource) : nullptr;
+}
+
+const BandwidthResource* HostModel::bandwidthResource(Resource resource) const {
+    for (const BandwidthResource& bandwidth : bandwidthResources)
+        if (bandwidth.resource == resource)
+            return &bandwidth;
+    return nullptr;
+}
+
+bool HostModel::hasMountOption(std::string_view option) const {
+    return std::find(mountOptions.begin(), mountOptions.end(), option) != mountOptions.end();
+}
+
+bool HostModel::isCdpEnabled(unsigned level) const {
+    return cacheResource(level, CacheType::Code) != nullptr;
+}
+
+unsigned HostModel::closidBudget() const {
+    unsigned smallest = std::numeric_limits<unsigned>::max();
+    bool ioAlloc = false;
+    for (const CacheResource& cache : cacheResources) {
+        smallest = std::min(smallest, cache.numClosids);
+        ioAlloc = ioAlloc || cache.ioAllocEnabled;
+    }
+    for (const BandwidthResource& bandwidth : bandwidthResources)
+        smallest = std::min(smallest, bandwidth.numClosids);
+    if (smallest == std::numeric_limits<unsigned>::max())
+        return 0;
+    const unsigned reserved = 1 + (ioAlloc ? 1 : 0); // the root group, and I/O's CLOSID
+    return smallest > reserved ? smallest - reserved : 0;
+}
+
+unsigned HostModel::rmidBudget() const {
+    return monitoring && monitoring->numRmids > 0 ? monitoring->numRmids - 1 : 0;
+}
+
+unsigned HostModel::closidsFree(unsigned ctrlMonGroups) const {
+    const unsigned budget = closidBudget();
+    return budget > ctrlMonGroups ? budget - ctrlMonGroups : 0;
+}
+
+unsigned HostModel::rmidsFree(unsigned ctrlMonGroups, unsigned monGroups) const {
+    const unsigned budget = rmidBudget();
+    const unsigned used = ctrlMonGroups + monGroups;
+    return budget > used ? budget - used : 0;
+}
+
+} // namespace resctrld
