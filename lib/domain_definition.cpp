@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "domain_definition.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <memory>
+
+#include <libxml/tree.h>
+
+#include "errors.h"
+#include "xml_document.h"
+
+namespace resctrld {
+
+namespace {
+
+// ---- small libxml2 helpers ------------------------------------------------------------------
+
+std::string_view nameOf(const xmlNode* node) {
+    return reinterpret_cast<const char*>(node->name);
+}
+
+bool hasNamespace(const xmlNode* node, std::string_view href) {
+    return node->ns != nullptr && node->ns->href != nullptr &&
+           reinterpret_cast<const char*>(node->ns->href) == href;
+}
+
+// Which namespace an element of a container must have to count.
+enum class NsRule { None, NoneOrMetadata, Metadata };
+
+bool namespaceMatches(const xmlNode* node, NsRule rule) {
+    switch (rule) {
+    case NsRule::None:
+        return node->ns == nullptr;
+    case NsRule::NoneOrMetadata:
+        return node->ns == nullptr || hasNamespace(node, kMetadataNamespace);
+    case NsRule::Metadata:
+        return hasNamespace(node, kMetadataNamespace);
+    }
+    return false;
+}
+
+std::vector<const xmlNode*> childElements(const xmlNode* parent, std::string_view name,
+                                          NsRule rule) {
+    std::vector<const xmlNode*> out;
+    for (const xmlNode* n = parent->children; n != nullptr; n = n->next)
+        if (n->type == XML_ELEMENT_NODE && nameOf(n) == name && namespaceMatches(n, rule))
+            out.push_back(n);
+    return out;
+}
+
+struct XmlCharFree {
+    void operator()(xmlChar* p) const noexcept { xmlFree(p); }
+};
+
+std::optional<std::string> attribute(const xmlNode* node, const char* name) {
+    std::unique_ptr<xmlChar, XmlCharFree> value(
+        xmlGetNoNsProp(node, reinterpret_cast<const xmlChar*>(name)));
+    if (!value)
+        return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(value.get()));
+}
+
+std::string textOf(const xmlNode* node) {
+    std::unique_ptr<xmlChar, XmlCharFree> value(xmlNodeGetContent(node));
+    return value ? std::string(reinterpret_cast<const char*>(value.get())) : std::string();
+}
+
+std::string_view trim(std::string_view s) {
+    auto isSpace = [](char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    };
+    while (!s.empty() && isSpace(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && isSpace(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+// Strict unsigned decimal: digits only, no sign, no spaces (libvirt-xml.md rule 8).
+template <typename T> std::optional<T> parseUnsigned(std::string_view text) {
+    if (text.empty() ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return std::nullopt;
+    T value{};
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size())
+        return std::nullopt;
+    return value;
+}
+
+std::string quoted(std::string_view attr, std::string_view value) {
+    return std::string(attr) + "='" + std::string(value) + "'";
+}
+
+[[noreturn]] void invalid(const std::string& message) {
+    throw InvalidDefinition(message);
+}
+
+// ---- the tuning parser ------------------------------------------------------------------------
+
+// A resctrl definition under construction, with the text the user wrote, for messages.
+struct Entry {
+    ResctrlDefinition def;
+    std::string element; // "cachetune" or "memorytune": the element that created it
+    std::string written; // its vcpus attribute as written
+    std::vector<std::string> monitorsWritten;
+    std::string label() const { return element + " " + quoted("vcpus", written); }
+};
+
+class TuningParser {
+public:
+    TuningParser(std::optional<unsigned> vcpuCount, NsRule rule, std::vector<std::string>& warnings)
+        : vcpuCount_(vcpuCount)
+        , rule_(rule)
+        , warnings_(warnings) {}
+
+    Tuning parse(const std::vector<const xmlNode*>& containers) {
+        // libvirt parses every <cachetune> before any <memorytune> (libvirt-reference.md §1).
+        for (const xmlNode* container : containers)
+            for (const xmlNode* node : childElements(container, "cachetune", rule_))
+                parseCachetune(node);
+        for (const xmlNode* container : containers)
+            for (const xmlNode* node : childElements(container, "memorytune", rule_))
+                parseMemorytune(node);
+        Tuning tuning;
+        for (auto& entry : entries_) {
+            auto& caches = entry.def.caches;
+            std::sort(caches.begin(), caches.end(), [](const auto& a, const auto& b) {
+                return std::tuple(a.level, a.type, a.id) < std::tuple(b.level, b.type, b.id);
+            });
+            auto& nodes = entry.def.bandwidths;
+            std::sort(nodes.begin(), nodes.end(),
+                      [](const auto& a, const auto& b) { return a.node < b.node; });
+            tuning.definitions.push_back(std::move(entry.def));
+        }
+        return tuning;
+    }
+
+private:
+    std::string describeLimit() const {
+        return "the domain's vCPU count " + std::to_string(vcpuCount_.value_or(0));
+    }
+
+    // P1, P2 and the truncation of rule 1 / P3.
+    std::pair<std::string, VcpuSet> readVcpus(const xmlNode* node, const std::string& element) {
+        auto written = attribute(node, "vcpus");
+        if (!written)
+            invalid("<" + element + "> is missing the required attribute 'vcpus'");
+        VcpuSet set;
+        try {
+            set = VcpuSet::parse(*written);
+        } catch (const InvalidDefinition& e) {
+            invalid("<" + element + "> attribute " + quoted("vcpus", *written) +
+                    " is not a valid vCPU list: " + e.what());
+        }
+        if (vcpuCount_)
+            set = set.truncated(*vcpuCount_);
+        return {*written, set};
+    }
+
+    // Rule 2 / P4: a new set must be disjoint from or equal to every earlier one.
+    Entry* findEqual(const std::string& element, const std::string& written, const VcpuSet& set) {
+        for (auto& entry : entries_) {
+            if (entry.def.vcpus == set)
+                return &entry;
+            if (entry.def.vcpus.overlaps(set))
+                invalid(element + " " + quoted("vcpus", written) + " overlaps " + entry.label() +
+                        " on vcpu " + set.intersection(entry.def.vcpus).format() +
+                        " (the vCPUs of cachetunes and memorytunes must be disjoint or equal)");
+        }
+        return nullptr;
+    }
+
+    void parseCachetune(const xmlNode* node) {
+        auto [written, vcpus] = readVcpus(node, "cachetune");
+        std::string label = "cachetune " + quoted("vcpus", written);
+        if (vcpus.empty()) {
+            warnings_.push_back(label + " names only vCPUs at or beyond " + describeLimit() +
+                                "; it is ignored");
+            return;
+        }
+        if (Entry* same = findEqual("cachetune", written, vcpus))
+            invalid(label + " has the same vCPUs as " + same->label() +
+                    " (two cachetunes cannot share a vCPU set; put their caches in one)");
+        Entry entry{ResctrlDefinition{vcpus, {}, {}, {}}, "cachetune", written, {}};
+        for (const xmlNode* cache : childElements(node, "cache", rule_))
+            parseCache(entry, cache);
+        for (const xmlNode* monitor : childElements(node, "monitor", rule_))
+            parseMonitor(entry, monitor, MonitorKind::Cache, label);
+        if (!entry.def.hasAllocation() && entry.def.monitors.empty()) {
+            warnings_.push_back(label + " has neither <cache> nor <monitor>; it is ignored");
+            return;
+        }
+        entries_.push_back(std::move(entry));
+    }
+
+    void parseMemorytune(const xmlNode* node) {
+        auto [written, vcpus] = readVcpus(node, "memorytune");
+        std::string label = "memorytune " + quoted("vcpus", written);
+        if (vcpus.empty()) {
+            warnings_.push_back(label + " names only vCPUs at or beyond " + describeLimit() +
+                                "; it is ignored");
+            return;
+        }
+        // Rule 3: equal vcpus merge into the earlier definition (cachetune or memorytune).
+        Entry* target = findEqual("memorytune", written, vcpus);
+        Entry fresh{ResctrlDefinition{vcpus, {}, {}, {}}, "memorytune", written, {}};
+        Entry& entry = target != nullptr ? *target : fresh;
+        for (const xmlNode* n : childElements(node, "node", rule_))
+            parseNode(entry, n, label);
+        for (const xmlNode* monitor : childElements(node, "monitor", rule_))
+            parseMonitor(entry, monitor, MonitorKind::MemoryBandwidth, label);
+        if (target != nullptr)
+            return;
+        if (!fresh.def.hasAllocation() && fresh.def.monitors.empty()) {
+            warnings_.push_back(label + " has neither <node> nor <monitor>; it is ignored");
+            return;
+        }
+        entries_.push_back(std::move(fresh));
+    }
+
+    template <typename T>
+    T requiredNumber(const xmlNode* node, const char* attr, const std::string& where,
+                     const char* element) {
+        auto text = attribute(node, attr);
+        if (!text)
+            invalid(where + ": <" + element + "> is missing the required attribute '" + attr + "'");
+        auto value = parseUnsigned<T>(*text);
+        if (!value)
+            invalid(where + ": <" + element + "> attribute " + quoted(attr, *text) +
+                    " is not an unsigned integer" +
+                    (parseUnsigned<std::uint64_t>(*text) ? " in range" : ""));
+        return *value;
+    }
+
+    // P6, P7, P8 / rules 4 and 8.
+    void parseCache(Entry& entry, const xmlNode* node) {
+        std::string where = entry.label();
+        CacheRequest request;
+        request.id = CacheId{requiredNumber<unsigned>(node, "id", where, "cache")};
+        request.level = requiredNumber<unsigned>(node, "level", where, "cache");
+        auto type = attribute(node, "type");
+        if (!type)
+            invalid(where + ": <cache> is missing the required attribute 'type'");
+        if (*type == "both")
+            request.type = CacheType::Both;
+        else if (*type == "code")
+            request.type = CacheType::Code;
+        else if (*type == "data")
+            request.type = CacheType::Data;
+        else
+            invalid(where + ": <cache> attribute " + quoted("type", *type) +
+                    " must be 'both', 'code' or 'data'");
+        auto size = requiredNumber<std::uint64_t>(node, "size", where, "cache");
+        auto unit = attribute(node, "unit");
+        try {
+            request.size = scaleSize(size, unit.value_or(""));
+        } catch (const InvalidDefinition& e) {
+            invalid(where + ": <cache> " + quoted("size", std::to_string(size)) +
+                    (unit ? " " + quoted("unit", *unit) : "") + ": " + e.what());
+        }
+        for (const auto& other : entry.def.caches) {
+            if (other.level != request.level || other.id != request.id)
+                continue;
+            if (other.type == CacheType::Both || request.type == CacheType::Both ||
+                other.type == request.type)
+                invalid(where + ": <cache level='" + std::to_string(request.level) + "' id='" +
+                        std::to_string(request.id.value) + "' type='" +
+                        std::string(toString(request.type)) + "'> collides with type='" +
+                        std::string(toString(other.type)) +
+                        "' on the same cache (one 'both', or at most one 'code' and one 'data', "
+                        "per cache id)");
+        }
+        entry.def.caches.push_back(request);
+    }
+
+    // P16, P18 / rule 7 (the bandwidth maximum depends on the host's MB unit: checked when
+    // planning).
+    void parseNode(Entry& entry, const xmlNode* node, const std::string& where) {
+        BandwidthRequest request;
+        request.node = requiredNumber<unsigned>(node, "id", where, "node");
+        request.bandwidth = requiredNumber<unsigned>(node, "bandwidth", where, "node");
+        for (const auto& other : entry.def.bandwidths)
+            if (other.node == request.node)
+                invalid(where + ": <node id='" + std::to_string(request.node) +
+                        "'> is given twice for vCPUs " + entry.def.vcpus.format() +
+                        " (at most one bandwidth per node and vCPU set)");
+        entry.def.bandwidths.push_back(request);
+    }
+
+    // P9-P15 / rules 5 and 6.
+    void parseMonitor(Entry& entry, const xmlNode* node, MonitorKind kind,
+                      const std::string& where) {
+        if (kind == MonitorKind::Cache) {
+            auto level = requiredNumber<unsigned>(node, "level", where, "monitor");
+            if (level != 3)
+                invalid(where + ": <monitor level='" + std::to_string(level) +
+                        "'> is not supported: only level 3 caches can be monitored");
+        }
+        auto [written, vcpus] = readVcpus(node, "monitor");
+        std::string label = "monitor " + quoted("vcpus", written);
+        if (vcpus.empty())
+            invalid(where + ": " + label + " names no vCPU below " + describeLimit());
+        if (!vcpus.isSubsetOf(entry.def.vcpus)) {
+            VcpuSet outside = vcpus;
+            for (unsigned v : entry.def.vcpus.members())
+                outside.erase(v);
+            invalid(where + ": " + label + " is not within the vCPUs of its " + entry.element +
+                    " (vcpu " + outside.format() + " outside " + entry.def.vcpus.format() + ")");
+        }
+        bool allocated = entry.def.hasAllocation();
+        for (std::size_t i = 0; i < entry.def.monitors.size(); ++i) {
+            const auto& other = entry.def.monitors[i];
+            std::string otherLabel = "monitor " + quoted("vcpus", entry.monitorsWritten[i]);
+            if (other.vcpus == vcpus) {
+                if (other.kind == kind)
+                    invalid(where + ": " + label + " has the same vCPUs as " + otherLabel +
+                            " (two " + std::string(toString(kind)) +
+                            " monitors cannot share a vCPU set)");
+                continue; // a cache and a bandwidth monitor may share a group (P13)
+            }
+            // The default monitor reads the allocation group and may overlap others (rule 6).
+            if (allocated && (vcpus == entry.def.vcpus || other.vcpus == entry.def.vcpus))
+                continue;
+            if (vcpus.overlaps(other.vcpus))
+                invalid(where + ": " + label + " overlaps " + otherLabel + " on vcpu " +
+                        vcpus.intersection(other.vcpus).format() +
+                        (allocated ? " (only the default monitor, whose vCPUs equal the "
+                                     "allocation's, may overlap other monitors)"
+                                   : " (without an allocation no monitor may overlap another)"));
+        }
+        entry.def.monitors.push_back(MonitorDefinition{kind, vcpus});
+        entry.monitorsWritten.push_back(written);
+    }
+
+    std::optional<unsigned> vcpuCount_;
+    NsRule rule_;
+    std::vector<std::string>& warnings_;
+    std::vector<Entry> entries_;
+};
+
+// ---- domain-level fields ------------------------------------------------------------------------
+
+void checkName(const std::string& name) {
+    if (name.empty())
+        invalid("<name> is empty");
+    // The name ends up in resctrl directory names: no path separators, no control characters.
+    for (char c : name) {
+        if (c == '/')
+            invalid("<name> '" + name + "' must not contain '/'");
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            invalid("<name> must not contain control characters");
+    }
+}
+
+std::string canonicalUuid(std::string_view text) {
+    std::string hex;
+    for (char c : trim(text)) {
+        if (c == '-')
+            continue;
+        bool isHex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (!isHex)
+            invalid("<uuid> '" + std::string(text) + "' is malformed: not a hexadecimal UUID");
+        hex += static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+    }
+    if (hex.size() != 32)
+        invalid("<uuid> '" + std::string(text) + "' is malformed: expected 32 hex digits");
+    return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
+           hex.substr(16, 4) + '-' + hex.substr(20);
+}
+
+void parseVcpuElement(const xmlNode* domain, DomainDefinition& out) {
+    auto elements = childElements(domain, "vcpu", NsRule::None);
+    if (elements.empty())
+        return;
+    std::string text(trim(textOf(elements.front())));
+    auto max = parseUnsigned<unsigned>(text);
+    if (!max || *max == 0 || *max > VcpuSet::kMaxVcpus)
+        invalid("<vcpu>" + text + "</vcpu> is not a vCPU count between 1 and " +
+                std::to_string(VcpuSet::kMaxVcpus));
+    out.maxVcpus = *max;
+    out.vcpuCount = *max;
+    if (auto current = attribute(elements.front(), "current")) {
+        auto value = parseUnsigned<unsigned>(*current);
+        if (!value || *value == 0)
+            invalid("<vcpu> attribute " + quoted("current", *current) +
+                    " is not a positive integer");
+        if (*value > *max)
+            invalid("<vcpu> attribute " + quoted("current", *current) +
+                    " exceeds the maximum vCPU count " + std::to_string(*max));
+        out.vcpuCount = *value;
+    }
+}
+
+void parseStatus(const xmlNode* status, DomainDefinition& out) {
+    out.isStatus = true;
+    if (auto pid = attribute(status, "pid")) {
+        auto value = parseUnsigned<std::uint32_t>(*pid);
+        if (!value || *value == 0)
+            invalid("<domstatus> attribute " + quoted("pid", *pid) + " is not a process id");
+        out.hypervisorPid = *value;
+    }
+    for (const xmlNode* vcpus : childElements(status, "vcpus", NsRule::None)) {
+        for (const xmlNode* vcpu : childElements(vcpus, "vcpu", NsRule::None)) {
+            auto id = attribute(vcpu, "id");
+            auto pid = attribute(vcpu, "pid");
+            if (!id || !pid)
+                invalid("<domstatus><vcpus><vcpu> needs both 'id' and 'pid' attributes");
+            auto idValue = parseUnsigned<unsigned>(*id);
+            auto pidValue = parseUnsigned<std::uint32_t>(*pid);
+            if (!idValue || *idValue >= VcpuSet::kMaxVcpus)
+                invalid("<domstatus><vcpus><vcpu> attribute " + quoted("id", *id) +
+                        " is not a vCPU number");
+            if (!pidValue || *pidValue == 0)
+                invalid("<domstatus><vcpus><vcpu id='" + *id + "'> attribute " +
+                        quoted("pid", *pid) + " is not a thread id");
+            for (const auto& known : out.vcpuThreads)
+                if (known.vcpu == *idValue)
+                    invalid("<domstatus><vcpus> lists vcpu id='" + *id + "' twice");
+            out.vcpuThreads.push_back(VcpuThread{*idValue, *pidValue});
+        }
+    }
+    std::sort(out.vcpuThreads.begin(), out.vcpuThreads.end(),
+              [](const auto& a, const auto& b) { return a.vcpu < b.vcpu; });
+}
+
+bool hasTuningElements(const std::vector<const xmlNode*>& containers, NsRule rule) {
+    for (const xmlNode* c : containers)
+        if (!childElements(c, "cachetune", rule).empty() ||
+            !childElements(c, "memorytune", rule).empty())
+            return true;
+    return false;
+}
+
+} // namespace
+
+std::string_view toString(MonitorKind kind) noexcept {
+    return kind == MonitorKind::Cache ? "cache" : "memory-bandwidth";
+}
+
+Bytes scaleSize(std::uint64_t value, std::string_view unit) {
+    // libvirt's virScaleInteger (libvirt-reference.md §1.1): case-insensitive; "b", "byte",
+    // "bytes"; one letter or "XiB" = powers of 1024; "XB" = powers of 1000; absent = KiB.
+    auto lower = [](char c) {
+        return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    };
+    std::string u;
+    for (char c : unit)
+        u += lower(c);
+    std::uint64_t base = 1024;
+    unsigned power = 1;
+    if (u.empty()) {
+        power = 1;
+    } else if (u == "b" || u == "byte" || u == "bytes") {
+        power = 0;
+    } else {
+        if (u.size() == 2 && u[1] == 'b')
+            base = 1000;
+        else if (!(u.size() == 1 || (u.size() == 3 && u[1] == 'i' && u[2] == 'b')))
+            invalid("unknown unit '" + std::string(unit) +
+                    "' (use B, KiB, MiB, GiB, TiB or KB, "
+                    "MB, GB, TB)");
+        static constexpr std::string_view kLetters = "kmgtpe";
+        auto pos = kLetters.find(u[0]);
+        if (pos == std::string_view::npos)
+            invalid("unknown unit '" + std::string(unit) +
+                    "' (use B, KiB, MiB, GiB, TiB or KB, "
+                    "MB, GB, TB)");
+        power = static_cast<unsigned>(pos) + 1;
+    }
+    std::uint64_t scale = 1;
+    for (unsigned i = 0; i < power; ++i)
+        scale *= base;
+    if (value > std::numeric_limits<std::uint64_t>::max() / scale)
+        invalid("the size overflows 64 bits of bytes");
+    return value * scale;
+}
+
+DomainDefinition parseDomainDefinition(std::string_view xml) {
+    XmlDocument doc = XmlDocument::parse(xml);
+    const xmlNode* root = doc.root();
+    DomainDefinition out;
+    const xmlNode* domain = root;
+    if (root->ns == nullptr && nameOf(root) == "domstatus") {
+        parseStatus(root, out);
+        auto domains = childElements(root, "domain", NsRule::None);
+        if (domains.size() != 1)
+            invalid("<domstatus> must contain exactly one <domain>");
+        domain = domains.front();
+    } else if (root->ns != nullptr || nameOf(root) != "domain") {
+        invalid("the root element is <" + std::string(nameOf(root)) +
+                ">; expected <domain> or <domstatus>");
+    }
+
+    out.virtType = attribute(domain, "type").value_or("");
+    auto names = childElements(domain, "name", NsRule::None);
+    if (names.empty())
+        invalid("<domain> is missing the required element <name>");
+    out.name = textOf(names.front());
+    checkName(out.name);
+    if (auto uuids = childElements(domain, "uuid", NsRule::None); !uuids.empty())
+        out.uuid = canonicalUuid(textOf(uuids.front()));
+    parseVcpuElement(domain, out);
+
+    // The metadata form wins over <cputune> (dbus-api.md "Definitions the daemon accepts").
+    std::vector<const xmlNode*> metadataTunes;
+    for (const xmlNode* metadata : childElements(domain, "metadata", NsRule::None))
+        for (const xmlNode* tune : childElements(metadata, "cputune", NsRule::Metadata))
+            metadataTunes.push_back(tune);
+    if (metadataTunes.size() > 1)
+        invalid("<metadata> holds more than one <cputune xmlns='" +
+                std::string(kMetadataNamespace) + "'>");
+    auto cputunes = childElements(domain, "cputune", NsRule::None);
+
+    std::vector<const xmlNode*> containers;
+    NsRule rule = NsRule::None;
+    if (!metadataTunes.empty()) {
+        containers = metadataTunes;
+        rule = NsRule::NoneOrMetadata;
+        out.tuningSource = TuningSource::Metadata;
+        out.cputuneTuningIgnored = hasTuningElements(cputunes, NsRule::None);
+    } else if (hasTuningElements(cputunes, NsRule::None)) {
+        containers = cputunes;
+        out.tuningSource = TuningSource::Cputune;
+        // P19: libvirt's qemu driver refuses cachetune/memorytune for non-KVM domains. The
+        // metadata form exists precisely to carry tuning past that check, so it is exempt.
+        if (!out.virtType.empty() && out.virtType != "kvm")
+            throw NotSupported("<cputune> <cachetune>/<memorytune> is only supported for KVM "
+                               "domains (<domain type='" +
+                               out.virtType +
+                               "'>); put the tuning in <metadata><rd:cputune xmlns:rd='" +
+                               std::string(kMetadataNamespace) + "'> instead");
+    }
+    TuningParser parser(out.vcpuCount, rule, out.warnings);
+    out.tuning = parser.parse(containers);
+    if (out.tuning.empty())
+        out.tuningSource = containers.empty() ? TuningSource::None : out.tuningSource;
+    return out;
+}
+
+} // namespace resctrld

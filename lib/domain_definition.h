@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "types.h"
+#include "vcpu_set.h"
+
+namespace resctrld {
+
+// One `<cache>` of a cachetune (libvirt-xml.md "Grammar").
+struct CacheRequest {
+    unsigned level = 3;
+    CacheId id;
+    CacheType type = CacheType::Both;
+    Bytes size = 0;
+    friend bool operator==(const CacheRequest&, const CacheRequest&) = default;
+};
+
+// One `<node>` of a memorytune: the MB domain id and the value in the host's MB unit.
+struct BandwidthRequest {
+    unsigned node = 0;
+    unsigned bandwidth = 0;
+    friend bool operator==(const BandwidthRequest&, const BandwidthRequest&) = default;
+};
+
+enum class MonitorKind { Cache, MemoryBandwidth };
+
+std::string_view toString(MonitorKind kind) noexcept;
+
+// A `<monitor>` of a cachetune (kind Cache, level 3) or of a memorytune (kind MemoryBandwidth).
+struct MonitorDefinition {
+    MonitorKind kind = MonitorKind::Cache;
+    VcpuSet vcpus;
+    // libvirt's monitor name: `vcpus_<list>` (libvirt-xml.md "Names and reporting").
+    std::string name() const { return "vcpus_" + vcpus.format(); }
+    friend bool operator==(const MonitorDefinition&, const MonitorDefinition&) = default;
+};
+
+// One libvirt "resctrl definition": a distinct vCPU set owning one allocation (cache sizes and
+// bandwidths, possibly none) and its monitors. A memorytune whose vcpus equal an earlier
+// cachetune's or memorytune's merges into that entry (libvirt-xml.md rule 3).
+struct ResctrlDefinition {
+    VcpuSet vcpus;
+    std::vector<CacheRequest> caches;         // sorted by level, type, id (libvirt's order)
+    std::vector<BandwidthRequest> bandwidths; // sorted by node
+    std::vector<MonitorDefinition> monitors;  // document order: cachetune's, then memorytune's
+    bool hasAllocation() const noexcept { return !caches.empty() || !bandwidths.empty(); }
+    // The default monitor reads the allocation group itself (libvirt-xml.md rule 6).
+    bool isDefaultMonitor(const MonitorDefinition& monitor) const noexcept {
+        return hasAllocation() && monitor.vcpus == vcpus;
+    }
+    // libvirt's allocation id, `vcpus_<list>` (libvirt-reference.md §4.1).
+    std::string name() const { return "vcpus_" + vcpus.format(); }
+    friend bool operator==(const ResctrlDefinition&, const ResctrlDefinition&) = default;
+};
+
+// The parsed cache and bandwidth tuning of a domain. Two definitions with equal tuning create the
+// same groups ("StartDomain twice with an equal definition", dbus-api.md).
+struct Tuning {
+    std::vector<ResctrlDefinition> definitions;
+    bool empty() const noexcept { return definitions.empty(); }
+    friend bool operator==(const Tuning&, const Tuning&) = default;
+};
+
+enum class TuningSource { None, Cputune, Metadata };
+
+struct VcpuThread {
+    unsigned vcpu = 0;
+    std::uint32_t tid = 0;
+    friend bool operator==(const VcpuThread&, const VcpuThread&) = default;
+};
+
+// A `<domain>` or `<domstatus>` document reduced to what resctrld needs.
+struct DomainDefinition {
+    std::string name;
+    std::string uuid;     // canonical lowercase 8-4-4-4-12, "" when the document has none
+    std::string virtType; // `<domain type>`, "" when absent
+    // vCPUs counted for truncation (libvirt-xml.md rule 1): `<vcpu current>` if present, else the
+    // element's value. Absent `<vcpu>` (minimal documents): nullopt, and no set is truncated.
+    std::optional<unsigned> vcpuCount;
+    std::optional<unsigned> maxVcpus;    // the `<vcpu>` element's value
+    bool isStatus = false;               // parsed from `<domstatus>`
+    std::uint32_t hypervisorPid = 0;     // `<domstatus pid>`, 0 when unknown
+    std::vector<VcpuThread> vcpuThreads; // `<domstatus><vcpus><vcpu id pid/>`, by vcpu
+    Tuning tuning;
+    TuningSource tuningSource = TuningSource::None;
+    // True when `<metadata>`'s resctrld element won over tuning present in `<cputune>`
+    // (dbus-api.md: "the metadata form wins ... (logged)"): the daemon logs it.
+    bool cputuneTuningIgnored = false;
+    // Things libvirt drops silently and resctrld reports (libvirt-xml.md rule 1), one line each.
+    std::vector<std::string> warnings;
+
+    // Same domain, same tuning: a second StartDomain with it is a reconnect, not a conflict.
+    bool isEquivalentTo(const DomainDefinition& other) const {
+        return name == other.name && uuid == other.uuid && tuning == other.tuning;
+    }
+};
+
+// Namespace of the metadata form (dbus-api.md "Definitions the daemon accepts").
+inline constexpr std::string_view kMetadataNamespace = "urn:resctrld:cputune:1";
+
+// Parses and validates a definition (libvirt-xml.md rules 1-8, libvirt-reference.md §2.1 P1-P19).
+// Throws InvalidDefinition (NotSupported for P19) naming the element, attribute and rule.
+DomainDefinition parseDomainDefinition(std::string_view xml);
+
+// Converts a size with a libvirt unit suffix to bytes (libvirt-xml.md "Grammar", rule 8); an
+// empty unit means KiB. Throws InvalidDefinition on an unknown unit or overflow.
+Bytes scaleSize(std::uint64_t value, std::string_view unit);
+
+} // namespace resctrld

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "vcpu_set.h"
+
+#include <charconv>
+
+#include "errors.h"
+
+namespace resctrld {
+
+namespace {
+
+bool isSpace(char c) {
+    // libvirt's virSkipSpaces: space, tab, newline, carriage return, vertical tab, form feed.
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool isDigit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+[[noreturn]] void fail(std::string_view text, std::string_view why) {
+    throw InvalidDefinition("invalid vCPU set '" + std::string(text) + "': " + std::string(why));
+}
+
+class Cursor {
+public:
+    explicit Cursor(std::string_view text)
+        : text_(text) {}
+    void skipSpaces() {
+        while (pos_ < text_.size() && isSpace(text_[pos_]))
+            ++pos_;
+    }
+    bool atEnd() const { return pos_ >= text_.size(); }
+    char peek() const { return atEnd() ? '\0' : text_[pos_]; }
+    void advance() { ++pos_; }
+    unsigned number() {
+        if (!isDigit(peek()))
+            fail(text_, "expected a number at offset " + std::to_string(pos_));
+        unsigned long long value = 0;
+        auto first = text_.data() + pos_;
+        auto end = first;
+        while (end != text_.data() + text_.size() && isDigit(*end))
+            ++end;
+        auto [ptr, ec] = std::from_chars(first, end, value);
+        if (ec != std::errc() || value >= VcpuSet::kMaxVcpus)
+            fail(text_, "vCPU " + std::string(first, end) + " is beyond the limit of " +
+                            std::to_string(VcpuSet::kMaxVcpus));
+        pos_ += static_cast<std::size_t>(ptr - first);
+        return static_cast<unsigned>(value);
+    }
+
+private:
+    std::string_view text_;
+    std::size_t pos_ = 0;
+};
+
+} // namespace
+
+VcpuSet VcpuSet::parse(std::string_view text) {
+    // Mirrors libvirt's virBitmapParse (libvirt-reference.md §1.1): items are applied left to
+    // right, so `^N` removes N from what came before it and a later item may add it back.
+    VcpuSet set;
+    Cursor cur(text);
+    cur.skipSpaces();
+    if (cur.atEnd())
+        fail(text, "it is empty");
+    while (true) {
+        bool negate = false;
+        if (cur.peek() == '^') {
+            negate = true;
+            cur.advance();
+        }
+        unsigned first = cur.number();
+        cur.skipSpaces();
+        if (cur.peek() == '-') {
+            if (negate)
+                fail(text, "a range cannot be excluded with '^'");
+            cur.advance();
+            cur.skipSpaces();
+            unsigned last = cur.number();
+            if (last < first)
+                fail(text, "range " + std::to_string(first) + "-" + std::to_string(last) +
+                               " ends before it starts");
+            for (unsigned v = first; v <= last; ++v)
+                set.bits_.set(v);
+            cur.skipSpaces();
+        } else if (negate) {
+            set.bits_.reset(first);
+        } else {
+            set.bits_.set(first);
+        }
+        if (cur.atEnd())
+            break;
+        if (cur.peek() != ',')
+            fail(text, std::string("unexpected character '") + cur.peek() + "'");
+        cur.advance();
+        cur.skipSpaces();
+    }
+    // libvirt-xml.md "Grammar": empty sets are invalid.
+    if (set.empty())
+        fail(text, "it names no vCPU");
+    return set;
+}
+
+VcpuSet VcpuSet::range(unsigned first, unsigned last) {
+    if (last >= kMaxVcpus || first > last)
+        throw InvalidDefinition("invalid vCPU range " + std::to_string(first) + "-" +
+                                std::to_string(last));
+    VcpuSet set;
+    for (unsigned v = first; v <= last; ++v)
+        set.bits_.set(v);
+    return set;
+}
+
+void VcpuSet::insert(unsigned vcpu) {
+    if (vcpu >= kMaxVcpus)
+        throw InvalidDefinition("vCPU " + std::to_string(vcpu) + " is beyond the limit of " +
+                                std::to_string(kMaxVcpus));
+    bits_.set(vcpu);
+}
+
+void VcpuSet::erase(unsigned vcpu) {
+    if (vcpu < kMaxVcpus)
+        bits_.reset(vcpu);
+}
+
+bool VcpuSet::contains(unsigned vcpu) const noexcept {
+    return vcpu < kMaxVcpus && bits_.test(vcpu);
+}
+
+unsigned VcpuSet::last() const noexcept {
+    for (unsigned v = kMaxVcpus; v-- > 0;)
+        if (bits_.test(v))
+            return v;
+    return 0;
+}
+
+std::vector<unsigned> VcpuSet::members() const {
+    std::vector<unsigned> out;
+    out.reserve(size());
+    for (unsigned v = 0; v < kMaxVcpus; ++v)
+        if (bits_.test(v))
+            out.push_back(v);
+    return out;
+}
+
+std::string VcpuSet::format() const {
+    std::string out;
+    unsigned v = 0;
+    while (v < kMaxVcpus) {
+        if (!bits_.test(v)) {
+            ++v;
+            continue;
+        }
+        unsigned first = v;
+        while (v + 1 < kMaxVcpus && bits_.test(v + 1))
+            ++v;
+        if (!out.empty())
+            out += ',';
+        out += std::to_string(first);
+        if (v != first)
+            out += '-' + std::to_string(v);
+        ++v;
+    }
+    return out;
+}
+
+bool VcpuSet::isSubsetOf(const VcpuSet& other) const noexcept {
+    return (bits_ & ~other.bits_).none();
+}
+
+bool VcpuSet::overlaps(const VcpuSet& other) const noexcept {
+    return (bits_ & other.bits_).any();
+}
+
+VcpuSet VcpuSet::intersection(const VcpuSet& other) const noexcept {
+    VcpuSet out;
+    out.bits_ = bits_ & other.bits_;
+    return out;
+}
+
+VcpuSet VcpuSet::truncated(unsigned count) const noexcept {
+    VcpuSet out = *this;
+    for (unsigned v = count; v < kMaxVcpus; ++v)
+        out.bits_.reset(v);
+    return out;
+}
+
+} // namespace resctrld

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+
+#include "domain_definition.h"
+#include "errors.h"
+#include "xml_document.h"
+
+using namespace resctrld;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kCorpus = fs::path(RESCTRLD_TEST_DATA) / "domains";
+
+std::string readFile(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+DomainDefinition parseFile(const std::string& relative) {
+    return parseDomainDefinition(readFile(kCorpus / relative));
+}
+
+// The error name and message a call throws, or "" when it does not throw.
+std::pair<std::string, std::string> errorOf(std::string_view xml) {
+    try {
+        parseDomainDefinition(xml);
+    } catch (const Error& e) {
+        return {std::string(e.dbusName()), e.what()};
+    }
+    return {};
+}
+
+std::string domainWith(const std::string& cputune, const std::string& vcpu = "<vcpu>4</vcpu>") {
+    return "<domain type='kvm'><name>vm</name>" + vcpu + "<cputune>" + cputune +
+           "</cputune></domain>";
+}
+
+Bytes mib(Bytes n) {
+    return n * 1024 * 1024;
+}
+
+} // namespace
+
+TEST_CASE("every invalid corpus document fails with its expected error", "[xml][corpus]") {
+    // Each file starts with <!-- expect: <D-Bus error name> | <gist of the message> -->.
+    const std::regex expectation(R"(<!-- expect: (\S+) \| (.*?) -->)");
+    unsigned checked = 0;
+    for (const auto& file : fs::directory_iterator(kCorpus / "invalid")) {
+        if (file.path().extension() != ".xml")
+            continue;
+        std::string text = readFile(file.path());
+        std::smatch m;
+        INFO("file " << file.path().filename().string());
+        REQUIRE(std::regex_search(text, m, expectation));
+        auto [name, message] = errorOf(text);
+        CHECK(name == m[1].str());
+        CHECK_THAT(message, Catch::Contains(m[2].str()));
+        ++checked;
+    }
+    CHECK(checked >= 60);
+}
+
+TEST_CASE("every valid corpus document parses", "[xml][corpus]") {
+    unsigned checked = 0;
+    for (const auto& file : fs::directory_iterator(kCorpus / "valid")) {
+        INFO("file " << file.path().filename().string());
+        CHECK_NOTHROW(parseDomainDefinition(readFile(file.path())));
+        ++checked;
+    }
+    CHECK(checked >= 8);
+}
+
+TEST_CASE("a full libvirt domain: the spec's example", "[xml]") {
+    auto d = parseFile("valid/full-domain.xml");
+    CHECK(d.name == "vm1");
+    CHECK(d.uuid == "c7a5fdbd-edaf-9455-926a-d65c16db1809");
+    CHECK(d.virtType == "kvm");
+    CHECK(d.vcpuCount == 8u);
+    CHECK_FALSE(d.isStatus);
+    CHECK(d.tuningSource == TuningSource::Cputune);
+    CHECK_FALSE(d.cputuneTuningIgnored);
+    REQUIRE(d.tuning.definitions.size() == 2);
+
+    const auto& first = d.tuning.definitions[0];
+    CHECK(first.vcpus.format() == "0-3");
+    CHECK(first.name() == "vcpus_0-3");
+    REQUIRE(first.caches.size() == 2);
+    CHECK(first.caches[0] == CacheRequest{3, CacheId{0}, CacheType::Both, mib(3)});
+    CHECK(first.caches[1] == CacheRequest{3, CacheId{1}, CacheType::Both, mib(3)});
+    // Rule 3: the memorytune with equal vcpus merged into the cachetune's group.
+    REQUIRE(first.bandwidths.size() == 1);
+    CHECK(first.bandwidths[0] == BandwidthRequest{0, 60});
+    REQUIRE(first.monitors.size() == 2);
+    CHECK(first.monitors[0].name() == "vcpus_1");
+    CHECK_FALSE(first.isDefaultMonitor(first.monitors[0]));
+    CHECK(first.isDefaultMonitor(first.monitors[1]));
+
+    const auto& second = d.tuning.definitions[1];
+    CHECK(second.vcpus.format() == "4-7");
+    CHECK_FALSE(second.hasAllocation());
+    REQUIRE(second.monitors.size() == 1);
+    CHECK(second.monitors[0].kind == MonitorKind::Cache);
+    CHECK(second.monitors[0].vcpus.format() == "4-6");
+}
+
+TEST_CASE("a libvirt status document gives the hypervisor pid and vCPU threads", "[xml]") {
+    auto d = parseFile("valid/domstatus.xml");
+    CHECK(d.isStatus);
+    CHECK(d.name == "vm2");
+    CHECK(d.virtType == "qemu");
+    CHECK(d.hypervisorPid == 4242);
+    CHECK(d.vcpuThreads == std::vector<VcpuThread>{{0, 4250}, {1, 4251}, {2, 4252}, {3, 4253}});
+    // Metadata form with the prefix on every element; type='qemu' is fine there (P19 exempt).
+    CHECK(d.tuningSource == TuningSource::Metadata);
+    REQUIRE(d.tuning.definitions.size() == 2);
+    CHECK(d.tuning.definitions[0].caches ==
+          std::vector<CacheRequest>{{3, CacheId{0}, CacheType::Both, mib(2)}});
+    CHECK(d.tuning.definitions[1].bandwidths == std::vector<BandwidthRequest>{{0, 50}});
+    REQUIRE(d.tuning.definitions[1].monitors.size() == 1);
+    CHECK(d.tuning.definitions[1].monitors[0].kind == MonitorKind::MemoryBandwidth);
+}
+
+TEST_CASE("metadata tuning wins over cputune, which is recorded as ignored", "[xml]") {
+    auto d = parseFile("valid/metadata-wins.xml");
+    CHECK(d.tuningSource == TuningSource::Metadata);
+    CHECK(d.cputuneTuningIgnored);
+    CHECK(d.vcpuCount == 2u); // current='2' respected
+    CHECK(d.maxVcpus == 4u);
+    REQUIRE(d.tuning.definitions.size() == 1);
+    // Default-namespace children; code + data on one id is fine (rule 4).
+    CHECK(d.tuning.definitions[0].caches ==
+          std::vector<CacheRequest>{{3, CacheId{0}, CacheType::Code, 7680 * 1024},
+                                    {3, CacheId{0}, CacheType::Data, 3840 * 1024}});
+}
+
+TEST_CASE("a minimal domain without <vcpu> truncates nothing", "[xml]") {
+    auto d = parseFile("valid/minimal.xml");
+    CHECK(d.name == "tiny");
+    CHECK(d.uuid.empty());
+    CHECK_FALSE(d.vcpuCount.has_value());
+    REQUIRE(d.tuning.definitions.size() == 2);
+    // Absent unit = KiB (libvirt's parser, libvirt-xml.md "Grammar").
+    CHECK(d.tuning.definitions[0].caches[0].size == 1536 * 1024);
+    CHECK(d.tuning.definitions[1].vcpus.format() == "20");
+    CHECK(d.warnings.empty());
+}
+
+TEST_CASE("rule 1: vCPUs beyond the count are dropped, empty tunes dropped with a warning",
+          "[xml]") {
+    auto d = parseFile("valid/extra-tunes.xml");
+    REQUIRE(d.tuning.definitions.size() == 1);
+    CHECK(d.tuning.definitions[0].vcpus.format() == "0-1");
+    REQUIRE(d.warnings.size() == 1);
+    CHECK_THAT(d.warnings[0],
+               Catch::Contains("cachetune vcpus='100'") && Catch::Contains("ignored"));
+
+    // A cachetune without children is dropped (libvirt does so silently).
+    auto childless = parseDomainDefinition(domainWith("<cachetune vcpus='1'/>"));
+    CHECK(childless.tuning.empty());
+    REQUIRE(childless.warnings.size() == 1);
+    CHECK_THAT(childless.warnings[0], Catch::Contains("cachetune vcpus='1' has neither"));
+
+    // current counts, not the maximum (libvirt-xml.md "Grammar": current if present).
+    auto dropped = parseDomainDefinition(
+        domainWith("<memorytune vcpus='2-3'><node id='0' bandwidth='10'/></memorytune>",
+                   "<vcpu current='2'>4</vcpu>"));
+    CHECK(dropped.tuning.empty());
+    REQUIRE(dropped.warnings.size() == 1);
+    CHECK_THAT(dropped.warnings[0], Catch::Contains("memorytune vcpus='2-3' names only vCPUs") &&
+                                        Catch::Contains("vCPU count 2"));
+
+    // A monitor partly beyond the count keeps the rest.
+    auto partial = parseDomainDefinition(
+        domainWith("<cachetune vcpus='0-7'><monitor level='3' vcpus='2-7'/></cachetune>"));
+    REQUIRE(partial.tuning.definitions.size() == 1);
+    CHECK(partial.tuning.definitions[0].vcpus.format() == "0-3");
+    CHECK(partial.tuning.definitions[0].monitors[0].vcpus.format() == "2-3");
+}
+
+TEST_CASE("rule 3: memorytunes merge into the definition with equal vcpus", "[xml]") {
+    auto d = parseFile("valid/memorytune-merge.xml");
+    // libvirt order: all cachetunes first, then memorytunes (libvirt-reference.md §1).
+    REQUIRE(d.tuning.definitions.size() == 3);
+    const auto& merged = d.tuning.definitions[0];
+    CHECK(merged.vcpus.format() == "0-1");
+    CHECK(merged.caches.size() == 2);
+    CHECK(merged.bandwidths == std::vector<BandwidthRequest>{{0, 20}, {1, 30}});
+    REQUIRE(merged.monitors.size() == 2);
+    CHECK(merged.monitors[0].kind == MonitorKind::MemoryBandwidth);
+    CHECK(merged.isDefaultMonitor(merged.monitors[0]));
+    CHECK(d.tuning.definitions[1].vcpus.format() == "3");
+    CHECK(d.tuning.definitions[2].vcpus.format() == "2");
+    CHECK_FALSE(d.tuning.definitions[2].hasAllocation());
+
+    // Two memorytunes with equal vcpus merge too.
+    auto twice = parseDomainDefinition(
+        domainWith("<memorytune vcpus='0-1'><node id='0' bandwidth='10'/></memorytune>"
+                   "<memorytune vcpus='0,1'><node id='1' bandwidth='20'/></memorytune>"));
+    REQUIRE(twice.tuning.definitions.size() == 1);
+    CHECK(twice.tuning.definitions[0].bandwidths.size() == 2);
+}
+
+TEST_CASE("rule 5/6: the default monitor may overlap, equal sets of two kinds may coexist",
+          "[xml]") {
+    auto small = parseFile("valid/cachetune-small.xml");
+    REQUIRE(small.tuning.definitions.size() == 2);
+    CHECK(small.tuning.definitions[0].monitors.size() == 3);
+    CHECK(small.tuning.definitions[1].monitors.size() == 2);
+
+    // Default monitor first, then overlapping ones.
+    CHECK_NOTHROW(parseDomainDefinition(
+        domainWith("<cachetune vcpus='0-3'><cache id='0' level='3' type='both' size='3' "
+                   "unit='MiB'/><monitor level='3' vcpus='0-3'/><monitor level='3' vcpus='1'/>"
+                   "<monitor level='3' vcpus='2-3'/></cachetune>")));
+    // A cache monitor and a bandwidth monitor with equal vcpus share a group (P13).
+    auto shared = parseDomainDefinition(domainWith(
+        "<cachetune vcpus='0-3'><cache id='0' level='3' type='both' size='3' unit='MiB'/>"
+        "<monitor level='3' vcpus='1'/></cachetune>"
+        "<memorytune vcpus='0-3'><monitor vcpus='1'/></memorytune>"));
+    CHECK(shared.tuning.definitions[0].monitors.size() == 2);
+    // Without an allocation an equal-set monitor is not special: overlapping it is refused.
+    auto [name, message] =
+        errorOf(domainWith("<cachetune vcpus='0-3'><monitor level='3' vcpus='1'/>"
+                           "<monitor level='3' vcpus='0-3'/></cachetune>"));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK_THAT(message,
+               Catch::Contains("monitor vcpus='0-3' overlaps monitor vcpus='1' on vcpu 1"));
+}
+
+TEST_CASE("rule 8: units are libvirt's, absent unit is KiB", "[xml]") {
+    auto d = parseFile("valid/units.xml");
+    REQUIRE(d.tuning.definitions.size() == 14);
+    std::vector<Bytes> sizes;
+    for (const auto& def : d.tuning.definitions)
+        sizes.push_back(def.caches.at(0).size);
+    const Bytes kTiB = 1ull << 40;
+    CHECK(sizes == std::vector<Bytes>{mib(3), mib(3), mib(3), mib(3), 1ull << 30, kTiB, 3000000,
+                                      2000, 1000000000, 1000000000000ull, 3072, kTiB, mib(16),
+                                      16777215 * kTiB});
+    CHECK(d.tuning.definitions[0].vcpus.format() == "0");
+
+    CHECK(scaleSize(5, "") == 5 * 1024);
+    CHECK(scaleSize(5, "b") == 5);
+    CHECK(scaleSize(5, "BYTE") == 5);
+    CHECK(scaleSize(1, "PiB") == 1ull << 50);
+    CHECK(scaleSize(1, "e") == 1ull << 60);
+    CHECK(scaleSize(15, "EiB") == 15ull << 60);
+    CHECK_THROWS_AS(scaleSize(16, "EiB"), InvalidDefinition);
+    CHECK_THROWS_AS(scaleSize(1, "x"), InvalidDefinition);
+    CHECK_THROWS_AS(scaleSize(1, "KiBB"), InvalidDefinition);
+    CHECK_THROWS_AS(scaleSize(1, "bits"), InvalidDefinition);
+    CHECK_THROWS_AS(scaleSize(1, "kb "), InvalidDefinition);
+}
+
+TEST_CASE("tuning equality tells a reconnect from a conflicting definition", "[xml]") {
+    auto a = parseFile("valid/full-domain.xml");
+    // Same tuning written differently: other order of caches, other units, other set syntax,
+    // no devices.
+    auto b = parseDomainDefinition(R"(<domain type='kvm'>
+      <name>vm1</name><uuid>C7A5FDBDEDAF9455926AD65C16DB1809</uuid><vcpu>8</vcpu>
+      <cputune>
+        <memorytune vcpus='0,1,2,3'><node id='0' bandwidth='60'/></memorytune>
+        <cachetune vcpus='0-3'>
+          <cache id='1' level='3' type='both' size='3072'/>
+          <cache id='0' level='3' type='both' size='3145728' unit='B'/>
+          <monitor level='3' vcpus='1'/><monitor level='3' vcpus='0-3'/>
+        </cachetune>
+        <cachetune vcpus='4-7'><monitor level='3' vcpus='4-6'/></cachetune>
+      </cputune></domain>)");
+    CHECK(a.tuning == b.tuning);
+    CHECK(a.isEquivalentTo(b));
+    auto c = parseDomainDefinition(R"(<domain type='kvm'>
+      <name>vm1</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid><vcpu>8</vcpu>
+      <cputune><cachetune vcpus='0-3'><cache id='0' level='3' type='both' size='2' unit='MiB'/>
+      </cachetune></cputune></domain>)");
+    CHECK_FALSE(a.tuning == c.tuning);
+    CHECK_FALSE(a.isEquivalentTo(c));
+}
+
+TEST_CASE("hostile documents are refused", "[xml][security]") {
+    for (const char* file : {"invalid/billion-laughs.xml", "invalid/external-entity-shadow.xml",
+                             "invalid/deeply-nested.xml", "invalid/nested-beyond-64.xml",
+                             "invalid/xinclude.xml", "invalid/external-dtd.xml"}) {
+        INFO(file);
+        CHECK_THROWS_AS(parseFile(file), InvalidDefinition);
+    }
+    // The external entity's target never reaches the result or the message.
+    auto [name, message] = errorOf(readFile(kCorpus / "invalid/external-entity-shadow.xml"));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK_THAT(message, !Catch::Contains("root:"));
+
+    // Size is checked before parsing: a document one byte over 1 MiB is refused as such.
+    std::string big = "<domain><name>vm</name><!--" +
+                      std::string(XmlDocument::kMaxInputBytes, 'x') + "--></domain>";
+    CHECK_THROWS_WITH(parseDomainDefinition(big),
+                      Catch::Contains("more than the limit of 1048576"));
+    // 64 levels are fine, 65 are not (domain itself is level 1).
+    auto nested = [](unsigned levels) {
+        std::string open, close;
+        for (unsigned i = 2; i <= levels; ++i) {
+            open += "<a>";
+            close += "</a>";
+        }
+        return "<domain><name>vm</name>" + open + close + "</domain>";
+    };
+    CHECK_NOTHROW(parseDomainDefinition(nested(64)));
+    CHECK_THROWS_WITH(parseDomainDefinition(nested(65)), Catch::Contains("deeper than 64"));
+    // Predefined entities and character references are ordinary text.
+    CHECK(parseDomainDefinition("<domain><name>a&amp;b&#x41;</name></domain>").name == "a&bA");
+    // An empty document.
+    CHECK_THROWS_WITH(parseDomainDefinition(""), Catch::Contains("empty"));
+}
+
+TEST_CASE("XmlDocument keeps libxml2's message and prints nothing", "[xml][security]") {
+    try {
+        XmlDocument::parse("<domain><name>x</domain>");
+        FAIL("no exception");
+    } catch (const InvalidDefinition& e) {
+        CHECK_THAT(e.what(), Catch::Contains("XML is not well-formed: line 1") &&
+                                 Catch::Contains("mismatch"));
+    }
+}
