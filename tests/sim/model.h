@@ -1,0 +1,235 @@
+// A pure in-memory model of the kernel's resctrl filesystem state (spec §1-§8). Every
+// operation takes a path relative to the mount root and returns 0 or a positive errno,
+// updating info/last_cmd_status as the kernel would. No FUSE here: the FUSE layer maps
+// requests onto these calls and serialises them with one mutex (the kernel's
+// rdtgroup_mutex, spec §8.2).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <unordered_map>
+#include <vector>
+
+#include "profile.h"
+#include "task_source.h"
+
+namespace resctrlsim {
+
+// Kernel flavours that change user-visible behaviour (spec §0.3).
+struct KernelFlavour {
+    bool paddedSchemata = false;   // <= 6.14: zero/space padded values (§4.6)
+    bool multiPidTasks = true;     // >= 6.7: comma lists in tasks (§5.1)
+    bool rmidBeforeClosid = false; // 6.1: RMID allocated before the CLOSID on mkdir (§3.2)
+    bool renameSupported = true;   // >= 6.2 (§3.5)
+    bool sparseMasksFile = true;   // >= 6.7/6.8 info/<cache>/sparse_masks
+    bool mbaMbpsEvent = true;      // >= 6.14 mba_MBps_event file
+    bool oldMbMessage = false;     // <= 6.14 "Non-decimal digit in MB value"
+
+    static std::optional<KernelFlavour> fromVersion(std::string_view version);
+};
+
+struct MountOptions {
+    bool cdp = false;
+    bool cdpl2 = false;
+    bool mbaMbps = false;
+};
+
+// Thrown by the constructor when the mount itself would fail (EINVAL for an option the
+// profile cannot honour, spec §1.2).
+class MountError : public std::runtime_error {
+public:
+    MountError(int err, const std::string& what)
+        : std::runtime_error(what)
+        , err_(err) {}
+    int err() const { return err_; }
+
+private:
+    int err_;
+};
+
+// Who issued an operation (FUSE passes the caller's tid/uid/gid/umask).
+struct Caller {
+    pid_t tid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    mode_t umask = 022;
+};
+
+struct NodeAttr {
+    bool isDir = false;
+    mode_t mode = 0; // permission bits only
+    uid_t uid = 0;
+    gid_t gid = 0;
+    uint64_t serial = 0; // serial of the group the node belongs to (0 for info nodes)
+};
+
+struct DirEntry {
+    std::string name;
+    bool isDir = false;
+};
+
+enum class CounterState { Ok, Unavailable, Error, Unassigned };
+
+// Monitoring inputs that tests control (interface: control dir footprint/traffic/counters).
+struct FootprintEntry {
+    pid_t tid;
+    unsigned domain;
+    uint64_t bytes;
+};
+struct TrafficEntry {
+    pid_t tid;
+    unsigned domain;
+    double totalPerSec;
+    double localPerSec;
+};
+struct CounterStateEntry {
+    unsigned domain;
+    std::string event; // event name or "*"
+    CounterState state;
+};
+
+using Path = std::vector<std::string>;
+Path splitPath(std::string_view path);
+
+class ResctrlModel {
+public:
+    // Monotonic clock in nanoseconds; injectable for tests.
+    using Clock = std::function<uint64_t()>;
+
+    ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions options, TaskSource& tasks,
+                 Clock clock);
+    ~ResctrlModel();
+    ResctrlModel(const ResctrlModel&) = delete;
+    ResctrlModel& operator=(const ResctrlModel&) = delete;
+
+    int stat(const Path& path, NodeAttr& attr);
+    int list(const Path& path, std::vector<DirEntry>& entries);
+    // Checks an open(2) of a file (§2.2: EACCES for write-open of a file without write bit).
+    int open(const Path& path, bool forWrite);
+    int read(const Path& path, std::string& out);
+    int write(const Path& path, std::string_view data, const Caller& caller);
+    int mkdir(const Path& path, mode_t mode, const Caller& caller);
+    int rmdir(const Path& path);
+    int rename(const Path& from, const Path& to, unsigned flags);
+
+    void setFootprints(std::vector<FootprintEntry> entries);
+    void setTraffic(std::vector<TrafficEntry> entries);
+    void setCounterStates(std::vector<CounterStateEntry> entries);
+
+    const std::string& lastCmdStatusBuffer() const { return status_; }
+    const Profile& profile() const { return profile_; }
+    size_t groupCount() const; // all groups incl. root, for leak checks
+    unsigned usableClosids() const { return closidCount_; }
+
+private:
+    enum class GroupType { Root, Ctrl, Mon };
+    enum class Mode { Shareable, Exclusive, PseudoLockSetup, PseudoLocked };
+    struct Group;
+    struct Schema;
+    struct Node;
+    struct ThreadRec {
+        uint64_t startTime;
+        pid_t tgid;
+        uint64_t ctrl; // serial of the CTRL_MON group (root = 1)
+        uint64_t mon;  // serial of the MON group or 0
+    };
+    struct Mbm {
+        long double total = 0;
+        long double local = 0;
+    };
+    struct LimboEntry {
+        unsigned rmid;
+        uint64_t freedAt;
+        std::vector<uint64_t> occupancy; // per L3 domain index at the time of rmdir
+    };
+
+    // setup
+    void buildSchemas();
+    // path resolution
+    bool resolve(const Path& path, Node& node);
+    Group* groupBySerial(uint64_t serial) const;
+    // status buffer (§8.1)
+    void clearStatus() { status_.clear(); }
+    void addStatus(std::string_view text);
+    // reads
+    std::string readGroupFile(Group& g, const std::string& file);
+    std::string readInfoFile(const std::string& res, const std::string& file);
+    std::string readMonFile(Group& g, unsigned domain, const std::string& event);
+    std::string formatSchemata(Group& g, bool sizes) const;
+    std::string formatCpus(const std::vector<bool>& cpus, bool list) const;
+    std::string bitUsage(const Schema& s) const;
+    // writes
+    int writeSchemata(Group& g, std::string_view data);
+    int writeTasks(Group& g, std::string_view data, const Caller& caller);
+    int moveTask(Group& g, pid_t pid, const Caller& caller);
+    int writeCpus(Group& g, std::string_view data, bool list);
+    int writeMode(Group& g, std::string_view data);
+    int writeMbaEvent(Group& g, std::string_view data);
+    int writeThreshold(std::string_view data);
+    // groups
+    int allocRmid(unsigned& rmid);
+    void freeRmid(unsigned rmid);
+    void processLimbo();
+    int initCtrlValues(unsigned closid);
+    void removeGroup(Group& g);
+    bool cbmOverlaps(const Schema& s, size_t dom, uint64_t cbm, unsigned closid,
+                     bool exclusive) const;
+    bool cbmOverlapsOne(const Schema& s, size_t dom, uint64_t cbm, unsigned closid,
+                        bool exclusive) const;
+    Mode modeOfClosid(unsigned closid) const;
+    // tasks
+    void pruneThreads();
+    bool liveRecord(pid_t tid, ThreadRec& rec);
+    // Effective (ctrl, mon) placement of a live thread, with the inheritance approximation.
+    std::pair<uint64_t, uint64_t> placementOf(pid_t tid, const TaskInfo& info);
+    std::vector<pid_t> tasksOf(const Group& g);
+    // monitoring
+    void advanceCounters();
+    uint64_t rmidOfPlacement(std::pair<uint64_t, uint64_t> placement) const;
+    uint64_t occupancyOfRmid(unsigned rmid, size_t domIdx);
+    uint64_t occupancyCap(const Group& ctrl, size_t domIdx) const;
+    std::optional<size_t> monDomainIndex(unsigned id) const;
+    uint64_t thresholdBytes() const { return threshold_; }
+
+    Profile profile_;
+    KernelFlavour flavour_;
+    MountOptions options_;
+    TaskSource& tasks_;
+    Clock clock_;
+    std::string status_;
+
+    std::vector<Schema> schemas_;
+    unsigned nameWidth_ = 0;
+    unsigned dataWidth_ = 0;
+    unsigned closidCount_ = 0;
+    std::vector<bool> closidUsed_;
+
+    std::unique_ptr<Group> root_;
+    uint64_t nextSerial_ = 1;
+    std::unordered_map<uint64_t, Group*> groups_;
+
+    std::map<pid_t, ThreadRec> threads_;
+
+    // RMIDs (§3.2, §7.4)
+    std::deque<unsigned> freeRmids_;
+    std::vector<LimboEntry> limbo_;
+    uint64_t threshold_ = 0;
+
+    // monitoring inputs and state
+    std::map<pid_t, std::map<unsigned, uint64_t>> footprints_;
+    std::vector<TrafficEntry> traffic_;
+    std::vector<CounterStateEntry> counterStates_;
+    std::vector<std::vector<Mbm>> mbm_; // [rmid][domain index]
+    uint64_t lastAdvance_ = 0;
+};
+
+} // namespace resctrlsim
