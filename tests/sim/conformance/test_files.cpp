@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "test_support.h"
+#include "test_thread.h"
 
 using namespace resctrld::simtest;
 namespace fs = std::filesystem;
@@ -167,6 +168,10 @@ TEST_CASE("b18: file modes, st_size 0, EACCES on write-open of read-only files",
     REQUIRE(makeDir(sim.at("g1"), 0750) == 0);
     REQUIRE(makeDir(sim.at("g1/mon_groups/m"), 0700) == 0);
     REQUIRE(makeDir(sim.at("zero"), 0) == 0);
+    // A member thread, so that every tasks file below has content to read.
+    TestThread member;
+    REQUIRE(writeFile(sim.at("g1/tasks"), std::to_string(member.tid())) == 0);
+    REQUIRE(writeFile(sim.at("g1/mon_groups/m/tasks"), std::to_string(member.tid())) == 0);
 
     struct Expect {
         const char* path;
