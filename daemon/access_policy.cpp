@@ -10,7 +10,7 @@
 #include <sdbus-c++/Message.h>
 #include <spdlog/spdlog.h>
 
-#include "lib/errors.h"
+#include "errors.h"
 
 namespace resctrld {
 namespace {

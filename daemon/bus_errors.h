@@ -8,7 +8,7 @@
 #include <sdbus-c++/Error.h>
 #include <spdlog/spdlog.h>
 
-#include "lib/errors.h"
+#include "errors.h"
 
 namespace resctrld {
 

@@ -2,7 +2,7 @@
 #include "manager_object.h"
 
 #include "bus_errors.h"
-#include "lib/errors.h"
+#include "errors.h"
 #include "resctrl_mount.h"
 
 // The build's config.h (RESCTRLD_VERSION), not daemon/config.h.

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "harness.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <system_error>
+#include <unistd.h>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+extern char** environ;
+
+namespace resctrld::e2e {
+namespace fs = std::filesystem;
+
+namespace {
+
+int remainingMs(Clock::time_point deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+// Waits until `fd` is readable or the deadline passes.
+bool waitReadable(int fd, Clock::time_point deadline) {
+    for (;;) {
+        pollfd pfd{fd, POLLIN, 0};
+        const int rc = poll(&pfd, 1, remainingMs(deadline));
+        if (rc > 0)
+            return true;
+        if (rc == 0)
+            return false;
+        if (errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "poll");
+    }
+}
+
+[[noreturn]] void throwErrno(const std::string& what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+} // namespace
+
+std::string readFile(const fs::path& path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+TempDir::TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "resctrld-e2e-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr)
+        throwErrno("mkdtemp");
+    path_ = pattern;
+    // Other users (the non-root caller) must reach the bus socket inside.
+    chmod(path_.c_str(), 0755);
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
+
+Process::Process(std::vector<std::string> argv, const fs::path& outputDir, const Options& options) {
+    static int counter = 0;
+    const std::string stem =
+        fs::path(argv.at(0)).filename().string() + "." + std::to_string(++counter);
+    stdout_ = outputDir / (stem + ".stdout");
+    stderr_ = outputDir / (stem + ".stderr");
+
+    // Everything the child needs is prepared before fork(): after it, only exec-safe calls.
+    std::vector<std::string> envStrings;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string entry = *e;
+        const auto name = entry.substr(0, entry.find('='));
+        bool drop = options.env.count(name) > 0;
+        for (const auto& unset : options.unsetEnv)
+            drop = drop || unset == name;
+        if (!drop)
+            envStrings.push_back(entry);
+    }
+    for (const auto& [name, value] : options.env)
+        envStrings.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (auto& s : envStrings)
+        envp.push_back(s.data());
+    envp.push_back(nullptr);
+    envp.push_back(nullptr); // room for WATCHDOG_PID
+    std::vector<char*> args;
+    for (auto& a : argv)
+        args.push_back(a.data());
+    args.push_back(nullptr);
+
+    const int out = open(stdout_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int err = open(stderr_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0 || err < 0)
+        throwErrno("open output files");
+    int pipeFds[2] = {-1, -1};
+    if (options.pipeStdout && pipe2(pipeFds, O_CLOEXEC) != 0)
+        throwErrno("pipe2");
+
+    char watchdogPid[64] = {};
+    pid_ = fork();
+    if (pid_ < 0)
+        throwErrno("fork");
+    if (pid_ == 0) {
+        dup2(options.pipeStdout ? pipeFds[1] : out, STDOUT_FILENO);
+        dup2(err, STDERR_FILENO);
+        if (options.setWatchdogPid) {
+            snprintf(watchdogPid, sizeof(watchdogPid), "WATCHDOG_PID=%d", getpid());
+            envp[envp.size() - 2] = watchdogPid;
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        execvpe(args[0], args.data(), envp.data());
+        _exit(127);
+    }
+    close(out);
+    close(err);
+    if (options.pipeStdout) {
+        close(pipeFds[1]);
+        stdoutPipe_ = pipeFds[0];
+    }
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd_ < 0)
+        throwErrno("pidfd_open");
+}
+
+Process::~Process() {
+    if (!status_ && pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    if (pidfd_ >= 0)
+        close(pidfd_);
+    if (stdoutPipe_ >= 0)
+        close(stdoutPipe_);
+}
+
+void Process::signal(int sig) const {
+    if (!status_)
+        kill(pid_, sig);
+}
+
+std::optional<int> Process::waitExit(std::chrono::milliseconds timeout) {
+    if (status_)
+        return status_;
+    if (!waitReadable(pidfd_, Clock::now() + timeout))
+        return std::nullopt;
+    int st = 0;
+    if (waitpid(pid_, &st, 0) != pid_)
+        throwErrno("waitpid");
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return status_;
+}
+
+bool Process::running() {
+    return !waitExit(std::chrono::milliseconds(0));
+}
+
+std::string Process::stdoutText() const {
+    return readFile(stdout_);
+}
+std::string Process::stderrText() const {
+    return readFile(stderr_);
+}
+
+std::optional<std::string> Process::readStdoutLine(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (const auto nl = pending_.find('\n'); nl != std::string::npos) {
+            std::string line = pending_.substr(0, nl);
+            pending_.erase(0, nl + 1);
+            return line;
+        }
+        if (!waitReadable(stdoutPipe_, deadline))
+            return std::nullopt;
+        char buffer[512];
+        const ssize_t n = read(stdoutPipe_, buffer, sizeof(buffer));
+        if (n <= 0)
+            return std::nullopt;
+        pending_.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+PrivateBus::PrivateBus(const fs::path& dir, const std::vector<fs::path>& includes) {
+    const auto config = dir / "bus.conf";
+    std::ofstream out(config);
+    out << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+           " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+           "<busconfig>\n"
+           "  <type>session</type>\n"
+           "  <listen>unix:path="
+        << (dir / "bus").string()
+        << "</listen>\n"
+           "  <auth>EXTERNAL</auth>\n"
+           "  <policy context=\"default\">\n"
+           "    <allow user=\"*\"/>\n"
+           "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+           "    <allow eavesdrop=\"true\"/>\n"
+           "    <allow own=\"*\"/>\n"
+           "  </policy>\n";
+    for (const auto& include : includes)
+        out << "  <include>" << include.string() << "</include>\n";
+    out << "</busconfig>\n";
+    out.close();
+
+    Process::Options options;
+    options.pipeStdout = true;
+    daemon_.emplace(std::vector<std::string>{"dbus-daemon", "--config-file=" + config.string(),
+                                             "--nofork", "--print-address"},
+                    dir, options);
+    const auto line = daemon_->readStdoutLine();
+    if (!line || line->empty())
+        throw std::runtime_error("dbus-daemon printed no address: " + daemon_->stderrText());
+    address_ = *line;
+}
+
+NotifySocket::NotifySocket(const fs::path& path)
+    : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0)
+        throwErrno("socket");
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const auto text = path.string();
+    if (text.size() >= sizeof(addr.sun_path))
+        throw std::runtime_error("notify socket path too long: " + text);
+    std::memcpy(addr.sun_path, text.c_str(), text.size() + 1);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+        throwErrno("bind " + text);
+}
+
+NotifySocket::~NotifySocket() {
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+bool NotifySocket::waitFor(const std::string& assignment, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (waitReadable(fd_, deadline)) {
+        char buffer[4096];
+        const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+        if (n <= 0)
+            continue;
+        std::istringstream lines(std::string(buffer, static_cast<std::size_t>(n)));
+        std::string line;
+        while (std::getline(lines, line)) {
+            if (line == assignment)
+                return true;
+        }
+    }
+    return false;
+}
+
+Daemon::Daemon(const PrivateBus& bus, const fs::path& dir, Options options) {
+    stateDir_ = options.stateDir.empty() ? dir / "state" : options.stateDir;
+    resctrlRoot_ = options.resctrlRoot.empty() ? dir / "no-resctrl" : options.resctrlRoot;
+    const auto config = dir / "resctrld.conf";
+    std::ofstream(config) << (options.configText.empty() ? "[Daemon]\nMount=no\n"
+                                                         : options.configText);
+    static int counter = 0;
+    notify_.emplace(dir / ("notify." + std::to_string(++counter)));
+
+    std::vector<std::string> argv{RESCTRLD_BINARY,    "--address",      bus.address(),
+                                  "--config",         config.string(),  "--state-dir",
+                                  stateDir_.string(), "--resctrl-root", resctrlRoot_.string()};
+    argv.insert(argv.end(), options.extraArgs.begin(), options.extraArgs.end());
+    options.process.env["NOTIFY_SOCKET"] = notify_->path().string();
+    options.process.unsetEnv.push_back("JOURNAL_STREAM");
+    if (!options.process.env.count("WATCHDOG_USEC"))
+        options.process.unsetEnv.push_back("WATCHDOG_USEC");
+    process_.emplace(argv, dir, options.process);
+
+    if (options.waitReady && !notify_->waitFor("READY=1")) {
+        process_->waitExit(std::chrono::milliseconds(0));
+        throw std::runtime_error("resctrld did not report READY=1 within the deadline; stderr:\n" +
+                                 process_->stderrText());
+    }
+}
+
+CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
+                      const std::vector<gid_t>& groups, const std::string& method,
+                      const std::string& stringArg) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        throwErrno("pipe2");
+    const pid_t pid = fork();
+    if (pid < 0)
+        throwErrno("fork");
+    if (pid == 0) {
+        close(fds[0]);
+        std::string report;
+        if (setgroups(groups.size(), groups.data()) != 0 || setresgid(gid, gid, gid) != 0 ||
+            setresuid(uid, uid, uid) != 0) {
+            report = "SETUP\n" + std::string(std::strerror(errno));
+        } else {
+            try {
+                auto connection = sdbus::createSessionBusConnectionWithAddress(address);
+                auto proxy = sdbus::createProxy(*connection, "org.resctrld1", "/org/resctrld1");
+                const char* iface = "org.resctrld1.Manager";
+                if (method == "StartDomain")
+                    proxy->callMethod(method).onInterface(iface).withArguments(
+                        stringArg, std::vector<sdbus::Struct<uint32_t, uint32_t>>{});
+                else if (method == "StartDomainForProcess")
+                    proxy->callMethod(method).onInterface(iface).withArguments(stringArg,
+                                                                               uint32_t{1});
+                else if (method == "SetVcpuThread")
+                    proxy->callMethod(method).onInterface(iface).withArguments(
+                        stringArg, uint32_t{0}, uint32_t{1});
+                else if (method == "ListDomains" || method == "GetCapabilities")
+                    proxy->callMethod(method).onInterface(iface);
+                else if (method.starts_with("Property:"))
+                    proxy->getProperty(method.substr(9)).onInterface(iface);
+                else
+                    proxy->callMethod(method).onInterface(iface).withArguments(stringArg);
+                report = "OK\n";
+            } catch (const sdbus::Error& e) {
+                report = "ERR\n" + e.getName() + "\n" + e.getMessage();
+            } catch (const std::exception& e) {
+                report = "EXC\n" + std::string(e.what());
+            }
+        }
+        [[maybe_unused]] const auto n = write(fds[1], report.data(), report.size());
+        _exit(0);
+    }
+    close(fds[1]);
+    const auto deadline = Clock::now() + kDeadline;
+    std::string text;
+    char buffer[1024];
+    while (waitReadable(fds[0], deadline)) {
+        const ssize_t n = read(fds[0], buffer, sizeof(buffer));
+        if (n <= 0)
+            break;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    close(fds[0]);
+    kill(pid, SIGKILL); // no-op when it already exited; never leave it behind
+    waitpid(pid, nullptr, 0);
+
+    CallResult result;
+    std::istringstream lines(text);
+    std::string kind;
+    std::getline(lines, kind);
+    if (kind == "OK")
+        result.ok = true;
+    else if (kind == "ERR") {
+        std::getline(lines, result.errorName);
+        std::getline(lines, result.errorMessage, '\0');
+    } else {
+        result.errorName = "harness:" + kind;
+        std::getline(lines, result.errorMessage, '\0');
+    }
+    return result;
+}
+
+} // namespace resctrld::e2e

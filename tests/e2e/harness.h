@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// End-to-end harness: real processes, a private dbus-daemon, the real resctrld. Every wait has a
+// deadline and waits on the event itself (a pidfd, a pipe, the sd_notify socket), never a sleep.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace resctrld::e2e {
+
+using Clock = std::chrono::steady_clock;
+inline constexpr std::chrono::seconds kDeadline{10};
+
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// A child process with its stdout and stderr captured to files. Killed (SIGKILL) and reaped on
+// destruction if still running.
+class Process {
+public:
+    struct Options {
+        std::map<std::string, std::string> env; // added to (or replacing in) our environment
+        std::vector<std::string> unsetEnv;
+        bool setWatchdogPid = false; // WATCHDOG_PID=<the child's own pid>
+        bool pipeStdout = false;     // read it with readStdoutLine() instead of a file
+    };
+
+    Process(std::vector<std::string> argv, const std::filesystem::path& outputDir,
+            const Options& options);
+    Process(std::vector<std::string> argv, const std::filesystem::path& outputDir)
+        : Process(std::move(argv), outputDir, Options{}) {}
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    void signal(int sig) const;
+    // The exit status (WEXITSTATUS, or 128+signal) once the process ends, nullopt at the deadline.
+    std::optional<int> waitExit(std::chrono::milliseconds timeout = kDeadline);
+    bool running();
+    std::string stdoutText() const;
+    // With pipeStdout: the next line of the child's stdout, nullopt at the deadline or EOF.
+    std::optional<std::string> readStdoutLine(std::chrono::milliseconds timeout = kDeadline);
+    std::string stderrText() const;
+
+private:
+    pid_t pid_ = -1;
+    int pidfd_ = -1;
+    int stdoutPipe_ = -1;
+    std::string pending_;
+    std::optional<int> status_;
+    std::filesystem::path stdout_;
+    std::filesystem::path stderr_;
+};
+
+// A private dbus-daemon with a session-like configuration that lets every user connect. Extra
+// <busconfig> fragments (e.g. our policy file) can be included.
+class PrivateBus {
+public:
+    explicit PrivateBus(const std::filesystem::path& dir,
+                        const std::vector<std::filesystem::path>& includes = {});
+    const std::string& address() const { return address_; }
+
+private:
+    std::optional<Process> daemon_;
+    std::string address_;
+};
+
+// A datagram socket a child reports to through NOTIFY_SOCKET (sd_notify(3)).
+class NotifySocket {
+public:
+    explicit NotifySocket(const std::filesystem::path& path);
+    ~NotifySocket();
+    NotifySocket(const NotifySocket&) = delete;
+    NotifySocket& operator=(const NotifySocket&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    // Waits for a datagram holding `assignment` (e.g. "READY=1"); false at the deadline.
+    bool waitFor(const std::string& assignment, std::chrono::milliseconds timeout = kDeadline);
+
+private:
+    std::filesystem::path path_;
+    int fd_ = -1;
+};
+
+// resctrld started on a PrivateBus, ready (READY=1 received) when the constructor returns.
+class Daemon {
+public:
+    struct Options {
+        std::vector<std::string> extraArgs;
+        std::string configText;            // written to a file passed with --config
+        std::filesystem::path resctrlRoot; // default: a path that does not exist
+        std::filesystem::path stateDir;    // default: a fresh directory
+        Process::Options process;
+        bool waitReady = true;
+    };
+
+    Daemon(const PrivateBus& bus, const std::filesystem::path& dir, Options options);
+    Daemon(const PrivateBus& bus, const std::filesystem::path& dir)
+        : Daemon(bus, dir, Options{}) {}
+
+    Process& process() { return *process_; }
+    NotifySocket& notify() { return *notify_; }
+    const std::filesystem::path& stateDir() const { return stateDir_; }
+    const std::filesystem::path& resctrlRoot() const { return resctrlRoot_; }
+
+private:
+    std::filesystem::path stateDir_;
+    std::filesystem::path resctrlRoot_;
+    std::optional<NotifySocket> notify_;
+    std::optional<Process> process_;
+};
+
+// The outcome of a method call made by a separate process as another user.
+struct CallResult {
+    bool ok = false;
+    std::string errorName;
+    std::string errorMessage;
+};
+
+// Calls `method` on org.resctrld1.Manager as uid/gid with `groups` as supplementary groups, in
+// a forked child that drops privileges before it connects. `args` are strings or uint32s as the
+// method wants them: "StopDomain" (s), "GetDomain" (s), "StartDomain" (s a(uu)),
+// "StartDomainForProcess" (s u), "SetVcpuThread" (s u u), "ListDomains" (), ...
+CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
+                      const std::vector<gid_t>& groups, const std::string& method,
+                      const std::string& stringArg = "x");
+
+std::string readFile(const std::filesystem::path& path);
+
+} // namespace resctrld::e2e

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Unit tests of the daemon's pieces that need no bus: configuration files, command line,
+// instance lock, mountinfo parsing, access decisions and the error mapping.
+#include <filesystem>
+#include <fstream>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "access_policy.h"
+#include "bus_errors.h"
+#include "command_line.h"
+#include "daemon_config.h"
+#include "instance_lock.h"
+#include "resctrl_mount.h"
+
+using namespace resctrld;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "resctrld-unit-XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr)
+            throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+void writeFile(const fs::path& path, const std::string& text) {
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+}
+
+} // namespace
+
+TEST_CASE("defaults are the documented ones", "[config]") {
+    const Config config;
+    CHECK(config.resctrlRoot == "/sys/fs/resctrl");
+    CHECK(config.sysfsRoot == "/sys");
+    CHECK(config.stateDirectory == "/run/resctrld");
+    CHECK(config.sampleInterval == 1s);
+    CHECK(config.groupPrefix == "resctrld-");
+    CHECK(config.manageDefaultGroup);
+    CHECK(config.mount == MountMode::Auto);
+    CHECK(config.mountOptions.empty());
+    CHECK(config.allowedGroups.empty());
+    CHECK(config.lockTimeout == 5s);
+    CHECK(config.logLevel == "info");
+}
+
+TEST_CASE("every key of the [Daemon] section is read", "[config]") {
+    Config config;
+    const auto warnings = applyConfigText(config,
+                                          "[Daemon]\n"
+                                          "ResctrlRoot=/tmp/res\n"
+                                          "SysfsRoot=/tmp/sys/\n"
+                                          "StateDirectory=/tmp/state\n"
+                                          "SampleIntervalSec=0.5\n"
+                                          "GroupPrefix=vm.\n"
+                                          "ManageDefaultGroup=no\n"
+                                          "Mount=no\n"
+                                          "MountOptions=cdp,mba_MBps\n"
+                                          "AllowedGroups=kvm, libvirt qemu\n"
+                                          "LockTimeoutSec=0.25\n"
+                                          "LogLevel=debug\n",
+                                          "test.conf");
+    CHECK(warnings.empty());
+    CHECK(config.resctrlRoot == "/tmp/res");
+    CHECK(config.sysfsRoot == "/tmp/sys/");
+    CHECK(config.stateDirectory == "/tmp/state");
+    CHECK(config.sampleInterval == 500ms);
+    CHECK(config.groupPrefix == "vm.");
+    CHECK_FALSE(config.manageDefaultGroup);
+    CHECK(config.mount == MountMode::No);
+    CHECK(config.mountOptions == "cdp,mba_MBps");
+    CHECK(config.allowedGroups == std::vector<std::string>{"kvm", "libvirt", "qemu"});
+    CHECK(config.lockTimeout == 250ms);
+    CHECK(config.logLevel == "debug");
+}
+
+TEST_CASE("SampleIntervalSec accepts 0 and fractions and refuses the rest", "[config]") {
+    CHECK(parseSeconds("SampleIntervalSec", "0") == 0us);
+    CHECK(parseSeconds("SampleIntervalSec", "2") == 2s);
+    CHECK(parseSeconds("SampleIntervalSec", "0.001") == 1ms);
+    for (const char* bad : {"", "-1", "1s", "abc", "nan", "inf", "1e9", " 1"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(parseSeconds("SampleIntervalSec", bad),
+                          Catch::Contains("SampleIntervalSec=") &&
+                              Catch::Contains("not a number of seconds"));
+    }
+}
+
+TEST_CASE("bad values are refused with file, line and key; the config stays as it was",
+          "[config]") {
+    Config config;
+    config.groupPrefix = "before-";
+    CHECK_THROWS_WITH(applyConfigText(config,
+                                      "[Daemon]\nGroupPrefix=ok-\n\nManageDefaultGroup=maybe\n",
+                                      "a.conf"),
+                      Catch::StartsWith("a.conf:4: ManageDefaultGroup=maybe is not a boolean"));
+    CHECK(config.groupPrefix == "before-");
+
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nGroupPrefix=\n", "b.conf"),
+                      Catch::Contains("b.conf:2: GroupPrefix= must not be empty"));
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nGroupPrefix=a/b\n", "b.conf"),
+                      Catch::Contains("may only contain"));
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nGroupPrefix=.x\n", "b.conf"),
+                      Catch::Contains("must not start with '.'"));
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nResctrlRoot=relative/path\n", "c.conf"),
+                      Catch::Contains("c.conf:2: ResctrlRoot=relative/path is not an absolute"));
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nMount=yes\n", "d.conf"),
+                      Catch::Contains("Mount=yes is not one of: auto, no"));
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nLogLevel=loud\n", "e.conf"),
+                      Catch::Contains("LogLevel=loud"));
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nthis is not ini\n", "f.conf"),
+                      Catch::StartsWith("f.conf:2: syntax error"));
+    CHECK(config.groupPrefix == "before-");
+}
+
+TEST_CASE("unknown keys and sections warn instead of failing", "[config]") {
+    Config config;
+    const auto warnings = applyConfigText(
+        config, "[Daemon]\nFrobnicate=1\nMount=no\n[Other]\nMount=auto\n", "x.conf");
+    REQUIRE(warnings.size() == 2);
+    CHECK_THAT(warnings[0], Catch::Contains("x.conf") && Catch::Contains("Frobnicate="));
+    CHECK_THAT(warnings[1], Catch::Contains("[Other]"));
+    CHECK(config.mount == MountMode::No); // [Other] did not apply
+}
+
+TEST_CASE("drop-ins apply after the main file in lexical order", "[config]") {
+    TempDir dir;
+    const auto main = dir.path() / "resctrld.conf";
+    writeFile(main, "[Daemon]\nGroupPrefix=main-\nSampleIntervalSec=3\nMount=no\n");
+    writeFile(dir.path() / "resctrld.conf.d" / "20-b.conf", "[Daemon]\nGroupPrefix=b-\n");
+    writeFile(dir.path() / "resctrld.conf.d" / "10-a.conf",
+              "[Daemon]\nGroupPrefix=a-\nSampleIntervalSec=0\n");
+    writeFile(dir.path() / "resctrld.conf.d" / "30-c.conf.disabled", "[Daemon]\nGroupPrefix=c-\n");
+
+    Config config;
+    CHECK(applyConfigFiles(config, main, true).empty());
+    CHECK(config.groupPrefix == "b-");
+    CHECK(config.sampleInterval == 0us);
+    CHECK(config.mount == MountMode::No);
+}
+
+TEST_CASE("a missing file is an error only when it was asked for", "[config]") {
+    TempDir dir;
+    Config config;
+    CHECK_THROWS_WITH(applyConfigFiles(config, dir.path() / "nope.conf", true),
+                      Catch::Contains("nope.conf: no such configuration file"));
+    CHECK_NOTHROW(applyConfigFiles(config, dir.path() / "nope.conf", false));
+    CHECK(config.groupPrefix == "resctrld-");
+
+    // Drop-ins apply even without the main file, as for the packaged default path.
+    writeFile(dir.path() / "nope.conf.d" / "a.conf", "[Daemon]\nLockTimeoutSec=1\n");
+    applyConfigFiles(config, dir.path() / "nope.conf", false);
+    CHECK(config.lockTimeout == 1s);
+}
+
+TEST_CASE("the command line overrides the files", "[config]") {
+    TempDir dir;
+    const auto main = dir.path() / "resctrld.conf";
+    writeFile(main,
+              "[Daemon]\nResctrlRoot=/from/file\nStateDirectory=/state/file\nLogLevel=warn\n");
+    writeFile(dir.path() / "resctrld.conf.d" / "a.conf", "[Daemon]\nResctrlRoot=/from/dropin\n");
+
+    const auto commandLine = parseCommandLine(
+        {"--config", main.string(), "--resctrl-root=/from/cli", "--log-level", "debug"});
+    Config config;
+    applyConfigFiles(config, *commandLine.configFile, true);
+    CHECK(config.resctrlRoot == "/from/dropin");
+    applyCommandLine(config, commandLine);
+    CHECK(config.resctrlRoot == "/from/cli");
+    CHECK(config.stateDirectory == "/state/file"); // not given on the command line
+    CHECK(config.logLevel == "debug");
+}
+
+TEST_CASE("command line options", "[config]") {
+    auto cl = parseCommandLine({});
+    CHECK(cl.bus == BusKind::System);
+    CHECK_FALSE(cl.configFile);
+
+    cl = parseCommandLine({"--session", "--state-dir", "/tmp/s", "--sysfs-root=/tmp/sys"});
+    CHECK(cl.bus == BusKind::Session);
+    CHECK(cl.stateDirectory == fs::path("/tmp/s"));
+    CHECK(cl.sysfsRoot == fs::path("/tmp/sys"));
+
+    cl = parseCommandLine({"--address", "unix:path=/tmp/bus"});
+    CHECK(cl.bus == BusKind::Address);
+    CHECK(cl.busAddress == "unix:path=/tmp/bus");
+
+    CHECK(parseCommandLine({"--help"}).showHelp);
+    CHECK(parseCommandLine({"-h"}).showHelp);
+    CHECK(parseCommandLine({"--version"}).showVersion);
+
+    CHECK_THROWS_WITH(parseCommandLine({"--frobnicate"}), Catch::Contains("unknown option"));
+    CHECK_THROWS_WITH(parseCommandLine({"--system", "--session"}),
+                      Catch::Contains("only one of --system, --session, --address"));
+    CHECK_THROWS_WITH(parseCommandLine({"--config"}), Catch::Contains("--config needs a value"));
+    CHECK_THROWS_WITH(parseCommandLine({"--state-dir", "rel"}), Catch::Contains("absolute"));
+    CHECK_THROWS_WITH(parseCommandLine({"--log-level", "loud"}), Catch::Contains("loud"));
+    CHECK_THROWS_WITH(parseCommandLine({"--help=yes"}), Catch::Contains("takes no value"));
+    CHECK_THROWS_WITH(parseCommandLine({"--address="}), Catch::Contains("needs a D-Bus address"));
+}
+
+TEST_CASE("a second instance lock on the same state directory is refused with the holder's pid",
+          "[config]") {
+    TempDir dir;
+    const auto state = dir.path() / "state" / "nested";
+    {
+        InstanceLock first(state);
+        CHECK(fs::is_directory(state));
+        // flock locks belong to the open file description, so a second open in this process
+        // conflicts exactly as a second daemon would.
+        CHECK_THROWS_MATCHES(
+            InstanceLock(state), AlreadyRunning,
+            Catch::Matchers::Predicate<AlreadyRunning>([&](const AlreadyRunning& e) {
+                const std::string what = e.what();
+                return what.find(state.string()) != std::string::npos &&
+                       what.find("(pid " + std::to_string(getpid()) + ")") != std::string::npos;
+            }));
+    }
+    // Released with the object.
+    CHECK_NOTHROW(InstanceLock(state));
+}
+
+TEST_CASE("resctrl mount options come from the last resctrl mount at the root", "[config]") {
+    TempDir dir;
+    const auto mountinfo = dir.path() / "mountinfo";
+    writeFile(mountinfo,
+              "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+              "40 22 0:35 / /sys/fs/resctrl rw,relatime shared:9 - resctrl resctrl rw\n"
+              "41 22 0:36 / /sys/fs/resctrl rw,relatime - resctrl resctrl rw,cdp,mba_MBps\n"
+              "42 22 0:37 / /other\\040root rw - resctrl resctrl ro,cdpl2\n"
+              "43 22 0:38 / /tmp/fuse rw - fuse.resctrlfs-sim sim rw,user_id=0\n");
+    CHECK(resctrlMountOptions("/sys/fs/resctrl", mountinfo) ==
+          std::vector<std::string>{"cdp", "mba_MBps"});
+    CHECK(resctrlMountOptions("/other root", mountinfo) == std::vector<std::string>{"cdpl2"});
+    CHECK(resctrlMountOptions("/tmp/fuse", mountinfo).empty());
+    CHECK(resctrlMountOptions("/nowhere", mountinfo).empty());
+}
+
+TEST_CASE("resctrl counts as mounted when info/ and schemata are there", "[config]") {
+    TempDir dir;
+    CHECK_FALSE(probeResctrl(dir.path() / "missing").mounted);
+    CHECK_FALSE(probeResctrl(dir.path()).mounted);
+    fs::create_directories(dir.path() / "info");
+    CHECK_FALSE(probeResctrl(dir.path()).mounted);
+    writeFile(dir.path() / "schemata", "L3:0=fff\n");
+    CHECK(probeResctrl(dir.path()).mounted);
+}
+
+TEST_CASE("root and members of the allowed groups are privileged, nobody else", "[config]") {
+    const AccessPolicy policy(std::vector<gid_t>{1234});
+    CHECK(policy.isPrivileged({0, 0, {}, true}));
+    CHECK_FALSE(policy.isPrivileged({1000, 1000, {}, true}));
+    CHECK_FALSE(policy.isPrivileged({1000, 1000, {5, 6}, true}));
+    CHECK(policy.isPrivileged({1000, 1000, {5, 1234}, true}));
+    CHECK(policy.isPrivileged({1000, 1234, {}, true}));
+    CHECK_FALSE(policy.isPrivileged({})); // unknown caller: closed
+    CHECK_FALSE(AccessPolicy(std::vector<gid_t>{}).isPrivileged({1000, 1234, {1234}, true}));
+    // A group name that does not exist admits nobody.
+    CHECK(AccessPolicy(std::vector<std::string>{"no-such-group-resctrld"}).allowedGids().empty());
+    CHECK(AccessPolicy(std::vector<std::string>{"root"}).allowedGids() == std::vector<gid_t>{0});
+}
+
+TEST_CASE("translateErrors maps resctrld errors to their D-Bus names", "[config]") {
+    try {
+        translateErrors("GetDomain", []() -> int { throw NotFound("no domain named 'x'"); });
+        FAIL("no exception");
+    } catch (const sdbus::Error& e) {
+        CHECK(e.getName() == "org.resctrld1.Error.NotFound");
+        CHECK(e.getMessage() == "no domain named 'x'");
+    }
+    try {
+        translateErrors("StartDomain", [] { throw std::runtime_error("disk on fire"); });
+        FAIL("no exception");
+    } catch (const sdbus::Error& e) {
+        CHECK(e.getName() == "org.freedesktop.DBus.Error.Failed");
+        CHECK(e.getMessage() == "StartDomain failed: disk on fire");
+    }
+    CHECK_THROWS_MATCHES(translateErrors("X", [] { throw sdbus::Error("org.example.E", "kept"); }),
+                         sdbus::Error,
+                         Catch::Matchers::Predicate<sdbus::Error>(
+                             [](const sdbus::Error& e) { return e.getName() == "org.example.E"; }));
+    CHECK(translateErrors("X", [] { return 42; }) == 42);
+}
