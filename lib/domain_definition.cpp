@@ -238,7 +238,7 @@ private:
     // P6, P7, P8 / rules 4 and 8.
     void parseCache(Entry& entry, const xmlNode* node) {
         std::string where = entry.label();
-        CacheRequest request;
+        CacheSpec request;
         request.id = CacheId{requiredNumber<unsigned>(node, "id", where, "cache")};
         request.level = requiredNumber<unsigned>(node, "level", where, "cache");
         auto type = attribute(node, "type");
@@ -279,7 +279,7 @@ private:
     // P16, P18 / rule 7 (the bandwidth maximum depends on the host's MB unit: checked when
     // planning).
     void parseNode(Entry& entry, const xmlNode* node, const std::string& where) {
-        BandwidthRequest request;
+        BandwidthSpec request;
         request.node = requiredNumber<unsigned>(node, "id", where, "node");
         request.bandwidth = requiredNumber<unsigned>(node, "bandwidth", where, "node");
         for (const auto& other : entry.def.bandwidths)

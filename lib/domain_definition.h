@@ -13,19 +13,19 @@
 namespace resctrld {
 
 // One `<cache>` of a cachetune (libvirt-xml.md "Grammar").
-struct CacheRequest {
+struct CacheSpec {
     unsigned level = 3;
     CacheId id;
     CacheType type = CacheType::Both;
     Bytes size = 0;
-    friend bool operator==(const CacheRequest&, const CacheRequest&) = default;
+    friend bool operator==(const CacheSpec&, const CacheSpec&) = default;
 };
 
 // One `<node>` of a memorytune: the MB domain id and the value in the host's MB unit.
-struct BandwidthRequest {
+struct BandwidthSpec {
     unsigned node = 0;
     unsigned bandwidth = 0;
-    friend bool operator==(const BandwidthRequest&, const BandwidthRequest&) = default;
+    friend bool operator==(const BandwidthSpec&, const BandwidthSpec&) = default;
 };
 
 enum class MonitorKind { Cache, MemoryBandwidth };
@@ -46,9 +46,9 @@ struct MonitorDefinition {
 // cachetune's or memorytune's merges into that entry (libvirt-xml.md rule 3).
 struct ResctrlDefinition {
     VcpuSet vcpus;
-    std::vector<CacheRequest> caches;         // sorted by level, type, id (libvirt's order)
-    std::vector<BandwidthRequest> bandwidths; // sorted by node
-    std::vector<MonitorDefinition> monitors;  // document order: cachetune's, then memorytune's
+    std::vector<CacheSpec> caches;           // sorted by level, type, id (libvirt's order)
+    std::vector<BandwidthSpec> bandwidths;   // sorted by node
+    std::vector<MonitorDefinition> monitors; // document order: cachetune's, then memorytune's
     bool hasAllocation() const noexcept { return !caches.empty() || !bandwidths.empty(); }
     // The default monitor reads the allocation group itself (libvirt-xml.md rule 6).
     bool isDefaultMonitor(const MonitorDefinition& monitor) const noexcept {

@@ -94,11 +94,11 @@ TEST_CASE("a full libvirt domain: the spec's example", "[xml]") {
     CHECK(first.vcpus.format() == "0-3");
     CHECK(first.name() == "vcpus_0-3");
     REQUIRE(first.caches.size() == 2);
-    CHECK(first.caches[0] == CacheRequest{3, CacheId{0}, CacheType::Both, mib(3)});
-    CHECK(first.caches[1] == CacheRequest{3, CacheId{1}, CacheType::Both, mib(3)});
+    CHECK(first.caches[0] == CacheSpec{3, CacheId{0}, CacheType::Both, mib(3)});
+    CHECK(first.caches[1] == CacheSpec{3, CacheId{1}, CacheType::Both, mib(3)});
     // Rule 3: the memorytune with equal vcpus merged into the cachetune's group.
     REQUIRE(first.bandwidths.size() == 1);
-    CHECK(first.bandwidths[0] == BandwidthRequest{0, 60});
+    CHECK(first.bandwidths[0] == BandwidthSpec{0, 60});
     REQUIRE(first.monitors.size() == 2);
     CHECK(first.monitors[0].name() == "vcpus_1");
     CHECK_FALSE(first.isDefaultMonitor(first.monitors[0]));
@@ -123,8 +123,8 @@ TEST_CASE("a libvirt status document gives the hypervisor pid and vCPU threads",
     CHECK(d.tuningSource == TuningSource::Metadata);
     REQUIRE(d.tuning.definitions.size() == 2);
     CHECK(d.tuning.definitions[0].caches ==
-          std::vector<CacheRequest>{{3, CacheId{0}, CacheType::Both, mib(2)}});
-    CHECK(d.tuning.definitions[1].bandwidths == std::vector<BandwidthRequest>{{0, 50}});
+          std::vector<CacheSpec>{{3, CacheId{0}, CacheType::Both, mib(2)}});
+    CHECK(d.tuning.definitions[1].bandwidths == std::vector<BandwidthSpec>{{0, 50}});
     REQUIRE(d.tuning.definitions[1].monitors.size() == 1);
     CHECK(d.tuning.definitions[1].monitors[0].kind == MonitorKind::MemoryBandwidth);
 }
@@ -138,8 +138,8 @@ TEST_CASE("metadata tuning wins over cputune, which is recorded as ignored", "[x
     REQUIRE(d.tuning.definitions.size() == 1);
     // Default-namespace children; code + data on one id is fine (rule 4).
     CHECK(d.tuning.definitions[0].caches ==
-          std::vector<CacheRequest>{{3, CacheId{0}, CacheType::Code, 7680 * 1024},
-                                    {3, CacheId{0}, CacheType::Data, 3840 * 1024}});
+          std::vector<CacheSpec>{{3, CacheId{0}, CacheType::Code, 7680 * 1024},
+                                 {3, CacheId{0}, CacheType::Data, 3840 * 1024}});
 }
 
 TEST_CASE("a minimal domain without <vcpu> truncates nothing", "[xml]") {
@@ -193,7 +193,7 @@ TEST_CASE("rule 3: memorytunes merge into the definition with equal vcpus", "[xm
     const auto& merged = d.tuning.definitions[0];
     CHECK(merged.vcpus.format() == "0-1");
     CHECK(merged.caches.size() == 2);
-    CHECK(merged.bandwidths == std::vector<BandwidthRequest>{{0, 20}, {1, 30}});
+    CHECK(merged.bandwidths == std::vector<BandwidthSpec>{{0, 20}, {1, 30}});
     REQUIRE(merged.monitors.size() == 2);
     CHECK(merged.monitors[0].kind == MonitorKind::MemoryBandwidth);
     CHECK(merged.isDefaultMonitor(merged.monitors[0]));

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "planner.h"
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "errors.h"
+#include "resource.h"
+
+namespace resctrld {
+
+namespace {
+
+// "cachetune vcpus='0-3'" or "memorytune vcpus='0-3'", for messages.
+std::string labelOf(const ResctrlDefinition& def) {
+    std::string element =
+        !def.caches.empty() || def.bandwidths.empty() ? "cachetune" : "memorytune";
+    return element + " vcpus='" + def.vcpus.format() + "'";
+}
+
+// Re-throws a lib error with `prefix` in front of its message, keeping its D-Bus name.
+template <typename F> auto withContext(const std::string& prefix, F&& body) {
+    try {
+        return body();
+    } catch (const InvalidDefinition& e) {
+        throw InvalidDefinition(prefix + ": " + e.what());
+    } catch (const NotSupported& e) {
+        throw NotSupported(prefix + ": " + e.what());
+    } catch (const NoSpace& e) {
+        throw NoSpace(prefix + ": " + e.what());
+    }
+}
+
+// libvirt-xml.md rule 15: what a monitor of each kind needs from info/L3_MON.
+void checkMonitoring(const HostModel& host, const ResctrlDefinition& def,
+                     const MonitorDefinition& monitor) {
+    std::string what = labelOf(def) + ": monitor vcpus='" + monitor.vcpus.format() + "'";
+    if (!host.monitoring)
+        throw NotSupported(what + ": this host has no resctrl monitoring (no info/L3_MON)");
+    if (monitor.kind == MonitorKind::Cache) {
+        if (!host.monitoring->hasFeature("llc_occupancy"))
+            throw NotSupported(what + ": this host does not monitor cache occupancy (no "
+                                      "llc_occupancy in info/L3_MON/mon_features)");
+    } else if (!host.monitoring->hasFeature("mbm_total_bytes") &&
+               !host.monitoring->hasFeature("mbm_local_bytes")) {
+        throw NotSupported(what + ": this host does not monitor memory bandwidth (no "
+                                  "mbm_total_bytes or mbm_local_bytes in "
+                                  "info/L3_MON/mon_features)");
+    }
+}
+
+} // namespace
+
+Plan planDomain(const Tuning& tuning, const HostModel& host, const HostState& state,
+                const PlannerOptions& options) {
+    Allocator allocator(host, state.groups, AllocatorOptions{options.manageDefaultGroup});
+    Plan plan;
+    for (const ResctrlDefinition& def : tuning.definitions) {
+        const std::string label = labelOf(def);
+        std::optional<std::size_t> allocationIndex;
+        if (def.hasAllocation()) {
+            std::vector<CacheRequest> caches;
+            for (const CacheSpec& c : def.caches)
+                caches.push_back(CacheRequest{c.level, c.type, c.id, c.size});
+            std::vector<BandwidthRequest> bandwidths;
+            for (const BandwidthSpec& b : def.bandwidths)
+                bandwidths.push_back(BandwidthRequest{CacheId{b.node}, b.bandwidth, Resource::MB});
+            Schemata reserved =
+                withContext(label, [&] { return allocator.allocate(caches, bandwidths); });
+            PlannedAllocation allocation;
+            allocation.name = def.name();
+            allocation.vcpus = def.vcpus;
+            allocation.bandwidths = def.bandwidths;
+            allocation.reserved = reserved;
+            for (const CacheSpec& c : def.caches) {
+                auto resource = cacheResource(c.level, c.type);
+                CbmMask mask =
+                    resource ? reserved.mask(*resource, c.id).value_or(CbmMask()) : CbmMask();
+                allocation.caches.push_back(PlannedCache{c.level, c.id, c.type, c.size, mask});
+            }
+            allocationIndex = plan.allocations.size();
+            plan.allocations.push_back(std::move(allocation));
+        }
+        std::set<std::string> groupNames;
+        for (const MonitorDefinition& monitor : def.monitors) {
+            checkMonitoring(host, def, monitor);
+            PlannedMonitor planned;
+            planned.name = monitor.name();
+            planned.vcpus = monitor.vcpus;
+            planned.kind = monitor.kind;
+            planned.allocation = allocationIndex;
+            planned.readsAllocationGroup = def.isDefaultMonitor(monitor);
+            if (!planned.readsAllocationGroup)
+                planned.sharesGroupWithEarlier = !groupNames.insert(planned.name).second;
+            plan.monitors.push_back(std::move(planned));
+        }
+    }
+
+    // Every group now has its final neighbours: complete the schemata (rule 13) with the
+    // default group's masks as they will be after this plan.
+    for (PlannedAllocation& allocation : plan.allocations)
+        allocation.schemata = allocator.completeSchemata(allocation.reserved);
+    plan.defaultGroupSchemata = allocator.defaultGroupSchemata();
+
+    // Rule 15: RMIDs. Each control group holds one on a monitoring host, each monitoring group
+    // one. (CLOSIDs were counted by the allocator as it placed each group.)
+    plan.closidsNeeded = static_cast<unsigned>(plan.allocations.size());
+    unsigned monitorGroupsNeeded = 0;
+    for (const PlannedMonitor& monitor : plan.monitors)
+        monitorGroupsNeeded += monitor.createsGroup() ? 1 : 0;
+    plan.rmidsNeeded = (host.monitoring ? plan.closidsNeeded : 0) + monitorGroupsNeeded;
+    if (host.monitoring && plan.rmidsNeeded > 0) {
+        unsigned controlGroups = 0;
+        for (const GroupHolding& group : state.groups)
+            controlGroups += group.owner == GroupOwner::Default ? 0 : 1;
+        unsigned free = host.rmidsFree(controlGroups, state.monitorGroups);
+        if (plan.rmidsNeeded > free)
+            throw NoSpace("out of RMIDs: this domain needs " + std::to_string(plan.rmidsNeeded) +
+                          " monitoring IDs (" + std::to_string(plan.closidsNeeded) +
+                          " for allocation groups, " + std::to_string(monitorGroupsNeeded) +
+                          " for monitor groups) and the host has " + std::to_string(free) +
+                          " left of " + std::to_string(host.rmidBudget()));
+    }
+    return plan;
+}
+
+} // namespace resctrld
