@@ -230,3 +230,21 @@ TEST_CASE("b13: cpus and cpus_list", "[sim][cpus][b13]") {
     CHECK(readFile(sim.at("g2/cpus_list")) == "\n");
     CHECK(readFile(sim.at("cpus")) == cpuMask(n, except({})));
 }
+
+TEST_CASE("b13: cpus masks as real clients write them (kernel bitmap_parse)", "[sim][cpus][b13]") {
+    // pqos (intel-cmt-cat, OS interface) writes a group's cpus as 32-bit chunks each
+    // followed by ',', e.g. "20," for CPU 5. The kernel's bitmap_parse() skips trailing
+    // and leading commas and whitespace (bitmap_find_region_reverse), so this is CPU 5.
+    const SimOptions opt = GENERATE(
+        values<SimOptions>({{"skx-2s-l3cat", "6.15", "", false}, {"milan-2s", "6.1", "", false}}));
+    INFO(opt.describe());
+    SimInstance sim(opt);
+    REQUIRE(makeDir(sim.at("g1")) == 0);
+    CHECK(writeFile(sim.at("g1/cpus"), "20,") == 0);
+    CHECK_STATUS(sim, "ok\n");
+    CHECK(readFile(sim.at("g1/cpus_list")) == "5\n");
+    CHECK(writeFile(sim.at("g1/cpus"), "1,00000000,\n") == 0);
+    CHECK(readFile(sim.at("g1/cpus_list")) == "32\n");
+    CHECK(writeFile(sim.at("g1/cpus"), " f0 \n") == 0);
+    CHECK(readFile(sim.at("g1/cpus_list")) == "4-7\n");
+}
