@@ -112,6 +112,27 @@ if [[ ${PQOS_TEST_SETUP_ONLY:-} == 1 ]]; then return 0; fi
 # ---------------------------------------------------------------------------------------
 # Expected facts per profile (/work/shared/hosts/README.md). pqos reports the usable COS
 # count as the minimum over the resources (spec §3.2), root included.
+if [[ $profile == skx-2s-no-l3cat ]]; then
+    # The default Skylake-SP boot (spec §1.6): MBA and monitoring but no L3 allocation.
+    out=$(run_pqos -I -d -V)
+    expect "$out" "L3CA capability not detected" "pqos -d: no L3 CAT without info/L3"
+    expect "$out" "MBA details: #COS=8" "pqos -d: MBA"
+    expect "$out" "Detected resctrl support for LLC Occupancy" "pqos -d: CMT"
+    out=$(run_pqos -I -s)
+    expect "$out" "MBA COS7 => 100 available" "pqos -s: MBA defaults"
+    if grep -q "L3CA COS" <<<"$out"; then fail "pqos -s shows L3CA without info/L3"; fi
+    if pqos -I -e 'llc:1=0x3' >>"$work/pqos.log" 2>&1; then
+        fail "pqos -e llc succeeded on a host without L3 CAT"
+    fi
+    out=$(run_pqos -I -e 'mba:1=50')
+    expect "$out" "MBA COS1 => 50 requested, 50 applied" "pqos -e mba"
+    [[ $(cat /sys/fs/resctrl/COS1/schemata) == "MB:0=50;1=50" ]] ||
+        fail "COS1 schemata: $(cat /sys/fs/resctrl/COS1/schemata)"
+    kill -0 "$sim_pid" || fail "simulator died"
+    echo "pqos-test: PASS ($profile)"
+    exit 0
+fi
+
 case $profile in
 skx-2s-l3cat) cos=8 ways=11 contention=0x600 mask=0x7ff l3ids="0 1" mba_cos=8 mba_max=100 ;;
 milan-2s) cos=16 ways=16 contention=0x0 mask=0xffff l3ids="0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23" mba_cos=16 mba_max=2048 ;;
