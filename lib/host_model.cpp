@@ -342,7 +342,8 @@ HostModel HostModel::discover(const HostPaths& paths) {
         if (name == "L3_MON") {
             MonitorResource monitor;
             monitor.numRmids = files.requiredNumber<unsigned>("num_rmids");
-            std::string_view features = files.text("mon_features").value_or("");
+            const std::string featureText = files.text("mon_features").value_or("");
+            std::string_view features = featureText;
             while (!features.empty()) {
                 const auto newline = features.find('\n');
                 if (const auto event = trim(features.substr(0, newline)); !event.empty())
