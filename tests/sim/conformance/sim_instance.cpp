@@ -145,6 +145,12 @@ void SimInstance::start() {
     mount_ = temp_ / "mnt";
     control_ = temp_ / "control";
     sysfs_ = temp_ / "sysfs";
+    if (options_.withSysfs && fs::is_directory("/dev/shm")) {
+        // Thousands of small files: the simulator's README asks for tmpfs to start fast.
+        std::string shm = "/dev/shm/resctrlfs-sim-sysfs.XXXXXX";
+        if (::mkdtemp(shm.data()))
+            sysfs_ = shm;
+    }
     fs::create_directory(mount_);
     fs::create_directory(control_);
 
@@ -240,6 +246,10 @@ void SimInstance::cleanUp() {
         runQuietly({"fusermount3", "-u", "-z", mount_.string()});
         if (isMounted(mount_))
             ::umount2(mount_.c_str(), MNT_DETACH);
+    }
+    if (!sysfs_.empty() && sysfs_.parent_path() != temp_) {
+        std::error_code ec;
+        fs::remove_all(sysfs_, ec);
     }
     if (!temp_.empty()) {
         std::error_code ec;
