@@ -26,7 +26,12 @@ if [[ ${PQOS_TEST_IN_NS:-} != 1 ]]; then
     PQOS_TEST_IN_NS=1 exec unshare -m --propagation private "$0" "$@"
 fi
 
-work=$(mktemp -d /tmp/pqos-test.XXXXXX)
+# Thousands of small sysfs files: keep the work dir on tmpfs (simulator README).
+if [[ -d /dev/shm ]]; then
+    work=$(mktemp -d /dev/shm/pqos-test.XXXXXX)
+else
+    work=$(mktemp -d /tmp/pqos-test.XXXXXX)
+fi
 sim_pid=
 cleanup() {
     if [[ -n $sim_pid ]]; then
@@ -35,8 +40,6 @@ cleanup() {
     fi
     umount -l /sys/fs/resctrl 2>/dev/null || true
     rm -rf "$work"
-    [[ -n ${sysfs_dir:-} && $sysfs_dir == /dev/shm/* ]] && rm -rf "$sysfs_dir"
-    return 0
 }
 trap cleanup EXIT
 
@@ -50,12 +53,7 @@ grep -q $'^nodev\tresctrl$' "$work/filesystems" || printf 'nodev\tresctrl\n' >>"
 mount --bind "$work/filesystems" /proc/filesystems
 
 # --- the simulator ---
-# The --sysfs tree is thousands of small files: keep it on tmpfs (simulator README).
-if [[ -d /dev/shm ]]; then
-    sysfs_dir=$(mktemp -d /dev/shm/pqos-test-sysfs.XXXXXX)
-else
-    sysfs_dir=$work/sysfs
-fi
+sysfs_dir=$work/sysfs
 "$sim" --profile "$profile" --sysfs "$sysfs_dir" --control "$work/control" /sys/fs/resctrl \
     >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
