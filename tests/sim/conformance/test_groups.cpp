@@ -241,8 +241,18 @@ TEST_CASE("b17: rename moves only MON groups, with the kernel's messages", "[sim
     CHECK(readFile(sim.at("g1/mon_groups/m1b/cpus_list")) == "7\n");
     REQUIRE(writeFile(sim.at("g1/mon_groups/m1b/cpus_list"), "\n") == 0);
 
+    // Give the group some MBM history: its counters must survive the move (§3.5).
+    sim.setControl("traffic", std::to_string(t.tid()) + " 0 1000000000\n");
+    const auto counter = [&](const char* group) {
+        return std::stoull(
+            readFile(sim.at(std::string(group) + "/mon_data/mon_L3_00/mbm_total_bytes")));
+    };
+    REQUIRE(waitUntil([&] { return counter("g1/mon_groups/m1b") > 0; }));
+    const unsigned long long before = counter("g1/mon_groups/m1b");
+
     // The move: tasks take the new parent's CLOSID and leave the old parent's tasks.
     CHECK(renamePath(sim.at("g1/mon_groups/m1b"), sim.at("g2/mon_groups/moved")) == 0);
+    CHECK(counter("g2/mon_groups/moved") >= before);
     CHECK_STATUS(sim, "ok\n");
     CHECK_FALSE(pathExists(sim.at("g1/mon_groups/m1b")));
     CHECK(readTasks(sim.at("g2/mon_groups/moved/tasks")) == std::set<pid_t>{t.tid()});

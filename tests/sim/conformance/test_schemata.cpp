@@ -2,6 +2,7 @@
 // Spec §10 behaviours 1-6 (schemata writes, validation, read format, new-group defaults).
 #include <cerrno>
 #include <fcntl.h>
+#include <fstream>
 #include <unistd.h>
 
 #include "test_support.h"
@@ -301,4 +302,54 @@ TEST_CASE("b06: new group defaults", "[sim][schemata][b06]") {
     CHECK(readFile(sim.at("g1/schemata")) == SchemataText(facts, opt).schemata());
     CHECK(readFile(sim.at("g1/mode")) == "shareable\n");
     CHECK_STATUS(sim, "ok\n");
+}
+
+TEST_CASE("b03/b06: min_cbm_bits and 'No space' on a host shape loaded from a profile file",
+          "[sim][schemata][b03][b06]") {
+    // A Haswell-like cache (min_cbm_bits 2, spec §1.6) without shareable bits, so that
+    // exclusive groups can take every way of a domain (spec §3.3 step 4).
+    const std::string kernel = GENERATE(as<std::string>{}, "6.15", "6.1");
+    const auto dir = std::filesystem::temp_directory_path();
+    const auto file = dir / ("resctrlfs-sim-profile-" + std::to_string(::getpid()) + ".ini");
+    {
+        std::ofstream out(file);
+        out << "[host]\nname = minbits-2\ncpus = 8\nthreads_per_core = 2\ncores_per_l3 = 2\n"
+               "l3_ids = 0,1\nl1d_kb = 32\nl1i_kb = 32\nl2_kb = 256\nl3_kb = 8192\n"
+               "[L3]\nnum_closids = 4\ncbm_mask = ff\nmin_cbm_bits = 2\nshareable_bits = 0\n"
+               "cdp = false\nsparse_masks = false\n"
+               "[L3_MON]\nnum_rmids = 32\nllc_occupancy = true\nmbm_total_bytes = true\n"
+               "mbm_local_bytes = true\n";
+    }
+    struct Remove {
+        std::filesystem::path p;
+        ~Remove() { std::filesystem::remove(p); }
+    } remove{file};
+    SimInstance sim({file.string(), kernel, "", false});
+    INFO(sim.options().describe());
+    REQUIRE(readFile(sim.at("info/L3/min_cbm_bits")) == "2\n");
+    REQUIRE(makeDir(sim.at("g1")) == 0);
+    const auto g1 = sim.at("g1/schemata");
+
+    CHECK(writeFile(g1, "L3:0=1\n") == EINVAL);
+    CHECK_STATUS(sim, "Need at least 2 bits in the mask\n");
+    CHECK(writeFile(g1, "L3:0=0\n") == EINVAL);
+    CHECK_STATUS(sim, "Mask out of range\n");
+    // Contiguity is checked before the minimum.
+    CHECK(writeFile(g1, "L3:0=5\n") == EINVAL);
+    CHECK_STATUS(sim, "The mask 5 has non-consecutive 1-bits\n");
+    CHECK(writeFile(g1, "L3:0=3\n") == 0);
+
+    // Root and g1 exclusive; on domain 1 they hold every way, on domain 0 two stay unused.
+    REQUIRE(writeFile(sim.at("schemata"), "L3:0=f;1=3\n") == 0);
+    REQUIRE(writeFile(g1, "L3:0=30;1=fc\n") == 0);
+    REQUIRE(writeFile(sim.at("mode"), "exclusive\n") == 0);
+    REQUIRE(writeFile(sim.at("g1/mode"), "exclusive\n") == 0);
+    CHECK(makeDir(sim.at("g2")) == ENOSPC);
+    CHECK_STATUS(sim, "No space on L3:1\n");
+    CHECK_FALSE(pathExists(sim.at("g2")));
+    // Give domain 1 two ways back: the new group gets the lowest unused run per domain.
+    REQUIRE(writeFile(g1, "L3:1=3c\n") == 0);
+    REQUIRE(makeDir(sim.at("g2")) == 0);
+    // Not CDP-capable, so the name is not padded (§4.6); two hex digits in both formats.
+    CHECK(readFile(sim.at("g2/schemata")) == "L3:0=c0;1=c0\n");
 }
