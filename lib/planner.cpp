@@ -12,10 +12,16 @@ namespace resctrld {
 
 namespace {
 
-// "cachetune vcpus='0-3'" or "memorytune vcpus='0-3'", for messages.
+// "cachetune vcpus='0-3'", "memorytune vcpus='4'" or, for a memorytune merged into a cachetune
+// (libvirt-xml.md rule 3), "cachetune/memorytune vcpus='0-3'": for messages.
 std::string labelOf(const ResctrlDefinition& def) {
-    std::string element =
-        !def.caches.empty() || def.bandwidths.empty() ? "cachetune" : "memorytune";
+    bool cache = !def.caches.empty();
+    bool memory = !def.bandwidths.empty();
+    for (const MonitorDefinition& monitor : def.monitors)
+        (monitor.kind == MonitorKind::Cache ? cache : memory) = true;
+    std::string element = cache && memory ? "cachetune/memorytune"
+                          : memory        ? "memorytune"
+                                          : "cachetune";
     return element + " vcpus='" + def.vcpus.format() + "'";
 }
 

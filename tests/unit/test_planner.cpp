@@ -249,6 +249,12 @@ TEST_CASE("rules 7 and 14: memory bandwidth against the host", "[planner]") {
     CHECK(n1 == "org.resctrld1.Error.InvalidDefinition");
     CHECK_THAT(m1, Catch::StartsWith("memorytune vcpus='0-1': ") &&
                        Catch::Contains("above the host's maximum 100"));
+    // A memorytune merged into a cachetune is named as both.
+    auto merged = planError(tuningOf("<cachetune vcpus='0-1'>" + kCache3MiB +
+                                     "</cachetune><memorytune vcpus='0-1'><node id='0' "
+                                     "bandwidth='110'/></memorytune>"),
+                            host, freshState());
+    CHECK_THAT(merged.second, Catch::StartsWith("cachetune/memorytune vcpus='0-1': "));
     auto raisedMinimum = host;
     raisedMinimum.bandwidthResources[0].minBandwidth = 20;
     auto [n2, m2] = planError(node("0", "10"), raisedMinimum, freshState());
