@@ -248,3 +248,26 @@ TEST_CASE("b13: cpus masks as real clients write them (kernel bitmap_parse)", "[
     CHECK(writeFile(sim.at("g1/cpus"), " f0 \n") == 0);
     CHECK(readFile(sim.at("g1/cpus_list")) == "4-7\n");
 }
+
+TEST_CASE("b13: CPUs beyond the cpumask size", "[sim][cpus][b13]") {
+    // nr_cpu_ids = the profile's CPUs (possible = online on these hosts). A list entry
+    // beyond it: ERANGE; a hex mask with more 32-bit chunks than the mask has: EOVERFLOW;
+    // both with "Bad CPU list/mask" (spec §5.3, code reading of the bitmap parsers).
+    const SimOptions opt = GENERATE(
+        values<SimOptions>({{"skx-2s-l3cat", "6.15", "", false}, {"milan-2s", "6.1", "", false}}));
+    INFO(opt.describe());
+    SimInstance sim(opt);
+    const auto& facts = profileFacts(opt.profile);
+    REQUIRE(makeDir(sim.at("g1")) == 0);
+    CHECK(writeFile(sim.at("g1/cpus_list"), std::to_string(facts.cpus) + "\n") == ERANGE);
+    CHECK_STATUS(sim, "Bad CPU list/mask\n");
+    std::string tooWide = "1";
+    for (unsigned i = 0; i < (facts.cpus + 31) / 32; ++i)
+        tooWide += ",00000000";
+    CHECK(writeFile(sim.at("g1/cpus"), tooWide + "\n") == EOVERFLOW);
+    CHECK_STATUS(sim, "Bad CPU list/mask\n");
+    CHECK(readFile(sim.at("g1/cpus_list")) == "\n");
+    // The highest CPU itself is fine.
+    CHECK(writeFile(sim.at("g1/cpus_list"), std::to_string(facts.cpus - 1) + "\n") == 0);
+    CHECK(readFile(sim.at("g1/cpus_list")) == std::to_string(facts.cpus - 1) + "\n");
+}
