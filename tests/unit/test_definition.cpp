@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -328,4 +330,24 @@ TEST_CASE("XmlDocument keeps libxml2's message and prints nothing", "[xml][secur
         CHECK_THAT(e.what(), Catch::Contains("XML is not well-formed: line 1") &&
                                  Catch::Contains("mismatch"));
     }
+}
+
+TEST_CASE("refused documents print nothing to stderr", "[xml][security]") {
+    // libxml2's default handlers print to stderr; a daemon's journal should get our message once.
+    std::FILE* capture = std::tmpfile();
+    REQUIRE(capture != nullptr);
+    std::fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    REQUIRE(saved >= 0);
+    REQUIRE(dup2(fileno(capture), STDERR_FILENO) >= 0);
+    for (const char* bad : {"<domain><name>x</domain>", "<domain>&bogus;</domain>",
+                            "<?xml version='1.0'?><!DOCTYPE d [<!ENTITY e 'x'>]><d>&e;</d>",
+                            "<a:b xmlns:a='urn:x'><a:c></a:b>", "\xff\xfe<"}) {
+        CHECK_THROWS_AS(parseDomainDefinition(bad), InvalidDefinition);
+    }
+    std::fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    CHECK(std::ftell(capture) == 0);
+    std::fclose(capture);
 }
