@@ -171,7 +171,24 @@ public:
     std::map<std::pair<std::string, uint64_t>, fuse_ino_t> byPath_;
     fuse_ino_t nextIno_ = FUSE_ROOT_ID + 1;
     time_t mountTime_;
+
+    // Open handles, owned here so that handles whose release never arrives (the kernel
+    // sends RELEASE asynchronously; unmount may come first) are still freed.
+    FileHandle* newHandle() {
+        std::lock_guard lock(handleMutex_);
+        auto h = std::make_unique<FileHandle>();
+        FileHandle* raw = h.get();
+        handles_[raw] = std::move(h);
+        return raw;
+    }
+    void dropHandle(FileHandle* h) {
+        std::lock_guard lock(handleMutex_);
+        handles_.erase(h);
+    }
+
+private:
     std::mutex handleMutex_;
+    std::unordered_map<FileHandle*, std::unique_ptr<FileHandle>> handles_;
 };
 
 FileHandle* handleOf(fuse_file_info* fi) {
@@ -268,18 +285,18 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         fuse_reply_err(req, err);
         return;
     }
-    auto h = std::make_unique<FileHandle>();
+    FileHandle* h = fs.newHandle();
     h->path = *p;
     h->serial = fs.inodes_[ino].serial;
-    fi->fh = reinterpret_cast<uint64_t>(h.get());
+    fi->fh = reinterpret_cast<uint64_t>(h);
     fi->direct_io = 1; // size 0 files: bypass the page cache (§2.2)
     fi->keep_cache = 0;
-    if (fuse_reply_open(req, fi) == 0)
-        h.release(); // owned by the kernel's open file until release()
+    if (fuse_reply_open(req, fi) != 0)
+        fs.dropHandle(h); // the open was interrupted: no release will come
 }
 
 void opRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    std::unique_ptr<FileHandle> h(handleOf(fi));
+    SimFs::of(req).dropHandle(handleOf(fi));
     fuse_reply_err(req, 0);
 }
 
@@ -357,12 +374,12 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         fuse_reply_err(req, ENOTDIR);
         return;
     }
-    auto h = std::make_unique<FileHandle>();
+    FileHandle* h = fs.newHandle();
     h->path = *p;
     h->serial = attr.serial;
-    fi->fh = reinterpret_cast<uint64_t>(h.get());
-    if (fuse_reply_open(req, fi) == 0)
-        h.release();
+    fi->fh = reinterpret_cast<uint64_t>(h);
+    if (fuse_reply_open(req, fi) != 0)
+        fs.dropHandle(h);
 }
 
 void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
@@ -403,7 +420,7 @@ void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
 }
 
 void opReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    std::unique_ptr<FileHandle> h(handleOf(fi));
+    SimFs::of(req).dropHandle(handleOf(fi));
     fuse_reply_err(req, 0);
 }
 
@@ -644,17 +661,20 @@ int main(int argc, char** argv) {
     fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(fuseArgv));
     fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &fs);
     if (!se) {
+        fuse_opt_free_args(&args);
         std::fprintf(stderr, "resctrlfs-sim: cannot create FUSE session\n");
         return 1;
     }
     if (fuse_set_signal_handlers(se) != 0) {
         fuse_session_destroy(se);
+        fuse_opt_free_args(&args);
         return 1;
     }
     if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
         std::fprintf(stderr, "resctrlfs-sim: cannot mount at %s\n", mountpoint.c_str());
         fuse_remove_signal_handlers(se);
         fuse_session_destroy(se);
+        fuse_opt_free_args(&args);
         return 1;
     }
     std::printf("resctrlfs-sim: ready %s\n", mountpoint.c_str());
@@ -670,6 +690,7 @@ int main(int argc, char** argv) {
     fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
+    fuse_opt_free_args(&args);
     if (!readyFile.empty()) {
         std::error_code ec;
         std::filesystem::remove(readyFile, ec);
