@@ -563,9 +563,25 @@ int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
     }
 }
 
-int ResctrlModel::open(const Path& path, bool forWrite) {
+int ResctrlModel::access(const Path& path, int want, const Caller& caller) {
     NodeAttr attr;
     if (int err = stat(path, attr))
+        return err;
+    if (caller.uid == 0)
+        return 0;
+    mode_t bits = attr.mode & 07;
+    if (caller.uid == attr.uid)
+        bits = (attr.mode >> 6) & 07;
+    else if (caller.gid == attr.gid)
+        bits = (attr.mode >> 3) & 07;
+    return (bits & static_cast<mode_t>(want)) == static_cast<mode_t>(want) ? 0 : EACCES;
+}
+
+int ResctrlModel::open(const Path& path, bool forWrite, const Caller& caller) {
+    NodeAttr attr;
+    if (int err = stat(path, attr))
+        return err;
+    if (int err = access(path, forWrite ? 2 : 4, caller))
         return err;
     if (attr.isDir)
         return forWrite ? EISDIR : 0;

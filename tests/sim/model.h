@@ -113,8 +113,12 @@ public:
 
     int stat(const Path& path, NodeAttr& attr);
     int list(const Path& path, std::vector<DirEntry>& entries);
-    // Checks an open(2) of a file (§2.2: EACCES for write-open of a file without write bit).
-    int open(const Path& path, bool forWrite);
+    // Checks an open(2) of a file (§2.2: EACCES for write-open of a file without write bit,
+    // even for root) and, for a non-root caller, the usual owner/group/other bits.
+    int open(const Path& path, bool forWrite, const Caller& caller = Caller{});
+    // VFS permission check for a non-root caller (root passes): `want` is a mask of
+    // 4 (read), 2 (write), 1 (search). EACCES when denied.
+    int access(const Path& path, int want, const Caller& caller);
     int read(const Path& path, std::string& out);
     int write(const Path& path, std::string_view data, const Caller& caller);
     int mkdir(const Path& path, mode_t mode, const Caller& caller);

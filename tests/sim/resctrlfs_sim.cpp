@@ -281,7 +281,7 @@ void opOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return;
     }
     bool forWrite = (fi->flags & O_ACCMODE) != O_RDONLY;
-    if (int err = fs.model_.open(splitPath(*p), forWrite)) {
+    if (int err = fs.model_.open(splitPath(*p), forWrite, fs.callerOf(req))) {
         fuse_reply_err(req, err);
         return;
     }
@@ -434,6 +434,10 @@ void opMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
         return;
     }
     std::string path = SimFs::join(*p, name);
+    if (int err = fs.model_.access(splitPath(*p), 3, caller)) {
+        fuse_reply_err(req, err);
+        return;
+    }
     if (int err = fs.prologue(lock, "mkdir", path)) {
         fuse_reply_err(req, err);
         return;
@@ -454,6 +458,10 @@ void opRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
         return;
     }
     std::string path = SimFs::join(*p, name);
+    if (int err = fs.model_.access(splitPath(*p), 3, fs.callerOf(req))) {
+        fuse_reply_err(req, err);
+        return;
+    }
     if (int err = fs.prologue(lock, "rmdir", path)) {
         fuse_reply_err(req, err);
         return;
@@ -473,7 +481,11 @@ void opRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
         return;
     }
     std::string from = SimFs::join(*p, name), to = SimFs::join(*np, newname);
-    int err = fs.model_.rename(splitPath(from), splitPath(to), flags);
+    int err = fs.model_.access(splitPath(*p), 3, fs.callerOf(req));
+    if (err == 0)
+        err = fs.model_.access(splitPath(*np), 3, fs.callerOf(req));
+    if (err == 0)
+        err = fs.model_.rename(splitPath(from), splitPath(to), flags);
     if (err == 0 && from != to)
         fs.renamePaths(from, to);
     fuse_reply_err(req, err);

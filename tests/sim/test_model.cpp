@@ -544,3 +544,14 @@ TEST_CASE("profile files", "[sim]") {
     for (const auto& name : builtinProfileNames())
         CHECK_NOTHROW(validateProfile(*builtinProfile(name)));
 }
+
+TEST_CASE("permissions of non-root callers", "[sim]") {
+    Fixture f;
+    Caller user{1, 1000, 1000, 022};
+    CHECK(f.model->open(splitPath("tasks"), true, user) == EACCES);
+    CHECK(f.model->open(splitPath("tasks"), false, user) == 0);
+    CHECK(f.model->access(splitPath(""), 3, user) == EACCES); // root dir 0555: no mkdir
+    REQUIRE(f.model->mkdir(splitPath("g"), 0755, user) == 0); // as if chowned by an admin
+    CHECK(f.model->open(splitPath("g/tasks"), true, user) == 0);
+    CHECK(f.model->open(splitPath("g/size"), true, f.root) == EACCES);
+}
