@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "resctrl_fs.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+#include "errors.h"
+
+namespace resctrld {
+
+ResctrlLock ResctrlLock::acquire(const std::filesystem::path& root,
+                                 std::chrono::milliseconds timeout) {
+    UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.isValid())
+        throw ResctrlUnavailable("cannot open the resctrl root " + root.string() + ": " +
+                                 std::generic_category().message(errno));
+    // flock has no timeout of its own. Retrying LOCK_NB with a growing pause keeps the wait
+    // bounded without a helper thread or signals; the lock is only ever held for the few
+    // milliseconds a group change takes, so the first retries usually succeed.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
+            return ResctrlLock(std::move(fd));
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            throw ResctrlUnavailable("cannot lock the resctrl root " + root.string() + ": " +
+                                     std::generic_category().message(errno));
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline)
+            throw Busy("the resctrl lock on " + root.string() + " is held by another program for " +
+                       "more than " + std::to_string(timeout.count()) +
+                       " ms (pqos, runc or another resctrl tool); try again");
+        std::this_thread::sleep_for(
+            std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+        pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+}
+
+std::string KernelFailure::describe() const {
+    std::string text = error.message();
+    if (!status.empty() && status != "ok")
+        text += " (" + status + ")";
+    return text;
+}
+
+std::optional<std::string> readAll(int fd) {
+    std::string text;
+    char buffer[4096];
+    off_t offset = 0;
+    for (;;) {
+        ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return std::nullopt;
+        if (n == 0)
+            return text;
+        text.append(buffer, static_cast<std::size_t>(n));
+        offset += n;
+    }
+}
+
+ResctrlFs::ResctrlFs(std::filesystem::path root)
+    : root_(std::move(root)) {
+}
+
+KernelFailure ResctrlFs::failure(int error) const {
+    return {std::error_code(error, std::generic_category()), lastCmdStatus()};
+}
+
+std::optional<KernelFailure> ResctrlFs::makeGroup(const std::filesystem::path& group) const {
+    if (::mkdir((root_ / group).c_str(), 0755) != 0)
+        return failure(errno);
+    return std::nullopt;
+}
+
+std::optional<KernelFailure> ResctrlFs::removeGroup(const std::filesystem::path& group) const {
+    if (::rmdir((root_ / group).c_str()) != 0)
+        return failure(errno);
+    return std::nullopt;
+}
+
+std::optional<KernelFailure> ResctrlFs::write(const std::filesystem::path& file,
+                                              std::string_view command) const {
+    UniqueFd fd(::open((root_ / file).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        return failure(errno);
+    ssize_t n;
+    do
+        n = ::write(fd.get(), command.data(), command.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return failure(errno);
+    if (static_cast<std::size_t>(n) != command.size())
+        return KernelFailure{std::make_error_code(std::errc::io_error), "short write"};
+    return std::nullopt;
+}
+
+std::optional<std::string> ResctrlFs::read(const std::filesystem::path& file) const {
+    UniqueFd fd(::open((root_ / file).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        return std::nullopt;
+    return readAll(fd.get());
+}
+
+bool ResctrlFs::exists(const std::filesystem::path& path) const {
+    struct stat st;
+    return ::stat((root_ / path).c_str(), &st) == 0;
+}
+
+std::string ResctrlFs::lastCmdStatus() const {
+    auto status = read("info/last_cmd_status").value_or("");
+    while (!status.empty() && status.back() == '\n')
+        status.pop_back();
+    return status;
+}
+
+} // namespace resctrld

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "unique_fd.h"
+
+namespace resctrld {
+
+// The kernel's recommended serialisation for resctrl users (resctrl-kernel.md §8.2): an
+// exclusive flock(2) on the root directory, held for a whole read-modify-write sequence. Other
+// tools (pqos, runc) take the same lock. Released when this object goes.
+class ResctrlLock {
+public:
+    // Waits at most `timeout` for the lock; throws Busy naming the root when it stays taken,
+    // ResctrlUnavailable when the root cannot be opened.
+    static ResctrlLock acquire(const std::filesystem::path& root,
+                               std::chrono::milliseconds timeout);
+
+private:
+    explicit ResctrlLock(UniqueFd fd)
+        : fd_(std::move(fd)) {}
+    UniqueFd fd_;
+};
+
+// What the kernel said to a command it refused.
+struct KernelFailure {
+    std::error_code error;
+    // info/last_cmd_status after the failure, without the trailing newline; may still hold an
+    // earlier command's text, as the kernel does not always set it (§8.1).
+    std::string status;
+
+    // "No space left on device (Out of CLOSIDs)"
+    std::string describe() const;
+};
+
+// Commands on a mounted resctrl filesystem, rooted at a path (the real mount or the simulator).
+// Every write is one write(2) = one kernel command (§2.3). Failures are values here: the group
+// manager decides what is fatal and turns it into KernelRejected.
+class ResctrlFs {
+public:
+    explicit ResctrlFs(std::filesystem::path root);
+
+    const std::filesystem::path& root() const noexcept { return root_; }
+
+    std::optional<KernelFailure> makeGroup(const std::filesystem::path& group) const;
+    std::optional<KernelFailure> removeGroup(const std::filesystem::path& group) const;
+    // Writes `command` with one write(2); the caller includes the final newline.
+    std::optional<KernelFailure> write(const std::filesystem::path& file,
+                                       std::string_view command) const;
+    // Reads a whole file (st_size is 0 on resctrl: read until EOF).
+    std::optional<std::string> read(const std::filesystem::path& file) const;
+    bool exists(const std::filesystem::path& path) const;
+    std::string lastCmdStatus() const;
+
+private:
+    KernelFailure failure(int error) const;
+    std::filesystem::path root_;
+};
+
+// Reads all of fd from offset 0 with pread, for files whose st_size lies (resctrl, /proc).
+std::optional<std::string> readAll(int fd);
+
+} // namespace resctrld

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The I/O helpers on an ordinary directory: locking between processes and the error values.
+// Kernel behaviour itself is tested against resctrlfs-sim, not here.
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "errors.h"
+#include "resctrl_fs.h"
+
+using namespace resctrld;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char templ[] = "/tmp/resctrld-fs-XXXXXX";
+        path = mkdtemp(templ);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+// A child process holding flock(LOCK_EX) on `dir` until told to let go through a pipe.
+class LockHolder {
+public:
+    explicit LockHolder(const fs::path& dir) {
+        int ready[2], release[2];
+        REQUIRE(pipe(ready) == 0);
+        REQUIRE(pipe(release) == 0);
+        pid_ = fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            // Keep only our ends, so the parent closing its write end reaches us as EOF.
+            close(ready[0]);
+            close(release[1]);
+            int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+            flock(fd, LOCK_EX);
+            char byte = 1;
+            (void)!::write(ready[1], &byte, 1);
+            (void)!::read(release[0], &byte, 1);
+            _exit(0);
+        }
+        close(ready[1]);
+        close(release[0]);
+        char byte;
+        REQUIRE(::read(ready[0], &byte, 1) == 1);
+        close(ready[0]);
+        release_ = release[1];
+    }
+    void letGo() {
+        if (pid_ > 0) {
+            close(release_);
+            waitpid(pid_, nullptr, 0);
+            pid_ = -1;
+        }
+    }
+    ~LockHolder() { letGo(); }
+
+private:
+    pid_t pid_ = -1;
+    int release_ = -1;
+};
+
+} // namespace
+
+TEST_CASE("the resctrl lock excludes other processes and gives up with Busy", "[resctrl-fs]") {
+    TempDir root;
+    LockHolder holder(root.path);
+    try {
+        ResctrlLock::acquire(root.path, 30ms);
+        FAIL("the lock was taken while another process held it");
+    } catch (const Busy& e) {
+        CHECK_THAT(e.what(), Catch::Contains(root.path.string()));
+    }
+    holder.letGo();
+    CHECK_NOTHROW(ResctrlLock::acquire(root.path, 30ms));
+}
+
+TEST_CASE("the resctrl lock is released when the object goes", "[resctrl-fs]") {
+    TempDir root;
+    { auto lock = ResctrlLock::acquire(root.path, 10ms); }
+    int fd = open(root.path.c_str(), O_RDONLY | O_DIRECTORY);
+    CHECK(flock(fd, LOCK_EX | LOCK_NB) == 0);
+    close(fd);
+}
+
+TEST_CASE("a missing root is ResctrlUnavailable", "[resctrl-fs]") {
+    CHECK_THROWS_AS(ResctrlLock::acquire("/nonexistent/resctrl", 10ms), ResctrlUnavailable);
+}
+
+TEST_CASE("ResctrlFs reports errno and last_cmd_status as values", "[resctrl-fs]") {
+    TempDir root;
+    fs::create_directories(root.path / "info");
+    std::ofstream(root.path / "info" / "last_cmd_status") << "Out of CLOSIDs\n";
+    ResctrlFs resctrl(root.path);
+
+    CHECK(resctrl.lastCmdStatus() == "Out of CLOSIDs");
+    CHECK_FALSE(resctrl.makeGroup("g1"));
+    CHECK(resctrl.exists("g1"));
+    auto again = resctrl.makeGroup("g1");
+    REQUIRE(again);
+    CHECK(again->error == std::errc::file_exists);
+    CHECK(again->status == "Out of CLOSIDs");
+    CHECK(again->describe() == "File exists (Out of CLOSIDs)");
+
+    auto missing = resctrl.write("nope/tasks", "1\n");
+    REQUIRE(missing);
+    CHECK(missing->error == std::errc::no_such_file_or_directory);
+
+    std::ofstream(root.path / "g1" / "schemata").flush();
+    CHECK_FALSE(resctrl.write("g1/schemata", "L3:0=3\n"));
+    CHECK(resctrl.read("g1/schemata") == "L3:0=3\n");
+    CHECK_FALSE(resctrl.read("g2/schemata"));
+    CHECK_FALSE(resctrl.removeGroup("g1/schemata") == std::nullopt);
+}
+
+TEST_CASE("KernelFailure leaves out a status of ok", "[resctrl-fs]") {
+    KernelFailure failure{std::make_error_code(std::errc::invalid_argument), "ok"};
+    CHECK(failure.describe() == "Invalid argument");
+}
