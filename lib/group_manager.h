@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "domain_definition.h"
+#include "host_model.h"
+#include "plan.h"
+#include "planner.h"
+#include "resctrl_fs.h"
+#include "schemata.h"
+
+namespace resctrld {
+
+struct GroupManagerOptions {
+    // Every group resctrld creates starts with this; groups without it are never touched.
+    std::string prefix = "resctrld-";
+    // libvirt-xml.md rule 12.
+    bool manageDefaultGroup = true;
+    // How long to wait for the resctrl lock before answering Busy.
+    std::chrono::milliseconds lockTimeout{5000};
+};
+
+// The resctrl groups of one started domain, as created by GroupManager::start.
+struct DomainGroups {
+    std::string domain;
+    Plan plan;
+    // Group path (relative to the resctrl root) of each plan.allocations entry.
+    std::vector<std::string> allocationGroups;
+    // The group each plan.monitors entry reads (its own, or its allocation's for the default
+    // monitor).
+    std::vector<std::string> monitorGroups;
+
+    // Groups to remove on stop: the allocation groups (their monitor groups go with them) and
+    // the monitor groups under the root's mon_groups/.
+    std::vector<std::string> topGroups() const;
+    // Every group a thread of `vcpu` is written to, allocation groups first (the kernel moves a
+    // task into a MON group only from its parent's CLOSID, resctrl-kernel.md §5.1).
+    std::vector<std::string> groupsOfVcpu(unsigned vcpu) const;
+    // Every group this domain created (allocation and monitor groups), for recovery checks.
+    std::vector<std::string> createdGroups() const;
+};
+
+// A group StartDomain would create, as ValidateDomain reports it (dbus-api.md).
+struct PlannedGroup {
+    std::string path;     // relative to the resctrl root
+    std::string schemata; // text to be written; empty for a monitor group
+    friend bool operator==(const PlannedGroup&, const PlannedGroup&) = default;
+};
+
+// Creates, fills and removes resctrl groups for domains, all or nothing, under the kernel's
+// recommended lock. Owns nothing but its own (prefixed) groups; foreign groups only count
+// against free ways, CLOSIDs and RMIDs.
+class GroupManager {
+public:
+    GroupManager(const HostModel& host, ResctrlFs resctrl, GroupManagerOptions options = {});
+
+    // The directory name stem of a domain's groups: prefix + a filesystem-safe form of the name
+    // that stays unique (names with characters outside [A-Za-z0-9._-] or longer than 64 bytes
+    // get a short hash of the original appended).
+    std::string groupStem(const std::string& domainName) const;
+
+    // Dry run under the same lock and rules as start(): the groups it would create now.
+    std::vector<PlannedGroup> validate(const DomainDefinition& definition);
+
+    // Plans the domain against the host as it is inside the lock, creates its groups, writes
+    // their schemata one line per write, creates the monitor groups, shrinks the default group
+    // (ManageDefaultGroup=yes) and attaches every thread. On any failure everything this call
+    // did is undone and the error propagates (NoSpace, NotSupported, InvalidDefinition,
+    // KernelRejected with errno and last_cmd_status, ProcessNotFound, Busy).
+    DomainGroups start(const DomainDefinition& definition, std::span<const VcpuThread> threads);
+
+    // Writes a thread to the groups of its vCPU (one id per write(2), as kernel 6.1 needs).
+    void attach(const DomainGroups& domain, const VcpuThread& thread);
+
+    // Removes the domain's groups (their tasks return to the parent group) and gives the ways
+    // back to the default group.
+    void stop(const DomainGroups& domain);
+
+    // Records a domain found in the state directory after a restart: recreates any of its groups
+    // that vanished (with the schemata it planned) and takes its reservations back.
+    void adopt(const DomainGroups& domain);
+
+    // Prefixed groups on the host that none of `known` explains (left by a crash), removed.
+    std::vector<std::string> removeStrayGroups(const std::set<std::string>& known);
+
+    // What is on the host now: every control group's holdings and the monitoring groups.
+    HostState readHostState() const;
+
+    // True when the group exists on the host.
+    bool groupExists(const std::string& group) const { return resctrl_.exists(group); }
+
+    const ResctrlFs& resctrl() const noexcept { return resctrl_; }
+    const GroupManagerOptions& options() const noexcept { return options_; }
+
+private:
+    Plan plan(const DomainDefinition& definition) const;
+    DomainGroups layOut(const std::string& domainName, Plan plan) const;
+    void writeSchemata(const std::string& group, const Schemata& schemata) const;
+    void writeDefaultGroup(const Schemata& wanted) const;
+    void writeTask(const std::string& group, const VcpuThread& thread) const;
+    [[noreturn]] void reject(const std::string& what, const KernelFailure& failure) const;
+
+    const HostModel& host_;
+    ResctrlFs resctrl_;
+    GroupManagerOptions options_;
+    // What each own allocation group reserved (its requested entries, not the default masks it
+    // got for other domains), by group path: the allocator's view of own groups.
+    std::map<std::string, Schemata> reservations_;
+};
+
+} // namespace resctrld
