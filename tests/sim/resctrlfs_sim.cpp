@@ -4,6 +4,7 @@
 #define FUSE_USE_VERSION 312
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -677,6 +678,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "resctrlfs-sim: cannot create FUSE session\n");
         return 1;
     }
+    // libfuse only installs its handlers where the disposition is the default; a shell
+    // starts background jobs with SIGINT ignored, and SIGINT must still unmount.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})
+        std::signal(sig, SIG_DFL);
     if (fuse_set_signal_handlers(se) != 0) {
         fuse_session_destroy(se);
         fuse_opt_free_args(&args);

@@ -108,6 +108,18 @@ PID=
 mountpoint -q "$MNT" && fail "still mounted after SIGTERM"
 [ -f "$CTL/ready" ] && fail "control/ready left behind"
 
+# SIGINT also unmounts, even when started as a background job of a non-interactive shell
+# (which starts it with SIGINT ignored).
+"$SIM" "$MNT" >"$WORK/out2" 2>&1 &
+PID=$!
+wait_for "$WORK/out2" "ready" 5 || fail "second start"
+kill -INT "$PID"
+wait "$PID"
+RC=$?
+PID=
+[ "$RC" = 0 ] || fail "exit code $RC after SIGINT"
+mountpoint -q "$MNT" && fail "still mounted after SIGINT"
+
 # The documented recipe: mount at /sys/fs/resctrl inside a private mount namespace.
 if command -v unshare >/dev/null; then
     OUT=$(unshare -m sh -c "mount --make-rprivate / &&
