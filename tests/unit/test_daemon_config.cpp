@@ -13,6 +13,7 @@
 #include "command_line.h"
 #include "daemon_config.h"
 #include "instance_lock.h"
+#include "object_paths.h"
 #include "resctrl_mount.h"
 
 using namespace resctrld;
@@ -299,4 +300,20 @@ TEST_CASE("translateErrors maps resctrld errors to their D-Bus names", "[config]
                          Catch::Matchers::Predicate<sdbus::Error>(
                              [](const sdbus::Error& e) { return e.getName() == "org.example.E"; }));
     CHECK(translateErrors("X", [] { return 42; }) == 42);
+}
+
+TEST_CASE("object paths encode the domain name as sd_bus_path_encode does", "[config]") {
+    CHECK(domainObjectPath("vm1") == "/org/resctrld1/domain/vm1");
+    CHECK(domainObjectPath("") == "/org/resctrld1/domain/_");
+    CHECK(domainObjectPath("web-01.prod") == "/org/resctrld1/domain/web_2d01_2eprod");
+    CHECK(domainObjectPath("a_b c/\xff") == "/org/resctrld1/domain/a_5fb_20c_2f_ff");
+    CHECK(allocationObjectPath("vm1", 0) == "/org/resctrld1/domain/vm1/allocation/0");
+    CHECK(monitorObjectPath("vm-1", 2) == "/org/resctrld1/domain/vm_2d1/monitor/2");
+
+    std::string name;
+    REQUIRE(decodeDomainObjectPath("/org/resctrld1/domain/web_2d01_2eprod", name));
+    CHECK(name == "web-01.prod");
+    REQUIRE(decodeDomainObjectPath(domainObjectPath(""), name));
+    CHECK(name.empty());
+    CHECK_FALSE(decodeDomainObjectPath("/org/resctrld1/other/x", name));
 }
