@@ -83,7 +83,9 @@ std::string usageText(std::string_view program) {
            "\n"
            "Owns the resctrl filesystem for a VM host and serves org.resctrld1 on D-Bus.\n"
            "\n"
-           "  --config FILE        configuration file (default /etc/resctrld/resctrld.conf;\n"
+           "  --config FILE        configuration file (default " +
+           std::string(defaultConfigFile()) +
+           ";\n"
            "                       drop-ins are read from FILE.d/*.conf in lexical order)\n"
            "  --system             serve on the system bus (default)\n"
            "  --session            serve on the session bus\n"

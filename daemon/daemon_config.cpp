@@ -130,6 +130,14 @@ int iniHandler(void* user, const char* section, const char* name, const char* va
 
 } // namespace
 
+std::string_view defaultConfigFile() {
+#ifdef RESCTRLD_DEFAULT_CONFIG
+    return RESCTRLD_DEFAULT_CONFIG;
+#else
+    return "/etc/resctrld/resctrld.conf";
+#endif
+}
+
 std::chrono::microseconds parseSeconds(std::string_view key, std::string_view value) {
     double seconds = 0;
     const auto* end = value.data() + value.size();

@@ -38,7 +38,9 @@ struct Config {
     std::string logLevel = "info";
 };
 
-inline constexpr std::string_view kDefaultConfigFile = "/etc/resctrld/resctrld.conf";
+// <sysconfdir>/resctrld/resctrld.conf of the build (/etc/resctrld/resctrld.conf for a
+// distribution).
+std::string_view defaultConfigFile();
 inline constexpr std::string_view kConfigSection = "Daemon";
 
 // Applies the [Daemon] assignments of one INI text on top of `config`. `origin` names the text in

@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
     try {
         const bool explicitFile = commandLine.configFile.has_value();
         warnings = resctrld::applyConfigFiles(
-            config, commandLine.configFile.value_or(std::string(resctrld::kDefaultConfigFile)),
+            config, commandLine.configFile.value_or(std::string(resctrld::defaultConfigFile())),
             explicitFile);
         resctrld::applyCommandLine(config, commandLine);
     } catch (const resctrld::ConfigError& e) {
