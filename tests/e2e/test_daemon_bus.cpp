@@ -195,6 +195,16 @@ TEST_CASE("the live Manager object introspects as the spec says", "[dbus][e2e]")
     Daemon daemon(bus, dir.path());
     Client client(bus.address());
 
+    // READY=1 came after the name was owned (sd_notify is the daemon's last start-up step).
+    auto dbus =
+        sdbus::createProxy(*client.connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+    bool owned = false;
+    dbus->callMethod("NameHasOwner")
+        .onInterface("org.freedesktop.DBus")
+        .withArguments("org.resctrld1")
+        .storeResultsTo(owned);
+    CHECK(owned);
+
     std::string xml;
     client.manager->callMethod("Introspect")
         .onInterface("org.freedesktop.DBus.Introspectable")
