@@ -14,7 +14,10 @@
 #include <spdlog/spdlog.h>
 
 #include "errors.h"
+#include "resctrl_fs.h"
 #include "schemata.h"
+#include "text.h"
+#include "unique_fd.h"
 
 namespace resctrld {
 namespace fs = std::filesystem;
@@ -24,45 +27,16 @@ namespace {
 // resctrl and sysfs files report st_size 0 and are generated on read: read until EOF
 // (resctrl-kernel.md §2.2). Empty when the file does not exist.
 std::optional<std::string> readFile(const fs::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid()) {
         if (errno == ENOENT || errno == ENOTDIR)
             return std::nullopt;
         throw ResctrlUnavailable("cannot open " + path.string() + ": " + std::strerror(errno));
     }
-    std::string text;
-    std::array<char, 4096> buffer;
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            const int error = errno;
-            ::close(fd);
-            throw ResctrlUnavailable("cannot read " + path.string() + ": " + std::strerror(error));
-        }
-        if (n == 0)
-            break;
-        text.append(buffer.data(), static_cast<std::size_t>(n));
-    }
-    ::close(fd);
+    auto text = readAll(fd.get());
+    if (!text)
+        throw ResctrlUnavailable("cannot read " + path.string() + ": " + std::strerror(errno));
     return text;
-}
-
-std::string_view trim(std::string_view text) {
-    constexpr std::string_view kSpace = " \t\r\n";
-    const auto first = text.find_first_not_of(kSpace);
-    if (first == std::string_view::npos)
-        return {};
-    return text.substr(first, text.find_last_not_of(kSpace) - first + 1);
-}
-
-template <typename Unsigned> std::optional<Unsigned> parseDecimal(std::string_view text) {
-    Unsigned value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size())
-        return std::nullopt;
-    return value;
 }
 
 [[noreturn]] void unexpected(const fs::path& path, std::string_view content,
@@ -88,7 +62,7 @@ public:
         const auto content = text(name);
         if (!content)
             return std::nullopt;
-        const auto value = parseDecimal<Unsigned>(*content);
+        const auto value = parseUnsigned<Unsigned>(*content);
         if (!value)
             unexpected(dir_ / name, *content, "a decimal number");
         return value;
@@ -148,7 +122,7 @@ std::optional<Bytes> parseCacheSize(std::string_view text) {
         if (scale != 1)
             text.remove_suffix(1);
     }
-    const auto value = parseDecimal<Bytes>(text);
+    const auto value = parseUnsigned<Bytes>(text);
     if (!value || *value > std::numeric_limits<Bytes>::max() / scale)
         return std::nullopt;
     return *value * scale;
@@ -357,7 +331,7 @@ HostModel HostModel::discover(const HostPaths& paths) {
                 const std::string monName = monDir.filename().string();
                 if (isNumberedEntry(monName, "mon_L3_"))
                     monitor.domains.push_back(
-                        CacheId{*parseDecimal<unsigned>(std::string_view(monName).substr(7))});
+                        CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
             }
             std::sort(monitor.domains.begin(), monitor.domains.end());
             if (monitor.domains.empty())

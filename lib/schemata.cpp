@@ -2,30 +2,13 @@
 #include "schemata.h"
 
 #include <algorithm>
-#include <charconv>
 #include <string>
 
 #include "errors.h"
+#include "text.h"
 
 namespace resctrld {
 namespace {
-
-std::string_view trim(std::string_view text) {
-    constexpr std::string_view kSpace = " \t\r";
-    const auto first = text.find_first_not_of(kSpace);
-    if (first == std::string_view::npos)
-        return {};
-    const auto last = text.find_last_not_of(kSpace);
-    return text.substr(first, last - first + 1);
-}
-
-template <typename Unsigned> std::optional<Unsigned> parseDecimal(std::string_view text) {
-    Unsigned value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size())
-        return std::nullopt;
-    return value;
-}
 
 [[noreturn]] void fail(std::size_t lineNo, std::string_view line, std::string_view what) {
     throw ResctrlUnavailable("cannot parse schemata line " + std::to_string(lineNo) + " '" +
@@ -80,7 +63,7 @@ Schemata Schemata::parse(std::string_view text) {
                 fail(lineNo, line, "entry '" + std::string(entry) + "' has no '='");
             const std::string_view idText = trim(entry.substr(0, equals));
             const std::string_view valueText = trim(entry.substr(equals + 1));
-            const auto id = parseDecimal<unsigned>(idText);
+            const auto id = parseUnsigned<unsigned>(idText);
             if (!id)
                 fail(lineNo, line, "domain id '" + std::string(idText) + "' is not a number");
             const CacheId cacheId{*id};
@@ -95,7 +78,7 @@ Schemata Schemata::parse(std::string_view text) {
                     fail(lineNo, line, "'" + std::string(valueText) + "' is not a hex mask");
                 result.setMask(*resource, cacheId, *mask);
             } else {
-                const auto value = parseDecimal<std::uint32_t>(valueText);
+                const auto value = parseUnsigned<std::uint32_t>(valueText);
                 if (!value)
                     fail(lineNo, line,
                          "'" + std::string(valueText) + "' is not a decimal bandwidth value");
