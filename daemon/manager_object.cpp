@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "manager_object.h"
 
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
 #include "bus_errors.h"
+#include "domain_definition.h"
 #include "errors.h"
+#include "group_manager.h"
+#include "host_model.h"
 #include "resctrl_mount.h"
 
 // The build's config.h (RESCTRLD_VERSION), not daemon/config.h.
@@ -29,6 +36,7 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, const Config& config,
     : AdaptorInterfaces(bus, kManagerPath)
     , config_(config)
     , access_(access) {
+    discoverHost();
     registerAdaptor();
 }
 
@@ -51,6 +59,44 @@ void ManagerObject::requireMounted() const {
             config_.resctrlRoot.string() +
             "' or set Mount=auto, on a CPU with Intel RDT or AMD "
             "PQoS and a kernel built with CONFIG_X86_CPU_RESCTRL");
+}
+
+bool ManagerObject::discoverHost() {
+    if (host_)
+        return true;
+    // Mounted means usable (info/ and the root schemata), for the kernel and for any other
+    // filesystem at the root alike: the host model reads the same files either way.
+    if (!probeResctrl(config_.resctrlRoot).mounted)
+        return false;
+    try {
+        auto host = std::make_unique<HostModel>(HostModel::discover(
+            HostPaths{.resctrlRoot = config_.resctrlRoot, .sysfsRoot = config_.sysfsRoot}));
+        GroupManagerOptions options;
+        options.prefix = config_.groupPrefix;
+        options.manageDefaultGroup = config_.manageDefaultGroup;
+        options.lockTimeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(config_.lockTimeout);
+        groups_ = std::make_unique<GroupManager>(*host, ResctrlFs(config_.resctrlRoot), options);
+        host_ = std::move(host);
+        spdlog::info("resctrl at {}: {} CLOSIDs and {} RMIDs for resctrld's groups",
+                     config_.resctrlRoot.string(), host_->closidBudget(), host_->rmidBudget());
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::warn("cannot read the resctrl host at {}: {}", config_.resctrlRoot.string(),
+                     e.what());
+        groups_.reset();
+        return false;
+    }
+}
+
+GroupManager& ManagerObject::requireGroupManager() {
+    requireMounted();
+    if (!discoverHost())
+        throw ResctrlUnavailable("resctrl at " + config_.resctrlRoot.string() +
+                                 " could not be read (see the daemon's log); check that it is "
+                                 "a resctrl mount and that " +
+                                 config_.sysfsRoot.string() + " is sysfs");
+    return *groups_;
 }
 
 sdbus::ObjectPath ManagerObject::StartDomain(const std::string& /*definition*/,
@@ -79,10 +125,15 @@ void ManagerObject::StopDomain(const std::string& name) {
     });
 }
 
-ManagerObject::GroupList ManagerObject::ValidateDomain(const std::string& /*definition*/) {
+ManagerObject::GroupList ManagerObject::ValidateDomain(const std::string& definition) {
+    // Read-only (dbus-api.md "Access control"): anyone may call it.
     return translateErrors("ValidateDomain", [&]() -> GroupList {
-        requireMounted();
-        throwNotAvailableYet("ValidateDomain", "the planner");
+        GroupManager& groups = requireGroupManager();
+        const DomainDefinition parsed = parseDomainDefinition(definition);
+        GroupList out;
+        for (auto& planned : groups.validate(parsed))
+            out.emplace_back(std::move(planned.path), std::move(planned.schemata));
+        return out;
     });
 }
 
@@ -131,19 +182,37 @@ std::vector<std::string> ManagerObject::MountOptions() {
     return probeResctrl(config_.resctrlRoot).options;
 }
 
-// TODO(daemon issue 5): CLOSID and RMID budgets come from the host model (lib/host.h), not
-// written yet; 0 until then.
+// Budgets are 0 while resctrl is not mounted (nothing can be created then). Free counts are read
+// from the host on every get: foreign tools may create or remove groups at any time.
 uint32_t ManagerObject::ClosidsTotal() {
-    return 0;
+    return translateErrors(
+        "ClosidsTotal", [&]() -> uint32_t { return discoverHost() ? host_->closidBudget() : 0; });
 }
+
 uint32_t ManagerObject::ClosidsFree() {
-    return 0;
+    return translateErrors("ClosidsFree", [&]() -> uint32_t {
+        if (!probeResctrl(config_.resctrlRoot).mounted || !discoverHost())
+            return 0;
+        const HostState state = groups_->readHostState();
+        // groups holds the root group first; it owns a CLOSID outside the budget.
+        const auto controlGroups = static_cast<unsigned>(state.groups.size()) - 1;
+        return host_->closidsFree(controlGroups);
+    });
 }
+
 uint32_t ManagerObject::RmidsTotal() {
-    return 0;
+    return translateErrors("RmidsTotal",
+                           [&]() -> uint32_t { return discoverHost() ? host_->rmidBudget() : 0; });
 }
+
 uint32_t ManagerObject::RmidsFree() {
-    return 0;
+    return translateErrors("RmidsFree", [&]() -> uint32_t {
+        if (!probeResctrl(config_.resctrlRoot).mounted || !discoverHost())
+            return 0;
+        const HostState state = groups_->readHostState();
+        const auto controlGroups = static_cast<unsigned>(state.groups.size()) - 1;
+        return host_->rmidsFree(controlGroups, state.monitorGroups);
+    });
 }
 
 uint64_t ManagerObject::SampleIntervalUSec() {

@@ -3,6 +3,7 @@
 
 #include <manager_adaptor.h>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,11 @@
 #include "daemon_config.h"
 
 namespace resctrld {
+
+// Declared, not included: main.cpp includes this with event_loop.h, whose UniqueFd clashes with
+// lib/unique_fd.h's (both define resctrld::UniqueFd).
+class GroupManager;
+struct HostModel;
 
 inline constexpr const char* kBusName = "org.resctrld1";
 inline constexpr const char* kManagerPath = "/org/resctrld1";
@@ -60,9 +66,19 @@ private:
     void requirePrivileged(const char* method);
     // Throws ResctrlUnavailable when the resctrl root is not a usable mount.
     void requireMounted() const;
+    // The group manager over the discovered host; discovers the host first when resctrl was
+    // mounted after the daemon started. Throws ResctrlUnavailable when it is not mounted.
+    GroupManager& requireGroupManager();
+    // Discovers the host when resctrl is mounted and it was not discovered yet. Returns whether
+    // a host model is available; a failed discovery is logged and retried on the next call.
+    bool discoverHost();
 
     const Config& config_;
     const AccessPolicy& access_;
+    // Discovered once, when the root is first seen mounted. The group manager keeps a reference
+    // to the host model, so both live behind stable pointers.
+    std::unique_ptr<HostModel> host_;
+    std::unique_ptr<GroupManager> groups_;
 };
 
 } // namespace resctrld
