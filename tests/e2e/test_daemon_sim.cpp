@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// resctrld on resctrlfs-sim through a real private bus: ValidateDomain and the CLOSID/RMID
+// properties (dbus-api.md "org.resctrld1.Manager") against real host profiles
+// (/work/shared/hosts/README.md). The daemon is given the simulator's mount point and sysfs tree
+// as it would be given any resctrl root; nothing here tells it that it runs on a simulator.
+#include <set>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "../sim/conformance/sim_instance.h"
+#include "harness.h"
+#include "schemata.h"
+
+using namespace resctrld;
+using namespace resctrld::e2e;
+using resctrld::simtest::SimInstance;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kManager = "org.resctrld1.Manager";
+constexpr uid_t kNobody = 65534;
+constexpr gid_t kNogroup = 65534;
+
+using GroupList = std::vector<sdbus::Struct<std::string, std::string>>;
+
+// One domain with one cachetune: `size` MiB of L3 on cache 0 for vCPUs 0-1.
+std::string cachetuneDomain(const std::string& name, const std::string& size,
+                            const std::string& unit = "MiB") {
+    return "<domain type='kvm'><name>" + name +
+           "</name><vcpu>4</vcpu><cputune><cachetune vcpus='0-1'><cache id='0' level='3' "
+           "type='both' size='" +
+           size + "' unit='" + unit + "'/></cachetune></cputune></domain>";
+}
+
+// The simulator and resctrld serving it on a private bus, with a client.
+struct Fixture {
+    explicit Fixture(const std::string& profile)
+        : sim({profile, "6.15", "", true})
+        , bus(dir.path())
+        , daemon(bus, dir.path(), options(sim))
+        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
+        , manager(sdbus::createProxy(*connection, "org.resctrld1", "/org/resctrld1")) {}
+
+    static Daemon::Options options(const SimInstance& sim) {
+        Daemon::Options options;
+        options.configText = "[Daemon]\nMount=no\n";
+        options.resctrlRoot = sim.root();
+        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+        return options;
+    }
+
+    GroupList validate(const std::string& definition) {
+        GroupList groups;
+        manager->callMethod("ValidateDomain")
+            .onInterface(kManager)
+            .withArguments(definition)
+            .storeResultsTo(groups);
+        return groups;
+    }
+
+    sdbus::Error validateError(const std::string& definition) {
+        try {
+            validate(definition);
+        } catch (const sdbus::Error& e) {
+            return e;
+        }
+        FAIL("ValidateDomain succeeded");
+        return sdbus::Error("none", "none");
+    }
+
+    uint32_t property(const std::string& name) {
+        return manager->getProperty(name).onInterface(kManager).get<uint32_t>();
+    }
+
+    // Group directories at the root and under its mon_groups/.
+    std::set<std::string> groupsOnSim() const {
+        std::set<std::string> names;
+        for (const fs::path& parent : {sim.root(), sim.at("mon_groups")})
+            for (const auto& entry : fs::directory_iterator(parent)) {
+                const auto name = entry.path().filename().string();
+                if (entry.is_directory() && name != "info" && name != "mon_groups" &&
+                    name != "mon_data")
+                    names.insert(fs::relative(entry.path(), sim.root()).string());
+            }
+        return names;
+    }
+
+    TempDir dir;
+    SimInstance sim;
+    PrivateBus bus;
+    Daemon daemon;
+    std::unique_ptr<sdbus::IConnection> connection;
+    std::unique_ptr<sdbus::IProxy> manager;
+};
+
+// Two cachetunes of 15 MiB (6 ways each) on cache 0: each fits the 11 ways, together they do not.
+std::string twoLargeCachetunes() {
+    return "<domain><name>big</name><vcpu>4</vcpu><cputune>"
+           "<cachetune vcpus='0-1'><cache id='0' level='3' type='both' size='15' unit='MiB'/>"
+           "</cachetune><cachetune vcpus='2-3'><cache id='0' level='3' type='both' size='15' "
+           "unit='MiB'/></cachetune></cputune></domain>";
+}
+
+} // namespace
+
+TEST_CASE("the daemon sees a resctrl root that is not a kernel mount as mounted", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    CHECK(f.manager->getProperty("Mounted").onInterface(kManager).get<bool>());
+}
+
+TEST_CASE("ValidateDomain plans groups and schemata and creates nothing", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    const auto groupsBefore = f.groupsOnSim();
+    const auto rootBefore = simtest::readFile(f.sim.at("schemata"));
+
+    const GroupList groups = f.validate(cachetuneDomain("vm1", "5"));
+
+    REQUIRE(groups.size() == 1);
+    CHECK(groups[0].get<0>() == "resctrld-vm1-vcpus_0-1");
+    // 5 MiB = 2 ways of 2.5 MiB, outside shareable_bits 600; cache 1 keeps the default group's
+    // mask (hosts/README.md, skx-2s-l3cat).
+    const Schemata schemata = Schemata::parse(groups[0].get<1>());
+    CHECK(schemata.mask(Resource::L3, CacheId{0}) == CbmMask(0x3));
+    CHECK(schemata.mask(Resource::L3, CacheId{1}) == CbmMask(0x7ff));
+
+    CHECK(f.groupsOnSim() == groupsBefore);
+    CHECK(simtest::readFile(f.sim.at("schemata")) == rootBefore);
+}
+
+TEST_CASE("ValidateDomain with a monitor lists the monitor group without schemata", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    const GroupList groups =
+        f.validate("<domain><name>vm2</name><vcpu>4</vcpu><cputune><cachetune vcpus='2-3'>"
+                   "<monitor level='3' vcpus='2'/></cachetune></cputune></domain>");
+    REQUIRE(groups.size() == 1);
+    CHECK(groups[0].get<0>() == "mon_groups/resctrld-vm2-vcpus_2");
+    CHECK(groups[0].get<1>().empty());
+    CHECK_FALSE(simtest::pathExists(f.sim.at("mon_groups/resctrld-vm2-vcpus_2")));
+}
+
+TEST_CASE("ValidateDomain fails as StartDomain would", "[e2e][sim]") {
+    SECTION("an invalid definition is InvalidDefinition with a message") {
+        Fixture f("skx-2s-l3cat");
+        const auto e = f.validateError(cachetuneDomain("vm1", "5", "furlongs"));
+        CHECK(e.getName() == "org.resctrld1.Error.InvalidDefinition");
+        CHECK_THAT(e.getMessage(), Catch::Contains("furlongs"));
+    }
+    SECTION("text that is not XML is InvalidDefinition") {
+        Fixture f("skx-2s-l3cat");
+        const auto e = f.validateError("<domain><name>vm1");
+        CHECK(e.getName() == "org.resctrld1.Error.InvalidDefinition");
+        CHECK_FALSE(e.getMessage().empty());
+    }
+    SECTION("more cache than the host has is NoSpace and creates nothing") {
+        Fixture f("skx-2s-l3cat");
+        const auto groupsBefore = f.groupsOnSim();
+        const auto e = f.validateError(twoLargeCachetunes());
+        CHECK(e.getName() == "org.resctrld1.Error.NoSpace");
+        CHECK_FALSE(e.getMessage().empty());
+        CHECK(f.groupsOnSim() == groupsBefore);
+    }
+    SECTION("a cachetune on a host without L3 allocation is NotSupported") {
+        Fixture f("skx-2s-no-l3cat");
+        const auto e = f.validateError(cachetuneDomain("vm1", "5"));
+        CHECK(e.getName() == "org.resctrld1.Error.NotSupported");
+        CHECK_FALSE(e.getMessage().empty());
+    }
+}
+
+TEST_CASE("ValidateDomain is read-only and open to every caller", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    const auto ok = callAsUser(f.bus.address(), kNobody, kNogroup, {}, "ValidateDomain",
+                               cachetuneDomain("vm1", "5"));
+    INFO(ok.errorName << ": " << ok.errorMessage);
+    CHECK(ok.ok);
+    // Its errors are the planner's, not AccessDenied.
+    const auto rejected =
+        callAsUser(f.bus.address(), kNobody, kNogroup, {}, "ValidateDomain", twoLargeCachetunes());
+    CHECK(rejected.errorName == "org.resctrld1.Error.NoSpace");
+}
+
+TEST_CASE("CLOSID and RMID budgets follow the host and every group on it", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    // MB's 8 CLOSIDs minus the root group; 160 RMIDs minus the root's (hosts/README.md).
+    CHECK(f.property("ClosidsTotal") == 7);
+    CHECK(f.property("RmidsTotal") == 159);
+    CHECK(f.property("ClosidsFree") == 7);
+    CHECK(f.property("RmidsFree") == 159);
+
+    // A foreign control group holds a CLOSID and an RMID; a foreign monitor group an RMID.
+    REQUIRE(simtest::makeDir(f.sim.at("foreign")) == 0);
+    CHECK(f.property("ClosidsFree") == 6);
+    CHECK(f.property("RmidsFree") == 158);
+    REQUIRE(simtest::makeDir(f.sim.at("mon_groups/foreign-mon")) == 0);
+    CHECK(f.property("ClosidsFree") == 6);
+    CHECK(f.property("RmidsFree") == 157);
+    CHECK(f.property("ClosidsTotal") == 7);
+
+    REQUIRE(simtest::removeDir(f.sim.at("foreign")) == 0);
+    CHECK(f.property("ClosidsFree") == 7);
+}
+
+TEST_CASE("ValidateDomain is NoSpace when foreign groups hold every CLOSID", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    for (int i = 0; i < 7; ++i)
+        REQUIRE(simtest::makeDir(f.sim.at("foreign-" + std::to_string(i))) == 0);
+    CHECK(f.property("ClosidsFree") == 0);
+    const auto e = f.validateError(cachetuneDomain("vm1", "5"));
+    CHECK(e.getName() == "org.resctrld1.Error.NoSpace");
+    CHECK_FALSE(e.getMessage().empty());
+}
