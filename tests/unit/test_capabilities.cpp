@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// GetCapabilities' text (libvirt-reference.md §6.0) on the machines of shared/hosts/README.md.
+#include <catch2/catch.hpp>
+
+#include "capabilities.h"
+#include "host_fixture.h"
+
+using namespace resctrld;
+using namespace resctrld::test;
+
+TEST_CASE("prettySize picks the largest unit that divides exactly", "[capabilities]") {
+    CHECK(prettySize(0).value == 0);
+    CHECK(std::string(prettySize(0).unit) == "B");
+    CHECK(prettySize(1000).value == 1000);
+    CHECK(std::string(prettySize(1000).unit) == "B");
+    CHECK(prettySize(28160ull * 1024).value == 28160);
+    CHECK(std::string(prettySize(28160ull * 1024).unit) == "KiB");
+    CHECK(prettySize(15ull << 20).value == 15);
+    CHECK(std::string(prettySize(15ull << 20).unit) == "MiB");
+    CHECK(std::string(prettySize(2ull << 30).unit) == "GiB");
+}
+
+TEST_CASE("skx-2s-l3cat: L3 banks with controls, cache and bandwidth monitors, MB nodes",
+          "[capabilities]") {
+    const HostTree tree(skx2sL3cat());
+    const HostModel host = tree.discover();
+    REQUIRE(host.monitoring);
+    const std::string threshold = std::to_string(host.monitoring->maxThresholdOccupancy);
+    // 27.5 MiB banks print as KiB; 11 ways give 2.5 MiB = 2560 KiB; min_cbm_bits 1 prints no min.
+    CHECK(formatCapabilities(host) ==
+          "<cache>\n"
+          "  <bank id='0' level='3' type='both' size='28160' unit='KiB' cpus='0-19,40-59'>\n"
+          "    <control granularity='2560' unit='KiB' type='both' maxAllocs='16'/>\n"
+          "  </bank>\n"
+          "  <bank id='1' level='3' type='both' size='28160' unit='KiB' cpus='20-39,60-79'>\n"
+          "    <control granularity='2560' unit='KiB' type='both' maxAllocs='16'/>\n"
+          "  </bank>\n"
+          "  <monitor level='3' reuseThreshold='" +
+              threshold +
+              "' maxMonitors='160'>\n"
+              "    <feature name='llc_occupancy'/>\n"
+              "  </monitor>\n"
+              "</cache>\n"
+              "<memory_bandwidth>\n"
+              "  <node id='0' cpus='0-19,40-59'>\n"
+              "    <control granularity='10' min='10' maxAllocs='8'/>\n"
+              "  </node>\n"
+              "  <node id='1' cpus='20-39,60-79'>\n"
+              "    <control granularity='10' min='10' maxAllocs='8'/>\n"
+              "  </node>\n"
+              "  <monitor maxMonitors='160'>\n"
+              "    <feature name='mbm_total_bytes'/>\n"
+              "    <feature name='mbm_local_bytes'/>\n"
+              "  </monitor>\n"
+              "</memory_bandwidth>\n");
+}
+
+TEST_CASE("skx-2s-no-l3cat: banks without controls", "[capabilities]") {
+    const HostTree tree(skx2sNoL3cat());
+    const std::string text = formatCapabilities(tree.discover());
+    CHECK_THAT(text, Catch::Contains("<bank id='0' level='3' type='both' size='28160' "
+                                     "unit='KiB' cpus='0-19,40-59'/>\n"));
+    CHECK_THAT(text, !Catch::Contains("<control granularity='2560'"));
+    CHECK_THAT(text, Catch::Contains("<node id='1' cpus='20-39,60-79'>"));
+}
+
+TEST_CASE("min is printed when min_cbm_bits > 1, in granularity's smaller unit", "[capabilities]") {
+    HostProfile profile = skx2sL3cat();
+    profile.cat.at(0).minCbmBits = 2;
+    const HostTree tree(profile);
+    // 2 x 2.5 MiB = 5 MiB, printed in KiB like the granularity (libvirt's normalisation).
+    CHECK_THAT(formatCapabilities(tree.discover()),
+               Catch::Contains("<control granularity='2560' min='5120' unit='KiB' type='both' "
+                               "maxAllocs='16'/>"));
+}
+
+TEST_CASE("monitor features are filtered by prefix; none means no monitor element",
+          "[capabilities]") {
+    HostProfile profile = skx2sL3cat();
+    SECTION("unknown llc_/mbm_ names are listed, others dropped") {
+        profile.mon->features = {"llc_occupancy", "llc_new_feature", "mbm_total_bytes",
+                                 "ukn_feature"};
+        const HostTree tree(profile);
+        const std::string text = formatCapabilities(tree.discover());
+        CHECK_THAT(text, Catch::Contains("<feature name='llc_new_feature'/>"));
+        CHECK_THAT(text, Catch::Contains("<feature name='mbm_total_bytes'/>"));
+        CHECK_THAT(text, !Catch::Contains("ukn_feature"));
+    }
+    SECTION("without monitoring there are no monitor elements") {
+        profile.mon.reset();
+        const HostTree tree(profile);
+        CHECK_THAT(formatCapabilities(tree.discover()), !Catch::Contains("<monitor"));
+    }
+}
