@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bus_errors.h"
+#include "capabilities.h"
 #include "domain_definition.h"
 #include "errors.h"
 #include "group_manager.h"
@@ -146,9 +147,10 @@ ManagerObject::DomainList ManagerObject::ListDomains() {
 }
 
 std::string ManagerObject::GetCapabilities() {
+    // Read-only (dbus-api.md "Access control"): anyone may call it.
     return translateErrors("GetCapabilities", [&]() -> std::string {
-        requireMounted();
-        throwNotAvailableYet("GetCapabilities", "the host model");
+        requireGroupManager();
+        return formatCapabilities(*host_);
     });
 }
 

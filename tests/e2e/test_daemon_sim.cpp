@@ -213,3 +213,30 @@ TEST_CASE("ValidateDomain is NoSpace when foreign groups hold every CLOSID", "[e
     CHECK(e.getName() == "org.resctrld1.Error.NoSpace");
     CHECK_FALSE(e.getMessage().empty());
 }
+
+TEST_CASE("GetCapabilities describes the simulated host to every caller", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    std::string xml;
+    f.manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(xml);
+    // The exact text is lib's (tests/unit/test_capabilities.cpp); here: the host's facts arrive.
+    CHECK_THAT(xml, Catch::StartsWith("<cache>\n"));
+    CHECK_THAT(xml, Catch::Contains("<bank id='0' level='3' type='both' size='28160' unit='KiB' "
+                                    "cpus='0-19,40-59'>"));
+    CHECK_THAT(xml, Catch::Contains("<control granularity='2560' unit='KiB' type='both' "
+                                    "maxAllocs='16'/>"));
+    CHECK_THAT(xml, Catch::Contains("<control granularity='10' min='10' maxAllocs='8'/>"));
+    CHECK_THAT(xml, Catch::Contains("<monitor maxMonitors='160'>"));
+
+    const auto asNobody = callAsUser(f.bus.address(), kNobody, kNogroup, {}, "GetCapabilities");
+    INFO(asNobody.errorName << ": " << asNobody.errorMessage);
+    CHECK(asNobody.ok);
+}
+
+TEST_CASE("GetCapabilities on a host without L3 allocation lists banks without controls",
+          "[e2e][sim]") {
+    Fixture f("skx-2s-no-l3cat");
+    std::string xml;
+    f.manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(xml);
+    CHECK_THAT(xml, Catch::Contains("cpus='0-19,40-59'/>"));
+    CHECK_THAT(xml, !Catch::Contains("type='both' maxAllocs"));
+}
