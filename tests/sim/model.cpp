@@ -1092,19 +1092,24 @@ int parseCpuMask(std::string_view s, size_t nbits, std::vector<bool>& out) {
     out.assign(nbits, false);
     if (s.empty())
         return 0;
+    // The kernel's bitmap_parse() walks 32-bit chunks from the end and skips commas and blanks
+    // between them (bitmap_find_region_reverse), so "20," and ",20" are valid masks: pqos
+    // writes the former. Empty chunks are therefore skipped, not errors.
     std::vector<std::string_view> chunks;
     size_t pos = 0;
     while (true) {
         size_t comma = s.find(',', pos);
-        chunks.push_back(s.substr(pos, comma - pos));
+        std::string_view chunk = trim(s.substr(pos, comma - pos));
+        if (!chunk.empty())
+            chunks.push_back(chunk);
         if (comma == std::string_view::npos)
             break;
         pos = comma + 1;
     }
     size_t bit = 0;
     for (auto it = chunks.rbegin(); it != chunks.rend(); ++it, bit += 32) {
-        if (it->empty() || it->size() > 8)
-            return it->empty() ? EINVAL : EOVERFLOW;
+        if (it->size() > 8)
+            return EOVERFLOW;
         uint32_t v = 0;
         for (char c : *it) {
             int d = digitValue(c);
