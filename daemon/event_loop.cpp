@@ -16,20 +16,6 @@
 
 namespace resctrld {
 
-UniqueFd::~UniqueFd() {
-    if (fd_ >= 0)
-        close(fd_);
-}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-        if (fd_ >= 0)
-            close(fd_);
-        fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-}
-
 void EventLoop::watch(int fd, Handler onReadable) {
     watches_[fd] = std::move(onReadable);
 }
@@ -87,7 +73,7 @@ SignalWatch::SignalWatch(EventLoop& loop, std::initializer_list<int> signals,
     if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0)
         throw std::system_error(errno, std::generic_category(), "sigprocmask");
     fd_ = UniqueFd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!fd_)
+    if (!fd_.isValid())
         throw std::system_error(errno, std::generic_category(), "signalfd");
     loop_.watch(fd_.get(), [this] {
         signalfd_siginfo info{};
@@ -105,7 +91,7 @@ PeriodicTimer::PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval
     : loop_(loop)
     , onTick_(std::move(onTick)) {
     fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    if (!fd_)
+    if (!fd_.isValid())
         throw std::system_error(errno, std::generic_category(), "timerfd_create");
     const auto usec = std::max<long long>(interval.count(), 1);
     itimerspec spec{};

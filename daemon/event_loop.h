@@ -8,31 +8,13 @@
 
 #include <initializer_list>
 
+#include "unique_fd.h"
+
 namespace sdbus {
 class IConnection;
 }
 
 namespace resctrld {
-
-// An owned file descriptor.
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd)
-        : fd_(fd) {}
-    ~UniqueFd();
-    UniqueFd(UniqueFd&& other) noexcept
-        : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept;
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
 
 // The daemon's single event loop (style.md, "one event loop thread owns all state"): the bus
 // connection's fd and timeout from sdbus-c++'s getEventLoopPollData(), plus any other fd (signals,

@@ -14,8 +14,6 @@
 
 namespace resctrld {
 
-// Declared, not included: main.cpp includes this with event_loop.h, whose UniqueFd clashes with
-// lib/unique_fd.h's (both define resctrld::UniqueFd).
 class GroupManager;
 struct HostModel;
 
