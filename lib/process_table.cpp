@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "process_table.h"
 
-#include <charconv>
 #include <fstream>
 #include <sstream>
 #include <string_view>
 #include <system_error>
+
+#include "text.h"
 
 namespace resctrld {
 namespace {
@@ -21,14 +22,6 @@ std::optional<std::string> readFile(const std::filesystem::path& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
-}
-
-template <typename T> std::optional<T> parseNumber(std::string_view text) {
-    T value{};
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end == text.data())
-        return std::nullopt;
-    return value;
 }
 
 struct StatFields {
@@ -50,12 +43,12 @@ std::optional<StatFields> parseStat(const std::string& stat) {
     std::string token;
     for (int field = 3; field <= 22 && rest >> token; ++field) {
         if (field == 9) {
-            auto flags = parseNumber<std::uint64_t>(token);
+            auto flags = parseUnsigned<std::uint64_t>(token);
             if (!flags)
                 return std::nullopt;
             fields.flags = *flags;
         } else if (field == 22) {
-            auto start = parseNumber<std::uint64_t>(token);
+            auto start = parseUnsigned<std::uint64_t>(token);
             if (!start)
                 return std::nullopt;
             fields.startTime = *start;
@@ -72,7 +65,7 @@ std::optional<pid_t> parseTgid(const std::string& status) {
         if (line.rfind("Tgid:", 0) == 0) {
             auto value = line.substr(5);
             value.erase(0, value.find_first_not_of(" \t"));
-            return parseNumber<pid_t>(value);
+            return parseUnsigned<pid_t>(value);
         }
     }
     return std::nullopt;
@@ -87,12 +80,8 @@ std::optional<unsigned> parseVcpuThreadName(const std::string& comm) {
     auto slash = comm.find('/', kPrefix.size());
     if (slash == std::string::npos || slash == kPrefix.size() || slash + 1 == comm.size())
         return std::nullopt;
-    std::string_view digits(comm.data() + kPrefix.size(), slash - kPrefix.size());
-    unsigned vcpu = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), vcpu);
-    if (ec != std::errc() || end != digits.data() + digits.size())
-        return std::nullopt;
-    return vcpu;
+    return parseUnsigned<unsigned>(
+        std::string_view(comm.data() + kPrefix.size(), slash - kPrefix.size()));
 }
 
 ProcessTable::ProcessTable(std::filesystem::path procRoot)
@@ -133,7 +122,7 @@ std::map<unsigned, pid_t> ProcessTable::vcpuThreads(pid_t pid) const {
     std::error_code ec;
     for (const auto& entry :
          std::filesystem::directory_iterator(procRoot_ / std::to_string(pid) / "task", ec)) {
-        auto tid = parseNumber<pid_t>(entry.path().filename().string());
+        auto tid = parseUnsigned<pid_t>(entry.path().filename().string());
         auto comm = readFile(entry.path() / "comm");
         if (!tid || !comm)
             continue; // the thread exited while we looked
