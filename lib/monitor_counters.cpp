@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "monitor_counters.h"
+
+#include <cerrno>
+#include <ctime>
+#include <fcntl.h>
+#include <limits>
+#include <system_error>
+#include <unistd.h>
+
+#include "text.h"
+
+namespace resctrld {
+
+namespace {
+
+constexpr std::string_view kDomainPrefix = "mon_L3_";
+
+// GCC and Clang's 128-bit integer; __extension__ keeps -Wpedantic quiet about it.
+__extension__ typedef unsigned __int128 Wide;
+
+std::uint64_t nowNs(clockid_t clock) noexcept {
+    timespec ts{};
+    ::clock_gettime(clock, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+} // namespace
+
+std::string_view toString(CounterState state) noexcept {
+    switch (state) {
+    case CounterState::Ok:
+        return "ok";
+    case CounterState::Unavailable:
+        return "unavailable";
+    case CounterState::Error:
+        return "error";
+    case CounterState::Unassigned:
+        return "unassigned";
+    }
+    return "error";
+}
+
+CounterReading parseCounter(std::string_view text) noexcept {
+    const auto word = trim(text);
+    if (word == "Unavailable")
+        return {CounterState::Unavailable, 0};
+    if (word == "Unassigned")
+        return {CounterState::Unassigned, 0};
+    if (auto value = parseUnsigned<std::uint64_t>(word))
+        return {CounterState::Ok, *value};
+    // "Error" itself, and any text the kernel does not print.
+    return {CounterState::Error, 0};
+}
+
+std::string_view fileName(CounterEvent event) noexcept {
+    switch (event) {
+    case CounterEvent::LlcOccupancy:
+        return "llc_occupancy";
+    case CounterEvent::MbmTotalBytes:
+        return "mbm_total_bytes";
+    case CounterEvent::MbmLocalBytes:
+        return "mbm_local_bytes";
+    }
+    return "llc_occupancy";
+}
+
+std::optional<std::uint64_t> bandwidth(std::uint64_t prevValue, std::uint64_t prevTimeNs,
+                                       std::uint64_t value, std::uint64_t timeNs) noexcept {
+    if (value < prevValue || timeNs <= prevTimeNs)
+        return std::nullopt;
+    // 128 bits: a delta of more than ~18 GB times 10^9 would overflow 64.
+    const auto rate = static_cast<Wide>(value - prevValue) * 1'000'000'000u / (timeNs - prevTimeNs);
+    if (rate > std::numeric_limits<std::uint64_t>::max())
+        return std::numeric_limits<std::uint64_t>::max();
+    return static_cast<std::uint64_t>(rate);
+}
+
+MonitorCounters::MonitorCounters(std::filesystem::path resctrlRoot, std::string group,
+                                 std::vector<CounterEvent> events)
+    : monData_(std::move(resctrlRoot) / group / "mon_data")
+    , group_(std::move(group))
+    , events_(std::move(events)) {
+}
+
+// The domains are listed once: they only change with CPU hotplug of a whole L3 (§7.1); a caller
+// that must follow that makes a new MonitorCounters. A group that had no mon_L3_* yet (not
+// created, or being removed) is listed again on the next sample.
+void MonitorCounters::discoverDomains() {
+    std::map<unsigned, std::filesystem::path> domains; // id -> directory, ordered by id
+    std::error_code error;
+    for (std::filesystem::directory_iterator it(monData_, error), end; !error && it != end;
+         it.increment(error)) {
+        // mon_L3_%02d: "mon_L3_00", "mon_L3_16", "mon_L3_100"; mon_PERF_PKG_XX is not ours.
+        const std::string name = it->path().filename().string();
+        if (!std::string_view(name).starts_with(kDomainPrefix))
+            continue;
+        if (auto id = parseUnsigned<unsigned>(std::string_view(name).substr(kDomainPrefix.size())))
+            domains.emplace(*id, it->path());
+    }
+    for (const auto& [id, dir] : domains)
+        for (CounterEvent event : events_)
+            counters_.push_back({id, event, dir / fileName(event), UniqueFd(), std::nullopt});
+}
+
+CounterReading MonitorCounters::read(Counter& counter, std::uint64_t& timeNs) {
+    if (!counter.fd.isValid()) {
+        counter.fd.reset(::open(counter.path.c_str(), O_RDONLY | O_CLOEXEC));
+        ++opens_;
+        if (!counter.fd.isValid())
+            return {CounterState::Error, 0};
+    }
+    // Longest valid text: "18446744073709551615\n" (21 bytes); anything that fills the buffer
+    // is not a counter.
+    char buffer[64];
+    ssize_t n;
+    const std::uint64_t before = nowNs(CLOCK_MONOTONIC);
+    ++reads_;
+    do
+        n = ::pread(counter.fd.get(), buffer, sizeof buffer, 0);
+    while (n < 0 && errno == EINTR);
+    const std::uint64_t after = nowNs(CLOCK_MONOTONIC);
+    timeNs = before + (after - before) / 2;
+    if (n < 0) {
+        // The group is gone (ENODEV on a held fd, §3.4) or the read failed: start afresh with
+        // a new open next time, so a group recreated under the same name is found again.
+        counter.fd.reset();
+        return {CounterState::Error, 0};
+    }
+    if (static_cast<std::size_t>(n) == sizeof buffer)
+        return {CounterState::Error, 0};
+    return parseCounter(std::string_view(buffer, static_cast<std::size_t>(n)));
+}
+
+const MonitorSample& MonitorCounters::sample() {
+    reads_ = 0;
+    opens_ = 0;
+    if (counters_.empty())
+        discoverDomains();
+
+    MonitorSample next;
+    next.sampledAtUsec = nowNs(CLOCK_REALTIME) / 1000;
+    for (Counter& counter : counters_) {
+        std::uint64_t timeNs = 0;
+        const CounterReading reading = read(counter, timeNs);
+        auto& state = next.states.try_emplace(counter.cacheId, CounterState::Ok).first->second;
+        if (reading.state != CounterState::Ok) {
+            if (state == CounterState::Ok)
+                state = reading.state;
+            // No baseline across a gap: the counter may have been reset meanwhile (§7.7).
+            counter.baseline.reset();
+            continue;
+        }
+        if (counter.event == CounterEvent::LlcOccupancy) {
+            next.occupancy[counter.cacheId] = reading.value;
+            continue;
+        }
+        const bool total = counter.event == CounterEvent::MbmTotalBytes;
+        (total ? next.bytesTotal : next.bytesLocal)[counter.cacheId] = reading.value;
+        if (counter.baseline)
+            if (auto rate = bandwidth(counter.baseline->value, counter.baseline->timeNs,
+                                      reading.value, timeNs))
+                (total ? next.bandwidthTotal : next.bandwidthLocal)[counter.cacheId] = *rate;
+        // After a reset (the value went down) the new value is the baseline.
+        counter.baseline = Baseline{reading.value, timeNs};
+    }
+    last_ = std::move(next);
+    return last_;
+}
+
+} // namespace resctrld

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace resctrld {
+
+// What a mon_data counter file said (resctrl-kernel.md §7.2). Every one of these is a
+// successful read for the kernel; Error is also what we report when the read itself failed.
+enum class CounterState { Ok, Unavailable, Error, Unassigned };
+
+// "ok", "unavailable", "error", "unassigned": the values of Monitor.CounterStates.
+std::string_view toString(CounterState state) noexcept;
+
+struct CounterReading {
+    CounterState state = CounterState::Ok;
+    std::uint64_t value = 0; // meaningful only when state is Ok
+};
+
+// Parses a counter file's text: a decimal u64, "Unavailable", "Error" or "Unassigned", each
+// with the kernel's trailing newline (blanks around it are tolerated). Anything else, including
+// an empty text or a number that does not fit 64 bits, is Error: never a value.
+CounterReading parseCounter(std::string_view text) noexcept;
+
+enum class CounterEvent { LlcOccupancy, MbmTotalBytes, MbmLocalBytes };
+
+// The event's file name in mon_L3_XX/: llc_occupancy, mbm_total_bytes, mbm_local_bytes.
+std::string_view fileName(CounterEvent event) noexcept;
+
+// Bytes per second between two readings of a cumulative MBM counter taken at CLOCK_MONOTONIC
+// nanoseconds prevTimeNs and timeNs. Empty when the counter went down (a reset, §7.2: the
+// kernel folds hardware wrap-arounds in, so a decrease is never a wrap) or when no time passed.
+std::optional<std::uint64_t> bandwidth(std::uint64_t prevValue, std::uint64_t prevTimeNs,
+                                       std::uint64_t value, std::uint64_t timeNs) noexcept;
+
+// One group's counters at one moment, in the shape of org.resctrld1.Monitor's properties.
+// An id whose reading was not ok is absent from the value maps; states says why.
+struct MonitorSample {
+    std::map<unsigned, std::uint64_t> occupancy;                      // cache id -> bytes
+    std::map<unsigned, std::uint64_t> bytesTotal, bytesLocal;         // cumulative bytes
+    std::map<unsigned, std::uint64_t> bandwidthTotal, bandwidthLocal; // bytes per second
+    // Ok, or the first non-ok state among the events read for that id.
+    std::map<unsigned, CounterState> states;
+    std::uint64_t sampledAtUsec = 0; // CLOCK_REALTIME microseconds of the read
+
+    friend bool operator==(const MonitorSample&, const MonitorSample&) = default;
+};
+
+// Reads one monitoring group's counters, <root>/<group>/mon_data/mon_L3_XX/<event>, for every
+// L3 monitoring domain of the group. The file descriptors stay open between samples, so a
+// sampling tick costs one pread per counter and no path lookups.
+//
+// The caller passes only the events the host has (info/L3_MON/mon_features): a missing event
+// file reads as Error, like a vanished group.
+class MonitorCounters {
+public:
+    MonitorCounters(std::filesystem::path resctrlRoot, std::string group,
+                    std::vector<CounterEvent> events);
+
+    // Reads every (domain, event) counter once and returns the new sample (also last()).
+    // Expected failures are values: a counter that cannot be opened or read (group removed:
+    // ENOENT, ENODEV; EIO) reads as Error, and its descriptor is reopened on the next call.
+    const MonitorSample& sample();
+    const MonitorSample& last() const noexcept { return last_; }
+    const std::string& group() const noexcept { return group_; }
+
+    // Counter file reads (preads) and opens done by the last sample(): in a steady state one
+    // read per counter and no open.
+    unsigned readsInLastSample() const noexcept { return reads_; }
+    unsigned opensInLastSample() const noexcept { return opens_; }
+
+private:
+    struct Baseline {
+        std::uint64_t value;
+        std::uint64_t timeNs;
+    };
+    struct Counter {
+        unsigned cacheId;
+        CounterEvent event;
+        std::filesystem::path path;
+        UniqueFd fd;
+        std::optional<Baseline> baseline; // last ok reading of an MBM counter
+    };
+
+    void discoverDomains();
+    // One counter read: state and value, the reading's monotonic time in timeNs.
+    CounterReading read(Counter& counter, std::uint64_t& timeNs);
+
+    std::filesystem::path monData_;
+    std::string group_;
+    std::vector<CounterEvent> events_;
+    std::vector<Counter> counters_; // by cache id, then in the order of events_
+    MonitorSample last_;
+    unsigned reads_ = 0;
+    unsigned opens_ = 0;
+};
+
+} // namespace resctrld
