@@ -105,8 +105,8 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     }
 
     // Objects first, name second: a caller who sees the name must find the objects.
-    resctrld::ManagerObject manager(*bus, config, access);
     resctrld::EventLoop loop(*bus);
+    resctrld::ManagerObject manager(*bus, loop, config, access);
     resctrld::SignalWatch signals(loop, {SIGTERM, SIGINT}, [&](int signal) {
         spdlog::info("received {}, shutting down (groups and state are kept)",
                      signal == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -129,8 +129,6 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
         watchdog.emplace(loop, std::chrono::microseconds(watchdogUsec / 2),
                          [] { sd_notify(0, "WATCHDOG=1"); });
     }
-    // TODO(daemon issue 5): the sampling timer (SampleIntervalSec=) starts with the first monitor;
-    // no monitor can exist before the group manager lands.
 
     spdlog::info("resctrld {} serving {} on {} (resctrl root {}, state {})", RESCTRLD_VERSION,
                  resctrld::kBusName, describeBus(commandLine), config.resctrlRoot.string(),

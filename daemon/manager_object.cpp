@@ -2,15 +2,20 @@
 #include "manager_object.h"
 
 #include <chrono>
+#include <ctime>
+#include <limits>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include "bus_errors.h"
 #include "capabilities.h"
 #include "domain_definition.h"
+#include "domain_service.h"
 #include "errors.h"
 #include "group_manager.h"
 #include "host_model.h"
+#include "object_paths.h"
 #include "resctrl_mount.h"
 
 // The build's config.h (RESCTRLD_VERSION), not daemon/config.h.
@@ -23,26 +28,132 @@ namespace {
     throw NotFound("no domain named '" + name + "' is started");
 }
 
-// TODO(daemon issue 5): each caller of this answers honestly until lib/ has the host model,
-// planner and group manager. Remove it with the last caller.
-[[noreturn]] void throwNotAvailableYet(const char* method, const char* missing) {
-    throw NotSupported(std::string(method) + " is not available yet in this build (" + missing +
-                       " is not implemented)");
-}
-
 } // namespace
 
-ManagerObject::ManagerObject(sdbus::IConnection& bus, const Config& config,
+ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Config& config,
                              const AccessPolicy& access)
     : AdaptorInterfaces(bus, kManagerPath)
+    , bus_(bus)
+    , loop_(loop)
     , config_(config)
-    , access_(access) {
-    discoverHost();
+    , access_(access)
+    , store_(config.stateDirectory) {
     registerAdaptor();
+    discoverHost();
 }
 
 ManagerObject::~ManagerObject() {
+    ticker_.reset();
+    published_.clear();
     unregisterAdaptor();
+}
+
+void ManagerObject::publish(const ActiveDomain& domain) {
+    const std::string name = domain.record.name;
+    DomainObject::Actions actions{
+        .stop = [this, name] { stopDomain(name); },
+        .stats = [this, name] { return domainStats(name); },
+    };
+    published_[name] = std::make_unique<PublishedDomain>(
+        bus_, *service_, domain, *host_, groups_->resctrl(), access_, std::move(actions));
+}
+
+void ManagerObject::unpublish(const std::string& name) {
+    auto it = published_.find(name);
+    if (it == published_.end())
+        return;
+    const sdbus::ObjectPath path(it->second->path());
+    published_.erase(it);
+    emitDomainStopped(name, path);
+    emitBudgetsChanged();
+}
+
+void ManagerObject::emitBudgetsChanged() {
+    getObject().emitPropertiesChangedSignal(org::resctrld1::Manager_adaptor::INTERFACE_NAME,
+                                            {"ClosidsFree", "RmidsFree"});
+}
+
+DomainService& ManagerObject::requireService() {
+    requireGroupManager();
+    return *service_;
+}
+
+sdbus::ObjectPath ManagerObject::started(const DomainService::Started& started) {
+    const std::string& name = started.domain.record.name;
+    if (!published_.count(name)) {
+        publish(started.domain);
+        emitDomainStarted(name, sdbus::ObjectPath(published_[name]->path()));
+        emitBudgetsChanged();
+    } else {
+        published_[name]->domain().emitThreadsChanged();
+        published_[name]->domain().emitStateChanged();
+    }
+    updateTicker();
+    return sdbus::ObjectPath(published_[name]->path());
+}
+
+void ManagerObject::stopDomain(const std::string& name) {
+    // No domain can be started while resctrl is not usable: an unknown name is NotFound first.
+    if (!service_ || !service_->find(name))
+        throwNotStarted(name);
+    requireService().stop(name);
+    unpublish(name);
+    updateTicker();
+}
+
+BusStats ManagerObject::domainStats(const std::string& name) {
+    auto it = published_.find(name);
+    if (it == published_.end() || service_->find(name) == nullptr)
+        throwNotStarted(name);
+    std::vector<MonitorSample> samples;
+    for (auto& monitor : it->second->monitors())
+        samples.push_back(monitor->sample()); // fresh, as dbus-api.md asks
+    return toBusStats(resctrld::domainStats(service_->find(name)->groups.plan, samples));
+}
+
+void ManagerObject::updateTicker() {
+    if (published_.empty()) {
+        ticker_.reset();
+        return;
+    }
+    if (ticker_)
+        return;
+    // With SampleIntervalSec=0 monitors are read only on request, but the domains are still
+    // checked (a dead hypervisor must not leave its groups behind).
+    const auto interval = config_.sampleInterval.count() > 0
+                              ? config_.sampleInterval
+                              : std::chrono::microseconds(std::chrono::seconds(1));
+    ticker_.emplace(loop_, interval, [this] { tick(); });
+}
+
+void ManagerObject::tick() {
+    if (!service_)
+        return;
+    const DomainChanges changes = service_->check();
+    for (const std::string& name : changes.died)
+        unpublish(name);
+    for (const std::string& name : changes.stateChanged)
+        if (auto it = published_.find(name); it != published_.end())
+            it->second->domain().emitStateChanged();
+    for (const std::string& name : changes.threadsChanged)
+        if (auto it = published_.find(name); it != published_.end())
+            it->second->domain().emitThreadsChanged();
+
+    if (config_.sampleInterval.count() > 0) {
+        std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>> occupancy;
+        for (auto& [name, published] : published_)
+            for (auto& monitor : published->monitors())
+                occupancy.emplace(monitor->path(), monitor->sample().occupancy);
+        if (!occupancy.empty()) {
+            timespec now{};
+            clock_gettime(CLOCK_REALTIME, &now);
+            emitSampled(static_cast<uint64_t>(now.tv_sec) * 1000000u +
+                            static_cast<uint64_t>(now.tv_nsec) / 1000u,
+                        occupancy);
+        }
+    }
+    if (!changes.died.empty())
+        updateTicker();
 }
 
 void ManagerObject::requirePrivileged(const char* method) {
@@ -81,13 +192,40 @@ bool ManagerObject::discoverHost() {
         host_ = std::move(host);
         spdlog::info("resctrl at {}: {} CLOSIDs and {} RMIDs for resctrld's groups",
                      config_.resctrlRoot.string(), host_->closidBudget(), host_->rmidBudget());
-        return true;
+        service_ = std::make_unique<DomainService>(*groups_, ProcessTable(), store_, getpid());
     } catch (const std::exception& e) {
         spdlog::warn("cannot read the resctrl host at {}: {}", config_.resctrlRoot.string(),
                      e.what());
+        service_.reset();
         groups_.reset();
+        host_.reset();
         return false;
     }
+    recover();
+    return true;
+}
+
+void ManagerObject::recover() {
+    try {
+        const Recovery recovery = service_->recover();
+        for (const std::string& problem : recovery.problems)
+            spdlog::warn("recovery: {}", problem);
+        for (const std::string& name : recovery.cleanedUp)
+            spdlog::info("domain {}: its hypervisor exited while resctrld was not running; "
+                         "removed its groups",
+                         name);
+        for (const std::string& group : recovery.strayGroupsRemoved)
+            spdlog::info("removed stray group {} (no started domain explains it)", group);
+        for (const std::string& name : recovery.adopted) {
+            spdlog::info("domain {} re-adopted", name);
+            publish(*service_->find(name));
+        }
+    } catch (const std::exception& e) {
+        // Busy or an unreadable state directory: serve anyway; the next start will see what
+        // the kernel holds.
+        spdlog::error("recovery after restart failed: {}", e.what());
+    }
+    updateTicker();
 }
 
 GroupManager& ManagerObject::requireGroupManager() {
@@ -100,29 +238,32 @@ GroupManager& ManagerObject::requireGroupManager() {
     return *groups_;
 }
 
-sdbus::ObjectPath ManagerObject::StartDomain(const std::string& /*definition*/,
-                                             const VcpuThreads& /*vcpuThreads*/) {
+sdbus::ObjectPath ManagerObject::StartDomain(const std::string& definition,
+                                             const VcpuThreads& vcpuThreads) {
     return translateErrors("StartDomain", [&]() -> sdbus::ObjectPath {
         requirePrivileged("StartDomain");
-        requireMounted();
-        throwNotAvailableYet("StartDomain", "the group manager");
+        std::vector<VcpuThread> threads;
+        for (const auto& thread : vcpuThreads)
+            threads.push_back({thread.get<0>(), thread.get<1>()});
+        return started(requireService().start(definition, threads));
     });
 }
 
-sdbus::ObjectPath ManagerObject::StartDomainForProcess(const std::string& /*definition*/,
-                                                       const uint32_t& /*hypervisorPid*/) {
+sdbus::ObjectPath ManagerObject::StartDomainForProcess(const std::string& definition,
+                                                       const uint32_t& hypervisorPid) {
     return translateErrors("StartDomainForProcess", [&]() -> sdbus::ObjectPath {
         requirePrivileged("StartDomainForProcess");
-        requireMounted();
-        throwNotAvailableYet("StartDomainForProcess", "the group manager");
+        if (hypervisorPid > static_cast<uint32_t>(std::numeric_limits<pid_t>::max()))
+            throw ProcessNotFound("pid " + std::to_string(hypervisorPid) + " is not a process");
+        return started(
+            requireService().startForProcess(definition, static_cast<pid_t>(hypervisorPid)));
     });
 }
 
 void ManagerObject::StopDomain(const std::string& name) {
     translateErrors("StopDomain", [&] {
         requirePrivileged("StopDomain");
-        // No domain can be started yet, so every name is unknown.
-        throwNotStarted(name);
+        stopDomain(name);
     });
 }
 
@@ -139,11 +280,25 @@ ManagerObject::GroupList ManagerObject::ValidateDomain(const std::string& defini
 }
 
 sdbus::ObjectPath ManagerObject::GetDomain(const std::string& name) {
-    return translateErrors("GetDomain", [&]() -> sdbus::ObjectPath { throwNotStarted(name); });
+    return translateErrors("GetDomain", [&]() -> sdbus::ObjectPath {
+        auto it = published_.find(name);
+        if (it == published_.end())
+            throwNotStarted(name);
+        return sdbus::ObjectPath(it->second->path());
+    });
 }
 
 ManagerObject::DomainList ManagerObject::ListDomains() {
-    return translateErrors("ListDomains", [] { return DomainList{}; });
+    return translateErrors("ListDomains", [&] {
+        DomainList domains;
+        if (!service_)
+            return domains;
+        for (const auto& [name, domain] : service_->domains())
+            if (auto it = published_.find(name); it != published_.end())
+                domains.emplace_back(name, domain.definition.uuid,
+                                     sdbus::ObjectPath(it->second->path()));
+        return domains;
+    });
 }
 
 std::string ManagerObject::GetCapabilities() {
@@ -155,14 +310,18 @@ std::string ManagerObject::GetCapabilities() {
 }
 
 ManagerObject::Stats ManagerObject::GetStats(const std::string& name) {
-    return translateErrors("GetStats", [&]() -> Stats { throwNotStarted(name); });
+    return translateErrors("GetStats", [&] { return domainStats(name); });
 }
 
-void ManagerObject::SetVcpuThread(const std::string& name, const uint32_t& /*vcpu*/,
-                                  const uint32_t& /*tid*/) {
+void ManagerObject::SetVcpuThread(const std::string& name, const uint32_t& vcpu,
+                                  const uint32_t& tid) {
     translateErrors("SetVcpuThread", [&] {
         requirePrivileged("SetVcpuThread");
-        throwNotStarted(name);
+        if (!service_ || !service_->find(name))
+            throwNotStarted(name);
+        requireService().setVcpuThread(name, vcpu, tid);
+        if (auto it = published_.find(name); it != published_.end())
+            it->second->domain().emitThreadsChanged();
     });
 }
 

@@ -4,6 +4,7 @@
 #include <manager_adaptor.h>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,9 +12,13 @@
 
 #include "access_policy.h"
 #include "daemon_config.h"
+#include "domain_objects.h"
+#include "event_loop.h"
+#include "state_store.h"
 
 namespace resctrld {
 
+class DomainService;
 class GroupManager;
 struct HostModel;
 
@@ -26,7 +31,9 @@ inline constexpr const char* kManagerPath = "/org/resctrld1";
 class ManagerObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Manager_adaptor,
                                                             sdbus::ObjectManager_adaptor> {
 public:
-    ManagerObject(sdbus::IConnection& bus, const Config& config, const AccessPolicy& access);
+    // Recovers the domains of the state directory (when resctrl is mounted) and publishes them.
+    ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Config& config,
+                  const AccessPolicy& access);
     ~ManagerObject();
 
     ManagerObject(const ManagerObject&) = delete;
@@ -60,6 +67,22 @@ private:
     uint32_t RmidsFree() override;
     uint64_t SampleIntervalUSec() override;
 
+    // The started domains' objects, by domain name.
+    void publish(const ActiveDomain& domain);
+    // Removes the objects and announces DomainStopped.
+    void unpublish(const std::string& name);
+    // CLOSIDs and RMIDs were taken or given back.
+    void emitBudgetsChanged();
+    // Stops the domain and announces it (StopDomain, Domain.Stop).
+    void stopDomain(const std::string& name);
+    BusStats domainStats(const std::string& name);
+    sdbus::ObjectPath started(const DomainService::Started& started);
+    // The tick runs while any domain is started: the domains' health check, and the monitors'
+    // sampling when SampleIntervalSec is not 0. No domain, no wake-up.
+    void updateTicker();
+    void tick();
+    DomainService& requireService();
+
     // Throws AccessDenied unless the caller of the method being handled is privileged.
     void requirePrivileged(const char* method);
     // Throws ResctrlUnavailable when the resctrl root is not a usable mount.
@@ -70,13 +93,21 @@ private:
     // Discovers the host when resctrl is mounted and it was not discovered yet. Returns whether
     // a host model is available; a failed discovery is logged and retried on the next call.
     bool discoverHost();
+    // Re-adopts the state directory's domains (after discovering the host).
+    void recover();
 
+    sdbus::IConnection& bus_;
+    EventLoop& loop_;
     const Config& config_;
     const AccessPolicy& access_;
+    StateStore store_;
     // Discovered once, when the root is first seen mounted. The group manager keeps a reference
     // to the host model, so both live behind stable pointers.
     std::unique_ptr<HostModel> host_;
     std::unique_ptr<GroupManager> groups_;
+    std::unique_ptr<DomainService> service_;
+    std::map<std::string, std::unique_ptr<PublishedDomain>> published_;
+    std::optional<PeriodicTimer> ticker_;
 };
 
 } // namespace resctrld

@@ -36,6 +36,18 @@ bool isGroupDirectory(const std::filesystem::directory_entry& entry) {
     return entry.is_directory(ec) && name != "info" && name != "mon_groups" && name != "mon_data";
 }
 
+// The root group's schemata on a host where nobody holds anything.
+Schemata fullSchemata(const HostModel& host) {
+    Schemata full;
+    for (const CacheResource& cache : host.cacheResources)
+        for (const auto& [id, size] : cache.domains)
+            full.setMask(cache.resource, id, cache.cbmMask);
+    for (const BandwidthResource& bandwidth : host.bandwidthResources)
+        for (CacheId id : bandwidth.domains)
+            full.setBandwidth(bandwidth.resource, id, bandwidth.maxBandwidth);
+    return full;
+}
+
 } // namespace
 
 std::vector<std::string> DomainGroups::topGroups() const {
@@ -270,11 +282,46 @@ void GroupManager::stop(const DomainGroups& domain) {
         if (failure && failure->error != std::errc::no_such_file_or_directory)
             reject("remove group " + group, *failure);
     }
-    if (options_.manageDefaultGroup) {
-        // Give the freed ways back: recompute the default group over what is left.
-        Allocator allocator(host_, readHostState().groups, AllocatorOptions{true});
-        writeDefaultGroup(allocator.defaultGroupSchemata());
+    writeRegrownDefaultGroup();
+}
+
+void GroupManager::writeRegrownDefaultGroup() {
+    if (!options_.manageDefaultGroup)
+        return;
+    // Give freed ways back: recompute the default group over what is left.
+    Allocator allocator(host_, readHostState().groups, AllocatorOptions{true});
+    writeDefaultGroup(allocator.defaultGroupSchemata());
+}
+
+void GroupManager::regrowDefaultGroup() {
+    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+    writeRegrownDefaultGroup();
+}
+
+DomainGroups
+GroupManager::restore(const DomainDefinition& definition,
+                      std::span<const std::pair<Schemata, Schemata>> allocations) const {
+    // Plan against an empty host for the structure (allocations, monitors, names), then put
+    // back the masks the groups were actually given: re-planning on today's host could place
+    // them elsewhere.
+    HostState empty;
+    empty.groups.push_back({"", GroupOwner::Default, fullSchemata(host_), false});
+    Plan plan = planDomain(definition.tuning, host_, empty, PlannerOptions{true});
+    if (plan.allocations.size() != allocations.size())
+        throw InvalidDefinition("the saved state of domain '" + definition.name + "' has " +
+                                std::to_string(allocations.size()) +
+                                " allocation groups, its definition " +
+                                std::to_string(plan.allocations.size()));
+    for (std::size_t i = 0; i < allocations.size(); ++i) {
+        PlannedAllocation& allocation = plan.allocations[i];
+        allocation.schemata = allocations[i].first;
+        allocation.reserved = allocations[i].second;
+        for (PlannedCache& cache : allocation.caches)
+            if (auto resource = cacheResource(cache.level, cache.type))
+                if (auto mask = allocation.reserved.mask(*resource, cache.id))
+                    cache.mask = *mask;
     }
+    return layOut(definition.name, std::move(plan));
 }
 
 void GroupManager::adopt(const DomainGroups& domain) {

@@ -82,9 +82,21 @@ public:
     // back to the default group.
     void stop(const DomainGroups& domain);
 
-    // Records a domain found in the state directory after a restart: recreates any of its groups
-    // that vanished (with the schemata it planned) and takes its reservations back.
+    // Rebuilds the groups of a domain started before a restart from its definition and the
+    // schemata its allocation groups were given then (`allocations[i]` = {schemata, reserved} of
+    // plan.allocations[i]); nothing on the host is read or touched. Throws InvalidDefinition
+    // when the record does not match the definition.
+    DomainGroups restore(const DomainDefinition& definition,
+                         std::span<const std::pair<Schemata, Schemata>> allocations) const;
+
+    // Records a domain found in the state directory after a restart (or reconnected): recreates
+    // any of its groups that vanished (with the schemata it planned) and takes its reservations
+    // back.
     void adopt(const DomainGroups& domain);
+
+    // Gives the default group every way no own or exclusive group holds (ManageDefaultGroup=yes;
+    // no-op otherwise), e.g. after stray groups were removed.
+    void regrowDefaultGroup();
 
     // Prefixed groups on the host that none of `known` explains (left by a crash), removed.
     std::vector<std::string> removeStrayGroups(const std::set<std::string>& known);
@@ -104,6 +116,7 @@ private:
     void writeSchemata(const std::string& group, const Schemata& schemata) const;
     void writeDefaultGroup(const Schemata& wanted) const;
     void writeTask(const std::string& group, const VcpuThread& thread) const;
+    void writeRegrownDefaultGroup();
     [[noreturn]] void reject(const std::string& what, const KernelFailure& failure) const;
 
     const HostModel& host_;

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "domain_objects.h"
+
+#include <algorithm>
+
+#include "access_policy.h"
+#include "bus_errors.h"
+#include "errors.h"
+#include "host_model.h"
+#include "object_paths.h"
+
+namespace resctrld {
+namespace {
+
+std::vector<uint32_t> toVector(const VcpuSet& vcpus) {
+    auto members = vcpus.members();
+    return {members.begin(), members.end()};
+}
+
+bool valuesDiffer(const MonitorSample& a, const MonitorSample& b) {
+    return a.occupancy != b.occupancy || a.bytesTotal != b.bytesTotal ||
+           a.bytesLocal != b.bytesLocal || a.bandwidthTotal != b.bandwidthTotal ||
+           a.bandwidthLocal != b.bandwidthLocal || a.states != b.states;
+}
+
+} // namespace
+
+BusStats toBusStats(const DomainStats& stats) {
+    BusStats out;
+    for (const auto& [key, value] : stats)
+        std::visit([&, &key = key](const auto& v) { out.emplace(key, sdbus::Variant(v)); }, value);
+    return out;
+}
+
+// --- Domain ---
+
+DomainObject::DomainObject(sdbus::IConnection& bus, std::string path, const DomainService& service,
+                           std::string name, std::vector<sdbus::ObjectPath> allocations,
+                           std::vector<sdbus::ObjectPath> monitors, const AccessPolicy& access,
+                           Actions actions)
+    : AdaptorInterfaces(bus, std::move(path))
+    , service_(service)
+    , name_(std::move(name))
+    , allocations_(std::move(allocations))
+    , monitors_(std::move(monitors))
+    , access_(access)
+    , actions_(std::move(actions)) {
+    registerAdaptor();
+    emitInterfacesAddedSignal();
+}
+
+DomainObject::~DomainObject() {
+    emitInterfacesRemovedSignal();
+    unregisterAdaptor();
+}
+
+const ActiveDomain& DomainObject::domain() const {
+    const ActiveDomain* domain = service_.find(name_);
+    if (domain == nullptr)
+        throw NotFound("no domain named '" + name_ + "' is started");
+    return *domain;
+}
+
+void DomainObject::emitStateChanged() {
+    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"State"});
+}
+
+void DomainObject::emitThreadsChanged() {
+    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"VcpuThreads", "HypervisorPid"});
+}
+
+void DomainObject::Stop() {
+    translateErrors("Domain.Stop", [&] {
+        const auto* call = getObject().getCurrentlyProcessedMessage();
+        if (call == nullptr)
+            throw AccessDenied("Stop: no caller to check");
+        access_.requirePrivileged(*call, "Stop");
+        actions_.stop();
+    });
+}
+
+BusStats DomainObject::GetStats() {
+    return translateErrors("Domain.GetStats", [&] { return actions_.stats(); });
+}
+
+std::string DomainObject::Name() {
+    return name_;
+}
+
+std::string DomainObject::Uuid() {
+    return translateErrors("Domain.Uuid", [&] { return domain().definition.uuid; });
+}
+
+uint32_t DomainObject::HypervisorPid() {
+    return translateErrors("Domain.HypervisorPid", [&] { return domain().record.hypervisorPid; });
+}
+
+std::string DomainObject::State() {
+    return translateErrors("Domain.State", [&] { return std::string(domain().state()); });
+}
+
+std::vector<sdbus::Struct<uint32_t, uint32_t>> DomainObject::VcpuThreads() {
+    return translateErrors("Domain.VcpuThreads", [&] {
+        std::vector<sdbus::Struct<uint32_t, uint32_t>> threads;
+        for (const ThreadRecord& thread : domain().record.threads)
+            threads.emplace_back(thread.vcpu, thread.tid);
+        return threads;
+    });
+}
+
+// --- Allocation ---
+
+AllocationObject::AllocationObject(sdbus::IConnection& bus, std::string path,
+                                   const PlannedAllocation& plan, std::string group,
+                                   const ResctrlFs& resctrl)
+    : AdaptorInterfaces(bus, std::move(path))
+    , plan_(plan)
+    , group_(std::move(group))
+    , resctrl_(resctrl) {
+    registerAdaptor();
+    emitInterfacesAddedSignal();
+}
+
+AllocationObject::~AllocationObject() {
+    emitInterfacesRemovedSignal();
+    unregisterAdaptor();
+}
+
+std::vector<uint32_t> AllocationObject::Vcpus() {
+    return toVector(plan_.vcpus);
+}
+
+std::vector<sdbus::Struct<uint32_t, uint32_t, std::string, uint64_t, std::string>>
+AllocationObject::Caches() {
+    std::vector<sdbus::Struct<uint32_t, uint32_t, std::string, uint64_t, std::string>> caches;
+    for (const PlannedCache& cache : plan_.caches)
+        caches.emplace_back(cache.level, cache.id.value, std::string(toString(cache.type)),
+                            cache.size, cache.mask.toHex());
+    return caches;
+}
+
+std::vector<sdbus::Struct<uint32_t, uint32_t>> AllocationObject::MemoryBandwidth() {
+    std::vector<sdbus::Struct<uint32_t, uint32_t>> nodes;
+    for (const BandwidthSpec& node : plan_.bandwidths)
+        nodes.emplace_back(node.node, node.bandwidth);
+    return nodes;
+}
+
+std::string AllocationObject::Schemata() {
+    return translateErrors("Allocation.Schemata", [&] {
+        auto text = resctrl_.read(group_ + "/schemata");
+        if (!text)
+            throw NotFound("resctrl group " + group_ + " is gone (removed behind resctrld's back)");
+        return *text;
+    });
+}
+
+// --- Monitor ---
+
+MonitorObject::MonitorObject(sdbus::IConnection& bus, std::string path, const PlannedMonitor& plan,
+                             MonitorCounters counters)
+    : AdaptorInterfaces(bus, path)
+    , path_(std::move(path))
+    , plan_(plan)
+    , counters_(std::move(counters)) {
+    registerAdaptor();
+    emitInterfacesAddedSignal();
+}
+
+MonitorObject::~MonitorObject() {
+    emitInterfacesRemovedSignal();
+    unregisterAdaptor();
+}
+
+const MonitorSample& MonitorObject::sample() {
+    const MonitorSample before = counters_.last();
+    const MonitorSample& now = counters_.sample();
+    if (!valuesDiffer(before, now))
+        return now;
+    std::vector<std::string> changed;
+    auto note = [&](bool differs, const char* name) {
+        if (differs)
+            changed.emplace_back(name);
+    };
+    note(before.occupancy != now.occupancy, "CacheOccupancy");
+    note(before.bytesTotal != now.bytesTotal, "MemoryBytesTotal");
+    note(before.bytesLocal != now.bytesLocal, "MemoryBytesLocal");
+    note(before.bandwidthTotal != now.bandwidthTotal, "MemoryBandwidthTotal");
+    note(before.bandwidthLocal != now.bandwidthLocal, "MemoryBandwidthLocal");
+    note(before.states != now.states, "CounterStates");
+    changed.emplace_back("SampledAt");
+    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, changed);
+    return now;
+}
+
+std::map<uint32_t, uint64_t> MonitorObject::Sample() {
+    return translateErrors("Monitor.Sample", [&] { return sample().occupancy; });
+}
+
+std::vector<uint32_t> MonitorObject::Vcpus() {
+    return toVector(plan_.vcpus);
+}
+
+std::map<uint32_t, std::string> MonitorObject::CounterStates() {
+    std::map<uint32_t, std::string> states;
+    for (const auto& [id, state] : last().states)
+        states.emplace(id, std::string(toString(state)));
+    return states;
+}
+
+std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind) {
+    std::vector<CounterEvent> events;
+    if (!host.monitoring)
+        return events;
+    auto add = [&](const char* feature, CounterEvent event) {
+        if (host.monitoring->hasFeature(feature))
+            events.push_back(event);
+    };
+    if (kind == MonitorKind::Cache) {
+        add("llc_occupancy", CounterEvent::LlcOccupancy);
+    } else {
+        add("mbm_total_bytes", CounterEvent::MbmTotalBytes);
+        add("mbm_local_bytes", CounterEvent::MbmLocalBytes);
+    }
+    return events;
+}
+
+// --- PublishedDomain ---
+
+PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& service,
+                                 const ActiveDomain& domain, const HostModel& host,
+                                 const ResctrlFs& resctrl, const AccessPolicy& access,
+                                 DomainObject::Actions actions)
+    : path_(domainObjectPath(domain.record.name)) {
+    const std::string& name = domain.record.name;
+    const DomainGroups& groups = domain.groups;
+    std::vector<sdbus::ObjectPath> allocationPaths;
+    std::vector<sdbus::ObjectPath> monitorPaths;
+    for (std::size_t i = 0; i < groups.plan.allocations.size(); ++i) {
+        allocationPaths.emplace_back(allocationObjectPath(name, i));
+        allocations_.push_back(std::make_unique<AllocationObject>(
+            bus, allocationPaths.back(), groups.plan.allocations[i], groups.allocationGroups[i],
+            resctrl));
+    }
+    for (std::size_t i = 0; i < groups.plan.monitors.size(); ++i) {
+        const PlannedMonitor& monitor = groups.plan.monitors[i];
+        monitorPaths.emplace_back(monitorObjectPath(name, i));
+        monitors_.push_back(
+            std::make_unique<MonitorObject>(bus, monitorPaths.back(), monitor,
+                                            MonitorCounters(resctrl.root(), groups.monitorGroups[i],
+                                                            counterEvents(host, monitor.kind))));
+    }
+    domain_ = std::make_unique<DomainObject>(bus, path_, service, name, std::move(allocationPaths),
+                                             std::move(monitorPaths), access, std::move(actions));
+}
+
+} // namespace resctrld

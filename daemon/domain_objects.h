@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <allocation_adaptor.h>
+#include <domain_adaptor.h>
+#include <functional>
+#include <map>
+#include <memory>
+#include <monitor_adaptor.h>
+#include <string>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "domain_service.h"
+#include "domain_stats.h"
+#include "monitor_counters.h"
+#include "resctrl_fs.h"
+
+namespace resctrld {
+
+class AccessPolicy;
+struct HostModel;
+
+using BusStats = std::map<std::string, sdbus::Variant>;
+BusStats toBusStats(const DomainStats& stats);
+
+// org.resctrld1.Domain at /org/resctrld1/domain/<name> (dbus-api.md). Reads the domain from
+// the service on every get, so it never shows stale threads or state.
+class DomainObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Domain_adaptor,
+                                                           sdbus::ManagedObject_adaptor> {
+public:
+    struct Actions {
+        std::function<void()> stop;
+        std::function<BusStats()> stats;
+    };
+
+    DomainObject(sdbus::IConnection& bus, std::string path, const DomainService& service,
+                 std::string name, std::vector<sdbus::ObjectPath> allocations,
+                 std::vector<sdbus::ObjectPath> monitors, const AccessPolicy& access,
+                 Actions actions);
+    ~DomainObject();
+
+    void emitStateChanged();
+    void emitThreadsChanged();
+
+private:
+    void Stop() override;
+    BusStats GetStats() override;
+    std::string Name() override;
+    std::string Uuid() override;
+    uint32_t HypervisorPid() override;
+    std::string State() override;
+    std::vector<sdbus::Struct<uint32_t, uint32_t>> VcpuThreads() override;
+    std::vector<sdbus::ObjectPath> Allocations() override { return allocations_; }
+    std::vector<sdbus::ObjectPath> Monitors() override { return monitors_; }
+
+    const ActiveDomain& domain() const;
+
+    const DomainService& service_;
+    std::string name_;
+    std::vector<sdbus::ObjectPath> allocations_;
+    std::vector<sdbus::ObjectPath> monitors_;
+    const AccessPolicy& access_;
+    Actions actions_;
+};
+
+// org.resctrld1.Allocation at .../allocation/<n>: what the plan placed, and the group's
+// schemata read back from resctrl on every get.
+class AllocationObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Allocation_adaptor,
+                                                               sdbus::ManagedObject_adaptor> {
+public:
+    AllocationObject(sdbus::IConnection& bus, std::string path, const PlannedAllocation& plan,
+                     std::string group, const ResctrlFs& resctrl);
+    ~AllocationObject();
+
+private:
+    std::vector<uint32_t> Vcpus() override;
+    std::string Group() override { return group_; }
+    std::vector<sdbus::Struct<uint32_t, uint32_t, std::string, uint64_t, std::string>>
+    Caches() override;
+    std::vector<sdbus::Struct<uint32_t, uint32_t>> MemoryBandwidth() override;
+    std::string Schemata() override;
+
+    PlannedAllocation plan_;
+    std::string group_;
+    const ResctrlFs& resctrl_;
+};
+
+// org.resctrld1.Monitor at .../monitor/<n>: the counters of one monitoring group, read by the
+// sampling tick (or Sample()) through held file descriptors.
+class MonitorObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Monitor_adaptor,
+                                                            sdbus::ManagedObject_adaptor> {
+public:
+    MonitorObject(sdbus::IConnection& bus, std::string path, const PlannedMonitor& plan,
+                  MonitorCounters counters);
+    ~MonitorObject();
+
+    // Reads the counters once; when a value or state changed, emits one PropertiesChanged with
+    // every changed property (and SampledAt).
+    const MonitorSample& sample();
+    const MonitorSample& last() const noexcept { return counters_.last(); }
+    const std::string& path() const noexcept { return path_; }
+    unsigned readsInLastSample() const noexcept { return counters_.readsInLastSample(); }
+
+private:
+    std::map<uint32_t, uint64_t> Sample() override;
+    std::string Name() override { return plan_.name; }
+    std::vector<uint32_t> Vcpus() override;
+    uint32_t Level() override { return 3; }
+    std::string Group() override { return counters_.group(); }
+    std::map<uint32_t, uint64_t> CacheOccupancy() override { return last().occupancy; }
+    std::map<uint32_t, uint64_t> MemoryBytesTotal() override { return last().bytesTotal; }
+    std::map<uint32_t, uint64_t> MemoryBytesLocal() override { return last().bytesLocal; }
+    std::map<uint32_t, uint64_t> MemoryBandwidthTotal() override { return last().bandwidthTotal; }
+    std::map<uint32_t, uint64_t> MemoryBandwidthLocal() override { return last().bandwidthLocal; }
+    std::map<uint32_t, std::string> CounterStates() override;
+    uint64_t SampledAt() override { return last().sampledAtUsec; }
+
+    std::string path_;
+    PlannedMonitor plan_;
+    MonitorCounters counters_;
+};
+
+// The counter files a monitor of that kind reads on this host (libvirt-reference.md §5.1:
+// llc_* for cache monitors, mbm_* for bandwidth monitors), limited to mon_features.
+std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind);
+
+// The bus objects of one started domain. Registering them emits InterfacesAdded for each;
+// destroying them emits InterfacesRemoved.
+class PublishedDomain {
+public:
+    PublishedDomain(sdbus::IConnection& bus, const DomainService& service,
+                    const ActiveDomain& domain, const HostModel& host, const ResctrlFs& resctrl,
+                    const AccessPolicy& access, DomainObject::Actions actions);
+
+    DomainObject& domain() { return *domain_; }
+    const std::string& path() const noexcept { return path_; }
+    std::vector<std::unique_ptr<MonitorObject>>& monitors() { return monitors_; }
+
+private:
+    std::string path_;
+    // Children first: they are destroyed (and announced removed) after the domain object.
+    std::vector<std::unique_ptr<AllocationObject>> allocations_;
+    std::vector<std::unique_ptr<MonitorObject>> monitors_;
+    std::unique_ptr<DomainObject> domain_;
+};
+
+} // namespace resctrld

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "domain_service.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "errors.h"
+#include "rollback.h"
+#include "text.h"
+
+namespace resctrld {
+namespace {
+
+std::string describeThread(const VcpuThread& thread) {
+    return "thread " + std::to_string(thread.tid) + " (vCPU " + std::to_string(thread.vcpu) + ")";
+}
+
+// Every vCPU some allocation or monitor of the domain covers.
+std::set<unsigned> tunedVcpus(const DomainDefinition& definition) {
+    std::set<unsigned> vcpus;
+    for (const ResctrlDefinition& def : definition.tuning.definitions) {
+        for (unsigned vcpu : def.vcpus.members())
+            vcpus.insert(vcpu);
+        for (const MonitorDefinition& monitor : def.monitors)
+            for (unsigned vcpu : monitor.vcpus.members())
+                vcpus.insert(vcpu);
+    }
+    return vcpus;
+}
+
+std::string joinNumbers(const std::vector<unsigned>& numbers) {
+    std::string out;
+    for (unsigned n : numbers)
+        out += (out.empty() ? "" : ", ") + std::to_string(n);
+    return out;
+}
+
+// The tids listed in a group's tasks file.
+std::set<std::uint32_t> parseTasks(std::string_view text) {
+    std::set<std::uint32_t> tids;
+    while (!text.empty()) {
+        auto end = text.find('\n');
+        auto line = trim(text.substr(0, end));
+        if (auto tid = parseUnsigned<std::uint32_t>(line))
+            tids.insert(*tid);
+        if (end == std::string_view::npos)
+            break;
+        text.remove_prefix(end + 1);
+    }
+    return tids;
+}
+
+void saveAllocations(ActiveDomain& domain) {
+    domain.record.allocations.clear();
+    for (std::size_t i = 0; i < domain.groups.allocationGroups.size(); ++i)
+        domain.record.allocations.push_back({domain.groups.allocationGroups[i],
+                                             domain.groups.plan.allocations[i].schemata.format(),
+                                             domain.groups.plan.allocations[i].reserved.format()});
+}
+
+} // namespace
+
+std::optional<ProcessIdentity> ActiveDomain::hypervisor() const {
+    if (record.hypervisorPid == 0)
+        return std::nullopt;
+    return ProcessIdentity{static_cast<pid_t>(record.hypervisorPid), record.hypervisorStartTime};
+}
+
+DomainService::DomainService(GroupManager& groups, ProcessTable processes, StateStore& store,
+                             pid_t self)
+    : groups_(groups)
+    , processes_(std::move(processes))
+    , store_(store)
+    , self_(self) {
+}
+
+const ActiveDomain* DomainService::find(const std::string& name) const {
+    auto it = domains_.find(name);
+    return it == domains_.end() ? nullptr : &it->second;
+}
+
+ProcessIdentity DomainService::validateHypervisor(pid_t pid) const {
+    if (pid <= 0)
+        throw ProcessNotFound("hypervisor pid 0 is not a process");
+    if (pid == 1)
+        throw ProcessNotFound("pid 1 (init) cannot be a hypervisor");
+    if (pid == self_)
+        throw ProcessNotFound("pid " + std::to_string(pid) + " is resctrld itself");
+    auto info = processes_.thread(pid);
+    auto identity = processes_.process(pid);
+    if (!info || !identity || info->tgid != pid)
+        throw ProcessNotFound("hypervisor process " + std::to_string(pid) + " does not exist");
+    if (info->isKernelThread)
+        throw ProcessNotFound("pid " + std::to_string(pid) + " is a kernel thread (" + info->comm +
+                              "), not a hypervisor");
+    return *identity;
+}
+
+ThreadRecord DomainService::validateThread(const VcpuThread& thread,
+                                           std::optional<pid_t>& owner) const {
+    auto info = thread.tid == 0 ? std::nullopt : processes_.thread(static_cast<pid_t>(thread.tid));
+    if (!info)
+        throw ProcessNotFound(describeThread(thread) + " does not exist");
+    if (info->isKernelThread)
+        throw ProcessNotFound(describeThread(thread) + " is a kernel thread (" + info->comm + ")");
+    if (info->tgid == 1)
+        throw ProcessNotFound(describeThread(thread) + " belongs to pid 1 (init)");
+    if (info->tgid == self_)
+        throw ProcessNotFound(describeThread(thread) + " belongs to resctrld itself");
+    if (owner && info->tgid != *owner)
+        throw ProcessNotFound(describeThread(thread) + " belongs to process " +
+                              std::to_string(info->tgid) + ", not to the hypervisor process " +
+                              std::to_string(*owner) + " (all vCPU threads must be one process's)");
+    owner = info->tgid;
+    return {thread.vcpu, thread.tid, info->startTime};
+}
+
+DomainService::ValidatedThreads
+DomainService::validateThreads(const std::vector<VcpuThread>& threads,
+                               std::optional<pid_t> hypervisor) const {
+    ValidatedThreads validated;
+    if (hypervisor)
+        validated.owner = validateHypervisor(*hypervisor);
+    std::optional<pid_t> owner = hypervisor;
+    std::set<unsigned> seen;
+    for (const VcpuThread& thread : threads) {
+        if (!seen.insert(thread.vcpu).second)
+            throw InvalidDefinition("vCPU " + std::to_string(thread.vcpu) +
+                                    " is given more than one thread");
+        validated.threads.push_back(validateThread(thread, owner));
+    }
+    if (!validated.owner && owner)
+        validated.owner = processes_.process(*owner);
+    if (owner && !validated.owner)
+        throw ProcessNotFound("process " + std::to_string(*owner) + " exited");
+    return validated;
+}
+
+DomainService::Started DomainService::start(std::string_view definitionXml,
+                                            const std::vector<VcpuThread>& threads) {
+    DomainDefinition definition = parseDomainDefinition(definitionXml);
+    std::vector<VcpuThread> given = threads;
+    if (given.empty() && definition.isStatus)
+        given = definition.vcpuThreads;
+    std::optional<pid_t> hypervisor;
+    if (definition.hypervisorPid != 0)
+        hypervisor = static_cast<pid_t>(definition.hypervisorPid);
+    return startParsed(definitionXml, std::move(definition), given, hypervisor);
+}
+
+DomainService::Started DomainService::startForProcess(std::string_view definitionXml,
+                                                      pid_t hypervisorPid) {
+    DomainDefinition definition = parseDomainDefinition(definitionXml);
+    validateHypervisor(hypervisorPid);
+    std::map<unsigned, pid_t> found = processes_.vcpuThreads(hypervisorPid);
+    std::vector<unsigned> missing;
+    for (unsigned vcpu : tunedVcpus(definition))
+        if (!found.count(vcpu))
+            missing.push_back(vcpu);
+    if (found.empty())
+        throw ProcessNotFound("process " + std::to_string(hypervisorPid) +
+                              " has no vCPU threads (threads named 'CPU <n>/<accel>', as QEMU "
+                              "names them)");
+    if (!missing.empty())
+        throw ProcessNotFound("process " + std::to_string(hypervisorPid) +
+                              " has no thread for vCPU " + joinNumbers(missing) +
+                              " (looked for threads named 'CPU <n>/<accel>'; it has " +
+                              std::to_string(found.size()) + " vCPU threads)");
+    std::vector<VcpuThread> threads;
+    for (const auto& [vcpu, tid] : found)
+        threads.push_back({vcpu, static_cast<std::uint32_t>(tid)});
+    return startParsed(definitionXml, std::move(definition), threads, hypervisorPid);
+}
+
+DomainService::Started DomainService::startParsed(std::string_view definitionXml,
+                                                  DomainDefinition definition,
+                                                  const std::vector<VcpuThread>& threads,
+                                                  std::optional<pid_t> hypervisor) {
+    if (definition.tuning.empty())
+        throw InvalidDefinition("domain '" + definition.name +
+                                "' has no <cachetune> or <memorytune> (in <cputune> or in "
+                                "<metadata>'s urn:resctrld:cputune:1 element): nothing to start");
+    ValidatedThreads validated = validateThreads(threads, hypervisor);
+
+    if (auto it = domains_.find(definition.name); it != domains_.end()) {
+        if (!it->second.definition.isEquivalentTo(definition))
+            throw AlreadyExists("domain '" + definition.name +
+                                "' is already started with another definition; stop it first");
+        return reconnect(it->second, validated);
+    }
+
+    std::vector<VcpuThread> attach;
+    for (const ThreadRecord& thread : validated.threads)
+        attach.push_back({thread.vcpu, thread.tid});
+    ActiveDomain domain;
+    domain.groups = groups_.start(definition, attach);
+    Rollback rollback;
+    rollback.add([&] {
+        try {
+            groups_.stop(domain.groups);
+        } catch (const Error& e) {
+            spdlog::warn("domain {}: cannot undo its groups: {}", definition.name, e.what());
+        }
+    });
+
+    domain.definition = std::move(definition);
+    domain.record.name = domain.definition.name;
+    domain.record.definition = std::string(definitionXml);
+    if (validated.owner) {
+        domain.record.hypervisorPid = static_cast<std::uint32_t>(validated.owner->pid);
+        domain.record.hypervisorStartTime = validated.owner->startTime;
+    }
+    domain.record.threads = validated.threads;
+    saveAllocations(domain);
+    try {
+        store_.save(domain.record);
+    } catch (const std::system_error& e) {
+        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+    }
+    rollback.commit();
+
+    for (const std::string& warning : domain.definition.warnings)
+        spdlog::warn("domain {}: {}", domain.definition.name, warning);
+    if (domain.definition.cputuneTuningIgnored)
+        spdlog::info("domain {}: <metadata>'s definition wins; <cputune>'s tuning is ignored",
+                     domain.definition.name);
+    spdlog::info("domain {} started: {} allocation groups, {} monitors, {} vCPU threads{}",
+                 domain.definition.name, domain.groups.allocationGroups.size(),
+                 domain.groups.plan.monitors.size(), domain.record.threads.size(),
+                 domain.record.hypervisorPid
+                     ? ", hypervisor pid " + std::to_string(domain.record.hypervisorPid)
+                     : "");
+    auto [it, inserted] = domains_.emplace(domain.record.name, std::move(domain));
+    return {it->second, false};
+}
+
+DomainService::Started DomainService::reconnect(ActiveDomain& domain,
+                                                const ValidatedThreads& validated) {
+    // Recreate what vanished, then (re)write every thread: writing a tid already in its group is
+    // harmless, so a reconnect always ends with the groups complete.
+    groups_.adopt(domain.groups);
+    DomainRecord before = domain.record;
+    if (validated.owner) {
+        domain.record.hypervisorPid = static_cast<std::uint32_t>(validated.owner->pid);
+        domain.record.hypervisorStartTime = validated.owner->startTime;
+    }
+    attachThreads(domain, validated.threads);
+    try {
+        store_.save(domain.record);
+    } catch (const std::system_error& e) {
+        domain.record = before;
+        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+    }
+    domain.degraded = false;
+    domain.problems.clear();
+    spdlog::info("domain {} reconnected: {} vCPU threads attached", domain.record.name,
+                 validated.threads.size());
+    return {domain, true};
+}
+
+void DomainService::attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads) {
+    for (const ThreadRecord& thread : threads) {
+        groups_.attach(domain.groups, {thread.vcpu, thread.tid});
+        auto& recorded = domain.record.threads;
+        std::erase_if(recorded, [&](const ThreadRecord& r) { return r.vcpu == thread.vcpu; });
+        recorded.push_back(thread);
+    }
+    std::sort(domain.record.threads.begin(), domain.record.threads.end(),
+              [](const ThreadRecord& a, const ThreadRecord& b) { return a.vcpu < b.vcpu; });
+}
+
+const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsigned vcpu,
+                                                 std::uint32_t tid) {
+    auto it = domains_.find(name);
+    if (it == domains_.end())
+        throw NotFound("no domain named '" + name + "' is started");
+    ActiveDomain& domain = it->second;
+    std::optional<pid_t> owner;
+    if (auto hypervisor = domain.hypervisor()) {
+        if (!processes_.isAlive(*hypervisor))
+            throw ProcessNotFound("the hypervisor process " + std::to_string(hypervisor->pid) +
+                                  " of domain '" + name + "' has exited");
+        owner = hypervisor->pid;
+    }
+    ThreadRecord thread = validateThread({vcpu, tid}, owner);
+    DomainRecord before = domain.record;
+    if (!domain.hypervisor()) {
+        if (auto identity = processes_.process(*owner)) {
+            domain.record.hypervisorPid = static_cast<std::uint32_t>(identity->pid);
+            domain.record.hypervisorStartTime = identity->startTime;
+        }
+    }
+    try {
+        attachThreads(domain, {thread});
+        store_.save(domain.record);
+    } catch (const std::system_error& e) {
+        domain.record = before;
+        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+    } catch (...) {
+        domain.record = before;
+        throw;
+    }
+    spdlog::info("domain {}: vCPU {} thread {} attached", name, vcpu, tid);
+    return domain;
+}
+
+void DomainService::forget(const std::string& name) {
+    // The record goes first: a crash after this leaves stray groups, which recover() removes.
+    try {
+        store_.remove(name);
+    } catch (const std::system_error& e) {
+        spdlog::warn("domain {}: cannot remove its state: {}", name, e.what());
+    }
+}
+
+void DomainService::stop(const std::string& name) {
+    auto it = domains_.find(name);
+    if (it == domains_.end())
+        throw NotFound("no domain named '" + name + "' is started");
+    forget(name);
+    try {
+        groups_.stop(it->second.groups);
+    } catch (...) {
+        // Still started: keep its record so a restart does not take its groups for strays.
+        try {
+            store_.save(it->second.record);
+        } catch (const std::system_error& e) {
+            spdlog::warn("domain {}: cannot restore its state: {}", name, e.what());
+        }
+        throw;
+    }
+    domains_.erase(it);
+    spdlog::info("domain {} stopped", name);
+}
+
+bool DomainService::dropExitedThreads(ActiveDomain& domain) {
+    return std::erase_if(domain.record.threads, [&](const ThreadRecord& thread) {
+               auto info = processes_.thread(static_cast<pid_t>(thread.tid));
+               return !info || info->startTime != thread.startTime;
+           }) > 0;
+}
+
+bool DomainService::attachNewVcpuThreads(ActiveDomain& domain) {
+    auto hypervisor = domain.hypervisor();
+    if (!hypervisor)
+        return false;
+    bool changed = false;
+    for (const auto& [vcpu, tid] : processes_.vcpuThreads(hypervisor->pid)) {
+        const auto& threads = domain.record.threads;
+        bool known = std::any_of(threads.begin(), threads.end(), [&](const ThreadRecord& r) {
+            return r.tid == static_cast<std::uint32_t>(tid);
+        });
+        if (known)
+            continue;
+        auto info = processes_.thread(tid);
+        if (!info || info->tgid != hypervisor->pid)
+            continue;
+        try {
+            attachThreads(domain, {{vcpu, static_cast<std::uint32_t>(tid), info->startTime}});
+            spdlog::info("domain {}: new vCPU {} thread {} attached", domain.record.name, vcpu,
+                         tid);
+            changed = true;
+        } catch (const Error& e) {
+            spdlog::warn("domain {}: cannot attach new vCPU {} thread {}: {}", domain.record.name,
+                         vcpu, tid, e.what());
+        }
+    }
+    return changed;
+}
+
+std::vector<std::string> DomainService::findProblems(const ActiveDomain& domain) const {
+    std::vector<std::string> problems;
+    std::map<std::string, std::set<std::uint32_t>> tasks;
+    for (const std::string& group : domain.groups.createdGroups()) {
+        auto text = groups_.resctrl().read(group + "/tasks");
+        if (!text)
+            problems.push_back("group " + group + " vanished");
+        else
+            tasks[group] = parseTasks(*text);
+    }
+    for (const ThreadRecord& thread : domain.record.threads)
+        for (const std::string& group : domain.groups.groupsOfVcpu(thread.vcpu))
+            if (auto it = tasks.find(group); it != tasks.end() && !it->second.count(thread.tid))
+                problems.push_back("thread " + std::to_string(thread.tid) + " of vCPU " +
+                                   std::to_string(thread.vcpu) + " left group " + group);
+    return problems;
+}
+
+DomainChanges DomainService::check() {
+    DomainChanges changes;
+    for (auto it = domains_.begin(); it != domains_.end();) {
+        ActiveDomain& domain = it->second;
+        const std::string name = it->first;
+        if (auto hypervisor = domain.hypervisor(); hypervisor && !processes_.isAlive(*hypervisor)) {
+            spdlog::info("domain {}: hypervisor process {} exited; removing its groups", name,
+                         hypervisor->pid);
+            forget(name);
+            try {
+                groups_.stop(domain.groups);
+            } catch (const Error& e) {
+                spdlog::warn("domain {}: {}; its groups are removed at the next restart", name,
+                             e.what());
+            }
+            it = domains_.erase(it);
+            changes.died.push_back(name);
+            continue;
+        }
+        bool threadsChanged = dropExitedThreads(domain);
+        threadsChanged = attachNewVcpuThreads(domain) || threadsChanged;
+        if (threadsChanged) {
+            changes.threadsChanged.push_back(name);
+            try {
+                store_.save(domain.record);
+            } catch (const std::system_error& e) {
+                spdlog::warn("domain {}: cannot save its state: {}", name, e.what());
+            }
+        }
+        auto problems = findProblems(domain);
+        if (problems != domain.problems) {
+            for (const std::string& problem : problems)
+                if (std::find(domain.problems.begin(), domain.problems.end(), problem) ==
+                    domain.problems.end())
+                    spdlog::warn("domain {} degraded: {}", name, problem);
+            if (!problems.empty() != domain.degraded)
+                changes.stateChanged.push_back(name);
+            if (problems.empty())
+                spdlog::info("domain {} is active again", name);
+            domain.degraded = !problems.empty();
+            domain.problems = std::move(problems);
+        }
+        ++it;
+    }
+    return changes;
+}
+
+Recovery DomainService::recover() {
+    Recovery recovery;
+    StateStore::Loaded loaded = store_.loadAll();
+    recovery.problems = loaded.problems;
+    std::set<std::string> known;
+    for (DomainRecord& record : loaded.records) {
+        ActiveDomain domain;
+        try {
+            domain.definition = parseDomainDefinition(record.definition);
+            if (domain.definition.name != record.name)
+                throw InvalidDefinition("the record's name is '" + record.name +
+                                        "', its definition's '" + domain.definition.name + "'");
+            std::vector<std::pair<Schemata, Schemata>> allocations;
+            for (const AllocationRecord& allocation : record.allocations)
+                allocations.emplace_back(Schemata::parse(allocation.schemata),
+                                         Schemata::parse(allocation.reserved));
+            domain.groups = groups_.restore(domain.definition, allocations);
+        } catch (const Error& e) {
+            recovery.problems.push_back("domain " + record.name +
+                                        ": cannot read its saved state: " + e.what());
+            forget(record.name);
+            continue;
+        }
+        domain.record = std::move(record);
+        if (auto hypervisor = domain.hypervisor(); hypervisor && !processes_.isAlive(*hypervisor)) {
+            recovery.cleanedUp.push_back(domain.record.name);
+            forget(domain.record.name);
+            continue; // its groups are strays now
+        }
+        try {
+            groups_.adopt(domain.groups);
+        } catch (const Error& e) {
+            recovery.problems.push_back("domain " + domain.record.name +
+                                        ": cannot recreate its groups: " + e.what());
+        }
+        dropExitedThreads(domain);
+        for (const ThreadRecord& thread : domain.record.threads) {
+            try {
+                groups_.attach(domain.groups, {thread.vcpu, thread.tid});
+            } catch (const Error& e) {
+                recovery.problems.push_back("domain " + domain.record.name + ": " + e.what());
+            }
+        }
+        for (const std::string& group : domain.groups.createdGroups())
+            known.insert(group);
+        recovery.adopted.push_back(domain.record.name);
+        domains_.emplace(domain.record.name, std::move(domain));
+    }
+    recovery.strayGroupsRemoved = groups_.removeStrayGroups(known);
+    groups_.regrowDefaultGroup();
+    return recovery;
+}
+
+} // namespace resctrld
