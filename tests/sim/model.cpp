@@ -846,8 +846,11 @@ uint64_t ResctrlModel::occupancyOfRmid(unsigned rmid, size_t domIdx) {
             owner = g;
     if (!owner)
         return 0;
+    // The threads of one CLOSID share the ways its mask gives them: when their footprints
+    // together exceed that, each RMID of the CLOSID gets its proportional share of the cap.
     unsigned id = profile_.l3Ids[domIdx];
     uint64_t sum = 0;
+    uint64_t closidSum = 0;
     for (const auto& [tid, perDomain] : footprints_) {
         auto it = perDomain.find(id);
         if (it == perDomain.end())
@@ -855,10 +858,19 @@ uint64_t ResctrlModel::occupancyOfRmid(unsigned rmid, size_t domIdx) {
         auto info = tasks_.lookup(tid);
         if (!info)
             continue;
-        if (rmidOfPlacement(placementOf(tid, *info)) == rmid)
+        auto placement = placementOf(tid, *info);
+        Group* ctrl = groupBySerial(placement.first);
+        if (!ctrl)
+            ctrl = root_.get();
+        if (rmidOfPlacement(placement) == rmid)
             sum += it->second;
+        if (ctrl->closid == owner->closid)
+            closidSum += it->second;
     }
-    return std::min(sum, occupancyCap(*owner, domIdx));
+    uint64_t cap = occupancyCap(*owner, domIdx);
+    if (closidSum <= cap)
+        return sum;
+    return static_cast<uint64_t>(static_cast<unsigned __int128>(sum) * cap / closidSum);
 }
 
 std::string ResctrlModel::readMonFile(Group& g, unsigned domain, const std::string& event) {

@@ -422,9 +422,11 @@ TEST_CASE("mon_data values (behaviour 16)", "[sim]") {
     CHECK(f.read("a/mon_data/mon_L3_00/mbm_local_bytes") == "820\n");
     CHECK(f.read("a/mon_groups/m/mon_data/mon_L3_00/mbm_total_bytes") == "20\n");
     CHECK(f.read("mon_data/mon_L3_00/mbm_total_bytes") == "0\n");
-    // Occupancy is capped by the bytes the CLOSID's mask covers (2.5 MiB per bit).
+    // Occupancy is capped by the bytes the CLOSID's mask covers (2.5 MiB per bit), shared by its
+    // RMIDs in proportion to their footprints: m holds 3 of the 4 MB, so 3/4 of the room.
     REQUIRE(f.write("a/schemata", "L3:0=1\n") == 0);
-    CHECK(f.read("a/mon_groups/m/mon_data/mon_L3_00/llc_occupancy") == "2621440\n");
+    CHECK(f.read("a/mon_groups/m/mon_data/mon_L3_00/llc_occupancy") == "1966080\n");
+    CHECK(f.read("a/mon_data/mon_L3_00/llc_occupancy") == "2621440\n");
     f.model->setCounterStates({{0, "*", CounterState::Unavailable},
                                {0, "llc_occupancy", CounterState::Error},
                                {1, "mbm_local_bytes", CounterState::Unassigned}});
