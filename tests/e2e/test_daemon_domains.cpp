@@ -12,6 +12,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -23,7 +24,9 @@
 #include <signal.h>
 #include <sstream>
 #include <string>
+#include <sys/file.h>
 #include <tuple>
+#include <unistd.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -227,10 +230,11 @@ pid_t kernelThread() {
 // signals are recorded, and the fake hypervisors of the test.
 struct Fixture {
     explicit Fixture(const std::string& profile = "skx-2s-l3cat",
-                     const std::string& mountOptions = "", const std::string& kernel = "6.15")
+                     const std::string& mountOptions = "", const std::string& kernel = "6.15",
+                     const std::string& extraConfig = "")
         : sim({profile, kernel, mountOptions, true})
         , bus(dir.path())
-        , daemon(bus, dir.path(), options(sim))
+        , daemon(bus, dir.path(), options(sim, extraConfig))
         , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
         , manager(sdbus::createProxy(*connection, kBusName, kRootPath)) {
         subscribe();
@@ -255,9 +259,10 @@ struct Fixture {
         }
     }
 
-    static Daemon::Options options(const SimInstance& sim) {
+    static Daemon::Options options(const SimInstance& sim, const std::string& extraConfig) {
         Daemon::Options options;
-        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\nLogLevel=debug\n";
+        options.configText =
+            "[Daemon]\nMount=no\nSampleIntervalSec=0\nLogLevel=debug\n" + extraConfig;
         options.resctrlRoot = sim.root();
         options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
         return options;
@@ -277,8 +282,11 @@ struct Fixture {
         manager->uponSignal("InterfacesAdded")
             .onInterface(kObjectManager)
             .call([this](const sdbus::ObjectPath& path,
-                         const std::map<std::string, std::map<std::string, sdbus::Variant>>&) {
+                         const std::map<std::string, std::map<std::string, sdbus::Variant>>&
+                             interfaces) {
                 added.push_back(path);
+                for (const auto& [name, properties] : interfaces)
+                    addedInterfaces[path].insert(name);
             });
         manager->uponSignal("InterfacesRemoved")
             .onInterface(kObjectManager)
@@ -470,6 +478,7 @@ struct Fixture {
     std::vector<std::pair<std::string, std::string>> started;
     std::vector<std::pair<std::string, std::string>> stopped;
     std::vector<std::string> added;
+    std::map<std::string, std::set<std::string>> addedInterfaces;
     std::vector<std::string> removed;
 };
 
@@ -539,6 +548,9 @@ TEST_CASE("StartDomain creates groups and StopDomain removes them", "[e2e][sim][
         return contains(f.added, kDomainPath) && contains(f.added, allocPath) &&
                contains(f.added, monPath);
     }));
+    CHECK(f.addedInterfaces[kDomainPath].count(kDomain) == 1);
+    CHECK(f.addedInterfaces[allocPath].count(kAllocation) == 1);
+    CHECK(f.addedInterfaces[monPath].count(kMonitor) == 1);
 
     CHECK(f.property<std::string>(path, kDomain, "Name") == "vm1");
     CHECK(f.property<std::string>(path, kDomain, "Uuid") == kUuid);
@@ -1265,5 +1277,47 @@ TEST_CASE("A domain name outside the safe characters gets a mangled group name a
     CHECK(f.property<std::string>(path + "/allocation/0", kAllocation, "Group") == group);
     CHECK(f.tasks(group) == TidSet{vm.tid(0), vm.tid(1)});
     f.stop(name);
+    CHECK(f.snapshot() == before);
+}
+
+TEST_CASE("StartDomain is Busy while another process holds the resctrl lock",
+          "[e2e][sim][domains]") {
+    Fixture f("skx-2s-l3cat", "", "6.15", "LockTimeoutSec=0.3\n");
+    FakeVm& vm = f.spawn(2);
+    const std::string definition = domainXml("vm1", 2, cachetune("0-1", cache(0, 5120)));
+    const std::string before = f.snapshot();
+    {
+        // The kernel's recommended advisory lock: flock(2) on the resctrl root.
+        struct Lock {
+            int fd;
+            ~Lock() { close(fd); }
+        } lock{open(f.sim.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+        REQUIRE(lock.fd >= 0);
+        REQUIRE(flock(lock.fd, LOCK_EX) == 0);
+        const auto e = errorOf([&] { f.start(definition, vm.threadsOf({0, 1})); });
+        CHECK(e.getName() == "org.resctrld1.Error.Busy");
+        CHECK(f.snapshot() == before);
+    }
+    f.settle();
+    CHECK(f.started.empty());
+    // The lock released, the same call succeeds.
+    f.start(definition, vm.threadsOf({0, 1}));
+    CHECK(f.tasks("resctrld-vm1-vcpus_0-1") == TidSet{vm.tid(0), vm.tid(1)});
+}
+
+TEST_CASE("A member of AllowedGroups starts and stops domains", "[e2e][sim][domains]") {
+    // nogroup is nobody's primary group in the user database.
+    Fixture f("skx-2s-l3cat", "", "6.15", "AllowedGroups=nogroup\n");
+    const std::string before = f.snapshot();
+    // No threads yet: the groups are made, the vCPUs attach later (SetVcpuThread).
+    const auto start = callAsUser(f.bus.address(), kNobody, kNogroup, {}, "StartDomain",
+                                  domainXml("vm1", 2, cachetune("0-1", cache(0, 5120))));
+    INFO(start.errorName << ": " << start.errorMessage);
+    CHECK(start.ok);
+    CHECK(f.groups() == std::set<std::string>{"resctrld-vm1-vcpus_0-1"});
+    CHECK(f.tasks("resctrld-vm1-vcpus_0-1").empty());
+    const auto stop = callAsUser(f.bus.address(), kNobody, kNogroup, {}, "StopDomain", "vm1");
+    INFO(stop.errorName << ": " << stop.errorMessage);
+    CHECK(stop.ok);
     CHECK(f.snapshot() == before);
 }
