@@ -14,6 +14,9 @@
 namespace resctrld {
 namespace {
 
+// NAME_MAX of Linux filesystems.
+constexpr std::size_t kMaxStateFileName = 255;
+
 std::string describeThread(const VcpuThread& thread) {
     return "thread " + std::to_string(thread.tid) + " (vCPU " + std::to_string(thread.vcpu) + ")";
 }
@@ -183,6 +186,12 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
         throw InvalidDefinition("domain '" + definition.name +
                                 "' has no <cachetune> or <memorytune> (in <cputune> or in "
                                 "<metadata>'s urn:resctrld:cputune:1 element): nothing to start");
+    if (stateFileName(definition.name).size() > kMaxStateFileName)
+        throw InvalidDefinition("domain name '" + definition.name +
+                                "' is too long for resctrld's state directory (at most " +
+                                std::to_string(kMaxStateFileName) +
+                                " bytes once encoded; letters and digits take one byte, others "
+                                "three)");
     ValidatedThreads validated = validateThreads(threads, hypervisor);
 
     if (auto it = domains_.find(definition.name); it != domains_.end()) {
