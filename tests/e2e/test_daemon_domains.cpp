@@ -374,6 +374,10 @@ struct Fixture {
             .withArguments(name, static_cast<std::uint32_t>(vcpu), static_cast<std::uint32_t>(tid));
     }
 
+    std::uint32_t managerProperty(const std::string& name) {
+        return manager->getProperty(name).onInterface(kManager).get<std::uint32_t>();
+    }
+
     template <class T>
     T property(const std::string& path, const char* interface, const std::string& name) {
         auto proxy = sdbus::createProxy(*connection, kBusName, path);
@@ -576,6 +580,10 @@ TEST_CASE("StartDomain creates groups and StopDomain removes them", "[e2e][sim][
     CHECK(f.property<std::uint32_t>(monPath, kMonitor, "Level") == 3);
     CHECK(f.property<std::string>(monPath, kMonitor, "Group") == mon);
 
+    // One CLOSID for the allocation group; RMIDs for it and its monitor group.
+    CHECK(f.managerProperty("ClosidsFree") == 6);
+    CHECK(f.managerProperty("RmidsFree") == 157);
+
     CHECK(f.getDomain("vm1") == kDomainPath);
     CHECK(f.listDomains() == std::vector<std::tuple<std::string, std::string, std::string>>{
                                  {"vm1", kUuid, kDomainPath}});
@@ -591,6 +599,8 @@ TEST_CASE("StartDomain creates groups and StopDomain removes them", "[e2e][sim][
     CHECK(f.inRoot(vm.tid(0)));
     CHECK(f.inRoot(vm.tid(1)));
     CHECK(f.schemata() == rootBefore);
+    CHECK(f.managerProperty("ClosidsFree") == 7);
+    CHECK(f.managerProperty("RmidsFree") == 159);
     CHECK(f.snapshot() == before);
     CHECK(f.waitFor([&] { return !f.stopped.empty(); }));
     CHECK(f.stopped == std::vector<std::pair<std::string, std::string>>{{"vm1", kDomainPath}});
@@ -1003,8 +1013,7 @@ TEST_CASE("Domains compete for ways and CLOSIDs and RMIDs until NoSpace", "[e2e]
         CHECK(f.snapshot() == before);
         // One group still fits.
         f.start(domainXml("vm1", 4, cachetune("0-1", cache(0, 2560))), vm.threadsOf({0, 1}));
-        CHECK(f.manager->getProperty("ClosidsFree").onInterface(kManager).get<std::uint32_t>() ==
-              0);
+        CHECK(f.managerProperty("ClosidsFree") == 0);
     }
 
     SECTION("RMIDs") {
