@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -16,12 +17,21 @@
 
 namespace resctrld {
 
-void EventLoop::watch(int fd, Handler onReadable) {
-    watches_[fd] = std::move(onReadable);
+void EventLoop::watch(int fd, short events, Handler onEvent) {
+    watches_[fd] = {events, std::move(onEvent)};
 }
 
 void EventLoop::unwatch(int fd) {
     watches_.erase(fd);
+}
+
+void EventLoop::runDeferred() {
+    while (!deferred_.empty()) {
+        auto batch = std::move(deferred_);
+        deferred_.clear();
+        for (auto& handler : batch)
+            handler();
+    }
 }
 
 void EventLoop::run() {
@@ -30,16 +40,18 @@ void EventLoop::run() {
     std::vector<int> ready;
     while (!quit_) {
         // Drain everything sd-bus has buffered before sleeping: poll() only reports new bytes.
-        while (!quit_ && bus_.processPendingRequest()) {
-        }
+        // Deferred work runs after each message, before the next one can depend on it.
+        while (!quit_ && bus_.processPendingRequest())
+            runDeferred();
+        runDeferred();
         if (quit_)
             break;
 
         const auto pollData = bus_.getEventLoopPollData();
         fds.clear();
         fds.push_back({pollData.fd, pollData.events, 0});
-        for (const auto& [fd, handler] : watches_)
-            fds.push_back({fd, POLLIN, 0});
+        for (const auto& [fd, watch] : watches_)
+            fds.push_back({fd, watch.first, 0});
 
         if (poll(fds.data(), fds.size(), pollData.getPollTimeout()) < 0) {
             if (errno == EINTR)
@@ -55,7 +67,7 @@ void EventLoop::run() {
         }
         for (int fd : ready) {
             if (auto it = watches_.find(fd); it != watches_.end()) {
-                auto handler = it->second; // survives an unwatch from inside itself
+                auto handler = it->second.second; // survives an unwatch from inside itself
                 handler();
             }
         }
@@ -83,6 +95,35 @@ SignalWatch::SignalWatch(EventLoop& loop, std::initializer_list<int> signals,
 }
 
 SignalWatch::~SignalWatch() {
+    loop_.unwatch(fd_.get());
+}
+
+namespace {
+
+// Reading the table to its end re-arms the kernel's change notification.
+void drain(int fd) {
+    char buffer[4096];
+    lseek(fd, 0, SEEK_SET);
+    while (read(fd, buffer, sizeof buffer) > 0) {
+    }
+}
+
+} // namespace
+
+MountTableWatch::MountTableWatch(EventLoop& loop, EventLoop::Handler onChange)
+    : loop_(loop)
+    , fd_(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC))
+    , onChange_(std::move(onChange)) {
+    if (!fd_.isValid())
+        throw std::system_error(errno, std::generic_category(), "open /proc/self/mountinfo");
+    drain(fd_.get());
+    loop_.watch(fd_.get(), POLLPRI, [this] {
+        drain(fd_.get());
+        onChange_();
+    });
+}
+
+MountTableWatch::~MountTableWatch() {
     loop_.unwatch(fd_.get());
 }
 

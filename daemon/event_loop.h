@@ -4,7 +4,9 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <poll.h>
 #include <utility>
+#include <vector>
 
 #include <initializer_list>
 
@@ -28,16 +30,25 @@ public:
 
     // Calls `onReadable` whenever `fd` polls readable. The fd stays owned by the caller and must
     // outlive the watch.
-    void watch(int fd, Handler onReadable);
+    void watch(int fd, Handler onReadable) { watch(fd, POLLIN, std::move(onReadable)); }
+    // Calls `onEvent` whenever `fd` polls any of `events` (e.g. POLLPRI for /proc/self/mountinfo).
+    void watch(int fd, short events, Handler onEvent);
     void unwatch(int fd);
+
+    // Runs `handler` once, after the bus message being handled now (e.g. to destroy the object
+    // whose method is running: sdbus-c++ still sends the reply through it).
+    void defer(Handler handler) { deferred_.push_back(std::move(handler)); }
 
     // Runs until quit(); rethrows what a handler throws.
     void run();
     void quit() { quit_ = true; }
 
 private:
+    void runDeferred();
+
     sdbus::IConnection& bus_;
-    std::map<int, Handler> watches_;
+    std::map<int, std::pair<short, Handler>> watches_;
+    std::vector<Handler> deferred_;
     bool quit_ = false;
 };
 
@@ -55,6 +66,21 @@ private:
     EventLoop& loop_;
     UniqueFd fd_;
     std::function<void(int)> onSignal_;
+};
+
+// Calls `onChange` when the mount table changes (the kernel marks /proc/self/mountinfo with
+// POLLPRI then), so the daemon notices resctrl being mounted or unmounted without polling.
+class MountTableWatch {
+public:
+    MountTableWatch(EventLoop& loop, EventLoop::Handler onChange);
+    ~MountTableWatch();
+    MountTableWatch(const MountTableWatch&) = delete;
+    MountTableWatch& operator=(const MountTableWatch&) = delete;
+
+private:
+    EventLoop& loop_;
+    UniqueFd fd_;
+    EventLoop::Handler onChange_;
 };
 
 // A periodic CLOCK_MONOTONIC timer on the loop (timerfd: no drift, no busy waiting). Missed

@@ -39,7 +39,31 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
     , access_(access)
     , store_(config.stateDirectory) {
     registerAdaptor();
+    mounted_ = probeResctrl(config_.resctrlRoot).mounted;
     discoverHost();
+    try {
+        mountWatch_.emplace(loop_, [this] { mountTableChanged(); });
+    } catch (const std::system_error& e) {
+        spdlog::warn("cannot watch the mount table ({}); Mounted is read on request only",
+                     e.what());
+    }
+}
+
+void ManagerObject::mountTableChanged() {
+    const bool mounted = probeResctrl(config_.resctrlRoot).mounted;
+    if (mounted == mounted_)
+        return;
+    mounted_ = mounted;
+    if (mounted) {
+        spdlog::info("resctrl is now mounted at {}", config_.resctrlRoot.string());
+        discoverHost();
+    } else {
+        spdlog::warn("resctrl at {} was unmounted; every group is gone with it",
+                     config_.resctrlRoot.string());
+    }
+    getObject().emitPropertiesChangedSignal(
+        org::resctrld1::Manager_adaptor::INTERFACE_NAME,
+        {"Mounted", "MountOptions", "ClosidsTotal", "ClosidsFree", "RmidsTotal", "RmidsFree"});
 }
 
 ManagerObject::~ManagerObject() {
@@ -51,7 +75,16 @@ ManagerObject::~ManagerObject() {
 void ManagerObject::publish(const ActiveDomain& domain) {
     const std::string name = domain.record.name;
     DomainObject::Actions actions{
-        .stop = [this, name] { stopDomain(name); },
+        // The domain object's own Stop() cannot destroy it while it runs: its objects go
+        // right after the reply.
+        .stop =
+            [this, name] {
+                requireService().stop(name);
+                loop_.defer([this, name] {
+                    unpublish(name);
+                    updateTicker();
+                });
+            },
         .stats = [this, name] { return domainStats(name); },
     };
     published_[name] = std::make_unique<PublishedDomain>(
@@ -333,13 +366,16 @@ std::string ManagerObject::ResctrlRoot() {
     return config_.resctrlRoot.string();
 }
 
-// TODO(daemon issue 5): Mounted and MountOptions are probed on each read and emit no
-// PropertiesChanged yet; the host model will own them and signal changes from the sampling tick.
+// Probed on each read; mountTableChanged() announces changes.
 bool ManagerObject::Mounted() {
     return probeResctrl(config_.resctrlRoot).mounted;
 }
 
 std::vector<std::string> ManagerObject::MountOptions() {
+    // The host model knows the options from mountinfo and from what the tree shows (CDP's
+    // info/L3CODE, mba_MBps_event, ...), which also holds where mountinfo lists none.
+    if (discoverHost())
+        return host_->mountOptions;
     return probeResctrl(config_.resctrlRoot).options;
 }
 

@@ -80,6 +80,8 @@ private:
     // The tick runs while any domain is started: the domains' health check, and the monitors'
     // sampling when SampleIntervalSec is not 0. No domain, no wake-up.
     void updateTicker();
+    // resctrl was mounted or unmounted: discover the host (and recover) or just tell listeners.
+    void mountTableChanged();
     void tick();
     DomainService& requireService();
 
@@ -108,6 +110,8 @@ private:
     std::unique_ptr<DomainService> service_;
     std::map<std::string, std::unique_ptr<PublishedDomain>> published_;
     std::optional<PeriodicTimer> ticker_;
+    bool mounted_ = false;
+    std::optional<MountTableWatch> mountWatch_;
 };
 
 } // namespace resctrld

@@ -324,6 +324,25 @@ GroupManager::restore(const DomainDefinition& definition,
     return layOut(definition.name, std::move(plan));
 }
 
+void GroupManager::repairSchemata(const std::string& domainName, const std::string& group,
+                                  const Schemata& wanted) const {
+    const Schemata current = Schemata::parse(resctrl_.read(group + "/schemata").value_or(""));
+    Schemata changes;
+    for (Resource resource : wanted.resources()) {
+        for (const auto& [id, mask] : wanted.masks(resource))
+            if (current.mask(resource, id) != mask)
+                changes.setMask(resource, id, mask);
+        for (const auto& [id, value] : wanted.bandwidths(resource))
+            if (current.bandwidth(resource, id) != value)
+                changes.setBandwidth(resource, id, value);
+    }
+    if (changes.empty())
+        return;
+    spdlog::warn("domain {}: group {} lost its schemata; writing back {}", domainName, group,
+                 changes.format());
+    writeSchemata(group, changes);
+}
+
 void GroupManager::adopt(const DomainGroups& domain) {
     auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
     for (std::size_t i = 0; i < domain.allocationGroups.size(); ++i) {
@@ -333,6 +352,9 @@ void GroupManager::adopt(const DomainGroups& domain) {
             if (auto failure = resctrl_.makeGroup(group))
                 reject("recreate group " + group, *failure);
             writeSchemata(group, domain.plan.allocations[i].schemata);
+        } else {
+            // A crash between mkdir and the schemata writes, or a hand edit, leaves other values.
+            repairSchemata(domain.domain, group, domain.plan.allocations[i].schemata);
         }
         reservations_[group] = domain.plan.allocations[i].reserved;
     }

@@ -115,6 +115,9 @@ private:
     DomainGroups layOut(const std::string& domainName, Plan plan) const;
     void writeSchemata(const std::string& group, const Schemata& schemata) const;
     void writeDefaultGroup(const Schemata& wanted) const;
+    // Writes the lines of `wanted` the group does not hold (any more).
+    void repairSchemata(const std::string& domainName, const std::string& group,
+                        const Schemata& wanted) const;
     void writeTask(const std::string& group, const VcpuThread& thread) const;
     void writeRegrownDefaultGroup();
     [[noreturn]] void reject(const std::string& what, const KernelFailure& failure) const;

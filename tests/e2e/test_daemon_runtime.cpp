@@ -621,12 +621,14 @@ TEST_CASE("monitors of a monitor-only cachetune read their own groups under the 
           std::vector<uint32_t>{1});
     CHECK(f.property<uint32_t>(monitors[1], kMonitor, "Level") == 3);
 
-    // In the root's CLOSID the cap is the whole cache: 30 MiB of footprint reads as 27.5 MiB.
+    // In the root's CLOSID the room is the whole cache, 27.5 MiB: 31 MiB of footprint on cache 0
+    // is shared in proportion (tests/sim/README.md, "Occupancy and MBM model").
     f.sim.setControl(
         "footprint",
         footprint({{hv.tid(0), 0, 1 * kMiB}, {hv.tid(1), 0, 30 * kMiB}, {hv.tid(1), 1, 2 * kMiB}}));
-    const CounterMap expected0{{0, 1 * kMiB}, {1, 0}};
-    const CounterMap expected1{{0, 11 * kWay}, {1, 2 * kMiB}};
+    const uint64_t room = 11 * kWay;
+    const CounterMap expected0{{0, 1 * kMiB * room / (31 * kMiB)}, {1, 0}};
+    const CounterMap expected1{{0, 30 * kMiB * room / (31 * kMiB)}, {1, 2 * kMiB}};
     const std::size_t from = f.signals.mark();
     const auto sampled = f.signals.waitFor(
         [&](const Recorded& r) {

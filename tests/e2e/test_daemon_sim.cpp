@@ -3,8 +3,12 @@
 // properties (dbus-api.md "org.resctrld1.Manager") against real host profiles
 // (/work/shared/hosts/README.md). The daemon is given the simulator's mount point and sysfs tree
 // as it would be given any resctrl root; nothing here tells it that it runs on a simulator.
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <set>
 #include <string>
+#include <sys/mount.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -239,4 +243,59 @@ TEST_CASE("GetCapabilities on a host without L3 allocation lists banks without c
     f.manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(xml);
     CHECK_THAT(xml, Catch::Contains("cpus='0-19,40-59'/>"));
     CHECK_THAT(xml, !Catch::Contains("type='both' maxAllocs"));
+}
+
+TEST_CASE("mounting and unmounting resctrl under a running daemon is announced", "[e2e][sim]") {
+    // The daemon starts on an empty mount point; the simulator's tree is then bind-mounted there
+    // and unmounted again, as an administrator's mount/umount would.
+    SimInstance sim({"skx-2s-l3cat", "6.15", "cdp", true});
+    TempDir dir;
+    const fs::path mountPoint = dir.path() / "resctrl";
+    fs::create_directories(mountPoint);
+    PrivateBus bus(dir.path());
+    Daemon::Options options;
+    options.configText = "[Daemon]\nMount=no\n";
+    options.resctrlRoot = mountPoint;
+    options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+    Daemon daemon(bus, dir.path(), options);
+
+    auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
+    auto manager = sdbus::createProxy(*connection, "org.resctrld1", "/org/resctrld1");
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<bool> announced; // Mounted, as each PropertiesChanged carried it
+    manager->uponSignal("PropertiesChanged")
+        .onInterface("org.freedesktop.DBus.Properties")
+        .call([&](const std::string& interface, const std::map<std::string, sdbus::Variant>& values,
+                  const std::vector<std::string>&) {
+            if (interface != kManager || !values.count("Mounted"))
+                return;
+            std::lock_guard lock(mutex);
+            announced.push_back(values.at("Mounted").get<bool>());
+            changed.notify_all();
+        });
+    manager->finishRegistration();
+    connection->enterEventLoopAsync();
+    auto waitForAnnouncements = [&](std::size_t count) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, kDeadline, [&] { return announced.size() >= count; });
+    };
+
+    CHECK_FALSE(manager->getProperty("Mounted").onInterface(kManager).get<bool>());
+    REQUIRE(mount(sim.root().c_str(), mountPoint.c_str(), nullptr, MS_BIND, nullptr) == 0);
+    REQUIRE(waitForAnnouncements(1));
+    CHECK(announced[0] == true);
+    CHECK(manager->getProperty("Mounted").onInterface(kManager).get<bool>());
+    // CDP shows in the tree (info/L3CODE), so the option is reported though mountinfo lists the
+    // simulator's FUSE mount without it.
+    const auto mountOptions =
+        manager->getProperty("MountOptions").onInterface(kManager).get<std::vector<std::string>>();
+    CHECK(mountOptions == std::vector<std::string>{"cdp"});
+    CHECK(manager->getProperty("ClosidsTotal").onInterface(kManager).get<uint32_t>() > 0);
+
+    REQUIRE(umount2(mountPoint.c_str(), MNT_DETACH) == 0);
+    REQUIRE(waitForAnnouncements(2));
+    CHECK(announced[1] == false);
+    CHECK_FALSE(manager->getProperty("Mounted").onInterface(kManager).get<bool>());
+    connection->leaveEventLoop();
 }

@@ -870,7 +870,7 @@ uint64_t ResctrlModel::occupancyOfRmid(unsigned rmid, size_t domIdx) {
     uint64_t cap = occupancyCap(*owner, domIdx);
     if (closidSum <= cap)
         return sum;
-    return static_cast<uint64_t>(static_cast<unsigned __int128>(sum) * cap / closidSum);
+    return static_cast<uint64_t>(static_cast<long double>(sum) * cap / closidSum);
 }
 
 std::string ResctrlModel::readMonFile(Group& g, unsigned domain, const std::string& event) {
