@@ -1,0 +1,131 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# `meson install` into a scratch DESTDIR puts every file where a distribution expects it
+# (issue 6): the daemon, its configuration, the D-Bus policy, activation file and interfaces,
+# the man pages, and (once their directories exist) the systemd unit and the libvirt hook.
+#
+# meson passes the build directory and the configured directories in the environment:
+# RESCTRLD_BUILD_DIR, RESCTRLD_SOURCE_DIR, RESCTRLD_PREFIX and RESCTRLD_{SBIN,SYSCONF,DATA,MAN}DIR
+# (absolute, as the build was configured).
+set -euo pipefail
+
+for var in RESCTRLD_BUILD_DIR RESCTRLD_SOURCE_DIR RESCTRLD_PREFIX RESCTRLD_SBINDIR \
+    RESCTRLD_SYSCONFDIR RESCTRLD_DATADIR RESCTRLD_MANDIR; do
+    if [[ -z "${!var:-}" ]]; then
+        echo "check-install: $var is not set (run this through meson test)" >&2
+        exit 2
+    fi
+done
+
+destdir=$(mktemp -d /tmp/resctrld-install-XXXXXX)
+trap 'rm -rf "$destdir"' EXIT
+
+# --no-rebuild: meson test has built what the test depends on; a rebuild from inside a test
+# would race the build that runs it.
+if ! meson install --no-rebuild --destdir "$destdir" -C "$RESCTRLD_BUILD_DIR" \
+    >"$destdir.log" 2>&1; then
+    cat "$destdir.log" >&2
+    rm -f "$destdir.log"
+    echo "check-install: meson install failed" >&2
+    exit 1
+fi
+rm -f "$destdir.log"
+
+checked=0
+failed=0
+fail() {
+    echo "FAIL: $*" >&2
+    failed=$((failed + 1))
+}
+
+# expect <kind> <absolute path as installed>: kind is 'exec' (executable regular file) or
+# 'file' (non-empty regular file).
+expect() {
+    local kind=$1 path=$destdir$2
+    checked=$((checked + 1))
+    if [[ ! -f "$path" ]]; then
+        fail "$2 is not installed"
+    elif [[ ! -s "$path" ]]; then
+        fail "$2 is empty"
+    elif [[ "$kind" == exec && ! -x "$path" ]]; then
+        fail "$2 is not executable"
+    else
+        echo "ok: $2"
+    fi
+}
+
+# same <installed path> <source file>: installed byte for byte.
+same() {
+    checked=$((checked + 1))
+    if cmp -s "$destdir$1" "$RESCTRLD_SOURCE_DIR/$2"; then
+        echo "ok: $1 is $2"
+    else
+        fail "$1 differs from $2"
+    fi
+}
+
+expect exec "$RESCTRLD_SBINDIR/resctrld"
+expect file "$RESCTRLD_SYSCONFDIR/resctrld/resctrld.conf"
+same "$RESCTRLD_SYSCONFDIR/resctrld/resctrld.conf" config/resctrld.conf
+expect file "$RESCTRLD_DATADIR/dbus-1/system.d/org.resctrld1.conf"
+same "$RESCTRLD_DATADIR/dbus-1/system.d/org.resctrld1.conf" dbus/org.resctrld1.conf
+expect file "$RESCTRLD_DATADIR/dbus-1/system-services/org.resctrld1.service"
+for iface in Manager Domain Allocation Monitor; do
+    expect file "$RESCTRLD_DATADIR/dbus-1/interfaces/org.resctrld1.$iface.xml"
+    same "$RESCTRLD_DATADIR/dbus-1/interfaces/org.resctrld1.$iface.xml" \
+        "dbus/org.resctrld1.$iface.xml"
+done
+expect file "$RESCTRLD_MANDIR/man8/resctrld.8"
+expect file "$RESCTRLD_MANDIR/man5/resctrld.conf.5"
+
+# The installed daemon reads the configuration file that was installed (its compiled-in default
+# follows the prefix), and it runs from where it was put.
+checked=$((checked + 1))
+help=$("$destdir$RESCTRLD_SBINDIR/resctrld" --help)
+if grep -qF "(default $RESCTRLD_SYSCONFDIR/resctrld/resctrld.conf;" <<<"$help"; then
+    echo "ok: resctrld --help names $RESCTRLD_SYSCONFDIR/resctrld/resctrld.conf"
+else
+    fail "the installed resctrld's default configuration is not the installed one:"$'\n'"$help"
+fi
+
+# The man pages format without a warning.
+for page in man8/resctrld.8 man5/resctrld.conf.5; do
+    checked=$((checked + 1))
+    if warnings=$(groff -man -Tutf8 -ww -z "$destdir$RESCTRLD_MANDIR/$page" 2>&1) &&
+        [[ -z "$warnings" ]]; then
+        echo "ok: $page formats without warnings"
+    else
+        fail "$page: groff says: $warnings"
+    fi
+done
+
+# The systemd unit and the libvirt hook come with their own subdirectories (checked once those
+# have a meson.build); where they install them is theirs to choose, so look for the file names in
+# the usual places.
+if [[ -f "$RESCTRLD_SOURCE_DIR/systemd/meson.build" ]]; then
+    checked=$((checked + 1))
+    unit=$(find "$destdir" -path '*/systemd/system/resctrld.service' -type f | head -n1)
+    if [[ -n "$unit" && -s "$unit" ]]; then
+        echo "ok: ${unit#"$destdir"}"
+    else
+        fail "systemd/meson.build exists but no systemd/system/resctrld.service is installed"
+    fi
+else
+    echo "skip: no systemd/meson.build in the source tree yet, the unit is not checked"
+fi
+if [[ -f "$RESCTRLD_SOURCE_DIR/hooks/meson.build" ]]; then
+    checked=$((checked + 1))
+    hook=$(find "$destdir" -path '*/hooks/qemu' -type f | head -n1)
+    if [[ -n "$hook" && -x "$hook" ]]; then
+        echo "ok: ${hook#"$destdir"}"
+    else
+        fail "hooks/meson.build exists but no executable .../hooks/qemu is installed"
+    fi
+else
+    echo "skip: no hooks/meson.build in the source tree yet, the hook is not checked"
+fi
+
+echo "installed files:"
+(cd "$destdir" && find . -type f | sort | sed 's|^\.|  |')
+echo "$checked checks, $failed failed"
+[[ $failed -eq 0 ]]
