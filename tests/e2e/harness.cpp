@@ -230,6 +230,124 @@ PrivateBus::PrivateBus(const fs::path& dir, const std::vector<fs::path>& include
     address_ = *line;
 }
 
+PrivateBus::PrivateBus(SystemLike, const fs::path& dir, const std::vector<fs::path>& includes) {
+    const auto config = dir / "system-bus.conf";
+    std::ofstream out(config);
+    // Debian 12's system.conf without what a private test bus cannot have (a user to switch to,
+    // fork, a pid file, the activation helper, syslog, the host's system.d directories).
+    out << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+           " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+           "<busconfig>\n"
+           "  <type>system</type>\n"
+           "  <listen>unix:path="
+        << (dir / "system_bus_socket").string()
+        << "</listen>\n"
+           "  <auth>EXTERNAL</auth>\n"
+           "  <policy context=\"default\">\n"
+           "    <allow user=\"*\"/>\n"
+           "    <deny own=\"*\"/>\n"
+           "    <deny send_type=\"method_call\"/>\n"
+           "    <allow send_type=\"signal\"/>\n"
+           "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+           "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+           "    <allow receive_type=\"method_call\"/>\n"
+           "    <allow receive_type=\"method_return\"/>\n"
+           "    <allow receive_type=\"error\"/>\n"
+           "    <allow receive_type=\"signal\"/>\n"
+           "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+           "           send_interface=\"org.freedesktop.DBus\"/>\n"
+           "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+           "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+           "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+           "           send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
+           "    <deny send_destination=\"org.freedesktop.DBus\"\n"
+           "          send_interface=\"org.freedesktop.DBus\"\n"
+           "          send_member=\"UpdateActivationEnvironment\"/>\n"
+           "    <deny send_destination=\"org.freedesktop.DBus\"\n"
+           "          send_interface=\"org.freedesktop.DBus.Debug.Stats\"/>\n"
+           "  </policy>\n"
+           "  <policy user=\"root\">\n"
+           "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+           "           send_interface=\"org.freedesktop.DBus.Monitoring\"/>\n"
+           "  </policy>\n";
+    for (const auto& include : includes)
+        out << "  <include>" << include.string() << "</include>\n";
+    out << "</busconfig>\n";
+    out.close();
+    launch(config, dir);
+}
+
+void PrivateBus::launch(const fs::path& config, const fs::path& dir) {
+    Process::Options options;
+    options.pipeStdout = true;
+    daemon_.emplace(std::vector<std::string>{"dbus-daemon", "--config-file=" + config.string(),
+                                             "--nofork", "--print-address"},
+                    dir, options);
+    const auto line = daemon_->readStdoutLine();
+    if (!line || line->empty())
+        throw std::runtime_error("dbus-daemon printed no address: " + daemon_->stderrText());
+    address_ = *line;
+}
+
+CallResult runAsUser(const std::string& address, uid_t uid, gid_t gid,
+                     const std::vector<gid_t>& groups,
+                     const std::function<void(sdbus::IConnection&)>& body) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        throwErrno("pipe2");
+    const pid_t pid = fork();
+    if (pid < 0)
+        throwErrno("fork");
+    if (pid == 0) {
+        close(fds[0]);
+        std::string report;
+        if (setgroups(groups.size(), groups.data()) != 0 || setresgid(gid, gid, gid) != 0 ||
+            setresuid(uid, uid, uid) != 0) {
+            report = "SETUP\n" + std::string(std::strerror(errno));
+        } else {
+            try {
+                auto connection = sdbus::createSessionBusConnectionWithAddress(address);
+                body(*connection);
+                report = "OK\n";
+            } catch (const sdbus::Error& e) {
+                report = "ERR\n" + e.getName() + "\n" + e.getMessage();
+            } catch (const std::exception& e) {
+                report = "EXC\n" + std::string(e.what());
+            }
+        }
+        [[maybe_unused]] const auto n = write(fds[1], report.data(), report.size());
+        _exit(0);
+    }
+    close(fds[1]);
+    const auto deadline = Clock::now() + kDeadline;
+    std::string text;
+    char buffer[1024];
+    while (waitReadable(fds[0], deadline)) {
+        const ssize_t n = read(fds[0], buffer, sizeof(buffer));
+        if (n <= 0)
+            break;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    close(fds[0]);
+    kill(pid, SIGKILL); // no-op when it already exited; never leave it behind
+    waitpid(pid, nullptr, 0);
+
+    CallResult result;
+    std::istringstream lines(text);
+    std::string kind;
+    std::getline(lines, kind);
+    if (kind == "OK")
+        result.ok = true;
+    else if (kind == "ERR") {
+        std::getline(lines, result.errorName);
+        std::getline(lines, result.errorMessage, '\0');
+    } else {
+        result.errorName = "harness:" + (kind.empty() ? std::string("TIMEOUT") : kind);
+        std::getline(lines, result.errorMessage, '\0');
+    }
+    return result;
+}
+
 NotifySocket::NotifySocket(const fs::path& path)
     : path_(path) {
     fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

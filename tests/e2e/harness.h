@@ -5,11 +5,16 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
+
+namespace sdbus {
+class IConnection;
+}
 
 namespace resctrld::e2e {
 
@@ -73,9 +78,16 @@ class PrivateBus {
 public:
     explicit PrivateBus(const std::filesystem::path& dir,
                         const std::vector<std::filesystem::path>& includes = {});
+    // A bus configured like a distribution's system bus (Debian's /usr/share/dbus-1/system.conf):
+    // everyone may connect, but nobody may own a name or send a method call to a service unless
+    // an included fragment (our policy file, an admin's group fragment) punches a hole.
+    struct SystemLike {};
+    PrivateBus(SystemLike, const std::filesystem::path& dir,
+               const std::vector<std::filesystem::path>& includes = {});
     const std::string& address() const { return address_; }
 
 private:
+    void launch(const std::filesystem::path& config, const std::filesystem::path& dir);
     std::optional<Process> daemon_;
     std::string address_;
 };
@@ -130,6 +142,14 @@ struct CallResult {
     std::string errorName;
     std::string errorMessage;
 };
+
+// Runs `body` on a fresh connection to the bus at `address` in a forked child that drops to
+// uid/gid with `groups` as supplementary groups before it connects: any call callAsUser cannot
+// express (other objects and interfaces, Properties.Set). An sdbus::Error from `body` becomes the
+// result's error; any other exception the error "harness:EXC" with its what().
+CallResult runAsUser(const std::string& address, uid_t uid, gid_t gid,
+                     const std::vector<gid_t>& groups,
+                     const std::function<void(sdbus::IConnection&)>& body);
 
 // Calls `method` on org.resctrld1.Manager as uid/gid with `groups` as supplementary groups, in
 // a forked child that drops privileges before it connects. `args` are strings or uint32s as the

@@ -99,30 +99,33 @@ for page in man8/resctrld.8 man5/resctrld.conf.5; do
     fi
 done
 
-# The systemd unit and the libvirt hook come with their own subdirectories (checked once those
-# have a meson.build); where they install them is theirs to choose, so look for the file names in
-# the usual places.
-if [[ -f "$RESCTRLD_SOURCE_DIR/systemd/meson.build" ]]; then
+# The systemd unit and the libvirt hook come with their own subdirectories, checked once the
+# build includes them; where they install them is theirs to choose, so look for the file names
+# in the usual places.
+in_build() {
+    grep -q "^subdir('$1')" "$RESCTRLD_SOURCE_DIR/meson.build"
+}
+if in_build systemd; then
     checked=$((checked + 1))
     unit=$(find "$destdir" -path '*/systemd/system/resctrld.service' -type f | head -n1)
     if [[ -n "$unit" && -s "$unit" ]]; then
         echo "ok: ${unit#"$destdir"}"
     else
-        fail "systemd/meson.build exists but no systemd/system/resctrld.service is installed"
+        fail "the build has systemd/ but no systemd/system/resctrld.service is installed"
     fi
 else
-    echo "skip: no systemd/meson.build in the source tree yet, the unit is not checked"
+    echo "skip: the build has no systemd/ yet, the unit is not checked"
 fi
-if [[ -f "$RESCTRLD_SOURCE_DIR/hooks/meson.build" ]]; then
+if in_build hooks; then
     checked=$((checked + 1))
     hook=$(find "$destdir" -path '*/hooks/qemu' -type f | head -n1)
     if [[ -n "$hook" && -x "$hook" ]]; then
         echo "ok: ${hook#"$destdir"}"
     else
-        fail "hooks/meson.build exists but no executable .../hooks/qemu is installed"
+        fail "the build has hooks/ but no executable .../hooks/qemu is installed"
     fi
 else
-    echo "skip: no hooks/meson.build in the source tree yet, the hook is not checked"
+    echo "skip: the build has no hooks/ yet, the hook is not checked"
 fi
 
 echo "installed files:"

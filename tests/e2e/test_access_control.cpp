@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Access control end to end (dbus-api.md "Access control", issue 6): a private dbus-daemon
+// configured like a distribution's system bus (deny own and method calls by default, everyone may
+// connect) that includes our dbus/org.resctrld1.conf, the real resctrld on resctrlfs-sim, fake
+// hypervisor processes, and callers that are real users of this machine (created with useradd
+// for the test and deleted after it). Every mutating method and a property write is tried as
+// each caller against a state in which it would succeed, and every read-only call against a
+// started domain; refusals are checked by name (the bus's AccessDenied or the daemon's) and by
+// the simulator's tree staying as it was.
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <grp.h>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <pwd.h>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "../sim/conformance/sim_instance.h"
+#include "harness.h"
+
+using namespace resctrld::e2e;
+using resctrld::simtest::SimInstance;
+namespace fs = std::filesystem;
+namespace simtest = resctrld::simtest;
+
+namespace {
+
+constexpr const char* kBusName = "org.resctrld1";
+constexpr const char* kRootPath = "/org/resctrld1";
+constexpr const char* kManager = "org.resctrld1.Manager";
+constexpr const char* kDomain = "org.resctrld1.Domain";
+constexpr const char* kAllocation = "org.resctrld1.Allocation";
+constexpr const char* kMonitor = "org.resctrld1.Monitor";
+constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
+constexpr const char* kBusDenied = "org.freedesktop.DBus.Error.AccessDenied";
+constexpr const char* kDaemonDenied = "org.resctrld1.Error.AccessDenied";
+// Every property of API version 1 is read-only: a Set that gets past both fences meets this.
+constexpr const char* kReadOnly = "org.freedesktop.DBus.Error.PropertyReadOnly";
+
+using Threads = std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>>;
+using TidSet = std::set<pid_t>;
+using ManagedObjects =
+    std::map<sdbus::ObjectPath, std::map<std::string, std::map<std::string, sdbus::Variant>>>;
+
+// Runs a command (no shell) to its end; throws with its stderr unless it exits 0.
+void run(const std::vector<std::string>& argv) {
+    TempDir out;
+    Process process(argv, out.path());
+    const auto status = process.waitExit();
+    if (!status || *status != 0)
+        throw std::runtime_error(argv.at(0) + " " + argv.back() + " failed (status " +
+                                 (status ? std::to_string(*status) : std::string("timeout")) +
+                                 "): " + process.stderrText());
+}
+
+std::string randomSuffix() {
+    std::random_device random;
+    std::ostringstream text;
+    text << std::hex << (random() & 0xffffff);
+    return text.str();
+}
+
+// A caller: a user as the user database has it (uid, primary gid, every group).
+struct Caller {
+    std::string label;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
+Caller lookUp(const std::string& label, const std::string& name) {
+    const passwd* entry = getpwnam(name.c_str());
+    if (entry == nullptr)
+        throw std::runtime_error("useradd made no user " + name);
+    Caller caller{label + " " + name, entry->pw_uid, entry->pw_gid, {}};
+    int count = 64;
+    std::vector<gid_t> groups(static_cast<std::size_t>(count));
+    if (getgrouplist(name.c_str(), entry->pw_gid, groups.data(), &count) < 0)
+        throw std::runtime_error("getgrouplist " + name);
+    groups.resize(static_cast<std::size_t>(count));
+    caller.groups = groups;
+    return caller;
+}
+
+// System accounts made for one test and removed with it: a group standing for an admin group
+// ("vmadmin" in resctrld(8)), a user in it, and a user in no group but its own.
+class Accounts {
+public:
+    Accounts()
+        : suffix_(randomSuffix())
+        , group_("rdadm" + suffix_)
+        , adminName_("rdadmu" + suffix_)
+        , outsiderName_("rdusr" + suffix_) {
+        run({"groupadd", "--system", group_});
+        groupMade_ = true;
+        run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups",
+             group_, adminName_});
+        adminMade_ = true;
+        run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             outsiderName_});
+        outsiderMade_ = true;
+        admin = lookUp("admin", adminName_);
+        outsider = lookUp("outsider", outsiderName_);
+        const struct group* entry = getgrnam(group_.c_str());
+        REQUIRE(entry != nullptr);
+        REQUIRE(std::count(admin.groups.begin(), admin.groups.end(), entry->gr_gid) == 1);
+        REQUIRE(std::count(outsider.groups.begin(), outsider.groups.end(), entry->gr_gid) == 0);
+        REQUIRE(admin.uid != 0);
+        REQUIRE(outsider.uid != 0);
+    }
+
+    ~Accounts() {
+        // Best effort, each on its own: a failure here must not hide the test's result.
+        auto remove = [](bool made, const std::vector<std::string>& argv) {
+            if (!made)
+                return;
+            try {
+                run(argv);
+            } catch (const std::exception& e) {
+                std::cerr << "cleanup: " << e.what() << "\n";
+            }
+        };
+        remove(outsiderMade_, {"userdel", outsiderName_});
+        remove(adminMade_, {"userdel", adminName_});
+        remove(groupMade_, {"groupdel", group_});
+    }
+
+    Accounts(const Accounts&) = delete;
+    Accounts& operator=(const Accounts&) = delete;
+
+    const std::string& group() const { return group_; }
+
+    Caller admin;
+    Caller outsider;
+    const Caller root{"root", 0, 0, {}};
+
+private:
+    std::string suffix_;
+    std::string group_;
+    std::string adminName_;
+    std::string outsiderName_;
+    bool groupMade_ = false;
+    bool adminMade_ = false;
+    bool outsiderMade_ = false;
+};
+
+// tests/tools/fake-hypervisor: a process whose threads are named "CPU <n>/KVM".
+class FakeVm {
+public:
+    FakeVm(const fs::path& dir, unsigned vcpus)
+        : process_({FAKE_HYPERVISOR_PATH, "--vcpus", std::to_string(vcpus)}, dir, piped()) {
+        for (;;) {
+            const auto line = process_.readStdoutLine();
+            if (!line)
+                throw std::runtime_error("fake-hypervisor did not print ready: " +
+                                         process_.stderrText());
+            if (line->starts_with("ready "))
+                return;
+            std::istringstream in(*line);
+            std::string word;
+            unsigned vcpu = 0;
+            pid_t tid = 0;
+            if (!(in >> word >> vcpu >> tid) || word != "vcpu")
+                throw std::runtime_error("unexpected fake-hypervisor line: " + *line);
+            tids_[vcpu] = tid;
+        }
+    }
+
+    pid_t pid() const { return process_.pid(); }
+    pid_t tid(unsigned vcpu) const { return tids_.at(vcpu); }
+
+private:
+    static Process::Options piped() {
+        Process::Options options;
+        options.pipeStdout = true;
+        return options;
+    }
+
+    Process process_;
+    std::map<unsigned, pid_t> tids_;
+};
+
+// Two vCPUs, 5 MiB (two 2.5 MiB ways on skx-2s-l3cat) of L3 on `cacheId`, and a monitor.
+std::string definition(const std::string& name, unsigned cacheId) {
+    return "<domain type='kvm'><name>" + name +
+           "</name><vcpu placement='static'>2</vcpu><cputune><cachetune vcpus='0-1'><cache id='" +
+           std::to_string(cacheId) +
+           "' level='3' type='both' size='5120' unit='KiB'/><monitor level='3' vcpus='0-1'/>"
+           "</cachetune></cputune></domain>";
+}
+
+std::string groupOf(const std::string& name) {
+    return "resctrld-" + name + "-vcpus_0-1";
+}
+
+std::string domainPath(const std::string& name) {
+    return std::string(kRootPath) + "/domain/" + name;
+}
+
+// What a caller's mutating calls must meet.
+enum class Expect {
+    Works,           // both fences let the caller through
+    RefusedByBus,    // the bus policy refuses it (org.freedesktop.DBus.Error.AccessDenied)
+    RefusedByDaemon, // the bus lets it through, the daemon's credential check refuses it
+};
+
+const char* describe(Expect expect) {
+    switch (expect) {
+    case Expect::Works:
+        return "worked";
+    case Expect::RefusedByBus:
+        return "refused by the bus";
+    case Expect::RefusedByDaemon:
+        return "refused by the daemon";
+    }
+    return "?";
+}
+
+// resctrlfs-sim, a system-like private bus with our policy file and `fragments` (bus policy
+// fragments an admin would add), resctrld on both with `extraConfig`, and a root client.
+struct Fixture {
+    Fixture(const std::vector<std::string>& fragments, const std::string& extraConfig)
+        : sim({"skx-2s-l3cat", "6.15", "", true})
+        , bus(PrivateBus::SystemLike{}, dir.path(), includes(dir.path(), fragments))
+        , daemon(bus, dir.path(), options(sim, extraConfig))
+        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
+        , manager(sdbus::createProxy(*connection, kBusName, kRootPath)) {}
+
+    static std::vector<fs::path> includes(const fs::path& dir,
+                                          const std::vector<std::string>& fragments) {
+        std::vector<fs::path> files{fs::path(RESCTRLD_DBUS_DIR) / "org.resctrld1.conf"};
+        for (const auto& fragment : fragments) {
+            const auto file = dir / ("local-" + std::to_string(files.size()) + ".conf");
+            std::ofstream(file)
+                << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration "
+                   "1.0//EN\"\n \"http://www.freedesktop.org/standards/dbus/1.0/"
+                   "busconfig.dtd\">\n<busconfig>\n"
+                << fragment << "</busconfig>\n";
+            files.push_back(file);
+        }
+        return files;
+    }
+
+    static Daemon::Options options(const SimInstance& sim, const std::string& extraConfig) {
+        Daemon::Options options;
+        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n" + extraConfig;
+        options.resctrlRoot = sim.root();
+        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+        return options;
+    }
+
+    FakeVm& spawn() {
+        vms.push_back(std::make_unique<FakeVm>(dir.path(), 2));
+        return *vms.back();
+    }
+
+    // Root's own calls, to set up the state a caller's call would change.
+    void start(const std::string& name, const Threads& threads) {
+        sdbus::ObjectPath path;
+        manager->callMethod("StartDomain")
+            .onInterface(kManager)
+            .withArguments(definition(name, 0), threads)
+            .storeResultsTo(path);
+        REQUIRE(path == domainPath(name));
+    }
+    void startForProcess(const std::string& name, pid_t pid) {
+        manager->callMethod("StartDomainForProcess")
+            .onInterface(kManager)
+            .withArguments(definition(name, 1), static_cast<std::uint32_t>(pid));
+    }
+    void stop(const std::string& name) {
+        manager->callMethod("StopDomain").onInterface(kManager).withArguments(name);
+    }
+    void setVcpuThread(const std::string& name, unsigned vcpu, pid_t tid) {
+        manager->callMethod("SetVcpuThread")
+            .onInterface(kManager)
+            .withArguments(name, static_cast<std::uint32_t>(vcpu), static_cast<std::uint32_t>(tid));
+    }
+
+    std::set<std::string> domains() {
+        std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
+        manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
+        std::set<std::string> names;
+        for (const auto& entry : list)
+            names.insert(entry.get<0>());
+        return names;
+    }
+
+    std::uint64_t sampleInterval() {
+        return manager->getProperty("SampleIntervalUSec")
+            .onInterface(kManager)
+            .get<std::uint64_t>();
+    }
+
+    bool hasGroup(const std::string& name) const {
+        return simtest::pathExists(sim.at(groupOf(name)));
+    }
+    TidSet tasks(const std::string& name) const {
+        return simtest::readTasks(sim.at(groupOf(name)) / "tasks");
+    }
+
+    // Every group directory with its tasks and schemata (the default group's schemata too).
+    std::string snapshot() const {
+        std::ostringstream text;
+        for (const auto& entry : fs::recursive_directory_iterator(sim.root())) {
+            const auto relative = fs::relative(entry.path(), sim.root()).string();
+            if (relative.starts_with("info") || relative.find("mon_data") != std::string::npos)
+                continue;
+            const auto name = entry.path().filename().string();
+            // The default group's tasks are every thread of the host, which come and go.
+            if (relative == "tasks")
+                continue;
+            if (name == "tasks" || name == "schemata")
+                text << relative << ":\n" << simtest::readFile(entry.path());
+            else if (entry.is_directory())
+                text << relative << "/\n";
+        }
+        return text.str();
+    }
+
+    TempDir dir;
+    SimInstance sim;
+    PrivateBus bus;
+    Daemon daemon;
+    std::unique_ptr<sdbus::IConnection> connection;
+    std::unique_ptr<sdbus::IProxy> manager;
+    std::vector<std::unique_ptr<FakeVm>> vms;
+};
+
+struct Tally {
+    int tried = 0;
+    int passed = 0; // met the expectation
+};
+
+// Checks one mutating call's result against `expect`.
+bool met(const CallResult& result, Expect expect) {
+    switch (expect) {
+    case Expect::Works:
+        return result.ok;
+    case Expect::RefusedByBus:
+        return !result.ok && result.errorName == kBusDenied;
+    case Expect::RefusedByDaemon:
+        return !result.ok && result.errorName == kDaemonDenied;
+    }
+    return false;
+}
+
+// Every mutating method of API version 1 and a property write, each tried as `caller` against a
+// state in which it would succeed; when the caller is refused, root makes the change instead so
+// the next call finds its state. Checks the simulator's tree after each call.
+Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
+    Tally tally;
+    FakeVm& vm1 = f.spawn();
+    FakeVm& vm2 = f.spawn();
+    const std::string address = f.bus.address();
+    auto as = [&](const std::function<void(sdbus::IConnection&)>& body) {
+        return runAsUser(address, caller.uid, caller.gid, caller.groups, body);
+    };
+    auto attempt = [&](const std::string& what, const CallResult& result) {
+        INFO(caller.label << ": " << what << " -> " << (result.ok ? "ok" : result.errorName) << " "
+                          << result.errorMessage);
+        ++tally.tried;
+        const bool ok = met(result, expect);
+        CHECK(ok);
+        tally.passed += ok;
+        if (expect != Expect::Works) {
+            // The daemon's refusal says who asked.
+            if (result.errorName == kDaemonDenied)
+                CHECK_THAT(result.errorMessage,
+                           Catch::Contains("uid " + std::to_string(caller.uid)));
+        }
+    };
+    const bool works = expect == Expect::Works;
+
+    // StartDomain with vCPU 0's thread; vCPU 1's comes with SetVcpuThread.
+    {
+        const std::string before = f.snapshot();
+        const auto result = as([&](sdbus::IConnection& c) {
+            sdbus::ObjectPath path;
+            sdbus::createProxy(c, kBusName, kRootPath)
+                ->callMethod("StartDomain")
+                .onInterface(kManager)
+                .withArguments(definition("vm1", 0),
+                               Threads{{0u, static_cast<std::uint32_t>(vm1.tid(0))}})
+                .storeResultsTo(path);
+            if (path != domainPath("vm1"))
+                throw std::runtime_error("StartDomain returned " + std::string(path));
+        });
+        attempt("StartDomain", result);
+        if (works) {
+            CHECK(f.tasks("vm1") == TidSet{vm1.tid(0)});
+        } else {
+            CHECK(f.snapshot() == before);
+            CHECK(f.domains().empty());
+            f.start("vm1", Threads{{0u, static_cast<std::uint32_t>(vm1.tid(0))}});
+        }
+    }
+    {
+        const auto result = as([&](sdbus::IConnection& c) {
+            sdbus::createProxy(c, kBusName, kRootPath)
+                ->callMethod("SetVcpuThread")
+                .onInterface(kManager)
+                .withArguments(std::string("vm1"), 1u, static_cast<std::uint32_t>(vm1.tid(1)));
+        });
+        attempt("SetVcpuThread", result);
+        if (works) {
+            CHECK(f.tasks("vm1") == TidSet{vm1.tid(0), vm1.tid(1)});
+        } else {
+            CHECK(f.tasks("vm1") == TidSet{vm1.tid(0)});
+            f.setVcpuThread("vm1", 1, vm1.tid(1));
+        }
+    }
+    {
+        const std::string before = f.snapshot();
+        const auto result = as([&](sdbus::IConnection& c) {
+            sdbus::createProxy(c, kBusName, kRootPath)
+                ->callMethod("StopDomain")
+                .onInterface(kManager)
+                .withArguments(std::string("vm1"));
+        });
+        attempt("StopDomain", result);
+        if (works) {
+            CHECK_FALSE(f.hasGroup("vm1"));
+        } else {
+            CHECK(f.snapshot() == before);
+            CHECK(f.domains() == std::set<std::string>{"vm1"});
+            f.stop("vm1");
+        }
+    }
+    {
+        const std::string before = f.snapshot();
+        const auto result = as([&](sdbus::IConnection& c) {
+            sdbus::createProxy(c, kBusName, kRootPath)
+                ->callMethod("StartDomainForProcess")
+                .onInterface(kManager)
+                .withArguments(definition("vm2", 1), static_cast<std::uint32_t>(vm2.pid()));
+        });
+        attempt("StartDomainForProcess", result);
+        if (works) {
+            CHECK(f.tasks("vm2") == TidSet{vm2.tid(0), vm2.tid(1)});
+        } else {
+            CHECK(f.snapshot() == before);
+            f.startForProcess("vm2", vm2.pid());
+        }
+    }
+    {
+        const std::string before = f.snapshot();
+        const auto result = as([&](sdbus::IConnection& c) {
+            sdbus::createProxy(c, kBusName, domainPath("vm2"))
+                ->callMethod("Stop")
+                .onInterface(kDomain);
+        });
+        attempt("Domain.Stop", result);
+        if (works) {
+            CHECK_FALSE(f.hasGroup("vm2"));
+            CHECK(f.domains().empty());
+        } else {
+            CHECK(f.snapshot() == before);
+            CHECK(f.domains() == std::set<std::string>{"vm2"});
+            f.stop("vm2");
+        }
+    }
+    {
+        // Properties.Set: past the bus it meets a read-only property (API version 1 has no
+        // writable one); either way nothing changes.
+        const auto interval = f.sampleInterval();
+        const auto result = as([&](sdbus::IConnection& c) {
+            sdbus::createProxy(c, kBusName, kRootPath)
+                ->setProperty("SampleIntervalUSec")
+                .onInterface(kManager)
+                .toValue(std::uint64_t{5'000'000});
+        });
+        INFO(caller.label << ": Properties.Set -> " << (result.ok ? "ok" : result.errorName) << " "
+                          << result.errorMessage);
+        ++tally.tried;
+        const bool ok = !result.ok && result.errorName ==
+                                          (expect == Expect::RefusedByBus ? kBusDenied : kReadOnly);
+        CHECK(ok);
+        tally.passed += ok;
+        CHECK(f.sampleInterval() == interval);
+    }
+    CHECK(f.domains().empty());
+    return tally;
+}
+
+// Every read-only call (dbus-api.md "Access control": introspect, read properties, ListDomains,
+// GetDomain, GetCapabilities, GetStats, ValidateDomain, Monitor.Sample, plus Domain.GetStats,
+// ObjectManager and Peer) as `caller`, against a domain root started; each must work and answer
+// what it should. The simulator's tree must not change.
+Tally tryReadOnly(Fixture& f, const Caller& caller) {
+    FakeVm& vm = f.spawn();
+    f.start("ro", Threads{{0u, static_cast<std::uint32_t>(vm.tid(0))},
+                          {1u, static_cast<std::uint32_t>(vm.tid(1))}});
+    const std::string domain = domainPath("ro");
+    const std::string before = f.snapshot();
+
+    using Body = std::function<void(sdbus::IConnection&)>;
+    auto expectThat = [](bool condition, const std::string& what) {
+        if (!condition)
+            throw std::runtime_error("unexpected answer: " + what);
+    };
+    auto getAll = [&](const std::string& path, const char* iface, const char* property) {
+        return Body([=](sdbus::IConnection& c) {
+            std::map<std::string, sdbus::Variant> properties;
+            sdbus::createProxy(c, kBusName, path)
+                ->callMethod("GetAll")
+                .onInterface(kProperties)
+                .withArguments(std::string(iface))
+                .storeResultsTo(properties);
+            expectThat(properties.count(property) == 1, std::string(iface) + " has " + property);
+        });
+    };
+    auto introspect = [&](const std::string& path, const char* iface) {
+        return Body([=](sdbus::IConnection& c) {
+            std::string xml;
+            sdbus::createProxy(c, kBusName, path)
+                ->callMethod("Introspect")
+                .onInterface("org.freedesktop.DBus.Introspectable")
+                .storeResultsTo(xml);
+            expectThat(xml.find(iface) != std::string::npos, path + " introspects as " + iface);
+        });
+    };
+    auto managerProxy = [](sdbus::IConnection& c) {
+        return sdbus::createProxy(c, kBusName, kRootPath);
+    };
+
+    const std::vector<std::pair<std::string, Body>> calls{
+        {"ListDomains",
+         [&](sdbus::IConnection& c) {
+             std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
+             managerProxy(c)->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
+             expectThat(list.size() == 1 && list[0].get<0>() == "ro", "ListDomains lists ro");
+         }},
+        {"GetDomain",
+         [&](sdbus::IConnection& c) {
+             sdbus::ObjectPath path;
+             managerProxy(c)
+                 ->callMethod("GetDomain")
+                 .onInterface(kManager)
+                 .withArguments(std::string("ro"))
+                 .storeResultsTo(path);
+             expectThat(path == domain, "GetDomain gives " + domain);
+         }},
+        {"GetCapabilities",
+         [&](sdbus::IConnection& c) {
+             std::string xml;
+             managerProxy(c)
+                 ->callMethod("GetCapabilities")
+                 .onInterface(kManager)
+                 .storeResultsTo(xml);
+             expectThat(xml.find("<cache") != std::string::npos, "capabilities list caches");
+         }},
+        {"GetStats",
+         [&](sdbus::IConnection& c) {
+             std::map<std::string, sdbus::Variant> stats;
+             managerProxy(c)
+                 ->callMethod("GetStats")
+                 .onInterface(kManager)
+                 .withArguments(std::string("ro"))
+                 .storeResultsTo(stats);
+             expectThat(stats.count("cpu.cache.monitor.count") == 1, "GetStats has monitors");
+         }},
+        {"ValidateDomain",
+         [&](sdbus::IConnection& c) {
+             std::vector<sdbus::Struct<std::string, std::string>> groups;
+             managerProxy(c)
+                 ->callMethod("ValidateDomain")
+                 .onInterface(kManager)
+                 .withArguments(definition("other", 1))
+                 .storeResultsTo(groups);
+             expectThat(groups.size() == 1 && groups[0].get<0>() == groupOf("other"),
+                        "ValidateDomain plans one group");
+         }},
+        {"Domain.GetStats",
+         [&](sdbus::IConnection& c) {
+             std::map<std::string, sdbus::Variant> stats;
+             sdbus::createProxy(c, kBusName, domain)
+                 ->callMethod("GetStats")
+                 .onInterface(kDomain)
+                 .storeResultsTo(stats);
+             expectThat(stats.count("cpu.cache.monitor.count") == 1, "Domain.GetStats");
+         }},
+        {"Monitor.Sample",
+         [&](sdbus::IConnection& c) {
+             std::map<std::uint32_t, std::uint64_t> occupancy;
+             sdbus::createProxy(c, kBusName, domain + "/monitor/0")
+                 ->callMethod("Sample")
+                 .onInterface(kMonitor)
+                 .storeResultsTo(occupancy);
+             expectThat(!occupancy.empty(), "Sample reads every cache id");
+         }},
+        {"Introspect /org/resctrld1", introspect(kRootPath, kManager)},
+        {"Introspect domain", introspect(domain, kDomain)},
+        {"Properties.Get",
+         [&](sdbus::IConnection& c) {
+             const auto version =
+                 managerProxy(c)->getProperty("Version").onInterface(kManager).get<std::string>();
+             expectThat(version == RESCTRLD_VERSION, "Version is " RESCTRLD_VERSION);
+         }},
+        {"Properties.GetAll Manager", getAll(kRootPath, kManager, "ClosidsFree")},
+        {"Properties.GetAll Domain", getAll(domain, kDomain, "VcpuThreads")},
+        {"Properties.GetAll Allocation", getAll(domain + "/allocation/0", kAllocation, "Schemata")},
+        {"Properties.GetAll Monitor", getAll(domain + "/monitor/0", kMonitor, "CacheOccupancy")},
+        {"GetManagedObjects",
+         [&](sdbus::IConnection& c) {
+             ManagedObjects objects;
+             managerProxy(c)
+                 ->callMethod("GetManagedObjects")
+                 .onInterface("org.freedesktop.DBus.ObjectManager")
+                 .storeResultsTo(objects);
+             expectThat(objects.count(sdbus::ObjectPath(domain)) == 1 &&
+                            objects.count(sdbus::ObjectPath(domain + "/monitor/0")) == 1,
+                        "GetManagedObjects has the domain and its monitor");
+         }},
+        {"Peer.Ping",
+         [&](sdbus::IConnection& c) {
+             managerProxy(c)->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer");
+         }},
+    };
+
+    Tally tally;
+    for (const auto& [what, body] : calls) {
+        const auto result = runAsUser(f.bus.address(), caller.uid, caller.gid, caller.groups, body);
+        INFO(caller.label << ": " << what << " -> " << (result.ok ? "ok" : result.errorName) << " "
+                          << result.errorMessage);
+        ++tally.tried;
+        CHECK(result.ok);
+        tally.passed += result.ok;
+    }
+    CHECK(f.snapshot() == before);
+    f.stop("ro");
+    return tally;
+}
+
+void report(const Caller& caller, const char* setting, const Tally& mutating, Expect expect,
+            const Tally& readOnly) {
+    std::cout << setting << ": " << caller.label << " (uid " << caller.uid
+              << "): " << mutating.tried << " mutating calls tried, " << mutating.passed << " "
+              << describe(expect) << "; " << readOnly.tried << " read-only calls tried, "
+              << readOnly.passed << " worked; " << (mutating.tried + readOnly.tried)
+              << " methods tried in all\n";
+    CHECK(mutating.tried == 6);
+    CHECK(mutating.passed == mutating.tried);
+    CHECK(readOnly.tried == 16);
+    CHECK(readOnly.passed == readOnly.tried);
+}
+
+void checkCaller(Fixture& f, const Caller& caller, const char* setting, Expect expect) {
+    const Tally readOnly = tryReadOnly(f, caller);
+    const Tally mutating = tryMutating(f, caller, expect);
+    report(caller, setting, mutating, expect, readOnly);
+}
+
+// What an admin adds to let a group through the bus (resctrld(8), "ACCESS CONTROL").
+std::string groupPolicy(const std::string& group) {
+    return "  <policy group=\"" + group +
+           "\">\n    <allow send_destination=\"org.resctrld1\"/>\n  </policy>\n";
+}
+
+} // namespace
+
+TEST_CASE("On a system bus with our policy, others read everything and change nothing",
+          "[e2e][access]") {
+    Accounts accounts;
+    Fixture f({}, "AllowedGroups=" + accounts.group() + "\n");
+    checkCaller(f, accounts.outsider, "system bus + policy", Expect::RefusedByBus);
+    // AllowedGroups= alone admits nobody: the bus still refuses the group's calls.
+    checkCaller(f, accounts.admin, "system bus + policy, no group fragment", Expect::RefusedByBus);
+}
+
+TEST_CASE("On a system bus with our policy, root calls everything", "[e2e][access]") {
+    Accounts accounts;
+    Fixture f({}, "");
+    checkCaller(f, accounts.root, "system bus + policy", Expect::Works);
+}
+
+TEST_CASE("A member of an AllowedGroups= group whom the bus lets through changes domains",
+          "[e2e][access]") {
+    Accounts accounts;
+    Fixture f({groupPolicy(accounts.group())}, "AllowedGroups=" + accounts.group() + "\n");
+    checkCaller(f, accounts.admin, "system bus + policy + group fragment", Expect::Works);
+    // The fragment is for the group only.
+    checkCaller(f, accounts.outsider, "system bus + policy + group fragment", Expect::RefusedByBus);
+}
+
+TEST_CASE("The daemon refuses callers the bus lets through unless AllowedGroups= names them",
+          "[e2e][access]") {
+    Accounts accounts;
+    SECTION("a group fragment without AllowedGroups=") {
+        Fixture f({groupPolicy(accounts.group())}, "");
+        checkCaller(f, accounts.admin, "group fragment, AllowedGroups= empty",
+                    Expect::RefusedByDaemon);
+    }
+    SECTION("a loosened policy that lets everyone send to the daemon") {
+        const std::string everyone = "  <policy context=\"default\">\n"
+                                     "    <allow send_destination=\"org.resctrld1\"/>\n"
+                                     "  </policy>\n";
+        Fixture f({everyone}, "AllowedGroups=" + accounts.group() + "\n");
+        checkCaller(f, accounts.outsider, "loosened policy", Expect::RefusedByDaemon);
+        checkCaller(f, accounts.admin, "loosened policy", Expect::Works);
+    }
+}
