@@ -486,4 +486,52 @@ CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
     return result;
 }
 
+namespace {
+
+Process::Options pipedStdout() {
+    Process::Options options;
+    options.pipeStdout = true;
+    return options;
+}
+
+} // namespace
+
+FakeHypervisor::FakeHypervisor(const std::filesystem::path& binary,
+                               const std::filesystem::path& dir, unsigned vcpus)
+    : process_({binary.string(), "--vcpus", std::to_string(vcpus)}, dir, pipedStdout()) {
+    for (;;) {
+        const auto line = process_.readStdoutLine();
+        if (!line)
+            throw std::runtime_error("fake-hypervisor did not get ready: " + process_.stderrText());
+        if (line->starts_with("ready "))
+            return;
+        readVcpuLine(*line);
+    }
+}
+
+std::pair<unsigned, pid_t> FakeHypervisor::hotplug() {
+    process_.signal(SIGUSR1);
+    const auto line = process_.readStdoutLine();
+    if (!line)
+        throw std::runtime_error("fake-hypervisor printed no hot-plugged vCPU");
+    return readVcpuLine(*line);
+}
+
+void FakeHypervisor::kill() {
+    process_.signal(SIGKILL);
+    if (!process_.waitExit())
+        throw std::runtime_error("fake-hypervisor did not die");
+}
+
+std::pair<unsigned, pid_t> FakeHypervisor::readVcpuLine(const std::string& line) {
+    std::istringstream in(line);
+    std::string word;
+    unsigned vcpu = 0;
+    pid_t tid = 0;
+    if (!(in >> word >> vcpu >> tid) || word != "vcpu")
+        throw std::runtime_error("unexpected fake-hypervisor line: " + line);
+    vcpus_[vcpu] = tid;
+    return {vcpu, tid};
+}
+
 } // namespace resctrld::e2e

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace sdbus {
@@ -160,5 +161,29 @@ CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
                       const std::string& stringArg = "x");
 
 std::string readFile(const std::filesystem::path& path);
+
+// tests/tools/fake-hypervisor as a child: vCPU threads named "CPU <n>/KVM" plus a few others.
+// Ready (every vCPU thread known) when the constructor returns.
+class FakeHypervisor {
+public:
+    FakeHypervisor(const std::filesystem::path& binary, const std::filesystem::path& dir,
+                   unsigned vcpus);
+
+    pid_t pid() const { return process_.pid(); }
+    pid_t tid(unsigned vcpu) const { return vcpus_.at(vcpu); }
+    // vCPU number -> tid, as the process printed them.
+    const std::map<unsigned, pid_t>& vcpus() const { return vcpus_; }
+
+    // SIGUSR1: one more vCPU thread; returns (vcpu, tid) as it printed them.
+    std::pair<unsigned, pid_t> hotplug();
+    // SIGKILL, and waits until it is gone.
+    void kill();
+
+private:
+    std::pair<unsigned, pid_t> readVcpuLine(const std::string& line);
+
+    Process process_;
+    std::map<unsigned, pid_t> vcpus_;
+};
 
 } // namespace resctrld::e2e

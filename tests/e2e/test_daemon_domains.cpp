@@ -62,33 +62,11 @@ using Caches = std::vector<
     sdbus::Struct<std::uint32_t, std::uint32_t, std::string, std::uint64_t, std::string>>;
 using TidSet = std::set<pid_t>;
 
-// A fake hypervisor process: named vCPU threads "CPU <n>/KVM" plus a few other threads.
-class FakeVm {
+// A fake hypervisor process (harness.h) with the shapes these tests pass around.
+class FakeVm : public FakeHypervisor {
 public:
     FakeVm(const fs::path& dir, unsigned vcpus)
-        : process_({FAKE_HYPERVISOR_PATH, "--vcpus", std::to_string(vcpus)}, dir, pipeOptions()) {
-        for (;;) {
-            const auto line = process_.readStdoutLine();
-            if (!line)
-                throw std::runtime_error("fake-hypervisor did not print ready: " +
-                                         process_.stderrText());
-            if (line->starts_with("ready "))
-                return;
-            recordVcpu(*line);
-        }
-    }
-
-    pid_t pid() const { return process_.pid(); }
-    pid_t tid(unsigned vcpu) const { return tids_.at(vcpu); }
-
-    // SIGUSR1: the hypervisor starts one more vCPU thread; returns its (vcpu, tid).
-    std::pair<unsigned, pid_t> hotplug() {
-        process_.signal(SIGUSR1);
-        const auto line = process_.readStdoutLine();
-        if (!line)
-            throw std::runtime_error("fake-hypervisor printed no hot-plugged vCPU");
-        return recordVcpu(*line);
-    }
+        : FakeHypervisor(FAKE_HYPERVISOR_PATH, dir, vcpus) {}
 
     // Every thread of the process now (/proc/<pid>/task).
     TidSet threads() const {
@@ -114,27 +92,6 @@ public:
             set.emplace(vcpu, static_cast<std::uint32_t>(tid(vcpu)));
         return set;
     }
-
-private:
-    static Process::Options pipeOptions() {
-        Process::Options options;
-        options.pipeStdout = true;
-        return options;
-    }
-
-    std::pair<unsigned, pid_t> recordVcpu(const std::string& line) {
-        std::istringstream in(line);
-        std::string word;
-        unsigned vcpu = 0;
-        pid_t tid = 0;
-        if (!(in >> word >> vcpu >> tid) || word != "vcpu")
-            throw std::runtime_error("unexpected fake-hypervisor line: " + line);
-        tids_[vcpu] = tid;
-        return {vcpu, tid};
-    }
-
-    Process process_;
-    std::map<unsigned, pid_t> tids_;
 };
 
 // A minimal libvirt domain with `vcpus` vCPUs and the given <cputune> content.

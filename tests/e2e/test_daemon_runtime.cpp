@@ -78,74 +78,23 @@ std::string cacheMonitor(const std::string& vcpus) {
 // --- the fake hypervisor -------------------------------------------------------------------
 
 // tests/tools/fake-hypervisor: a process with QEMU-named vCPU threads.
-class FakeHypervisor {
+class Hypervisor : public resctrld::e2e::FakeHypervisor {
 public:
-    FakeHypervisor(const fs::path& dir, unsigned vcpus)
-        : process_({FAKE_HYPERVISOR, "--vcpus", std::to_string(vcpus)}, dir, pipedOptions()) {
-        for (;;) {
-            const auto line = process_.readStdoutLine();
-            if (!line)
-                throw std::runtime_error("fake-hypervisor did not get ready: " +
-                                         process_.stderrText());
-            if (line->starts_with("ready ")) {
-                pid_ = static_cast<pid_t>(std::stol(line->substr(6)));
-                break;
-            }
-            parseVcpuLine(*line);
-        }
-    }
+    Hypervisor(const fs::path& dir, unsigned vcpus)
+        : FakeHypervisor(FAKE_HYPERVISOR, dir, vcpus) {}
 
-    pid_t pid() const { return pid_; }
-    pid_t tid(unsigned vcpu) const { return vcpus_.at(vcpu); }
     ThreadList threads() const {
         ThreadList list;
-        for (const auto& [vcpu, tid] : vcpus_)
+        for (const auto& [vcpu, tid] : vcpus())
             list.emplace_back(vcpu, static_cast<uint32_t>(tid));
         return list;
     }
     std::set<pid_t> tids() const {
         std::set<pid_t> set;
-        for (const auto& [vcpu, tid] : vcpus_)
+        for (const auto& [vcpu, tid] : vcpus())
             set.insert(tid);
         return set;
     }
-
-    // SIGUSR1: one more vCPU thread; returns (vcpu, tid) as it printed them.
-    std::pair<unsigned, pid_t> hotplug() {
-        process_.signal(SIGUSR1);
-        const auto line = process_.readStdoutLine();
-        if (!line)
-            throw std::runtime_error("fake-hypervisor printed no hot-plugged vCPU");
-        return parseVcpuLine(*line);
-    }
-
-    void kill() {
-        process_.signal(SIGKILL);
-        if (!process_.waitExit())
-            throw std::runtime_error("fake-hypervisor did not die");
-    }
-
-private:
-    static Process::Options pipedOptions() {
-        Process::Options options;
-        options.pipeStdout = true;
-        return options;
-    }
-
-    std::pair<unsigned, pid_t> parseVcpuLine(const std::string& line) {
-        std::istringstream in(line);
-        std::string word;
-        unsigned vcpu = 0;
-        pid_t tid = 0;
-        if (!(in >> word >> vcpu >> tid) || word != "vcpu")
-            throw std::runtime_error("unexpected fake-hypervisor line: " + line);
-        vcpus_[vcpu] = tid;
-        return {vcpu, tid};
-    }
-
-    Process process_;
-    pid_t pid_ = 0;
-    std::map<unsigned, pid_t> vcpus_;
 };
 
 // --- signals -------------------------------------------------------------------------------
@@ -345,8 +294,8 @@ struct Fixture {
 
     std::string log() { return daemon ? daemon->process().stderrText() : std::string(); }
 
-    FakeHypervisor& hypervisor(unsigned vcpus = 2) {
-        hypervisors.push_back(std::make_unique<FakeHypervisor>(dir.path(), vcpus));
+    Hypervisor& hypervisor(unsigned vcpus = 2) {
+        hypervisors.push_back(std::make_unique<Hypervisor>(dir.path(), vcpus));
         return *hypervisors.back();
     }
 
@@ -518,7 +467,7 @@ struct Fixture {
     std::unique_ptr<sdbus::IConnection> connection;
     SignalRecorder signals;
     std::optional<Daemon> daemon;
-    std::vector<std::unique_ptr<FakeHypervisor>> hypervisors;
+    std::vector<std::unique_ptr<Hypervisor>> hypervisors;
 };
 
 std::string footprint(const std::vector<std::tuple<pid_t, unsigned, uint64_t>>& entries) {
