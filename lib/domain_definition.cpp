@@ -9,6 +9,7 @@
 #include <libxml/tree.h>
 
 #include "errors.h"
+#include "text.h"
 #include "xml_document.h"
 
 namespace resctrld {
@@ -65,29 +66,6 @@ std::optional<std::string> attribute(const xmlNode* node, const char* name) {
 std::string textOf(const xmlNode* node) {
     std::unique_ptr<xmlChar, XmlCharFree> value(xmlNodeGetContent(node));
     return value ? std::string(reinterpret_cast<const char*>(value.get())) : std::string();
-}
-
-std::string_view trim(std::string_view s) {
-    auto isSpace = [](char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-    };
-    while (!s.empty() && isSpace(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && isSpace(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
-// Strict unsigned decimal: digits only, no sign, no spaces (libvirt-xml.md rule 8).
-template <typename T> std::optional<T> parseUnsigned(std::string_view text) {
-    if (text.empty() ||
-        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return std::nullopt;
-    T value{};
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || ptr != text.data() + text.size())
-        return std::nullopt;
-    return value;
 }
 
 std::string quoted(std::string_view attr, std::string_view value) {
