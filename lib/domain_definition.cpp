@@ -2,7 +2,6 @@
 #include "domain_definition.h"
 
 #include <algorithm>
-#include <charconv>
 #include <limits>
 #include <memory>
 
