@@ -153,42 +153,6 @@ private:
     bool outsiderMade_ = false;
 };
 
-// tests/tools/fake-hypervisor: a process whose threads are named "CPU <n>/KVM".
-class FakeVm {
-public:
-    FakeVm(const fs::path& dir, unsigned vcpus)
-        : process_({FAKE_HYPERVISOR_PATH, "--vcpus", std::to_string(vcpus)}, dir, piped()) {
-        for (;;) {
-            const auto line = process_.readStdoutLine();
-            if (!line)
-                throw std::runtime_error("fake-hypervisor did not print ready: " +
-                                         process_.stderrText());
-            if (line->starts_with("ready "))
-                return;
-            std::istringstream in(*line);
-            std::string word;
-            unsigned vcpu = 0;
-            pid_t tid = 0;
-            if (!(in >> word >> vcpu >> tid) || word != "vcpu")
-                throw std::runtime_error("unexpected fake-hypervisor line: " + *line);
-            tids_[vcpu] = tid;
-        }
-    }
-
-    pid_t pid() const { return process_.pid(); }
-    pid_t tid(unsigned vcpu) const { return tids_.at(vcpu); }
-
-private:
-    static Process::Options piped() {
-        Process::Options options;
-        options.pipeStdout = true;
-        return options;
-    }
-
-    Process process_;
-    std::map<unsigned, pid_t> tids_;
-};
-
 // Two vCPUs, 5 MiB (two 2.5 MiB ways on skx-2s-l3cat) of L3 on `cacheId`, and a monitor.
 std::string definition(const std::string& name, unsigned cacheId) {
     return "<domain type='kvm'><name>" + name +
@@ -258,8 +222,8 @@ struct Fixture {
         return options;
     }
 
-    FakeVm& spawn() {
-        vms.push_back(std::make_unique<FakeVm>(dir.path(), 2));
+    FakeHypervisor& spawn() {
+        vms.push_back(std::make_unique<FakeHypervisor>(FAKE_HYPERVISOR_PATH, dir.path(), 2));
         return *vms.back();
     }
 
@@ -333,7 +297,7 @@ struct Fixture {
     Daemon daemon;
     std::unique_ptr<sdbus::IConnection> connection;
     std::unique_ptr<sdbus::IProxy> manager;
-    std::vector<std::unique_ptr<FakeVm>> vms;
+    std::vector<std::unique_ptr<FakeHypervisor>> vms;
 };
 
 struct Tally {
@@ -359,8 +323,8 @@ bool met(const CallResult& result, Expect expect) {
 // the next call finds its state. Checks the simulator's tree after each call.
 Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
     Tally tally;
-    FakeVm& vm1 = f.spawn();
-    FakeVm& vm2 = f.spawn();
+    FakeHypervisor& vm1 = f.spawn();
+    FakeHypervisor& vm2 = f.spawn();
     const std::string address = f.bus.address();
     auto as = [&](const std::function<void(sdbus::IConnection&)>& body) {
         return runAsUser(address, caller.uid, caller.gid, caller.groups, body);
@@ -497,7 +461,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
 // ObjectManager and Peer) as `caller`, against a domain root started; each must work and answer
 // what it should. The simulator's tree must not change.
 Tally tryReadOnly(Fixture& f, const Caller& caller) {
-    FakeVm& vm = f.spawn();
+    FakeHypervisor& vm = f.spawn();
     f.start("ro", Threads{{0u, static_cast<std::uint32_t>(vm.tid(0))},
                           {1u, static_cast<std::uint32_t>(vm.tid(1))}});
     const std::string domain = domainPath("ro");
