@@ -1,0 +1,391 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# resctrld.service under a real systemd (issue 6, "Tests"): a throw-away systemd runs as PID 1 in
+# fresh pid/mount/cgroup/net/uts/ipc namespaces with its own system bus, our bus policy, and
+# resctrlfs-sim mounted at /sys/fs/resctrl standing in for the kernel. The unit is the one the
+# build installs, unchanged; a drop-in only points ExecStart= at the build's binary and the
+# configuration at the simulator. Checks: the service reaches active with its hardening in
+# force, owns org.resctrld1, serves root and refuses a non-root caller (bus policy), starts a
+# domain for a running (fake) hypervisor, is restarted after SIGKILL and re-adopts the domain,
+# and `systemctl stop` leaves the groups in place.
+#
+#   unit-in-systemd.sh BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM \
+#                      FAKE_HYPERVISOR DBUS_POLICY
+#
+# Needs root, /dev/fuse, unshare/nsenter and systemd; fails (never skips) without them. Nothing
+# on the host changes: /etc, /var and /sys are read-only inside, /run and /tmp are fresh tmpfs.
+set -euo pipefail
+
+if [ $# -ne 6 ]; then
+    echo "usage: $0 BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM FAKE_HYPERVISOR DBUS_POLICY" >&2
+    exit 2
+fi
+unit=$(realpath "$1")
+installed=$2
+resctrld=$(realpath "$3")
+sim=$(realpath "$4")
+fakehv=$(realpath "$5")
+policy=$(realpath "$6")
+source_dir=$(cd "$(dirname "$0")/../.." && pwd)
+systemd_bin=/lib/systemd/systemd
+nobody=65534
+
+sd=""       # host PID of the namespace's systemd
+work=""
+cg=""
+checks=0
+
+ns() { nsenter -t "$sd" -m -p -u -i -n -C -- "$@"; }
+as_nobody() { ns setpriv --reuid=$nobody --regid=$nobody --clear-groups -- "$@"; }
+prop() { ns systemctl show -P "$2" "$1"; }
+call_root() { ns busctl --system call org.resctrld1 /org/resctrld1 org.resctrld1.Manager "$@"; }
+call_nobody() { as_nobody busctl --system call org.resctrld1 /org/resctrld1 org.resctrld1.Manager "$@"; }
+
+dump_logs() {
+    [ -n "$sd" ] && kill -0 "$sd" 2>/dev/null || return 0
+    echo "--- systemctl status (inside) ---" >&2
+    ns systemctl --no-pager status resctrld.service resctrlfs-sim.service >&2 2>&1 || true
+    echo "--- journal (inside) ---" >&2
+    ns journalctl --no-pager -o short-monotonic -n 300 \
+        -u resctrld.service -u resctrlfs-sim.service -u dbus.service >&2 2>&1 || true
+}
+fail() {
+    echo "FAIL: $*" >&2
+    dump_logs
+    exit 1
+}
+ok() {
+    checks=$((checks + 1))
+    echo "ok $checks - $*"
+}
+# wait_for SECONDS WHAT CMD...: run CMD until it succeeds; fail after the deadline.
+wait_for() {
+    local deadline=$((SECONDS + $1)) what=$2
+    shift 2
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for $what"
+        sleep 0.1
+    done
+}
+expect_eq() { # WHAT ACTUAL EXPECTED
+    [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
+cleanup() {
+    local rc=$?
+    if [ -n "$sd" ] && kill -0 "$sd" 2>/dev/null; then
+        kill -KILL "$sd" 2>/dev/null || true # PID 1 of the namespace: takes every process along
+    fi
+    wait 2>/dev/null || true
+    if [ -n "$cg" ] && [ -d "$cg" ]; then
+        for _ in $(seq 100); do
+            grep -q '^populated 0' "$cg/cgroup.events" 2>/dev/null && break
+            sleep 0.1
+        done
+        find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    fi
+    [ -n "$work" ] && rm -rf "$work"
+    exit $rc
+}
+trap cleanup EXIT
+
+# --- Preconditions: missing pieces are failures, not skips. ---
+[ "$(id -u)" = 0 ] || fail "needs root (a systemd in fresh namespaces, FUSE, setpriv)"
+[ -c /dev/fuse ] || fail "/dev/fuse is missing (the simulator is a FUSE file system)"
+[ -x "$systemd_bin" ] || fail "$systemd_bin is missing (install systemd)"
+[ -e /lib/systemd/system/dbus.socket ] || fail "dbus.socket is missing (install dbus)"
+[ -d /etc/dbus-1/system.d ] || fail "/etc/dbus-1/system.d is missing (install dbus)"
+for tool in unshare nsenter setpriv busctl systemctl journalctl findmnt; do
+    command -v "$tool" >/dev/null || fail "$tool is missing"
+done
+if [ -f /sys/fs/cgroup/unified/cgroup.procs ]; then
+    cg_root=/sys/fs/cgroup/unified
+elif [ -f /sys/fs/cgroup/cgroup.procs ]; then
+    cg_root=/sys/fs/cgroup
+else
+    fail "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"
+fi
+grep -qx "ExecStart=$installed --system" "$unit" ||
+    fail "$unit: expected 'ExecStart=$installed --system' (the drop-in below replaces it)"
+
+# --- What the namespace gets. The work directory sits next to the binary under test, which the
+# namespace must see anyway; /run, /tmp and /var/tmp are fresh tmpfs in there. ---
+case $resctrld in
+/run/* | /tmp/* | /var/tmp/*) fail "$resctrld: a build under /run, /tmp or /var/tmp is hidden inside" ;;
+esac
+work=$(mktemp -d "$(dirname "$resctrld")/unit-in-systemd.XXXXXX")
+chmod 755 "$work"
+mkdir -p "$work/units/resctrld.service.d" "$work/policy" "$work/etc/resctrld.conf.d"
+cp "$unit" "$work/units/resctrld.service"
+cp "$policy" "$work/policy/"
+
+cp "$source_dir/config/resctrld.conf" "$work/etc/resctrld.conf"
+cat >"$work/etc/resctrld.conf.d/50-simulator.conf" <<EOF
+[Daemon]
+ResctrlRoot=/sys/fs/resctrl
+SysfsRoot=/run/resctrlfs-sim/sysfs
+LogLevel=debug
+EOF
+
+cat >"$work/units/resctrld.service.d/50-test.conf" <<EOF
+# The build's binary and a configuration pointing at the simulator; everything else is the
+# unit as installed. WatchdogSec= is shortened so missed pings would show within the test.
+[Unit]
+Requires=resctrlfs-sim.service
+After=resctrlfs-sim.service
+
+[Service]
+ExecStart=
+ExecStart=$resctrld --system --config $work/etc/resctrld.conf
+WatchdogSec=3s
+EOF
+
+cat >"$work/units/resctrlfs-sim.service" <<EOF
+[Unit]
+Description=resctrlfs-sim standing in for the kernel's resctrl (test only)
+DefaultDependencies=no
+
+[Service]
+Type=simple
+RuntimeDirectory=resctrlfs-sim
+ExecStart=$sim --profile skx-2s-l3cat --kernel 6.1 --sysfs /run/resctrlfs-sim/sysfs --control /run/resctrlfs-sim/control /sys/fs/resctrl
+ExecStartPost=/usr/bin/timeout 20 /bin/sh -c 'until test -e /run/resctrlfs-sim/control/ready; do sleep 0.1; done'
+EOF
+
+cat >"$work/units/resctrld-test.target" <<EOF
+[Unit]
+Description=resctrld unit test
+Wants=dbus.socket dbus.service resctrlfs-sim.service
+After=dbus.socket dbus.service resctrlfs-sim.service
+EOF
+
+# Units that would touch the host (swap, sysctl, modules, users, clocks, fstab mounts) or are
+# useless in here.
+masked="local-fs.target remote-fs.target swap.target cryptsetup.target veritysetup.target
+    integritysetup.target getty.target systemd-sysctl.service systemd-modules-load.service
+    systemd-udevd.service systemd-udev-trigger.service systemd-udevd-control.socket
+    systemd-udevd-kernel.socket systemd-random-seed.service systemd-remount-fs.service
+    systemd-tmpfiles-setup.service systemd-tmpfiles-setup-dev.service systemd-tmpfiles-clean.timer
+    systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-update-utmp.service
+    systemd-journal-flush.service systemd-firstboot.service systemd-sysusers.service
+    systemd-machine-id-commit.service systemd-repart.service systemd-pcrphase.service
+    systemd-pcrphase-sysinit.service kmod-static-nodes.service dev-hugepages.mount
+    dev-mqueue.mount sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount
+    sys-fs-fuse-connections.mount systemd-ask-password-console.path
+    systemd-ask-password-wall.path ldconfig.service systemd-hwdb-update.service
+    systemd-journal-catalog-update.service systemd-update-done.service
+    systemd-networkd.service systemd-resolved.service systemd-timesyncd.service"
+for u in $masked; do
+    ln -s /dev/null "$work/units/$u"
+done
+
+cat >"$work/inner.sh" <<EOF
+set -e
+# /sys read-only. /sys/fs/resctrl exists only on a kernel with resctrl: a read-only tmpfs on
+# /sys/fs provides the mount points for cgroup2 and the simulator.
+mount --bind /sys /sys
+mount -o remount,bind,ro /sys
+mount -t tmpfs -o mode=755 tmpfs /sys/fs
+mkdir /sys/fs/cgroup /sys/fs/resctrl
+mount -o remount,ro /sys/fs
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+for d in /etc /var; do mount --bind \$d \$d; mount -o remount,bind,ro \$d; done
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/systemd/system /run/lock /run/dbus
+cp -a $work/units/. /run/systemd/system/
+mount --bind $work/policy /etc/dbus-1/system.d
+for d in /tmp /var/tmp /var/log/journal; do
+    if [ -d \$d ]; then mount -t tmpfs -o mode=1777 tmpfs \$d; fi
+done
+exec env container=resctrld-test $systemd_bin --unit=resctrld-test.target --show-status=no
+EOF
+
+# --- Boot. ---
+cg=$cg_root/resctrld-unit-test-$$
+mkdir "$cg"
+(
+    echo "$BASHPID" >"$cg/cgroup.procs"
+    exec unshare --cgroup --pid --fork --mount --uts --ipc --net --propagation private \
+        --mount-proc bash "$work/inner.sh" </dev/null >"$work/boot.log" 2>&1
+) &
+boot_job=$!
+boot_started() {
+    kill -0 "$boot_job" 2>/dev/null || fail "the namespace exited at boot: $(cat "$work/boot.log")"
+    sd=$(pgrep -P "$boot_job" -x systemd || true)
+    [ -n "$sd" ]
+}
+wait_for 10 "systemd to start in the namespace" boot_started
+booted() {
+    kill -0 "$sd" 2>/dev/null || fail "systemd exited: $(cat "$work/boot.log")"
+    local state
+    state=$(ns systemctl is-system-running 2>/dev/null || true)
+    [ "$state" = running ] || [ "$state" = degraded ]
+}
+wait_for 60 "the namespace's systemd to finish booting" booted
+ok "systemd $(ns systemctl --version | head -1 | cut -d' ' -f2) is PID 1 in fresh namespaces (host PID $sd)"
+expect_eq "resctrlfs-sim.service" "$(prop resctrlfs-sim.service ActiveState)" active
+ns test -d /sys/fs/resctrl/info || fail "the simulator is not mounted at /sys/fs/resctrl"
+ok "resctrlfs-sim is mounted at /sys/fs/resctrl"
+
+# --- Start: active, with the hardening in force. ---
+ns timeout 60 systemctl start resctrld.service || fail "systemctl start resctrld.service failed"
+expect_eq "ActiveState" "$(prop resctrld.service ActiveState)" active
+expect_eq "SubState" "$(prop resctrld.service SubState)" running
+main=$(prop resctrld.service MainPID)
+ok "resctrld.service is active (running), MainPID $main, after READY=1"
+
+declare -A want=(
+    [Type]=notify [BusName]=org.resctrld1 [Restart]=on-failure [RuntimeDirectoryPreserve]=yes
+    [ProtectSystem]=strict [ProtectHome]=yes [PrivateTmp]=yes [PrivateDevices]=yes
+    [PrivateNetwork]=yes [PrivateMounts]=yes [NoNewPrivileges]=yes
+    [CapabilityBoundingSet]=cap_dac_override [RestrictAddressFamilies]=AF_UNIX
+    [ProtectKernelTunables]=yes [ProtectKernelModules]=yes [ProtectKernelLogs]=yes
+    [ProtectControlGroups]=yes [ProtectClock]=yes [ProtectHostname]=yes [RestrictNamespaces]=yes
+    [LockPersonality]=yes [MemoryDenyWriteExecute]=yes [RestrictRealtime]=yes
+    [RestrictSUIDSGID]=yes [SystemCallArchitectures]=native [ProtectProc]=default
+    [ProcSubset]=pid [UMask]=0077 [DevicePolicy]=closed
+)
+for key in "${!want[@]}"; do
+    expect_eq "resctrld.service $key" "$(prop resctrld.service "$key")" "${want[$key]}"
+done
+ok "systemd reports the unit's ${#want[@]} hardening and service settings"
+
+status=$(ns cat "/proc/$main/status")
+expect_eq "NoNewPrivs" "$(awk '$1=="NoNewPrivs:"{print $2}' <<<"$status")" 1
+expect_eq "Seccomp (2 = filter)" "$(awk '$1=="Seccomp:"{print $2}' <<<"$status")" 2
+expect_eq "CapBnd (CAP_DAC_OVERRIDE only)" "$(awk '$1=="CapBnd:"{print $2}' <<<"$status")" \
+    0000000000000002
+for kind in mnt net ipc uts; do
+    [ "$(ns readlink "/proc/$main/ns/$kind")" != "$(ns readlink /proc/1/ns/$kind)" ] ||
+        fail "the daemon shares PID 1's $kind namespace"
+done
+mount_opts() { ns findmnt -N "$main" -n -o OPTIONS --target "$1"; }
+[[ ,$(mount_opts /usr), == *,ro,* ]] || fail "/usr is writable for the daemon: $(mount_opts /usr)"
+[[ ,$(mount_opts /etc), == *,ro,* ]] || fail "/etc is writable for the daemon"
+[[ ,$(mount_opts /sys/fs/resctrl), == *,rw,* ]] ||
+    fail "/sys/fs/resctrl is not writable for the daemon: $(mount_opts /sys/fs/resctrl)"
+[[ ,$(mount_opts /run/resctrld), == *,rw,* ]] || fail "/run/resctrld is not writable for the daemon"
+[[ ,$(mount_opts /proc), == *,subset=pid,* ]] || fail "/proc is not subset=pid for the daemon"
+ns nsenter -t "$main" -m test ! -e /dev/fuse || fail "the daemon sees /dev/fuse (PrivateDevices)"
+ok "in force for the daemon: no_new_privs, seccomp, CapBnd=CAP_DAC_OVERRIDE, own mnt/net/ipc/uts namespaces, /usr and /etc read-only, /sys/fs/resctrl and /run/resctrld writable, /proc subset=pid, private /dev"
+
+# --- The bus. ---
+owner=$(ns busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+    GetConnectionUnixProcessID s org.resctrld1) || fail "org.resctrld1 has no owner"
+expect_eq "owner of org.resctrld1" "$owner" "u $main"
+ok "org.resctrld1 is owned by the service's main process"
+
+list=$(call_root ListDomains 2>&1) || fail "ListDomains as root: $list"
+expect_eq "ListDomains as root" "$list" "a(sso) 0"
+ok "root: ListDomains answers '$list'"
+
+list=$(call_nobody ListDomains 2>&1) || fail "ListDomains as nobody (a read-only method) was refused: $list"
+ok "nobody: ListDomains (read-only) is allowed"
+
+xml="<domain type='kvm'>
+  <name>vm1</name>
+  <uuid>6f1a0c1e-8c1b-4c5e-9a57-3d2f1e0b7a11</uuid>
+  <vcpu placement='static'>2</vcpu>
+  <cputune>
+    <cachetune vcpus='0-1'>
+      <cache id='0' level='3' type='both' size='2560' unit='KiB'/>
+      <monitor level='3' vcpus='0'/>
+      <monitor level='3' vcpus='1'/>
+    </cachetune>
+  </cputune>
+</domain>"
+
+refused() { # METHOD SIGNATURE ARGS...: as nobody, the bus itself must refuse the call
+    local out
+    if out=$(call_nobody "$@" 2>&1); then
+        fail "nobody: $1 succeeded: $out"
+    fi
+    [[ $out == *"Access denied"* ]] || fail "nobody: $1 failed, but not with AccessDenied: $out"
+    # Refused by dbus-daemon's policy, before the daemon saw it (busctl shows only the errno).
+    wait_for 10 "dbus-daemon to log its rejection of $1" policy_rejected "$1"
+}
+policy_rejected() {
+    ns journalctl -u dbus.service -o cat --no-pager |
+        grep -q "Rejected send message.*(uid=$nobody .*member=\"$1\""
+}
+refused StartDomain 'sa(uu)' "$xml" 0
+refused StartDomainForProcess su "$xml" 1
+refused StopDomain s vm1
+ok "nobody: StartDomain, StartDomainForProcess and StopDomain are refused by the bus policy (AccessDenied)"
+
+# --- A domain for a running hypervisor, owned by another user as QEMU is. ---
+as_nobody "$fakehv" --vcpus 2 >"$work/fakehv.out" 2>&1 &
+wait_for 10 "fake-hypervisor to print 'ready'" grep -q '^ready ' "$work/fakehv.out"
+vmpid=$(awk '$1=="ready"{print $2}' "$work/fakehv.out")
+mapfile -t tids < <(awk '$1=="vcpu"{print $3}' "$work/fakehv.out")
+[ "${#tids[@]}" = 2 ] || fail "fake-hypervisor printed ${#tids[@]} vCPU threads, expected 2"
+
+path=$(call_root StartDomainForProcess su "$xml" "$vmpid" 2>&1) ||
+    fail "StartDomainForProcess as root: $path"
+expect_eq "StartDomainForProcess" "$path" 'o "/org/resctrld1/domain/vm1"'
+
+# Every group the daemon owns, its schemata and its tasks: the domain's footprint in resctrl.
+snapshot() {
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    ns sh -c 'cd /sys/fs/resctrl && for g in resctrld-* resctrld-*/mon_groups/* mon_groups/resctrld-*; do
+        [ -d "$g" ] || continue
+        echo "group $g"
+        [ -f "$g/schemata" ] && sed "s/^/  schemata /" "$g/schemata"
+        sort -n "$g/tasks" | sed "s/^/  task /"
+    done'
+}
+groups=$(snapshot)
+ctrl_groups=$(grep -c '^group resctrld-[^/]*$' <<<"$groups" || true)
+mon_groups=$(grep -c '^group .*mon_groups/' <<<"$groups" || true)
+[ "$ctrl_groups" -ge 1 ] || fail "no control group in the simulator after StartDomainForProcess: $groups"
+[ "$mon_groups" -ge 1 ] || fail "no monitor group in the simulator after StartDomainForProcess: $groups"
+for tid in "${tids[@]}"; do
+    [ "$(grep -c "^  task $tid\$" <<<"$groups")" = 2 ] ||
+        fail "vCPU thread $tid is not in exactly one control and one monitor group: $groups"
+done
+grep -Eq '^  schemata +L3:0=' <<<"$groups" || fail "the control group has no L3 schemata: $groups"
+ok "root: StartDomainForProcess for a hypervisor of uid $nobody created $ctrl_groups control and $mon_groups monitor group(s) holding vCPU threads ${tids[*]}"
+
+# --- SIGKILL: systemd restarts the daemon, which re-adopts the domain. ---
+ns systemctl kill -s KILL resctrld.service
+restarted() {
+    [ "$(prop resctrld.service NRestarts)" = 1 ] &&
+        [ "$(prop resctrld.service ActiveState)" = active ] &&
+        [ "$(prop resctrld.service MainPID)" != "$main" ]
+}
+wait_for 30 "systemd to restart resctrld after SIGKILL" restarted
+main2=$(prop resctrld.service MainPID)
+ok "after systemctl kill -s KILL: restarted by systemd (NRestarts=1, MainPID $main -> $main2)"
+list=$(call_root ListDomains 2>&1) || fail "ListDomains after the restart: $list"
+expect_eq "ListDomains after the restart" "$list" \
+    'a(sso) 1 "vm1" "6f1a0c1e-8c1b-4c5e-9a57-3d2f1e0b7a11" "/org/resctrld1/domain/vm1"'
+expect_eq "groups after the restart" "$(snapshot)" "$groups"
+ok "the restarted daemon re-adopted vm1 from /run/resctrld; groups, schemata and tasks unchanged"
+
+# --- systemctl stop: the daemon goes, the groups and the VM stay. ---
+ns timeout 30 systemctl stop resctrld.service || fail "systemctl stop resctrld.service failed"
+expect_eq "ActiveState after stop" "$(prop resctrld.service ActiveState)" inactive
+expect_eq "Result after stop (clean exit on SIGTERM)" "$(prop resctrld.service Result)" success
+expect_eq "groups after stop" "$(snapshot)" "$groups"
+ns kill -0 "$vmpid" || fail "the hypervisor died with the daemon"
+[ -n "$(ns ls -A /run/resctrld)" ] || fail "/run/resctrld is empty after stop"
+ok "after systemctl stop: inactive (Result=success), groups and tasks in place, hypervisor running, /run/resctrld kept"
+
+ns timeout 60 systemctl start resctrld.service || fail "systemctl start after stop failed"
+main3=$(prop resctrld.service MainPID)
+list=$(call_root ListDomains 2>&1) || fail "ListDomains after start: $list"
+[[ $list == *'"vm1"'* ]] || fail "vm1 not re-adopted after stop and start: $list"
+expect_eq "groups after stop and start" "$(snapshot)" "$groups"
+ok "after systemctl start: vm1 re-adopted, groups unchanged"
+
+# --- The watchdog: pings arrive and do not get the daemon killed. ---
+expect_eq "WatchdogUSec" "$(prop resctrld.service WatchdogUSec)" 3s
+first=$(prop resctrld.service WatchdogTimestampMonotonic)
+pinged() { [ "$(prop resctrld.service WatchdogTimestampMonotonic)" != "$first" ]; }
+wait_for 5 "a WATCHDOG=1 ping" pinged
+expect_eq "MainPID after a watchdog period" "$(prop resctrld.service MainPID)" "$main3"
+ok "WATCHDOG=1 pings arrive within WatchdogSec=3s; the daemon keeps running"
+
+echo "PASS: $checks checks of resctrld.service under systemd $(ns systemctl --version | head -1 | cut -d' ' -f2)"
