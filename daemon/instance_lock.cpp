@@ -28,7 +28,9 @@ std::string readPid(int fd) {
 InstanceLock::InstanceLock(const std::filesystem::path& stateDirectory)
     : path_(stateDirectory / "resctrld.lock") {
     std::error_code ec;
-    std::filesystem::create_directories(stateDirectory, ec);
+    // The state holds other processes' thread ids: root's alone, as the state store makes it.
+    if (std::filesystem::create_directories(stateDirectory, ec))
+        std::filesystem::permissions(stateDirectory, std::filesystem::perms::owner_all, ec);
     if (ec)
         throw std::system_error(ec, "cannot create state directory " + stateDirectory.string());
 

@@ -79,6 +79,7 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
@@ -107,7 +108,13 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     // Objects first, name second: a caller who sees the name must find the objects.
     resctrld::EventLoop loop(*bus);
     resctrld::ManagerObject manager(*bus, loop, config, access);
-    resctrld::SignalWatch signals(loop, {SIGTERM, SIGINT}, [&](int signal) {
+    resctrld::SignalWatch signals(loop, {SIGTERM, SIGINT, SIGHUP}, [&](int signal) {
+        if (signal == SIGHUP) {
+            // Conventionally "reload"; resctrld reads its configuration only at start.
+            spdlog::info("SIGHUP ignored: resctrld reads its configuration only at start; "
+                         "restart it to apply changes (groups and domains survive a restart)");
+            return;
+        }
         spdlog::info("received {}, shutting down (groups and state are kept)",
                      signal == SIGTERM ? "SIGTERM" : "SIGINT");
         sd_notify(0, "STOPPING=1");

@@ -432,6 +432,23 @@ TEST_CASE("SIGTERM and SIGINT shut the daemon down cleanly", "[e2e]") {
     CHECK_THAT(daemon.process().stderrText(), Catch::Contains("shutting down"));
 }
 
+TEST_CASE("SIGHUP is logged and ignored", "[e2e]") {
+    TempDir dir;
+    PrivateBus bus(dir.path());
+    Daemon daemon(bus, dir.path());
+    daemon.process().signal(SIGHUP);
+    // Still serving after the signal was handled: a call made after it is answered.
+    Client client(bus.address());
+    const auto deadline = Clock::now() + kDeadline;
+    while (daemon.process().stderrText().find("SIGHUP ignored") == std::string::npos &&
+           Clock::now() < deadline)
+        client.manager->getProperty("Version").onInterface(kManager).get<std::string>();
+    CHECK_THAT(daemon.process().stderrText(), Catch::Contains("SIGHUP ignored"));
+    CHECK(client.manager->getProperty("Version").onInterface(kManager).get<std::string>() ==
+          RESCTRLD_VERSION);
+    CHECK(daemon.process().running());
+}
+
 TEST_CASE("the watchdog is pinged when WATCHDOG_USEC is set", "[e2e]") {
     TempDir dir;
     PrivateBus bus(dir.path());
