@@ -204,7 +204,7 @@ EOF
 
 # --- Boot. ---
 cg=$cg_root/resctrld-unit-test-$$
-mkdir "$cg"
+mkdir "$cg" || fail "cannot create the cgroup $cg (the test needs a writable cgroup2 hierarchy)"
 (
     echo "$BASHPID" >"$cg/cgroup.procs"
     exec unshare --cgroup --pid --fork --mount --uts --ipc --net --propagation private \
@@ -321,6 +321,7 @@ wait_for 10 "fake-hypervisor to print 'ready'" grep -q '^ready ' "$work/fakehv.o
 vmpid=$(awk '$1=="ready"{print $2}' "$work/fakehv.out")
 mapfile -t tids < <(awk '$1=="vcpu"{print $3}' "$work/fakehv.out")
 [ "${#tids[@]}" = 2 ] || fail "fake-hypervisor printed ${#tids[@]} vCPU threads, expected 2"
+expect_eq "uid of the hypervisor" "$(ns cat "/proc/$vmpid/status" | awk '$1=="Uid:"{print $2}')" $nobody
 
 path=$(call_root StartDomainForProcess su "$xml" "$vmpid" 2>&1) ||
     fail "StartDomainForProcess as root: $path"
