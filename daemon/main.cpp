@@ -64,12 +64,24 @@ void mountIfWanted(const resctrld::Config& config) {
                      config.resctrlRoot.string());
         return;
     }
+    if (!resctrld::sharesInitMountNamespace()) {
+        spdlog::warn("not mounting resctrl at {} from a private mount namespace: the kernel "
+                     "deletes every group when the last mount goes, which would be when this "
+                     "daemon exits. Mount it on the host (sys-fs-resctrl.mount). Serving with "
+                     "Mounted=false",
+                     config.resctrlRoot.string());
+        return;
+    }
     try {
         resctrld::mountResctrl(config.resctrlRoot, config.mountOptions);
         spdlog::info("mounted resctrl at {}{}", config.resctrlRoot.string(),
                      config.mountOptions.empty() ? "" : " with " + config.mountOptions);
     } catch (const std::system_error& e) {
-        spdlog::warn("{}: {}. Serving with Mounted=false", e.what(), e.code().message());
+        // what() already ends with the errno text.
+        spdlog::warn("{}. Serving with Mounted=false{}", e.what(),
+                     e.code() == std::errc::operation_not_permitted
+                         ? " (under resctrld.service, sys-fs-resctrl.mount mounts it)"
+                         : "");
     }
 }
 

@@ -69,6 +69,14 @@ ResctrlMountState probeResctrl(const std::filesystem::path& root,
     return state;
 }
 
+bool sharesInitMountNamespace() {
+    std::error_code selfError, initError;
+    const auto self = std::filesystem::read_symlink("/proc/self/ns/mnt", selfError);
+    const auto init = std::filesystem::read_symlink("/proc/1/ns/mnt", initError);
+    // Unknown (no /proc/1, no permission): assume the host's, as most daemons run there.
+    return selfError || initError || self == init;
+}
+
 void mountResctrl(const std::filesystem::path& root, const std::string& options) {
     if (mount("resctrl", root.c_str(), "resctrl", MS_NOSUID | MS_NODEV | MS_NOEXEC,
               options.empty() ? nullptr : options.c_str()) != 0)

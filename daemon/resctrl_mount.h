@@ -25,6 +25,11 @@ std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
                                              const std::filesystem::path& mountinfo);
 
 // mount -t resctrl resctrl ROOT -o OPTIONS (issue 5, "Mount=auto"). Throws std::system_error.
+// False when this process runs in another mount namespace than PID 1 (a systemd unit with
+// PrivateMounts=, ProtectSystem=, ...): a resctrl mount made here would be the last one when the
+// daemon exits, and the kernel deletes every group with the last mount.
+bool sharesInitMountNamespace();
+
 void mountResctrl(const std::filesystem::path& root, const std::string& options);
 
 } // namespace resctrld
