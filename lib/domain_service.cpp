@@ -256,12 +256,15 @@ DomainService::Started DomainService::reconnect(ActiveDomain& domain,
         domain.record.hypervisorPid = static_cast<std::uint32_t>(validated.owner->pid);
         domain.record.hypervisorStartTime = validated.owner->startTime;
     }
-    attachThreads(domain, validated.threads);
     try {
+        attachThreads(domain, validated.threads);
         store_.save(domain.record);
     } catch (const std::system_error& e) {
         domain.record = before;
         throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+    } catch (...) {
+        domain.record = before;
+        throw;
     }
     domain.degraded = false;
     domain.problems.clear();
