@@ -248,6 +248,11 @@ libvirtd_answers() { virsh uri >/dev/null 2>&1; }
 virtlogd >"$work/virtlogd.log" 2>&1 &
 virtlogd_pid=$!
 wait_for "virtlogd's socket" 20 test -S /run/libvirt/virtlogd-sock
+# libvirtd makes these configuration directories when they are missing (libvirt-daemon-system
+# would ship them); take them away again at exit if they are still empty.
+for dir in /etc/libvirt/qemu /etc/libvirt/nwfilter /etc/libvirt/secrets /etc/libvirt/storage; do
+    [ -e "$dir" ] || created_dirs=("$dir" "${created_dirs[@]}")
+done
 # The hook must be in place before libvirtd starts: libvirt looks for hooks only then.
 libvirtd >"$work/libvirtd.log" 2>&1 &
 libvirtd_pid=$!
