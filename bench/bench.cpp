@@ -1,0 +1,1012 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// resctrld's benchmarks (issue 7, part 1): every figure is a ratio against a floor measured in
+// the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
+//
+//   resctrld-bench [--json FILE] [--runs N] [--quick] [--only startstop|sampling|idle]
+//                  [--monitors N,N,..] [--strace DIR]
+//
+// --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
+// takes many minutes: resctrlfs-sim's cost per counter read grows with the threads it tracks.
+// --strace DIR also writes strace -c summaries and one -T trace of each daemon measurement to
+// DIR (after the measurement: the figures stay unprofiled).
+//
+// 1. start/stop: StartDomain + StopDomain over D-Bus (call to reply) against bench-floor-startstop
+//    doing the same mkdir / schemata / tasks / rmdir syscalls directly, medians of N runs.
+// 2. sampling: the daemon's CPU time per tick (all its threads' schedstat run time, cross-checked
+//    with utime+stime of /proc/<pid>/stat) with 16..1024 monitors over 2 and 8 L3 domains, against
+//    bench-floor-sample preading the same counter files on held descriptors; the slope per
+//    monitor x domain; the daemon's wake-ups over 10 s with no domain.
+// 3. reads per tick: strace -y of the daemon over a few ticks, every counter file read exactly
+//    once per tick and never reopened.
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <poll.h>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <tuple>
+#include <unistd.h>
+#include <vector>
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "../tests/e2e/harness.h"
+#include "../tests/sim/conformance/sim_instance.h"
+
+namespace fs = std::filesystem;
+using resctrld::e2e::Daemon;
+using resctrld::e2e::FakeHypervisor;
+using resctrld::e2e::PrivateBus;
+using resctrld::e2e::Process;
+using resctrld::simtest::SimInstance;
+using resctrld::simtest::SimOptions;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* const kService = "org.resctrld1";
+const char* const kManager = "org.resctrld1.Manager";
+const char* const kRootPath = "/org/resctrld1";
+using ThreadList = std::vector<sdbus::Struct<uint32_t, uint32_t>>;
+using Planned = std::vector<sdbus::Struct<std::string, std::string>>;
+using Occupancy = std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>>;
+
+std::int64_t nowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+}
+
+double median(std::vector<double> v) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string slurp(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::string fmt(double value, int decimals = 2) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+    return buffer;
+}
+
+// Runs argv to completion and returns its stdout; throws on a non-zero exit.
+std::string runProgram(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (pipe(fds) != 0)
+        throw std::runtime_error("pipe failed");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        std::vector<char*> args;
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    close(fds[1]);
+    std::string out;
+    char buffer[4096];
+    for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;)
+        out.append(buffer, static_cast<std::size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw std::runtime_error(argv[0] + " failed (status " + std::to_string(status) + ")");
+    return out;
+}
+
+// --- the daemon's CPU time -------------------------------------------------------------------
+
+// Run time of all the process's threads in ns (schedstat: exact, unlike the 10 ms clock ticks
+// of /proc/<pid>/stat).
+std::int64_t schedstatNs(pid_t pid) {
+    std::int64_t total = 0;
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(task.path() / "schedstat");
+        std::int64_t run = 0;
+        if (in >> run)
+            total += run;
+    }
+    return total;
+}
+
+// utime + stime of /proc/<pid>/stat in ns.
+std::int64_t statCpuNs(pid_t pid) {
+    const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::vector<std::string> fields;
+    for (std::string f; rest >> f;)
+        fields.push_back(f);
+    // fields[0] is field 3 (state); utime is field 14, stime 15.
+    const long long ticks = std::stoll(fields.at(11)) + std::stoll(fields.at(12));
+    return ticks * (1'000'000'000 / sysconf(_SC_CLK_TCK));
+}
+
+// Voluntary + involuntary context switches of all the process's threads.
+long long contextSwitches(pid_t pid) {
+    long long total = 0;
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::istringstream status(slurp(task.path() / "status"));
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
+                line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+                total += std::stoll(line.substr(line.find(':') + 1));
+    }
+    return total;
+}
+
+// strace attached to a running process (-f: all its threads), writing to `output`; attached
+// when the constructor returns (its "attached" line on stderr), detached by the destructor.
+class Strace {
+public:
+    Strace(pid_t pid, const std::vector<std::string>& options, const fs::path& output) {
+        int fds[2];
+        if (pipe(fds) != 0)
+            throw std::runtime_error("pipe failed");
+        pid_ = fork();
+        if (pid_ == 0) {
+            dup2(fds[1], 2);
+            close(fds[0]);
+            close(fds[1]);
+            std::vector<std::string> argv{"strace", "-f", "-o", output.string()};
+            argv.insert(argv.end(), options.begin(), options.end());
+            argv.push_back("-p");
+            argv.push_back(std::to_string(pid));
+            std::vector<char*> args;
+            for (auto& a : argv)
+                args.push_back(a.data());
+            args.push_back(nullptr);
+            execvp("strace", args.data());
+            _exit(127);
+        }
+        close(fds[1]);
+        stderr_ = fdopen(fds[0], "r");
+        char line[512];
+        while (std::fgets(line, sizeof line, stderr_))
+            if (std::strstr(line, "attached"))
+                return;
+        throw std::runtime_error("strace did not attach to " + std::to_string(pid));
+    }
+    ~Strace() {
+        kill(pid_, SIGINT);
+        int status = 0;
+        waitpid(pid_, &status, 0);
+        std::fclose(stderr_);
+    }
+    Strace(const Strace&) = delete;
+    Strace& operator=(const Strace&) = delete;
+
+private:
+    pid_t pid_ = -1;
+    FILE* stderr_ = nullptr;
+};
+
+// --- the environment: simulator, bus, daemon -------------------------------------------------
+
+struct Bench {
+    fs::path dir;
+    std::string floorStartStop;
+    std::string floorSample;
+    std::string fakeHypervisor;
+    int runs = 30;
+    int warmup = 3;
+    bool quick = false;
+    std::string only;                                 // --only startstop|sampling|idle
+    std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
+    fs::path straceDir; // --strace DIR: also profile each daemon measurement with strace -c
+    std::ostringstream json;
+    bool firstJson = true;
+    std::vector<std::string> table;
+
+    void record(const std::string& object) {
+        json << (firstJson ? "\n    " : ",\n    ") << object;
+        firstJson = false;
+    }
+};
+
+// A host profile with plenty of RMIDs (the RMID limbo of §7.4 keeps freed ones busy for a
+// second; the sampling benchmark needs > 1024 monitor groups).
+fs::path writeProfile(const fs::path& dir, unsigned l3Domains) {
+    const fs::path path = dir / ("bench-" + std::to_string(l3Domains) + "l3.ini");
+    const unsigned cores = 40;
+    std::ofstream out(path);
+    out << "[host]\nname = bench-" << l3Domains << "l3\ncpus = " << cores * 2
+        << "\nthreads_per_core = 2\ncores_per_l3 = " << cores / l3Domains << "\nl3_ids = 0-"
+        << l3Domains - 1
+        << "\nl1d_kb = 32\nl1i_kb = 32\nl2_kb = 1024\nl3_kb = 28160\n"
+           "[L3]\nnum_closids = 16\ncbm_mask = 7ff\nmin_cbm_bits = 1\nshareable_bits = 600\n"
+           "cdp = false\nsparse_masks = false\n"
+           "[MB]\nnum_closids = 8\nmin_bandwidth = 10\nbandwidth_gran = 10\ndelay_linear = true\n"
+           "max_bandwidth = 100\nthread_throttle_mode = max\ndata_width = 3\n"
+           "[L3_MON]\nnum_rmids = 4096\nllc_occupancy = true\nmbm_total_bytes = true\n"
+           "mbm_local_bytes = true\noccupancy_scale = 64\n";
+    return path;
+}
+
+struct Env {
+    SimInstance sim;
+    PrivateBus bus;
+    std::optional<Daemon> daemon;
+    std::unique_ptr<sdbus::IConnection> connection;
+    std::unique_ptr<sdbus::IProxy> manager;
+
+    Env(const fs::path& dir, const fs::path& profile, const std::string& configText)
+        : sim(SimOptions{profile.string(), "6.1", "", true})
+        , bus(dir) {
+        Daemon::Options options;
+        options.configText = configText;
+        options.resctrlRoot = sim.root();
+        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+        daemon.emplace(bus, dir, options);
+        connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
+        manager = sdbus::createProxy(*connection, kService, kRootPath);
+    }
+    pid_t pid() { return daemon->process().pid(); }
+
+    sdbus::ObjectPath start(const std::string& xml, const ThreadList& threads) {
+        sdbus::ObjectPath path;
+        manager->callMethod("StartDomain")
+            .onInterface(kManager)
+            .withTimeout(std::chrono::seconds(120))
+            .withArguments(xml, threads)
+            .storeResultsTo(path);
+        return path;
+    }
+    void stop(const std::string& name) {
+        manager->callMethod("StopDomain")
+            .onInterface(kManager)
+            .withTimeout(std::chrono::seconds(120))
+            .withArguments(name);
+    }
+    Planned validate(const std::string& xml) {
+        Planned planned;
+        manager->callMethod("ValidateDomain")
+            .onInterface(kManager)
+            .withArguments(xml)
+            .storeResultsTo(planned);
+        return planned;
+    }
+};
+
+std::string range(unsigned first, unsigned last) {
+    return first == last ? std::to_string(first)
+                         : std::to_string(first) + "-" + std::to_string(last);
+}
+
+// A domain of `vcpus` vCPUs: `cachetunes` equal cachetunes, each with one way (2560 KiB) of
+// L3 cache 0 when `allocate`, and `monitorsPer` equal monitors (none the default monitor, so
+// each makes a group).
+struct Shape {
+    unsigned vcpus, cachetunes, monitorsPer;
+    bool allocate;
+};
+
+std::string domainXml(const std::string& name, const Shape& s) {
+    std::ostringstream x;
+    x << "<domain type='kvm'><name>" << name
+      << "</name><uuid>6f1ac1c9-3b3c-4a57-9d35-0a4b3c1d2e5f</uuid>"
+      << "<memory unit='GiB'>4</memory><vcpu placement='static'>" << s.vcpus << "</vcpu><cputune>";
+    const unsigned per = s.vcpus / s.cachetunes;
+    for (unsigned c = 0; c < s.cachetunes; ++c) {
+        x << "<cachetune vcpus='" << range(c * per, c * per + per - 1) << "'>";
+        if (s.allocate)
+            x << "<cache id='0' level='3' type='both' size='2560' unit='KiB'/>";
+        const unsigned mper = per / s.monitorsPer;
+        for (unsigned m = 0; m < s.monitorsPer; ++m)
+            x << "<monitor level='3' vcpus='"
+              << range(c * per + m * mper, c * per + m * mper + mper - 1) << "'/>";
+        x << "</cachetune>";
+    }
+    x << "</cputune><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os></domain>";
+    return x.str();
+}
+
+ThreadList threadsOf(const FakeHypervisor& vm, unsigned count) {
+    ThreadList threads;
+    for (unsigned v = 0; v < count; ++v)
+        threads.emplace_back(v, static_cast<uint32_t>(vm.tid(v)));
+    return threads;
+}
+
+// "L3:0=7ff;1=7ff" lines of a schemata file: resource -> id -> value (hex or decimal).
+std::map<std::string, std::map<unsigned, unsigned long>> parseSchemata(const std::string& text) {
+    std::map<std::string, std::map<unsigned, unsigned long>> result;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        line.erase(0, line.find_first_not_of(' '));
+        const auto colon = line.find(':');
+        if (colon == std::string::npos)
+            continue;
+        const std::string resource = line.substr(0, colon);
+        std::istringstream items(line.substr(colon + 1));
+        for (std::string item; std::getline(items, item, ';');) {
+            const auto eq = item.find('=');
+            result[resource][std::stoul(item.substr(0, eq))] =
+                std::stoul(item.substr(eq + 1), nullptr, resource == "MB" ? 10 : 16);
+        }
+    }
+    return result;
+}
+
+// The default group's lines GroupManager::writeDefaultGroup writes to go from `from` to `to`:
+// cache resources only, only the ids that change, one line per resource.
+std::vector<std::string> defaultGroupLines(const std::string& from, const std::string& to) {
+    auto a = parseSchemata(from), b = parseSchemata(to);
+    std::vector<std::string> lines;
+    for (const auto& [resource, ids] : b) {
+        if (resource == "MB")
+            continue;
+        std::string line;
+        for (const auto& [id, value] : ids)
+            if (a[resource][id] != value) {
+                char item[64];
+                std::snprintf(item, sizeof item, "%s%u=%lx", line.empty() ? "" : ";", id, value);
+                line += item;
+            }
+        if (!line.empty())
+            lines.push_back(resource + ":" + line);
+    }
+    return lines;
+}
+
+// --- 1. start/stop latency -------------------------------------------------------------------
+
+void benchStartStop(Bench& b, const std::string& label, const Shape& shape, const fs::path& dir,
+                    const fs::path& profile) {
+    fs::create_directories(dir);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n");
+    FakeHypervisor vm(b.fakeHypervisor, dir, shape.vcpus);
+    const std::string xml = domainXml("bench", shape);
+    const ThreadList threads = threadsOf(vm, shape.vcpus);
+    const fs::path root = env.sim.root();
+
+    // The groups and schemata the daemon writes, from ValidateDomain, and the default group's
+    // lines, from the simulator before, during and after one started domain.
+    const Planned planned = env.validate(xml);
+    const std::string rootBefore = resctrld::simtest::readFile(root / "schemata");
+    env.start(xml, threads);
+    const std::string rootDuring = resctrld::simtest::readFile(root / "schemata");
+    const unsigned allocations = shape.allocate ? shape.cachetunes : 0;
+    const unsigned monitors = shape.cachetunes * shape.monitorsPer;
+    // A monitor over all of its allocation's vCPUs is the default monitor: it reads the
+    // allocation group and makes none.
+    const bool defaultMonitor = shape.allocate && shape.monitorsPer == 1;
+    const unsigned monitorGroups = defaultMonitor ? 0 : monitors;
+    if (planned.size() != allocations + monitorGroups)
+        throw std::runtime_error(label + ": ValidateDomain planned " +
+                                 std::to_string(planned.size()) + " groups, expected " +
+                                 std::to_string(allocations + monitorGroups));
+    // vCPU -> groups, in GroupManager::groupsOfVcpu's order: allocations, then monitors.
+    const unsigned per = shape.vcpus / shape.cachetunes;
+    const unsigned mper = per / shape.monitorsPer;
+    auto groupsOf = [&](unsigned vcpu) {
+        std::vector<std::string> groups;
+        if (shape.allocate)
+            groups.push_back(planned[vcpu / per].get<0>());
+        if (!defaultMonitor)
+            groups.push_back(planned[allocations + vcpu / mper].get<0>());
+        return groups;
+    };
+    // The simulator agrees with that: each group holds exactly the expected tids.
+    std::map<std::string, std::set<std::string>> expected;
+    for (unsigned v = 0; v < shape.vcpus; ++v)
+        for (const auto& g : groupsOf(v))
+            expected[g].insert(std::to_string(vm.tid(v)));
+    for (const auto& [group, tids] : expected) {
+        std::istringstream in(resctrld::simtest::readFile(root / group / "tasks"));
+        std::set<std::string> seen;
+        for (std::string t; std::getline(in, t);)
+            seen.insert(t);
+        if (seen != tids)
+            throw std::runtime_error(label + ": the daemon put other tasks in " + group);
+    }
+    env.stop("bench");
+    if (resctrld::simtest::readFile(root / "schemata") != rootBefore)
+        throw std::runtime_error(label + ": the default group did not get its ways back");
+
+    std::ofstream script(dir / "floor.script");
+    script << "start\n";
+    for (unsigned i = 0; i < planned.size(); ++i) {
+        script << "mkdir " << (root / planned[i].get<0>()).string() << "\n";
+        std::istringstream lines(planned[i].get<1>());
+        for (std::string line; std::getline(lines, line);)
+            if (!line.empty())
+                script << "write " << (root / planned[i].get<0>() / "schemata").string() << " "
+                       << line << "\n";
+    }
+    for (const auto& line : defaultGroupLines(rootBefore, rootDuring))
+        script << "write " << (root / "schemata").string() << " " << line << "\n";
+    for (unsigned v = 0; v < shape.vcpus; ++v)
+        for (const auto& g : groupsOf(v))
+            script << "write " << (root / g / "tasks").string() << " " << vm.tid(v) << "\n";
+    script << "stop\n";
+    for (unsigned i = 0; i < planned.size(); ++i) {
+        const std::string& g = planned[i].get<0>();
+        // topGroups(): allocation groups and the monitor groups under the root's mon_groups/.
+        if (i < allocations || g.rfind("mon_groups/", 0) == 0)
+            script << "rmdir " << (root / g).string() << "\n";
+    }
+    for (const auto& line : defaultGroupLines(rootDuring, rootBefore))
+        script << "write " << (root / "schemata").string() << " " << line << "\n";
+    script.close();
+
+    std::vector<double> dStart, dStop, dTotal, fStart, fStop, fTotal;
+    const int rounds = 3;
+    const int perRound = std::max(1, b.runs / rounds);
+    for (int w = 0; w < b.warmup; ++w) {
+        env.start(xml, threads);
+        env.stop("bench");
+    }
+    for (int r = 0; r < rounds; ++r) {
+        std::istringstream floor(runProgram({b.floorStartStop, (dir / "floor.script").string(),
+                                             std::to_string(b.warmup), std::to_string(perRound)}));
+        for (double s, t; floor >> s >> t;) {
+            fStart.push_back(s / 1e6);
+            fStop.push_back(t / 1e6);
+            fTotal.push_back((s + t) / 1e6);
+        }
+        for (int i = 0; i < perRound; ++i) {
+            const auto t0 = nowNs();
+            env.start(xml, threads);
+            const auto t1 = nowNs();
+            env.stop("bench");
+            const auto t2 = nowNs();
+            dStart.push_back((t1 - t0) / 1e6);
+            dStop.push_back((t2 - t1) / 1e6);
+            dTotal.push_back((t2 - t0) / 1e6);
+        }
+    }
+    // Fixed costs of any privileged call, natively: the bus round trip (Peer.Ping, answered
+    // by sd-bus itself) and a StopDomain of an unknown domain (the access check's credential
+    // queries and the mount probe, then a NotStarted error).
+    std::vector<double> ping, rejected;
+    for (int i = 0; i < b.warmup + b.runs; ++i) {
+        const auto t0 = nowNs();
+        env.manager->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer");
+        const auto t1 = nowNs();
+        try {
+            env.stop("no-such-domain");
+        } catch (const sdbus::Error&) {
+        }
+        const auto t2 = nowNs();
+        if (i >= b.warmup) {
+            ping.push_back((t1 - t0) / 1e6);
+            rejected.push_back((t2 - t1) / 1e6);
+        }
+    }
+    if (!b.straceDir.empty()) {
+        // Profile (not measured): where the daemon's time goes, syscall by syscall.
+        const std::string name = shape.vcpus == 2 ? "startstop-a" : "startstop-b";
+        {
+            Strace strace(env.pid(), {"-c", "-w"}, b.straceDir / (name + ".summary"));
+            for (int i = 0; i < 10; ++i) {
+                env.start(xml, threads);
+                env.stop("bench");
+            }
+        }
+        Strace strace(env.pid(), {"-tt", "-T", "-y"}, b.straceDir / (name + ".trace"));
+        env.start(xml, threads);
+        env.stop("bench");
+    }
+    const double ratio = median(dTotal) / median(fTotal);
+    b.table.push_back(
+        "start/stop " + label + ": daemon " + fmt(median(dStart)) + " + " + fmt(median(dStop)) +
+        " = " + fmt(median(dTotal)) + " ms, floor " + fmt(median(fStart)) + " + " +
+        fmt(median(fStop)) + " = " + fmt(median(fTotal)) + " ms, ratio start " +
+        fmt(median(dStart) / median(fStart)) + " stop " + fmt(median(dStop) / median(fStop)) +
+        " total " + fmt(ratio) + " (n=" + std::to_string(dTotal.size()) + ")");
+    std::cout << b.table.back() << std::endl;
+    b.table.push_back("  fixed per call: bus round trip (Peer.Ping) " + fmt(median(ping), 3) +
+                      " ms, StopDomain of an unknown domain (access check + mount probe) " +
+                      fmt(median(rejected), 3) + " ms");
+    std::cout << b.table.back() << std::endl;
+    b.record("{\"bench\": \"startstop\", \"case\": \"" + label + "\", \"vcpus\": " +
+             std::to_string(shape.vcpus) + ", \"cachetunes\": " + std::to_string(shape.cachetunes) +
+             ", \"monitors\": " + std::to_string(monitors) + ", \"runs\": " +
+             std::to_string(dTotal.size()) + ", \"daemon_start_ms\": " + fmt(median(dStart), 3) +
+             ", \"daemon_stop_ms\": " + fmt(median(dStop), 3) + ", \"daemon_total_ms\": " +
+             fmt(median(dTotal), 3) + ", \"floor_start_ms\": " + fmt(median(fStart), 3) +
+             ", \"floor_stop_ms\": " + fmt(median(fStop), 3) +
+             ", \"floor_total_ms\": " + fmt(median(fTotal), 3) + ", \"ratio\": " + fmt(ratio, 3) +
+             ", \"ping_ms\": " + fmt(median(ping), 3) +
+             ", \"rejected_call_ms\": " + fmt(median(rejected), 3) + "}");
+}
+
+// --- 2. sampling cost ------------------------------------------------------------------------
+
+// Counts Sampled signals and records the daemon's CPU time as each arrives.
+class TickWatch {
+public:
+    TickWatch(const std::string& address, pid_t daemon)
+        : connection_(sdbus::createSessionBusConnectionWithAddress(address))
+        , daemon_(daemon) {
+        slot_ = connection_->addMatch(
+            "type='signal',interface='org.resctrld1.Manager',member='Sampled'",
+            [this](sdbus::Message&) {
+                const auto run = schedstatNs(daemon_);
+                const auto stat = statCpuNs(daemon_);
+                std::lock_guard lock(mutex_);
+                ticks_.push_back({run, stat});
+                changed_.notify_all();
+            });
+        connection_->enterEventLoopAsync();
+    }
+    ~TickWatch() { connection_->leaveEventLoop(); }
+
+    struct Tick {
+        std::int64_t runNs, statNs;
+    };
+    // Waits for `count` more ticks after the next one; returns (first, last) of them.
+    std::pair<Tick, Tick> measure(unsigned count, std::chrono::seconds deadline) {
+        std::unique_lock lock(mutex_);
+        const std::size_t base = ticks_.size();
+        if (!changed_.wait_for(lock, deadline, [&] { return ticks_.size() >= base + 1 + count; }))
+            throw std::runtime_error("the daemon did not tick " + std::to_string(count + 1) +
+                                     " times within the deadline");
+        return {ticks_[base], ticks_[base + count]};
+    }
+
+private:
+    std::unique_ptr<sdbus::IConnection> connection_;
+    pid_t daemon_;
+    sdbus::Slot slot_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<Tick> ticks_;
+};
+
+struct SamplePoint {
+    unsigned domains, monitors;
+    double daemonUs, daemonStatUs, floorUs, floorWallUs;
+    unsigned counters;
+    double healthUs = 0;
+};
+
+// Counts the daemon's pread64 per counter file and its timer reads over a few ticks.
+struct ReadCheck {
+    unsigned ticks = 0, files = 0, minReads = 0, maxReads = 0, counterOpens = 0;
+    bool ok = false;
+};
+
+ReadCheck straceReads(pid_t pid, const fs::path& dir, unsigned expectedFiles, double seconds) {
+    const fs::path out = dir / "strace.out";
+    {
+        Strace strace(pid, {"-y", "-e", "trace=pread64,read,openat"}, out);
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds)); // the window itself
+    }
+
+    // Count only between the first and the last timer expiry: whole ticks.
+    std::vector<std::string> lines;
+    {
+        std::ifstream in(out);
+        for (std::string line; std::getline(in, line);)
+            lines.push_back(line);
+    }
+    auto isTimer = [](const std::string& l) {
+        return l.find("read(") != std::string::npos && l.find("timerfd") != std::string::npos &&
+               l.find("= 8") != std::string::npos;
+    };
+    std::size_t first = lines.size(), last = 0;
+    unsigned timers = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        if (isTimer(lines[i])) {
+            first = std::min(first, i);
+            last = i;
+            ++timers;
+        }
+    ReadCheck check;
+    if (timers < 2)
+        return check;
+    check.ticks = timers - 1;
+    std::map<std::string, unsigned> reads;
+    for (std::size_t i = first; i < last; ++i) {
+        const std::string& l = lines[i];
+        const auto lt = l.find('<'), gt = l.find(">,");
+        if (lt == std::string::npos || gt == std::string::npos || l.find("/mon_data/") == l.npos)
+            continue;
+        if (l.find("pread64(") != std::string::npos)
+            ++reads[l.substr(lt + 1, gt - lt - 1)];
+        if (l.find("openat(") != std::string::npos)
+            ++check.counterOpens;
+    }
+    check.files = static_cast<unsigned>(reads.size());
+    check.minReads = ~0u;
+    for (const auto& [path, n] : reads) {
+        check.minReads = std::min(check.minReads, n);
+        check.maxReads = std::max(check.maxReads, n);
+    }
+    check.ok = check.files == expectedFiles && check.minReads == check.ticks &&
+               check.maxReads == check.ticks && check.counterOpens == 0;
+    return check;
+}
+
+void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& monitorCounts,
+                   std::vector<SamplePoint>& points, const fs::path& dir) {
+    fs::create_directories(dir);
+    const fs::path profile = writeProfile(dir, domains);
+    const unsigned maxMonitors = *std::max_element(monitorCounts.begin(), monitorCounts.end());
+    SimOptions options{profile.string(), "6.1", "", true};
+    SimInstance sim(options);
+    (void)maxMonitors;
+    for (unsigned monitors : monitorCounts) {
+        const fs::path run = dir / ("m" + std::to_string(monitors));
+        fs::create_directories(run);
+        // A VM of exactly that many vCPUs: the daemon's health check walks all its threads.
+        FakeHypervisor vm(b.fakeHypervisor, run, monitors);
+        PrivateBus bus(run);
+        Daemon::Options daemonOptions;
+        // 1 s: the cadence of the health-check-only daemon below, and the floor's.
+        daemonOptions.configText = "[Daemon]\nMount=no\nSampleIntervalSec=1\n";
+        daemonOptions.resctrlRoot = sim.root();
+        daemonOptions.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+        Daemon daemon(bus, run, daemonOptions);
+        auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
+        auto manager = sdbus::createProxy(*connection, kService, kRootPath);
+        const std::string xml = domainXml("sampled", Shape{monitors, 1, monitors, false});
+        sdbus::ObjectPath path;
+        manager->callMethod("StartDomain")
+            .onInterface(kManager)
+            .withTimeout(std::chrono::seconds(300))
+            .withArguments(xml, threadsOf(vm, monitors))
+            .storeResultsTo(path);
+
+        // The floor's files: every counter of every monitor group the daemon made.
+        std::vector<std::string> files;
+        for (const auto& group : fs::directory_iterator(sim.root() / "mon_groups"))
+            for (const auto& domain : fs::directory_iterator(group.path() / "mon_data"))
+                // <monitor level='3'> is a cache monitor: the daemon reads llc_occupancy.
+                files.push_back((domain.path() / "llc_occupancy").string());
+        std::sort(files.begin(), files.end());
+        {
+            std::ofstream list(run / "counters.list");
+            for (const auto& f : files)
+                list << f << "\n";
+        }
+        const unsigned ticks = b.quick ? 3 : 5;
+        TickWatch watch(bus.address(), daemon.process().pid());
+        watch.measure(1, std::chrono::seconds(120)); // warm-up: the first samples open the fds
+        SamplePoint point{domains, monitors, 0, 0, 0, 0, static_cast<unsigned>(files.size())};
+        std::vector<double> daemonUs, daemonStatUs, floorUs, floorWallUs;
+        const int rounds = 3;
+        for (int r = 0; r < rounds; ++r) {
+            const auto [from, to] = watch.measure(ticks, std::chrono::seconds(600));
+            daemonUs.push_back((to.runNs - from.runNs) / 1e3 / ticks);
+            daemonStatUs.push_back((to.statNs - from.statNs) / 1e3 / ticks);
+            std::istringstream floor(runProgram(
+                {b.floorSample, (run / "counters.list").string(), std::to_string(ticks), "1000"}));
+            double cpu = 0, wall = 0;
+            floor >> cpu >> wall;
+            floorUs.push_back(cpu / 1e3);
+            floorWallUs.push_back(wall / 1e3);
+        }
+        point.daemonUs = median(daemonUs);
+        point.daemonStatUs = median(daemonStatUs);
+        point.floorUs = median(floorUs);
+        point.floorWallUs = median(floorWallUs);
+        points.push_back(point);
+        const std::string line =
+            "sampling " + std::to_string(domains) + " L3 x " + std::to_string(monitors) +
+            " monitors (" + std::to_string(point.counters) + " counter files): daemon " +
+            fmt(point.daemonUs / 1e3, 3) + " ms CPU/tick (utime+stime " +
+            fmt(point.daemonStatUs / 1e3, 1) + "), floor " + fmt(point.floorUs / 1e3, 3) +
+            " ms CPU/loop (" + fmt(point.floorWallUs / 1e3, 2) + " ms wall), ratio " +
+            fmt(point.daemonUs / point.floorUs);
+        b.table.push_back(line);
+        std::cout << line << std::endl;
+        b.record("{\"bench\": \"sampling\", \"l3_domains\": " + std::to_string(domains) +
+                 ", \"monitors\": " + std::to_string(monitors) +
+                 ", \"counter_files\": " + std::to_string(point.counters) +
+                 ", \"ticks_per_round\": " + std::to_string(ticks) +
+                 ", \"daemon_cpu_us_per_tick\": " + fmt(point.daemonUs, 1) +
+                 ", \"daemon_utime_stime_us_per_tick\": " + fmt(point.daemonStatUs, 1) +
+                 ", \"floor_cpu_us_per_loop\": " + fmt(point.floorUs, 1) +
+                 ", \"floor_wall_us_per_loop\": " + fmt(point.floorWallUs, 1) +
+                 ", \"ratio\": " + fmt(point.daemonUs / point.floorUs, 3) + "}");
+
+        if (!b.straceDir.empty()) {
+            const std::string name =
+                "sampling-" + std::to_string(domains) + "l3-" + std::to_string(monitors);
+            {
+                Strace strace(daemon.process().pid(), {"-c"}, b.straceDir / (name + ".summary"));
+                watch.measure(ticks, std::chrono::seconds(600));
+            }
+            Strace strace(daemon.process().pid(), {"-tt", "-T", "-y"},
+                          b.straceDir / (name + ".trace"));
+            watch.measure(1, std::chrono::seconds(600));
+        }
+        // 3. Reads per tick, on the smallest configuration (strace slows the daemon down).
+        if (monitors == monitorCounts.front()) {
+            const ReadCheck check = straceReads(daemon.process().pid(), run, point.counters, 5.5);
+            const std::string readLine =
+                "reads per tick (" + std::to_string(domains) + " L3 x " + std::to_string(monitors) +
+                " monitors, strace over " + std::to_string(check.ticks) +
+                " ticks): " + std::to_string(check.files) + "/" + std::to_string(point.counters) +
+                " counter files read, " + std::to_string(check.minReads) + ".." +
+                std::to_string(check.maxReads) + " preads each, " +
+                std::to_string(check.counterOpens) +
+                " reopens: " + (check.ok ? "exactly once per tick" : "NOT once per tick");
+            b.table.push_back(readLine);
+            std::cout << readLine << std::endl;
+            b.record("{\"bench\": \"reads_per_tick\", \"l3_domains\": " + std::to_string(domains) +
+                     ", \"monitors\": " + std::to_string(monitors) +
+                     ", \"ticks\": " + std::to_string(check.ticks) +
+                     ", \"files_read\": " + std::to_string(check.files) +
+                     ", \"counter_files\": " + std::to_string(point.counters) +
+                     ", \"min_reads\": " + std::to_string(check.minReads) +
+                     ", \"max_reads\": " + std::to_string(check.maxReads) +
+                     ", \"reopens\": " + std::to_string(check.counterOpens) +
+                     ", \"once_per_tick\": " + (check.ok ? "true" : "false") + "}");
+        }
+        // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the health
+        // check (DomainService::check: hypervisor, threads, each group's tasks file), the counter
+        // reads (MonitorObject::sample) and the Sampled signal. Shares of the tick's samples.
+        if (!b.quick && access("/usr/bin/perf", X_OK) == 0) {
+            const fs::path data = run / "perf.data";
+            const double seconds = std::max(4.0, 3 * point.floorWallUs / 1e6 * 4);
+            {
+                std::ostringstream window;
+                window << seconds;
+                runProgram({"/usr/bin/perf", "record", "-q", "-e", "cpu-clock", "-F", "999",
+                            "--call-graph", "dwarf,16384", "-p",
+                            std::to_string(daemon.process().pid()), "-o", data.string(), "--",
+                            "/bin/sleep", window.str()});
+            }
+            const std::string report =
+                runProgram({"/usr/bin/perf", "report", "-i", data.string(), "--children", "--sort",
+                            "symbol", "--stdio", "-g", "none"});
+            auto share = [&](const std::string& symbol) {
+                std::istringstream lines(report);
+                for (std::string line; std::getline(lines, line);)
+                    if (line.find(symbol) != std::string::npos && line.find('%') != line.npos)
+                        return std::stod(line.substr(line.find_first_not_of(' ')));
+                return 0.0;
+            };
+            const double tick = share("resctrld::ManagerObject::tick");
+            const double check = share("resctrld::DomainService::check");
+            const double counters = share("resctrld::MonitorObject::sample");
+            const double signal = share("Manager_adaptor::emitSampled");
+            auto& p = points.back();
+            p.healthUs = tick > 0 ? p.daemonUs * check / tick : 0;
+            const double samplingUs = tick > 0 ? p.daemonUs * (tick - check) / tick : 0;
+            const std::string hline =
+                "  perf: of the tick's CPU " + fmt(check / tick * 100, 0) + "% health check, " +
+                fmt(counters / tick * 100, 0) + "% counter reads, " + fmt(signal / tick * 100, 0) +
+                "% Sampled signal; sampling (tick minus health "
+                "check) " +
+                fmt(samplingUs / 1e3, 3) + " ms, ratio to the floor " + fmt(samplingUs / p.floorUs);
+            b.table.push_back(hline);
+            std::cout << hline << std::endl;
+            b.record("{\"bench\": \"tick_profile\", \"l3_domains\": " + std::to_string(domains) +
+                     ", \"monitors\": " + std::to_string(monitors) +
+                     ", \"health_check_share\": " + fmt(check / tick, 3) +
+                     ", \"counter_reads_share\": " + fmt(counters / tick, 3) +
+                     ", \"sampled_signal_share\": " + fmt(signal / tick, 3) +
+                     ", \"sampling_us_per_tick\": " + fmt(samplingUs, 1) +
+                     ", \"sampling_ratio\": " + fmt(samplingUs / p.floorUs, 3) + "}");
+        }
+        manager->callMethod("StopDomain")
+            .onInterface(kManager)
+            .withTimeout(std::chrono::seconds(300))
+            .withArguments(std::string("sampled"));
+    }
+}
+
+// Least squares of y on x: (slope, intercept).
+std::pair<double, double> fit(const std::vector<double>& x, const std::vector<double>& y) {
+    const double n = static_cast<double>(x.size());
+    const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n;
+    const double my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+    double sxy = 0, sxx = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+    }
+    return {sxy / sxx, my - sxy / sxx * mx};
+}
+
+void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
+    fs::create_directories(dir);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n");
+    const auto window = std::chrono::seconds(b.quick ? 3 : 10);
+    // Mount table changes anywhere on the host (other test runs mounting simulators) wake the
+    // daemon on purpose (it watches /proc/self/mountinfo): count them in the same window.
+    auto count = [&] {
+        const long long before = contextSwitches(env.pid());
+        const auto cpuBefore = schedstatNs(env.pid());
+        const auto end = Clock::now() + window;
+        int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        auto drain = [fd] {
+            char buffer[4096];
+            lseek(fd, 0, SEEK_SET);
+            while (read(fd, buffer, sizeof buffer) > 0) {
+            }
+        };
+        drain();
+        long long mountChanges = 0;
+        for (auto now = Clock::now(); now < end; now = Clock::now()) {
+            pollfd p{fd, POLLPRI, 0};
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count();
+            if (poll(&p, 1, static_cast<int>(left) + 1) > 0 && (p.revents & (POLLPRI | POLLERR))) {
+                ++mountChanges;
+                drain();
+            }
+        }
+        close(fd);
+        return std::tuple{contextSwitches(env.pid()) - before, schedstatNs(env.pid()) - cpuBefore,
+                          mountChanges};
+    };
+    const auto [fresh, freshCpu, freshMounts] = count();
+    // After a domain came and went the ticker must be gone again.
+    FakeHypervisor vm(b.fakeHypervisor, dir, 2);
+    const std::string xml = domainXml("idle", Shape{2, 1, 1, true});
+    env.start(xml, threadsOf(vm, 2));
+    env.stop("idle");
+    const auto [after, afterCpu, afterMounts] = count();
+    if (!b.straceDir.empty()) {
+        Strace strace(env.pid(), {"-tt", "-y"}, b.straceDir / "idle.trace");
+        std::this_thread::sleep_for(window); // the traced window
+    }
+    const std::string secs = std::to_string(window.count());
+    const std::string line =
+        "idle wake-ups over " + secs + " s: " + std::to_string(fresh) + " fresh (" +
+        fmt(freshCpu / 1e3, 0) + " us CPU; mount table changed " + std::to_string(freshMounts) +
+        " times), " + std::to_string(after) + " after a start+stop (" + fmt(afterCpu / 1e3, 0) +
+        " us CPU; mount table changed " + std::to_string(afterMounts) + " times)";
+    b.table.push_back(line);
+    std::cout << line << std::endl;
+    b.record("{\"bench\": \"idle_wakeups\", \"window_s\": " + secs +
+             ", \"context_switches_fresh\": " + std::to_string(fresh) +
+             ", \"context_switches_after_stop\": " + std::to_string(after) +
+             ", \"cpu_us_fresh\": " + fmt(freshCpu / 1e3, 0) +
+             ", \"cpu_us_after_stop\": " + fmt(afterCpu / 1e3, 0) +
+             ", \"mount_table_changes_fresh\": " + std::to_string(freshMounts) +
+             ", \"mount_table_changes_after_stop\": " + std::to_string(afterMounts) + "}");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Bench b;
+    std::string jsonPath = "bench-results.json";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--json" && i + 1 < argc)
+            jsonPath = argv[++i];
+        else if (arg == "--runs" && i + 1 < argc)
+            b.runs = std::atoi(argv[++i]);
+        else if (arg == "--quick")
+            b.quick = true;
+        else if (arg == "--monitors" && i + 1 < argc) {
+            b.monitorCounts.clear();
+            std::istringstream list(argv[++i]);
+            for (std::string n; std::getline(list, n, ',');)
+                b.monitorCounts.push_back(static_cast<unsigned>(std::stoul(n)));
+        } else if (arg == "--only" && i + 1 < argc)
+            b.only = argv[++i];
+        else if (arg == "--strace" && i + 1 < argc)
+            b.straceDir = argv[++i];
+        else {
+            std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
+                         "startstop|sampling|idle] [--monitors N,N,..] [--strace DIR]\n";
+            return 2;
+        }
+    }
+    if (b.quick)
+        b.runs = std::min(b.runs, 6);
+    b.floorStartStop = BENCH_FLOOR_STARTSTOP;
+    b.floorSample = BENCH_FLOOR_SAMPLE;
+    b.fakeHypervisor = FAKE_HYPERVISOR;
+    // tmpfs: the simulator's sysfs tree, the bus socket and the daemon's state directory (its
+    // fsyncs would otherwise measure the shared disk).
+    std::string pattern = "/dev/shm/resctrld-bench.XXXXXX";
+    if (!mkdtemp(pattern.data())) {
+        std::perror("mkdtemp");
+        return 1;
+    }
+    b.dir = pattern;
+    setenv("TMPDIR", b.dir.c_str(), 1);
+    int rc = 0;
+    try {
+        const fs::path profile2 = writeProfile(b.dir, 2);
+        auto wanted = [&](const char* name) {
+            return b.only.empty() || b.only == name;
+        };
+        if (wanted("startstop")) {
+            benchStartStop(b, "(a) 1 cachetune, 2 vCPUs, 1 monitor", Shape{2, 1, 1, true},
+                           b.dir / "ss-a", profile2);
+            benchStartStop(b, "(b) 4 cachetunes, 64 vCPUs, 8 monitors", Shape{64, 4, 2, true},
+                           b.dir / "ss-b", profile2);
+        }
+        if (wanted("sampling")) {
+
+            std::vector<SamplePoint> points;
+            const std::vector<unsigned> counts =
+                b.quick ? std::vector<unsigned>{16, 64} : b.monitorCounts;
+            for (unsigned domains : {2u, 8u})
+                benchSampling(b, domains, counts, points,
+                              b.dir / ("sample-" + std::to_string(domains)));
+            std::vector<double> x, yd, yf;
+            for (const auto& p : points) {
+                x.push_back(double(p.monitors) * p.domains);
+                yd.push_back(p.daemonUs);
+                yf.push_back(p.floorUs);
+            }
+            const auto [slopeD, interceptD] = fit(x, yd);
+            // The sampling part alone (the tick minus its health check, from perf), where measured.
+            std::vector<double> xs, ys;
+            for (const auto& p : points)
+                if (p.healthUs > 0) {
+                    xs.push_back(double(p.monitors) * p.domains);
+                    ys.push_back(p.daemonUs - p.healthUs);
+                }
+            if (xs.size() >= 2) {
+                const auto [slopeS, interceptS] = fit(xs, ys);
+                const std::string sline = "sampling part slope: " + fmt(slopeS, 2) +
+                                          " us CPU per monitor x L3 domain per tick (+" +
+                                          fmt(interceptS, 0) + " us)";
+                b.table.push_back(sline);
+                std::cout << sline << std::endl;
+                b.record("{\"bench\": \"sampling_part_slope\", \"us_per_monitor_domain\": " +
+                         fmt(slopeS, 3) + ", \"intercept_us\": " + fmt(interceptS, 1) + "}");
+            }
+            const auto [slopeF, interceptF] = fit(x, yf);
+            const std::string line = "sampling slope: daemon " + fmt(slopeD, 2) +
+                                     " us CPU per monitor x L3 domain per tick (+" +
+                                     fmt(interceptD, 0) + " us), floor " + fmt(slopeF, 2) +
+                                     " us (+" + fmt(interceptF, 0) + " us), slope ratio " +
+                                     fmt(slopeD / slopeF);
+            b.table.push_back(line);
+            std::cout << line << std::endl;
+            b.record("{\"bench\": \"sampling_slope\", \"daemon_us_per_monitor_domain\": " +
+                     fmt(slopeD, 3) + ", \"daemon_intercept_us\": " + fmt(interceptD, 1) +
+                     ", \"floor_us_per_monitor_domain\": " + fmt(slopeF, 3) +
+                     ", \"floor_intercept_us\": " + fmt(interceptF, 1) +
+                     ", \"slope_ratio\": " + fmt(slopeD / slopeF, 3) + "}");
+        }
+        if (wanted("idle"))
+            benchWakeups(b, b.dir / "idle", profile2);
+    } catch (const std::exception& e) {
+        std::cerr << "resctrld-bench: " << e.what() << std::endl;
+        rc = 1;
+    }
+    std::ofstream(jsonPath) << "{\n  \"results\": [" << b.json.str() << "\n  ]\n}\n";
+    std::cout << "\n== resctrld benchmarks (every ratio against its floor, same run, same mount)\n";
+    for (const auto& line : b.table)
+        std::cout << "  " << line << "\n";
+    std::cout << "JSON: " << jsonPath << std::endl;
+    std::error_code ec;
+    fs::remove_all(b.dir, ec);
+    return rc;
+}
