@@ -108,13 +108,17 @@ fi
 grep -qx "ExecStart=$installed --system" "$unit" ||
     fail "$unit: expected 'ExecStart=$installed --system' (the drop-in below replaces it)"
 
-# --- What the namespace gets. The work directory sits next to the binary under test, which the
-# namespace must see anyway; /run, /tmp and /var/tmp are fresh tmpfs in there. ---
-case $resctrld in
-/run/* | /tmp/* | /var/tmp/*) fail "$resctrld: a build under /run, /tmp or /var/tmp is hidden inside" ;;
-esac
-work=$(mktemp -d "$(dirname "$resctrld")/unit-in-systemd.XXXXXX")
+# --- What the namespace gets. /run, /tmp and /var/tmp are fresh tmpfs in there, and the unit's
+# ProtectHome= hides /root and /home from the service, so a checkout in any of those (CI clones
+# into one) would be invisible: the work directory, with copies of the binaries under test, goes
+# under /var/lib, which both see. ---
+work=$(mktemp -d /var/lib/resctrld-unit-in-systemd.XXXXXX)
 chmod 755 "$work"
+mkdir -p "$work/bin"
+cp "$resctrld" "$sim" "$fakehv" "$work/bin/"
+resctrld=$work/bin/$(basename "$resctrld")
+sim=$work/bin/$(basename "$sim")
+fakehv=$work/bin/$(basename "$fakehv")
 mkdir -p "$work/units/resctrld.service.d" "$work/policy" "$work/etc/resctrld.conf.d"
 cp "$unit" "$work/units/resctrld.service"
 cp "$policy" "$work/policy/"
