@@ -462,15 +462,13 @@ void benchStartStop(Bench& b, const std::string& label, const Shape& shape, cons
     script.close();
 
     std::vector<double> dStart, dStop, dTotal, fStart, fStop, fTotal;
-    const int rounds = 3;
-    const int perRound = std::max(1, b.runs / rounds);
-    for (int w = 0; w < b.warmup; ++w) {
-        env.start(xml, threads);
-        env.stop("bench");
-    }
+    // Floor and daemon alternate run by run, so that load from elsewhere on the machine falls
+    // on both alike; each floor run has its own warm-up cycle.
+    const int rounds = b.runs;
+    const int perRound = 1;
     for (int r = 0; r < rounds; ++r) {
-        std::istringstream floor(runProgram({b.floorStartStop, (dir / "floor.script").string(),
-                                             std::to_string(b.warmup), std::to_string(perRound)}));
+        std::istringstream floor(runProgram(
+            {b.floorStartStop, (dir / "floor.script").string(), "1", std::to_string(perRound)}));
         for (double s, t; floor >> s >> t;) {
             fStart.push_back(s / 1e6);
             fStop.push_back(t / 1e6);
@@ -773,11 +771,11 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         // reads (MonitorObject::sample) and the Sampled signal. Shares of the tick's samples.
         if (!b.quick && access("/usr/bin/perf", X_OK) == 0) {
             const fs::path data = run / "perf.data";
-            const double seconds = std::max(4.0, 3 * point.floorWallUs / 1e6 * 4);
+            const double seconds = std::max(6.0, 3 * point.floorWallUs / 1e6 * 4);
             {
                 std::ostringstream window;
                 window << seconds;
-                runProgram({"/usr/bin/perf", "record", "-q", "-e", "cpu-clock", "-F", "999",
+                runProgram({"/usr/bin/perf", "record", "-q", "-e", "cpu-clock", "-F", "4999",
                             "--call-graph", "dwarf,16384", "-p",
                             std::to_string(daemon.process().pid()), "-o", data.string(), "--",
                             "/bin/sleep", window.str()});
@@ -797,23 +795,30 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             const double counters = share("resctrld::MonitorObject::sample");
             const double signal = share("Manager_adaptor::emitSampled");
             auto& p = points.back();
-            p.healthUs = tick > 0 ? p.daemonUs * check / tick : 0;
-            const double samplingUs = tick > 0 ? p.daemonUs * (tick - check) / tick : 0;
-            const std::string hline =
-                "  perf: of the tick's CPU " + fmt(check / tick * 100, 0) + "% health check, " +
-                fmt(counters / tick * 100, 0) + "% counter reads, " + fmt(signal / tick * 100, 0) +
-                "% Sampled signal; sampling (tick minus health "
-                "check) " +
-                fmt(samplingUs / 1e3, 3) + " ms, ratio to the floor " + fmt(samplingUs / p.floorUs);
-            b.table.push_back(hline);
-            std::cout << hline << std::endl;
-            b.record("{\"bench\": \"tick_profile\", \"l3_domains\": " + std::to_string(domains) +
-                     ", \"monitors\": " + std::to_string(monitors) +
-                     ", \"health_check_share\": " + fmt(check / tick, 3) +
-                     ", \"counter_reads_share\": " + fmt(counters / tick, 3) +
-                     ", \"sampled_signal_share\": " + fmt(signal / tick, 3) +
-                     ", \"sampling_us_per_tick\": " + fmt(samplingUs, 1) +
-                     ", \"sampling_ratio\": " + fmt(samplingUs / p.floorUs, 3) + "}");
+            if (tick <= 0) {
+                b.table.push_back("  perf: no sample of ManagerObject::tick in the window");
+                std::cout << b.table.back() << std::endl;
+            } else {
+                p.healthUs = p.daemonUs * check / tick;
+                const double samplingUs = p.daemonUs * (tick - check) / tick;
+                const std::string hline = "  perf: of the tick's CPU " +
+                                          fmt(check / tick * 100, 0) + "% health check, " +
+                                          fmt(counters / tick * 100, 0) + "% counter reads, " +
+                                          fmt(signal / tick * 100, 0) +
+                                          "% Sampled signal; sampling (tick minus health "
+                                          "check) " +
+                                          fmt(samplingUs / 1e3, 3) + " ms, ratio to the floor " +
+                                          fmt(samplingUs / p.floorUs);
+                b.table.push_back(hline);
+                std::cout << hline << std::endl;
+                b.record("{\"bench\": \"tick_profile\", \"l3_domains\": " +
+                         std::to_string(domains) + ", \"monitors\": " + std::to_string(monitors) +
+                         ", \"health_check_share\": " + fmt(check / tick, 3) +
+                         ", \"counter_reads_share\": " + fmt(counters / tick, 3) +
+                         ", \"sampled_signal_share\": " + fmt(signal / tick, 3) +
+                         ", \"sampling_us_per_tick\": " + fmt(samplingUs, 1) +
+                         ", \"sampling_ratio\": " + fmt(samplingUs / p.floorUs, 3) + "}");
+            }
         }
         manager->callMethod("StopDomain")
             .onInterface(kManager)
