@@ -362,9 +362,9 @@ bool DomainService::attachNewVcpuThreads(ActiveDomain& domain) {
     bool changed = false;
     for (const auto& [vcpu, tid] : processes_.vcpuThreads(hypervisor->pid)) {
         const auto& threads = domain.record.threads;
-        bool known = std::any_of(threads.begin(), threads.end(), [&](const ThreadRecord& r) {
-            return r.tid == static_cast<std::uint32_t>(tid);
-        });
+        const auto threadId = static_cast<std::uint32_t>(tid);
+        bool known = std::any_of(threads.begin(), threads.end(),
+                                 [threadId](const ThreadRecord& r) { return r.tid == threadId; });
         if (known)
             continue;
         auto info = processes_.thread(tid);

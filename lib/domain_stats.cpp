@@ -22,8 +22,9 @@ DomainStats domainStats(const Plan& plan, std::span<const MonitorSample> samples
         for (const auto& [id, state] : sample.states) {
             const std::string bank = prefix + banks + std::to_string(j++) + ".";
             stats[bank + "id"] = static_cast<std::uint32_t>(id);
-            auto put = [&](const std::string& key, const std::map<unsigned, std::uint64_t>& m) {
-                if (auto it = m.find(id); it != m.end())
+            auto put = [&, cacheId = id](const std::string& key,
+                                         const std::map<unsigned, std::uint64_t>& m) {
+                if (auto it = m.find(cacheId); it != m.end())
                     stats[bank + key] = it->second;
             };
             if (isCache) {
