@@ -2,8 +2,10 @@
 #include "domain_service.h"
 
 #include <algorithm>
+#include <fcntl.h>
 #include <set>
 #include <stdexcept>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -348,46 +350,91 @@ void DomainService::stop(const std::string& name) {
     spdlog::info("domain {} stopped", name);
 }
 
-bool DomainService::dropExitedThreads(ActiveDomain& domain) {
+bool DomainService::dropExitedThreads(ActiveDomain& domain,
+                                      const std::set<pid_t>* hypervisorThreads) {
     return std::erase_if(domain.record.threads, [&](const ThreadRecord& thread) {
-               auto info = processes_.thread(static_cast<pid_t>(thread.tid));
+               const auto tid = static_cast<pid_t>(thread.tid);
+               // A thread of the hypervisor lives while it is listed under /proc/<pid>/task.
+               if (hypervisorThreads)
+                   return !hypervisorThreads->count(tid);
+               auto info = processes_.thread(tid);
                return !info || info->startTime != thread.startTime;
            }) > 0;
 }
 
-bool DomainService::attachNewVcpuThreads(ActiveDomain& domain) {
-    auto hypervisor = domain.hypervisor();
-    if (!hypervisor)
-        return false;
+bool DomainService::attachNewVcpuThreads(ActiveDomain& domain,
+                                         const std::set<pid_t>& hypervisorThreads) {
+    const auto hypervisor = processes_.thread(domain.hypervisor()->pid);
     bool changed = false;
-    for (const auto& [vcpu, tid] : processes_.vcpuThreads(hypervisor->pid)) {
-        const auto& threads = domain.record.threads;
+    std::set<pid_t> seen;
+    for (pid_t tid : hypervisorThreads) {
+        if (domain.seenHypervisorThreads.count(tid)) {
+            seen.insert(tid);
+            continue;
+        }
         const auto threadId = static_cast<std::uint32_t>(tid);
-        bool known = std::any_of(threads.begin(), threads.end(),
-                                 [threadId](const ThreadRecord& r) { return r.tid == threadId; });
-        if (known)
+        const auto& threads = domain.record.threads;
+        if (std::any_of(threads.begin(), threads.end(),
+                        [threadId](const ThreadRecord& r) { return r.tid == threadId; })) {
+            seen.insert(tid);
             continue;
+        }
         auto info = processes_.thread(tid);
-        if (!info || info->tgid != hypervisor->pid)
+        if (!info)
             continue;
+        auto vcpu = parseVcpuThreadName(info->comm);
+        if (!vcpu) {
+            // A new thread has its creator's name until it names itself: look again next tick.
+            if (!hypervisor || info->comm != hypervisor->comm)
+                seen.insert(tid);
+            continue;
+        }
+        seen.insert(tid);
         try {
-            attachThreads(domain, {{vcpu, static_cast<std::uint32_t>(tid), info->startTime}});
-            spdlog::info("domain {}: new vCPU {} thread {} attached", domain.record.name, vcpu,
+            attachThreads(domain, {{*vcpu, threadId, info->startTime}});
+            spdlog::info("domain {}: new vCPU {} thread {} attached", domain.record.name, *vcpu,
                          tid);
             changed = true;
         } catch (const Error& e) {
             spdlog::warn("domain {}: cannot attach new vCPU {} thread {}: {}", domain.record.name,
-                         vcpu, tid, e.what());
+                         *vcpu, tid, e.what());
         }
     }
+    domain.seenHypervisorThreads = std::move(seen);
     return changed;
 }
 
-std::vector<std::string> DomainService::findProblems(const ActiveDomain& domain) const {
+namespace {
+
+// The whole file through a held descriptor, read from offset 0 (resctrl files are regenerated
+// on every read from the start); opened on first use. Empty when the file is gone.
+std::optional<std::string> readHeld(UniqueFd& fd, const std::filesystem::path& path) {
+    if (!fd.isValid())
+        fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        return std::nullopt;
+    std::string text;
+    char buffer[4096];
+    for (off_t offset = 0;;) {
+        const ssize_t n = pread(fd.get(), buffer, sizeof buffer, offset);
+        if (n < 0) {
+            fd.reset(); // a removed group's file fails (ENODEV); reopen next time
+            return std::nullopt;
+        }
+        if (n == 0)
+            return text;
+        text.append(buffer, static_cast<std::size_t>(n));
+        offset += n;
+    }
+}
+
+} // namespace
+
+std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const {
     std::vector<std::string> problems;
     std::map<std::string, std::set<std::uint32_t>> tasks;
     for (const std::string& group : domain.groups.createdGroups()) {
-        auto text = groups_.resctrl().read(group + "/tasks");
+        auto text = readHeld(domain.tasksFiles[group], groups_.resctrl().root() / group / "tasks");
         if (!text)
             problems.push_back("group " + group + " vanished");
         else
@@ -420,8 +467,14 @@ DomainChanges DomainService::check() {
             changes.died.push_back(name);
             continue;
         }
-        bool threadsChanged = dropExitedThreads(domain);
-        threadsChanged = attachNewVcpuThreads(domain) || threadsChanged;
+        bool threadsChanged = false;
+        if (auto hypervisor = domain.hypervisor()) {
+            const std::set<pid_t> listed = processes_.threadIds(hypervisor->pid);
+            threadsChanged = dropExitedThreads(domain, &listed);
+            threadsChanged = attachNewVcpuThreads(domain, listed) || threadsChanged;
+        } else {
+            threadsChanged = dropExitedThreads(domain, nullptr);
+        }
         if (threadsChanged) {
             changes.threadsChanged.push_back(name);
             try {
@@ -483,7 +536,7 @@ Recovery DomainService::recover() {
             recovery.problems.push_back("domain " + domain.record.name +
                                         ": cannot recreate its groups: " + e.what());
         }
-        dropExitedThreads(domain);
+        dropExitedThreads(domain, nullptr);
         for (const ThreadRecord& thread : domain.record.threads) {
             try {
                 groups_.attach(domain.groups, {thread.vcpu, thread.tid});

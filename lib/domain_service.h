@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -12,6 +13,7 @@
 #include "group_manager.h"
 #include "process_table.h"
 #include "state_store.h"
+#include "unique_fd.h"
 
 namespace resctrld {
 
@@ -27,6 +29,12 @@ struct ActiveDomain {
     bool degraded = false;
     // What made it degraded, one line each; logged once when they appear.
     std::vector<std::string> problems;
+
+    // Kept between per-tick checks so a tick costs one read per group and one listing of the
+    // hypervisor's threads: the groups' tasks files, held open (re-read from offset 0), and the
+    // hypervisor's threads already looked at.
+    std::map<std::string, UniqueFd> tasksFiles;
+    std::set<pid_t> seenHypervisorThreads;
 
     std::optional<ProcessIdentity> hypervisor() const;
     std::string_view state() const noexcept { return degraded ? "degraded" : "active"; }
@@ -93,9 +101,9 @@ private:
     void attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads);
     void forget(const std::string& name);
     // Per-tick pieces of check().
-    bool attachNewVcpuThreads(ActiveDomain& domain);
-    bool dropExitedThreads(ActiveDomain& domain);
-    std::vector<std::string> findProblems(const ActiveDomain& domain) const;
+    bool attachNewVcpuThreads(ActiveDomain& domain, const std::set<pid_t>& hypervisorThreads);
+    bool dropExitedThreads(ActiveDomain& domain, const std::set<pid_t>* hypervisorThreads);
+    std::vector<std::string> findProblems(ActiveDomain& domain) const;
 
     GroupManager& groups_;
     ProcessTable processes_;

@@ -117,6 +117,16 @@ bool ProcessTable::isAlive(const ProcessIdentity& identity) const {
     return now && *now == identity;
 }
 
+std::set<pid_t> ProcessTable::threadIds(pid_t pid) const {
+    std::set<pid_t> tids;
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(procRoot_ / std::to_string(pid) / "task", ec))
+        if (auto tid = parseUnsigned<pid_t>(entry.path().filename().string()))
+            tids.insert(*tid);
+    return tids;
+}
+
 std::map<unsigned, pid_t> ProcessTable::vcpuThreads(pid_t pid) const {
     std::map<unsigned, pid_t> threads;
     std::error_code ec;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 
@@ -43,6 +44,10 @@ public:
     // QEMU names its vCPU threads "CPU <n>/<accel>" ("CPU 0/KVM", "CPU 3/TCG"). Returns vCPU
     // number -> tid for the threads of `pid` named so; empty if the process is gone.
     std::map<unsigned, pid_t> vcpuThreads(pid_t pid) const;
+
+    // The thread ids of `pid` (/proc/<pid>/task), without reading any of them; empty if the
+    // process is gone.
+    std::set<pid_t> threadIds(pid_t pid) const;
 
 private:
     std::filesystem::path procRoot_;

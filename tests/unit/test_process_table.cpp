@@ -4,6 +4,7 @@
 #include <fstream>
 #include <mutex>
 #include <pthread.h>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
@@ -97,6 +98,20 @@ TEST_CASE("vCPU threads of a live process are found by name", "[proc]") {
     CHECK(info->comm == "CPU 1/KVM");
     CHECK_FALSE(info->isKernelThread);
     CHECK(info->startTime > 0);
+}
+
+TEST_CASE("threadIds lists a live process's threads, and nothing for a gone one", "[proc]") {
+    ProcessTable proc;
+    std::set<pid_t> before = proc.threadIds(getpid());
+    CHECK(before.count(gettid()) == 1);
+    {
+        NamedThread worker("worker");
+        auto during = proc.threadIds(getpid());
+        CHECK(during.size() == before.size() + 1);
+        CHECK(during.count(worker.tid()) == 1);
+    }
+    CHECK(proc.threadIds(getpid()) == before);
+    CHECK(ProcessTable("/nonexistent").threadIds(getpid()).empty());
 }
 
 TEST_CASE("a thread is not a process, and a gone process is not alive", "[proc]") {
