@@ -414,76 +414,24 @@ Daemon::Daemon(const PrivateBus& bus, const fs::path& dir, Options options) {
 CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
                       const std::vector<gid_t>& groups, const std::string& method,
                       const std::string& stringArg) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        throwErrno("pipe2");
-    const pid_t pid = fork();
-    if (pid < 0)
-        throwErrno("fork");
-    if (pid == 0) {
-        close(fds[0]);
-        std::string report;
-        if (setgroups(groups.size(), groups.data()) != 0 || setresgid(gid, gid, gid) != 0 ||
-            setresuid(uid, uid, uid) != 0) {
-            report = "SETUP\n" + std::string(std::strerror(errno));
-        } else {
-            try {
-                auto connection = sdbus::createSessionBusConnectionWithAddress(address);
-                auto proxy = sdbus::createProxy(*connection, "org.resctrld1", "/org/resctrld1");
-                const char* iface = "org.resctrld1.Manager";
-                if (method == "StartDomain")
-                    proxy->callMethod(method).onInterface(iface).withArguments(
-                        stringArg, std::vector<sdbus::Struct<uint32_t, uint32_t>>{});
-                else if (method == "StartDomainForProcess")
-                    proxy->callMethod(method).onInterface(iface).withArguments(stringArg,
-                                                                               uint32_t{1});
-                else if (method == "SetVcpuThread")
-                    proxy->callMethod(method).onInterface(iface).withArguments(
-                        stringArg, uint32_t{0}, uint32_t{1});
-                else if (method == "ListDomains" || method == "GetCapabilities")
-                    proxy->callMethod(method).onInterface(iface);
-                else if (method.starts_with("Property:"))
-                    proxy->getProperty(method.substr(9)).onInterface(iface);
-                else
-                    proxy->callMethod(method).onInterface(iface).withArguments(stringArg);
-                report = "OK\n";
-            } catch (const sdbus::Error& e) {
-                report = "ERR\n" + e.getName() + "\n" + e.getMessage();
-            } catch (const std::exception& e) {
-                report = "EXC\n" + std::string(e.what());
-            }
-        }
-        [[maybe_unused]] const auto n = write(fds[1], report.data(), report.size());
-        _exit(0);
-    }
-    close(fds[1]);
-    const auto deadline = Clock::now() + kDeadline;
-    std::string text;
-    char buffer[1024];
-    while (waitReadable(fds[0], deadline)) {
-        const ssize_t n = read(fds[0], buffer, sizeof(buffer));
-        if (n <= 0)
-            break;
-        text.append(buffer, static_cast<std::size_t>(n));
-    }
-    close(fds[0]);
-    kill(pid, SIGKILL); // no-op when it already exited; never leave it behind
-    waitpid(pid, nullptr, 0);
-
-    CallResult result;
-    std::istringstream lines(text);
-    std::string kind;
-    std::getline(lines, kind);
-    if (kind == "OK")
-        result.ok = true;
-    else if (kind == "ERR") {
-        std::getline(lines, result.errorName);
-        std::getline(lines, result.errorMessage, '\0');
-    } else {
-        result.errorName = "harness:" + kind;
-        std::getline(lines, result.errorMessage, '\0');
-    }
-    return result;
+    return runAsUser(address, uid, gid, groups, [&](sdbus::IConnection& connection) {
+        auto proxy = sdbus::createProxy(connection, "org.resctrld1", "/org/resctrld1");
+        const char* iface = "org.resctrld1.Manager";
+        if (method == "StartDomain")
+            proxy->callMethod(method).onInterface(iface).withArguments(
+                stringArg, std::vector<sdbus::Struct<uint32_t, uint32_t>>{});
+        else if (method == "StartDomainForProcess")
+            proxy->callMethod(method).onInterface(iface).withArguments(stringArg, uint32_t{1});
+        else if (method == "SetVcpuThread")
+            proxy->callMethod(method).onInterface(iface).withArguments(stringArg, uint32_t{0},
+                                                                       uint32_t{1});
+        else if (method == "ListDomains" || method == "GetCapabilities")
+            proxy->callMethod(method).onInterface(iface);
+        else if (method.starts_with("Property:"))
+            proxy->getProperty(method.substr(9)).onInterface(iface);
+        else
+            proxy->callMethod(method).onInterface(iface).withArguments(stringArg);
+    });
 }
 
 namespace {
