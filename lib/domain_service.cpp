@@ -58,6 +58,11 @@ std::set<std::uint32_t> parseTasks(std::string_view text) {
     return tids;
 }
 
+void setHypervisor(DomainRecord& record, const ProcessIdentity& hypervisor) {
+    record.hypervisorPid = static_cast<std::uint32_t>(hypervisor.pid);
+    record.hypervisorStartTime = hypervisor.startTime;
+}
+
 void saveAllocations(ActiveDomain& domain) {
     domain.record.allocations.clear();
     for (std::size_t i = 0; i < domain.groups.allocationGroups.size(); ++i)
@@ -220,10 +225,8 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
     domain.definition = std::move(definition);
     domain.record.name = domain.definition.name;
     domain.record.definition = std::string(definitionXml);
-    if (validated.owner) {
-        domain.record.hypervisorPid = static_cast<std::uint32_t>(validated.owner->pid);
-        domain.record.hypervisorStartTime = validated.owner->startTime;
-    }
+    if (validated.owner)
+        setHypervisor(domain.record, *validated.owner);
     domain.record.threads = validated.threads;
     saveAllocations(domain);
     try {
@@ -253,13 +256,21 @@ DomainService::Started DomainService::reconnect(ActiveDomain& domain,
     // Recreate what vanished, then (re)write every thread: writing a tid already in its group is
     // harmless, so a reconnect always ends with the groups complete.
     groups_.adopt(domain.groups);
-    DomainRecord before = domain.record;
-    if (validated.owner) {
-        domain.record.hypervisorPid = static_cast<std::uint32_t>(validated.owner->pid);
-        domain.record.hypervisorStartTime = validated.owner->startTime;
-    }
+    attachAndSave(domain, validated.threads, validated.owner);
+    domain.degraded = false;
+    domain.problems.clear();
+    spdlog::info("domain {} reconnected: {} vCPU threads attached", domain.record.name,
+                 validated.threads.size());
+    return {domain, true};
+}
+
+void DomainService::attachAndSave(ActiveDomain& domain, const std::vector<ThreadRecord>& threads,
+                                  const std::optional<ProcessIdentity>& hypervisor) {
+    const DomainRecord before = domain.record;
     try {
-        attachThreads(domain, validated.threads);
+        if (hypervisor)
+            setHypervisor(domain.record, *hypervisor);
+        attachThreads(domain, threads);
         store_.save(domain.record);
     } catch (const std::system_error& e) {
         domain.record = before;
@@ -268,11 +279,6 @@ DomainService::Started DomainService::reconnect(ActiveDomain& domain,
         domain.record = before;
         throw;
     }
-    domain.degraded = false;
-    domain.problems.clear();
-    spdlog::info("domain {} reconnected: {} vCPU threads attached", domain.record.name,
-                 validated.threads.size());
-    return {domain, true};
 }
 
 void DomainService::attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads) {
@@ -300,23 +306,9 @@ const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsign
         owner = hypervisor->pid;
     }
     ThreadRecord thread = validateThread({vcpu, tid}, owner);
-    DomainRecord before = domain.record;
-    if (!domain.hypervisor()) {
-        if (auto identity = processes_.process(*owner)) {
-            domain.record.hypervisorPid = static_cast<std::uint32_t>(identity->pid);
-            domain.record.hypervisorStartTime = identity->startTime;
-        }
-    }
-    try {
-        attachThreads(domain, {thread});
-        store_.save(domain.record);
-    } catch (const std::system_error& e) {
-        domain.record = before;
-        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
-    } catch (...) {
-        domain.record = before;
-        throw;
-    }
+    // The thread's process becomes the domain's hypervisor when none was known.
+    attachAndSave(domain, {thread},
+                  domain.hypervisor() ? std::nullopt : processes_.process(*owner));
     spdlog::info("domain {}: vCPU {} thread {} attached", name, vcpu, tid);
     return domain;
 }

@@ -99,6 +99,10 @@ private:
     ThreadRecord validateThread(const VcpuThread& thread, std::optional<pid_t>& owner) const;
     ProcessIdentity validateHypervisor(pid_t pid) const;
     void attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads);
+    // attachThreads (and a newly known hypervisor) made durable; on any failure the domain's
+    // record is as it was.
+    void attachAndSave(ActiveDomain& domain, const std::vector<ThreadRecord>& threads,
+                       const std::optional<ProcessIdentity>& hypervisor);
     void forget(const std::string& name);
     // Per-tick pieces of check().
     bool attachNewVcpuThreads(ActiveDomain& domain, const std::set<pid_t>& hypervisorThreads);
