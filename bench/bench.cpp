@@ -932,7 +932,7 @@ int main(int argc, char** argv) {
         b.runs = std::min(b.runs, 6);
     b.floorStartStop = BENCH_FLOOR_STARTSTOP;
     b.floorSample = BENCH_FLOOR_SAMPLE;
-    b.fakeHypervisor = FAKE_HYPERVISOR;
+    b.fakeHypervisor = FAKE_HYPERVISOR_PATH;
     // tmpfs: the simulator's sysfs tree, the bus socket and the daemon's state directory (its
     // fsyncs would otherwise measure the shared disk).
     std::string pattern = "/dev/shm/resctrld-bench.XXXXXX";

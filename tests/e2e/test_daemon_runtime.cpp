@@ -81,7 +81,7 @@ std::string cacheMonitor(const std::string& vcpus) {
 class Hypervisor : public resctrld::e2e::FakeHypervisor {
 public:
     Hypervisor(const fs::path& dir, unsigned vcpus)
-        : FakeHypervisor(FAKE_HYPERVISOR, dir, vcpus) {}
+        : FakeHypervisor(FAKE_HYPERVISOR_PATH, dir, vcpus) {}
 
     ThreadList threads() const {
         ThreadList list;
