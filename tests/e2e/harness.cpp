@@ -218,16 +218,7 @@ PrivateBus::PrivateBus(const fs::path& dir, const std::vector<fs::path>& include
         out << "  <include>" << include.string() << "</include>\n";
     out << "</busconfig>\n";
     out.close();
-
-    Process::Options options;
-    options.pipeStdout = true;
-    daemon_.emplace(std::vector<std::string>{"dbus-daemon", "--config-file=" + config.string(),
-                                             "--nofork", "--print-address"},
-                    dir, options);
-    const auto line = daemon_->readStdoutLine();
-    if (!line || line->empty())
-        throw std::runtime_error("dbus-daemon printed no address: " + daemon_->stderrText());
-    address_ = *line;
+    launch(config, dir);
 }
 
 PrivateBus::PrivateBus(SystemLike, const fs::path& dir, const std::vector<fs::path>& includes) {
