@@ -48,6 +48,7 @@ Schemata Schemata::parse(std::string_view text) {
         if (rest.empty())
             fail(lineNo, line, "no domains after the resource name");
 
+        bool namesDomain = false;
         while (!rest.empty()) {
             const auto semicolon = rest.find(';');
             const std::string_view entry = trim(rest.substr(0, semicolon));
@@ -56,7 +57,10 @@ Schemata Schemata::parse(std::string_view text) {
             if (entry.empty()) {
                 if (!trim(rest).empty())
                     fail(lineNo, line, "empty entry between ';'");
-                break; // a trailing ';' is fine
+                // A trailing ';' is fine, but "L3:;" names no domain, like "L3:".
+                if (!namesDomain)
+                    fail(lineNo, line, "no domains after the resource name");
+                break;
             }
             const auto equals = entry.find('=');
             if (equals == std::string_view::npos)
@@ -84,6 +88,7 @@ Schemata Schemata::parse(std::string_view text) {
                          "'" + std::string(valueText) + "' is not a decimal bandwidth value");
                 result.setBandwidth(*resource, cacheId, *value);
             }
+            namesDomain = true;
         }
     }
     return result;

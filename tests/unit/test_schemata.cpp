@@ -142,6 +142,11 @@ TEST_CASE("malformed schemata are refused naming the line", "[schemata]") {
     CHECK_THAT(parseError("L3:0=3\nL3 0=3\n"),
                Catch::Contains("line 2 'L3 0=3'") && Catch::Contains("no ':'"));
     CHECK_THAT(parseError("L3:\n"), Catch::Contains("no domains"));
+    // A ';' alone is no domain either (found by fuzz-schemata: "    MB:;" parsed as no MB line).
+    CHECK_THAT(parseError("    MB:;\n"),
+               Catch::Contains("line 1 'MB:;'") && Catch::Contains("no domains"));
+    CHECK_THAT(parseError("L3:0=3\nL3DATA: ; \n"),
+               Catch::Contains("line 2") && Catch::Contains("no domains"));
     CHECK_THAT(parseError("L3:0\n"), Catch::Contains("has no '='"));
     CHECK_THAT(parseError("L3:x=3\n"), Catch::Contains("domain id 'x' is not a number"));
     CHECK_THAT(parseError("L3:-1=3\n"), Catch::Contains("domain id '-1' is not a number"));
