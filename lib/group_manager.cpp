@@ -347,16 +347,26 @@ void GroupManager::adopt(const DomainGroups& domain) {
     auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
     for (std::size_t i = 0; i < domain.allocationGroups.size(); ++i) {
         const std::string& group = domain.allocationGroups[i];
+        // Reserved before any repair, which may fail: the group's ways stay its own, never the
+        // default group's when it regrows.
+        reservations_[group] = domain.plan.allocations[i].reserved;
         if (!resctrl_.exists(group)) {
             spdlog::info("domain {}: recreating missing group {}", domain.domain, group);
             if (auto failure = resctrl_.makeGroup(group))
                 reject("recreate group " + group, *failure);
+            // A group left with a fresh group's schemata would give its threads every way.
+            Rollback rollback;
+            rollback.add([this, group] {
+                if (auto failure = resctrl_.removeGroup(group))
+                    spdlog::warn("cannot remove half-created group {}: {}", group,
+                                 failure->describe());
+            });
             writeSchemata(group, domain.plan.allocations[i].schemata);
+            rollback.commit();
         } else {
             // A crash between mkdir and the schemata writes, or a hand edit, leaves other values.
             repairSchemata(domain.domain, group, domain.plan.allocations[i].schemata);
         }
-        reservations_[group] = domain.plan.allocations[i].reserved;
     }
     for (std::size_t i = 0; i < domain.plan.monitors.size(); ++i) {
         const std::string& group = domain.monitorGroups[i];
