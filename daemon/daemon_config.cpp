@@ -86,6 +86,8 @@ void applyKey(Config& config, std::string_view key, std::string_view value) {
         config.stateDirectory = parseAbsolutePath(key, value);
     else if (key == "SampleIntervalSec")
         config.sampleInterval = parseSeconds(key, value);
+    else if (key == "CheckIntervalSec")
+        config.checkInterval = parsePositiveSeconds(key, value);
     else if (key == "GroupPrefix")
         config.groupPrefix = parseGroupPrefix(key, value);
     else if (key == "ManageDefaultGroup")
@@ -147,6 +149,14 @@ std::chrono::microseconds parseSeconds(std::string_view key, std::string_view va
         throw ConfigError(std::string(key) + "=" + std::string(value) +
                           " is not a number of seconds between 0 and 86400 (e.g. 1 or 0.5)");
     return std::chrono::microseconds(std::llround(seconds * 1e6));
+}
+
+std::chrono::microseconds parsePositiveSeconds(std::string_view key, std::string_view value) {
+    const auto interval = parseSeconds(key, value);
+    if (interval.count() == 0)
+        throw ConfigError(std::string(key) + "=" + std::string(value) +
+                          " must be more than 0 seconds (e.g. 5 or 0.5)");
+    return interval;
 }
 
 bool parseBoolean(std::string_view key, std::string_view value) {

@@ -28,6 +28,9 @@ struct Config {
     std::filesystem::path stateDirectory = "/run/resctrld";
     // 0 = sample only on request (Monitor.Sample, GetStats).
     std::chrono::microseconds sampleInterval = std::chrono::seconds(1);
+    // How often started domains are checked (threads in their groups, groups present, hot-plugged
+    // vCPUs); a hypervisor's exit is noticed at once through its pidfd. Never 0.
+    std::chrono::microseconds checkInterval = std::chrono::seconds(5);
     std::string groupPrefix = "resctrld-";
     bool manageDefaultGroup = true;
     MountMode mount = MountMode::Auto;
@@ -56,6 +59,8 @@ std::vector<std::string> applyConfigFiles(Config& config, const std::filesystem:
 
 // Parsers shared by the file and the command line; they throw ConfigError naming `key`.
 std::chrono::microseconds parseSeconds(std::string_view key, std::string_view value);
+// parseSeconds, refusing 0.
+std::chrono::microseconds parsePositiveSeconds(std::string_view key, std::string_view value);
 bool parseBoolean(std::string_view key, std::string_view value);
 std::string parseLogLevel(std::string_view key, std::string_view value);
 std::filesystem::path parseAbsolutePath(std::string_view key, std::string_view value);

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <string>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <system_error>
 #include <unistd.h>
@@ -124,6 +126,25 @@ MountTableWatch::MountTableWatch(EventLoop& loop, EventLoop::Handler onChange)
 }
 
 MountTableWatch::~MountTableWatch() {
+    loop_.unwatch(fd_.get());
+}
+
+ProcessExitWatch::ProcessExitWatch(EventLoop& loop, pid_t pid, EventLoop::Handler onExit)
+    : loop_(loop)
+    , fd_(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))) {
+    if (!fd_.isValid())
+        throw std::system_error(errno, std::generic_category(),
+                                "pidfd_open " + std::to_string(pid));
+    // The loop keeps its own copy of the handler, so it may destroy this watch. It checks the fd
+    // again: an fd closed and reused in the same loop iteration must not fire.
+    loop_.watch(fd_.get(), [fd = fd_.get(), onExit = std::move(onExit)] {
+        pollfd exited{fd, POLLIN, 0};
+        if (poll(&exited, 1, 0) == 1 && (exited.revents & POLLIN))
+            onExit();
+    });
+}
+
+ProcessExitWatch::~ProcessExitWatch() {
     loop_.unwatch(fd_.get());
 }
 

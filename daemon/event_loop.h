@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <poll.h>
+#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -81,6 +82,22 @@ private:
     EventLoop& loop_;
     UniqueFd fd_;
     EventLoop::Handler onChange_;
+};
+
+// Calls `onExit` when process `pid` exits, through a pidfd (Linux 5.3), so nothing polls for it.
+// Throws std::system_error when the pidfd cannot be opened (ESRCH: the process is gone already).
+// The caller checks that `pid` still names the process it means after construction: the pidfd
+// refers to whatever process had that pid then.
+class ProcessExitWatch {
+public:
+    ProcessExitWatch(EventLoop& loop, pid_t pid, EventLoop::Handler onExit);
+    ~ProcessExitWatch();
+    ProcessExitWatch(const ProcessExitWatch&) = delete;
+    ProcessExitWatch& operator=(const ProcessExitWatch&) = delete;
+
+private:
+    EventLoop& loop_;
+    UniqueFd fd_;
 };
 
 // A periodic CLOCK_MONOTONIC timer on the loop (timerfd: no drift, no busy waiting). Missed

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "manager_object.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <limits>
@@ -16,6 +17,7 @@
 #include "group_manager.h"
 #include "host_model.h"
 #include "object_paths.h"
+#include "process_table.h"
 #include "resctrl_mount.h"
 
 // The build's config.h (RESCTRLD_VERSION), not daemon/config.h.
@@ -67,7 +69,9 @@ void ManagerObject::mountTableChanged() {
 }
 
 ManagerObject::~ManagerObject() {
-    ticker_.reset();
+    checker_.reset();
+    sampler_.reset();
+    hypervisorWatches_.clear();
     published_.clear();
     unregisterAdaptor();
 }
@@ -82,13 +86,48 @@ void ManagerObject::publish(const ActiveDomain& domain) {
                 requireService().stop(name);
                 loop_.defer([this, name] {
                     unpublish(name);
-                    updateTicker();
+                    updateTimers();
                 });
             },
         .stats = [this, name] { return domainStats(name); },
     };
     published_[name] = std::make_unique<PublishedDomain>(
         bus_, *service_, domain, *host_, groups_->resctrl(), access_, std::move(actions));
+    watchHypervisor(domain);
+}
+
+void ManagerObject::watchHypervisor(const ActiveDomain& domain) {
+    const std::string name = domain.record.name;
+    const auto hypervisor = domain.hypervisor();
+    if (auto it = hypervisorWatches_.find(name); it != hypervisorWatches_.end()) {
+        if (hypervisor && it->second.identity == *hypervisor)
+            return;
+        hypervisorWatches_.erase(it); // a reconnect brought another process
+    }
+    if (!hypervisor)
+        return;
+    auto onExit = [this, name, identity = *hypervisor] {
+        hypervisorExited(name, identity);
+    };
+    try {
+        hypervisorWatches_[name] = {
+            *hypervisor, std::make_unique<ProcessExitWatch>(loop_, hypervisor->pid, onExit)};
+    } catch (const std::system_error& e) {
+        if (e.code() != std::errc::no_such_process)
+            spdlog::warn("domain {}: cannot watch hypervisor process {} ({}); its exit is noticed "
+                         "by the periodic check",
+                         name, hypervisor->pid, e.what());
+    }
+    // The pid may have named another process by the time the pidfd was opened.
+    if (!ProcessTable().isAlive(*hypervisor))
+        loop_.defer(onExit);
+}
+
+void ManagerObject::hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor) {
+    if (!service_ || !service_->hypervisorExited(name, hypervisor))
+        return;
+    unpublish(name);
+    updateTimers();
 }
 
 void ManagerObject::unpublish(const std::string& name) {
@@ -97,13 +136,22 @@ void ManagerObject::unpublish(const std::string& name) {
         return;
     const sdbus::ObjectPath path(it->second->path());
     published_.erase(it);
+    hypervisorWatches_.erase(name);
     emitDomainStopped(name, path);
     emitBudgetsChanged();
 }
 
 void ManagerObject::emitBudgetsChanged() {
-    getObject().emitPropertiesChangedSignal(org::resctrld1::Manager_adaptor::INTERFACE_NAME,
-                                            {"ClosidsFree", "RmidsFree"});
+    // After the reply, once per batch: the values are read from the host, which no caller of
+    // StartDomain or StopDomain should wait for.
+    if (budgetsChangePending_)
+        return;
+    budgetsChangePending_ = true;
+    loop_.defer([this] {
+        budgetsChangePending_ = false;
+        getObject().emitPropertiesChangedSignal(org::resctrld1::Manager_adaptor::INTERFACE_NAME,
+                                                {"ClosidsFree", "RmidsFree"});
+    });
 }
 
 DomainService& ManagerObject::requireService() {
@@ -120,8 +168,9 @@ sdbus::ObjectPath ManagerObject::started(const DomainService::Started& started) 
     } else {
         published_[name]->domain().emitThreadsChanged();
         published_[name]->domain().emitStateChanged();
+        watchHypervisor(started.domain);
     }
-    updateTicker();
+    updateTimers();
     return sdbus::ObjectPath(published_[name]->path());
 }
 
@@ -131,7 +180,7 @@ void ManagerObject::stopDomain(const std::string& name) {
         throwNotStarted(name);
     requireService().stop(name);
     unpublish(name);
-    updateTicker();
+    updateTimers();
 }
 
 BusStats ManagerObject::domainStats(const std::string& name) {
@@ -144,22 +193,24 @@ BusStats ManagerObject::domainStats(const std::string& name) {
     return toBusStats(resctrld::domainStats(service_->find(name)->groups.plan, samples));
 }
 
-void ManagerObject::updateTicker() {
+void ManagerObject::updateTimers() {
     if (published_.empty()) {
-        ticker_.reset();
+        checker_.reset();
+        sampler_.reset();
         return;
     }
-    if (ticker_)
-        return;
-    // With SampleIntervalSec=0 monitors are read only on request, but the domains are still
-    // checked (a dead hypervisor must not leave its groups behind).
-    const auto interval = config_.sampleInterval.count() > 0
-                              ? config_.sampleInterval
-                              : std::chrono::microseconds(std::chrono::seconds(1));
-    ticker_.emplace(loop_, interval, [this] { tick(); });
+    if (!checker_)
+        checker_.emplace(loop_, config_.checkInterval, [this] { checkDomains(); });
+    const bool anyMonitor = std::any_of(published_.begin(), published_.end(), [](const auto& p) {
+        return !p.second->monitors().empty();
+    });
+    if (config_.sampleInterval.count() == 0 || !anyMonitor)
+        sampler_.reset();
+    else if (!sampler_)
+        sampler_.emplace(loop_, config_.sampleInterval, [this] { sampleMonitors(); });
 }
 
-void ManagerObject::tick() {
+void ManagerObject::checkDomains() {
     if (!service_)
         return;
     const DomainChanges changes = service_->check();
@@ -171,22 +222,22 @@ void ManagerObject::tick() {
     for (const std::string& name : changes.threadsChanged)
         if (auto it = published_.find(name); it != published_.end())
             it->second->domain().emitThreadsChanged();
-
-    if (config_.sampleInterval.count() > 0) {
-        std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>> occupancy;
-        for (auto& [name, published] : published_)
-            for (auto& monitor : published->monitors())
-                occupancy.emplace(monitor->path(), monitor->sample().occupancy);
-        if (!occupancy.empty()) {
-            timespec now{};
-            clock_gettime(CLOCK_REALTIME, &now);
-            emitSampled(static_cast<uint64_t>(now.tv_sec) * 1000000u +
-                            static_cast<uint64_t>(now.tv_nsec) / 1000u,
-                        occupancy);
-        }
-    }
     if (!changes.died.empty())
-        updateTicker();
+        updateTimers();
+}
+
+void ManagerObject::sampleMonitors() {
+    std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>> occupancy;
+    for (auto& [name, published] : published_)
+        for (auto& monitor : published->monitors())
+            occupancy.emplace(monitor->path(), monitor->sample().occupancy);
+    if (occupancy.empty())
+        return;
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    emitSampled(static_cast<uint64_t>(now.tv_sec) * 1000000u +
+                    static_cast<uint64_t>(now.tv_nsec) / 1000u,
+                occupancy);
 }
 
 void ManagerObject::requirePrivileged(const char* method) {
@@ -258,7 +309,7 @@ void ManagerObject::recover() {
         // the kernel holds.
         spdlog::error("recovery after restart failed: {}", e.what());
     }
-    updateTicker();
+    updateTimers();
 }
 
 GroupManager& ManagerObject::requireGroupManager() {
@@ -352,7 +403,8 @@ void ManagerObject::SetVcpuThread(const std::string& name, const uint32_t& vcpu,
         requirePrivileged("SetVcpuThread");
         if (!service_ || !service_->find(name))
             throwNotStarted(name);
-        requireService().setVcpuThread(name, vcpu, tid);
+        const ActiveDomain& domain = requireService().setVcpuThread(name, vcpu, tid);
+        watchHypervisor(domain); // the thread's process may have become the hypervisor
         if (auto it = published_.find(name); it != published_.end())
             it->second->domain().emitThreadsChanged();
     });

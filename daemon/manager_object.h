@@ -14,6 +14,7 @@
 #include "daemon_config.h"
 #include "domain_objects.h"
 #include "event_loop.h"
+#include "process_table.h"
 #include "state_store.h"
 
 namespace resctrld {
@@ -77,12 +78,16 @@ private:
     void stopDomain(const std::string& name);
     BusStats domainStats(const std::string& name);
     sdbus::ObjectPath started(const DomainService::Started& started);
-    // The tick runs while any domain is started: the domains' health check, and the monitors'
-    // sampling when SampleIntervalSec is not 0. No domain, no wake-up.
-    void updateTicker();
+    // The check timer runs while any domain is started, the sampler while any monitor is (and
+    // SampleIntervalSec is not 0). No domain, no wake-up.
+    void updateTimers();
     // resctrl was mounted or unmounted: discover the host (and recover) or just tell listeners.
     void mountTableChanged();
-    void tick();
+    void checkDomains();
+    void sampleMonitors();
+    // Watches the domain's hypervisor (when it has one) through a pidfd.
+    void watchHypervisor(const ActiveDomain& domain);
+    void hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor);
     DomainService& requireService();
 
     // Throws AccessDenied unless the caller of the method being handled is privileged.
@@ -109,7 +114,14 @@ private:
     std::unique_ptr<GroupManager> groups_;
     std::unique_ptr<DomainService> service_;
     std::map<std::string, std::unique_ptr<PublishedDomain>> published_;
-    std::optional<PeriodicTimer> ticker_;
+    std::optional<PeriodicTimer> checker_;
+    std::optional<PeriodicTimer> sampler_;
+    struct HypervisorWatch {
+        ProcessIdentity identity;
+        std::unique_ptr<ProcessExitWatch> watch;
+    };
+    std::map<std::string, HypervisorWatch> hypervisorWatches_; // by domain name
+    bool budgetsChangePending_ = false;
     bool mounted_ = false;
     std::optional<MountTableWatch> mountWatch_;
 };

@@ -114,6 +114,8 @@ ThreadRecord DomainService::validateThread(const VcpuThread& thread,
     auto info = thread.tid == 0 ? std::nullopt : processes_.thread(static_cast<pid_t>(thread.tid));
     if (!info)
         throw ProcessNotFound(describeThread(thread) + " does not exist");
+    if (info->exited)
+        throw ProcessNotFound(describeThread(thread) + " has exited");
     if (info->isKernelThread)
         throw ProcessNotFound(describeThread(thread) + " is a kernel thread (" + info->comm + ")");
     if (info->tgid == 1)
@@ -440,22 +442,35 @@ std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const
     return problems;
 }
 
+std::map<std::string, ActiveDomain>::iterator
+DomainService::removeExited(std::map<std::string, ActiveDomain>::iterator it) {
+    const std::string& name = it->first;
+    spdlog::info("domain {}: hypervisor process {} exited; removing its groups", name,
+                 it->second.record.hypervisorPid);
+    forget(name);
+    try {
+        groups_.stop(it->second.groups);
+    } catch (const Error& e) {
+        spdlog::warn("domain {}: {}; its groups are removed at the next restart", name, e.what());
+    }
+    return domains_.erase(it);
+}
+
+bool DomainService::hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor) {
+    auto it = domains_.find(name);
+    if (it == domains_.end() || it->second.hypervisor() != hypervisor)
+        return false;
+    removeExited(it);
+    return true;
+}
+
 DomainChanges DomainService::check() {
     DomainChanges changes;
     for (auto it = domains_.begin(); it != domains_.end();) {
         ActiveDomain& domain = it->second;
         const std::string name = it->first;
         if (auto hypervisor = domain.hypervisor(); hypervisor && !processes_.isAlive(*hypervisor)) {
-            spdlog::info("domain {}: hypervisor process {} exited; removing its groups", name,
-                         hypervisor->pid);
-            forget(name);
-            try {
-                groups_.stop(domain.groups);
-            } catch (const Error& e) {
-                spdlog::warn("domain {}: {}; its groups are removed at the next restart", name,
-                             e.what());
-            }
-            it = domains_.erase(it);
+            it = removeExited(it);
             changes.died.push_back(name);
             continue;
         }

@@ -81,8 +81,11 @@ public:
     const std::map<std::string, ActiveDomain>& domains() const noexcept { return domains_; }
 
     Recovery recover();
-    // Cheap per-tick check of every domain: hypervisor alive, threads still in their groups,
-    // groups present, new vCPU threads of a known hypervisor (hot-plug fires no hook).
+    // The process `hypervisor` exited (its pidfd said so): if it is still the domain's
+    // hypervisor, removes the domain's groups and forgets it, and returns true.
+    bool hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor);
+    // Periodic check of every domain: hypervisor alive, threads still in their groups, groups
+    // present, new vCPU threads of a known hypervisor (hot-plug fires no hook).
     DomainChanges check();
 
 private:
@@ -104,6 +107,9 @@ private:
     void attachAndSave(ActiveDomain& domain, const std::vector<ThreadRecord>& threads,
                        const std::optional<ProcessIdentity>& hypervisor);
     void forget(const std::string& name);
+    // Removes the groups of a domain whose hypervisor is gone and forgets it.
+    std::map<std::string, ActiveDomain>::iterator
+    removeExited(std::map<std::string, ActiveDomain>::iterator it);
     // Per-tick pieces of check().
     bool attachNewVcpuThreads(ActiveDomain& domain, const std::set<pid_t>& hypervisorThreads);
     bool dropExitedThreads(ActiveDomain& domain, const std::set<pid_t>* hypervisorThreads);

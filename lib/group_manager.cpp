@@ -138,9 +138,8 @@ HostState GroupManager::readHostState() const {
     return state;
 }
 
-Plan GroupManager::plan(const DomainDefinition& definition) const {
-    return planDomain(definition.tuning, host_, readHostState(),
-                      PlannerOptions{options_.manageDefaultGroup});
+Plan GroupManager::plan(const DomainDefinition& definition, const HostState& state) const {
+    return planDomain(definition.tuning, host_, state, PlannerOptions{options_.manageDefaultGroup});
 }
 
 DomainGroups GroupManager::layOut(const std::string& domainName, Plan plan) const {
@@ -164,7 +163,7 @@ DomainGroups GroupManager::layOut(const std::string& domainName, Plan plan) cons
 
 std::vector<PlannedGroup> GroupManager::validate(const DomainDefinition& definition) {
     auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
-    DomainGroups groups = layOut(definition.name, plan(definition));
+    DomainGroups groups = layOut(definition.name, plan(definition, readHostState()));
     std::vector<PlannedGroup> planned;
     for (std::size_t i = 0; i < groups.allocationGroups.size(); ++i)
         planned.push_back(
@@ -194,9 +193,13 @@ void GroupManager::writeSchemata(const std::string& group, const Schemata& schem
 }
 
 void GroupManager::writeDefaultGroup(const Schemata& wanted) const {
+    if (options_.manageDefaultGroup)
+        writeDefaultGroup(wanted, Schemata::parse(resctrl_.read("schemata").value_or("")));
+}
+
+void GroupManager::writeDefaultGroup(const Schemata& wanted, const Schemata& current) const {
     if (!options_.manageDefaultGroup)
         return;
-    Schemata current = Schemata::parse(resctrl_.read("schemata").value_or(""));
     Schemata changes;
     for (Resource resource : wanted.resources()) {
         if (!isCacheResource(resource))
@@ -225,8 +228,10 @@ void GroupManager::writeTask(const std::string& group, const VcpuThread& thread)
 DomainGroups GroupManager::start(const DomainDefinition& definition,
                                  std::span<const VcpuThread> threads) {
     auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
-    Schemata defaultBefore = Schemata::parse(resctrl_.read("schemata").value_or(""));
-    DomainGroups groups = layOut(definition.name, plan(definition));
+    // One read of the host under the lock: the plan and the default group's schemata before.
+    const HostState state = readHostState();
+    const Schemata defaultBefore = state.groups.front().schemata;
+    DomainGroups groups = layOut(definition.name, plan(definition, state));
 
     Rollback rollback;
     auto removeOnFailure = [&](const std::string& group) {
@@ -257,7 +262,7 @@ DomainGroups GroupManager::start(const DomainDefinition& definition,
             spdlog::warn("rollback: cannot restore the default group's schemata: {}", e.what());
         }
     });
-    writeDefaultGroup(groups.plan.defaultGroupSchemata);
+    writeDefaultGroup(groups.plan.defaultGroupSchemata, defaultBefore);
 
     for (const VcpuThread& thread : threads)
         attach(groups, thread);
@@ -289,8 +294,9 @@ void GroupManager::writeRegrownDefaultGroup() {
     if (!options_.manageDefaultGroup)
         return;
     // Give freed ways back: recompute the default group over what is left.
-    Allocator allocator(host_, readHostState().groups, AllocatorOptions{true});
-    writeDefaultGroup(allocator.defaultGroupSchemata());
+    const HostState state = readHostState();
+    Allocator allocator(host_, state.groups, AllocatorOptions{true});
+    writeDefaultGroup(allocator.defaultGroupSchemata(), state.groups.front().schemata);
 }
 
 void GroupManager::regrowDefaultGroup() {

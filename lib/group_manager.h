@@ -111,10 +111,12 @@ public:
     const GroupManagerOptions& options() const noexcept { return options_; }
 
 private:
-    Plan plan(const DomainDefinition& definition) const;
+    Plan plan(const DomainDefinition& definition, const HostState& state) const;
     DomainGroups layOut(const std::string& domainName, Plan plan) const;
     void writeSchemata(const std::string& group, const Schemata& schemata) const;
     void writeDefaultGroup(const Schemata& wanted) const;
+    // The same, when the caller read the default group's schemata (`current`) under the lock.
+    void writeDefaultGroup(const Schemata& wanted, const Schemata& current) const;
     // Writes the lines of `wanted` the group does not hold (any more).
     void repairSchemata(const std::string& domainName, const std::string& group,
                         const Schemata& wanted) const;

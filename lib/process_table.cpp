@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "process_table.h"
 
-#include <fstream>
+#include <fcntl.h>
 #include <sstream>
 #include <string_view>
 #include <system_error>
+#include <unistd.h>
 
 #include "text.h"
+#include "unique_fd.h"
 
 namespace resctrld {
 namespace {
@@ -15,17 +17,27 @@ namespace {
 // threads, which resctrl would accept but no VM ever runs on.
 constexpr std::uint64_t kPfKthread = 0x00200000;
 
+// A whole /proc file; /proc files are small and generated on read, so plain read(2) calls (a
+// thread's stat and status are read for every vCPU a domain starts with).
 std::optional<std::string> readFile(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    if (!in)
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
         return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = read(fd.get(), buffer, sizeof buffer);
+        if (n < 0)
+            return std::nullopt;
+        if (n == 0)
+            return text;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
 }
 
 struct StatFields {
     std::string comm;
+    char state = '?';
     std::uint64_t flags = 0;
     std::uint64_t startTime = 0;
 };
@@ -42,7 +54,9 @@ std::optional<StatFields> parseStat(const std::string& stat) {
     std::istringstream rest(stat.substr(close + 1));
     std::string token;
     for (int field = 3; field <= 22 && rest >> token; ++field) {
-        if (field == 9) {
+        if (field == 3) {
+            fields.state = token.front();
+        } else if (field == 9) {
             auto flags = parseUnsigned<std::uint64_t>(token);
             if (!flags)
                 return std::nullopt;
@@ -101,13 +115,21 @@ std::optional<ThreadInfo> ProcessTable::thread(pid_t tid) const {
     auto tgid = parseTgid(*status);
     if (!fields || !tgid)
         return std::nullopt;
-    return ThreadInfo{tid, *tgid, fields->startTime, (fields->flags & kPfKthread) != 0,
+    return ThreadInfo{tid,
+                      *tgid,
+                      fields->startTime,
+                      (fields->flags & kPfKthread) != 0,
+                      fields->state == 'Z' || fields->state == 'X',
                       fields->comm};
 }
 
 std::optional<ProcessIdentity> ProcessTable::process(pid_t pid) const {
     auto info = thread(pid);
     if (!info || info->tgid != pid)
+        return std::nullopt;
+    // An exited process stays a zombie until its parent reaps it. A zombie leader whose other
+    // threads still run (it called pthread_exit) is a live process.
+    if (info->exited && threadIds(pid).size() <= 1)
         return std::nullopt;
     return ProcessIdentity{pid, info->startTime};
 }

@@ -19,6 +19,7 @@ struct ThreadInfo {
     // uniquely, so a reused tid is never mistaken for the one recorded.
     std::uint64_t startTime = 0;
     bool isKernelThread = false;
+    bool exited = false; // a zombie, waiting for its parent
     std::string comm;
 };
 
@@ -38,7 +39,8 @@ public:
 
     std::optional<ThreadInfo> thread(pid_t tid) const;
     std::optional<ProcessIdentity> process(pid_t pid) const;
-    // True while the process recorded as `identity` runs (same pid and same start time).
+    // True while the process recorded as `identity` runs (same pid and same start time, and not
+    // a zombie).
     bool isAlive(const ProcessIdentity& identity) const;
 
     // QEMU names its vCPU threads "CPU <n>/<accel>" ("CPU 0/KVM", "CPU 3/TCG"). Returns vCPU

@@ -55,6 +55,7 @@ TEST_CASE("defaults are the documented ones", "[config]") {
     CHECK(config.sysfsRoot == "/sys");
     CHECK(config.stateDirectory == "/run/resctrld");
     CHECK(config.sampleInterval == 1s);
+    CHECK(config.checkInterval == 5s);
     CHECK(config.groupPrefix == "resctrld-");
     CHECK(config.manageDefaultGroup);
     CHECK(config.mount == MountMode::Auto);
@@ -72,6 +73,7 @@ TEST_CASE("every key of the [Daemon] section is read", "[config]") {
                                           "SysfsRoot=/tmp/sys/\n"
                                           "StateDirectory=/tmp/state\n"
                                           "SampleIntervalSec=0.5\n"
+                                          "CheckIntervalSec=2.5\n"
                                           "GroupPrefix=vm.\n"
                                           "ManageDefaultGroup=no\n"
                                           "Mount=no\n"
@@ -85,6 +87,7 @@ TEST_CASE("every key of the [Daemon] section is read", "[config]") {
     CHECK(config.sysfsRoot == "/tmp/sys/");
     CHECK(config.stateDirectory == "/tmp/state");
     CHECK(config.sampleInterval == 500ms);
+    CHECK(config.checkInterval == 2500ms);
     CHECK(config.groupPrefix == "vm.");
     CHECK_FALSE(config.manageDefaultGroup);
     CHECK(config.mount == MountMode::No);
@@ -104,6 +107,17 @@ TEST_CASE("SampleIntervalSec accepts 0 and fractions and refuses the rest", "[co
                           Catch::Contains("SampleIntervalSec=") &&
                               Catch::Contains("not a number of seconds"));
     }
+}
+
+TEST_CASE("CheckIntervalSec refuses 0: domains must be checked", "[config]") {
+    CHECK(parsePositiveSeconds("CheckIntervalSec", "0.5") == 500ms);
+    CHECK_THROWS_WITH(parsePositiveSeconds("CheckIntervalSec", "0"),
+                      Catch::Contains("CheckIntervalSec=0") && Catch::Contains("more than 0"));
+    CHECK_THROWS_WITH(parsePositiveSeconds("CheckIntervalSec", "-1"),
+                      Catch::Contains("not a number of seconds"));
+    Config config;
+    CHECK_THROWS(applyConfigText(config, "[Daemon]\nCheckIntervalSec=0\n", "test.conf"));
+    CHECK(config.checkInterval == 5s);
 }
 
 TEST_CASE("bad values are refused with file, line and key; the config stays as it was",

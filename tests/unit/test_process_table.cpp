@@ -5,6 +5,7 @@
 #include <mutex>
 #include <pthread.h>
 #include <set>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -150,4 +151,22 @@ TEST_CASE("a malformed stat file reads as no thread", "[proc]") {
     std::ofstream(root.path / "7" / "stat") << "7 (broken";
     std::ofstream(root.path / "7" / "status") << "Tgid:\t7\n";
     CHECK_FALSE(ProcessTable(root.path).thread(7));
+}
+
+TEST_CASE("an exited process waiting for its parent (a zombie) is not alive", "[proc]") {
+    ProcessTable proc;
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0)
+        _exit(0);
+    // WNOWAIT: wait for the exit but leave the child a zombie ('Z' in stat) until waitpid().
+    siginfo_t exited{};
+    REQUIRE(waitid(P_PID, static_cast<id_t>(child), &exited, WEXITED | WNOWAIT) == 0);
+    const auto info = proc.thread(child);
+    REQUIRE(info);
+    const bool zombie = info->exited;
+    CHECK(zombie);
+    CHECK_FALSE(proc.process(child));
+    CHECK_FALSE(proc.isAlive({child, info->startTime}));
+    REQUIRE(waitpid(child, nullptr, 0) == child);
 }
