@@ -149,9 +149,20 @@ void ManagerObject::emitBudgetsChanged() {
     budgetsChangePending_ = true;
     loop_.defer([this] {
         budgetsChangePending_ = false;
+        // Both getters answer from one look at the host.
+        budgetSnapshot_ = groupCounts();
         getObject().emitPropertiesChangedSignal(org::resctrld1::Manager_adaptor::INTERFACE_NAME,
                                                 {"ClosidsFree", "RmidsFree"});
+        budgetSnapshot_.reset();
     });
+}
+
+std::optional<GroupManager::GroupCounts> ManagerObject::groupCounts() {
+    if (budgetSnapshot_)
+        return *budgetSnapshot_;
+    if (!probeResctrl(config_.resctrlRoot).mounted || !discoverHost())
+        return std::nullopt;
+    return groups_->countGroups();
 }
 
 DomainService& ManagerObject::requireService() {
@@ -440,12 +451,8 @@ uint32_t ManagerObject::ClosidsTotal() {
 
 uint32_t ManagerObject::ClosidsFree() {
     return translateErrors("ClosidsFree", [&]() -> uint32_t {
-        if (!probeResctrl(config_.resctrlRoot).mounted || !discoverHost())
-            return 0;
-        const HostState state = groups_->readHostState();
-        // groups holds the root group first; it owns a CLOSID outside the budget.
-        const auto controlGroups = static_cast<unsigned>(state.groups.size()) - 1;
-        return host_->closidsFree(controlGroups);
+        const auto counts = groupCounts();
+        return counts ? host_->closidsFree(counts->controlGroups) : 0;
     });
 }
 
@@ -456,11 +463,8 @@ uint32_t ManagerObject::RmidsTotal() {
 
 uint32_t ManagerObject::RmidsFree() {
     return translateErrors("RmidsFree", [&]() -> uint32_t {
-        if (!probeResctrl(config_.resctrlRoot).mounted || !discoverHost())
-            return 0;
-        const HostState state = groups_->readHostState();
-        const auto controlGroups = static_cast<unsigned>(state.groups.size()) - 1;
-        return host_->rmidsFree(controlGroups, state.monitorGroups);
+        const auto counts = groupCounts();
+        return counts ? host_->rmidsFree(counts->controlGroups, counts->monitorGroups) : 0;
     });
 }
 

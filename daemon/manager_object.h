@@ -14,13 +14,13 @@
 #include "daemon_config.h"
 #include "domain_objects.h"
 #include "event_loop.h"
+#include "group_manager.h"
 #include "process_table.h"
 #include "state_store.h"
 
 namespace resctrld {
 
 class DomainService;
-class GroupManager;
 struct HostModel;
 
 inline constexpr const char* kBusName = "org.resctrld1";
@@ -74,6 +74,8 @@ private:
     void unpublish(const std::string& name);
     // CLOSIDs and RMIDs were taken or given back.
     void emitBudgetsChanged();
+    // The host's group counts for the budgets; nullopt when resctrl is not usable.
+    std::optional<GroupManager::GroupCounts> groupCounts();
     // Stops the domain and announces it (StopDomain, Domain.Stop).
     void stopDomain(const std::string& name);
     BusStats domainStats(const std::string& name);
@@ -122,6 +124,9 @@ private:
     };
     std::map<std::string, HypervisorWatch> hypervisorWatches_; // by domain name
     bool budgetsChangePending_ = false;
+    // The group counts while the budgets' PropertiesChanged is being built (nullopt inside:
+    // resctrl not usable).
+    std::optional<std::optional<GroupManager::GroupCounts>> budgetSnapshot_;
     bool mounted_ = false;
     std::optional<MountTableWatch> mountWatch_;
 };

@@ -103,14 +103,7 @@ HostState GroupManager::readHostState() const {
         throw ResctrlUnavailable("cannot read " + (resctrl_.root() / "schemata").string());
     state.groups.push_back({"", GroupOwner::Default, Schemata::parse(*rootSchemata), false});
 
-    auto countMonitorGroups = [&](const std::filesystem::path& parent) {
-        std::error_code ec;
-        for (const auto& entry :
-             std::filesystem::directory_iterator(resctrl_.root() / parent / "mon_groups", ec))
-            if (entry.is_directory(ec))
-                ++state.monitorGroups;
-    };
-    countMonitorGroups("");
+    state.monitorGroups += monitorGroupsOf("");
 
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
@@ -133,9 +126,32 @@ HostState GroupManager::readHostState() const {
             }
         }
         state.groups.push_back(std::move(holding));
-        countMonitorGroups(name);
+        state.monitorGroups += monitorGroupsOf(name);
     }
     return state;
+}
+
+GroupManager::GroupCounts GroupManager::countGroups() const {
+    GroupCounts counts;
+    counts.monitorGroups = monitorGroupsOf("");
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
+        if (!isGroupDirectory(entry))
+            continue;
+        ++counts.controlGroups;
+        counts.monitorGroups += monitorGroupsOf(entry.path().filename());
+    }
+    return counts;
+}
+
+unsigned GroupManager::monitorGroupsOf(const std::filesystem::path& group) const {
+    unsigned count = 0;
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(resctrl_.root() / group / "mon_groups", ec))
+        if (entry.is_directory(ec))
+            ++count;
+    return count;
 }
 
 Plan GroupManager::plan(const DomainDefinition& definition, const HostState& state) const {

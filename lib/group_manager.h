@@ -104,6 +104,14 @@ public:
     // What is on the host now: every control group's holdings and the monitoring groups.
     HostState readHostState() const;
 
+    // How many control groups (root excluded) and monitoring groups the host has now, from
+    // directory listings only: what the CLOSID and RMID budgets need.
+    struct GroupCounts {
+        unsigned controlGroups = 0;
+        unsigned monitorGroups = 0;
+    };
+    GroupCounts countGroups() const;
+
     // True when the group exists on the host.
     bool groupExists(const std::string& group) const { return resctrl_.exists(group); }
 
@@ -112,6 +120,8 @@ public:
 
 private:
     Plan plan(const DomainDefinition& definition, const HostState& state) const;
+    // The monitoring groups under `group`'s mon_groups/ ("" for the root).
+    unsigned monitorGroupsOf(const std::filesystem::path& group) const;
     DomainGroups layOut(const std::string& domainName, Plan plan) const;
     void writeSchemata(const std::string& group, const Schemata& schemata) const;
     void writeDefaultGroup(const Schemata& wanted) const;
