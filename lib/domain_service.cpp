@@ -58,6 +58,20 @@ std::set<std::uint32_t> parseTasks(std::string_view text) {
     return tids;
 }
 
+// A thread for a vCPU the domain can never have is a caller's mistake: beyond `<vcpu>` (its
+// maximum, hot-plug included) or, without one, beyond what libvirt allows at all.
+unsigned vcpuLimit(const DomainDefinition& definition) {
+    return definition.maxVcpus.value_or(definition.vcpuCount.value_or(VcpuSet::kMaxVcpus));
+}
+
+void requireVcpuOfDomain(const DomainDefinition& definition, const VcpuThread& thread) {
+    const unsigned limit = vcpuLimit(definition);
+    if (thread.vcpu >= limit)
+        throw InvalidDefinition(describeThread(thread) + ": domain '" + definition.name +
+                                "' has no vCPU " + std::to_string(thread.vcpu) + " (it has " +
+                                std::to_string(limit) + ")");
+}
+
 void setHypervisor(DomainRecord& record, const ProcessIdentity& hypervisor) {
     record.hypervisorPid = static_cast<std::uint32_t>(hypervisor.pid);
     record.hypervisorStartTime = hypervisor.startTime;
@@ -131,17 +145,24 @@ ThreadRecord DomainService::validateThread(const VcpuThread& thread,
 }
 
 DomainService::ValidatedThreads
-DomainService::validateThreads(const std::vector<VcpuThread>& threads,
+DomainService::validateThreads(const DomainDefinition& definition,
+                               const std::vector<VcpuThread>& threads,
                                std::optional<pid_t> hypervisor) const {
     ValidatedThreads validated;
     if (hypervisor)
         validated.owner = validateHypervisor(*hypervisor);
     std::optional<pid_t> owner = hypervisor;
-    std::set<unsigned> seen;
+    std::map<unsigned, std::uint32_t> seenVcpus;
+    std::map<std::uint32_t, unsigned> seenTids;
     for (const VcpuThread& thread : threads) {
-        if (!seen.insert(thread.vcpu).second)
+        requireVcpuOfDomain(definition, thread);
+        if (!seenVcpus.emplace(thread.vcpu, thread.tid).second)
             throw InvalidDefinition("vCPU " + std::to_string(thread.vcpu) +
                                     " is given more than one thread");
+        if (auto [it, inserted] = seenTids.emplace(thread.tid, thread.vcpu); !inserted)
+            throw InvalidDefinition("thread " + std::to_string(thread.tid) + " is given for vCPU " +
+                                    std::to_string(it->second) + " and vCPU " +
+                                    std::to_string(thread.vcpu) + " (a vCPU thread runs one vCPU)");
         validated.threads.push_back(validateThread(thread, owner));
     }
     if (!validated.owner && owner)
@@ -201,9 +222,22 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
                                 std::to_string(kMaxStateFileName) +
                                 " bytes once encoded; letters and digits take one byte, others "
                                 "three)");
-    ValidatedThreads validated = validateThreads(threads, hypervisor);
+    auto existing = domains_.find(definition.name);
+    if (existing != domains_.end()) {
+        // A reconnect: while the domain's hypervisor runs, the threads must be its threads.
+        if (auto recorded = existing->second.hypervisor();
+            recorded && processes_.isAlive(*recorded)) {
+            if (hypervisor && *hypervisor != recorded->pid)
+                throw ProcessNotFound("domain '" + definition.name +
+                                      "' is started for hypervisor process " +
+                                      std::to_string(recorded->pid) + ", which still runs; " +
+                                      "process " + std::to_string(*hypervisor) + " is not it");
+            hypervisor = recorded->pid;
+        }
+    }
+    ValidatedThreads validated = validateThreads(definition, threads, hypervisor);
 
-    if (auto it = domains_.find(definition.name); it != domains_.end()) {
+    if (auto it = existing; it != domains_.end()) {
         if (!it->second.definition.isEquivalentTo(definition))
             throw AlreadyExists("domain '" + definition.name +
                                 "' is already started with another definition; stop it first");
@@ -307,6 +341,12 @@ const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsign
                                   " of domain '" + name + "' has exited");
         owner = hypervisor->pid;
     }
+    requireVcpuOfDomain(domain.definition, {vcpu, tid});
+    for (const ThreadRecord& recorded : domain.record.threads)
+        if (recorded.tid == tid && recorded.vcpu != vcpu)
+            throw InvalidDefinition("thread " + std::to_string(tid) + " already runs vCPU " +
+                                    std::to_string(recorded.vcpu) + " of domain '" + name +
+                                    "' (a vCPU thread runs one vCPU)");
     ThreadRecord thread = validateThread({vcpu, tid}, owner);
     // The thread's process becomes the domain's hypervisor when none was known.
     attachAndSave(domain, {thread},
@@ -384,6 +424,8 @@ bool DomainService::attachNewVcpuThreads(ActiveDomain& domain,
             continue;
         }
         seen.insert(tid);
+        if (*vcpu >= vcpuLimit(domain.definition))
+            continue; // not a vCPU of this domain's definition: left where it was born
         try {
             attachThreads(domain, {{*vcpu, threadId, info->startTime}});
             spdlog::info("domain {}: new vCPU {} thread {} attached", domain.record.name, *vcpu,

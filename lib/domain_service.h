@@ -97,7 +97,8 @@ private:
     Started startParsed(std::string_view definitionXml, DomainDefinition definition,
                         const std::vector<VcpuThread>& threads, std::optional<pid_t> hypervisor);
     Started reconnect(ActiveDomain& domain, const ValidatedThreads& validated);
-    ValidatedThreads validateThreads(const std::vector<VcpuThread>& threads,
+    ValidatedThreads validateThreads(const DomainDefinition& definition,
+                                     const std::vector<VcpuThread>& threads,
                                      std::optional<pid_t> hypervisor) const;
     ThreadRecord validateThread(const VcpuThread& thread, std::optional<pid_t>& owner) const;
     ProcessIdentity validateHypervisor(pid_t pid) const;

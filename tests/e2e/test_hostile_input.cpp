@@ -982,38 +982,34 @@ TEST_CASE("Names made of odd but valid UTF-8 start with safe groups or are refus
                       << " refused");
 }
 
-// KNOWN DAEMON BUGS, found by this suite on 2026-11-25 and reported to the lead (the daemon code
-// is being changed by them): each call below is accepted today and changes the domain's state.
-// This test case fails until resctrld refuses them; the expected error names are the ones the
-// spec's rules point to (dbus-api.md "Access control": thread ids "must belong to one process
-// (the hypervisor's, when it is known)"; a vCPU the definition does not have is an invalid
-// argument about the definition, as "vCPU N is given more than one thread" already is).
-TEST_CASE("KNOWN BUG: threads for vCPUs the domain lacks, shared by two vCPUs, or of another "
-          "process on a reconnect are refused",
-          "[e2e][sim][hostile][known-bug]") {
+// Daemon bugs this suite found on 2026-11-25, fixed the same day: each call below was accepted and
+// changed the domain's state. The error names are the ones the spec's rules point to (dbus-api.md
+// "Access control": thread ids "must belong to one process (the hypervisor's, when it is known)";
+// a vCPU the definition does not have is an invalid argument about the definition, as "vCPU N is
+// given more than one thread" already is).
+TEST_CASE("threads for vCPUs the domain lacks, shared by two vCPUs, or of another process on a "
+          "reconnect are refused",
+          "[e2e][sim][hostile]") {
     Fixture f;
     const std::string vm2 = domainXml("vm2", kTuning);
     const auto vmTid0 = static_cast<std::uint32_t>(f.vm.tid(0));
     const auto spareTid0 = static_cast<std::uint32_t>(f.spare.tid(0));
     const auto spareTid1 = static_cast<std::uint32_t>(f.spare.tid(1));
 
-    // BUG 1: StartDomain of vm1 again (a reconnect: same definition) with the threads of another
-    // live process than vm1's known hypervisor. Today: accepted; vm1's HypervisorPid and
-    // VcpuThreads become the other process's, whose threads join vm1's groups, while vm1's own
-    // threads stay in them unrecorded.
+    // StartDomain of vm1 again (a reconnect: same definition) with the threads of another live
+    // process than vm1's known hypervisor (once accepted: vm1's threads were taken over).
     f.refuse(kRootPath, kManager, "StartDomain",
              {str(Fixture::vm1Definition()), threads(f.spare.threadsOf({0, 1}))},
              {kProcessNotFound}, {std::to_string(spareTid0)});
 
-    // BUG 2: SetVcpuThread for a vCPU the domain does not have (<vcpu>2</vcpu>: 0 and 1).
-    // Today: accepted; VcpuThreads gains (4294967295, tid) and the state file records it.
+    // SetVcpuThread for a vCPU the domain does not have (<vcpu>2</vcpu>: 0 and 1).
     f.refuse(kRootPath, kManager, "SetVcpuThread", {str("vm1"), u32(0xffffffffu), u32(vmTid0)},
              {kInvalidDefinition}, {"4294967295"});
     f.refuse(kRootPath, kManager, "SetVcpuThread",
              {str("vm1"), u32(2), u32(static_cast<std::uint32_t>(f.vm.pid()))},
              {kInvalidDefinition}, {"2"});
 
-    // BUG 3: StartDomain with a thread for a vCPU the domain does not have. Today: vm2 starts.
+    // StartDomain with a thread for a vCPU the domain does not have.
     f.refuse(kRootPath, kManager, "StartDomain",
              {str(vm2), threads(Threads{{0xffffffffu, spareTid0}})}, {kInvalidDefinition},
              {"4294967295"});
@@ -1024,7 +1020,7 @@ TEST_CASE("KNOWN BUG: threads for vCPUs the domain lacks, shared by two vCPUs, o
                   {0, spareTid0}, {1, spareTid1}, {2, static_cast<std::uint32_t>(f.spare.pid())}})},
              {kInvalidDefinition}, {"2"});
 
-    // BUG 4: one thread given for two vCPUs (a vCPU thread runs one vCPU).
+    // One thread given for two vCPUs (a vCPU thread runs one vCPU).
     const std::string split =
         domainXml("vm2", "<cachetune vcpus='0'><cache id='0' level='3' type='both' size='2560' "
                          "unit='KiB'/></cachetune><cachetune vcpus='1'><cache id='0' level='3' "
@@ -1035,8 +1031,8 @@ TEST_CASE("KNOWN BUG: threads for vCPUs the domain lacks, shared by two vCPUs, o
     f.refuse(kRootPath, kManager, "SetVcpuThread", {str("vm1"), u32(1), u32(vmTid0)},
              {kInvalidDefinition}, {std::to_string(vmTid0)});
 
-    std::cout << f.summary("calls of known bugs") << "\n";
-    WARN(f.summary("calls of known bugs"));
+    std::cout << f.summary("thread-ownership calls") << "\n";
+    WARN(f.summary("thread-ownership calls"));
 }
 
 TEST_CASE("Hostile calls are refused with clear errors and change nothing", "[e2e][sim][hostile]") {
