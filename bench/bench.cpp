@@ -2,8 +2,9 @@
 // resctrld's benchmarks (issue 7, part 1): every figure is a ratio against a floor measured in
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
-//   resctrld-bench [--json FILE] [--runs N] [--quick] [--only startstop|sampling|idle]
-//                  [--monitors N,N,..] [--strace DIR]
+//   resctrld-bench [--json FILE] [--runs N] [--quick]
+//                  [--only startstop|sampling|idle|reads|memory] [--monitors N,N,..]
+//                  [--soak SECONDS] [--strace DIR]
 //
 // --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
 // takes many minutes: resctrlfs-sim's cost per counter read grows with the threads it tracks.
@@ -18,6 +19,10 @@
 //    monitor x domain; the daemon's wake-ups over 10 s with no domain.
 // 3. reads per tick: strace -y of the daemon over a few ticks, every counter file read exactly
 //    once per tick and never reopened.
+// 4. D-Bus reads: GetStats and Get(CacheOccupancy) calls per second from 1 and 8 clients against
+//    Trivial() of bench-floor-dbus, an sdbus-c++ service on the same bus.
+// 5. memory: peak RSS with 256 monitors, and RSS and fd growth over a soak (--soak, default
+//    600 s, 20 s with --quick) of start/GetStats/stop cycles.
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -29,6 +34,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -222,7 +228,9 @@ struct Bench {
     int runs = 30;
     int warmup = 3;
     bool quick = false;
-    std::string only;                                 // --only startstop|sampling|idle
+    std::string only; // --only startstop|sampling|idle|reads|memory
+    std::string floorDbus;
+    int soakSeconds = 600; // --soak SECONDS: the memory benchmark's soak (--quick: 20)
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
     fs::path straceDir; // --strace DIR: also profile each daemon measurement with strace -c
     std::ostringstream json;
@@ -691,7 +699,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             for (const auto& f : files)
                 list << f << "\n";
         }
-        const unsigned ticks = b.quick ? 3 : 5;
+        // Whole periods of the domain check (CheckIntervalSec=5): its cost is spread over them.
+        const unsigned ticks = b.quick ? 5 : 10;
         TickWatch watch(bus.address(), daemon.process().pid());
         watch.measure(1, std::chrono::seconds(120)); // warm-up: the first samples open the fds
         SamplePoint point{domains, monitors, 0, 0, 0, 0, static_cast<unsigned>(files.size())};
@@ -766,9 +775,10 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                      ", \"reopens\": " + std::to_string(check.counterOpens) +
                      ", \"once_per_tick\": " + (check.ok ? "true" : "false") + "}");
         }
-        // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the health
-        // check (DomainService::check: hypervisor, threads, each group's tasks file), the counter
-        // reads (MonitorObject::sample) and the Sampled signal. Shares of the tick's samples.
+        // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the domain
+        // check (ManagerObject::checkDomains, every CheckIntervalSec: threads, each group's tasks
+        // file), the counter reads (MonitorObject::sample) and the Sampled signal. Shares of the
+        // samples of ManagerObject::sampleMonitors plus checkDomains.
         if (!b.quick && access("/usr/bin/perf", X_OK) == 0) {
             const fs::path data = run / "perf.data";
             const double seconds = std::max(6.0, 3 * point.floorWallUs / 1e6 * 4);
@@ -790,13 +800,13 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                         return std::stod(line.substr(line.find_first_not_of(' ')));
                 return 0.0;
             };
-            const double tick = share("resctrld::ManagerObject::tick");
-            const double check = share("resctrld::DomainService::check");
+            const double check = share("resctrld::ManagerObject::checkDomains");
+            const double tick = share("resctrld::ManagerObject::sampleMonitors") + check;
             const double counters = share("resctrld::MonitorObject::sample");
             const double signal = share("Manager_adaptor::emitSampled");
             auto& p = points.back();
             if (tick <= 0) {
-                b.table.push_back("  perf: no sample of ManagerObject::tick in the window");
+                b.table.push_back("  perf: no sample of the sampling or the check in the window");
                 std::cout << b.table.back() << std::endl;
             } else {
                 p.healthUs = p.daemonUs * check / tick;
@@ -900,11 +910,198 @@ void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
              ", \"mount_table_changes_after_stop\": " + std::to_string(afterMounts) + "}");
 }
 
+// --- 4. D-Bus read throughput ----------------------------------------------------------------
+
+// Calls per second of `call` from `clients` threads, each on its own bus connection, for
+// `seconds`: the total completed calls over the wall time of the slowest client.
+double callsPerSecond(const std::string& address, unsigned clients, double seconds,
+                      const std::function<void(sdbus::IConnection&)>& call) {
+    std::atomic<unsigned> ready{0};
+    std::atomic<bool> go{false};
+    std::atomic<std::uint64_t> calls{0};
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(clients);
+    const auto window = std::chrono::duration<double>(seconds);
+    for (unsigned c = 0; c < clients; ++c)
+        threads.emplace_back([&, c] {
+            try {
+                auto connection = sdbus::createSessionBusConnectionWithAddress(address);
+                ++ready;
+                while (!go)
+                    std::this_thread::yield();
+                const auto end = Clock::now() + window;
+                std::uint64_t n = 0;
+                while (Clock::now() < end) {
+                    call(*connection);
+                    ++n;
+                }
+                calls += n;
+            } catch (const std::exception& e) {
+                errors[c] = e.what();
+                ++ready;
+            }
+        });
+    while (ready < clients)
+        std::this_thread::yield();
+    const auto start = Clock::now();
+    go = true;
+    for (auto& t : threads)
+        t.join();
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    for (const auto& e : errors)
+        if (!e.empty())
+            throw std::runtime_error("a D-Bus client failed: " + e);
+    return double(calls) / elapsed;
+}
+
+// GetStats (read fresh: the monitors' counter files are read for each call) and
+// Get(Monitor.CacheOccupancy) (the last sample) from 1 and 8 clients, against Trivial() of
+// bench-floor-dbus, an sdbus-c++ service on the same bus. Rounds alternate the three so a noisy
+// neighbour hits them alike; medians of the rounds.
+void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
+    fs::create_directories(dir);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n");
+    FakeHypervisor vm(b.fakeHypervisor, dir, 2);
+    // One cachetune with two monitors over 2 L3 domains: GetStats reads 4 counter files.
+    const auto domain = env.start(domainXml("reads", Shape{2, 1, 2, true}), threadsOf(vm, 2));
+    Process::Options floorOptions;
+    floorOptions.pipeStdout = true;
+    Process floor({b.floorDbus, env.bus.address()}, dir, floorOptions);
+    if (floor.readStdoutLine() != std::optional<std::string>("ready"))
+        throw std::runtime_error("bench-floor-dbus did not start: " + floor.stderrText());
+
+    const std::string monitor = std::string(domain) + "/monitor/0";
+    auto trivial = [](sdbus::IConnection& c) {
+        uint32_t value = 0;
+        sdbus::createProxy(c, "org.resctrld1.BenchFloor", "/org/resctrld1/BenchFloor")
+            ->callMethod("Trivial")
+            .onInterface("org.resctrld1.BenchFloor")
+            .storeResultsTo(value);
+    };
+    auto getStats = [](sdbus::IConnection& c) {
+        std::map<std::string, sdbus::Variant> stats;
+        sdbus::createProxy(c, kService, kRootPath)
+            ->callMethod("GetStats")
+            .onInterface(kManager)
+            .withArguments(std::string("reads"))
+            .storeResultsTo(stats);
+    };
+    auto getOccupancy = [&monitor](sdbus::IConnection& c) {
+        sdbus::Variant value;
+        sdbus::createProxy(c, kService, monitor)
+            ->callMethod("Get")
+            .onInterface("org.freedesktop.DBus.Properties")
+            .withArguments(std::string("org.resctrld1.Monitor"), std::string("CacheOccupancy"))
+            .storeResultsTo(value);
+    };
+    const double seconds = b.quick ? 0.5 : 2.0;
+    const int rounds = b.quick ? 3 : 5;
+    for (unsigned clients : {1u, 8u}) {
+        std::vector<double> floorRate, statsRate, getRate;
+        callsPerSecond(env.bus.address(), clients, 0.2, trivial); // warm-up
+        callsPerSecond(env.bus.address(), clients, 0.2, getStats);
+        for (int r = 0; r < rounds; ++r) {
+            floorRate.push_back(callsPerSecond(env.bus.address(), clients, seconds, trivial));
+            statsRate.push_back(callsPerSecond(env.bus.address(), clients, seconds, getStats));
+            getRate.push_back(callsPerSecond(env.bus.address(), clients, seconds, getOccupancy));
+        }
+        const double f = median(floorRate), st = median(statsRate), g = median(getRate);
+        const std::string line =
+            "D-Bus reads, " + std::to_string(clients) + " client" + (clients > 1 ? "s" : "") +
+            ": GetStats " + fmt(st, 0) + "/s (ratio " + fmt(st / f) + "), Get(CacheOccupancy) " +
+            fmt(g, 0) + "/s (ratio " + fmt(g / f) + "), floor Trivial() " + fmt(f, 0) + "/s";
+        b.table.push_back(line);
+        std::cout << line << std::endl;
+        b.record("{\"bench\": \"dbus_reads\", \"clients\": " + std::to_string(clients) +
+                 ", \"floor_calls_per_s\": " + fmt(f, 0) + ", \"getstats_calls_per_s\": " +
+                 fmt(st, 0) + ", \"getstats_ratio\": " + fmt(st / f, 3) +
+                 ", \"get_occupancy_calls_per_s\": " + fmt(g, 0) +
+                 ", \"get_occupancy_ratio\": " + fmt(g / f, 3) + "}");
+    }
+    env.stop("reads");
+}
+
+// --- 5. memory ---------------------------------------------------------------------------------
+
+// A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM").
+long statusKiB(pid_t pid, const std::string& field) {
+    std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(field + ":", 0) == 0)
+            return std::stol(line.substr(field.size() + 1));
+    throw std::runtime_error("no " + field + " in /proc/" + std::to_string(pid) + "/status");
+}
+
+std::size_t openFds(pid_t pid) {
+    return static_cast<std::size_t>(std::distance(
+        fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"), fs::directory_iterator{}));
+}
+
+// The daemon's peak RSS with 256 monitors (sampled every 0.2 s), then its RSS and open fds after
+// a warm-up and after a soak of `soakSeconds` during which a client calls GetStats and
+// Get(CacheOccupancy) and starts and stops a second domain over and over.
+void benchMemory(Bench& b, const fs::path& dir, const fs::path& profile, int soakSeconds) {
+    fs::create_directories(dir);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=0.2\n");
+    const pid_t pid = env.pid();
+    const long idleKiB = statusKiB(pid, "VmRSS");
+    const unsigned monitors = 256;
+    FakeHypervisor vm(b.fakeHypervisor, dir, monitors);
+    env.manager->callMethod("StartDomain")
+        .onInterface(kManager)
+        .withTimeout(std::chrono::seconds(600))
+        .withArguments(domainXml("memory", Shape{monitors, 1, monitors, false}),
+                       threadsOf(vm, monitors));
+    TickWatch watch(env.bus.address(), pid);
+    watch.measure(b.quick ? 5 : 25, std::chrono::seconds(600)); // warm-up
+    const long warmKiB = statusKiB(pid, "VmRSS");
+    const std::size_t warmFds = openFds(pid);
+
+    FakeHypervisor churnVm(b.fakeHypervisor, dir, 2);
+    const std::string churnXml = domainXml("churn", Shape{2, 1, 1, true});
+    const auto end = Clock::now() + std::chrono::seconds(soakSeconds);
+    unsigned cycles = 0;
+    while (Clock::now() < end) {
+        env.start(churnXml, threadsOf(churnVm, 2));
+        std::map<std::string, sdbus::Variant> stats;
+        env.manager->callMethod("GetStats")
+            .onInterface(kManager)
+            .withArguments(std::string("memory"))
+            .storeResultsTo(stats);
+        env.stop("churn");
+        ++cycles;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100)); // a client's pace
+    }
+    watch.measure(2, std::chrono::seconds(600));
+    const long endKiB = statusKiB(pid, "VmRSS");
+    const long peakKiB = statusKiB(pid, "VmHWM");
+    const std::size_t endFds = openFds(pid);
+    env.stop("memory");
+
+    const std::string line =
+        "memory, " + std::to_string(monitors) + " monitors: peak RSS " + fmt(peakKiB / 1024.0, 1) +
+        " MiB (idle " + fmt(idleKiB / 1024.0, 1) + " MiB); RSS after warm-up " +
+        fmt(warmKiB / 1024.0, 2) + " MiB, after a " + std::to_string(soakSeconds) + " s soak (" +
+        std::to_string(cycles) + " start/GetStats/stop cycles) " + fmt(endKiB / 1024.0, 2) +
+        " MiB: growth " + std::to_string(endKiB - warmKiB) + " KiB; open fds " +
+        std::to_string(warmFds) + " -> " + std::to_string(endFds);
+    b.table.push_back(line);
+    std::cout << line << std::endl;
+    b.record("{\"bench\": \"memory\", \"monitors\": " + std::to_string(monitors) +
+             ", \"idle_rss_kib\": " + std::to_string(idleKiB) + ", \"peak_rss_kib\": " +
+             std::to_string(peakKiB) + ", \"warm_rss_kib\": " + std::to_string(warmKiB) +
+             ", \"soak_seconds\": " + std::to_string(soakSeconds) + ", \"soak_cycles\": " +
+             std::to_string(cycles) + ", \"end_rss_kib\": " + std::to_string(endKiB) +
+             ", \"growth_kib\": " + std::to_string(endKiB - warmKiB) + ", \"warm_fds\": " +
+             std::to_string(warmFds) + ", \"end_fds\": " + std::to_string(endFds) + "}");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     Bench b;
     std::string jsonPath = "bench-results.json";
+    int soakArg = -1;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--json" && i + 1 < argc)
@@ -922,14 +1119,19 @@ int main(int argc, char** argv) {
             b.only = argv[++i];
         else if (arg == "--strace" && i + 1 < argc)
             b.straceDir = argv[++i];
+        else if (arg == "--soak" && i + 1 < argc)
+            soakArg = std::atoi(argv[++i]);
         else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
-                         "startstop|sampling|idle] [--monitors N,N,..] [--strace DIR]\n";
+                         "startstop|sampling|idle|reads|memory] [--monitors N,N,..] [--soak "
+                         "SECONDS] [--strace DIR]\n";
             return 2;
         }
     }
     if (b.quick)
         b.runs = std::min(b.runs, 6);
+    b.soakSeconds = soakArg >= 0 ? soakArg : b.quick ? 20 : 600;
+    b.floorDbus = BENCH_FLOOR_DBUS;
     b.floorStartStop = BENCH_FLOOR_STARTSTOP;
     b.floorSample = BENCH_FLOOR_SAMPLE;
     b.fakeHypervisor = FAKE_HYPERVISOR_PATH;
@@ -1002,6 +1204,10 @@ int main(int argc, char** argv) {
         }
         if (wanted("idle"))
             benchWakeups(b, b.dir / "idle", profile2);
+        if (wanted("reads"))
+            benchReads(b, b.dir / "reads", profile2);
+        if (wanted("memory"))
+            benchMemory(b, b.dir / "memory", profile2, b.soakSeconds);
     } catch (const std::exception& e) {
         std::cerr << "resctrld-bench: " << e.what() << std::endl;
         rc = 1;

@@ -172,7 +172,14 @@ MonitorObject::~MonitorObject() {
     unregisterAdaptor();
 }
 
+const MonitorSample& MonitorObject::recentSample(std::chrono::steady_clock::duration maxAge) {
+    if (sampledAt_ && std::chrono::steady_clock::now() - *sampledAt_ <= maxAge)
+        return last();
+    return sample();
+}
+
 const MonitorSample& MonitorObject::sample() {
+    sampledAt_ = std::chrono::steady_clock::now();
     const MonitorSample before = counters_.last();
     const MonitorSample& now = counters_.sample();
     if (!valuesDiffer(before, now))

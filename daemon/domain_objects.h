@@ -2,11 +2,13 @@
 #pragma once
 
 #include <allocation_adaptor.h>
+#include <chrono>
 #include <domain_adaptor.h>
 #include <functional>
 #include <map>
 #include <memory>
 #include <monitor_adaptor.h>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,6 +101,8 @@ public:
     // Reads the counters once; when a value or state changed, emits one PropertiesChanged with
     // every changed property (and SampledAt).
     const MonitorSample& sample();
+    // The last sample when it was read within `maxAge`, a new one otherwise.
+    const MonitorSample& recentSample(std::chrono::steady_clock::duration maxAge);
     const MonitorSample& last() const noexcept { return counters_.last(); }
     const std::string& path() const noexcept { return path_; }
     unsigned readsInLastSample() const noexcept { return counters_.readsInLastSample(); }
@@ -120,6 +124,7 @@ private:
     std::string path_;
     PlannedMonitor plan_;
     MonitorCounters counters_;
+    std::optional<std::chrono::steady_clock::time_point> sampledAt_;
 };
 
 // The counter files a monitor of that kind reads on this host (libvirt-reference.md §5.1:
