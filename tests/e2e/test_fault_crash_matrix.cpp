@@ -21,6 +21,7 @@
 #include <set>
 #include <signal.h>
 #include <string>
+#include <sys/uio.h>
 #include <thread>
 #include <vector>
 
@@ -152,10 +153,28 @@ Snapshot partOf(const Snapshot& snapshot, const std::string& stem) {
     return part;
 }
 
-// Whether a thread of `pid` is blocked in `op` now (x86-64 system call numbers: writes only on
-// a file of the simulator, rmdir as unlinkat only with AT_REMOVEDIR, opens of any file: the
-// daemon opens nothing else while it serves one call). As test_daemon_runtime.cpp, plus open.
-bool isStalledIn(pid_t pid, const std::string& op, const fs::path& simRoot) {
+// The NUL-terminated string at `address` in the memory of `pid` (root reads any process's),
+// byte by byte so that no read crosses into an unmapped page.
+std::optional<std::string> remoteString(pid_t pid, unsigned long address) {
+    std::string text;
+    for (std::size_t i = 0; i < 4096; ++i) {
+        char c = 0;
+        iovec local{&c, 1};
+        iovec remote{reinterpret_cast<void*>(address + i), 1};
+        if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != 1)
+            return std::nullopt;
+        if (c == '\0')
+            return text;
+        text += c;
+    }
+    return std::nullopt;
+}
+
+// Whether a thread of `pid` is blocked now in `op` on exactly `target` (x86-64 system call
+// numbers; the path argument read from the daemon's memory, a write's file from its fd), so a
+// crash is never taken at another operation that happens to be in flight. Like
+// test_daemon_runtime.cpp's, but exact, and with open.
+bool isStalledIn(pid_t pid, const std::string& op, const fs::path& target) {
     std::error_code ec;
     for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
         std::ifstream in(task.path() / "syscall");
@@ -164,20 +183,26 @@ bool isStalledIn(pid_t pid, const std::string& op, const fs::path& simRoot) {
         if (!(in >> number >> std::hex >> arg0 >> arg1 >> arg2))
             continue;
         const unsigned long a0 = std::stoul(arg0, nullptr, 16);
+        const unsigned long a1 = std::stoul(arg1, nullptr, 16);
         const unsigned long a2 = std::stoul(arg2, nullptr, 16);
-        auto fdOnSim = [&](unsigned long fd) {
-            std::error_code linkError;
-            const auto target =
-                fs::read_symlink(task.path() / "fd" / std::to_string(fd), linkError);
-            return !linkError && target.string().starts_with(simRoot.string());
+        auto pathIs = [&](unsigned long address) {
+            const auto path = remoteString(pid, address);
+            return path && fs::path(*path).lexically_normal() == target.lexically_normal();
         };
-        if (op == "mkdir" && (number == 83 || number == 258))
+        auto fdIs = [&](unsigned long fd) {
+            std::error_code linkError;
+            const auto file = fs::read_symlink(task.path() / "fd" / std::to_string(fd), linkError);
+            return !linkError && file.lexically_normal() == target.lexically_normal();
+        };
+        constexpr unsigned long kAtRemoveDir = 0x200;
+        if (op == "mkdir" && ((number == 83 && pathIs(a0)) || (number == 258 && pathIs(a1))))
             return true;
-        if (op == "rmdir" && (number == 84 || (number == 263 && (a2 & 0x200) != 0)))
+        if (op == "rmdir" && ((number == 84 && pathIs(a0)) ||
+                              (number == 263 && (a2 & kAtRemoveDir) != 0 && pathIs(a1))))
             return true;
-        if (op == "write" && (number == 1 || number == 18 || number == 20) && fdOnSim(a0))
+        if (op == "write" && (number == 1 || number == 18 || number == 20) && fdIs(a0))
             return true;
-        if (op == "open" && (number == 2 || number == 257))
+        if (op == "open" && ((number == 2 && pathIs(a0)) || (number == 257 && pathIs(a1))))
             return true;
     }
     return false;
@@ -773,7 +798,7 @@ TEST_CASE("A daemon killed at any stall point of SetVcpuThread leaves the thread
         });
         const pid_t daemonPid = env.daemon->process().pid();
         const bool stalled = waitUntil(
-            [&] { return finished || isStalledIn(daemonPid, step.op, env.sim.root()); }, 5s);
+            [&] { return finished || isStalledIn(daemonPid, step.op, env.sim.at(glob)); }, 5s);
         if (finished || !stalled) {
             call.join();
             env.sim.setControl("faults", "");
@@ -847,7 +872,7 @@ TEST_CASE("A daemon killed at any stall point of its recovery repairs everything
         env.startDaemon(false);
         const pid_t daemonPid = env.daemon->process().pid();
         const bool stalled =
-            waitUntil([&] { return isStalledIn(daemonPid, step.op, env.sim.root()); }, 5s);
+            waitUntil([&] { return isStalledIn(daemonPid, step.op, env.sim.at(step.path)); }, 5s);
         if (!stalled) {
             notReached.push_back(what);
             env.sim.setControl("faults", "");
