@@ -125,7 +125,11 @@ ProcessIdentity DomainService::validateHypervisor(pid_t pid) const {
 
 ThreadRecord DomainService::validateThread(const VcpuThread& thread,
                                            std::optional<pid_t>& owner) const {
-    auto info = thread.tid == 0 ? std::nullopt : processes_.thread(static_cast<pid_t>(thread.tid));
+    const auto tid = static_cast<pid_t>(thread.tid);
+    // Once the owner is known, one read tells both that the thread is its and what it is.
+    auto info = owner ? processes_.threadOf(*owner, tid) : std::nullopt;
+    if (!info && thread.tid != 0)
+        info = processes_.thread(tid);
     if (!info)
         throw ProcessNotFound(describeThread(thread) + " does not exist");
     if (info->exited)

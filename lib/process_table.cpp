@@ -85,6 +85,15 @@ std::optional<pid_t> parseTgid(const std::string& status) {
     return std::nullopt;
 }
 
+ThreadInfo toThreadInfo(pid_t tid, pid_t tgid, const StatFields& fields) {
+    return ThreadInfo{tid,
+                      tgid,
+                      fields.startTime,
+                      (fields.flags & kPfKthread) != 0,
+                      fields.state == 'Z' || fields.state == 'X',
+                      fields.comm};
+}
+
 } // namespace
 
 std::optional<unsigned> parseVcpuThreadName(const std::string& comm) {
@@ -115,12 +124,17 @@ std::optional<ThreadInfo> ProcessTable::thread(pid_t tid) const {
     auto tgid = parseTgid(*status);
     if (!fields || !tgid)
         return std::nullopt;
-    return ThreadInfo{tid,
-                      *tgid,
-                      fields->startTime,
-                      (fields->flags & kPfKthread) != 0,
-                      fields->state == 'Z' || fields->state == 'X',
-                      fields->comm};
+    return toThreadInfo(tid, *tgid, *fields);
+}
+
+std::optional<ThreadInfo> ProcessTable::threadOf(pid_t pid, pid_t tid) const {
+    if (pid <= 0 || tid <= 0)
+        return std::nullopt;
+    auto stat = readFile(procRoot_ / std::to_string(pid) / "task" / std::to_string(tid) / "stat");
+    auto fields = stat ? parseStat(*stat) : std::nullopt;
+    if (!fields)
+        return std::nullopt;
+    return toThreadInfo(tid, pid, *fields);
 }
 
 std::optional<ProcessIdentity> ProcessTable::process(pid_t pid) const {

@@ -38,6 +38,9 @@ public:
     explicit ProcessTable(std::filesystem::path procRoot = "/proc");
 
     std::optional<ThreadInfo> thread(pid_t tid) const;
+    // The thread `tid` when it is one of process `pid`'s: one read of /proc/<pid>/task/<tid>/stat
+    // instead of thread()'s two. nullopt when it is not (or is gone).
+    std::optional<ThreadInfo> threadOf(pid_t pid, pid_t tid) const;
     std::optional<ProcessIdentity> process(pid_t pid) const;
     // True while the process recorded as `identity` runs (same pid and same start time, and not
     // a zombie).
