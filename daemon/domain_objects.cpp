@@ -146,13 +146,10 @@ std::vector<sdbus::Struct<uint32_t, uint32_t>> AllocationObject::MemoryBandwidth
     return nodes;
 }
 
+// Empty while the group is gone (removed behind resctrld's back: the domain is degraded then).
+// Never an error: the getter also runs when the objects are published and announced.
 std::string AllocationObject::Schemata() {
-    return translateErrors("Allocation.Schemata", [&] {
-        auto text = resctrl_.read(group_ + "/schemata");
-        if (!text)
-            throw NotFound("resctrl group " + group_ + " is gone (removed behind resctrld's back)");
-        return *text;
-    });
+    return resctrl_.read(group_ + "/schemata").value_or("");
 }
 
 // --- Monitor ---

@@ -316,13 +316,19 @@ void ManagerObject::recover() {
             spdlog::info("removed stray group {} (no started domain explains it)", group);
         for (const std::string& name : recovery.adopted) {
             spdlog::info("domain {} re-adopted", name);
-            publish(*service_->find(name));
+            try {
+                publish(*service_->find(name));
+            } catch (const std::exception& e) {
+                spdlog::error("domain {}: cannot publish its objects: {}", name, e.what());
+            }
         }
     } catch (const std::exception& e) {
         // Busy or an unreadable state directory: serve anyway; the next start will see what
         // the kernel holds.
         spdlog::error("recovery after restart failed: {}", e.what());
     }
+    // What recovery could not repair shows at once as a degraded domain.
+    checkDomains();
     updateTimers();
 }
 

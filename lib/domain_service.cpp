@@ -306,30 +306,54 @@ DomainService::Started DomainService::reconnect(ActiveDomain& domain,
 
 void DomainService::attachAndSave(ActiveDomain& domain, const std::vector<ThreadRecord>& threads,
                                   const std::optional<ProcessIdentity>& hypervisor) {
+    // The record goes first: a crash after it leaves threads that recover() attaches; a crash
+    // before it leaves the tree as it was.
     const DomainRecord before = domain.record;
+    auto restore = [&] {
+        domain.record = before;
+        try {
+            store_.save(domain.record);
+        } catch (const std::system_error& e) {
+            spdlog::warn("domain {}: cannot restore its state: {}", domain.record.name, e.what());
+        }
+    };
+    if (hypervisor)
+        setHypervisor(domain.record, *hypervisor);
+    recordThreads(domain, threads);
     try {
-        if (hypervisor)
-            setHypervisor(domain.record, *hypervisor);
-        attachThreads(domain, threads);
         store_.save(domain.record);
     } catch (const std::system_error& e) {
         domain.record = before;
         throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+    }
+    auto known = [&](const ThreadRecord& thread) {
+        return std::any_of(
+            before.threads.begin(), before.threads.end(),
+            [&](const ThreadRecord& r) { return r.vcpu == thread.vcpu && r.tid == thread.tid; });
+    };
+    try {
+        for (const ThreadRecord& thread : threads)
+            groups_.moveThread(domain.groups, {thread.vcpu, thread.tid}, !known(thread));
     } catch (...) {
-        domain.record = before;
+        restore();
         throw;
     }
 }
 
-void DomainService::attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads) {
+void DomainService::recordThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads) {
+    auto& recorded = domain.record.threads;
     for (const ThreadRecord& thread : threads) {
-        groups_.attach(domain.groups, {thread.vcpu, thread.tid});
-        auto& recorded = domain.record.threads;
         std::erase_if(recorded, [&](const ThreadRecord& r) { return r.vcpu == thread.vcpu; });
         recorded.push_back(thread);
     }
-    std::sort(domain.record.threads.begin(), domain.record.threads.end(),
+    std::sort(recorded.begin(), recorded.end(),
               [](const ThreadRecord& a, const ThreadRecord& b) { return a.vcpu < b.vcpu; });
+}
+
+void DomainService::attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads) {
+    for (const ThreadRecord& thread : threads)
+        groups_.moveThread(domain.groups, {thread.vcpu, thread.tid}, true);
+    recordThreads(domain, threads);
 }
 
 const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsigned vcpu,
@@ -485,6 +509,19 @@ std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const
             if (auto it = tasks.find(group); it != tasks.end() && !it->second.count(thread.tid))
                 problems.push_back("thread " + std::to_string(thread.tid) + " of vCPU " +
                                    std::to_string(thread.vcpu) + " left group " + group);
+    for (std::size_t i = 0; i < domain.groups.allocationGroups.size(); ++i) {
+        const std::string& group = domain.groups.allocationGroups[i];
+        if (!tasks.count(group))
+            continue; // vanished: said above
+        try {
+            const Schemata missing =
+                groups_.missingSchemata(group, domain.groups.plan.allocations[i].schemata);
+            if (!missing.empty())
+                problems.push_back("group " + group + " does not hold " + missing.format());
+        } catch (const Error& e) {
+            problems.push_back("group " + group + ": " + e.what());
+        }
+    }
     return problems;
 }
 

@@ -103,6 +103,8 @@ private:
     ThreadRecord validateThread(const VcpuThread& thread, std::optional<pid_t>& owner) const;
     ProcessIdentity validateHypervisor(pid_t pid) const;
     void attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads);
+    // Puts the threads in the record (replacing their vCPUs' entries), in vCPU order.
+    void recordThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads);
     // attachThreads (and a newly known hypervisor) made durable; on any failure the domain's
     // record is as it was.
     void attachAndSave(ActiveDomain& domain, const std::vector<ThreadRecord>& threads,

@@ -128,6 +128,15 @@ HostState GroupManager::readHostState() const {
         state.groups.push_back(std::move(holding));
         state.monitorGroups += monitorGroupsOf(name);
     }
+    // An own group that vanished (removed by hand, a failed repair) keeps its reservation: its
+    // domain gets it back on the next repair, so nobody else, the default group included, may
+    // take its ways meanwhile.
+    for (const auto& [name, reserved] : reservations_) {
+        const bool listed = std::any_of(state.groups.begin(), state.groups.end(),
+                                        [&](const GroupHolding& g) { return g.name == name; });
+        if (!listed)
+            state.groups.push_back({name, GroupOwner::Own, reserved, false});
+    }
     return state;
 }
 
@@ -294,6 +303,24 @@ void GroupManager::attach(const DomainGroups& domain, const VcpuThread& thread) 
         writeTask(group, thread);
 }
 
+void GroupManager::moveThread(const DomainGroups& domain, const VcpuThread& thread,
+                              bool newThread) {
+    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+    const auto groups = domain.groupsOfVcpu(thread.vcpu);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        try {
+            writeTask(groups[i], thread);
+        } catch (const Error&) {
+            if (i > 0 && newThread) {
+                if (auto failure = resctrl_.write("tasks", std::to_string(thread.tid) + "\n"))
+                    spdlog::warn("cannot move thread {} back to the default group: {}", thread.tid,
+                                 failure->describe());
+            }
+            throw;
+        }
+    }
+}
+
 void GroupManager::stop(const DomainGroups& domain) {
     auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
     for (const std::string& group : domain.topGroups()) {
@@ -346,18 +373,23 @@ GroupManager::restore(const DomainDefinition& definition,
     return layOut(definition.name, std::move(plan));
 }
 
-void GroupManager::repairSchemata(const std::string& domainName, const std::string& group,
-                                  const Schemata& wanted) const {
+Schemata GroupManager::missingSchemata(const std::string& group, const Schemata& wanted) const {
     const Schemata current = Schemata::parse(resctrl_.read(group + "/schemata").value_or(""));
-    Schemata changes;
+    Schemata missing;
     for (Resource resource : wanted.resources()) {
         for (const auto& [id, mask] : wanted.masks(resource))
             if (current.mask(resource, id) != mask)
-                changes.setMask(resource, id, mask);
+                missing.setMask(resource, id, mask);
         for (const auto& [id, value] : wanted.bandwidths(resource))
             if (current.bandwidth(resource, id) != value)
-                changes.setBandwidth(resource, id, value);
+                missing.setBandwidth(resource, id, value);
     }
+    return missing;
+}
+
+void GroupManager::repairSchemata(const std::string& domainName, const std::string& group,
+                                  const Schemata& wanted) const {
+    const Schemata changes = missingSchemata(group, wanted);
     if (changes.empty())
         return;
     spdlog::warn("domain {}: group {} lost its schemata; writing back {}", domainName, group,

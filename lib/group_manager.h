@@ -77,6 +77,13 @@ public:
 
     // Writes a thread to the groups of its vCPU (one id per write(2), as kernel 6.1 needs).
     void attach(const DomainGroups& domain, const VcpuThread& thread);
+    // attach() of a started domain's thread, under the resctrl lock. When a later group refuses
+    // a `newThread` (one the domain's groups did not hold), it is moved back to the default group
+    // so no group holds it half-way; a known thread (a reconnect rewrites them) stays put.
+    void moveThread(const DomainGroups& domain, const VcpuThread& thread, bool newThread);
+    // The entries of `wanted` that `group`'s schemata does not hold now (all of them when the
+    // group is gone); empty when it holds them all.
+    Schemata missingSchemata(const std::string& group, const Schemata& wanted) const;
 
     // Removes the domain's groups (their tasks return to the parent group) and gives the ways
     // back to the default group.
