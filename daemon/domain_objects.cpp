@@ -177,8 +177,8 @@ const MonitorSample& MonitorObject::recentSample(std::chrono::steady_clock::dura
 
 const MonitorSample& MonitorObject::sample() {
     sampledAt_ = std::chrono::steady_clock::now();
-    const MonitorSample before = counters_.last();
     const MonitorSample& now = counters_.sample();
+    const MonitorSample& before = counters_.previous();
     if (!valuesDiffer(before, now))
         return now;
     std::vector<std::string> changed;

@@ -165,6 +165,7 @@ const MonitorSample& MonitorCounters::sample() {
         // After a reset (the value went down) the new value is the baseline.
         counter.baseline = Baseline{reading.value, timeNs};
     }
+    previous_ = std::move(last_);
     last_ = std::move(next);
     return last_;
 }

@@ -70,6 +70,8 @@ public:
     // ENOENT, ENODEV; EIO) reads as Error, and its descriptor is reopened on the next call.
     const MonitorSample& sample();
     const MonitorSample& last() const noexcept { return last_; }
+    // The sample before last() (empty before the second sample()), to tell what changed.
+    const MonitorSample& previous() const noexcept { return previous_; }
     const std::string& group() const noexcept { return group_; }
 
     // Counter file reads (preads) and opens done by the last sample(): in a steady state one
@@ -99,6 +101,7 @@ private:
     std::vector<CounterEvent> events_;
     std::vector<Counter> counters_; // by cache id, then in the order of events_
     MonitorSample last_;
+    MonitorSample previous_;
     unsigned reads_ = 0;
     unsigned opens_ = 0;
 };

@@ -250,3 +250,17 @@ TEST_CASE("MonitorCounters lists the domains again when the group had none yet",
     fake.set("mon_L3_00", "llc_occupancy", "64\n");
     CHECK(counters.sample().occupancy == std::map<unsigned, std::uint64_t>{{0, 64}});
 }
+
+TEST_CASE("MonitorCounters keeps the sample before the last one, to tell what changed",
+          "[counters]") {
+    FakeGroup fake;
+    fake.set("mon_L3_00", "llc_occupancy", "64\n");
+    MonitorCounters counters(fake.root(), "g", {CounterEvent::LlcOccupancy});
+    CHECK(counters.previous().occupancy.empty());
+    counters.sample();
+    CHECK(counters.previous().occupancy.empty());
+    fake.set("mon_L3_00", "llc_occupancy", "128\n");
+    counters.sample();
+    CHECK(counters.previous().occupancy == std::map<unsigned, std::uint64_t>{{0, 64}});
+    CHECK(counters.last().occupancy == std::map<unsigned, std::uint64_t>{{0, 128}});
+}
