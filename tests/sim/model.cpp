@@ -817,12 +817,19 @@ void ResctrlModel::advanceCounters() {
     if (dt == 0 || traffic_.empty() || !profile_.mon)
         return;
     long double seconds = static_cast<long double>(dt) / kNsPerSec;
+    // One liveness check per thread, not per (thread, domain) line.
+    std::unordered_map<pid_t, std::optional<uint64_t>> rmidOfTid;
     for (const auto& t : traffic_) {
         auto dom = monDomainIndex(t.domain);
-        auto info = tasks_.lookup(t.tid);
-        if (!dom || !info)
+        if (!dom)
             continue;
-        uint64_t rmid = rmidOfPlacement(placementOf(t.tid, *info));
+        auto [it, fresh] = rmidOfTid.try_emplace(t.tid);
+        if (fresh)
+            if (auto placement = livePlacement(t.tid))
+                it->second = rmidOfPlacement(*placement);
+        if (!it->second)
+            continue;
+        uint64_t rmid = *it->second;
         mbm_[rmid][*dom].total += static_cast<long double>(t.totalPerSec) * seconds;
         mbm_[rmid][*dom].local += static_cast<long double>(t.localPerSec) * seconds;
     }
@@ -839,35 +846,44 @@ uint64_t ResctrlModel::occupancyCap(const Group& g, size_t domIdx) const {
     return profile_.l3Bytes;
 }
 
-uint64_t ResctrlModel::occupancyOfRmid(unsigned rmid, size_t domIdx) {
-    Group* owner = nullptr;
-    for (const auto& [serial, g] : groups_)
-        if (g->rmid == rmid)
-            owner = g;
-    if (!owner)
-        return 0;
-    // The threads of one CLOSID share the ways its mask gives them: when their footprints
-    // together exceed that, each RMID of the CLOSID gets its proportional share of the cap.
-    unsigned id = profile_.l3Ids[domIdx];
-    uint64_t sum = 0;
-    uint64_t closidSum = 0;
+std::vector<ResctrlModel::Occupant> ResctrlModel::occupants(std::optional<unsigned> domainId) {
+    std::vector<Occupant> out;
     for (const auto& [tid, perDomain] : footprints_) {
-        auto it = perDomain.find(id);
-        if (it == perDomain.end())
+        if (domainId && !perDomain.count(*domainId))
             continue;
-        auto info = tasks_.lookup(tid);
-        if (!info)
+        auto placement = livePlacement(tid);
+        if (!placement)
             continue;
-        auto placement = placementOf(tid, *info);
-        Group* ctrl = groupBySerial(placement.first);
+        Group* ctrl = groupBySerial(placement->first);
         if (!ctrl)
             ctrl = root_.get();
-        if (rmidOfPlacement(placement) == rmid)
-            sum += it->second;
-        if (ctrl->closid == owner->closid)
-            closidSum += it->second;
+        out.push_back({rmidOfPlacement(*placement), ctrl->closid, &perDomain});
     }
-    uint64_t cap = occupancyCap(*owner, domIdx);
+    return out;
+}
+
+ResctrlModel::OccupancyTotals
+ResctrlModel::occupancyTotals(unsigned domainId, const std::vector<Occupant>& occupants) const {
+    OccupancyTotals totals;
+    for (const Occupant& o : occupants) {
+        auto it = o.bytes->find(domainId);
+        if (it == o.bytes->end())
+            continue;
+        totals.byRmid[o.rmid] += it->second;
+        totals.byClosid[o.closid] += it->second;
+    }
+    return totals;
+}
+
+uint64_t ResctrlModel::occupancyOf(const Group& owner, size_t domIdx,
+                                   const OccupancyTotals& totals) const {
+    // The threads of one CLOSID share the ways its mask gives them: when their footprints
+    // together exceed that, each RMID of the CLOSID gets its proportional share of the cap.
+    auto sumIt = totals.byRmid.find(owner.rmid.value_or(0));
+    auto closidIt = totals.byClosid.find(owner.closid);
+    uint64_t sum = sumIt == totals.byRmid.end() ? 0 : sumIt->second;
+    uint64_t closidSum = closidIt == totals.byClosid.end() ? 0 : closidIt->second;
+    uint64_t cap = occupancyCap(owner, domIdx);
     if (closidSum <= cap)
         return sum;
     return static_cast<uint64_t>(static_cast<long double>(sum) * cap / closidSum);
@@ -884,15 +900,21 @@ std::string ResctrlModel::readMonFile(Group& g, unsigned domain, const std::stri
     advanceCounters();
     size_t dom = *monDomainIndex(domain);
     // A CTRL_MON group's value is its own RMID plus all its MON groups (§7.2).
-    std::vector<unsigned> rmids{g.rmid.value_or(0)};
+    std::vector<const Group*> owners{&g};
     if (g.type != GroupType::Mon)
         for (const auto& [name, child] : g.monGroups)
-            rmids.push_back(child->rmid.value_or(0));
+            owners.push_back(child.get());
     unsigned long long sum = 0;
-    for (unsigned r : rmids) {
-        if (event == "llc_occupancy")
-            sum += occupancyOfRmid(r, dom);
-        else if (event == "mbm_total_bytes")
+    if (event == "llc_occupancy") {
+        // Only the threads with a footprint on this domain are looked at, each once.
+        OccupancyTotals totals = occupancyTotals(domain, occupants(domain));
+        for (const Group* o : owners)
+            sum += occupancyOf(*o, dom, totals);
+        return std::to_string(sum) + "\n";
+    }
+    for (const Group* o : owners) {
+        unsigned r = o->rmid.value_or(0);
+        if (event == "mbm_total_bytes")
             sum += static_cast<unsigned long long>(mbm_[r][dom].total);
         else
             sum += static_cast<unsigned long long>(mbm_[r][dom].local);
@@ -917,13 +939,57 @@ void ResctrlModel::setCounterStates(std::vector<CounterStateEntry> entries) {
 
 // ---------------------------------------------------------------- tasks
 
+void ResctrlModel::indexRecord(pid_t tid, const ThreadRec& rec, bool add) {
+    for (uint64_t serial : {rec.ctrl, rec.mon}) {
+        if (serial == 0)
+            continue;
+        if (add) {
+            members_[serial].insert(tid);
+            continue;
+        }
+        auto it = members_.find(serial);
+        if (it == members_.end())
+            continue;
+        it->second.erase(tid);
+        if (it->second.empty())
+            members_.erase(it);
+    }
+}
+
+void ResctrlModel::setRecord(pid_t tid, const ThreadRec& rec) {
+    auto it = threads_.find(tid);
+    if (it != threads_.end()) {
+        indexRecord(tid, it->second, false);
+        it->second = rec;
+    } else {
+        threads_.emplace(tid, rec);
+    }
+    indexRecord(tid, rec, true);
+}
+
+ResctrlModel::ThreadMap::iterator ResctrlModel::eraseRecord(ThreadMap::iterator it) {
+    indexRecord(it->first, it->second, false);
+    return threads_.erase(it);
+}
+
+std::vector<pid_t> ResctrlModel::membersOf(uint64_t serial) const {
+    auto it = members_.find(serial);
+    if (it == members_.end())
+        return {};
+    return {it->second.begin(), it->second.end()};
+}
+
+bool ResctrlModel::recordAlive(ThreadMap::const_iterator it) {
+    auto start = tasks_.startTimeOf(it->first);
+    return start && *start == it->second.startTime;
+}
+
 bool ResctrlModel::liveRecord(pid_t tid, ThreadRec& rec) {
     auto it = threads_.find(tid);
     if (it == threads_.end())
         return false;
-    auto info = tasks_.lookup(tid);
-    if (!info || info->startTime != it->second.startTime) {
-        threads_.erase(it);
+    if (!recordAlive(it)) {
+        eraseRecord(it);
         return false;
     }
     rec = it->second;
@@ -935,7 +1001,7 @@ std::pair<uint64_t, uint64_t> ResctrlModel::placementOf(pid_t tid, const TaskInf
     if (it != threads_.end()) {
         if (it->second.startTime == info.startTime)
             return {it->second.ctrl, it->second.mon};
-        threads_.erase(it); // pid reused
+        eraseRecord(it); // pid reused
     }
     // Appendix C: a FUSE process cannot see clone(); an unknown thread is attributed to
     // its thread-group leader's group, otherwise to the root.
@@ -947,49 +1013,68 @@ std::pair<uint64_t, uint64_t> ResctrlModel::placementOf(pid_t tid, const TaskInf
     return {kRootSerial, 0};
 }
 
-void ResctrlModel::pruneThreads() {
-    for (auto it = threads_.begin(); it != threads_.end();) {
-        auto info = tasks_.lookup(it->first);
-        if (!info || info->startTime != it->second.startTime)
-            it = threads_.erase(it);
-        else
-            ++it;
+std::optional<std::pair<uint64_t, uint64_t>> ResctrlModel::livePlacement(pid_t tid) {
+    auto it = threads_.find(tid);
+    if (it != threads_.end()) {
+        auto start = tasks_.startTimeOf(tid);
+        if (!start)
+            return std::nullopt;
+        if (*start == it->second.startTime)
+            return std::make_pair(it->second.ctrl, it->second.mon);
+        // A reused TID: the full lookup below forgets the old record.
     }
+    auto info = tasks_.lookup(tid);
+    if (!info)
+        return std::nullopt;
+    return placementOf(tid, *info);
 }
 
 std::vector<pid_t> ResctrlModel::tasksOf(const Group& g) {
-    pruneThreads();
-    auto matches = [&](std::pair<uint64_t, uint64_t> p) {
-        if (g.type == GroupType::Mon)
-            return p.second == g.serial;
-        return p.first == g.serial;
-    };
     std::vector<ThreadId> found;
     if (g.type == GroupType::Root) {
+        auto matches = [](std::pair<uint64_t, uint64_t> p) {
+            return p.first == kRootSerial;
+        };
         for (const ThreadId& t : tasks_.allThreads()) {
             if (!threads_.count(t.tid) && !threads_.count(t.tgid)) {
                 found.push_back(t); // never placed: root
                 continue;
             }
-            auto info = tasks_.lookup(t.tid);
-            if (info && matches(placementOf(t.tid, *info)))
+            auto placement = livePlacement(t.tid);
+            if (placement && matches(*placement))
                 found.push_back(t);
         }
     } else {
+        // Only this group's remembered threads (members_) are checked for liveness; an exited
+        // one is forgotten here, so it disappears from the listing at once (§5.2).
         std::set<pid_t> seen;
-        for (const auto& [tid, rec] : threads_) {
-            if (rec.tgid == tid && (matches({rec.ctrl, rec.mon}))) {
-                // Unknown threads of this process inherit from their leader.
-                for (pid_t t : tasks_.threadsOf(tid)) {
-                    if (t == tid || threads_.count(t) || seen.count(t))
-                        continue;
-                    seen.insert(t);
-                    found.push_back({t, tid});
-                }
+        auto add = [&](pid_t tid, pid_t tgid) {
+            if (seen.insert(tid).second)
+                found.push_back({tid, tgid});
+        };
+        for (pid_t tid : membersOf(g.serial)) {
+            auto it = threads_.find(tid);
+            if (it == threads_.end())
+                continue; // forgotten below as a stale thread of a leader
+            if (!recordAlive(it)) {
+                eraseRecord(it);
+                continue;
             }
-            if (matches({rec.ctrl, rec.mon}) && !seen.count(tid)) {
-                seen.insert(tid);
-                found.push_back({tid, rec.tgid});
+            const ThreadRec rec = it->second;
+            add(tid, rec.tgid);
+            if (rec.tgid != tid)
+                continue;
+            // Unknown threads of this process inherit from their leader.
+            for (pid_t t : tasks_.threadsOf(tid)) {
+                if (t == tid)
+                    continue;
+                auto known = threads_.find(t);
+                if (known != threads_.end()) {
+                    if (recordAlive(known))
+                        continue;
+                    eraseRecord(known); // a reused TID is a new, unknown thread
+                }
+                add(t, tid);
             }
         }
         std::sort(found.begin(), found.end(), [](const ThreadId& a, const ThreadId& b) {
@@ -1042,10 +1127,10 @@ int ResctrlModel::moveTask(Group& g, pid_t pid, const Caller& caller) {
             if (t == tid || threads_.count(t))
                 continue;
             if (auto ti = tasks_.lookup(t))
-                threads_[t] = ThreadRec{ti->startTime, tid, current.first, current.second};
+                setRecord(t, ThreadRec{ti->startTime, tid, current.first, current.second});
         }
     }
-    threads_[tid] = ThreadRec{info->startTime, info->tgid, target.first, target.second};
+    setRecord(tid, ThreadRec{info->startTime, info->tgid, target.first, target.second});
     return 0;
 }
 
@@ -1581,15 +1666,12 @@ int ResctrlModel::allocRmid(unsigned& rmid) {
     return 0;
 }
 
-void ResctrlModel::freeRmid(unsigned rmid) {
+void ResctrlModel::freeRmid(unsigned rmid, std::vector<uint64_t> occupancy) {
     if (!profile_.mon->llcOccupancy) {
         freeRmids_.push_back(rmid);
         return;
     }
-    LimboEntry e{rmid, clock_(), {}};
-    for (size_t d = 0; d < profile_.l3Ids.size(); ++d)
-        e.occupancy.push_back(occupancyOfRmid(rmid, d));
-    limbo_.push_back(std::move(e));
+    limbo_.push_back(LimboEntry{rmid, clock_(), std::move(occupancy)});
 }
 
 int ResctrlModel::initCtrlValues(unsigned closid) {
@@ -1744,33 +1826,50 @@ int ResctrlModel::mkdir(const Path& path, mode_t mode, const Caller& caller) {
 
 void ResctrlModel::removeGroup(Group& g) {
     advanceCounters();
+    // The occupancy a freed RMID enters limbo with, with the threads already moved out; the
+    // placements of the footprint threads are resolved once for all RMIDs this rmdir frees.
+    std::vector<OccupancyTotals> totals;
+    auto release = [&](const Group& owner) {
+        if (!owner.rmid)
+            return;
+        std::vector<uint64_t> occupancy;
+        if (profile_.mon->llcOccupancy) {
+            if (totals.empty()) {
+                auto live = occupants(std::nullopt);
+                for (unsigned id : profile_.l3Ids)
+                    totals.push_back(occupancyTotals(id, live));
+            }
+            for (size_t d = 0; d < profile_.l3Ids.size(); ++d)
+                occupancy.push_back(occupancyOf(owner, d, totals[d]));
+        }
+        freeRmid(*owner.rmid, std::move(occupancy));
+    };
     if (g.type == GroupType::Mon) {
-        for (auto& [tid, rec] : threads_)
-            if (rec.mon == g.serial)
-                rec.mon = 0;
-        if (g.rmid)
-            freeRmid(*g.rmid);
+        for (pid_t tid : membersOf(g.serial)) {
+            ThreadRec rec = threads_.at(tid);
+            rec.mon = 0;
+            setRecord(tid, rec);
+        }
+        release(g);
         groups_.erase(g.serial);
         g.parent->monGroups.erase(g.name); // destroys g
         return;
     }
     // CTRL_MON: tasks (incl. those in MON children) and CPUs go to the root (§3.4).
-    for (auto& [tid, rec] : threads_) {
-        if (rec.ctrl == g.serial) {
-            rec.ctrl = kRootSerial;
-            rec.mon = 0;
-        }
+    for (pid_t tid : membersOf(g.serial)) {
+        ThreadRec rec = threads_.at(tid);
+        rec.ctrl = kRootSerial;
+        rec.mon = 0;
+        setRecord(tid, rec);
     }
     for (size_t i = 0; i < g.cpus.size(); ++i)
         if (g.cpus[i])
             root_->cpus[i] = true;
     for (auto& [name, child] : g.monGroups) {
-        if (child->rmid)
-            freeRmid(*child->rmid);
+        release(*child);
         groups_.erase(child->serial);
     }
-    if (g.rmid)
-        freeRmid(*g.rmid);
+    release(g);
     closidUsed_[g.closid] = false;
     groups_.erase(g.serial);
     root_->ctrlGroups.erase(g.name);
@@ -1843,9 +1942,11 @@ int ResctrlModel::rename(const Path& from, const Path& to, unsigned flags) {
     m.name = newName;
     m.parent = &newParent;
     m.closid = newParent.closid;
-    for (auto& [tid, rec] : threads_)
-        if (rec.mon == m.serial)
-            rec.ctrl = newParent.serial;
+    for (pid_t tid : membersOf(m.serial)) {
+        ThreadRec rec = threads_.at(tid);
+        rec.ctrl = newParent.serial;
+        setRecord(tid, rec);
+    }
     newParent.monGroups[newName] = std::move(node);
     return 0;
 }

@@ -155,6 +155,17 @@ private:
         uint64_t freedAt;
         std::vector<uint64_t> occupancy; // per L3 domain index at the time of rmdir
     };
+    // A live thread with a footprint, resolved once per operation.
+    struct Occupant {
+        uint64_t rmid;
+        unsigned closid;
+        const std::map<unsigned, uint64_t>* bytes; // per L3 domain id
+    };
+    // Footprint bytes on one L3 domain, summed per RMID and per CLOSID.
+    struct OccupancyTotals {
+        std::unordered_map<uint64_t, uint64_t> byRmid;
+        std::unordered_map<unsigned, uint64_t> byClosid;
+    };
 
     // setup
     void buildSchemas();
@@ -181,7 +192,7 @@ private:
     int writeThreshold(std::string_view data);
     // groups
     int allocRmid(unsigned& rmid);
-    void freeRmid(unsigned rmid);
+    void freeRmid(unsigned rmid, std::vector<uint64_t> occupancy);
     void processLimbo();
     int initCtrlValues(unsigned closid);
     void removeGroup(Group& g);
@@ -190,16 +201,29 @@ private:
     bool cbmOverlapsOne(const Schema& s, size_t dom, uint64_t cbm, unsigned closid,
                         bool exclusive) const;
     Mode modeOfClosid(unsigned closid) const;
-    // tasks
-    void pruneThreads();
+    // tasks: every change of threads_ goes through these, which keep members_ in step.
+    using ThreadMap = std::map<pid_t, ThreadRec>;
+    void setRecord(pid_t tid, const ThreadRec& rec);
+    ThreadMap::iterator eraseRecord(ThreadMap::iterator it);
+    void indexRecord(pid_t tid, const ThreadRec& rec, bool add);
+    std::vector<pid_t> membersOf(uint64_t serial) const;
+    // The remembered thread still runs (same start time): the liveness check of §5.2.
+    bool recordAlive(ThreadMap::const_iterator it);
     bool liveRecord(pid_t tid, ThreadRec& rec);
     // Effective (ctrl, mon) placement of a live thread, with the inheritance approximation.
     std::pair<uint64_t, uint64_t> placementOf(pid_t tid, const TaskInfo& info);
+    // The same for a TID; nullopt when no such thread runs. A remembered thread costs one
+    // read of its own stat file.
+    std::optional<std::pair<uint64_t, uint64_t>> livePlacement(pid_t tid);
     std::vector<pid_t> tasksOf(const Group& g);
     // monitoring
     void advanceCounters();
     uint64_t rmidOfPlacement(std::pair<uint64_t, uint64_t> placement) const;
-    uint64_t occupancyOfRmid(unsigned rmid, size_t domIdx);
+    // The live threads with a footprint (on `domainId` only, if given).
+    std::vector<Occupant> occupants(std::optional<unsigned> domainId);
+    OccupancyTotals occupancyTotals(unsigned domainId,
+                                    const std::vector<Occupant>& occupants) const;
+    uint64_t occupancyOf(const Group& owner, size_t domIdx, const OccupancyTotals& totals) const;
     uint64_t occupancyCap(const Group& ctrl, size_t domIdx) const;
     std::optional<size_t> monDomainIndex(unsigned id) const;
     uint64_t thresholdBytes() const { return threshold_; }
@@ -221,7 +245,10 @@ private:
     uint64_t nextSerial_ = 1;
     std::unordered_map<uint64_t, Group*> groups_;
 
-    std::map<pid_t, ThreadRec> threads_;
+    ThreadMap threads_;
+    // Group serial -> TIDs whose record names it as ctrl or mon: a group's tasks read and
+    // rmdir touch its own threads only, not every thread the simulator remembers.
+    std::unordered_map<uint64_t, std::set<pid_t>> members_;
 
     // RMIDs (§3.2, §7.4)
     std::deque<unsigned> freeRmids_;

@@ -27,6 +27,14 @@ public:
     virtual ~TaskSource() = default;
     // Looks up one thread by TID; nullopt when it does not exist (fully reaped).
     virtual std::optional<TaskInfo> lookup(pid_t tid) = 0;
+    // lookup(tid)->startTime: the liveness check of a thread the model already knows, which
+    // runs on every read of its group, so a source may answer it more cheaply.
+    virtual std::optional<uint64_t> startTimeOf(pid_t tid) {
+        auto info = lookup(tid);
+        if (!info)
+            return std::nullopt;
+        return info->startTime;
+    }
     // Every thread of the system, processes in ascending TGID order, each followed by its
     // other threads (approximates the kernel's process-list order, spec §5.2).
     virtual std::vector<ThreadId> allThreads() = 0;
@@ -40,6 +48,7 @@ public:
     explicit ProcTaskSource(std::string procRoot = "/proc")
         : procRoot_(std::move(procRoot)) {}
     std::optional<TaskInfo> lookup(pid_t tid) override;
+    std::optional<uint64_t> startTimeOf(pid_t tid) override;
     std::vector<ThreadId> allThreads() override;
     std::vector<pid_t> threadsOf(pid_t tgid) override;
 

@@ -16,10 +16,12 @@ namespace {
 class FakeTasks : public TaskSource {
 public:
     std::map<pid_t, TaskInfo> threads;
+    size_t lookups = 0; // calls of lookup(), also through the default startTimeOf()
     void add(pid_t tid, pid_t tgid, uid_t uid = 0, uint64_t start = 100) {
         threads[tid] = TaskInfo{tgid, start, uid, uid};
     }
     std::optional<TaskInfo> lookup(pid_t tid) override {
+        ++lookups;
         auto it = threads.find(tid);
         if (it == threads.end())
             return std::nullopt;
@@ -357,6 +359,64 @@ TEST_CASE("tasks writes and reads (behaviours 11, 12)", "[sim]") {
         REQUIRE(f.write("a/tasks", "101") == 0);
         CHECK(f.read("tasks") == "100\n200\n");
     }
+}
+
+TEST_CASE("a group's reads look at its own threads only", "[sim]") {
+    // The cost of a tasks or counter read must not grow with the threads and groups the
+    // simulator knows: 1024 vCPU threads in 1024 MON groups made each read re-check them all.
+    Fixture f("milan-2s"); // 256 RMIDs
+    const int groups = 200;
+    f.tasks.add(1000, 1000);
+    for (int i = 0; i < groups; ++i) {
+        f.tasks.add(1001 + i, 1000);
+        REQUIRE(f.mkdir("mon_groups/m" + std::to_string(i)) == 0);
+        REQUIRE(f.write("mon_groups/m" + std::to_string(i) + "/tasks", std::to_string(1001 + i)) ==
+                0);
+    }
+    f.tasks.lookups = 0;
+    CHECK(f.read("mon_groups/m7/tasks") == "1008\n");
+    CHECK(f.tasks.lookups == 1);
+    f.tasks.lookups = 0;
+    CHECK(f.read("mon_groups/m7/mon_data/mon_L3_00/llc_occupancy") == "0\n");
+    CHECK(f.read("mon_groups/m7/mon_data/mon_L3_00/mbm_total_bytes") == "0\n");
+    CHECK(f.tasks.lookups == 0);
+    f.model->setFootprints({{1008, 0, 4096}, {1009, 0, 8192}});
+    f.model->setTraffic({{1008, 0, 1000, 1000}, {1008, 16, 1000, 1000}});
+    f.now += 1000000000ULL;
+    f.tasks.lookups = 0;
+    CHECK(f.read("mon_groups/m7/mon_data/mon_L3_00/llc_occupancy") == "4096\n");
+    CHECK(f.tasks.lookups <= 3); // traffic once per thread, the footprints on domain 0
+    CHECK(f.read("mon_groups/m7/mon_data/mon_L3_00/mbm_total_bytes") == "1000\n");
+    CHECK(f.read("mon_data/mon_L3_00/llc_occupancy") == "12288\n");
+
+    // An exited thread disappears from its group at once, and only its group's read forgets it.
+    f.tasks.threads.erase(1008);
+    CHECK(f.read("mon_groups/m7/tasks") == "");
+    CHECK(f.read("mon_groups/m7/mon_data/mon_L3_00/llc_occupancy") == "0\n");
+    CHECK(f.read("mon_data/mon_L3_00/llc_occupancy") == "8192\n");
+    // The index follows rmdir and rename: threads go back to the parent, then along.
+    REQUIRE(f.mkdir("a") == 0);
+    REQUIRE(f.mkdir("a/mon_groups/x") == 0);
+    REQUIRE(f.write("a/tasks", "1010,1011") == 0);
+    REQUIRE(f.write("a/mon_groups/x/tasks", "1010,1011") == 0);
+    CHECK(f.read("mon_groups/m9/tasks") == "");
+    REQUIRE(f.model->rmdir(splitPath("a/mon_groups/x")) == 0);
+    CHECK(f.read("a/tasks") == "1010\n1011\n");
+    REQUIRE(f.mkdir("a/mon_groups/y") == 0);
+    REQUIRE(f.write("a/mon_groups/y/tasks", "1011") == 0);
+    REQUIRE(f.mkdir("b") == 0);
+    REQUIRE(f.model->rename(splitPath("a/mon_groups/y"), splitPath("b/mon_groups/z"), 0) == 0);
+    CHECK(f.read("a/tasks") == "1010\n");
+    CHECK(f.read("b/tasks") == "1011\n");
+    CHECK(f.read("b/mon_groups/z/tasks") == "1011\n");
+    REQUIRE(f.model->rmdir(splitPath("b")) == 0);
+    REQUIRE(f.model->rmdir(splitPath("a")) == 0);
+    std::string all = "1000\n";
+    for (int i = 0; i < groups; ++i)
+        if (1001 + i != 1008)
+            all += std::to_string(1001 + i) + "\n";
+    CHECK(f.read("tasks") == all); // the root lists its MON groups' threads too
+    CHECK(f.read("mon_groups/m9/tasks") == "");
 }
 
 TEST_CASE("cpus and cpus_list (behaviour 13)", "[sim]") {
