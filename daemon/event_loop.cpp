@@ -18,6 +18,12 @@
 #include <sdbus-c++/IConnection.h>
 
 namespace resctrld {
+namespace {
+
+// Bus messages handled before the loop looks at its other fds again.
+constexpr int kMaxMessagesPerTurn = 32;
+
+} // namespace
 
 void EventLoop::watch(int fd, short events, Handler onEvent) {
     watches_[fd] = {events, std::move(onEvent)};
@@ -41,10 +47,15 @@ void EventLoop::run() {
     std::vector<pollfd> fds;
     std::vector<int> ready;
     while (!quit_) {
-        // Drain everything sd-bus has buffered before sleeping: poll() only reports new bytes.
+        // Drain what sd-bus has buffered before sleeping (poll() only reports new bytes), but at
+        // most a batch: busy clients must not starve signals, timers and process exits. After a
+        // full batch the poll below only looks (timeout 0) and the loop comes back for the rest.
         // Deferred work runs after each message, before the next one can depend on it.
-        while (!quit_ && bus_.processPendingRequest())
+        int handled = 0;
+        while (!quit_ && handled < kMaxMessagesPerTurn && bus_.processPendingRequest()) {
             runDeferred();
+            ++handled;
+        }
         runDeferred();
         if (quit_)
             break;
@@ -55,7 +66,8 @@ void EventLoop::run() {
         for (const auto& [fd, watch] : watches_)
             fds.push_back({fd, watch.first, 0});
 
-        if (poll(fds.data(), fds.size(), pollData.getPollTimeout()) < 0) {
+        const int timeout = handled == kMaxMessagesPerTurn ? 0 : pollData.getPollTimeout();
+        if (poll(fds.data(), fds.size(), timeout) < 0) {
             if (errno == EINTR)
                 continue;
             throw std::system_error(errno, std::generic_category(), "poll");

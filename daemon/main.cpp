@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // resctrld: owns the resctrl filesystem of a VM host and serves org.resctrld1 (dbus-api.md).
 
+#include <cerrno>
 #include <config.h>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <spdlog/spdlog.h>
@@ -85,7 +88,21 @@ void mountIfWanted(const resctrld::Config& config) {
     }
 }
 
+// Every monitor holds one descriptor per counter file (a cache monitor on a 16-L3 host holds 16),
+// so a busy host needs more than the soft limit of 1024 systemd gives services. The daemon uses
+// poll(), never select(), so the hard limit is safe.
+void raiseFileLimit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+        return;
+    const auto soft = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        spdlog::warn("cannot raise the open file limit from {}: {}", soft, std::strerror(errno));
+}
+
 int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config) {
+    raiseFileLimit();
     // Signals become loop events; block them before anything could start a thread.
     sigset_t mask;
     sigemptyset(&mask);

@@ -119,8 +119,14 @@ void ManagerObject::watchHypervisor(const ActiveDomain& domain) {
                          name, hypervisor->pid, e.what());
     }
     // The pid may have named another process by the time the pidfd was opened.
-    if (!ProcessTable().isAlive(*hypervisor))
-        loop_.defer(onExit);
+    try {
+        if (!ProcessTable().isAlive(*hypervisor))
+            loop_.defer(onExit);
+    } catch (const std::system_error& e) {
+        spdlog::warn("domain {}: cannot read hypervisor process {} ({}); its exit is noticed by "
+                     "its pidfd or the periodic check",
+                     name, hypervisor->pid, e.what());
+    }
 }
 
 void ManagerObject::hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor) {

@@ -550,45 +550,55 @@ bool DomainService::hypervisorExited(const std::string& name, const ProcessIdent
 DomainChanges DomainService::check() {
     DomainChanges changes;
     for (auto it = domains_.begin(); it != domains_.end();) {
-        ActiveDomain& domain = it->second;
         const std::string name = it->first;
-        if (auto hypervisor = domain.hypervisor(); hypervisor && !processes_.isAlive(*hypervisor)) {
-            it = removeExited(it);
-            changes.died.push_back(name);
-            continue;
-        }
-        bool threadsChanged = false;
-        if (auto hypervisor = domain.hypervisor()) {
-            const std::set<pid_t> listed = processes_.threadIds(hypervisor->pid);
-            threadsChanged = dropExitedThreads(domain, &listed);
-            threadsChanged = attachNewVcpuThreads(domain, listed) || threadsChanged;
-        } else {
-            threadsChanged = dropExitedThreads(domain, nullptr);
-        }
-        if (threadsChanged) {
-            changes.threadsChanged.push_back(name);
-            try {
-                store_.save(domain.record);
-            } catch (const std::system_error& e) {
-                spdlog::warn("domain {}: cannot save its state: {}", name, e.what());
+        try {
+            if (auto hypervisor = it->second.hypervisor();
+                hypervisor && !processes_.isAlive(*hypervisor)) {
+                it = removeExited(it);
+                changes.died.push_back(name);
+                continue;
             }
-        }
-        auto problems = findProblems(domain);
-        if (problems != domain.problems) {
-            for (const std::string& problem : problems)
-                if (std::find(domain.problems.begin(), domain.problems.end(), problem) ==
-                    domain.problems.end())
-                    spdlog::warn("domain {} degraded: {}", name, problem);
-            if (!problems.empty() != domain.degraded)
-                changes.stateChanged.push_back(name);
-            if (problems.empty())
-                spdlog::info("domain {} is active again", name);
-            domain.degraded = !problems.empty();
-            domain.problems = std::move(problems);
+            checkDomain(it->second, changes);
+        } catch (const std::system_error& e) {
+            // /proc could not be read (out of descriptors or memory): conclude nothing.
+            spdlog::warn("domain {}: cannot check it now: {}", name, e.what());
         }
         ++it;
     }
     return changes;
+}
+
+void DomainService::checkDomain(ActiveDomain& domain, DomainChanges& changes) {
+    const std::string& name = domain.record.name;
+    bool threadsChanged = false;
+    if (auto hypervisor = domain.hypervisor()) {
+        const std::set<pid_t> listed = processes_.threadIds(hypervisor->pid);
+        threadsChanged = dropExitedThreads(domain, &listed);
+        threadsChanged = attachNewVcpuThreads(domain, listed) || threadsChanged;
+    } else {
+        threadsChanged = dropExitedThreads(domain, nullptr);
+    }
+    if (threadsChanged) {
+        changes.threadsChanged.push_back(name);
+        try {
+            store_.save(domain.record);
+        } catch (const std::system_error& e) {
+            spdlog::warn("domain {}: cannot save its state: {}", name, e.what());
+        }
+    }
+    auto problems = findProblems(domain);
+    if (problems != domain.problems) {
+        for (const std::string& problem : problems)
+            if (std::find(domain.problems.begin(), domain.problems.end(), problem) ==
+                domain.problems.end())
+                spdlog::warn("domain {} degraded: {}", name, problem);
+        if (!problems.empty() != domain.degraded)
+            changes.stateChanged.push_back(name);
+        if (problems.empty())
+            spdlog::info("domain {} is active again", name);
+        domain.degraded = !problems.empty();
+        domain.problems = std::move(problems);
+    }
 }
 
 Recovery DomainService::recover() {

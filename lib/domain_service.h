@@ -113,6 +113,8 @@ private:
     // Removes the groups of a domain whose hypervisor is gone and forgets it.
     std::map<std::string, ActiveDomain>::iterator
     removeExited(std::map<std::string, ActiveDomain>::iterator it);
+    // check() of one domain whose hypervisor lives: threads, hot-plug, problems.
+    void checkDomain(ActiveDomain& domain, DomainChanges& changes);
     // Per-tick pieces of check().
     bool attachNewVcpuThreads(ActiveDomain& domain, const std::set<pid_t>& hypervisorThreads);
     bool dropExitedThreads(ActiveDomain& domain, const std::set<pid_t>* hypervisorThreads);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "process_table.h"
 
+#include <cerrno>
 #include <fcntl.h>
 #include <sstream>
 #include <string_view>
@@ -21,8 +22,12 @@ constexpr std::uint64_t kPfKthread = 0x00200000;
 // thread's stat and status are read for every vCPU a domain starts with).
 std::optional<std::string> readFile(const std::filesystem::path& path) {
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.isValid())
+    if (!fd.isValid()) {
+        // Out of descriptors or memory says nothing about the process: never take it for gone.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+            throw std::system_error(errno, std::generic_category(), "open " + path.string());
         return std::nullopt;
+    }
     std::string text;
     char buffer[4096];
     for (;;) {
@@ -156,9 +161,12 @@ bool ProcessTable::isAlive(const ProcessIdentity& identity) const {
 std::set<pid_t> ProcessTable::threadIds(pid_t pid) const {
     std::set<pid_t> tids;
     std::error_code ec;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(procRoot_ / std::to_string(pid) / "task", ec))
-        if (auto tid = parseUnsigned<pid_t>(entry.path().filename().string()))
+    std::filesystem::directory_iterator it(procRoot_ / std::to_string(pid) / "task", ec);
+    if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+        ec == std::errc::not_enough_memory)
+        throw std::system_error(ec, "list /proc/" + std::to_string(pid) + "/task");
+    for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        if (auto tid = parseUnsigned<pid_t>(it->path().filename().string()))
             tids.insert(*tid);
     return tids;
 }

@@ -32,7 +32,8 @@ struct ProcessIdentity {
 
 // Reads threads and processes from a proc root (a constructor argument, so tests can point it at
 // a fixture tree; the daemon uses /proc). Threads that exit are expected: lookups return
-// std::nullopt, never throw.
+// std::nullopt. They throw std::system_error only when /proc cannot be read at all (EMFILE,
+// ENFILE, ENOMEM), which says nothing about the process.
 class ProcessTable {
 public:
     explicit ProcessTable(std::filesystem::path procRoot = "/proc");
