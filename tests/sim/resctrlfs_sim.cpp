@@ -177,7 +177,7 @@ public:
     // sends RELEASE asynchronously; unmount may come first) are still freed.
     FileHandle* newHandle() {
         std::lock_guard lock(handleMutex_);
-        auto h = std::make_unique<FileHandle>();
+        auto h = std::make_shared<FileHandle>();
         FileHandle* raw = h.get();
         handles_[raw] = std::move(h);
         return raw;
@@ -186,10 +186,18 @@ public:
         std::lock_guard lock(handleMutex_);
         handles_.erase(h);
     }
+    // The handle of an open file, kept alive for the request even if its RELEASE arrives
+    // meanwhile (a killed reader's files are released while its read is being answered, and a
+    // stall lets go of the lock); null once released.
+    std::shared_ptr<FileHandle> handle(fuse_file_info* fi) {
+        std::lock_guard lock(handleMutex_);
+        auto it = handles_.find(reinterpret_cast<FileHandle*>(fi->fh));
+        return it == handles_.end() ? nullptr : it->second;
+    }
 
 private:
     std::mutex handleMutex_;
-    std::unordered_map<FileHandle*, std::unique_ptr<FileHandle>> handles_;
+    std::unordered_map<FileHandle*, std::shared_ptr<FileHandle>> handles_;
 };
 
 FileHandle* handleOf(fuse_file_info* fi) {
@@ -310,7 +318,12 @@ bool handleAlive(SimFs& fs, const FileHandle& h) {
 
 void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
     SimFs& fs = SimFs::of(req);
-    FileHandle& h = *handleOf(fi);
+    const std::shared_ptr<FileHandle> handle = fs.handle(fi);
+    if (!handle) {
+        fuse_reply_err(req, EBADF);
+        return;
+    }
+    FileHandle& h = *handle;
     std::unique_lock lock(fs.mutex_);
     if (int err = fs.prologue(lock, "read", h.path)) {
         fuse_reply_err(req, err);
@@ -338,7 +351,12 @@ void opRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* 
 
 void opWrite(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t, fuse_file_info* fi) {
     SimFs& fs = SimFs::of(req);
-    FileHandle& h = *handleOf(fi);
+    const std::shared_ptr<FileHandle> handle = fs.handle(fi);
+    if (!handle) {
+        fuse_reply_err(req, EBADF);
+        return;
+    }
+    FileHandle& h = *handle;
     Caller caller = fs.callerOf(req);
     std::unique_lock lock(fs.mutex_);
     if (int err = fs.prologue(lock, "write", h.path)) {
@@ -385,7 +403,12 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     SimFs& fs = SimFs::of(req);
-    FileHandle& h = *handleOf(fi);
+    const std::shared_ptr<FileHandle> handle = fs.handle(fi);
+    if (!handle) {
+        fuse_reply_err(req, EBADF);
+        return;
+    }
+    FileHandle& h = *handle;
     std::unique_lock lock(fs.mutex_);
     fs.prologue(lock, nullptr, "");
     if (off == 0 || !h.haveContent) {
