@@ -1139,9 +1139,15 @@ TEST_CASE("churn: concurrent starts, stops, kills, reads and a foreign writer le
 
     CHECK(f.daemon.process().running());
     CHECK(after.fds <= before.fds);
-    CHECK(after.rssKiB <= before.rssKiB + kRssToleranceKiB);
-    if (duration >= kPlateauCheckFrom)
-        CHECK(lateRss <= earlyRss + kPlateauToleranceKiB);
+    if (RESCTRLD_SANITIZED) {
+        // ASan keeps freed memory in its quarantine (up to 256 MiB): RSS only grows. Leaks are
+        // LeakSanitizer's job in that build; the bench measures RSS on a plain build.
+        WARN("RSS not compared: the daemon is built with sanitizers");
+    } else {
+        CHECK(after.rssKiB <= before.rssKiB + kRssToleranceKiB);
+        if (duration >= kPlateauCheckFrom)
+            CHECK(lateRss <= earlyRss + kPlateauToleranceKiB);
+    }
     CHECK(counters.starts + counters.startsForProcess > 0);
     CHECK(counters.kills > 0);
     CHECK(counters.reads > 0);
