@@ -131,11 +131,12 @@ HostState GroupManager::readHostState() const {
     // An own group that vanished (removed by hand, a failed repair) keeps its reservation: its
     // domain gets it back on the next repair, so nobody else, the default group included, may
     // take its ways meanwhile.
-    for (const auto& [name, reserved] : reservations_) {
+    for (const auto& reservation : reservations_) {
+        const std::string& name = reservation.first;
         const bool listed = std::any_of(state.groups.begin(), state.groups.end(),
                                         [&](const GroupHolding& g) { return g.name == name; });
         if (!listed)
-            state.groups.push_back({name, GroupOwner::Own, reserved, false});
+            state.groups.push_back({name, GroupOwner::Own, reservation.second, false});
     }
     return state;
 }
