@@ -53,12 +53,16 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
 #include "../tests/sim/conformance/sim_instance.h"
 
 namespace fs = std::filesystem;
 using resctrld::e2e::Daemon;
 using resctrld::e2e::FakeHypervisor;
+using resctrld::e2e::kManager;
+using resctrld::e2e::kRootPath;
+using resctrld::e2e::kService;
 using resctrld::e2e::PrivateBus;
 using resctrld::e2e::Process;
 using resctrld::simtest::SimInstance;
@@ -67,9 +71,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const char* const kService = "org.resctrld1";
-const char* const kManager = "org.resctrld1.Manager";
-const char* const kRootPath = "/org/resctrld1";
 using ThreadList = std::vector<sdbus::Struct<uint32_t, uint32_t>>;
 using Planned = std::vector<sdbus::Struct<std::string, std::string>>;
 using Occupancy = std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>>;

@@ -25,6 +25,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -34,13 +35,6 @@ namespace simtest = resctrld::simtest;
 
 namespace {
 
-constexpr const char* kBusName = "org.resctrld1";
-constexpr const char* kRootPath = "/org/resctrld1";
-constexpr const char* kManager = "org.resctrld1.Manager";
-constexpr const char* kDomain = "org.resctrld1.Domain";
-constexpr const char* kAllocation = "org.resctrld1.Allocation";
-constexpr const char* kMonitor = "org.resctrld1.Monitor";
-constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
 constexpr const char* kBusDenied = "org.freedesktop.DBus.Error.AccessDenied";
 constexpr const char* kDaemonDenied = "org.resctrld1.Error.AccessDenied";
 // Every property of API version 1 is read-only: a Set that gets past both fences meets this.
@@ -197,7 +191,7 @@ struct Fixture {
         , bus(PrivateBus::SystemLike{}, dir.path(), includes(dir.path(), fragments))
         , daemon(bus, dir.path(), options(sim, extraConfig))
         , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
-        , manager(sdbus::createProxy(*connection, kBusName, kRootPath)) {}
+        , manager(sdbus::createProxy(*connection, kService, kRootPath)) {}
 
     static std::vector<fs::path> includes(const fs::path& dir,
                                           const std::vector<std::string>& fragments) {
@@ -350,7 +344,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
         const std::string before = f.snapshot();
         const auto result = as([&](sdbus::IConnection& c) {
             sdbus::ObjectPath path;
-            sdbus::createProxy(c, kBusName, kRootPath)
+            sdbus::createProxy(c, kService, kRootPath)
                 ->callMethod("StartDomain")
                 .onInterface(kManager)
                 .withArguments(definition("vm1", 0),
@@ -370,7 +364,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
     }
     {
         const auto result = as([&](sdbus::IConnection& c) {
-            sdbus::createProxy(c, kBusName, kRootPath)
+            sdbus::createProxy(c, kService, kRootPath)
                 ->callMethod("SetVcpuThread")
                 .onInterface(kManager)
                 .withArguments(std::string("vm1"), 1u, static_cast<std::uint32_t>(vm1.tid(1)));
@@ -386,7 +380,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
     {
         const std::string before = f.snapshot();
         const auto result = as([&](sdbus::IConnection& c) {
-            sdbus::createProxy(c, kBusName, kRootPath)
+            sdbus::createProxy(c, kService, kRootPath)
                 ->callMethod("StopDomain")
                 .onInterface(kManager)
                 .withArguments(std::string("vm1"));
@@ -403,7 +397,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
     {
         const std::string before = f.snapshot();
         const auto result = as([&](sdbus::IConnection& c) {
-            sdbus::createProxy(c, kBusName, kRootPath)
+            sdbus::createProxy(c, kService, kRootPath)
                 ->callMethod("StartDomainForProcess")
                 .onInterface(kManager)
                 .withArguments(definition("vm2", 1), static_cast<std::uint32_t>(vm2.pid()));
@@ -419,7 +413,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
     {
         const std::string before = f.snapshot();
         const auto result = as([&](sdbus::IConnection& c) {
-            sdbus::createProxy(c, kBusName, domainPath("vm2"))
+            sdbus::createProxy(c, kService, domainPath("vm2"))
                 ->callMethod("Stop")
                 .onInterface(kDomain);
         });
@@ -438,7 +432,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
         // writable one); either way nothing changes.
         const auto interval = f.sampleInterval();
         const auto result = as([&](sdbus::IConnection& c) {
-            sdbus::createProxy(c, kBusName, kRootPath)
+            sdbus::createProxy(c, kService, kRootPath)
                 ->setProperty("SampleIntervalUSec")
                 .onInterface(kManager)
                 .toValue(std::uint64_t{5'000'000});
@@ -475,7 +469,7 @@ Tally tryReadOnly(Fixture& f, const Caller& caller) {
     auto getAll = [&](const std::string& path, const char* iface, const char* property) {
         return Body([=](sdbus::IConnection& c) {
             std::map<std::string, sdbus::Variant> properties;
-            sdbus::createProxy(c, kBusName, path)
+            sdbus::createProxy(c, kService, path)
                 ->callMethod("GetAll")
                 .onInterface(kProperties)
                 .withArguments(std::string(iface))
@@ -486,7 +480,7 @@ Tally tryReadOnly(Fixture& f, const Caller& caller) {
     auto introspect = [&](const std::string& path, const char* iface) {
         return Body([=](sdbus::IConnection& c) {
             std::string xml;
-            sdbus::createProxy(c, kBusName, path)
+            sdbus::createProxy(c, kService, path)
                 ->callMethod("Introspect")
                 .onInterface("org.freedesktop.DBus.Introspectable")
                 .storeResultsTo(xml);
@@ -494,7 +488,7 @@ Tally tryReadOnly(Fixture& f, const Caller& caller) {
         });
     };
     auto managerProxy = [](sdbus::IConnection& c) {
-        return sdbus::createProxy(c, kBusName, kRootPath);
+        return sdbus::createProxy(c, kService, kRootPath);
     };
 
     const std::vector<std::pair<std::string, Body>> calls{
@@ -547,7 +541,7 @@ Tally tryReadOnly(Fixture& f, const Caller& caller) {
         {"Domain.GetStats",
          [&](sdbus::IConnection& c) {
              std::map<std::string, sdbus::Variant> stats;
-             sdbus::createProxy(c, kBusName, domain)
+             sdbus::createProxy(c, kService, domain)
                  ->callMethod("GetStats")
                  .onInterface(kDomain)
                  .storeResultsTo(stats);
@@ -556,7 +550,7 @@ Tally tryReadOnly(Fixture& f, const Caller& caller) {
         {"Monitor.Sample",
          [&](sdbus::IConnection& c) {
              std::map<std::uint32_t, std::uint64_t> occupancy;
-             sdbus::createProxy(c, kBusName, domain + "/monitor/0")
+             sdbus::createProxy(c, kService, domain + "/monitor/0")
                  ->callMethod("Sample")
                  .onInterface(kMonitor)
                  .storeResultsTo(occupancy);

@@ -42,6 +42,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -52,13 +53,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* kBusName = "org.resctrld1";
-constexpr const char* kRootPath = "/org/resctrld1";
-constexpr const char* kManager = "org.resctrld1.Manager";
-constexpr const char* kDomain = "org.resctrld1.Domain";
-constexpr const char* kAllocation = "org.resctrld1.Allocation";
-constexpr const char* kMonitor = "org.resctrld1.Monitor";
-constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
 constexpr const char* kNoSpace = "org.resctrld1.Error.NoSpace";
 constexpr const char* kNotFound = "org.resctrld1.Error.NotFound";
 constexpr const char* kUnknownObject = "org.freedesktop.DBus.Error.UnknownObject";
@@ -210,7 +204,7 @@ public:
     // With `counters`, every call's wait counts towards the slowest call of the run.
     explicit Client(const std::string& address, Counters* counters = nullptr)
         : connection_(sdbus::createSessionBusConnectionWithAddress(address))
-        , manager_(sdbus::createProxy(*connection_, kBusName, kRootPath))
+        , manager_(sdbus::createProxy(*connection_, kService, kRootPath))
         , counters_(counters) {}
 
     sdbus::ObjectPath startDomain(const std::string& definition, const Threads& threads) {
@@ -317,7 +311,7 @@ public:
 private:
     // Objects come and go: a proxy per call, never one kept for a path that may vanish.
     std::unique_ptr<sdbus::IProxy> proxy(const std::string& path) {
-        return sdbus::createProxy(*connection_, kBusName, path);
+        return sdbus::createProxy(*connection_, kService, path);
     }
 
     // Measures the call it lives through, whether it answers or throws.
@@ -397,7 +391,7 @@ class StopWatcher {
 public:
     explicit StopWatcher(const std::string& address)
         : connection_(sdbus::createSessionBusConnectionWithAddress(address))
-        , manager_(sdbus::createProxy(*connection_, kBusName, kRootPath)) {
+        , manager_(sdbus::createProxy(*connection_, kService, kRootPath)) {
         manager_->uponSignal("DomainStopped")
             .onInterface(kManager)
             .call([this](const std::string& name, const sdbus::ObjectPath&) {

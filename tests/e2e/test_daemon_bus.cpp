@@ -12,6 +12,7 @@
 #include <libxml/tree.h>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "dbus_names.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -19,7 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kManager = "org.resctrld1.Manager";
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;
 

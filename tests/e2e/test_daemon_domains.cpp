@@ -33,6 +33,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -42,13 +43,6 @@ namespace simtest = resctrld::simtest;
 
 namespace {
 
-constexpr const char* kBusName = "org.resctrld1";
-constexpr const char* kRootPath = "/org/resctrld1";
-constexpr const char* kManager = "org.resctrld1.Manager";
-constexpr const char* kDomain = "org.resctrld1.Domain";
-constexpr const char* kAllocation = "org.resctrld1.Allocation";
-constexpr const char* kMonitor = "org.resctrld1.Monitor";
-constexpr const char* kObjectManager = "org.freedesktop.DBus.ObjectManager";
 constexpr const char* kUuid = "c7a5fdbd-cdaf-9455-926a-d65c16db1809";
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;
@@ -193,7 +187,7 @@ struct Fixture {
         , bus(dir.path())
         , daemon(bus, dir.path(), options(sim, extraConfig))
         , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
-        , manager(sdbus::createProxy(*connection, kBusName, kRootPath)) {
+        , manager(sdbus::createProxy(*connection, kService, kRootPath)) {
         subscribe();
     }
 
@@ -337,7 +331,7 @@ struct Fixture {
 
     template <class T>
     T property(const std::string& path, const char* interface, const std::string& name) {
-        auto proxy = sdbus::createProxy(*connection, kBusName, path);
+        auto proxy = sdbus::createProxy(*connection, kService, path);
         return proxy->getProperty(name).onInterface(interface).get<T>();
     }
 
@@ -546,7 +540,7 @@ TEST_CASE("StartDomain creates groups and StopDomain removes them", "[e2e][sim][
                                  {"vm1", kUuid, kDomainPath}});
 
     if (viaDomainObject) {
-        auto domain = sdbus::createProxy(*f.connection, kBusName, kDomainPath);
+        auto domain = sdbus::createProxy(*f.connection, kService, kDomainPath);
         domain->callMethod("Stop").onInterface(kDomain);
     } else {
         f.stop("vm1");

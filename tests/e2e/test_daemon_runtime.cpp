@@ -24,6 +24,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
 #include "harness.h"
 #include "schemata.h"
 
@@ -34,14 +35,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr const char* kService = "org.resctrld1";
-constexpr const char* kRootPath = "/org/resctrld1";
-constexpr const char* kManager = "org.resctrld1.Manager";
-constexpr const char* kDomain = "org.resctrld1.Domain";
-constexpr const char* kAllocation = "org.resctrld1.Allocation";
-constexpr const char* kMonitor = "org.resctrld1.Monitor";
-constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
 
 // skx-2s-l3cat: 28160 KiB of L3 per socket in 11 ways (hosts/README.md).
 constexpr uint64_t kWay = 28160ULL * 1024 / 11;

@@ -15,6 +15,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
 #include "harness.h"
 #include "schemata.h"
 
@@ -25,7 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kManager = "org.resctrld1.Manager";
 constexpr uid_t kNobody = 65534;
 constexpr gid_t kNogroup = 65534;
 

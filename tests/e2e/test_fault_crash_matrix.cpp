@@ -29,6 +29,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -38,11 +39,6 @@ namespace simtest = resctrld::simtest;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr const char* kService = "org.resctrld1";
-constexpr const char* kRootPath = "/org/resctrld1";
-constexpr const char* kManager = "org.resctrld1.Manager";
-constexpr const char* kDomain = "org.resctrld1.Domain";
 
 // A stall the daemon waits out (well below LockTimeoutSec and the bus's call timeout) and one
 // long enough to see the daemon blocked in it and kill it there.

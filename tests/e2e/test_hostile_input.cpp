@@ -38,6 +38,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -47,16 +48,6 @@ namespace simtest = resctrld::simtest;
 
 namespace {
 
-constexpr const char* kBusName = "org.resctrld1";
-constexpr const char* kRootPath = "/org/resctrld1";
-constexpr const char* kManager = "org.resctrld1.Manager";
-constexpr const char* kDomain = "org.resctrld1.Domain";
-constexpr const char* kAllocation = "org.resctrld1.Allocation";
-constexpr const char* kMonitor = "org.resctrld1.Monitor";
-constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
-constexpr const char* kIntrospectable = "org.freedesktop.DBus.Introspectable";
-constexpr const char* kPeer = "org.freedesktop.DBus.Peer";
-constexpr const char* kObjectManager = "org.freedesktop.DBus.ObjectManager";
 constexpr const char* kUuid = "c7a5fdbd-cdaf-9455-926a-d65c16db1809";
 
 constexpr const char* kInvalidArgs = "org.freedesktop.DBus.Error.InvalidArgs";
@@ -445,7 +436,7 @@ public:
 
     void call(const std::string& path, const std::string& interface, const std::string& member,
               const std::string& signature, const std::string& body) {
-        send(methodCallBytes(serial_++, kBusName, path, interface, member, signature, body));
+        send(methodCallBytes(serial_++, kService, path, interface, member, signature, body));
     }
 
     // Everything received until `marker` appears; throws at EOF or the deadline.
@@ -566,7 +557,7 @@ struct Fixture {
 
     sdbus::MethodReply call(const std::string& path, const std::string& interface,
                             const std::string& method, const std::vector<Arg>& args) {
-        auto proxy = sdbus::createProxy(*connection, kBusName, path);
+        auto proxy = sdbus::createProxy(*connection, kService, path);
         auto message = proxy->createMethodCall(interface, method);
         for (const Arg& arg : args)
             arg.write(message);
