@@ -858,6 +858,9 @@ void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
     // Mount table changes anywhere on the host (other test runs mounting simulators) wake the
     // daemon on purpose (it watches /proc/self/mountinfo): count them in the same window.
     auto count = [&] {
+        // What the daemon was still doing (start-up's NameAcquired, a stop's tail: the CLOSID/RMID
+        // budgets are announced after the reply) ends before it answers the next call.
+        const std::string version = env.manager->getProperty("Version").onInterface(kManager);
         const long long before = contextSwitches(env.pid());
         const auto cpuBefore = schedstatNs(env.pid());
         const auto end = Clock::now() + window;
