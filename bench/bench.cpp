@@ -1071,29 +1071,37 @@ void benchMemory(Bench& b, const fs::path& dir, const fs::path& profile, int soa
         .withArguments(domainXml("memory", Shape{monitors, 1, monitors, false}),
                        threadsOf(vm, monitors));
     TickWatch watch(env.bus.address(), pid);
-    watch.measure(b.quick ? 5 : 25, std::chrono::seconds(600)); // warm-up
-    const long warmKiB = statusKiB(pid, "VmRSS");
-    const std::size_t warmFds = openFds(pid);
+    watch.measure(b.quick ? 5 : 25, std::chrono::seconds(600));
 
     FakeHypervisor churnVm(b.fakeHypervisor, dir, 2);
     const std::string churnXml = domainXml("churn", Shape{2, 1, 1, true});
-    const auto end = Clock::now() + std::chrono::seconds(soakSeconds);
-    unsigned cycles = 0;
-    while (Clock::now() < end) {
-        env.start(churnXml, threadsOf(churnVm, 2));
-        std::map<std::string, sdbus::Variant> stats;
-        env.manager->callMethod("GetStats")
-            .onInterface(kManager)
-            .withArguments(std::string("memory"))
-            .storeResultsTo(stats);
-        env.stop("churn");
-        ++cycles;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100)); // a client's pace
-    }
-    watch.measure(2, std::chrono::seconds(600));
-    const long endKiB = statusKiB(pid, "VmRSS");
+    auto churnFor = [&](std::chrono::seconds duration) {
+        unsigned cycles = 0;
+        for (const auto end = Clock::now() + duration; Clock::now() < end; ++cycles) {
+            env.start(churnXml, threadsOf(churnVm, 2));
+            std::map<std::string, sdbus::Variant> stats;
+            env.manager->callMethod("GetStats")
+                .onInterface(kManager)
+                .withArguments(std::string("memory"))
+                .storeResultsTo(stats);
+            env.stop("churn");
+            std::this_thread::sleep_for(std::chrono::milliseconds(100)); // a client's pace
+        }
+        return cycles;
+    };
+    // Between ticks, once the daemon answered a call (a stop's tail has ended).
+    auto quiet = [&] {
+        watch.measure(1, std::chrono::seconds(600));
+        const std::string version = env.manager->getProperty("Version").onInterface(kManager);
+        return std::pair{statusKiB(pid, "VmRSS"), openFds(pid)};
+    };
+    // The warm-up includes the soak's own work: the first cycles grow the heap once (sd-bus's
+    // object tree, malloc's arenas), and that step is not growth over time.
+    churnFor(std::chrono::seconds(std::max(10, soakSeconds / 10)));
+    const auto [warmKiB, warmFds] = quiet();
+    const unsigned cycles = churnFor(std::chrono::seconds(soakSeconds));
+    const auto [endKiB, endFds] = quiet();
     const long peakKiB = statusKiB(pid, "VmHWM");
-    const std::size_t endFds = openFds(pid);
     env.stop("memory");
 
     const std::string line =
