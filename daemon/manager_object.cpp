@@ -143,6 +143,7 @@ void ManagerObject::unpublish(const std::string& name) {
     const sdbus::ObjectPath path(it->second->path());
     published_.erase(it);
     hypervisorWatches_.erase(name);
+    statsCache_.erase(name);
     emitDomainStopped(name, path);
     emitBudgetsChanged();
 }
@@ -204,13 +205,23 @@ BusStats ManagerObject::domainStats(const std::string& name) {
     auto it = published_.find(name);
     if (it == published_.end() || service_->find(name) == nullptr)
         throwNotStarted(name);
-    std::vector<MonitorSample> samples;
     // Fresh, as dbus-api.md asks: read now, unless a read of the last 10 ms (the tick's, or
-    // another caller's in a burst) can be shared.
+    // another caller's in a burst) can be shared. The answer built from the same samples is
+    // shared too.
     constexpr auto kShared = std::chrono::milliseconds(10);
+    std::vector<std::uint64_t> sampledAt;
     for (auto& monitor : it->second->monitors())
-        samples.push_back(monitor->recentSample(kShared));
-    return toBusStats(resctrld::domainStats(service_->find(name)->groups.plan, samples));
+        sampledAt.push_back(monitor->recentSample(kShared).sampledAtUsec);
+    CachedStats& cached = statsCache_[name];
+    if (cached.stats.empty() || cached.sampledAt != sampledAt) {
+        std::vector<MonitorSample> samples;
+        for (auto& monitor : it->second->monitors())
+            samples.push_back(monitor->last());
+        cached.stats =
+            toBusStats(resctrld::domainStats(service_->find(name)->groups.plan, samples));
+        cached.sampledAt = std::move(sampledAt);
+    }
+    return cached.stats;
 }
 
 void ManagerObject::updateTimers() {

@@ -124,6 +124,12 @@ private:
     };
     std::map<std::string, HypervisorWatch> hypervisorWatches_; // by domain name
     bool budgetsChangePending_ = false;
+    // The last GetStats answer of each domain and the samples it was built from.
+    struct CachedStats {
+        std::vector<std::uint64_t> sampledAt;
+        BusStats stats;
+    };
+    std::map<std::string, CachedStats> statsCache_;
     // The group counts while the budgets' PropertiesChanged is being built (nullopt inside:
     // resctrl not usable).
     std::optional<std::optional<GroupManager::GroupCounts>> budgetSnapshot_;
