@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "host_model.h"
 #include "object_paths.h"
+#include "stats_reply.h"
 
 namespace resctrld {
 namespace {
@@ -25,13 +26,6 @@ bool valuesDiffer(const MonitorSample& a, const MonitorSample& b) {
 
 } // namespace
 
-BusStats toBusStats(const DomainStats& stats) {
-    BusStats out;
-    for (const auto& [key, value] : stats)
-        std::visit([&, &key = key](const auto& v) { out.emplace(key, sdbus::Variant(v)); }, value);
-    return out;
-}
-
 // --- Domain ---
 
 DomainObject::DomainObject(sdbus::IConnection& bus, std::string path, const DomainService& service,
@@ -45,6 +39,8 @@ DomainObject::DomainObject(sdbus::IConnection& bus, std::string path, const Doma
     , monitors_(std::move(monitors))
     , access_(access)
     , actions_(std::move(actions)) {
+    registerGetStats(getObject(), Domain_adaptor::INTERFACE_NAME, "Domain.GetStats", {},
+                     [this](const std::string&) -> const DomainStats& { return actions_.stats(); });
     registerAdaptor();
     emitInterfacesAddedSignal();
 }
@@ -77,10 +73,6 @@ void DomainObject::Stop() {
         access_.requirePrivileged(*call, "Stop");
         actions_.stop();
     });
-}
-
-BusStats DomainObject::GetStats() {
-    return translateErrors("Domain.GetStats", [&] { return actions_.stats(); });
 }
 
 std::string DomainObject::Name() {

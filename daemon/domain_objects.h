@@ -24,9 +24,6 @@ namespace resctrld {
 class AccessPolicy;
 struct HostModel;
 
-using BusStats = std::map<std::string, sdbus::Variant>;
-BusStats toBusStats(const DomainStats& stats);
-
 // org.resctrld1.Domain at /org/resctrld1/domain/<name> (dbus-api.md). Reads the domain from
 // the service on every get, so it never shows stale threads or state.
 class DomainObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Domain_adaptor,
@@ -34,7 +31,7 @@ class DomainObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Domai
 public:
     struct Actions {
         std::function<void()> stop;
-        std::function<BusStats()> stats;
+        std::function<const DomainStats&()> stats;
     };
 
     DomainObject(sdbus::IConnection& bus, std::string path, const DomainService& service,
@@ -48,7 +45,6 @@ public:
 
 private:
     void Stop() override;
-    BusStats GetStats() override;
     std::string Name() override;
     std::string Uuid() override;
     uint32_t HypervisorPid() override;

@@ -19,6 +19,7 @@
 #include "object_paths.h"
 #include "process_table.h"
 #include "resctrl_mount.h"
+#include "stats_reply.h"
 
 // The build's config.h (RESCTRLD_VERSION), not daemon/config.h.
 #include <config.h>
@@ -40,6 +41,9 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
     , config_(config)
     , access_(access)
     , store_(config.stateDirectory) {
+    registerGetStats(
+        getObject(), Manager_adaptor::INTERFACE_NAME, "GetStats", {"name"},
+        [this](const std::string& name) -> const DomainStats& { return domainStats(name); });
     registerAdaptor();
     mounted_ = probeResctrl(config_.resctrlRoot).mounted;
     discoverHost();
@@ -89,7 +93,7 @@ void ManagerObject::publish(const ActiveDomain& domain) {
                     updateTimers();
                 });
             },
-        .stats = [this, name] { return domainStats(name); },
+        .stats = [this, name]() -> const DomainStats& { return domainStats(name); },
     };
     published_[name] = std::make_unique<PublishedDomain>(
         bus_, *service_, domain, *host_, groups_->resctrl(), access_, std::move(actions));
@@ -201,7 +205,7 @@ void ManagerObject::stopDomain(const std::string& name) {
     updateTimers();
 }
 
-BusStats ManagerObject::domainStats(const std::string& name) {
+const DomainStats& ManagerObject::domainStats(const std::string& name) {
     auto it = published_.find(name);
     if (it == published_.end() || service_->find(name) == nullptr)
         throwNotStarted(name);
@@ -217,8 +221,7 @@ BusStats ManagerObject::domainStats(const std::string& name) {
         std::vector<MonitorSample> samples;
         for (auto& monitor : it->second->monitors())
             samples.push_back(monitor->last());
-        cached.stats =
-            toBusStats(resctrld::domainStats(service_->find(name)->groups.plan, samples));
+        cached.stats = resctrld::domainStats(service_->find(name)->groups.plan, samples);
         cached.sampledAt = std::move(sampledAt);
     }
     return cached.stats;
@@ -428,10 +431,6 @@ std::string ManagerObject::GetCapabilities() {
         requireGroupManager();
         return formatCapabilities(*host_);
     });
-}
-
-ManagerObject::Stats ManagerObject::GetStats(const std::string& name) {
-    return translateErrors("GetStats", [&] { return domainStats(name); });
 }
 
 void ManagerObject::SetVcpuThread(const std::string& name, const uint32_t& vcpu,

@@ -44,7 +44,6 @@ private:
     using VcpuThreads = std::vector<sdbus::Struct<uint32_t, uint32_t>>;
     using GroupList = std::vector<sdbus::Struct<std::string, std::string>>;
     using DomainList = std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>>;
-    using Stats = std::map<std::string, sdbus::Variant>;
 
     sdbus::ObjectPath StartDomain(const std::string& definition,
                                   const VcpuThreads& vcpuThreads) override;
@@ -55,7 +54,6 @@ private:
     sdbus::ObjectPath GetDomain(const std::string& name) override;
     DomainList ListDomains() override;
     std::string GetCapabilities() override;
-    Stats GetStats(const std::string& name) override;
     void SetVcpuThread(const std::string& name, const uint32_t& vcpu, const uint32_t& tid) override;
 
     std::string Version() override;
@@ -78,7 +76,8 @@ private:
     std::optional<GroupManager::GroupCounts> groupCounts();
     // Stops the domain and announces it (StopDomain, Domain.Stop).
     void stopDomain(const std::string& name);
-    BusStats domainStats(const std::string& name);
+    // GetStats (registered by hand, stats_reply.h): the answer stays valid until the next call.
+    const DomainStats& domainStats(const std::string& name);
     sdbus::ObjectPath started(const DomainService::Started& started);
     // The check timer runs while any domain is started, the sampler while any monitor is (and
     // SampleIntervalSec is not 0). No domain, no wake-up.
@@ -127,7 +126,7 @@ private:
     // The last GetStats answer of each domain and the samples it was built from.
     struct CachedStats {
         std::vector<std::uint64_t> sampledAt;
-        BusStats stats;
+        DomainStats stats;
     };
     std::map<std::string, CachedStats> statsCache_;
     // The group counts while the budgets' PropertiesChanged is being built (nullopt inside:
