@@ -4,12 +4,14 @@
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]
 //                  [--only startstop|sampling|idle|reads|memory] [--monitors N,N,..]
-//                  [--soak SECONDS] [--strace DIR]
+//                  [--soak SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]
 //
 // --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
 // takes many minutes: resctrlfs-sim's cost per counter read grows with the threads it tracks.
 // --strace DIR also writes strace -c summaries and one -T trace of each daemon measurement to
 // DIR (after the measurement: the figures stay unprofiled).
+// --daemon-env NAME=VALUE (repeatable) sets a variable in the daemon's environment, e.g.
+// heaptrack's LD_PRELOAD and DUMP_HEAPTRACK_OUTPUT for a heap profile, or MALLOC_ARENA_MAX.
 //
 // 1. start/stop: StartDomain + StopDomain over D-Bus (call to reply) against bench-floor-startstop
 //    doing the same mkdir / schemata / tasks / rmdir syscalls directly, medians of N runs.
@@ -234,6 +236,7 @@ struct Bench {
     int soakSeconds = 600; // --soak SECONDS: the memory benchmark's soak (--quick: 20)
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
     fs::path straceDir; // --strace DIR: also profile each daemon measurement with strace -c
+    std::map<std::string, std::string> daemonEnv; // --daemon-env NAME=VALUE (e.g. a profiler)
     std::ostringstream json;
     bool firstJson = true;
     std::vector<std::string> table;
@@ -270,11 +273,13 @@ struct Env {
     std::unique_ptr<sdbus::IConnection> connection;
     std::unique_ptr<sdbus::IProxy> manager;
 
-    Env(const fs::path& dir, const fs::path& profile, const std::string& configText)
+    Env(const fs::path& dir, const fs::path& profile, const std::string& configText,
+        const std::map<std::string, std::string>& daemonEnv)
         : sim(SimOptions{profile.string(), "6.1", "", true})
         , bus(dir) {
         Daemon::Options options;
         options.configText = configText;
+        options.process.env = daemonEnv;
         options.resctrlRoot = sim.root();
         options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
         daemon.emplace(bus, dir, options);
@@ -394,7 +399,7 @@ std::vector<std::string> defaultGroupLines(const std::string& from, const std::s
 void benchStartStop(Bench& b, const std::string& label, const Shape& shape, const fs::path& dir,
                     const fs::path& profile) {
     fs::create_directories(dir);
-    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n");
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv);
     FakeHypervisor vm(b.fakeHypervisor, dir, shape.vcpus);
     const std::string xml = domainXml("bench", shape);
     const ThreadList threads = threadsOf(vm, shape.vcpus);
@@ -867,7 +872,7 @@ std::pair<double, double> fit(const std::vector<double>& x, const std::vector<do
 
 void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
     fs::create_directories(dir);
-    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n");
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv);
     const auto window = std::chrono::seconds(b.quick ? 3 : 10);
     // Mount table changes anywhere on the host (other test runs mounting simulators) wake the
     // daemon on purpose (it watches /proc/self/mountinfo): count them in the same window.
@@ -932,8 +937,15 @@ void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
 
 // Calls per second of `call` from `clients` threads, each on its own bus connection, for
 // `seconds`: the total completed calls over the wall time of the slowest client.
-double callsPerSecond(const std::string& address, unsigned clients, double seconds,
-                      const std::function<void(sdbus::IConnection&)>& call) {
+struct Throughput {
+    double callsPerSecond = 0;
+    double serverUsPerCall = 0; // CPU time of the process answering, per call
+    double busUsPerCall = 0;    // CPU time of dbus-daemon, per call
+};
+
+Throughput callsPerSecond(const std::string& address, unsigned clients, double seconds,
+                          const std::function<void(sdbus::IConnection&)>& call, pid_t server,
+                          pid_t bus) {
     std::atomic<unsigned> ready{0};
     std::atomic<bool> go{false};
     std::atomic<std::uint64_t> calls{0};
@@ -961,24 +973,30 @@ double callsPerSecond(const std::string& address, unsigned clients, double secon
         });
     while (ready < clients)
         std::this_thread::yield();
+    const std::int64_t serverBefore = schedstatNs(server), busBefore = schedstatNs(bus);
     const auto start = Clock::now();
     go = true;
     for (auto& t : threads)
         t.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const std::int64_t serverNs = schedstatNs(server) - serverBefore;
+    const std::int64_t busNs = schedstatNs(bus) - busBefore;
     for (const auto& e : errors)
         if (!e.empty())
             throw std::runtime_error("a D-Bus client failed: " + e);
-    return double(calls) / elapsed;
+    const double n = std::max<double>(1, double(calls));
+    return {double(calls) / elapsed, serverNs / 1e3 / n, busNs / 1e3 / n};
 }
 
 // GetStats (read fresh: the monitors' counter files are read for each call) and
 // Get(Monitor.CacheOccupancy) (the last sample) from 1 and 8 clients, against Trivial() of
-// bench-floor-dbus, an sdbus-c++ service on the same bus. Rounds alternate the three so a noisy
-// neighbour hits them alike; medians of the rounds.
+// bench-floor-dbus, an sdbus-c++ service on the same bus. GetStats is measured twice: as a client
+// would use it (the reply decoded into sdbus-c++ Variants, one message each, by the calling
+// thread) and with the reply received but not decoded, the daemon's and the bus's share alone.
+// Rounds alternate the four so a noisy neighbour hits them alike; medians of the rounds.
 void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
     fs::create_directories(dir);
-    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n");
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv);
     FakeHypervisor vm(b.fakeHypervisor, dir, 2);
     // One cachetune with two monitors over 2 L3 domains: GetStats reads 4 counter files.
     const auto domain = env.start(domainXml("reads", Shape{2, 1, 2, true}), threadsOf(vm, 2));
@@ -1004,6 +1022,24 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
             .withArguments(std::string("reads"))
             .storeResultsTo(stats);
     };
+    auto getStatsUndecoded = [](sdbus::IConnection& c) {
+        sdbus::createProxy(c, kService, kRootPath)
+            ->callMethod("GetStats")
+            .onInterface(kManager)
+            .withArguments(std::string("reads"));
+    };
+    {
+        std::map<std::string, sdbus::Variant> stats;
+        env.manager->callMethod("GetStats")
+            .onInterface(kManager)
+            .withArguments(std::string("reads"))
+            .storeResultsTo(stats);
+        auto count = [&stats](const std::string& key) {
+            return stats.count(key) ? stats.at(key).get<uint32_t>() : 0u;
+        };
+        if (count("cpu.cache.monitor.count") + count("memory.bandwidth.monitor.count") != 2)
+            throw std::runtime_error("GetStats did not answer the domain's two monitors");
+    }
     auto getOccupancy = [&monitor](sdbus::IConnection& c) {
         sdbus::Variant value;
         sdbus::createProxy(c, kService, monitor)
@@ -1014,27 +1050,55 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
     };
     const double seconds = b.quick ? 0.5 : 2.0;
     const int rounds = b.quick ? 3 : 5;
+    const pid_t daemon = env.pid(), floorPid = floor.pid(), bus = env.bus.pid();
     for (unsigned clients : {1u, 8u}) {
-        std::vector<double> floorRate, statsRate, getRate;
-        callsPerSecond(env.bus.address(), clients, 0.2, trivial); // warm-up
-        callsPerSecond(env.bus.address(), clients, 0.2, getStats);
+        std::vector<Throughput> floorRuns, statsRuns, undecodedRuns, getRuns;
+        auto measure = [&](std::vector<Throughput>& runs, auto& call, pid_t server) {
+            runs.push_back(callsPerSecond(env.bus.address(), clients, seconds, call, server, bus));
+        };
+        callsPerSecond(env.bus.address(), clients, 0.2, trivial, floorPid, bus); // warm-up
+        callsPerSecond(env.bus.address(), clients, 0.2, getStats, daemon, bus);
         for (int r = 0; r < rounds; ++r) {
-            floorRate.push_back(callsPerSecond(env.bus.address(), clients, seconds, trivial));
-            statsRate.push_back(callsPerSecond(env.bus.address(), clients, seconds, getStats));
-            getRate.push_back(callsPerSecond(env.bus.address(), clients, seconds, getOccupancy));
+            measure(floorRuns, trivial, floorPid);
+            measure(statsRuns, getStats, daemon);
+            measure(undecodedRuns, getStatsUndecoded, daemon);
+            measure(getRuns, getOccupancy, daemon);
         }
-        const double f = median(floorRate), st = median(statsRate), g = median(getRate);
+        auto med = [](const std::vector<Throughput>& runs, double Throughput::*field) {
+            std::vector<double> values;
+            for (const Throughput& t : runs)
+                values.push_back(t.*field);
+            return median(values);
+        };
+        const double f = med(floorRuns, &Throughput::callsPerSecond);
+        const double st = med(statsRuns, &Throughput::callsPerSecond);
+        const double su = med(undecodedRuns, &Throughput::callsPerSecond);
+        const double g = med(getRuns, &Throughput::callsPerSecond);
+        // Where a call's CPU goes: the answering process and dbus-daemon, per call.
+        auto cpu = [&](const std::vector<Throughput>& runs) {
+            return fmt(med(runs, &Throughput::serverUsPerCall), 1) + "+" +
+                   fmt(med(runs, &Throughput::busUsPerCall), 1);
+        };
         const std::string line =
             "D-Bus reads, " + std::to_string(clients) + " client" + (clients > 1 ? "s" : "") +
-            ": GetStats " + fmt(st, 0) + "/s (ratio " + fmt(st / f) + "), Get(CacheOccupancy) " +
-            fmt(g, 0) + "/s (ratio " + fmt(g / f) + "), floor Trivial() " + fmt(f, 0) + "/s";
+            ": GetStats " + fmt(st, 0) + "/s (ratio " + fmt(st / f) + "; reply not decoded " +
+            fmt(su, 0) + "/s, ratio " + fmt(su / f) + "), Get(CacheOccupancy) " + fmt(g, 0) +
+            "/s (ratio " + fmt(g / f) + "), floor Trivial() " + fmt(f, 0) +
+            "/s; CPU per call, server+bus µs: Trivial " + cpu(floorRuns) + ", GetStats " +
+            cpu(statsRuns) + ", Get " + cpu(getRuns);
         b.table.push_back(line);
         std::cout << line << std::endl;
-        b.record("{\"bench\": \"dbus_reads\", \"clients\": " + std::to_string(clients) +
-                 ", \"floor_calls_per_s\": " + fmt(f, 0) + ", \"getstats_calls_per_s\": " +
-                 fmt(st, 0) + ", \"getstats_ratio\": " + fmt(st / f, 3) +
-                 ", \"get_occupancy_calls_per_s\": " + fmt(g, 0) +
-                 ", \"get_occupancy_ratio\": " + fmt(g / f, 3) + "}");
+        b.record(
+            "{\"bench\": \"dbus_reads\", \"clients\": " + std::to_string(clients) +
+            ", \"floor_calls_per_s\": " + fmt(f, 0) + ", \"getstats_calls_per_s\": " + fmt(st, 0) +
+            ", \"getstats_ratio\": " + fmt(st / f, 3) + ", \"getstats_undecoded_calls_per_s\": " +
+            fmt(su, 0) + ", \"getstats_undecoded_ratio\": " + fmt(su / f, 3) +
+            ", \"get_occupancy_calls_per_s\": " + fmt(g, 0) +
+            ", \"get_occupancy_ratio\": " + fmt(g / f, 3) +
+            ", \"floor_server_us\": " + fmt(med(floorRuns, &Throughput::serverUsPerCall), 2) +
+            ", \"floor_bus_us\": " + fmt(med(floorRuns, &Throughput::busUsPerCall), 2) +
+            ", \"getstats_server_us\": " + fmt(med(statsRuns, &Throughput::serverUsPerCall), 2) +
+            ", \"getstats_bus_us\": " + fmt(med(statsRuns, &Throughput::busUsPerCall), 2) + "}");
     }
     env.stop("reads");
 }
@@ -1060,7 +1124,7 @@ std::size_t openFds(pid_t pid) {
 // Get(CacheOccupancy) and starts and stops a second domain over and over.
 void benchMemory(Bench& b, const fs::path& dir, const fs::path& profile, int soakSeconds) {
     fs::create_directories(dir);
-    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=0.2\n");
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=0.2\n", b.daemonEnv);
     const pid_t pid = env.pid();
     const long idleKiB = statusKiB(pid, "VmRSS");
     const unsigned monitors = 256;
@@ -1147,10 +1211,14 @@ int main(int argc, char** argv) {
             b.straceDir = argv[++i];
         else if (arg == "--soak" && i + 1 < argc)
             soakArg = std::atoi(argv[++i]);
-        else {
+        else if (arg == "--daemon-env" && i + 1 < argc && std::strchr(argv[i + 1], '=')) {
+            const std::string setting = argv[++i];
+            const auto equals = setting.find('=');
+            b.daemonEnv[setting.substr(0, equals)] = setting.substr(equals + 1);
+        } else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
                          "startstop|sampling|idle|reads|memory] [--monitors N,N,..] [--soak "
-                         "SECONDS] [--strace DIR]\n";
+                         "SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]\n";
             return 2;
         }
     }

@@ -86,6 +86,7 @@ public:
     PrivateBus(SystemLike, const std::filesystem::path& dir,
                const std::vector<std::filesystem::path>& includes = {});
     const std::string& address() const { return address_; }
+    pid_t pid() const { return daemon_->pid(); }
 
 private:
     void launch(const std::filesystem::path& config, const std::filesystem::path& dir);
