@@ -7,7 +7,9 @@
 // LIST names one counter file a line. After one warm-up loop, prints
 // "CPU_NS_PER_LOOP WALL_NS_PER_LOOP" (CLOCK_PROCESS_CPUTIME_ID; CLOCK_MONOTONIC of the reads).
 // With INTERVAL_MS the loops run at that cadence, like the daemon's ticks (a loop after a sleep
-// runs on colder caches than back-to-back loops; the comparison must not favour the floor).
+// runs on colder caches than back-to-back loops; the comparison must not favour the floor), and
+// the CPU time is the whole run's after the warm-up, its wake-ups included, as the daemon's is
+// (the run time of all its threads over the ticks).
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
     const long long intervalNs = argc == 4 ? std::atoll(argv[3]) * 1'000'000 : 0;
     char buffer[64];
     unsigned long long sink = 0;
-    long long cpu = 0, wall = 0;
+    long long cpu = 0, wall = 0, cpuAfterWarmup = 0;
     timespec next{};
     clock_gettime(CLOCK_MONOTONIC, &next);
     for (int i = 0; i < loops + 1; ++i) {
@@ -71,8 +73,12 @@ int main(int argc, char** argv) {
         if (i > 0) { // the first loop is the warm-up
             cpu += nowNs(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
             wall += nowNs(CLOCK_MONOTONIC) - wall0;
+        } else {
+            cpuAfterWarmup = nowNs(CLOCK_PROCESS_CPUTIME_ID);
         }
     }
+    if (intervalNs > 0)
+        cpu = nowNs(CLOCK_PROCESS_CPUTIME_ID) - cpuAfterWarmup;
     std::printf("%lld %lld\n", cpu / loops, wall / loops);
     return sink == 0 ? 1 : 0;
 }
