@@ -289,19 +289,10 @@ struct Env {
     pid_t pid() { return daemon->process().pid(); }
 
     sdbus::ObjectPath start(const std::string& xml, const ThreadList& threads) {
-        sdbus::ObjectPath path;
-        manager->callMethod("StartDomain")
-            .onInterface(kManager)
-            .withTimeout(std::chrono::seconds(120))
-            .withArguments(xml, threads)
-            .storeResultsTo(path);
-        return path;
+        return resctrld::e2e::startDomain(*manager, xml, threads, std::chrono::seconds(120));
     }
     void stop(const std::string& name) {
-        manager->callMethod("StopDomain")
-            .onInterface(kManager)
-            .withTimeout(std::chrono::seconds(120))
-            .withArguments(name);
+        resctrld::e2e::stopDomain(*manager, name, std::chrono::seconds(120));
     }
     Planned validate(const std::string& xml) {
         Planned planned;

@@ -20,6 +20,8 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "dbus_names.h"
+
 extern char** environ;
 
 namespace resctrld::e2e {
@@ -446,6 +448,53 @@ FakeHypervisor::FakeHypervisor(const std::filesystem::path& binary,
             return;
         readVcpuLine(*line);
     }
+}
+
+sdbus::ObjectPath startDomain(sdbus::IProxy& manager, const std::string& definition,
+                              const VcpuThreadList& threads, std::chrono::microseconds timeout) {
+    sdbus::ObjectPath path;
+    manager.callMethod("StartDomain")
+        .onInterface(kManager)
+        .withTimeout(timeout)
+        .withArguments(definition, threads)
+        .storeResultsTo(path);
+    return path;
+}
+
+sdbus::ObjectPath startDomainForProcess(sdbus::IProxy& manager, const std::string& definition,
+                                        pid_t hypervisorPid, std::chrono::microseconds timeout) {
+    sdbus::ObjectPath path;
+    manager.callMethod("StartDomainForProcess")
+        .onInterface(kManager)
+        .withTimeout(timeout)
+        .withArguments(definition, static_cast<std::uint32_t>(hypervisorPid))
+        .storeResultsTo(path);
+    return path;
+}
+
+void stopDomain(sdbus::IProxy& manager, const std::string& name,
+                std::chrono::microseconds timeout) {
+    manager.callMethod("StopDomain").onInterface(kManager).withTimeout(timeout).withArguments(name);
+}
+
+sdbus::ObjectPath getDomain(sdbus::IProxy& manager, const std::string& name) {
+    sdbus::ObjectPath path;
+    manager.callMethod("GetDomain").onInterface(kManager).withArguments(name).storeResultsTo(path);
+    return path;
+}
+
+VcpuThreadList FakeHypervisor::threadsOf(std::initializer_list<unsigned> vcpus) const {
+    VcpuThreadList threads;
+    for (unsigned vcpu : vcpus)
+        threads.emplace_back(vcpu, static_cast<std::uint32_t>(tid(vcpu)));
+    return threads;
+}
+
+VcpuThreadList FakeHypervisor::vcpuThreads() const {
+    VcpuThreadList threads;
+    for (const auto& [vcpu, tid] : vcpus_)
+        threads.emplace_back(vcpu, static_cast<std::uint32_t>(tid));
+    return threads;
 }
 
 std::pair<unsigned, pid_t> FakeHypervisor::hotplug() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -13,9 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include <initializer_list>
+#include <sdbus-c++/Types.h>
+
 namespace sdbus {
 class IConnection;
-}
+class IProxy;
+} // namespace sdbus
 
 namespace resctrld::e2e {
 
@@ -163,6 +168,21 @@ CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
 
 std::string readFile(const std::filesystem::path& path);
 
+// StartDomain's vCPU threads: (vcpu, tid) pairs.
+using VcpuThreadList = std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>>;
+
+// The Manager calls most tests make, on a proxy of /org/resctrld1; a zero timeout is the bus's
+// default. They throw sdbus::Error as the call does.
+sdbus::ObjectPath startDomain(sdbus::IProxy& manager, const std::string& definition,
+                              const VcpuThreadList& threads,
+                              std::chrono::microseconds timeout = {});
+sdbus::ObjectPath startDomainForProcess(sdbus::IProxy& manager, const std::string& definition,
+                                        pid_t hypervisorPid,
+                                        std::chrono::microseconds timeout = {});
+void stopDomain(sdbus::IProxy& manager, const std::string& name,
+                std::chrono::microseconds timeout = {});
+sdbus::ObjectPath getDomain(sdbus::IProxy& manager, const std::string& name);
+
 // tests/tools/fake-hypervisor as a child: vCPU threads named "CPU <n>/KVM" plus a few others.
 // Ready (every vCPU thread known) when the constructor returns.
 class FakeHypervisor {
@@ -172,6 +192,10 @@ public:
 
     pid_t pid() const { return process_.pid(); }
     pid_t tid(unsigned vcpu) const { return vcpus_.at(vcpu); }
+    // (vcpu, tid) of the given vCPUs, as StartDomain takes them.
+    VcpuThreadList threadsOf(std::initializer_list<unsigned> vcpus) const;
+    // (vcpu, tid) of every vCPU.
+    VcpuThreadList vcpuThreads() const;
     // vCPU number -> tid, as the process printed them.
     const std::map<unsigned, pid_t>& vcpus() const { return vcpus_; }
 

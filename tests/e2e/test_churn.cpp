@@ -208,33 +208,16 @@ public:
         , counters_(counters) {}
 
     sdbus::ObjectPath startDomain(const std::string& definition, const Threads& threads) {
-        sdbus::ObjectPath path;
         Stopwatch stopwatch(counters_);
-        manager_->callMethod("StartDomain")
-            .onInterface(kManager)
-            .withTimeout(kCallTimeout)
-            .withArguments(definition, threads)
-            .storeResultsTo(path);
-        return path;
+        return resctrld::e2e::startDomain(*manager_, definition, threads, kCallTimeout);
     }
-
     sdbus::ObjectPath startDomainForProcess(const std::string& definition, pid_t pid) {
-        sdbus::ObjectPath path;
         Stopwatch stopwatch(counters_);
-        manager_->callMethod("StartDomainForProcess")
-            .onInterface(kManager)
-            .withTimeout(kCallTimeout)
-            .withArguments(definition, static_cast<std::uint32_t>(pid))
-            .storeResultsTo(path);
-        return path;
+        return resctrld::e2e::startDomainForProcess(*manager_, definition, pid, kCallTimeout);
     }
-
     void stopDomain(const std::string& name) {
         Stopwatch stopwatch(counters_);
-        manager_->callMethod("StopDomain")
-            .onInterface(kManager)
-            .withTimeout(kCallTimeout)
-            .withArguments(name);
+        resctrld::e2e::stopDomain(*manager_, name, kCallTimeout);
     }
 
     std::vector<Listed> listDomains(std::chrono::microseconds timeout = kCallTimeout) {
@@ -774,21 +757,9 @@ struct Fixture {
     // groups of the root named resctrld-*.
     std::set<std::string> prefixedGroups() const {
         std::set<std::string> names;
-        auto monGroups = [&](const fs::path& parent, const std::string& prefix, bool onlyOurs) {
-            for (const auto& entry : fs::directory_iterator(parent / "mon_groups")) {
-                const auto name = entry.path().filename().string();
-                if (entry.is_directory() && (!onlyOurs || name.starts_with("resctrld-")))
-                    names.insert(prefix + "mon_groups/" + name);
-            }
-        };
-        monGroups(sim.root(), "", true);
-        for (const auto& entry : fs::directory_iterator(sim.root())) {
-            const auto name = entry.path().filename().string();
-            if (!entry.is_directory() || !name.starts_with("resctrld-"))
-                continue;
-            names.insert(name);
-            monGroups(entry.path(), name + "/", false);
-        }
+        for (const std::string& group : sim.groups())
+            if (group.starts_with("resctrld-") || group.starts_with("mon_groups/resctrld-"))
+                names.insert(group);
         return names;
     }
 

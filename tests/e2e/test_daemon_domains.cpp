@@ -72,14 +72,6 @@ public:
         return tids;
     }
 
-    // (vcpu, tid) for the given vCPUs, as StartDomain takes them.
-    Threads threadsOf(std::initializer_list<unsigned> vcpus) const {
-        Threads threads;
-        for (unsigned vcpu : vcpus)
-            threads.emplace_back(vcpu, static_cast<std::uint32_t>(tid(vcpu)));
-        return threads;
-    }
-
     ThreadSet threadSet(std::initializer_list<unsigned> vcpus) const {
         ThreadSet set;
         for (unsigned vcpu : vcpus)
@@ -280,34 +272,15 @@ struct Fixture {
     }
 
     sdbus::ObjectPath start(const std::string& definition, const Threads& threads) {
-        sdbus::ObjectPath path;
-        manager->callMethod("StartDomain")
-            .onInterface(kManager)
-            .withArguments(definition, threads)
-            .storeResultsTo(path);
-        return path;
+        return startDomain(*manager, definition, threads);
     }
-
     sdbus::ObjectPath startForProcess(const std::string& definition, pid_t pid) {
-        sdbus::ObjectPath path;
-        manager->callMethod("StartDomainForProcess")
-            .onInterface(kManager)
-            .withArguments(definition, static_cast<std::uint32_t>(pid))
-            .storeResultsTo(path);
-        return path;
+        return startDomainForProcess(*manager, definition, pid);
     }
-
-    void stop(const std::string& name) {
-        manager->callMethod("StopDomain").onInterface(kManager).withArguments(name);
-    }
+    void stop(const std::string& name) { stopDomain(*manager, name); }
 
     sdbus::ObjectPath getDomain(const std::string& name) {
-        sdbus::ObjectPath path;
-        manager->callMethod("GetDomain")
-            .onInterface(kManager)
-            .withArguments(name)
-            .storeResultsTo(path);
-        return path;
+        return resctrld::e2e::getDomain(*manager, name);
     }
 
     std::vector<std::tuple<std::string, std::string, std::string>> listDomains() {
@@ -366,29 +339,7 @@ struct Fixture {
 
     bool inRoot(pid_t tid) const { return tasks().count(tid) == 1; }
 
-    // Control groups (top-level directories) and monitor groups (under any mon_groups/), as
-    // paths relative to the root.
-    std::set<std::string> groups() const {
-        std::set<std::string> names;
-        auto monGroups = [&](const std::string& parent) {
-            const fs::path dirPath =
-                parent.empty() ? sim.at("mon_groups") : sim.at(parent) / "mon_groups";
-            for (const auto& entry : fs::directory_iterator(dirPath))
-                if (entry.is_directory())
-                    names.insert((parent.empty() ? "" : parent + "/") + "mon_groups/" +
-                                 entry.path().filename().string());
-        };
-        monGroups("");
-        for (const auto& entry : fs::directory_iterator(sim.root())) {
-            const auto name = entry.path().filename().string();
-            if (!entry.is_directory() || name == "info" || name == "mon_groups" ||
-                name == "mon_data")
-                continue;
-            names.insert(name);
-            monGroups(name);
-        }
-        return names;
-    }
+    std::set<std::string> groups() const { return sim.groups(); }
 
     // The whole state a failed call must not change: every group directory, every control
     // group's schemata, every group's tasks, and which of our hypervisors' threads the root

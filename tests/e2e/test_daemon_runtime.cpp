@@ -77,12 +77,6 @@ public:
     Hypervisor(const fs::path& dir, unsigned vcpus)
         : FakeHypervisor(FAKE_HYPERVISOR_PATH, dir, vcpus) {}
 
-    ThreadList threads() const {
-        ThreadList list;
-        for (const auto& [vcpu, tid] : vcpus())
-            list.emplace_back(vcpu, static_cast<uint32_t>(tid));
-        return list;
-    }
     std::set<pid_t> tids() const {
         std::set<pid_t> set;
         for (const auto& [vcpu, tid] : vcpus())
@@ -298,37 +292,15 @@ struct Fixture {
     }
 
     sdbus::ObjectPath startDomain(const std::string& definition, const ThreadList& threads) {
-        sdbus::ObjectPath path;
-        proxy(kRootPath)
-            ->callMethod("StartDomain")
-            .onInterface(kManager)
-            .withArguments(definition, threads)
-            .storeResultsTo(path);
-        return path;
+        return e2e::startDomain(*proxy(kRootPath), definition, threads);
     }
-
     sdbus::ObjectPath startDomainForProcess(const std::string& definition, pid_t pid) {
-        sdbus::ObjectPath path;
-        proxy(kRootPath)
-            ->callMethod("StartDomainForProcess")
-            .onInterface(kManager)
-            .withArguments(definition, static_cast<uint32_t>(pid))
-            .storeResultsTo(path);
-        return path;
+        return e2e::startDomainForProcess(*proxy(kRootPath), definition, pid);
     }
-
-    void stopDomain(const std::string& name) {
-        proxy(kRootPath)->callMethod("StopDomain").onInterface(kManager).withArguments(name);
-    }
+    void stopDomain(const std::string& name) { e2e::stopDomain(*proxy(kRootPath), name); }
 
     sdbus::ObjectPath getDomain(const std::string& name) {
-        sdbus::ObjectPath path;
-        proxy(kRootPath)
-            ->callMethod("GetDomain")
-            .onInterface(kManager)
-            .withArguments(name)
-            .storeResultsTo(path);
-        return path;
+        return e2e::getDomain(*proxy(kRootPath), name);
     }
 
     // The error GetDomain answers, or "" when it succeeds.
@@ -498,7 +470,7 @@ TEST_CASE("cache occupancy flows from the simulator to properties, signals and S
     Fixture f;
     auto& hv = f.hypervisor();
     const auto domainPath =
-        f.startDomain(domain("occ", cachetune(cacheMonitor("0-1"))), hv.threads());
+        f.startDomain(domain("occ", cachetune(cacheMonitor("0-1"))), hv.vcpuThreads());
     const auto monitors = f.children(domainPath, "Monitors");
     REQUIRE(monitors.size() == 1);
     const std::string monitor = monitors[0];
@@ -553,7 +525,7 @@ TEST_CASE("monitors of a monitor-only cachetune read their own groups under the 
     const auto domainPath =
         f.startDomain(domain("mo", "<cachetune vcpus='0-1'>" + cacheMonitor("0") +
                                        cacheMonitor("1") + "</cachetune>"),
-                      hv.threads());
+                      hv.vcpuThreads());
     const auto monitors = f.children(domainPath, "Monitors");
     REQUIRE(monitors.size() == 2);
     CHECK(f.children(domainPath, "Allocations").empty());
@@ -596,7 +568,7 @@ TEST_CASE("GetStats answers virsh domstats' keys with the monitors' values",
         domain("stats", cachetune(cacheMonitor("0") + cacheMonitor("0-1")) +
                             "<memorytune vcpus='0-1'><node id='0' bandwidth='50'/>"
                             "<monitor vcpus='0-1'/></memorytune>");
-    const auto domainPath = f.startDomain(definition, hv.threads());
+    const auto domainPath = f.startDomain(definition, hv.vcpuThreads());
     const auto monitors = f.children(domainPath, "Monitors");
     REQUIRE(monitors.size() == 3);
     const std::string alloc = "resctrld-stats-vcpus_0-1";
@@ -712,7 +684,7 @@ TEST_CASE("GetStats of a domain without monitors has a cache monitor count of 0"
           "[e2e][sim][monitor]") {
     Fixture f;
     auto& hv = f.hypervisor();
-    f.startDomain(domain("plain", cachetune("")), hv.threads());
+    f.startDomain(domain("plain", cachetune("")), hv.vcpuThreads());
     const Stats stats = f.getStats("plain");
     INFO(f.log());
     REQUIRE(stats.count("cpu.cache.monitor.count"));
@@ -728,7 +700,7 @@ TEST_CASE("Unavailable and Error counters are states, never a value of 0", "[e2e
     Fixture f;
     auto& hv = f.hypervisor();
     const auto domainPath =
-        f.startDomain(domain("cnt", cachetune(cacheMonitor("0-1"))), hv.threads());
+        f.startDomain(domain("cnt", cachetune(cacheMonitor("0-1"))), hv.vcpuThreads());
     const std::string monitor = f.children(domainPath, "Monitors").at(0);
     f.sim.setControl("footprint", footprint({{hv.tid(0), 0, 1 * kMiB}, {hv.tid(1), 1, 2 * kMiB}}));
 
@@ -774,7 +746,7 @@ TEST_CASE("MBM traffic makes MemoryBytes grow and MemoryBandwidth follow the rat
     const auto domainPath =
         f.startDomain(domain("mbm", "<memorytune vcpus='0-1'><node id='0' bandwidth='50'/>"
                                     "<monitor vcpus='0-1'/></memorytune>"),
-                      hv.threads());
+                      hv.vcpuThreads());
     const auto monitors = f.children(domainPath, "Monitors");
     REQUIRE(monitors.size() == 1);
     const std::string monitor = monitors[0];
@@ -843,7 +815,7 @@ TEST_CASE("SampleIntervalSec=0 samples only on request", "[e2e][sim][monitor]") 
     CHECK(f.property<uint64_t>(kRootPath, kManager, "SampleIntervalUSec") == 0);
     auto& hv = f.hypervisor();
     const auto domainPath =
-        f.startDomain(domain("quiet", cachetune(cacheMonitor("0-1"))), hv.threads());
+        f.startDomain(domain("quiet", cachetune(cacheMonitor("0-1"))), hv.vcpuThreads());
     const std::string monitor = f.children(domainPath, "Monitors").at(0);
     f.sim.setControl("footprint", footprint({{hv.tid(0), 0, 1 * kMiB}}));
 
@@ -870,7 +842,7 @@ TEST_CASE("without a monitor there are no sampling ticks", "[e2e][sim][monitor]"
     Fixture f;
     CHECK(f.property<uint64_t>(kRootPath, kManager, "SampleIntervalUSec") == 200'000);
     auto& hv = f.hypervisor();
-    f.startDomain(domain("idle", cachetune("")), hv.threads());
+    f.startDomain(domain("idle", cachetune("")), hv.vcpuThreads());
     std::size_t from = f.signals.mark();
     CHECK_FALSE(f.signals.waitFor(isMember("Sampled"), 1500ms, from));
     for (const auto& r : f.signals.since(from)) {
@@ -885,7 +857,7 @@ TEST_CASE("without a monitor there are no sampling ticks", "[e2e][sim][monitor]"
     // A monitor starts the ticks; when the last monitor goes, they stop again.
     auto& busyHv = f.hypervisor();
     const auto busy =
-        f.startDomain(domain("busy", cachetune(cacheMonitor("0-1"))), busyHv.threads());
+        f.startDomain(domain("busy", cachetune(cacheMonitor("0-1"))), busyHv.vcpuThreads());
     const std::string monitor = f.children(busy, "Monitors").at(0);
     INFO(f.log());
     REQUIRE(f.signals.waitFor(isMember("Sampled"), kDeadline, from));
@@ -907,7 +879,7 @@ TEST_CASE("a domain whose hypervisor died is cleaned up at once", "[e2e][sim][li
     const std::string definition = domain("dead", cachetune(cacheMonitor("0")));
     sdbus::ObjectPath domainPath;
     SECTION("threads given: their process is the one watched") {
-        domainPath = f.startDomain(definition, hv.threads());
+        domainPath = f.startDomain(definition, hv.vcpuThreads());
     }
     SECTION("StartDomainForProcess") {
         domainPath = f.startDomainForProcess(definition, hv.pid());
@@ -953,7 +925,7 @@ TEST_CASE("a domain whose thread left its group or whose group vanished is degra
     Fixture f;
     auto& hv = f.hypervisor();
     const auto domainPath =
-        f.startDomain(domain("deg", cachetune(cacheMonitor("0"))), hv.threads());
+        f.startDomain(domain("deg", cachetune(cacheMonitor("0"))), hv.vcpuThreads());
     REQUIRE(f.state(domainPath) == "active");
     const std::size_t from = f.signals.mark();
 
@@ -1035,7 +1007,8 @@ TEST_CASE("a restarted daemon adopts its domains from the state directory", "[e2
     Fixture f;
     auto& hvA = f.hypervisor();
     auto& hvB = f.hypervisor();
-    const auto pathA = f.startDomain(domain("alpha", cachetune(cacheMonitor("0"))), hvA.threads());
+    const auto pathA =
+        f.startDomain(domain("alpha", cachetune(cacheMonitor("0"))), hvA.vcpuThreads());
     // The default group with alpha alone: what it must return to once beta is gone.
     const Schemata rootWithAlpha = Schemata::parse(simtest::readFile(f.sim.at("schemata")));
     auto rootSchemata = [&] {
@@ -1213,7 +1186,7 @@ TEST_CASE("a daemon killed at any stall point leaves each domain fully applied o
         bool hypervisorAlive = true;
         ++tried;
         if (point.during != "start")
-            f.startDomain(definition, hv.threads());
+            f.startDomain(definition, hv.vcpuThreads());
         const std::string fault = point.op + " " + point.glob + " 1 stall 1500\n";
 
         std::atomic<bool> finished = false;
@@ -1228,7 +1201,7 @@ TEST_CASE("a daemon killed at any stall point leaves each domain fully applied o
                     if (point.during == "start")
                         manager->callMethod("StartDomain")
                             .onInterface(kManager)
-                            .withArguments(definition, hv.threads());
+                            .withArguments(definition, hv.vcpuThreads());
                     else
                         manager->callMethod("StopDomain")
                             .onInterface(kManager)

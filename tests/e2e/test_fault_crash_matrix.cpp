@@ -83,13 +83,6 @@ public:
         }
         return tids;
     }
-
-    Threads threadsOf(std::initializer_list<unsigned> list) const {
-        Threads result;
-        for (unsigned vcpu : list)
-            result.emplace_back(vcpu, static_cast<std::uint32_t>(tid(vcpu)));
-        return result;
-    }
 };
 
 std::string domainXml(const std::string& name, unsigned vcpus, const std::string& cputune) {
@@ -267,18 +260,9 @@ struct Env {
     }
 
     sdbus::ObjectPath start(const std::string& definition, const Threads& threads) {
-        sdbus::ObjectPath path;
-        proxy(kRootPath)
-            ->callMethod("StartDomain")
-            .onInterface(kManager)
-            .withArguments(definition, threads)
-            .storeResultsTo(path);
-        return path;
+        return startDomain(*proxy(kRootPath), definition, threads);
     }
-
-    void stop(const std::string& name) {
-        proxy(kRootPath)->callMethod("StopDomain").onInterface(kManager).withArguments(name);
-    }
+    void stop(const std::string& name) { stopDomain(*proxy(kRootPath), name); }
 
     void setVcpuThread(const std::string& name, unsigned vcpu, pid_t tid) {
         proxy(kRootPath)
@@ -296,15 +280,7 @@ struct Env {
         return names;
     }
 
-    std::string domainPath(const std::string& name) {
-        sdbus::ObjectPath path;
-        proxy(kRootPath)
-            ->callMethod("GetDomain")
-            .onInterface(kManager)
-            .withArguments(name)
-            .storeResultsTo(path);
-        return path;
-    }
+    std::string domainPath(const std::string& name) { return getDomain(*proxy(kRootPath), name); }
 
     std::string state(const std::string& name) {
         return proxy(domainPath(name))
@@ -328,28 +304,7 @@ struct Env {
         return simtest::readTasks(group.empty() ? sim.at("tasks") : sim.at(group) / "tasks");
     }
 
-    // Control groups and monitor groups (under any mon_groups/), relative to the root.
-    std::set<std::string> groups() const {
-        std::set<std::string> names;
-        auto monGroups = [&](const std::string& parent) {
-            std::error_code ec;
-            const fs::path under =
-                parent.empty() ? sim.at("mon_groups") : sim.at(parent) / "mon_groups";
-            for (const auto& entry : fs::directory_iterator(under, ec))
-                names.insert((parent.empty() ? "" : parent + "/") + "mon_groups/" +
-                             entry.path().filename().string());
-        };
-        monGroups("");
-        for (const auto& entry : fs::directory_iterator(sim.root())) {
-            const auto name = entry.path().filename().string();
-            if (!entry.is_directory() || name == "info" || name == "mon_groups" ||
-                name == "mon_data")
-                continue;
-            names.insert(name);
-            monGroups(name);
-        }
-        return names;
-    }
+    std::set<std::string> groups() const { return sim.groups(); }
 
     // The full tree as far as resctrl's state goes: "<group>/" for each group, "<group>/schemata"
     // for each control group (the default group as ""), "<group>/tasks <tid>" for each thread in

@@ -68,18 +68,11 @@ const std::string kMonitorPath = kVm1Path + "/monitor/0";
 
 using Threads = std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>>;
 
-// A fake hypervisor (tests/tools/fake-hypervisor) with the shapes these tests pass around.
+// The fake hypervisor (harness.h) from its build path.
 class FakeVm : public FakeHypervisor {
 public:
     FakeVm(const fs::path& dir, unsigned vcpus)
         : FakeHypervisor(FAKE_HYPERVISOR_PATH, dir, vcpus) {}
-
-    Threads threadsOf(std::initializer_list<unsigned> vcpus) const {
-        Threads threads;
-        for (unsigned vcpu : vcpus)
-            threads.emplace_back(vcpu, static_cast<std::uint32_t>(tid(vcpu)));
-        return threads;
-    }
 };
 
 std::string xmlEscape(const std::string& text) {

@@ -258,6 +258,28 @@ void SimInstance::cleanUp() {
     }
 }
 
+std::set<std::string> SimInstance::groups() const {
+    std::set<std::string> names;
+    auto monGroups = [&](const std::string& parent) {
+        std::error_code ec;
+        const std::filesystem::path under =
+            parent.empty() ? at("mon_groups") : at(parent) / "mon_groups";
+        for (const auto& entry : std::filesystem::directory_iterator(under, ec))
+            if (entry.is_directory())
+                names.insert((parent.empty() ? "" : parent + "/") + "mon_groups/" +
+                             entry.path().filename().string());
+    };
+    monGroups("");
+    for (const auto& entry : std::filesystem::directory_iterator(mount_)) {
+        const auto name = entry.path().filename().string();
+        if (!entry.is_directory() || name == "info" || name == "mon_groups" || name == "mon_data")
+            continue;
+        names.insert(name);
+        monGroups(name);
+    }
+    return names;
+}
+
 bool SimInstance::isAlive() const {
     if (pid_ <= 0)
         return false;

@@ -44,6 +44,10 @@ public:
     // simulator never sees half a file.
     void setControl(std::string_view name, std::string_view content) const;
 
+    // Every control group (a top-level directory) and monitor group (under any mon_groups/),
+    // as paths relative to the root: "g", "g/mon_groups/m", "mon_groups/m".
+    std::set<std::string> groups() const;
+
     bool isAlive() const;
     // The simulator's stderr so far (for failure messages).
     std::string log() const;
