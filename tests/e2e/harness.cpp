@@ -497,6 +497,31 @@ VcpuThreadList FakeHypervisor::vcpuThreads() const {
     return threads;
 }
 
+std::set<pid_t> FakeHypervisor::taskIds() const {
+    std::set<pid_t> tids;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid()) + "/task", ec))
+        tids.insert(std::stoi(entry.path().filename().string()));
+    return tids;
+}
+
+std::vector<BlockedSyscall> blockedSyscalls(pid_t pid) {
+    std::vector<BlockedSyscall> blocked;
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(task.path() / "syscall");
+        BlockedSyscall call{task.path()};
+        std::string args[3];
+        // "running" or "-1 <sp> <pc>" when not in a system call.
+        if (!(in >> call.number >> args[0] >> args[1] >> args[2]) || call.number < 0)
+            continue;
+        for (int i = 0; i < 3; ++i)
+            call.args[i] = std::stoul(args[i], nullptr, 16);
+        blocked.push_back(std::move(call));
+    }
+    return blocked;
+}
+
 std::pair<unsigned, pid_t> FakeHypervisor::hotplug() {
     process_.signal(SIGUSR1);
     const auto line = process_.readStdoutLine();

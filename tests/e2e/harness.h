@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <utility>
@@ -168,6 +169,15 @@ CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
 
 std::string readFile(const std::filesystem::path& path);
 
+// What a thread of `pid` is blocked in now, from /proc/<pid>/task/<tid>/syscall: the x86-64
+// system call number and its first three arguments. Threads running in user space are left out.
+struct BlockedSyscall {
+    std::filesystem::path task; // /proc/<pid>/task/<tid>
+    long number = -1;
+    unsigned long args[3] = {0, 0, 0};
+};
+std::vector<BlockedSyscall> blockedSyscalls(pid_t pid);
+
 // StartDomain's vCPU threads: (vcpu, tid) pairs.
 using VcpuThreadList = std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>>;
 
@@ -196,6 +206,8 @@ public:
     VcpuThreadList threadsOf(std::initializer_list<unsigned> vcpus) const;
     // (vcpu, tid) of every vCPU.
     VcpuThreadList vcpuThreads() const;
+    // Every thread of the process now (/proc/<pid>/task).
+    std::set<pid_t> taskIds() const;
     // vCPU number -> tid, as the process printed them.
     const std::map<unsigned, pid_t>& vcpus() const { return vcpus_; }
 

@@ -62,16 +62,6 @@ public:
     FakeVm(const fs::path& dir, unsigned vcpus)
         : FakeHypervisor(FAKE_HYPERVISOR_PATH, dir, vcpus) {}
 
-    // Every thread of the process now (/proc/<pid>/task).
-    TidSet threads() const {
-        TidSet tids;
-        std::error_code ec;
-        for (const auto& entry :
-             fs::directory_iterator("/proc/" + std::to_string(pid()) + "/task", ec))
-            tids.insert(std::stoi(entry.path().filename().string()));
-        return tids;
-    }
-
     ThreadSet threadSet(std::initializer_list<unsigned> vcpus) const {
         ThreadSet set;
         for (unsigned vcpu : vcpus)
@@ -347,7 +337,7 @@ struct Fixture {
     std::string snapshot() const {
         TidSet ours;
         for (const auto& vm : vms)
-            ours.merge(vm->threads());
+            ours.merge(vm->taskIds());
         auto join = [](const TidSet& tids) {
             std::string text;
             for (pid_t tid : tids)
@@ -441,7 +431,7 @@ TEST_CASE("StartDomain creates groups and StopDomain removes them", "[e2e][sim][
     CHECK(f.tasks(mon) == TidSet{vm.tid(1)});
     CHECK_FALSE(f.inRoot(vm.tid(0)));
     // The hypervisor's other threads stay where they were.
-    for (pid_t tid : vm.threads())
+    for (pid_t tid : vm.taskIds())
         if (tid != vm.tid(0) && tid != vm.tid(1))
             CHECK(f.inRoot(tid));
 

@@ -1113,19 +1113,12 @@ namespace {
 // Whether a thread of `pid` is blocked in `op` now (x86-64 system call numbers; writes only count
 // on a file of the simulator, rmdir as unlinkat only with AT_REMOVEDIR).
 bool isStalledIn(pid_t pid, const std::string& op, const fs::path& simRoot) {
-    std::error_code ec;
-    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-        std::ifstream in(task.path() / "syscall");
-        long number = -1;
-        std::string arg0, arg1, arg2;
-        if (!(in >> number >> std::hex >> arg0 >> arg1 >> arg2))
-            continue;
-        const unsigned long a0 = std::stoul(arg0, nullptr, 16);
-        const unsigned long a2 = std::stoul(arg2, nullptr, 16);
+    for (const BlockedSyscall& call : blockedSyscalls(pid)) {
+        const long number = call.number;
+        const unsigned long a0 = call.args[0], a2 = call.args[2];
         auto fdOnSim = [&](unsigned long fd) {
             std::error_code linkError;
-            const auto target =
-                fs::read_symlink(task.path() / "fd" / std::to_string(fd), linkError);
+            const auto target = fs::read_symlink(call.task / "fd" / std::to_string(fd), linkError);
             return !linkError && target.string().starts_with(simRoot.string());
         };
         if (op == "mkdir" && (number == 83 || number == 258))

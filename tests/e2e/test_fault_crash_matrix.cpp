@@ -59,22 +59,12 @@ public:
     explicit Vm(const fs::path& dir, unsigned vcpus)
         : FakeHypervisor(FAKE_HYPERVISOR_PATH, dir, vcpus) {}
 
-    // Every thread of the process now (/proc/<pid>/task).
-    TidSet threads() const {
-        TidSet tids;
-        std::error_code ec;
-        for (const auto& entry :
-             fs::directory_iterator("/proc/" + std::to_string(pid()) + "/task", ec))
-            tids.insert(std::stoi(entry.path().filename().string()));
-        return tids;
-    }
-
     // Its threads that are neither the main thread nor named as a vCPU ("IO mon_iothread",
     // "worker"). SetVcpuThread accepts any thread of the hypervisor; these are never attached
     // by the daemon's own hot-plug check, so only the call under test moves them.
     std::vector<pid_t> plainThreads() const {
         std::vector<pid_t> tids;
-        for (pid_t tid : threads()) {
+        for (pid_t tid : taskIds()) {
             bool isVcpu = false;
             for (const auto& [vcpu, vcpuTid] : vcpus())
                 isVcpu = isVcpu || vcpuTid == tid;
@@ -164,23 +154,16 @@ std::optional<std::string> remoteString(pid_t pid, unsigned long address) {
 // crash is never taken at another operation that happens to be in flight. Like
 // test_daemon_runtime.cpp's, but exact, and with open.
 bool isStalledIn(pid_t pid, const std::string& op, const fs::path& target) {
-    std::error_code ec;
-    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-        std::ifstream in(task.path() / "syscall");
-        long number = -1;
-        std::string arg0, arg1, arg2;
-        if (!(in >> number >> std::hex >> arg0 >> arg1 >> arg2))
-            continue;
-        const unsigned long a0 = std::stoul(arg0, nullptr, 16);
-        const unsigned long a1 = std::stoul(arg1, nullptr, 16);
-        const unsigned long a2 = std::stoul(arg2, nullptr, 16);
+    for (const BlockedSyscall& call : blockedSyscalls(pid)) {
+        const long number = call.number;
+        const auto [a0, a1, a2] = call.args;
         auto pathIs = [&](unsigned long address) {
             const auto path = remoteString(pid, address);
             return path && fs::path(*path).lexically_normal() == target.lexically_normal();
         };
         auto fdIs = [&](unsigned long fd) {
             std::error_code linkError;
-            const auto file = fs::read_symlink(task.path() / "fd" / std::to_string(fd), linkError);
+            const auto file = fs::read_symlink(call.task / "fd" / std::to_string(fd), linkError);
             return !linkError && file.lexically_normal() == target.lexically_normal();
         };
         constexpr unsigned long kAtRemoveDir = 0x200;
@@ -312,7 +295,7 @@ struct Env {
     Snapshot snapshot() const {
         TidSet ours;
         for (const auto& vm : vms)
-            ours.merge(vm->threads());
+            ours.merge(vm->taskIds());
         Snapshot entries;
         entries["/schemata"] = simtest::readFile(sim.at("schemata"));
         for (pid_t tid : tasks())
@@ -771,7 +754,7 @@ TEST_CASE("A daemon killed at any stall point of SetVcpuThread leaves the thread
               s0.at(kAttachAlloc + "/schemata"));
         CHECK(env.stateFiles().size() >= 1);
         const auto recorded = env.vcpuThreads("vm1");
-        const TidSet ours = vm.threads();
+        const TidSet ours = vm.taskIds();
         for (const std::string& group : {kAttachAlloc, kAttachAllocMon, kAttachMon}) {
             TidSet expected;
             for (const auto& [vcpu, tid] : recorded) {
