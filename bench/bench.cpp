@@ -3,7 +3,7 @@
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]
-//                  [--only startstop|sampling|idle|reads|memory] [--monitors N,N,..]
+//                  [--only startstop|sampling|idle|reads|lock|memory] [--monitors N,N,..]
 //                  [--soak SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]
 //
 // --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
@@ -231,7 +231,7 @@ struct Bench {
     int runs = 30;
     int warmup = 3;
     bool quick = false;
-    std::string only; // --only startstop|sampling|idle|reads|memory
+    std::string only; // --only startstop|sampling|idle|reads|lock|memory
     std::string floorDbus;
     int soakSeconds = 600; // --soak SECONDS: the memory benchmark's soak (--quick: 20)
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
@@ -1094,6 +1094,87 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
     env.stop("reads");
 }
 
+// --- 4b. reads while another user holds the resctrl lock --------------------------------------
+
+// The latency of a root property read (Get(Manager.Version)) while an unprivileged user holds the
+// resctrl lock and a StartDomain waits for it, against the same read with the lock free. Rounds
+// alternate free and held; medians of the per-call latencies, and the slowest call while held.
+void benchLockHeld(Bench& b, const fs::path& dir, const fs::path& profile) {
+    fs::create_directories(dir);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=0\nLockTimeoutSec=120\n",
+            b.daemonEnv);
+    FakeHypervisor vm(b.fakeHypervisor, dir, 4);
+    env.start(domainXml("running", Shape{2, 1, 1, true}), threadsOf(vm, 2));
+    const std::string waiting =
+        "<domain type='kvm'><name>waiting</name><vcpu placement='static'>4</vcpu><cputune>"
+        "<cachetune vcpus='2-3'><cache id='0' level='3' type='both' size='2560' "
+        "unit='KiB'/></cachetune></cputune></domain>";
+    const ThreadList waitingThreads{{2, static_cast<std::uint32_t>(vm.tid(2))},
+                                    {3, static_cast<std::uint32_t>(vm.tid(3))}};
+    const int calls = b.quick ? 200 : 1000;
+    const int rounds = b.quick ? 3 : 5;
+    constexpr uid_t kNobody = 65534;
+    constexpr gid_t kNogroup = 65534;
+
+    // Per-call latencies in µs of `calls` reads on the bench's own connection.
+    auto readLatencies = [&] {
+        std::vector<double> us;
+        for (int i = 0; i < calls; ++i) {
+            const auto start = Clock::now();
+            env.manager->getProperty("Version").onInterface(kManager).get<std::string>();
+            us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+        }
+        return us;
+    };
+    std::vector<double> freeMedians, heldMedians;
+    double heldWorst = 0;
+    readLatencies(); // warm-up
+    for (int r = 0; r < rounds; ++r) {
+        freeMedians.push_back(median(readLatencies()));
+        resctrld::e2e::ResctrlLockHolder holder(env.sim.root(), kNobody, kNogroup);
+        // Sent before the reads on the same connection, so the daemon holds it while they come.
+        bool answered = false;
+        std::string error;
+        env.manager->callMethodAsync("StartDomain")
+            .onInterface(kManager)
+            .withArguments(waiting, waitingThreads)
+            .uponReplyInvoke([&](const sdbus::Error* e, const sdbus::ObjectPath&) {
+                answered = true;
+                if (e)
+                    error = e->getName() + ": " + e->getMessage();
+            });
+        const auto held = readLatencies();
+        heldMedians.push_back(median(held));
+        heldWorst = std::max(heldWorst, *std::max_element(held.begin(), held.end()));
+        if (answered)
+            throw std::runtime_error("StartDomain was answered while the lock was held: " + error);
+        holder.release();
+        const auto deadline = Clock::now() + std::chrono::seconds(30);
+        while (!answered && Clock::now() < deadline) {
+            while (env.connection->processPendingRequest()) {
+            }
+            const auto data = env.connection->getEventLoopPollData();
+            pollfd pfd{data.fd, data.events, 0};
+            poll(&pfd, 1, 100);
+        }
+        if (!answered || !error.empty())
+            throw std::runtime_error("the waiting StartDomain did not succeed: " + error);
+        env.stop("waiting");
+    }
+    const double freeUs = median(freeMedians), heldUs = median(heldMedians);
+    const std::string line = "root Get(Version) while another user holds the resctrl lock and a "
+                             "StartDomain waits: " +
+                             fmt(heldUs, 1) + " µs median (slowest " + fmt(heldWorst / 1000, 1) +
+                             " ms), lock free " + fmt(freeUs, 1) + " µs; ratio " +
+                             fmt(heldUs / freeUs) + " (target <= 2)";
+    b.table.push_back(line);
+    std::cout << line << std::endl;
+    b.record("{\"bench\": \"read_while_lock_held\", \"free_us\": " + fmt(freeUs, 2) +
+             ", \"held_us\": " + fmt(heldUs, 2) + ", \"held_worst_us\": " + fmt(heldWorst, 0) +
+             ", \"ratio\": " + fmt(heldUs / freeUs, 3) + "}");
+    env.stop("running");
+}
+
 // --- 5. memory ---------------------------------------------------------------------------------
 
 // A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM").
@@ -1208,7 +1289,7 @@ int main(int argc, char** argv) {
             b.daemonEnv[setting.substr(0, equals)] = setting.substr(equals + 1);
         } else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
-                         "startstop|sampling|idle|reads|memory] [--monitors N,N,..] [--soak "
+                         "startstop|sampling|idle|reads|lock|memory] [--monitors N,N,..] [--soak "
                          "SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]\n";
             return 2;
         }
@@ -1228,6 +1309,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     b.dir = pattern;
+    // Traversable by every user, as /sys/fs is: --only lock holds the resctrl lock as nobody.
+    fs::permissions(b.dir, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
     setenv("TMPDIR", b.dir.c_str(), 1);
     int rc = 0;
     try {
@@ -1291,6 +1374,8 @@ int main(int argc, char** argv) {
             benchWakeups(b, b.dir / "idle", profile2);
         if (wanted("reads"))
             benchReads(b, b.dir / "reads", profile2);
+        if (wanted("lock"))
+            benchLockHeld(b, b.dir / "lock", profile2);
         if (wanted("memory"))
             benchMemory(b, b.dir / "memory", profile2, b.soakSeconds);
     } catch (const std::exception& e) {

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include <sdbus-c++/Error.h>
+#include <sdbus-c++/MethodResult.h>
 #include <spdlog/spdlog.h>
 
 #include "errors.h"
@@ -29,6 +31,65 @@ template <class Body> decltype(auto) translateErrors(const char* method, Body&& 
     } catch (const std::exception& e) {
         spdlog::warn("{} failed unexpectedly: {}", method, e.what());
         throw sdbus::Error(kFailedErrorName, std::string(method) + " failed: " + e.what());
+    }
+}
+
+// An asynchronous method's answer (methods marked Method.Async in dbus/), shared by the work
+// that sends it and the failure handler that may send it instead; copyable, as std::function
+// needs.
+template <class... Results> using PendingReply = std::shared_ptr<sdbus::Result<Results...>>;
+
+template <class... Results> PendingReply<Results...> pendingReply(sdbus::Result<Results...>&& r) {
+    return std::make_shared<sdbus::Result<Results...>>(std::move(r));
+}
+
+// Sends an error reply, mapped as translateErrors() does. A reply that cannot be sent (the
+// caller or the bus is gone) is logged: nothing may escape into the loop.
+template <class... Results>
+void replyError(const char* method, const sdbus::Result<Results...>& reply, const Error& error) {
+    spdlog::debug("{}: {}: {}", method, error.dbusName(), error.what());
+    try {
+        reply.returnError(sdbus::Error(std::string(error.dbusName()), error.what()));
+    } catch (const sdbus::Error& e) {
+        spdlog::warn("{}: cannot send the error reply: {}", method, e.getMessage());
+    }
+}
+
+// Runs the checks an asynchronous method makes before it queues its work (the caller's
+// credentials can only be read while its call is being handled). Returns false after answering
+// `reply` with the error they threw.
+template <class... Results, class Body>
+bool admitOrReply(const char* method, const sdbus::Result<Results...>& reply, Body&& body) {
+    try {
+        translateErrors(method, std::forward<Body>(body));
+        return true;
+    } catch (const sdbus::Error& e) {
+        try {
+            reply.returnError(e);
+        } catch (const sdbus::Error& sendError) {
+            spdlog::warn("{}: cannot send the reply: {}", method, sendError.getMessage());
+        }
+        return false;
+    }
+}
+
+// Answers an asynchronous method with what `body` returns or the error it throws, mapped as
+// translateErrors() does.
+template <class... Results, class Body>
+void replyFrom(const char* method, const sdbus::Result<Results...>& reply, Body&& body) {
+    try {
+        if constexpr (sizeof...(Results) == 0) {
+            translateErrors(method, std::forward<Body>(body));
+            reply.returnResults();
+        } else {
+            reply.returnResults(translateErrors(method, std::forward<Body>(body)));
+        }
+    } catch (const sdbus::Error& e) {
+        try {
+            reply.returnError(e);
+        } catch (const sdbus::Error& sendError) {
+            spdlog::warn("{}: cannot send the reply: {}", method, sendError.getMessage());
+        }
     }
 }
 

@@ -65,14 +65,15 @@ void DomainObject::emitThreadsChanged() {
     getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"VcpuThreads", "HypervisorPid"});
 }
 
-void DomainObject::Stop() {
-    translateErrors("Domain.Stop", [&] {
-        const auto* call = getObject().getCurrentlyProcessedMessage();
-        if (call == nullptr)
-            throw AccessDenied("Stop: no caller to check");
-        access_.requirePrivileged(*call, "Stop");
-        actions_.stop();
-    });
+void DomainObject::Stop(sdbus::Result<>&& result) {
+    auto reply = pendingReply(std::move(result));
+    if (admitOrReply("Domain.Stop", *reply, [&] {
+            const auto* call = getObject().getCurrentlyProcessedMessage();
+            if (call == nullptr)
+                throw AccessDenied("Stop: no caller to check");
+            access_.requirePrivileged(*call, "Stop");
+        }))
+        actions_.stop(std::move(reply));
 }
 
 std::string DomainObject::Name() {

@@ -14,6 +14,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "bus_errors.h"
 #include "domain_service.h"
 #include "domain_stats.h"
 #include "monitor_counters.h"
@@ -30,7 +31,8 @@ class DomainObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Domai
                                                            sdbus::ManagedObject_adaptor> {
 public:
     struct Actions {
-        std::function<void()> stop;
+        // Queues the stop; answers `reply` when it is done.
+        std::function<void(PendingReply<> reply)> stop;
         std::function<const DomainStats&()> stats;
     };
 
@@ -44,7 +46,7 @@ public:
     void emitThreadsChanged();
 
 private:
-    void Stop() override;
+    void Stop(sdbus::Result<>&& result) override;
     std::string Name() override;
     std::string Uuid() override;
     uint32_t HypervisorPid() override;

@@ -167,13 +167,7 @@ PeriodicTimer::PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval
     fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
     if (!fd_.isValid())
         throw std::system_error(errno, std::generic_category(), "timerfd_create");
-    const auto usec = std::max<long long>(interval.count(), 1);
-    itimerspec spec{};
-    spec.it_interval.tv_sec = static_cast<time_t>(usec / 1'000'000);
-    spec.it_interval.tv_nsec = static_cast<long>((usec % 1'000'000) * 1000);
-    spec.it_value = spec.it_interval;
-    if (timerfd_settime(fd_.get(), 0, &spec, nullptr) != 0)
-        throw std::system_error(errno, std::generic_category(), "timerfd_settime");
+    setInterval(interval);
     loop_.watch(fd_.get(), [this] {
         std::uint64_t expirations = 0;
         if (read(fd_.get(), &expirations, sizeof(expirations)) ==
@@ -184,6 +178,22 @@ PeriodicTimer::PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval
 
 PeriodicTimer::~PeriodicTimer() {
     loop_.unwatch(fd_.get());
+}
+
+void PeriodicTimer::disarm() {
+    const itimerspec stopped{};
+    if (timerfd_settime(fd_.get(), 0, &stopped, nullptr) != 0)
+        throw std::system_error(errno, std::generic_category(), "timerfd_settime");
+}
+
+void PeriodicTimer::setInterval(std::chrono::microseconds interval) {
+    const auto usec = std::max<long long>(interval.count(), 1);
+    itimerspec spec{};
+    spec.it_interval.tv_sec = static_cast<time_t>(usec / 1'000'000);
+    spec.it_interval.tv_nsec = static_cast<long>((usec % 1'000'000) * 1000);
+    spec.it_value = spec.it_interval;
+    if (timerfd_settime(fd_.get(), 0, &spec, nullptr) != 0)
+        throw std::system_error(errno, std::generic_category(), "timerfd_settime");
 }
 
 } // namespace resctrld

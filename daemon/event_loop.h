@@ -106,6 +106,10 @@ class PeriodicTimer {
 public:
     PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval, EventLoop::Handler onTick);
     ~PeriodicTimer();
+    // The next tick comes `interval` from now, and so on. Safe to call from onTick.
+    void setInterval(std::chrono::microseconds interval);
+    // No more ticks until setInterval(). Safe to call from onTick.
+    void disarm();
     PeriodicTimer(const PeriodicTimer&) = delete;
     PeriodicTimer& operator=(const PeriodicTimer&) = delete;
 

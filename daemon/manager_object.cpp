@@ -40,7 +40,8 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
     , loop_(loop)
     , config_(config)
     , access_(access)
-    , store_(config.stateDirectory) {
+    , store_(config.stateDirectory)
+    , locks_(loop, config.resctrlRoot) {
     registerGetStats(
         getObject(), Manager_adaptor::INTERFACE_NAME, "GetStats", {"name"},
         [this](const std::string& name) -> const DomainStats& { return domainStats(name); });
@@ -86,11 +87,15 @@ void ManagerObject::publish(const ActiveDomain& domain) {
         // The domain object's own Stop() cannot destroy it while it runs: its objects go
         // right after the reply.
         .stop =
-            [this, name] {
-                requireService().stop(name);
-                loop_.defer([this, name] {
-                    unpublish(name);
-                    updateTimers();
+            [this, name](PendingReply<> reply) {
+                whenLocked("Domain.Stop", std::move(reply), [this, name](const ResctrlLock& lock) {
+                    requireService().stop(lock, name);
+                    // The domain object's own Stop() is answered through it: its objects go
+                    // right after the reply.
+                    loop_.defer([this, name] {
+                        unpublish(name);
+                        updateTimers();
+                    });
                 });
             },
         .stats = [this, name]() -> const DomainStats& { return domainStats(name); },
@@ -136,8 +141,38 @@ void ManagerObject::watchHypervisor(const ActiveDomain& domain) {
 void ManagerObject::hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor) {
     if (!service_ || !service_->hypervisorExited(name, hypervisor))
         return;
-    unpublish(name);
-    updateTimers();
+    hypervisorWatches_.erase(name);
+    if (auto it = published_.find(name); it != published_.end())
+        it->second->domain().emitStateChanged();
+    removeStoppingDomains();
+}
+
+void ManagerObject::removeStoppingDomains() {
+    // No deadline: a domain stays listed as stopping until its groups are gone. Whatever the
+    // kernel refuses is tried again by the periodic check.
+    locks_.submit(
+        [this](const ResctrlLock& lock) {
+            if (!service_)
+                return;
+            for (const std::string& name : service_->removeStopping(lock))
+                unpublish(name);
+            updateTimers();
+        },
+        [](const Error& e) {
+            spdlog::warn("cannot remove the groups of stopped domains now: {}", e.what());
+        });
+}
+
+template <class... Results, class Work>
+void ManagerObject::whenLocked(const char* method, PendingReply<Results...> reply, Work work) {
+    const auto deadline =
+        ResctrlLockQueue::Clock::now() +
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.lockTimeout);
+    locks_.submit(
+        [method, reply, work = std::move(work)](const ResctrlLock& lock) {
+            replyFrom(method, *reply, [&] { return work(lock); });
+        },
+        deadline, [method, reply](const Error& e) { replyError(method, *reply, e); });
 }
 
 void ManagerObject::unpublish(const std::string& name) {
@@ -196,11 +231,11 @@ sdbus::ObjectPath ManagerObject::started(const DomainService::Started& started) 
     return sdbus::ObjectPath(published_[name]->path());
 }
 
-void ManagerObject::stopDomain(const std::string& name) {
+void ManagerObject::stopDomain(const ResctrlLock& lock, const std::string& name) {
     // No domain can be started while resctrl is not usable: an unknown name is NotFound first.
     if (!service_ || !service_->find(name))
         throwNotStarted(name);
-    requireService().stop(name);
+    requireService().stop(lock, name);
     unpublish(name);
     updateTimers();
 }
@@ -245,9 +280,24 @@ void ManagerObject::updateTimers() {
 }
 
 void ManagerObject::checkDomains() {
+    if (!service_ || checkQueued_)
+        return;
+    checkQueued_ = true;
+    locks_.submit(
+        [this](const ResctrlLock& lock) {
+            checkQueued_ = false;
+            checkDomains(lock);
+        },
+        [this](const Error& e) {
+            checkQueued_ = false;
+            spdlog::warn("cannot check the domains now: {}", e.what());
+        });
+}
+
+void ManagerObject::checkDomains(const ResctrlLock& lock) {
     if (!service_)
         return;
-    const DomainChanges changes = service_->check();
+    const DomainChanges changes = service_->check(lock);
     for (const std::string& name : changes.died)
         unpublish(name);
     for (const std::string& name : changes.stateChanged)
@@ -304,8 +354,6 @@ bool ManagerObject::discoverHost() {
         GroupManagerOptions options;
         options.prefix = config_.groupPrefix;
         options.manageDefaultGroup = config_.manageDefaultGroup;
-        options.lockTimeout =
-            std::chrono::duration_cast<std::chrono::milliseconds>(config_.lockTimeout);
         groups_ = std::make_unique<GroupManager>(*host, ResctrlFs(config_.resctrlRoot), options);
         host_ = std::move(host);
         spdlog::info("resctrl at {}: {} CLOSIDs and {} RMIDs for resctrld's groups",
@@ -319,13 +367,19 @@ bool ManagerObject::discoverHost() {
         host_.reset();
         return false;
     }
-    recover();
+    // Recovery changes resctrl: it waits for the lock, and every call queued after it finds the
+    // domains it adopted.
+    locks_.submit(
+        [this](const ResctrlLock& lock) { recover(lock); },
+        [](const Error& e) { spdlog::error("recovery after restart failed: {}", e.what()); });
     return true;
 }
 
-void ManagerObject::recover() {
+void ManagerObject::recover(const ResctrlLock& lock) {
+    if (!service_)
+        return;
     try {
-        const Recovery recovery = service_->recover();
+        const Recovery recovery = service_->recover(lock);
         for (const std::string& problem : recovery.problems)
             spdlog::warn("recovery: {}", problem);
         for (const std::string& name : recovery.cleanedUp)
@@ -348,7 +402,7 @@ void ManagerObject::recover() {
         spdlog::error("recovery after restart failed: {}", e.what());
     }
     // What recovery could not repair shows at once as a degraded domain.
-    checkDomains();
+    checkDomains(lock);
     updateTimers();
 }
 
@@ -362,33 +416,51 @@ GroupManager& ManagerObject::requireGroupManager() {
     return *groups_;
 }
 
-sdbus::ObjectPath ManagerObject::StartDomain(const std::string& definition,
-                                             const VcpuThreads& vcpuThreads) {
-    return translateErrors("StartDomain", [&]() -> sdbus::ObjectPath {
-        requirePrivileged("StartDomain");
-        std::vector<VcpuThread> threads;
-        for (const auto& thread : vcpuThreads)
-            threads.push_back({thread.get<0>(), thread.get<1>()});
-        return started(requireService().start(definition, threads));
-    });
+void ManagerObject::StartDomain(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition,
+                                VcpuThreads vcpuThreads) {
+    auto reply = pendingReply(std::move(result));
+    if (!admitOrReply("StartDomain", *reply, [&] {
+            requirePrivileged("StartDomain");
+            requireService();
+        }))
+        return;
+    std::vector<VcpuThread> threads;
+    for (const auto& thread : vcpuThreads)
+        threads.push_back({thread.get<0>(), thread.get<1>()});
+    whenLocked("StartDomain", std::move(reply),
+               [this, definition = std::move(definition),
+                threads = std::move(threads)](const ResctrlLock& lock) {
+                   return started(requireService().start(lock, definition, threads));
+               });
 }
 
-sdbus::ObjectPath ManagerObject::StartDomainForProcess(const std::string& definition,
-                                                       const uint32_t& hypervisorPid) {
-    return translateErrors("StartDomainForProcess", [&]() -> sdbus::ObjectPath {
-        requirePrivileged("StartDomainForProcess");
-        if (hypervisorPid > static_cast<uint32_t>(std::numeric_limits<pid_t>::max()))
-            throw ProcessNotFound("pid " + std::to_string(hypervisorPid) + " is not a process");
-        return started(
-            requireService().startForProcess(definition, static_cast<pid_t>(hypervisorPid)));
-    });
+void ManagerObject::StartDomainForProcess(sdbus::Result<sdbus::ObjectPath>&& result,
+                                          std::string definition, uint32_t hypervisorPid) {
+    auto reply = pendingReply(std::move(result));
+    if (!admitOrReply("StartDomainForProcess", *reply, [&] {
+            requirePrivileged("StartDomainForProcess");
+            if (hypervisorPid > static_cast<uint32_t>(std::numeric_limits<pid_t>::max()))
+                throw ProcessNotFound("pid " + std::to_string(hypervisorPid) + " is not a process");
+            requireService();
+        }))
+        return;
+    whenLocked("StartDomainForProcess", std::move(reply),
+               [this, definition = std::move(definition), hypervisorPid](const ResctrlLock& lock) {
+                   return started(requireService().startForProcess(
+                       lock, definition, static_cast<pid_t>(hypervisorPid)));
+               });
 }
 
-void ManagerObject::StopDomain(const std::string& name) {
-    translateErrors("StopDomain", [&] {
-        requirePrivileged("StopDomain");
-        stopDomain(name);
-    });
+void ManagerObject::StopDomain(sdbus::Result<>&& result, std::string name) {
+    auto reply = pendingReply(std::move(result));
+    if (!admitOrReply("StopDomain", *reply, [&] {
+            requirePrivileged("StopDomain");
+            if (!service_ || !service_->find(name))
+                throwNotStarted(name);
+        }))
+        return;
+    whenLocked("StopDomain", std::move(reply),
+               [this, name = std::move(name)](const ResctrlLock& lock) { stopDomain(lock, name); });
 }
 
 ManagerObject::GroupList ManagerObject::ValidateDomain(const std::string& definition) {
@@ -433,17 +505,25 @@ std::string ManagerObject::GetCapabilities() {
     });
 }
 
-void ManagerObject::SetVcpuThread(const std::string& name, const uint32_t& vcpu,
-                                  const uint32_t& tid) {
-    translateErrors("SetVcpuThread", [&] {
-        requirePrivileged("SetVcpuThread");
-        if (!service_ || !service_->find(name))
-            throwNotStarted(name);
-        const ActiveDomain& domain = requireService().setVcpuThread(name, vcpu, tid);
-        watchHypervisor(domain); // the thread's process may have become the hypervisor
-        if (auto it = published_.find(name); it != published_.end())
-            it->second->domain().emitThreadsChanged();
-    });
+void ManagerObject::SetVcpuThread(sdbus::Result<>&& result, std::string name, uint32_t vcpu,
+                                  uint32_t tid) {
+    auto reply = pendingReply(std::move(result));
+    if (!admitOrReply("SetVcpuThread", *reply, [&] {
+            requirePrivileged("SetVcpuThread");
+            if (!service_ || !service_->find(name))
+                throwNotStarted(name);
+        }))
+        return;
+    whenLocked("SetVcpuThread", std::move(reply),
+               [this, name = std::move(name), vcpu, tid](const ResctrlLock& lock) {
+                   if (!service_ || !service_->find(name))
+                       throwNotStarted(name);
+                   const ActiveDomain& domain =
+                       requireService().setVcpuThread(lock, name, vcpu, tid);
+                   watchHypervisor(domain); // the thread's process may have become the hypervisor
+                   if (auto it = published_.find(name); it != published_.end())
+                       it->second->domain().emitThreadsChanged();
+               });
 }
 
 std::string ManagerObject::Version() {

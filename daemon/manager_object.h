@@ -11,11 +11,13 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "access_policy.h"
+#include "bus_errors.h"
 #include "daemon_config.h"
 #include "domain_objects.h"
 #include "event_loop.h"
 #include "group_manager.h"
 #include "process_table.h"
+#include "resctrl_lock_queue.h"
 #include "state_store.h"
 
 namespace resctrld {
@@ -45,16 +47,17 @@ private:
     using GroupList = std::vector<sdbus::Struct<std::string, std::string>>;
     using DomainList = std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>>;
 
-    sdbus::ObjectPath StartDomain(const std::string& definition,
-                                  const VcpuThreads& vcpuThreads) override;
-    sdbus::ObjectPath StartDomainForProcess(const std::string& definition,
-                                            const uint32_t& hypervisorPid) override;
-    void StopDomain(const std::string& name) override;
+    void StartDomain(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition,
+                     VcpuThreads vcpuThreads) override;
+    void StartDomainForProcess(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition,
+                               uint32_t hypervisorPid) override;
+    void StopDomain(sdbus::Result<>&& result, std::string name) override;
     GroupList ValidateDomain(const std::string& definition) override;
     sdbus::ObjectPath GetDomain(const std::string& name) override;
     DomainList ListDomains() override;
     std::string GetCapabilities() override;
-    void SetVcpuThread(const std::string& name, const uint32_t& vcpu, const uint32_t& tid) override;
+    void SetVcpuThread(sdbus::Result<>&& result, std::string name, uint32_t vcpu,
+                       uint32_t tid) override;
 
     std::string Version() override;
     std::string ResctrlRoot() override;
@@ -75,7 +78,13 @@ private:
     // The host's group counts for the budgets; nullopt when resctrl is not usable.
     std::optional<GroupManager::GroupCounts> groupCounts();
     // Stops the domain and announces it (StopDomain, Domain.Stop).
-    void stopDomain(const std::string& name);
+    void stopDomain(const ResctrlLock& lock, const std::string& name);
+    // Runs `work` under the resctrl lock once it can be taken, and answers `reply` with its
+    // result, or with Busy when another program keeps the lock for LockTimeoutSec=.
+    template <class... Results, class Work>
+    void whenLocked(const char* method, PendingReply<Results...> reply, Work work);
+    // Removes the groups of domains whose hypervisor exited, as soon as the lock allows.
+    void removeStoppingDomains();
     // GetStats (registered by hand, stats_reply.h): the answer stays valid until the next call.
     const DomainStats& domainStats(const std::string& name);
     sdbus::ObjectPath started(const DomainService::Started& started);
@@ -84,7 +93,9 @@ private:
     void updateTimers();
     // resctrl was mounted or unmounted: discover the host (and recover) or just tell listeners.
     void mountTableChanged();
+    // Queues the periodic check (at most one waits for the lock at a time).
     void checkDomains();
+    void checkDomains(const ResctrlLock& lock);
     void sampleMonitors();
     // Watches the domain's hypervisor (when it has one) through a pidfd.
     void watchHypervisor(const ActiveDomain& domain);
@@ -101,14 +112,16 @@ private:
     // Discovers the host when resctrl is mounted and it was not discovered yet. Returns whether
     // a host model is available; a failed discovery is logged and retried on the next call.
     bool discoverHost();
-    // Re-adopts the state directory's domains (after discovering the host).
-    void recover();
+    // Re-adopts the state directory's domains (after discovering the host), under the lock.
+    void recover(const ResctrlLock& lock);
 
     sdbus::IConnection& bus_;
     EventLoop& loop_;
     const Config& config_;
     const AccessPolicy& access_;
     StateStore store_;
+    ResctrlLockQueue locks_;
+    bool checkQueued_ = false;
     // Discovered once, when the root is first seen mounted. The group manager keeps a reference
     // to the host model, so both live behind stable pointers.
     std::unique_ptr<HostModel> host_;

@@ -176,7 +176,7 @@ DomainService::validateThreads(const DomainDefinition& definition,
     return validated;
 }
 
-DomainService::Started DomainService::start(std::string_view definitionXml,
+DomainService::Started DomainService::start(const ResctrlLock& lock, std::string_view definitionXml,
                                             const std::vector<VcpuThread>& threads) {
     DomainDefinition definition = parseDomainDefinition(definitionXml);
     std::vector<VcpuThread> given = threads;
@@ -185,10 +185,11 @@ DomainService::Started DomainService::start(std::string_view definitionXml,
     std::optional<pid_t> hypervisor;
     if (definition.hypervisorPid != 0)
         hypervisor = static_cast<pid_t>(definition.hypervisorPid);
-    return startParsed(definitionXml, std::move(definition), given, hypervisor);
+    return startParsed(lock, definitionXml, std::move(definition), given, hypervisor);
 }
 
-DomainService::Started DomainService::startForProcess(std::string_view definitionXml,
+DomainService::Started DomainService::startForProcess(const ResctrlLock& lock,
+                                                      std::string_view definitionXml,
                                                       pid_t hypervisorPid) {
     DomainDefinition definition = parseDomainDefinition(definitionXml);
     validateHypervisor(hypervisorPid);
@@ -209,10 +210,11 @@ DomainService::Started DomainService::startForProcess(std::string_view definitio
     std::vector<VcpuThread> threads;
     for (const auto& [vcpu, tid] : found)
         threads.push_back({vcpu, static_cast<std::uint32_t>(tid)});
-    return startParsed(definitionXml, std::move(definition), threads, hypervisorPid);
+    return startParsed(lock, definitionXml, std::move(definition), threads, hypervisorPid);
 }
 
-DomainService::Started DomainService::startParsed(std::string_view definitionXml,
+DomainService::Started DomainService::startParsed(const ResctrlLock& lock,
+                                                  std::string_view definitionXml,
                                                   DomainDefinition definition,
                                                   const std::vector<VcpuThread>& threads,
                                                   std::optional<pid_t> hypervisor) {
@@ -227,6 +229,16 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
                                 " bytes once encoded; letters and digits take one byte, others "
                                 "three)");
     auto existing = domains_.find(definition.name);
+    // A domain of that name whose hypervisor exited: its groups go before anything new is made.
+    if (existing != domains_.end() && existing->second.stopping) {
+        if (!removeGroupsOf(lock, existing->second))
+            throw KernelRejected("domain '" + definition.name +
+                                 "' is stopping and its groups cannot be removed yet (see the "
+                                 "daemon's log); try again");
+        spdlog::info("domain {}: its groups are removed", definition.name);
+        domains_.erase(existing);
+        existing = domains_.end();
+    }
     if (existing != domains_.end()) {
         // A reconnect: while the domain's hypervisor runs, the threads must be its threads.
         if (auto recorded = existing->second.hypervisor();
@@ -245,18 +257,18 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
         if (!it->second.definition.isEquivalentTo(definition))
             throw AlreadyExists("domain '" + definition.name +
                                 "' is already started with another definition; stop it first");
-        return reconnect(it->second, validated);
+        return reconnect(lock, it->second, validated);
     }
 
     std::vector<VcpuThread> attach;
     for (const ThreadRecord& thread : validated.threads)
         attach.push_back({thread.vcpu, thread.tid});
     ActiveDomain domain;
-    domain.groups = groups_.start(definition, attach);
+    domain.groups = groups_.start(lock, definition, attach);
     Rollback rollback;
     rollback.add([&] {
         try {
-            groups_.stop(domain.groups);
+            groups_.stop(lock, domain.groups);
         } catch (const Error& e) {
             spdlog::warn("domain {}: cannot undo its groups: {}", definition.name, e.what());
         }
@@ -291,12 +303,12 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
     return {it->second, false};
 }
 
-DomainService::Started DomainService::reconnect(ActiveDomain& domain,
+DomainService::Started DomainService::reconnect(const ResctrlLock& lock, ActiveDomain& domain,
                                                 const ValidatedThreads& validated) {
     // Recreate what vanished, then (re)write every thread: writing a tid already in its group is
     // harmless, so a reconnect always ends with the groups complete.
-    groups_.adopt(domain.groups);
-    attachAndSave(domain, validated.threads, validated.owner);
+    groups_.adopt(lock, domain.groups);
+    attachAndSave(lock, domain, validated.threads, validated.owner);
     domain.degraded = false;
     domain.problems.clear();
     spdlog::info("domain {} reconnected: {} vCPU threads attached", domain.record.name,
@@ -304,7 +316,8 @@ DomainService::Started DomainService::reconnect(ActiveDomain& domain,
     return {domain, true};
 }
 
-void DomainService::attachAndSave(ActiveDomain& domain, const std::vector<ThreadRecord>& threads,
+void DomainService::attachAndSave(const ResctrlLock& lock, ActiveDomain& domain,
+                                  const std::vector<ThreadRecord>& threads,
                                   const std::optional<ProcessIdentity>& hypervisor) {
     // The record goes first: a crash after it leaves threads that recover() attaches; a crash
     // before it leaves the tree as it was.
@@ -333,7 +346,7 @@ void DomainService::attachAndSave(ActiveDomain& domain, const std::vector<Thread
     };
     try {
         for (const ThreadRecord& thread : threads)
-            groups_.moveThread(domain.groups, {thread.vcpu, thread.tid}, !known(thread));
+            groups_.moveThread(lock, domain.groups, {thread.vcpu, thread.tid}, !known(thread));
     } catch (...) {
         restore();
         throw;
@@ -350,14 +363,15 @@ void DomainService::recordThreads(ActiveDomain& domain, const std::vector<Thread
               [](const ThreadRecord& a, const ThreadRecord& b) { return a.vcpu < b.vcpu; });
 }
 
-void DomainService::attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads) {
+void DomainService::attachThreads(const ResctrlLock& lock, ActiveDomain& domain,
+                                  const std::vector<ThreadRecord>& threads) {
     for (const ThreadRecord& thread : threads)
-        groups_.moveThread(domain.groups, {thread.vcpu, thread.tid}, true);
+        groups_.moveThread(lock, domain.groups, {thread.vcpu, thread.tid}, true);
     recordThreads(domain, threads);
 }
 
-const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsigned vcpu,
-                                                 std::uint32_t tid) {
+const ActiveDomain& DomainService::setVcpuThread(const ResctrlLock& lock, const std::string& name,
+                                                 unsigned vcpu, std::uint32_t tid) {
     auto it = domains_.find(name);
     if (it == domains_.end())
         throw NotFound("no domain named '" + name + "' is started");
@@ -377,7 +391,7 @@ const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsign
                                     "' (a vCPU thread runs one vCPU)");
     ThreadRecord thread = validateThread({vcpu, tid}, owner);
     // The thread's process becomes the domain's hypervisor when none was known.
-    attachAndSave(domain, {thread},
+    attachAndSave(lock, domain, {thread},
                   domain.hypervisor() ? std::nullopt : processes_.process(*owner));
     spdlog::info("domain {}: vCPU {} thread {} attached", name, vcpu, tid);
     return domain;
@@ -392,14 +406,16 @@ void DomainService::forget(const std::string& name) {
     }
 }
 
-void DomainService::stop(const std::string& name) {
+void DomainService::stop(const ResctrlLock& lock, const std::string& name) {
     auto it = domains_.find(name);
     if (it == domains_.end())
         throw NotFound("no domain named '" + name + "' is started");
     forget(name);
     try {
-        groups_.stop(it->second.groups);
+        groups_.stop(lock, it->second.groups);
     } catch (...) {
+        if (it->second.stopping)
+            throw; // its record is gone already; it stays stopping
         // Still started: keep its record so a restart does not take its groups for strays.
         try {
             store_.save(it->second.record);
@@ -424,7 +440,7 @@ bool DomainService::dropExitedThreads(ActiveDomain& domain,
            }) > 0;
 }
 
-bool DomainService::attachNewVcpuThreads(ActiveDomain& domain,
+bool DomainService::attachNewVcpuThreads(const ResctrlLock& lock, ActiveDomain& domain,
                                          const std::set<pid_t>& hypervisorThreads) {
     const auto hypervisor = processes_.thread(domain.hypervisor()->pid);
     bool changed = false;
@@ -455,7 +471,7 @@ bool DomainService::attachNewVcpuThreads(ActiveDomain& domain,
         if (*vcpu >= vcpuLimit(domain.definition))
             continue; // not a vCPU of this domain's definition: left where it was born
         try {
-            attachThreads(domain, {{*vcpu, threadId, info->startTime}});
+            attachThreads(lock, domain, {{*vcpu, threadId, info->startTime}});
             spdlog::info("domain {}: new vCPU {} thread {} attached", domain.record.name, *vcpu,
                          tid);
             changed = true;
@@ -525,56 +541,82 @@ std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const
     return problems;
 }
 
-std::map<std::string, ActiveDomain>::iterator
-DomainService::removeExited(std::map<std::string, ActiveDomain>::iterator it) {
-    const std::string& name = it->first;
-    spdlog::info("domain {}: hypervisor process {} exited; removing its groups", name,
-                 it->second.record.hypervisorPid);
-    forget(name);
+void DomainService::markStopping(ActiveDomain& domain) {
+    spdlog::info("domain {}: hypervisor process {} exited; removing its groups", domain.record.name,
+                 domain.record.hypervisorPid);
+    // The record goes first, as in stop(): a crash from here on leaves stray groups.
+    forget(domain.record.name);
+    domain.stopping = true;
+}
+
+bool DomainService::removeGroupsOf(const ResctrlLock& lock, ActiveDomain& domain) {
     try {
-        groups_.stop(it->second.groups);
+        groups_.stop(lock, domain.groups);
+        return true;
     } catch (const Error& e) {
-        spdlog::warn("domain {}: {}; its groups are removed at the next restart", name, e.what());
+        if (!domain.removalFailed)
+            spdlog::warn("domain {}: cannot remove its groups yet: {}; retrying",
+                         domain.record.name, e.what());
+        domain.removalFailed = true;
+        return false;
     }
-    return domains_.erase(it);
 }
 
 bool DomainService::hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor) {
     auto it = domains_.find(name);
-    if (it == domains_.end() || it->second.hypervisor() != hypervisor)
+    if (it == domains_.end() || it->second.stopping || it->second.hypervisor() != hypervisor)
         return false;
-    removeExited(it);
+    markStopping(it->second);
     return true;
 }
 
-DomainChanges DomainService::check() {
-    DomainChanges changes;
+std::vector<std::string> DomainService::removeStopping(const ResctrlLock& lock) {
+    std::vector<std::string> removed;
     for (auto it = domains_.begin(); it != domains_.end();) {
-        const std::string name = it->first;
+        if (!it->second.stopping || !removeGroupsOf(lock, it->second)) {
+            ++it;
+            continue;
+        }
+        spdlog::info("domain {}: its groups are removed", it->first);
+        removed.push_back(it->first);
+        it = domains_.erase(it);
+    }
+    return removed;
+}
+
+DomainChanges DomainService::check(const ResctrlLock& lock) {
+    DomainChanges changes;
+    for (auto& [name, domain] : domains_) {
+        if (domain.stopping)
+            continue;
         try {
-            if (auto hypervisor = it->second.hypervisor();
+            if (auto hypervisor = domain.hypervisor();
                 hypervisor && !processes_.isAlive(*hypervisor)) {
-                it = removeExited(it);
-                changes.died.push_back(name);
+                markStopping(domain);
+                changes.stateChanged.push_back(name);
                 continue;
             }
-            checkDomain(it->second, changes);
+            checkDomain(lock, domain, changes);
         } catch (const std::system_error& e) {
             // /proc could not be read (out of descriptors or memory): conclude nothing.
             spdlog::warn("domain {}: cannot check it now: {}", name, e.what());
         }
-        ++it;
     }
+    changes.died = removeStopping(lock);
+    std::erase_if(changes.stateChanged, [&](const std::string& name) {
+        return std::find(changes.died.begin(), changes.died.end(), name) != changes.died.end();
+    });
     return changes;
 }
 
-void DomainService::checkDomain(ActiveDomain& domain, DomainChanges& changes) {
+void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
+                                DomainChanges& changes) {
     const std::string& name = domain.record.name;
     bool threadsChanged = false;
     if (auto hypervisor = domain.hypervisor()) {
         const std::set<pid_t> listed = processes_.threadIds(hypervisor->pid);
         threadsChanged = dropExitedThreads(domain, &listed);
-        threadsChanged = attachNewVcpuThreads(domain, listed) || threadsChanged;
+        threadsChanged = attachNewVcpuThreads(lock, domain, listed) || threadsChanged;
     } else {
         threadsChanged = dropExitedThreads(domain, nullptr);
     }
@@ -601,7 +643,7 @@ void DomainService::checkDomain(ActiveDomain& domain, DomainChanges& changes) {
     }
 }
 
-Recovery DomainService::recover() {
+Recovery DomainService::recover(const ResctrlLock& lock) {
     Recovery recovery;
     StateStore::Loaded loaded = store_.loadAll();
     recovery.problems = loaded.problems;
@@ -631,7 +673,7 @@ Recovery DomainService::recover() {
             continue; // its groups are strays now
         }
         try {
-            groups_.adopt(domain.groups);
+            groups_.adopt(lock, domain.groups);
         } catch (const Error& e) {
             recovery.problems.push_back("domain " + domain.record.name +
                                         ": cannot recreate its groups: " + e.what());
@@ -649,8 +691,8 @@ Recovery DomainService::recover() {
         recovery.adopted.push_back(domain.record.name);
         domains_.emplace(domain.record.name, std::move(domain));
     }
-    recovery.strayGroupsRemoved = groups_.removeStrayGroups(known);
-    groups_.regrowDefaultGroup();
+    recovery.strayGroupsRemoved = groups_.removeStrayGroups(lock, known);
+    groups_.regrowDefaultGroup(lock);
     return recovery;
 }
 

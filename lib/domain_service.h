@@ -27,6 +27,11 @@ struct ActiveDomain {
     DomainRecord record;
     // A thread left its group or a group vanished (dbus-api.md, Domain.State).
     bool degraded = false;
+    // Its hypervisor exited and its record is gone, but its groups are not removed yet (the
+    // resctrl lock was taken, or the kernel refused): removeStopping() retries.
+    bool stopping = false;
+    // A removal of its groups failed already (logged once, not on every retry).
+    bool removalFailed = false;
     // What made it degraded, one line each; logged once when they appear.
     std::vector<std::string> problems;
 
@@ -37,7 +42,9 @@ struct ActiveDomain {
     std::set<pid_t> seenHypervisorThreads;
 
     std::optional<ProcessIdentity> hypervisor() const;
-    std::string_view state() const noexcept { return degraded ? "degraded" : "active"; }
+    std::string_view state() const noexcept {
+        return stopping ? "stopping" : degraded ? "degraded" : "active";
+    }
 };
 
 // What one pass of DomainService::check() changed.
@@ -59,7 +66,8 @@ struct Recovery {
 // the per-tick health check and recovery after a restart. Keeps the state directory in step with
 // resctrl: a domain is saved after its groups are complete and forgotten before they are
 // removed, so a crash at any point leaves either a complete domain or stray groups that
-// recover() removes. No D-Bus here: the daemon maps results to objects and signals.
+// recover() removes. Whatever changes resctrl takes the held resctrl lock; the rest never waits
+// for it. No D-Bus here: the daemon maps results to objects and signals.
 class DomainService {
 public:
     DomainService(GroupManager& groups, ProcessTable processes, StateStore& store, pid_t self);
@@ -70,23 +78,30 @@ public:
     };
 
     // StartDomain: with no threads, a <domstatus> definition supplies them.
-    Started start(std::string_view definitionXml, const std::vector<VcpuThread>& threads);
+    Started start(const ResctrlLock& lock, std::string_view definitionXml,
+                  const std::vector<VcpuThread>& threads);
     // StartDomainForProcess: the threads are the hypervisor's "CPU <n>/<accel>" threads.
-    Started startForProcess(std::string_view definitionXml, pid_t hypervisorPid);
+    Started startForProcess(const ResctrlLock& lock, std::string_view definitionXml,
+                            pid_t hypervisorPid);
     // Throws NotFound, or KernelRejected (the domain then stays started).
-    void stop(const std::string& name);
-    const ActiveDomain& setVcpuThread(const std::string& name, unsigned vcpu, std::uint32_t tid);
+    void stop(const ResctrlLock& lock, const std::string& name);
+    const ActiveDomain& setVcpuThread(const ResctrlLock& lock, const std::string& name,
+                                      unsigned vcpu, std::uint32_t tid);
 
     const ActiveDomain* find(const std::string& name) const;
     const std::map<std::string, ActiveDomain>& domains() const noexcept { return domains_; }
 
-    Recovery recover();
+    Recovery recover(const ResctrlLock& lock);
     // The process `hypervisor` exited (its pidfd said so): if it is still the domain's
-    // hypervisor, removes the domain's groups and forgets it, and returns true.
+    // hypervisor, forgets the domain's record, marks it stopping and returns true. Its groups go
+    // with the next removeStopping(), which needs the lock.
     bool hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor);
+    // Removes the groups of every stopping domain and forgets those whose groups are gone; they
+    // are returned. A domain the kernel refuses stays stopping, for the next try.
+    std::vector<std::string> removeStopping(const ResctrlLock& lock);
     // Periodic check of every domain: hypervisor alive, threads still in their groups, groups
     // present, new vCPU threads of a known hypervisor (hot-plug fires no hook).
-    DomainChanges check();
+    DomainChanges check(const ResctrlLock& lock);
 
 private:
     struct ValidatedThreads {
@@ -94,29 +109,35 @@ private:
         std::optional<ProcessIdentity> owner;
     };
 
-    Started startParsed(std::string_view definitionXml, DomainDefinition definition,
-                        const std::vector<VcpuThread>& threads, std::optional<pid_t> hypervisor);
-    Started reconnect(ActiveDomain& domain, const ValidatedThreads& validated);
+    Started startParsed(const ResctrlLock& lock, std::string_view definitionXml,
+                        DomainDefinition definition, const std::vector<VcpuThread>& threads,
+                        std::optional<pid_t> hypervisor);
+    Started reconnect(const ResctrlLock& lock, ActiveDomain& domain,
+                      const ValidatedThreads& validated);
     ValidatedThreads validateThreads(const DomainDefinition& definition,
                                      const std::vector<VcpuThread>& threads,
                                      std::optional<pid_t> hypervisor) const;
     ThreadRecord validateThread(const VcpuThread& thread, std::optional<pid_t>& owner) const;
     ProcessIdentity validateHypervisor(pid_t pid) const;
-    void attachThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads);
+    void attachThreads(const ResctrlLock& lock, ActiveDomain& domain,
+                       const std::vector<ThreadRecord>& threads);
     // Puts the threads in the record (replacing their vCPUs' entries), in vCPU order.
     void recordThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads);
     // attachThreads (and a newly known hypervisor) made durable; on any failure the domain's
     // record is as it was.
-    void attachAndSave(ActiveDomain& domain, const std::vector<ThreadRecord>& threads,
+    void attachAndSave(const ResctrlLock& lock, ActiveDomain& domain,
+                       const std::vector<ThreadRecord>& threads,
                        const std::optional<ProcessIdentity>& hypervisor);
     void forget(const std::string& name);
-    // Removes the groups of a domain whose hypervisor is gone and forgets it.
-    std::map<std::string, ActiveDomain>::iterator
-    removeExited(std::map<std::string, ActiveDomain>::iterator it);
+    // Forgets the record of a domain whose hypervisor is gone and marks it stopping.
+    void markStopping(ActiveDomain& domain);
+    // Removes a stopping domain's groups; false (logged once) when the kernel refuses.
+    bool removeGroupsOf(const ResctrlLock& lock, ActiveDomain& domain);
     // check() of one domain whose hypervisor lives: threads, hot-plug, problems.
-    void checkDomain(ActiveDomain& domain, DomainChanges& changes);
+    void checkDomain(const ResctrlLock& lock, ActiveDomain& domain, DomainChanges& changes);
     // Per-tick pieces of check().
-    bool attachNewVcpuThreads(ActiveDomain& domain, const std::set<pid_t>& hypervisorThreads);
+    bool attachNewVcpuThreads(const ResctrlLock& lock, ActiveDomain& domain,
+                              const std::set<pid_t>& hypervisorThreads);
     bool dropExitedThreads(ActiveDomain& domain, const std::set<pid_t>* hypervisorThreads);
     std::vector<std::string> findProblems(ActiveDomain& domain) const;
 

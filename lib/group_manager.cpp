@@ -187,8 +187,7 @@ DomainGroups GroupManager::layOut(const std::string& domainName, Plan plan) cons
     return groups;
 }
 
-std::vector<PlannedGroup> GroupManager::validate(const DomainDefinition& definition) {
-    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+std::vector<PlannedGroup> GroupManager::validate(const DomainDefinition& definition) const {
     DomainGroups groups = layOut(definition.name, plan(definition, readHostState()));
     std::vector<PlannedGroup> planned;
     for (std::size_t i = 0; i < groups.allocationGroups.size(); ++i)
@@ -251,9 +250,8 @@ void GroupManager::writeTask(const std::string& group, const VcpuThread& thread)
            *failure);
 }
 
-DomainGroups GroupManager::start(const DomainDefinition& definition,
+DomainGroups GroupManager::start(const ResctrlLock&, const DomainDefinition& definition,
                                  std::span<const VcpuThread> threads) {
-    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
     // One read of the host under the lock: the plan and the default group's schemata before.
     const HostState state = readHostState();
     const Schemata defaultBefore = state.groups.front().schemata;
@@ -304,9 +302,8 @@ void GroupManager::attach(const DomainGroups& domain, const VcpuThread& thread) 
         writeTask(group, thread);
 }
 
-void GroupManager::moveThread(const DomainGroups& domain, const VcpuThread& thread,
-                              bool newThread) {
-    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+void GroupManager::moveThread(const ResctrlLock&, const DomainGroups& domain,
+                              const VcpuThread& thread, bool newThread) {
     const auto groups = domain.groupsOfVcpu(thread.vcpu);
     for (std::size_t i = 0; i < groups.size(); ++i) {
         try {
@@ -322,8 +319,7 @@ void GroupManager::moveThread(const DomainGroups& domain, const VcpuThread& thre
     }
 }
 
-void GroupManager::stop(const DomainGroups& domain) {
-    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+void GroupManager::stop(const ResctrlLock&, const DomainGroups& domain) {
     for (const std::string& group : domain.topGroups()) {
         reservations_.erase(group);
         auto failure = resctrl_.removeGroup(group);
@@ -343,8 +339,7 @@ void GroupManager::writeRegrownDefaultGroup() {
     writeDefaultGroup(allocator.defaultGroupSchemata(), state.groups.front().schemata);
 }
 
-void GroupManager::regrowDefaultGroup() {
-    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+void GroupManager::regrowDefaultGroup(const ResctrlLock&) {
     writeRegrownDefaultGroup();
 }
 
@@ -398,8 +393,7 @@ void GroupManager::repairSchemata(const std::string& domainName, const std::stri
     writeSchemata(group, changes);
 }
 
-void GroupManager::adopt(const DomainGroups& domain) {
-    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+void GroupManager::adopt(const ResctrlLock&, const DomainGroups& domain) {
     for (std::size_t i = 0; i < domain.allocationGroups.size(); ++i) {
         const std::string& group = domain.allocationGroups[i];
         // Reserved before any repair, which may fail: the group's ways stay its own, never the
@@ -433,8 +427,8 @@ void GroupManager::adopt(const DomainGroups& domain) {
     }
 }
 
-std::vector<std::string> GroupManager::removeStrayGroups(const std::set<std::string>& known) {
-    auto lock = ResctrlLock::acquire(resctrl_.root(), options_.lockTimeout);
+std::vector<std::string> GroupManager::removeStrayGroups(const ResctrlLock&,
+                                                         const std::set<std::string>& known) {
     std::vector<std::string> removed;
     auto removeIfStray = [&](const std::string& group) {
         if (known.count(group))

@@ -22,8 +22,6 @@ struct GroupManagerOptions {
     std::string prefix = "resctrld-";
     // libvirt-xml.md rule 12.
     bool manageDefaultGroup = true;
-    // How long to wait for the resctrl lock before answering Busy.
-    std::chrono::milliseconds lockTimeout{5000};
 };
 
 // The resctrl groups of one started domain, as created by GroupManager::start.
@@ -54,7 +52,8 @@ struct PlannedGroup {
 };
 
 // Creates, fills and removes resctrl groups for domains, all or nothing, under the kernel's
-// recommended lock. Owns nothing but its own (prefixed) groups; foreign groups only count
+// recommended lock, which the caller takes (every change takes a `const ResctrlLock&`). Owns
+// nothing but its own (prefixed) groups; foreign groups only count
 // against free ways, CLOSIDs and RMIDs.
 class GroupManager {
 public:
@@ -65,29 +64,32 @@ public:
     // get a short hash of the original appended).
     std::string groupStem(const std::string& domainName) const;
 
-    // Dry run under the same lock and rules as start(): the groups it would create now.
-    std::vector<PlannedGroup> validate(const DomainDefinition& definition);
+    // Dry run under the same rules as start(), planned from a fresh read of the host taken
+    // without the lock (so nobody holding it can delay it): the groups start() would create now.
+    std::vector<PlannedGroup> validate(const DomainDefinition& definition) const;
 
     // Plans the domain against the host as it is inside the lock, creates its groups, writes
     // their schemata one line per write, creates the monitor groups, shrinks the default group
     // (ManageDefaultGroup=yes) and attaches every thread. On any failure everything this call
     // did is undone and the error propagates (NoSpace, NotSupported, InvalidDefinition,
     // KernelRejected with errno and last_cmd_status, ProcessNotFound, Busy).
-    DomainGroups start(const DomainDefinition& definition, std::span<const VcpuThread> threads);
+    DomainGroups start(const ResctrlLock& lock, const DomainDefinition& definition,
+                       std::span<const VcpuThread> threads);
 
     // Writes a thread to the groups of its vCPU (one id per write(2), as kernel 6.1 needs).
     void attach(const DomainGroups& domain, const VcpuThread& thread);
     // attach() of a started domain's thread, under the resctrl lock. When a later group refuses
     // a `newThread` (one the domain's groups did not hold), it is moved back to the default group
     // so no group holds it half-way; a known thread (a reconnect rewrites them) stays put.
-    void moveThread(const DomainGroups& domain, const VcpuThread& thread, bool newThread);
+    void moveThread(const ResctrlLock& lock, const DomainGroups& domain, const VcpuThread& thread,
+                    bool newThread);
     // The entries of `wanted` that `group`'s schemata does not hold now (all of them when the
     // group is gone); empty when it holds them all.
     Schemata missingSchemata(const std::string& group, const Schemata& wanted) const;
 
     // Removes the domain's groups (their tasks return to the parent group) and gives the ways
     // back to the default group.
-    void stop(const DomainGroups& domain);
+    void stop(const ResctrlLock& lock, const DomainGroups& domain);
 
     // Rebuilds the groups of a domain started before a restart from its definition and the
     // schemata its allocation groups were given then (`allocations[i]` = {schemata, reserved} of
@@ -99,14 +101,15 @@ public:
     // Records a domain found in the state directory after a restart (or reconnected): recreates
     // any of its groups that vanished (with the schemata it planned) and takes its reservations
     // back.
-    void adopt(const DomainGroups& domain);
+    void adopt(const ResctrlLock& lock, const DomainGroups& domain);
 
     // Gives the default group every way no own or exclusive group holds (ManageDefaultGroup=yes;
     // no-op otherwise), e.g. after stray groups were removed.
-    void regrowDefaultGroup();
+    void regrowDefaultGroup(const ResctrlLock& lock);
 
     // Prefixed groups on the host that none of `known` explains (left by a crash), removed.
-    std::vector<std::string> removeStrayGroups(const std::set<std::string>& known);
+    std::vector<std::string> removeStrayGroups(const ResctrlLock& lock,
+                                               const std::set<std::string>& known);
 
     // What is on the host now: every control group's holdings and the monitoring groups.
     HostState readHostState() const;

@@ -12,32 +12,45 @@
 
 namespace resctrld {
 
-ResctrlLock ResctrlLock::acquire(const std::filesystem::path& root,
-                                 std::chrono::milliseconds timeout) {
+std::optional<ResctrlLock> ResctrlLock::tryAcquire(const std::filesystem::path& root) {
     UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd.isValid())
         throw ResctrlUnavailable("cannot open the resctrl root " + root.string() + ": " +
                                  std::generic_category().message(errno));
-    // flock has no timeout of its own. Retrying LOCK_NB with a growing pause keeps the wait
-    // bounded without a helper thread or signals; the lock is only ever held for the few
-    // milliseconds a group change takes, so the first retries usually succeed.
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto pause = std::chrono::milliseconds(1);
     for (;;) {
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
             return ResctrlLock(std::move(fd));
-        if (errno != EWOULDBLOCK && errno != EINTR)
+        if (errno == EWOULDBLOCK)
+            return std::nullopt;
+        if (errno != EINTR)
             throw ResctrlUnavailable("cannot lock the resctrl root " + root.string() + ": " +
                                      std::generic_category().message(errno));
-        auto now = std::chrono::steady_clock::now();
+    }
+}
+
+ResctrlLock ResctrlLock::acquire(const std::filesystem::path& root,
+                                 std::chrono::milliseconds timeout) {
+    // flock has no timeout of its own: LOCK_NB again with a growing pause.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+        if (auto lock = tryAcquire(root))
+            return std::move(*lock);
+        const auto now = std::chrono::steady_clock::now();
         if (now >= deadline)
-            throw Busy("the resctrl lock on " + root.string() + " is held by another program for " +
-                       "more than " + std::to_string(timeout.count()) +
-                       " ms (pqos, runc or another resctrl tool); try again");
+            throw Busy(busyMessage(root, timeout));
         std::this_thread::sleep_for(
             std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
         pause = std::min(pause * 2, std::chrono::milliseconds(50));
     }
+}
+
+std::string ResctrlLock::busyMessage(const std::filesystem::path& root,
+                                     std::chrono::milliseconds waited) {
+    return "the resctrl lock on " + root.string() + " is held by another program for more than " +
+           std::to_string(waited.count()) +
+           " ms (pqos, runc or another resctrl tool, or any local user: lslocks shows who); "
+           "try again";
 }
 
 std::string KernelFailure::describe() const {

@@ -12,15 +12,23 @@
 
 namespace resctrld {
 
-// The kernel's recommended serialisation for resctrl users (resctrl-kernel.md §8.2): an
-// exclusive flock(2) on the root directory, held for a whole read-modify-write sequence. Other
-// tools (pqos, runc) take the same lock. Released when this object goes.
+// The kernel's recommended serialisation for resctrl users: an exclusive flock(2) on the root
+// directory, held for a whole read-modify-write sequence. Other tools (pqos, runc) take the same
+// lock, and so can any local user (read access to the root is enough). Released when this object
+// goes. Functions that change resctrl take a `const ResctrlLock&` to say that it is held.
 class ResctrlLock {
 public:
-    // Waits at most `timeout` for the lock; throws Busy naming the root when it stays taken,
-    // ResctrlUnavailable when the root cannot be opened.
+    // Takes the lock when nobody holds it, never waiting: nullopt while another open file holds
+    // it (another program, or another ResctrlLock of this process). Throws ResctrlUnavailable
+    // when the root cannot be opened.
+    static std::optional<ResctrlLock> tryAcquire(const std::filesystem::path& root);
+    // Waits at most `timeout` for the lock, sleeping between tries; throws Busy naming the root
+    // when it stays taken. For tools and tests only: the daemon never waits (tryAcquire).
     static ResctrlLock acquire(const std::filesystem::path& root,
                                std::chrono::milliseconds timeout);
+    // The message of the Busy error for a lock still taken after `waited`.
+    static std::string busyMessage(const std::filesystem::path& root,
+                                   std::chrono::milliseconds waited);
 
 private:
     explicit ResctrlLock(UniqueFd fd)

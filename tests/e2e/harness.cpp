@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sstream>
 #include <stdexcept>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -339,6 +340,50 @@ CallResult runAsUser(const std::string& address, uid_t uid, gid_t gid,
         std::getline(lines, result.errorMessage, '\0');
     }
     return result;
+}
+
+ResctrlLockHolder::ResctrlLockHolder(const fs::path& root, uid_t uid, gid_t gid) {
+    int ready[2], letGo[2];
+    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(letGo, O_CLOEXEC) != 0)
+        throwErrno("pipe2");
+    pid_ = fork();
+    if (pid_ < 0)
+        throwErrno("fork");
+    if (pid_ == 0) {
+        close(ready[0]);
+        close(letGo[1]);
+        char status = 'E';
+        if (setgroups(0, nullptr) == 0 && setresgid(gid, gid, gid) == 0 &&
+            setresuid(uid, uid, uid) == 0) {
+            const int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY);
+            if (fd >= 0 && flock(fd, LOCK_EX) == 0)
+                status = 'L';
+        }
+        [[maybe_unused]] auto n = write(ready[1], &status, 1);
+        // Holds the lock until the parent closes its end (or dies).
+        n = read(letGo[0], &status, 1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(letGo[0]);
+    release_ = letGo[1];
+    char status = 0;
+    const bool answered =
+        waitReadable(ready[0], Clock::now() + kDeadline) && read(ready[0], &status, 1) == 1;
+    close(ready[0]);
+    if (!answered || status != 'L') {
+        release();
+        throw std::runtime_error("the lock holder (uid " + std::to_string(uid) +
+                                 ") could not take the lock on " + root.string());
+    }
+}
+
+void ResctrlLockHolder::release() {
+    if (pid_ <= 0)
+        return;
+    close(release_);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
 }
 
 NotifySocket::NotifySocket(const fs::path& path)

@@ -167,6 +167,23 @@ CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
                       const std::vector<gid_t>& groups, const std::string& method,
                       const std::string& stringArg = "x");
 
+// The kernel's advisory resctrl lock (flock(2) on the root directory) held by a child process
+// running as uid/gid, as any local user can take it: read access to the root is enough. Held when
+// the constructor returns; released by release() or the destructor.
+class ResctrlLockHolder {
+public:
+    ResctrlLockHolder(const std::filesystem::path& root, uid_t uid, gid_t gid);
+    ~ResctrlLockHolder() { release(); }
+    ResctrlLockHolder(const ResctrlLockHolder&) = delete;
+    ResctrlLockHolder& operator=(const ResctrlLockHolder&) = delete;
+    // Lets go of the lock and waits until the child is gone (the lock with it).
+    void release();
+
+private:
+    pid_t pid_ = -1;
+    int release_ = -1;
+};
+
 std::string readFile(const std::filesystem::path& path);
 
 // What a thread of `pid` is blocked in now, from /proc/<pid>/task/<tid>/syscall: the x86-64

@@ -18,6 +18,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <poll.h>
 #include <regex>
 #include <set>
@@ -1204,6 +1205,128 @@ TEST_CASE("StartDomain is Busy while another process holds the resctrl lock",
     // The lock released, the same call succeeds.
     f.start(definition, vm.threadsOf({0, 1}));
     CHECK(f.tasks("resctrld-vm1-vcpus_0-1") == TidSet{vm.tid(0), vm.tid(1)});
+}
+
+namespace {
+
+// How long a call open to everyone may wait behind a lock someone else holds: "a fraction of a
+// second", with room for CI's sanitized build on two cores.
+constexpr auto kPromptAnswer = std::chrono::milliseconds(500);
+
+template <class Call> std::chrono::milliseconds timeOf(Call&& call) {
+    const auto start = Clock::now();
+    call();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
+} // namespace
+
+TEST_CASE("While another user holds the resctrl lock, every other caller is answered at once",
+          "[e2e][sim][domains][hostile]") {
+    Fixture f("skx-2s-l3cat", "", "6.15", "LockTimeoutSec=3\n");
+    FakeVm& vm = f.spawn(4);
+    f.start(domainXml("vm1", 4, cachetune("0-1", cache(0, 5120) + monitor("0-1"))),
+            vm.threadsOf({0, 1}));
+    const std::string vm2 = domainXml("vm2", 4, cachetune("2-3", cache(0, 5120)));
+    ResctrlLockHolder holder(f.sim.root(), kNobody, kNogroup);
+    const std::string before = f.snapshot();
+
+    // A mutating call that must wait for the lock, sent before the reads on the same connection:
+    // the bus delivers them in this order, so the daemon has it when the reads come.
+    std::optional<std::string> startedPath;
+    std::optional<std::string> startError;
+    f.manager->callMethodAsync("StartDomain")
+        .onInterface(kManager)
+        .withArguments(vm2, vm.threadsOf({2, 3}))
+        .uponReplyInvoke([&](const sdbus::Error* error, const sdbus::ObjectPath& path) {
+            if (error)
+                startError = error->getName() + ": " + error->getMessage();
+            else
+                startedPath = path;
+        });
+
+    int cases = 0;
+    auto prompt = [&](const char* what, const std::function<void()>& call) {
+        const auto took = timeOf(call);
+        INFO(what << " took " << took.count() << " ms");
+        CHECK(took < kPromptAnswer);
+        ++cases;
+    };
+    prompt("Get(Version)",
+           [&] { f.manager->getProperty("Version").onInterface(kManager).get<std::string>(); });
+    prompt("ListDomains", [&] { CHECK(f.listDomains().size() == 1); });
+    prompt("GetStats", [&] {
+        std::map<std::string, sdbus::Variant> stats;
+        f.manager->callMethod("GetStats")
+            .onInterface(kManager)
+            .withArguments("vm1")
+            .storeResultsTo(stats);
+    });
+    prompt("Get(ClosidsFree)", [&] { f.managerProperty("ClosidsFree"); });
+    // ValidateDomain plans from a fresh read without the lock: never Busy, never waiting.
+    prompt("ValidateDomain", [&] {
+        std::vector<sdbus::Struct<std::string, std::string>> groups;
+        f.manager->callMethod("ValidateDomain")
+            .onInterface(kManager)
+            .withArguments(vm2)
+            .storeResultsTo(groups);
+        CHECK(groups.size() == 1);
+    });
+    // The same calls from the lock holder's own user.
+    const auto validate = callAsUser(f.bus.address(), kNobody, kNogroup, {}, "ValidateDomain", vm2);
+    INFO(validate.errorName << ": " << validate.errorMessage);
+    CHECK(validate.ok);
+    ++cases;
+    std::cout << "hostile cases: lock-holder " << cases << "\n";
+
+    CHECK_FALSE(startedPath);
+    CHECK_FALSE(startError);
+    CHECK(f.snapshot() == before);
+    // The lock released, the waiting call goes through.
+    holder.release();
+    REQUIRE(f.waitFor([&] { return startedPath || startError; }));
+    INFO(startError.value_or(""));
+    CHECK(startedPath == "/org/resctrld1/domain/vm2");
+    CHECK(f.tasks("resctrld-vm2-vcpus_2-3") == TidSet{vm.tid(2), vm.tid(3)});
+}
+
+TEST_CASE("A VM that exits while another program holds the lock is stopping until its groups go",
+          "[e2e][sim][domains][hostile]") {
+    Fixture f("skx-2s-l3cat", "", "6.15", "LockTimeoutSec=0.3\n");
+    const std::string before = f.snapshot();
+    FakeVm& vm = f.spawn(2);
+    const auto path =
+        f.startForProcess(domainXml("vm1", 2, cachetune("0-1", cache(0, 5120))), vm.pid());
+    auto domain = sdbus::createProxy(*f.connection, kService, path);
+    std::vector<std::string> states;
+    domain->uponSignal("PropertiesChanged")
+        .onInterface("org.freedesktop.DBus.Properties")
+        .call([&](const std::string& interface,
+                  const std::map<std::string, sdbus::Variant>& changed,
+                  const std::vector<std::string>& invalidated) {
+            if (interface == kDomain &&
+                (changed.count("State") ||
+                 std::find(invalidated.begin(), invalidated.end(), "State") != invalidated.end()))
+                states.push_back(
+                    domain->getProperty("State").onInterface(kDomain).get<std::string>());
+        });
+    domain->finishRegistration();
+
+    ResctrlLockHolder holder(f.sim.root(), kNobody, kNogroup);
+    vm.kill();
+    REQUIRE(f.waitFor([&] { return !states.empty(); }));
+    CHECK(states.back() == "stopping");
+    // Well past LockTimeoutSec=: a cleanup is never given up, and nothing is forgotten meanwhile.
+    CHECK_FALSE(f.waitFor([&] { return !f.stopped.empty(); }, std::chrono::milliseconds(1000)));
+    CHECK(f.listDomains().size() == 1);
+    CHECK(f.groups() == std::set<std::string>{"resctrld-vm1-vcpus_0-1"});
+
+    holder.release();
+    REQUIRE(f.waitFor([&] { return !f.stopped.empty(); }));
+    CHECK(f.stopped.front().first == "vm1");
+    CHECK(f.listDomains().empty());
+    CHECK(f.groups().empty());
+    CHECK(f.snapshot() == before);
 }
 
 TEST_CASE("A member of AllowedGroups starts and stops domains", "[e2e][sim][domains]") {

@@ -59,6 +59,7 @@ TEST_CASE("start creates groups, schemata, monitors and tasks; stop removes them
     SimInstance sim({"skx-2s-l3cat", "6.1", "", true});
     HostModel host = discoverSim(sim);
     GroupManager manager(host, ResctrlFs(sim.root()));
+    const auto lock = ResctrlLock::acquire(sim.root(), std::chrono::seconds(5));
     std::string rootBefore = readText(sim.at("schemata"));
 
     TestThread cpu0, cpu1, cpu2, cpu3;
@@ -66,7 +67,7 @@ TEST_CASE("start creates groups, schemata, monitors and tasks; stop removes them
                                     {1, static_cast<std::uint32_t>(cpu1.tid())},
                                     {2, static_cast<std::uint32_t>(cpu2.tid())},
                                     {3, static_cast<std::uint32_t>(cpu3.tid())}};
-    DomainGroups groups = manager.start(parseDomainDefinition(kTwoGroups), threads);
+    DomainGroups groups = manager.start(lock, parseDomainDefinition(kTwoGroups), threads);
 
     REQUIRE(groups.allocationGroups == std::vector<std::string>{"resctrld-vm1-vcpus_0-1"});
     CHECK(groups.monitorGroups ==
@@ -89,7 +90,7 @@ TEST_CASE("start creates groups, schemata, monitors and tasks; stop removes them
     CHECK(readTasks(sim.at("mon_groups/resctrld-vm1-vcpus_2/tasks")) ==
           std::set<pid_t>{cpu2.tid()});
 
-    manager.stop(groups);
+    manager.stop(lock, groups);
     CHECK(groupsIn(sim.root()).empty());
     CHECK_FALSE(pathExists(sim.at("mon_groups/resctrld-vm1-vcpus_2")));
     CHECK(Schemata::parse(readText(sim.at("schemata"))) == Schemata::parse(rootBefore));
@@ -100,6 +101,8 @@ TEST_CASE("validate reports the groups and changes nothing", "[group-manager][si
     SimInstance sim({"skx-2s-l3cat", "6.15", "", true});
     HostModel host = discoverSim(sim);
     GroupManager manager(host, ResctrlFs(sim.root()));
+    // Held while validate runs: it must not need the lock.
+    const auto lock = ResctrlLock::acquire(sim.root(), std::chrono::seconds(5));
     std::string rootBefore = readText(sim.at("schemata"));
 
     auto planned = manager.validate(parseDomainDefinition(kTwoGroups));
@@ -124,6 +127,7 @@ TEST_CASE("a kernel error at any step leaves nothing behind", "[group-manager][s
     SimInstance sim({"skx-2s-l3cat", "6.15", "", true});
     HostModel host = discoverSim(sim);
     GroupManager manager(host, ResctrlFs(sim.root()));
+    const auto lock = ResctrlLock::acquire(sim.root(), std::chrono::seconds(5));
     std::string rootBefore = readText(sim.at("schemata"));
     sim.setControl("faults", op + " " + glob + " 1 EIO\n");
 
@@ -132,7 +136,7 @@ TEST_CASE("a kernel error at any step leaves nothing behind", "[group-manager][s
                                     {1, static_cast<std::uint32_t>(cpu1.tid())}};
     INFO(op << " " << glob);
     try {
-        manager.start(parseDomainDefinition(kTwoGroups), threads);
+        manager.start(lock, parseDomainDefinition(kTwoGroups), threads);
         FAIL("start succeeded despite the injected fault");
     } catch (const KernelRejected& e) {
         CHECK_THAT(e.what(), Catch::Contains(expected) && Catch::Contains("Input/output error"));
@@ -147,8 +151,10 @@ TEST_CASE("a thread that does not exist is ProcessNotFound and rolls back",
     SimInstance sim({"skx-2s-l3cat", "6.1", "", true});
     HostModel host = discoverSim(sim);
     GroupManager manager(host, ResctrlFs(sim.root()));
+    const auto lock = ResctrlLock::acquire(sim.root(), std::chrono::seconds(5));
     std::vector<VcpuThread> threads{{0, static_cast<std::uint32_t>(unusedTid())}};
-    CHECK_THROWS_AS(manager.start(parseDomainDefinition(kTwoGroups), threads), ProcessNotFound);
+    CHECK_THROWS_AS(manager.start(lock, parseDomainDefinition(kTwoGroups), threads),
+                    ProcessNotFound);
     CHECK(groupsIn(sim.root()).empty());
 }
 
@@ -157,6 +163,7 @@ TEST_CASE("domains compete for ways until NoSpace; foreign groups keep theirs",
     SimInstance sim({"bdx-2s", "6.15", "", true});
     HostModel host = discoverSim(sim);
     GroupManager manager(host, ResctrlFs(sim.root()));
+    const auto lock = ResctrlLock::acquire(sim.root(), std::chrono::seconds(5));
     // A foreign tool holds ways 0-3 of cache 0.
     REQUIRE(makeDir(sim.at("pqos-cos1")) == 0);
     REQUIRE(writeFile(sim.at("pqos-cos1/schemata"), "L3:0=f\n") == 0);
@@ -170,22 +177,22 @@ TEST_CASE("domains compete for ways until NoSpace; foreign groups keep theirs",
                                      "</cputune></domain>");
     };
     // 20 ways of 2 MiB; c0000 is shared with I/O; 4 ways are foreign: 14 ways outside both.
-    auto a = manager.start(domain("a", 16), {});
-    auto b = manager.start(domain("b", 12), {});
+    auto a = manager.start(lock, domain("a", 16), {});
+    auto b = manager.start(lock, domain("b", 12), {});
     CHECK(Schemata::parse(readText(sim.at("resctrld-a-vcpus_0/schemata")))
               .mask(Resource::L3, CacheId{0}) == CbmMask(0xff0));
     CHECK(Schemata::parse(readText(sim.at("pqos-cos1/schemata"))).mask(Resource::L3, CacheId{0}) ==
           CbmMask(0xf));
     auto before = groupsIn(sim.root());
     try {
-        manager.start(domain("c", 12), {});
+        manager.start(lock, domain("c", 12), {});
         FAIL("a third domain fit");
     } catch (const NoSpace& e) {
         CHECK_THAT(e.what(), Catch::Contains("cache 0"));
     }
     CHECK(groupsIn(sim.root()) == before);
-    manager.stop(a);
-    CHECK_NOTHROW(manager.stop(b));
+    manager.stop(lock, a);
+    CHECK_NOTHROW(manager.stop(lock, b));
     CHECK(groupsIn(sim.root()) == std::set<std::string>{"pqos-cos1"});
 }
 
@@ -194,11 +201,12 @@ TEST_CASE("stray prefixed groups are removed, foreign and known ones stay",
     SimInstance sim({"skx-2s-l3cat", "6.15", "", true});
     HostModel host = discoverSim(sim);
     GroupManager manager(host, ResctrlFs(sim.root()));
+    const auto lock = ResctrlLock::acquire(sim.root(), std::chrono::seconds(5));
     REQUIRE(makeDir(sim.at("resctrld-gone-vcpus_0")) == 0);
     REQUIRE(makeDir(sim.at("resctrld-kept-vcpus_0")) == 0);
     REQUIRE(makeDir(sim.at("mon_groups/resctrld-gone-vcpus_1")) == 0);
     REQUIRE(makeDir(sim.at("foreign")) == 0);
-    auto removed = manager.removeStrayGroups({"resctrld-kept-vcpus_0"});
+    auto removed = manager.removeStrayGroups(lock, {"resctrld-kept-vcpus_0"});
     CHECK(std::set<std::string>(removed.begin(), removed.end()) ==
           std::set<std::string>{"resctrld-gone-vcpus_0", "mon_groups/resctrld-gone-vcpus_1"});
     CHECK(groupsIn(sim.root()) == std::set<std::string>{"foreign", "resctrld-kept-vcpus_0"});
@@ -206,7 +214,7 @@ TEST_CASE("stray prefixed groups are removed, foreign and known ones stay",
 
 TEST_CASE("group names are safe and unique", "[group-manager]") {
     HostModel host;
-    GroupManager manager(host, ResctrlFs("/nonexistent"), {"p-", true, {}});
+    GroupManager manager(host, ResctrlFs("/nonexistent"), {"p-", true});
     CHECK(manager.groupStem("vm-1.test_a") == "p-vm-1.test_a");
     auto odd = manager.groupStem("my vm/1");
     CHECK(odd.rfind("p-my_vm_1~", 0) == 0);

@@ -84,6 +84,21 @@ TEST_CASE("the resctrl lock excludes other processes and gives up with Busy", "[
     CHECK_NOTHROW(ResctrlLock::acquire(root.path, 30ms));
 }
 
+TEST_CASE("tryAcquire never waits: nothing while another process holds the lock", "[resctrl-fs]") {
+    TempDir root;
+    LockHolder holder(root.path);
+    CHECK_FALSE(ResctrlLock::tryAcquire(root.path).has_value());
+    holder.letGo();
+    auto lock = ResctrlLock::tryAcquire(root.path);
+    CHECK(lock.has_value());
+    // A second open file of the same process is refused too: flock belongs to the open file.
+    CHECK_FALSE(ResctrlLock::tryAcquire(root.path).has_value());
+}
+
+TEST_CASE("tryAcquire of a missing root is ResctrlUnavailable", "[resctrl-fs]") {
+    CHECK_THROWS_AS(ResctrlLock::tryAcquire("/nonexistent/resctrl"), ResctrlUnavailable);
+}
+
 TEST_CASE("the resctrl lock is released when the object goes", "[resctrl-fs]") {
     TempDir root;
     { auto lock = ResctrlLock::acquire(root.path, 10ms); }

@@ -142,6 +142,10 @@ void SimInstance::start() {
     if (!::mkdtemp(tmpl.data()))
         throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
     temp_ = tmpl;
+    // Reachable by every user, as /sys/fs/resctrl is: unprivileged processes in the tests (a
+    // caller, a holder of the resctrl lock) open the mount like any local user can.
+    fs::permissions(temp_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
     mount_ = temp_ / "mnt";
     control_ = temp_ / "control";
     sysfs_ = temp_ / "sysfs";

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "resctrl_lock_queue.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+namespace resctrld {
+namespace {
+
+constexpr std::chrono::milliseconds kFirstPause{1};
+constexpr std::chrono::milliseconds kLongestPause{50};
+
+} // namespace
+
+ResctrlLockQueue::ResctrlLockQueue(EventLoop& loop, std::filesystem::path root)
+    : loop_(loop)
+    , root_(std::move(root)) {
+}
+
+void ResctrlLockQueue::submit(Work work, Clock::time_point deadline, Failed failed) {
+    jobs_.push_back({std::move(work), deadline, std::move(failed), Clock::now()});
+    tryRun();
+}
+
+void ResctrlLockQueue::submit(Work work, Failed failed) {
+    jobs_.push_back({std::move(work), std::nullopt, std::move(failed), Clock::now()});
+    tryRun();
+}
+
+void ResctrlLockQueue::tryRun() {
+    // Work that submits more work finds it run by the loop below, under the same lock.
+    if (running_ || jobs_.empty())
+        return;
+    std::optional<ResctrlLock> lock;
+    try {
+        lock = ResctrlLock::tryAcquire(root_);
+    } catch (const Error& e) {
+        failAll(e);
+        return;
+    }
+    if (!lock) {
+        expire(Clock::now());
+        scheduleRetry();
+        return;
+    }
+    running_ = true;
+    while (!jobs_.empty()) {
+        Job job = std::move(jobs_.front());
+        jobs_.pop_front();
+        // Each job answers its own caller and handles its own errors; anything escaping is a bug
+        // in it and must not keep the rest of the queue from running.
+        try {
+            job.work(*lock);
+        } catch (const std::exception& e) {
+            spdlog::error("work under the resctrl lock failed: {}", e.what());
+        }
+    }
+    running_ = false;
+    stopRetrying();
+}
+
+void ResctrlLockQueue::expire(Clock::time_point now) {
+    // Jobs are not sorted by deadline: a job without one may stand before one that has passed.
+    std::deque<Job> expired;
+    std::erase_if(jobs_, [&](Job& job) {
+        if (!job.deadline || *job.deadline > now)
+            return false;
+        expired.push_back(std::move(job));
+        return true;
+    });
+    for (Job& job : expired) {
+        const auto waited =
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - job.queuedAt);
+        job.failed(Busy(ResctrlLock::busyMessage(root_, waited)));
+    }
+}
+
+void ResctrlLockQueue::failAll(const Error& error) {
+    std::deque<Job> failed = std::move(jobs_);
+    jobs_.clear();
+    stopRetrying();
+    for (Job& job : failed)
+        job.failed(error);
+}
+
+void ResctrlLockQueue::stopRetrying() {
+    // Disarmed, not destroyed: this may run inside the timer's own callback.
+    if (retry_)
+        retry_->disarm();
+    pause_ = kFirstPause;
+}
+
+void ResctrlLockQueue::scheduleRetry() {
+    if (jobs_.empty()) {
+        stopRetrying();
+        return;
+    }
+    if (!retry_)
+        retry_.emplace(loop_, pause_, [this] { tryRun(); });
+    else
+        retry_->setInterval(pause_);
+    pause_ = std::min(pause_ * 2, kLongestPause);
+}
+
+} // namespace resctrld

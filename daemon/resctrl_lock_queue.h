@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <optional>
+
+#include "errors.h"
+#include "event_loop.h"
+#include "resctrl_fs.h"
+
+namespace resctrld {
+
+// Runs the work that changes resctrl under the kernel's advisory lock without ever waiting for
+// the lock on the event loop: anyone who can read the resctrl root can take that lock and keep
+// it, and the loop must go on answering everyone else (properties, ListDomains, GetStats, the
+// watchdog). Work runs at once when the lock is free; while another open file holds it, the
+// queue tries again from a timer. flock(2) tells nobody when a lock is released, so this is
+// polling, with a pause that grows from 1 ms to 50 ms. Work runs in the order it came, every
+// piece under one taking of the lock when several are waiting.
+class ResctrlLockQueue {
+public:
+    using Clock = std::chrono::steady_clock;
+    using Work = std::function<void(const ResctrlLock&)>;
+    // Called instead of the work: Busy when the deadline passed with the lock still taken,
+    // ResctrlUnavailable when the root cannot be opened.
+    using Failed = std::function<void(const Error&)>;
+
+    ResctrlLockQueue(EventLoop& loop, std::filesystem::path root);
+
+    // `work` runs as soon as the lock can be taken, or `failed` runs at `deadline`. Runs `work`
+    // before returning when the lock is free and nothing is queued.
+    void submit(Work work, Clock::time_point deadline, Failed failed);
+    // Without a deadline: waits as long as the lock stays taken (cleanups, recovery).
+    void submit(Work work, Failed failed);
+
+    bool idle() const noexcept { return jobs_.empty(); }
+
+private:
+    struct Job {
+        Work work;
+        std::optional<Clock::time_point> deadline;
+        Failed failed;
+        Clock::time_point queuedAt;
+    };
+
+    void tryRun();
+    // Fails every job whose deadline has passed.
+    void expire(Clock::time_point now);
+    void failAll(const Error& error);
+    void scheduleRetry();
+    void stopRetrying();
+
+    EventLoop& loop_;
+    std::filesystem::path root_;
+    std::deque<Job> jobs_;
+    std::optional<PeriodicTimer> retry_;
+    std::chrono::milliseconds pause_{1};
+    bool running_ = false;
+};
+
+} // namespace resctrld
