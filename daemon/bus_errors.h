@@ -34,6 +34,17 @@ template <class Body> decltype(auto) translateErrors(const char* method, Body&& 
     }
 }
 
+// Emits from a destructor or a clean-up path, which must not throw: when the bus connection is
+// gone every emit fails, and the daemon is on its way out (main() exits so that the service
+// manager restarts it, keeping every group).
+template <class Emit> void emitQuietly(const char* what, Emit&& emit) noexcept {
+    try {
+        std::forward<Emit>(emit)();
+    } catch (const std::exception& e) {
+        spdlog::debug("cannot emit {}: {}", what, e.what());
+    }
+}
+
 // An asynchronous method's answer (methods marked Method.Async in dbus/), shared by the work
 // that sends it and the failure handler that may send it instead; copyable, as std::function
 // needs.

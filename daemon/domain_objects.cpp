@@ -46,7 +46,7 @@ DomainObject::DomainObject(sdbus::IConnection& bus, std::string path, const Doma
 }
 
 DomainObject::~DomainObject() {
-    emitInterfacesRemovedSignal();
+    emitQuietly("InterfacesRemoved", [this] { emitInterfacesRemovedSignal(); });
     unregisterAdaptor();
 }
 
@@ -115,7 +115,7 @@ AllocationObject::AllocationObject(sdbus::IConnection& bus, std::string path,
 }
 
 AllocationObject::~AllocationObject() {
-    emitInterfacesRemovedSignal();
+    emitQuietly("InterfacesRemoved", [this] { emitInterfacesRemovedSignal(); });
     unregisterAdaptor();
 }
 
@@ -158,7 +158,7 @@ MonitorObject::MonitorObject(sdbus::IConnection& bus, std::string path, const Pl
 }
 
 MonitorObject::~MonitorObject() {
-    emitInterfacesRemovedSignal();
+    emitQuietly("InterfacesRemoved", [this] { emitInterfacesRemovedSignal(); });
     unregisterAdaptor();
 }
 

@@ -29,6 +29,9 @@ namespace {
 // sysexits.h values, which systemd units can key RestartPreventExitStatus= on.
 constexpr int kExitUsage = 64;
 constexpr int kExitConfig = 78;
+// EX_UNAVAILABLE: the bus went away. Restart=on-failure brings the daemon back, and it re-adopts
+// every domain.
+constexpr int kExitBusLost = 69;
 
 std::unique_ptr<sdbus::IConnection> connectBus(const resctrld::CommandLine& commandLine) {
     switch (commandLine.bus) {
@@ -158,6 +161,8 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
         return 1;
     }
 
+    manager.startServing();
+
     std::optional<resctrld::PeriodicTimer> watchdog;
     uint64_t watchdogUsec = 0;
     if (sd_watchdog_enabled(0, &watchdogUsec) > 0 && watchdogUsec > 0) {
@@ -171,7 +176,17 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
                  config.stateDirectory.string());
     sd_notify(0, "READY=1\nSTATUS=Serving org.resctrld1");
 
-    loop.run();
+    try {
+        loop.run();
+    } catch (const sdbus::Error& e) {
+        // Every group and the state directory stay as they are: the VMs keep their tuning, and
+        // the next daemon re-adopts them. Nothing below may emit on the dead connection.
+        spdlog::error("lost the connection to {}: {}; exiting so that resctrld is restarted "
+                      "(every resctrl group and the state directory are kept)",
+                      describeBus(commandLine), e.getMessage());
+        sd_notify(0, "STATUS=Lost the bus connection");
+        return kExitBusLost;
+    }
     return 0;
 }
 

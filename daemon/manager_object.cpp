@@ -46,6 +46,9 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
         getObject(), Manager_adaptor::INTERFACE_NAME, "GetStats", {"name"},
         [this](const std::string& name) -> const DomainStats& { return domainStats(name); });
     registerAdaptor();
+}
+
+void ManagerObject::startServing() {
     mounted_ = probeResctrl(config_.resctrlRoot).mounted;
     discoverHost();
     try {
@@ -297,6 +300,15 @@ void ManagerObject::checkDomains() {
 void ManagerObject::checkDomains(const ResctrlLock& lock) {
     if (!service_)
         return;
+    // What recovery could not do at start-up is tried again on every check until it succeeds.
+    if (service_->repairPending()) {
+        repairAdopted(lock);
+        return;
+    }
+    applyCheck(lock);
+}
+
+void ManagerObject::applyCheck(const ResctrlLock& lock) {
     const DomainChanges changes = service_->check(lock);
     for (const std::string& name : changes.died)
         unpublish(name);
@@ -367,42 +379,61 @@ bool ManagerObject::discoverHost() {
         host_.reset();
         return false;
     }
-    // Recovery changes resctrl: it waits for the lock, and every call queued after it finds the
-    // domains it adopted.
-    locks_.submit(
-        [this](const ResctrlLock& lock) { recover(lock); },
-        [](const Error& e) { spdlog::error("recovery after restart failed: {}", e.what()); });
+    adoptRecords();
+    // Repairing changes resctrl: it waits for the lock, and every call queued after it finds the
+    // domains' groups whole.
+    locks_.submit([this](const ResctrlLock& lock) { repairAdopted(lock); },
+                  [](const Error& e) {
+                      spdlog::error("cannot repair the re-adopted domains now: {}; the periodic "
+                                    "check tries again",
+                                    e.what());
+                  });
     return true;
 }
 
-void ManagerObject::recover(const ResctrlLock& lock) {
+void ManagerObject::adoptRecords() {
+    Recovery recovery;
+    try {
+        recovery = service_->adoptRecords();
+    } catch (const std::exception& e) {
+        // An unreadable state directory: serve anyway; the next start sees what the kernel holds.
+        spdlog::error("cannot read the domains of the state directory: {}", e.what());
+        return;
+    }
+    for (const std::string& problem : recovery.problems)
+        spdlog::warn("recovery: {}", problem);
+    for (const std::string& name : recovery.cleanedUp)
+        spdlog::info("domain {}: its hypervisor exited while resctrld was not running; its groups "
+                     "are removed",
+                     name);
+    // Published at once, each on its own: a domain that cannot be shown never hides the others.
+    for (const std::string& name : recovery.adopted) {
+        spdlog::info("domain {} re-adopted", name);
+        try {
+            publish(*service_->find(name));
+        } catch (const std::exception& e) {
+            spdlog::error("domain {}: cannot publish its objects: {}", name, e.what());
+        }
+    }
+    updateTimers();
+}
+
+void ManagerObject::repairAdopted(const ResctrlLock& lock) {
     if (!service_)
         return;
-    try {
-        const Recovery recovery = service_->recover(lock);
+    const Recovery recovery = service_->repairAdopted(lock);
+    // Retried on every check: said once, and again only when it changes.
+    if (recovery.problems != repairProblems_) {
         for (const std::string& problem : recovery.problems)
             spdlog::warn("recovery: {}", problem);
-        for (const std::string& name : recovery.cleanedUp)
-            spdlog::info("domain {}: its hypervisor exited while resctrld was not running; "
-                         "removed its groups",
-                         name);
-        for (const std::string& group : recovery.strayGroupsRemoved)
-            spdlog::info("removed stray group {} (no started domain explains it)", group);
-        for (const std::string& name : recovery.adopted) {
-            spdlog::info("domain {} re-adopted", name);
-            try {
-                publish(*service_->find(name));
-            } catch (const std::exception& e) {
-                spdlog::error("domain {}: cannot publish its objects: {}", name, e.what());
-            }
-        }
-    } catch (const std::exception& e) {
-        // Busy or an unreadable state directory: serve anyway; the next start will see what
-        // the kernel holds.
-        spdlog::error("recovery after restart failed: {}", e.what());
+        if (recovery.problems.empty())
+            spdlog::info("recovery: the re-adopted domains are whole again");
+        repairProblems_ = recovery.problems;
     }
+    for (const std::string& group : recovery.strayGroupsRemoved)
+        spdlog::info("removed stray group {} (no started domain explains it)", group);
     // What recovery could not repair shows at once as a degraded domain.
-    checkDomains(lock);
+    applyCheck(lock);
     updateTimers();
 }
 

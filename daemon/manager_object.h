@@ -34,9 +34,13 @@ inline constexpr const char* kManagerPath = "/org/resctrld1";
 class ManagerObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Manager_adaptor,
                                                             sdbus::ObjectManager_adaptor> {
 public:
-    // Recovers the domains of the state directory (when resctrl is mounted) and publishes them.
+    // Registers the Manager object; nothing on the host is read or changed yet.
     ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Config& config,
                   const AccessPolicy& access);
+    // Once the bus name is owned (nothing destructive before: a second instance must fail
+    // first): discovers the host when resctrl is mounted, re-adopts and publishes the domains of
+    // the state directory, queues their repair under the resctrl lock, watches the mount table.
+    void startServing();
     ~ManagerObject();
 
     ManagerObject(const ManagerObject&) = delete;
@@ -96,6 +100,8 @@ private:
     // Queues the periodic check (at most one waits for the lock at a time).
     void checkDomains();
     void checkDomains(const ResctrlLock& lock);
+    // One pass of the domain check, its changes announced.
+    void applyCheck(const ResctrlLock& lock);
     void sampleMonitors();
     // Watches the domain's hypervisor (when it has one) through a pidfd.
     void watchHypervisor(const ActiveDomain& domain);
@@ -112,8 +118,10 @@ private:
     // Discovers the host when resctrl is mounted and it was not discovered yet. Returns whether
     // a host model is available; a failed discovery is logged and retried on the next call.
     bool discoverHost();
-    // Re-adopts the state directory's domains (after discovering the host), under the lock.
-    void recover(const ResctrlLock& lock);
+    // Recovery after a restart: the state directory's domains adopted and published (no lock),
+    // then their groups repaired and strays removed under the lock.
+    void adoptRecords();
+    void repairAdopted(const ResctrlLock& lock);
 
     sdbus::IConnection& bus_;
     EventLoop& loop_;
@@ -122,6 +130,8 @@ private:
     StateStore store_;
     ResctrlLockQueue locks_;
     bool checkQueued_ = false;
+    // What the last repair of re-adopted domains could not do (logged when it changes).
+    std::vector<std::string> repairProblems_;
     // Discovered once, when the root is first seen mounted. The group manager keeps a reference
     // to the host model, so both live behind stable pointers.
     std::unique_ptr<HostModel> host_;

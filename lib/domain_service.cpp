@@ -643,11 +643,10 @@ void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
     }
 }
 
-Recovery DomainService::recover(const ResctrlLock& lock) {
+Recovery DomainService::adoptRecords() {
     Recovery recovery;
     StateStore::Loaded loaded = store_.loadAll();
     recovery.problems = loaded.problems;
-    std::set<std::string> known;
     for (DomainRecord& record : loaded.records) {
         ActiveDomain domain;
         try {
@@ -672,28 +671,67 @@ Recovery DomainService::recover(const ResctrlLock& lock) {
             forget(domain.record.name);
             continue; // its groups are strays now
         }
+        domain.needsRepair = true;
+        recovery.adopted.push_back(domain.record.name);
+        domains_.emplace(domain.record.name, std::move(domain));
+    }
+    cleanupPending_ = true;
+    return recovery;
+}
+
+Recovery DomainService::repairAdopted(const ResctrlLock& lock) {
+    Recovery recovery;
+    for (auto& [name, domain] : domains_) {
+        if (!domain.needsRepair)
+            continue;
         try {
             groups_.adopt(lock, domain.groups);
+            domain.needsRepair = false;
         } catch (const Error& e) {
-            recovery.problems.push_back("domain " + domain.record.name +
+            // Its threads are attached to whatever groups it has; the rest is tried again.
+            recovery.problems.push_back("domain " + name +
                                         ": cannot recreate its groups: " + e.what());
+            recovery.incomplete = true;
         }
         dropExitedThreads(domain, nullptr);
         for (const ThreadRecord& thread : domain.record.threads) {
             try {
                 groups_.attach(domain.groups, {thread.vcpu, thread.tid});
             } catch (const Error& e) {
-                recovery.problems.push_back("domain " + domain.record.name + ": " + e.what());
+                // A thread that exited meanwhile is dropped by the next attempt.
+                recovery.problems.push_back("domain " + name + ": " + e.what());
+                domain.needsRepair = true;
+                recovery.incomplete = true;
             }
         }
+    }
+    if (!cleanupPending_)
+        return recovery;
+    // Only once every adopted domain holds its groups again: a group of one that could not be
+    // repaired is no stray.
+    if (recovery.incomplete)
+        return recovery;
+    std::set<std::string> known;
+    for (const auto& [name, domain] : domains_)
         for (const std::string& group : domain.groups.createdGroups())
             known.insert(group);
-        recovery.adopted.push_back(domain.record.name);
-        domains_.emplace(domain.record.name, std::move(domain));
+    try {
+        auto strays = groups_.removeStrayGroups(lock, known);
+        recovery.strayGroupsRemoved = std::move(strays.removed);
+        groups_.regrowDefaultGroup(lock);
+        cleanupPending_ = !strays.refused.empty();
+        recovery.incomplete = cleanupPending_;
+    } catch (const Error& e) {
+        recovery.problems.push_back(std::string("cannot clean up after the restart: ") + e.what());
+        recovery.incomplete = true;
     }
-    recovery.strayGroupsRemoved = groups_.removeStrayGroups(lock, known);
-    groups_.regrowDefaultGroup(lock);
     return recovery;
+}
+
+bool DomainService::repairPending() const noexcept {
+    return cleanupPending_ || std::any_of(domains_.begin(), domains_.end(), [](const auto& entry) {
+               return entry.second.needsRepair;
+           });
 }
 
 } // namespace resctrld

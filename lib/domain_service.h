@@ -32,6 +32,9 @@ struct ActiveDomain {
     bool stopping = false;
     // A removal of its groups failed already (logged once, not on every retry).
     bool removalFailed = false;
+    // Adopted from its record after a restart; its groups are not checked and repaired yet
+    // (DomainService::repairAdopted, under the lock).
+    bool needsRepair = false;
     // What made it degraded, one line each; logged once when they appear.
     std::vector<std::string> problems;
 
@@ -54,12 +57,15 @@ struct DomainChanges {
     std::vector<std::string> threadsChanged; // threads attached (hot-plug) or gone
 };
 
-// What DomainService::recover() found after a restart.
+// What the steps of recovery after a restart found (DomainService::adoptRecords and
+// repairAdopted).
 struct Recovery {
     std::vector<std::string> adopted;
     std::vector<std::string> cleanedUp; // hypervisor gone while the daemon was not running
     std::vector<std::string> strayGroupsRemoved;
     std::vector<std::string> problems; // unreadable records and the like, one line each
+    // A step that changes resctrl failed (it is retried by the next repairAdopted or check).
+    bool incomplete = false;
 };
 
 // The started domains of the host: starting (with thread validation and reconnects), stopping,
@@ -91,7 +97,16 @@ public:
     const ActiveDomain* find(const std::string& name) const;
     const std::map<std::string, ActiveDomain>& domains() const noexcept { return domains_; }
 
-    Recovery recover(const ResctrlLock& lock);
+    // Recovery after a restart, step one, without the lock: reads the state directory and takes
+    // every domain whose hypervisor still runs as started (listed from now on, needsRepair);
+    // forgets those whose hypervisor is gone (their groups are strays now).
+    Recovery adoptRecords();
+    // Step two, under the lock: recreates what vanished of the adopted domains' groups, attaches
+    // their threads, removes stray prefixed groups and regrows the default group. Each part
+    // fails on its own; what failed is retried by the next call (check() makes it).
+    Recovery repairAdopted(const ResctrlLock& lock);
+    // Some of it failed and waits for the next repairAdopted().
+    bool repairPending() const noexcept;
     // The process `hypervisor` exited (its pidfd said so): if it is still the domain's
     // hypervisor, forgets the domain's record, marks it stopping and returns true. Its groups go
     // with the next removeStopping(), which needs the lock.
@@ -146,6 +161,8 @@ private:
     StateStore& store_;
     pid_t self_;
     std::map<std::string, ActiveDomain> domains_;
+    // Stray groups and the default group are still to be cleaned up after a restart.
+    bool cleanupPending_ = false;
 };
 
 } // namespace resctrld

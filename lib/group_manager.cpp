@@ -427,17 +427,18 @@ void GroupManager::adopt(const ResctrlLock&, const DomainGroups& domain) {
     }
 }
 
-std::vector<std::string> GroupManager::removeStrayGroups(const ResctrlLock&,
-                                                         const std::set<std::string>& known) {
-    std::vector<std::string> removed;
+GroupManager::StrayRemoval GroupManager::removeStrayGroups(const ResctrlLock&,
+                                                           const std::set<std::string>& known) {
+    StrayRemoval result;
     auto removeIfStray = [&](const std::string& group) {
         if (known.count(group))
             return;
         if (auto failure = resctrl_.removeGroup(group)) {
             spdlog::warn("cannot remove stray group {}: {}", group, failure->describe());
+            result.refused.push_back(group);
             return;
         }
-        removed.push_back(group);
+        result.removed.push_back(group);
     };
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
@@ -451,7 +452,7 @@ std::vector<std::string> GroupManager::removeStrayGroups(const ResctrlLock&,
         if (name.rfind(options_.prefix, 0) == 0)
             removeIfStray("mon_groups/" + name);
     }
-    return removed;
+    return result;
 }
 
 } // namespace resctrld

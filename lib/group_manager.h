@@ -107,9 +107,13 @@ public:
     // no-op otherwise), e.g. after stray groups were removed.
     void regrowDefaultGroup(const ResctrlLock& lock);
 
-    // Prefixed groups on the host that none of `known` explains (left by a crash), removed.
-    std::vector<std::string> removeStrayGroups(const ResctrlLock& lock,
-                                               const std::set<std::string>& known);
+    // Prefixed groups on the host that none of `known` explains (left by a crash), removed;
+    // those the kernel refused to remove are logged and listed in `refused`.
+    struct StrayRemoval {
+        std::vector<std::string> removed;
+        std::vector<std::string> refused;
+    };
+    StrayRemoval removeStrayGroups(const ResctrlLock& lock, const std::set<std::string>& known);
 
     // What is on the host now: every control group's holdings and the monitoring groups.
     HostState readHostState() const;

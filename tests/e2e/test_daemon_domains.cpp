@@ -1329,6 +1329,34 @@ TEST_CASE("A VM that exits while another program holds the lock is stopping unti
     CHECK(f.snapshot() == before);
 }
 
+TEST_CASE("A daemon that loses the bus exits with a failure status and keeps every group",
+          "[e2e][sim][domains][lifecycle]") {
+    Fixture f;
+    FakeVm& vm = f.spawn(2);
+    f.startForProcess(domainXml("vm1", 2, cachetune("0-1", cache(0, 5120) + monitor("0-1"))),
+                      vm.pid());
+    const std::string before = f.snapshot();
+    const auto stateFiles = [&] {
+        std::set<std::string> names;
+        for (const auto& entry : fs::directory_iterator(f.daemon.stateDir()))
+            names.insert(entry.path().filename().string());
+        return names;
+    };
+    const auto stateBefore = stateFiles();
+    REQUIRE(stateBefore.size() >= 2); // the domain's record and the instance lock
+
+    REQUIRE(kill(f.bus.pid(), SIGKILL) == 0);
+    const auto status = f.daemon.process().waitExit();
+    const std::string log = f.daemon.process().stderrText();
+    INFO(log);
+    REQUIRE(status);
+    // EX_UNAVAILABLE, so that systemd's Restart=on-failure brings it back; never a signal.
+    CHECK(*status == 69);
+    CHECK_THAT(log, Catch::Contains("lost the connection"));
+    CHECK(f.snapshot() == before);
+    CHECK(stateFiles() == stateBefore);
+}
+
 TEST_CASE("A member of AllowedGroups starts and stops domains", "[e2e][sim][domains]") {
     // nogroup is nobody's primary group in the user database.
     Fixture f("skx-2s-l3cat", "", "6.15", "AllowedGroups=nogroup\n");

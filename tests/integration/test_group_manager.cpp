@@ -206,7 +206,7 @@ TEST_CASE("stray prefixed groups are removed, foreign and known ones stay",
     REQUIRE(makeDir(sim.at("resctrld-kept-vcpus_0")) == 0);
     REQUIRE(makeDir(sim.at("mon_groups/resctrld-gone-vcpus_1")) == 0);
     REQUIRE(makeDir(sim.at("foreign")) == 0);
-    auto removed = manager.removeStrayGroups(lock, {"resctrld-kept-vcpus_0"});
+    auto removed = manager.removeStrayGroups(lock, {"resctrld-kept-vcpus_0"}).removed;
     CHECK(std::set<std::string>(removed.begin(), removed.end()) ==
           std::set<std::string>{"resctrld-gone-vcpus_0", "mon_groups/resctrld-gone-vcpus_1"});
     CHECK(groupsIn(sim.root()) == std::set<std::string>{"foreign", "resctrld-kept-vcpus_0"});
