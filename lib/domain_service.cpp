@@ -72,6 +72,12 @@ void requireVcpuOfDomain(const DomainDefinition& definition, const VcpuThread& t
                                 std::to_string(limit) + ")");
 }
 
+// The state file's path and the errno text are the operator's: logged, not answered.
+[[noreturn]] void throwSaveFailed(const std::string& name, const std::system_error& e) {
+    spdlog::error("domain {}: {}", name, e.what());
+    throw Failed("cannot save the state of domain '" + name + "'; see the daemon's log");
+}
+
 void setHypervisor(DomainRecord& record, const ProcessIdentity& hypervisor) {
     record.hypervisorPid = static_cast<std::uint32_t>(hypervisor.pid);
     record.hypervisorStartTime = hypervisor.startTime;
@@ -151,10 +157,13 @@ ThreadRecord DomainService::validateThread(const VcpuThread& thread,
 DomainService::ValidatedThreads
 DomainService::validateThreads(const DomainDefinition& definition,
                                const std::vector<VcpuThread>& threads,
-                               std::optional<pid_t> hypervisor) const {
+                               std::optional<pid_t> hypervisor, const ThreadOwners& owners) const {
     ValidatedThreads validated;
-    if (hypervisor)
+    if (hypervisor) {
         validated.owner = validateHypervisor(*hypervisor);
+        owners.require(processes_, *hypervisor,
+                       "hypervisor process " + std::to_string(*hypervisor));
+    }
     std::optional<pid_t> owner = hypervisor;
     std::map<unsigned, std::uint32_t> seenVcpus;
     std::map<std::uint32_t, unsigned> seenTids;
@@ -168,6 +177,7 @@ DomainService::validateThreads(const DomainDefinition& definition,
                                     std::to_string(it->second) + " and vCPU " +
                                     std::to_string(thread.vcpu) + " (a vCPU thread runs one vCPU)");
         validated.threads.push_back(validateThread(thread, owner));
+        owners.require(processes_, static_cast<pid_t>(thread.tid), describeThread(thread));
     }
     if (!validated.owner && owner)
         validated.owner = processes_.process(*owner);
@@ -177,7 +187,8 @@ DomainService::validateThreads(const DomainDefinition& definition,
 }
 
 DomainService::Started DomainService::start(std::string_view definitionXml,
-                                            const std::vector<VcpuThread>& threads) {
+                                            const std::vector<VcpuThread>& threads,
+                                            const ThreadOwners& owners) {
     DomainDefinition definition = parseDomainDefinition(definitionXml);
     std::vector<VcpuThread> given = threads;
     if (given.empty() && definition.isStatus)
@@ -185,13 +196,17 @@ DomainService::Started DomainService::start(std::string_view definitionXml,
     std::optional<pid_t> hypervisor;
     if (definition.hypervisorPid != 0)
         hypervisor = static_cast<pid_t>(definition.hypervisorPid);
-    return startParsed(definitionXml, std::move(definition), given, hypervisor);
+    return startParsed(definitionXml, std::move(definition), given, hypervisor, owners);
 }
 
 DomainService::Started DomainService::startForProcess(std::string_view definitionXml,
-                                                      pid_t hypervisorPid) {
+                                                      pid_t hypervisorPid,
+                                                      const ThreadOwners& owners) {
     DomainDefinition definition = parseDomainDefinition(definitionXml);
     validateHypervisor(hypervisorPid);
+    // Before its threads are listed: nothing of another user's process is told either.
+    owners.require(processes_, hypervisorPid,
+                   "hypervisor process " + std::to_string(hypervisorPid));
     std::map<unsigned, pid_t> found = processes_.vcpuThreads(hypervisorPid);
     std::vector<unsigned> missing;
     for (unsigned vcpu : tunedVcpus(definition))
@@ -209,13 +224,14 @@ DomainService::Started DomainService::startForProcess(std::string_view definitio
     std::vector<VcpuThread> threads;
     for (const auto& [vcpu, tid] : found)
         threads.push_back({vcpu, static_cast<std::uint32_t>(tid)});
-    return startParsed(definitionXml, std::move(definition), threads, hypervisorPid);
+    return startParsed(definitionXml, std::move(definition), threads, hypervisorPid, owners);
 }
 
 DomainService::Started DomainService::startParsed(std::string_view definitionXml,
                                                   DomainDefinition definition,
                                                   const std::vector<VcpuThread>& threads,
-                                                  std::optional<pid_t> hypervisor) {
+                                                  std::optional<pid_t> hypervisor,
+                                                  const ThreadOwners& owners) {
     if (definition.tuning.empty())
         throw InvalidDefinition("domain '" + definition.name +
                                 "' has no <cachetune> or <memorytune> (in <cputune> or in "
@@ -239,7 +255,7 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
             hypervisor = recorded->pid;
         }
     }
-    ValidatedThreads validated = validateThreads(definition, threads, hypervisor);
+    ValidatedThreads validated = validateThreads(definition, threads, hypervisor, owners);
 
     if (auto it = existing; it != domains_.end()) {
         if (!it->second.definition.isEquivalentTo(definition))
@@ -272,7 +288,7 @@ DomainService::Started DomainService::startParsed(std::string_view definitionXml
     try {
         store_.save(domain.record);
     } catch (const std::system_error& e) {
-        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+        throwSaveFailed(domain.record.name, e);
     }
     rollback.commit();
 
@@ -324,7 +340,7 @@ void DomainService::attachAndSave(ActiveDomain& domain, const std::vector<Thread
         store_.save(domain.record);
     } catch (const std::system_error& e) {
         domain.record = before;
-        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+        throwSaveFailed(domain.record.name, e);
     }
     auto known = [&](const ThreadRecord& thread) {
         return std::any_of(
@@ -357,7 +373,7 @@ void DomainService::attachThreads(ActiveDomain& domain, const std::vector<Thread
 }
 
 const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsigned vcpu,
-                                                 std::uint32_t tid) {
+                                                 std::uint32_t tid, const ThreadOwners& owners) {
     auto it = domains_.find(name);
     if (it == domains_.end())
         throw NotFound("no domain named '" + name + "' is started");
@@ -376,6 +392,7 @@ const ActiveDomain& DomainService::setVcpuThread(const std::string& name, unsign
                                     std::to_string(recorded.vcpu) + " of domain '" + name +
                                     "' (a vCPU thread runs one vCPU)");
     ThreadRecord thread = validateThread({vcpu, tid}, owner);
+    owners.require(processes_, static_cast<pid_t>(tid), describeThread({vcpu, tid}));
     // The thread's process becomes the domain's hypervisor when none was known.
     attachAndSave(domain, {thread},
                   domain.hypervisor() ? std::nullopt : processes_.process(*owner));
