@@ -67,10 +67,7 @@ void DomainObject::emitThreadsChanged() {
 
 void DomainObject::Stop() {
     translateErrors("Domain.Stop", [&] {
-        const auto* call = getObject().getCurrentlyProcessedMessage();
-        if (call == nullptr)
-            throw AccessDenied("Stop: no caller to check");
-        access_.requirePrivileged(*call, "Stop");
+        const auto call = access_.requirePrivileged(getObject(), "Domain.Stop", name_);
         actions_.stop();
     });
 }

@@ -137,7 +137,7 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     }
 
     mountIfWanted(config);
-    const resctrld::AccessPolicy access(config.allowedGroups);
+    const resctrld::AccessPolicy access(config.allowedGroups, config.hypervisorUsers);
 
     std::unique_ptr<sdbus::IConnection> bus;
     try {

@@ -274,11 +274,8 @@ void ManagerObject::sampleMonitors() {
                 occupancy);
 }
 
-void ManagerObject::requirePrivileged(const char* method) {
-    const auto* call = getObject().getCurrentlyProcessedMessage();
-    if (call == nullptr)
-        throw AccessDenied(std::string(method) + ": no caller to check");
-    access_.requirePrivileged(*call, method);
+AuditedCall ManagerObject::requirePrivileged(const char* method, std::string domain) {
+    return access_.requirePrivileged(getObject(), method, std::move(domain));
 }
 
 void ManagerObject::requireMounted() const {
@@ -365,28 +362,32 @@ GroupManager& ManagerObject::requireGroupManager() {
 sdbus::ObjectPath ManagerObject::StartDomain(const std::string& definition,
                                              const VcpuThreads& vcpuThreads) {
     return translateErrors("StartDomain", [&]() -> sdbus::ObjectPath {
-        requirePrivileged("StartDomain");
+        auto call = requirePrivileged("StartDomain");
         std::vector<VcpuThread> threads;
         for (const auto& thread : vcpuThreads)
             threads.push_back({thread.get<0>(), thread.get<1>()});
-        return started(requireService().start(definition, threads));
+        const auto result = requireService().start(definition, threads, call.threadOwners());
+        call.setDomain(result.domain.record.name);
+        return started(result);
     });
 }
 
 sdbus::ObjectPath ManagerObject::StartDomainForProcess(const std::string& definition,
                                                        const uint32_t& hypervisorPid) {
     return translateErrors("StartDomainForProcess", [&]() -> sdbus::ObjectPath {
-        requirePrivileged("StartDomainForProcess");
+        auto call = requirePrivileged("StartDomainForProcess");
         if (hypervisorPid > static_cast<uint32_t>(std::numeric_limits<pid_t>::max()))
             throw ProcessNotFound("pid " + std::to_string(hypervisorPid) + " is not a process");
-        return started(
-            requireService().startForProcess(definition, static_cast<pid_t>(hypervisorPid)));
+        const auto result = requireService().startForProcess(
+            definition, static_cast<pid_t>(hypervisorPid), call.threadOwners());
+        call.setDomain(result.domain.record.name);
+        return started(result);
     });
 }
 
 void ManagerObject::StopDomain(const std::string& name) {
     translateErrors("StopDomain", [&] {
-        requirePrivileged("StopDomain");
+        const auto call = requirePrivileged("StopDomain", name);
         stopDomain(name);
     });
 }
@@ -436,10 +437,11 @@ std::string ManagerObject::GetCapabilities() {
 void ManagerObject::SetVcpuThread(const std::string& name, const uint32_t& vcpu,
                                   const uint32_t& tid) {
     translateErrors("SetVcpuThread", [&] {
-        requirePrivileged("SetVcpuThread");
+        const auto call = requirePrivileged("SetVcpuThread", name);
         if (!service_ || !service_->find(name))
             throwNotStarted(name);
-        const ActiveDomain& domain = requireService().setVcpuThread(name, vcpu, tid);
+        const ActiveDomain& domain =
+            requireService().setVcpuThread(name, vcpu, tid, call.threadOwners());
         watchHypervisor(domain); // the thread's process may have become the hypervisor
         if (auto it = published_.find(name); it != published_.end())
             it->second->domain().emitThreadsChanged();

@@ -91,8 +91,9 @@ private:
     void hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor);
     DomainService& requireService();
 
-    // Throws AccessDenied unless the caller of the method being handled is privileged.
-    void requirePrivileged(const char* method);
+    // Throws AccessDenied unless the caller of the method being handled is privileged; the
+    // call's audit line is logged when the returned object goes.
+    AuditedCall requirePrivileged(const char* method, std::string domain = {});
     // Throws ResctrlUnavailable when the resctrl root is not a usable mount.
     void requireMounted() const;
     // The group manager over the discovered host; discovers the host first when resctrl was

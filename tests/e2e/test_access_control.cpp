@@ -105,7 +105,10 @@ struct Fixture {
 
     static Daemon::Options options(const SimInstance& sim, const std::string& extraConfig) {
         Daemon::Options options;
-        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n" + extraConfig;
+        // The fake hypervisors run as root, as QEMU does under libvirt's user = "root": an
+        // allowed group's member may pass their threads only because root is named here.
+        options.configText =
+            "[Daemon]\nMount=no\nSampleIntervalSec=0\nHypervisorUsers=root\n" + extraConfig;
         options.resctrlRoot = sim.root();
         options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
         return options;
