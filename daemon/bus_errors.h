@@ -10,27 +10,44 @@
 #include <sdbus-c++/MethodResult.h>
 #include <spdlog/spdlog.h>
 
+#include "audit_log.h"
 #include "errors.h"
 
 namespace resctrld {
 
-inline constexpr const char* kFailedErrorName = "org.freedesktop.DBus.Error.Failed";
+inline constexpr const char* kErrorPrefix = "org.resctrld1.Error.";
+inline constexpr const char* kFailedErrorName = "org.resctrld1.Error.Failed";
 
-// The one place where exceptions become D-Bus errors (style.md, "daemon/ is a thin adaptor"):
-// every method handler of every object runs its body through this. resctrld::Error keeps its
-// name and message (dbus-api.md, "Errors"); anything else is a bug or an environment failure and
-// is reported as org.freedesktop.DBus.Error.Failed and logged, never swallowed.
+// The one place where exceptions become D-Bus errors: every method handler of every object runs
+// its body through this, so every failure a caller sees has one of the documented
+// org.resctrld1.Error.* names. resctrld::Error keeps its name and message. Anything else is a bug
+// or an environment failure: it is logged with its details and answered with
+// org.resctrld1.Error.Failed and a message that shows nothing of the daemon's insides (paths,
+// errno texts of its own files), which are for the operator's eyes, not every caller's.
 template <class Body> decltype(auto) translateErrors(const char* method, Body&& body) {
     try {
         return std::forward<Body>(body)();
     } catch (const Error& e) {
+        releaseAuditLine(e.dbusName());
         spdlog::debug("{}: {}: {}", method, e.dbusName(), e.what());
         throw sdbus::Error(std::string(e.dbusName()), e.what());
-    } catch (const sdbus::Error&) {
-        throw;
+    } catch (const sdbus::Error& e) {
+        // Already translated (a nested handler's): kept.
+        if (e.getName().rfind(kErrorPrefix, 0) == 0) {
+            releaseAuditLine(e.getName());
+            throw;
+        }
+        releaseAuditLine(kFailedErrorName);
+        spdlog::error("{} failed on the bus: {}: {}", method, e.getName(), e.getMessage());
+        throw sdbus::Error(kFailedErrorName, std::string(method) +
+                                                 " failed because of an internal error; see the "
+                                                 "daemon's log");
     } catch (const std::exception& e) {
-        spdlog::warn("{} failed unexpectedly: {}", method, e.what());
-        throw sdbus::Error(kFailedErrorName, std::string(method) + " failed: " + e.what());
+        releaseAuditLine(kFailedErrorName);
+        spdlog::error("{} failed unexpectedly: {}", method, e.what());
+        throw sdbus::Error(kFailedErrorName, std::string(method) +
+                                                 " failed because of an internal error; see the "
+                                                 "daemon's log");
     }
 }
 
@@ -85,9 +102,9 @@ bool admitOrReply(const char* method, const sdbus::Result<Results...>& reply, Bo
 }
 
 // Answers an asynchronous method with what `body` returns or the error it throws, mapped as
-// translateErrors() does.
+// translateErrors() does. Returns the error's name, empty when the call succeeded.
 template <class... Results, class Body>
-void replyFrom(const char* method, const sdbus::Result<Results...>& reply, Body&& body) {
+std::string replyFrom(const char* method, const sdbus::Result<Results...>& reply, Body&& body) {
     try {
         if constexpr (sizeof...(Results) == 0) {
             translateErrors(method, std::forward<Body>(body));
@@ -95,12 +112,14 @@ void replyFrom(const char* method, const sdbus::Result<Results...>& reply, Body&
         } else {
             reply.returnResults(translateErrors(method, std::forward<Body>(body)));
         }
+        return {};
     } catch (const sdbus::Error& e) {
         try {
             reply.returnError(e);
         } catch (const sdbus::Error& sendError) {
             spdlog::warn("{}: cannot send the reply: {}", method, sendError.getMessage());
         }
+        return e.getName();
     }
 }
 

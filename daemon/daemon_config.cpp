@@ -98,6 +98,8 @@ void applyKey(Config& config, std::string_view key, std::string_view value) {
         config.mountOptions = std::string(value);
     else if (key == "AllowedGroups")
         config.allowedGroups = splitWords(value); // an assignment replaces, "" empties
+    else if (key == "HypervisorUsers")
+        config.hypervisorUsers = splitWords(value); // an assignment replaces, "" empties
     else if (key == "LockTimeoutSec")
         config.lockTimeout = parseSeconds(key, value);
     else if (key == "LogLevel")

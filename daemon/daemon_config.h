@@ -37,6 +37,9 @@ struct Config {
     std::string mountOptions;
     // Names of groups whose members may call the mutating methods besides root.
     std::vector<std::string> allowedGroups;
+    // Users whose processes' threads a caller other than root may pass besides its own: the users
+    // hypervisors run as (libvirt's QEMU user on Debian and on Fedora).
+    std::vector<std::string> hypervisorUsers = {"libvirt-qemu", "qemu"};
     std::chrono::microseconds lockTimeout = std::chrono::seconds(5);
     std::string logLevel = "info";
 };

@@ -67,13 +67,10 @@ void DomainObject::emitThreadsChanged() {
 
 void DomainObject::Stop(sdbus::Result<>&& result) {
     auto reply = pendingReply(std::move(result));
-    if (admitOrReply("Domain.Stop", *reply, [&] {
-            const auto* call = getObject().getCurrentlyProcessedMessage();
-            if (call == nullptr)
-                throw AccessDenied("Stop: no caller to check");
-            access_.requirePrivileged(*call, "Stop");
-        }))
-        actions_.stop(std::move(reply));
+    std::shared_ptr<AuditedCall> audit;
+    if (admitOrReply("Domain.Stop", *reply,
+                     [&] { audit = access_.requirePrivileged(getObject(), "Domain.Stop", name_); }))
+        actions_.stop(std::move(reply), std::move(audit));
 }
 
 std::string DomainObject::Name() {

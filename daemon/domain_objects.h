@@ -23,6 +23,7 @@
 namespace resctrld {
 
 class AccessPolicy;
+class AuditedCall;
 struct HostModel;
 
 // org.resctrld1.Domain at /org/resctrld1/domain/<name> (dbus-api.md). Reads the domain from
@@ -32,7 +33,7 @@ class DomainObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Domai
 public:
     struct Actions {
         // Queues the stop; answers `reply` when it is done.
-        std::function<void(PendingReply<> reply)> stop;
+        std::function<void(PendingReply<> reply, std::shared_ptr<AuditedCall> audit)> stop;
         std::function<const DomainStats&()> stats;
     };
 

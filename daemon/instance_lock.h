@@ -19,7 +19,7 @@ public:
 // unlinking would let a third daemon lock a new inode while the second still holds the old one.
 class InstanceLock {
 public:
-    // Creates the state directory (0755) if needed. Throws AlreadyRunning, or std::system_error
+    // Creates the state directory (0700) if needed. Throws AlreadyRunning, or std::system_error
     // when the directory or the lock file cannot be created.
     explicit InstanceLock(const std::filesystem::path& stateDirectory);
     ~InstanceLock();

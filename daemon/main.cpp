@@ -10,6 +10,7 @@
 #include <optional>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <spdlog/spdlog.h>
@@ -23,6 +24,7 @@
 #include "logging.h"
 #include "manager_object.h"
 #include "resctrl_mount.h"
+#include "state_directory.h"
 
 namespace {
 
@@ -115,6 +117,17 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     sigprocmask(SIG_BLOCK, &mask, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
+    // Before anything is read from or written to it.
+    try {
+        resctrld::prepareStateDirectory(config.stateDirectory, geteuid());
+    } catch (const resctrld::UnsafeStateDirectory& e) {
+        spdlog::error("refusing to start: {}", e.what());
+        return kExitConfig;
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot prepare the state directory: {}", e.what());
+        return 1;
+    }
+
     std::optional<resctrld::InstanceLock> lock;
     try {
         lock.emplace(config.stateDirectory);
@@ -127,7 +140,7 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     }
 
     mountIfWanted(config);
-    const resctrld::AccessPolicy access(config.allowedGroups);
+    const resctrld::AccessPolicy access(config.allowedGroups, config.hypervisorUsers);
 
     std::unique_ptr<sdbus::IConnection> bus;
     try {

@@ -90,16 +90,17 @@ void ManagerObject::publish(const ActiveDomain& domain) {
         // The domain object's own Stop() cannot destroy it while it runs: its objects go
         // right after the reply.
         .stop =
-            [this, name](PendingReply<> reply) {
-                whenLocked("Domain.Stop", std::move(reply), [this, name](const ResctrlLock& lock) {
-                    requireService().stop(lock, name);
-                    // The domain object's own Stop() is answered through it: its objects go
-                    // right after the reply.
-                    loop_.defer([this, name] {
-                        unpublish(name);
-                        updateTimers();
-                    });
-                });
+            [this, name](PendingReply<> reply, std::shared_ptr<AuditedCall> audit) {
+                whenLocked("Domain.Stop", std::move(reply), std::move(audit),
+                           [this, name](const ResctrlLock& lock, AuditedCall&) {
+                               requireService().stop(lock, name);
+                               // The domain object's own Stop() is answered through it: its
+                               // objects go right after the reply.
+                               loop_.defer([this, name] {
+                                   unpublish(name);
+                                   updateTimers();
+                               });
+                           });
             },
         .stats = [this, name]() -> const DomainStats& { return domainStats(name); },
     };
@@ -167,15 +168,20 @@ void ManagerObject::removeStoppingDomains() {
 }
 
 template <class... Results, class Work>
-void ManagerObject::whenLocked(const char* method, PendingReply<Results...> reply, Work work) {
+void ManagerObject::whenLocked(const char* method, PendingReply<Results...> reply,
+                               std::shared_ptr<AuditedCall> audit, Work work) {
     const auto deadline =
         ResctrlLockQueue::Clock::now() +
         std::chrono::duration_cast<std::chrono::milliseconds>(config_.lockTimeout);
     locks_.submit(
-        [method, reply, work = std::move(work)](const ResctrlLock& lock) {
-            replyFrom(method, *reply, [&] { return work(lock); });
+        [method, reply, audit, work = std::move(work)](const ResctrlLock& lock) {
+            audit->finish(replyFrom(method, *reply, [&] { return work(lock, *audit); }));
         },
-        deadline, [method, reply](const Error& e) { replyError(method, *reply, e); });
+        deadline,
+        [method, reply, audit](const Error& e) {
+            replyError(method, *reply, e);
+            audit->finish(e.dbusName());
+        });
 }
 
 void ManagerObject::unpublish(const std::string& name) {
@@ -336,11 +342,9 @@ void ManagerObject::sampleMonitors() {
                 occupancy);
 }
 
-void ManagerObject::requirePrivileged(const char* method) {
-    const auto* call = getObject().getCurrentlyProcessedMessage();
-    if (call == nullptr)
-        throw AccessDenied(std::string(method) + ": no caller to check");
-    access_.requirePrivileged(*call, method);
+std::shared_ptr<AuditedCall> ManagerObject::requirePrivileged(const char* method,
+                                                              std::string domain) {
+    return access_.requirePrivileged(getObject(), method, std::move(domain));
 }
 
 void ManagerObject::requireMounted() const {
@@ -450,48 +454,63 @@ GroupManager& ManagerObject::requireGroupManager() {
 void ManagerObject::StartDomain(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition,
                                 VcpuThreads vcpuThreads) {
     auto reply = pendingReply(std::move(result));
+    std::shared_ptr<AuditedCall> audit;
+    // Checked now: the caller's credentials can only be asked while its call is handled.
     if (!admitOrReply("StartDomain", *reply, [&] {
-            requirePrivileged("StartDomain");
+            auto call = requirePrivileged("StartDomain");
             requireService();
+            audit = std::move(call);
         }))
         return;
     std::vector<VcpuThread> threads;
     for (const auto& thread : vcpuThreads)
         threads.push_back({thread.get<0>(), thread.get<1>()});
-    whenLocked("StartDomain", std::move(reply),
+    whenLocked("StartDomain", std::move(reply), std::move(audit),
                [this, definition = std::move(definition),
-                threads = std::move(threads)](const ResctrlLock& lock) {
-                   return started(requireService().start(lock, definition, threads));
+                threads = std::move(threads)](const ResctrlLock& lock, AuditedCall& call) {
+                   const auto result =
+                       requireService().start(lock, definition, threads, call.threadOwners());
+                   call.setDomain(result.domain.record.name);
+                   return started(result);
                });
 }
 
 void ManagerObject::StartDomainForProcess(sdbus::Result<sdbus::ObjectPath>&& result,
                                           std::string definition, uint32_t hypervisorPid) {
     auto reply = pendingReply(std::move(result));
+    std::shared_ptr<AuditedCall> audit;
     if (!admitOrReply("StartDomainForProcess", *reply, [&] {
-            requirePrivileged("StartDomainForProcess");
+            auto call = requirePrivileged("StartDomainForProcess");
             if (hypervisorPid > static_cast<uint32_t>(std::numeric_limits<pid_t>::max()))
                 throw ProcessNotFound("pid " + std::to_string(hypervisorPid) + " is not a process");
             requireService();
+            audit = std::move(call);
         }))
         return;
-    whenLocked("StartDomainForProcess", std::move(reply),
-               [this, definition = std::move(definition), hypervisorPid](const ResctrlLock& lock) {
-                   return started(requireService().startForProcess(
-                       lock, definition, static_cast<pid_t>(hypervisorPid)));
+    whenLocked("StartDomainForProcess", std::move(reply), std::move(audit),
+               [this, definition = std::move(definition), hypervisorPid](const ResctrlLock& lock,
+                                                                         AuditedCall& call) {
+                   const auto result = requireService().startForProcess(
+                       lock, definition, static_cast<pid_t>(hypervisorPid), call.threadOwners());
+                   call.setDomain(result.domain.record.name);
+                   return started(result);
                });
 }
 
 void ManagerObject::StopDomain(sdbus::Result<>&& result, std::string name) {
     auto reply = pendingReply(std::move(result));
+    std::shared_ptr<AuditedCall> audit;
     if (!admitOrReply("StopDomain", *reply, [&] {
-            requirePrivileged("StopDomain");
+            auto call = requirePrivileged("StopDomain", name);
             if (!service_ || !service_->find(name))
                 throwNotStarted(name);
+            audit = std::move(call);
         }))
         return;
-    whenLocked("StopDomain", std::move(reply),
-               [this, name = std::move(name)](const ResctrlLock& lock) { stopDomain(lock, name); });
+    whenLocked("StopDomain", std::move(reply), std::move(audit),
+               [this, name = std::move(name)](const ResctrlLock& lock, AuditedCall&) {
+                   stopDomain(lock, name);
+               });
 }
 
 ManagerObject::GroupList ManagerObject::ValidateDomain(const std::string& definition) {
@@ -539,22 +558,25 @@ std::string ManagerObject::GetCapabilities() {
 void ManagerObject::SetVcpuThread(sdbus::Result<>&& result, std::string name, uint32_t vcpu,
                                   uint32_t tid) {
     auto reply = pendingReply(std::move(result));
+    std::shared_ptr<AuditedCall> audit;
     if (!admitOrReply("SetVcpuThread", *reply, [&] {
-            requirePrivileged("SetVcpuThread");
+            auto call = requirePrivileged("SetVcpuThread", name);
             if (!service_ || !service_->find(name))
                 throwNotStarted(name);
+            audit = std::move(call);
         }))
         return;
-    whenLocked("SetVcpuThread", std::move(reply),
-               [this, name = std::move(name), vcpu, tid](const ResctrlLock& lock) {
-                   if (!service_ || !service_->find(name))
-                       throwNotStarted(name);
-                   const ActiveDomain& domain =
-                       requireService().setVcpuThread(lock, name, vcpu, tid);
-                   watchHypervisor(domain); // the thread's process may have become the hypervisor
-                   if (auto it = published_.find(name); it != published_.end())
-                       it->second->domain().emitThreadsChanged();
-               });
+    whenLocked(
+        "SetVcpuThread", std::move(reply), std::move(audit),
+        [this, name = std::move(name), vcpu, tid](const ResctrlLock& lock, AuditedCall& call) {
+            if (!service_ || !service_->find(name))
+                throwNotStarted(name);
+            const ActiveDomain& domain =
+                requireService().setVcpuThread(lock, name, vcpu, tid, call.threadOwners());
+            watchHypervisor(domain); // the thread's process may have become the hypervisor
+            if (auto it = published_.find(name); it != published_.end())
+                it->second->domain().emitThreadsChanged();
+        });
 }
 
 std::string ManagerObject::Version() {

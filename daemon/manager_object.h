@@ -84,9 +84,11 @@ private:
     // Stops the domain and announces it (StopDomain, Domain.Stop).
     void stopDomain(const ResctrlLock& lock, const std::string& name);
     // Runs `work` under the resctrl lock once it can be taken, and answers `reply` with its
-    // result, or with Busy when another program keeps the lock for LockTimeoutSec=.
+    // result, or with Busy when another program keeps the lock for LockTimeoutSec=; the call's
+    // audit line follows its answer.
     template <class... Results, class Work>
-    void whenLocked(const char* method, PendingReply<Results...> reply, Work work);
+    void whenLocked(const char* method, PendingReply<Results...> reply,
+                    std::shared_ptr<AuditedCall> audit, Work work);
     // Removes the groups of domains whose hypervisor exited, as soon as the lock allows.
     void removeStoppingDomains();
     // GetStats (registered by hand, stats_reply.h): the answer stays valid until the next call.
@@ -108,8 +110,9 @@ private:
     void hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor);
     DomainService& requireService();
 
-    // Throws AccessDenied unless the caller of the method being handled is privileged.
-    void requirePrivileged(const char* method);
+    // Throws AccessDenied unless the caller of the method being handled is privileged; the
+    // call's audit line is logged when the returned object goes.
+    std::shared_ptr<AuditedCall> requirePrivileged(const char* method, std::string domain = {});
     // Throws ResctrlUnavailable when the resctrl root is not a usable mount.
     void requireMounted() const;
     // The group manager over the discovered host; discovers the host first when resctrl was

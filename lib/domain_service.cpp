@@ -72,6 +72,12 @@ void requireVcpuOfDomain(const DomainDefinition& definition, const VcpuThread& t
                                 std::to_string(limit) + ")");
 }
 
+// The state file's path and the errno text are the operator's: logged, not answered.
+[[noreturn]] void throwSaveFailed(const std::string& name, const std::system_error& e) {
+    spdlog::error("domain {}: {}", name, e.what());
+    throw Failed("cannot save the state of domain '" + name + "'; see the daemon's log");
+}
+
 void setHypervisor(DomainRecord& record, const ProcessIdentity& hypervisor) {
     record.hypervisorPid = static_cast<std::uint32_t>(hypervisor.pid);
     record.hypervisorStartTime = hypervisor.startTime;
@@ -151,10 +157,13 @@ ThreadRecord DomainService::validateThread(const VcpuThread& thread,
 DomainService::ValidatedThreads
 DomainService::validateThreads(const DomainDefinition& definition,
                                const std::vector<VcpuThread>& threads,
-                               std::optional<pid_t> hypervisor) const {
+                               std::optional<pid_t> hypervisor, const ThreadOwners& owners) const {
     ValidatedThreads validated;
-    if (hypervisor)
+    if (hypervisor) {
         validated.owner = validateHypervisor(*hypervisor);
+        owners.require(processes_, *hypervisor,
+                       "hypervisor process " + std::to_string(*hypervisor));
+    }
     std::optional<pid_t> owner = hypervisor;
     std::map<unsigned, std::uint32_t> seenVcpus;
     std::map<std::uint32_t, unsigned> seenTids;
@@ -168,6 +177,7 @@ DomainService::validateThreads(const DomainDefinition& definition,
                                     std::to_string(it->second) + " and vCPU " +
                                     std::to_string(thread.vcpu) + " (a vCPU thread runs one vCPU)");
         validated.threads.push_back(validateThread(thread, owner));
+        owners.require(processes_, static_cast<pid_t>(thread.tid), describeThread(thread));
     }
     if (!validated.owner && owner)
         validated.owner = processes_.process(*owner);
@@ -177,7 +187,8 @@ DomainService::validateThreads(const DomainDefinition& definition,
 }
 
 DomainService::Started DomainService::start(const ResctrlLock& lock, std::string_view definitionXml,
-                                            const std::vector<VcpuThread>& threads) {
+                                            const std::vector<VcpuThread>& threads,
+                                            const ThreadOwners& owners) {
     DomainDefinition definition = parseDomainDefinition(definitionXml);
     std::vector<VcpuThread> given = threads;
     if (given.empty() && definition.isStatus)
@@ -185,14 +196,18 @@ DomainService::Started DomainService::start(const ResctrlLock& lock, std::string
     std::optional<pid_t> hypervisor;
     if (definition.hypervisorPid != 0)
         hypervisor = static_cast<pid_t>(definition.hypervisorPid);
-    return startParsed(lock, definitionXml, std::move(definition), given, hypervisor);
+    return startParsed(lock, definitionXml, std::move(definition), given, hypervisor, owners);
 }
 
 DomainService::Started DomainService::startForProcess(const ResctrlLock& lock,
                                                       std::string_view definitionXml,
-                                                      pid_t hypervisorPid) {
+                                                      pid_t hypervisorPid,
+                                                      const ThreadOwners& owners) {
     DomainDefinition definition = parseDomainDefinition(definitionXml);
     validateHypervisor(hypervisorPid);
+    // Before its threads are listed: nothing of another user's process is told either.
+    owners.require(processes_, hypervisorPid,
+                   "hypervisor process " + std::to_string(hypervisorPid));
     std::map<unsigned, pid_t> found = processes_.vcpuThreads(hypervisorPid);
     std::vector<unsigned> missing;
     for (unsigned vcpu : tunedVcpus(definition))
@@ -210,14 +225,13 @@ DomainService::Started DomainService::startForProcess(const ResctrlLock& lock,
     std::vector<VcpuThread> threads;
     for (const auto& [vcpu, tid] : found)
         threads.push_back({vcpu, static_cast<std::uint32_t>(tid)});
-    return startParsed(lock, definitionXml, std::move(definition), threads, hypervisorPid);
+    return startParsed(lock, definitionXml, std::move(definition), threads, hypervisorPid, owners);
 }
 
-DomainService::Started DomainService::startParsed(const ResctrlLock& lock,
-                                                  std::string_view definitionXml,
-                                                  DomainDefinition definition,
-                                                  const std::vector<VcpuThread>& threads,
-                                                  std::optional<pid_t> hypervisor) {
+DomainService::Started
+DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionXml,
+                           DomainDefinition definition, const std::vector<VcpuThread>& threads,
+                           std::optional<pid_t> hypervisor, const ThreadOwners& owners) {
     if (definition.tuning.empty())
         throw InvalidDefinition("domain '" + definition.name +
                                 "' has no <cachetune> or <memorytune> (in <cputune> or in "
@@ -251,7 +265,7 @@ DomainService::Started DomainService::startParsed(const ResctrlLock& lock,
             hypervisor = recorded->pid;
         }
     }
-    ValidatedThreads validated = validateThreads(definition, threads, hypervisor);
+    ValidatedThreads validated = validateThreads(definition, threads, hypervisor, owners);
 
     if (auto it = existing; it != domains_.end()) {
         if (!it->second.definition.isEquivalentTo(definition))
@@ -284,7 +298,7 @@ DomainService::Started DomainService::startParsed(const ResctrlLock& lock,
     try {
         store_.save(domain.record);
     } catch (const std::system_error& e) {
-        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+        throwSaveFailed(domain.record.name, e);
     }
     rollback.commit();
 
@@ -337,7 +351,7 @@ void DomainService::attachAndSave(const ResctrlLock& lock, ActiveDomain& domain,
         store_.save(domain.record);
     } catch (const std::system_error& e) {
         domain.record = before;
-        throw std::runtime_error(std::string("cannot save the domain's state: ") + e.what());
+        throwSaveFailed(domain.record.name, e);
     }
     auto known = [&](const ThreadRecord& thread) {
         return std::any_of(
@@ -371,7 +385,8 @@ void DomainService::attachThreads(const ResctrlLock& lock, ActiveDomain& domain,
 }
 
 const ActiveDomain& DomainService::setVcpuThread(const ResctrlLock& lock, const std::string& name,
-                                                 unsigned vcpu, std::uint32_t tid) {
+                                                 unsigned vcpu, std::uint32_t tid,
+                                                 const ThreadOwners& owners) {
     auto it = domains_.find(name);
     if (it == domains_.end())
         throw NotFound("no domain named '" + name + "' is started");
@@ -390,6 +405,7 @@ const ActiveDomain& DomainService::setVcpuThread(const ResctrlLock& lock, const 
                                     std::to_string(recorded.vcpu) + " of domain '" + name +
                                     "' (a vCPU thread runs one vCPU)");
     ThreadRecord thread = validateThread({vcpu, tid}, owner);
+    owners.require(processes_, static_cast<pid_t>(tid), describeThread({vcpu, tid}));
     // The thread's process becomes the domain's hypervisor when none was known.
     attachAndSave(lock, domain, {thread},
                   domain.hypervisor() ? std::nullopt : processes_.process(*owner));

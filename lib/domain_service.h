@@ -13,6 +13,7 @@
 #include "group_manager.h"
 #include "process_table.h"
 #include "state_store.h"
+#include "thread_owners.h"
 #include "unique_fd.h"
 
 namespace resctrld {
@@ -83,16 +84,22 @@ public:
         bool reconnected; // already started with an equivalent definition
     };
 
+    // `owners` says whose threads and hypervisor the caller may pass; a thread of anyone else is
+    // refused with AccessDenied before anything changes.
+
     // StartDomain: with no threads, a <domstatus> definition supplies them.
     Started start(const ResctrlLock& lock, std::string_view definitionXml,
-                  const std::vector<VcpuThread>& threads);
+                  const std::vector<VcpuThread>& threads,
+                  const ThreadOwners& owners = ThreadOwners::anyone());
     // StartDomainForProcess: the threads are the hypervisor's "CPU <n>/<accel>" threads.
     Started startForProcess(const ResctrlLock& lock, std::string_view definitionXml,
-                            pid_t hypervisorPid);
+                            pid_t hypervisorPid,
+                            const ThreadOwners& owners = ThreadOwners::anyone());
     // Throws NotFound, or KernelRejected (the domain then stays started).
     void stop(const ResctrlLock& lock, const std::string& name);
     const ActiveDomain& setVcpuThread(const ResctrlLock& lock, const std::string& name,
-                                      unsigned vcpu, std::uint32_t tid);
+                                      unsigned vcpu, std::uint32_t tid,
+                                      const ThreadOwners& owners = ThreadOwners::anyone());
 
     const ActiveDomain* find(const std::string& name) const;
     const std::map<std::string, ActiveDomain>& domains() const noexcept { return domains_; }
@@ -126,12 +133,13 @@ private:
 
     Started startParsed(const ResctrlLock& lock, std::string_view definitionXml,
                         DomainDefinition definition, const std::vector<VcpuThread>& threads,
-                        std::optional<pid_t> hypervisor);
+                        std::optional<pid_t> hypervisor, const ThreadOwners& owners);
     Started reconnect(const ResctrlLock& lock, ActiveDomain& domain,
                       const ValidatedThreads& validated);
     ValidatedThreads validateThreads(const DomainDefinition& definition,
                                      const std::vector<VcpuThread>& threads,
-                                     std::optional<pid_t> hypervisor) const;
+                                     std::optional<pid_t> hypervisor,
+                                     const ThreadOwners& owners) const;
     ThreadRecord validateThread(const VcpuThread& thread, std::optional<pid_t>& owner) const;
     ProcessIdentity validateHypervisor(pid_t pid) const;
     void attachThreads(const ResctrlLock& lock, ActiveDomain& domain,

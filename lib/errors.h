@@ -36,6 +36,9 @@ RESCTRLD_DEFINE_ERROR(ResctrlUnavailable);
 RESCTRLD_DEFINE_ERROR(KernelRejected);
 RESCTRLD_DEFINE_ERROR(Busy);
 RESCTRLD_DEFINE_ERROR(AccessDenied);
+// An internal failure (the state directory could not be written, ...): the message says what
+// failed and points to the daemon's log for the details, which are not every caller's to see.
+RESCTRLD_DEFINE_ERROR(Failed);
 
 #undef RESCTRLD_DEFINE_ERROR
 

@@ -90,6 +90,28 @@ std::optional<pid_t> parseTgid(const std::string& status) {
     return std::nullopt;
 }
 
+std::optional<std::vector<uid_t>> parseUids(const std::string& status) {
+    std::istringstream lines(status);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind("Uid:", 0) != 0)
+            continue;
+        std::istringstream fields(line.substr(4));
+        std::vector<uid_t> uids;
+        std::string field;
+        while (fields >> field) {
+            auto uid = parseUnsigned<uid_t>(field);
+            if (!uid)
+                return std::nullopt;
+            uids.push_back(*uid);
+        }
+        if (uids.size() != 4)
+            return std::nullopt;
+        return uids;
+    }
+    return std::nullopt;
+}
+
 ThreadInfo toThreadInfo(pid_t tid, pid_t tgid, const StatFields& fields) {
     return ThreadInfo{tid,
                       tgid,
@@ -186,6 +208,13 @@ std::map<unsigned, pid_t> ProcessTable::vcpuThreads(pid_t pid) const {
             threads.emplace(*vcpu, *tid);
     }
     return threads;
+}
+
+std::optional<std::vector<uid_t>> ProcessTable::uids(pid_t tid) const {
+    if (tid <= 0)
+        return std::nullopt;
+    auto status = readFile(procRoot_ / std::to_string(tid) / "status");
+    return status ? parseUids(*status) : std::nullopt;
 }
 
 } // namespace resctrld

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace resctrld {
 
@@ -54,6 +55,10 @@ public:
     // The thread ids of `pid` (/proc/<pid>/task), without reading any of them; empty if the
     // process is gone.
     std::set<pid_t> threadIds(pid_t pid) const;
+
+    // The real, effective, saved and filesystem uids of task `tid` (the "Uid:" line of its
+    // status); nullopt if it is gone.
+    std::optional<std::vector<uid_t>> uids(pid_t tid) const;
 
 private:
     std::filesystem::path procRoot_;

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "harness.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <grp.h>
+#include <iostream>
 #include <poll.h>
+#include <pwd.h>
+#include <random>
 #include <signal.h>
 #include <sstream>
 #include <stdexcept>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -61,6 +66,79 @@ std::string readFile(const fs::path& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+void runCommand(const std::vector<std::string>& argv) {
+    TempDir out;
+    Process process(argv, out.path());
+    const auto status = process.waitExit();
+    if (!status || *status != 0)
+        throw std::runtime_error(argv.at(0) + " " + argv.back() + " failed (status " +
+                                 (status ? std::to_string(*status) : std::string("timeout")) +
+                                 "): " + process.stderrText());
+}
+
+namespace {
+
+std::string randomSuffix() {
+    std::random_device random;
+    std::ostringstream text;
+    text << std::hex << (random() & 0xffffff);
+    return text.str();
+}
+
+Caller lookUp(const std::string& label, const std::string& name) {
+    const passwd* entry = getpwnam(name.c_str());
+    if (entry == nullptr)
+        throw std::runtime_error("useradd made no user " + name);
+    Caller caller{label + " " + name, entry->pw_uid, entry->pw_gid, {}};
+    int count = 64;
+    std::vector<gid_t> groups(static_cast<std::size_t>(count));
+    if (getgrouplist(name.c_str(), entry->pw_gid, groups.data(), &count) < 0)
+        throw std::runtime_error("getgrouplist " + name);
+    groups.resize(static_cast<std::size_t>(count));
+    caller.groups = groups;
+    return caller;
+}
+
+} // namespace
+
+Accounts::Accounts()
+    : suffix_(randomSuffix())
+    , group_("rdadm" + suffix_)
+    , adminName_("rdadmu" + suffix_)
+    , outsiderName_("rdusr" + suffix_) {
+    runCommand({"groupadd", "--system", group_});
+    groupMade_ = true;
+    runCommand({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                "--groups", group_, adminName_});
+    adminMade_ = true;
+    runCommand(
+        {"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", outsiderName_});
+    outsiderMade_ = true;
+    admin = lookUp("admin", adminName_);
+    outsider = lookUp("outsider", outsiderName_);
+    const struct group* entry = getgrnam(group_.c_str());
+    if (entry == nullptr || admin.uid == 0 || outsider.uid == 0 ||
+        std::count(admin.groups.begin(), admin.groups.end(), entry->gr_gid) != 1 ||
+        std::count(outsider.groups.begin(), outsider.groups.end(), entry->gr_gid) != 0)
+        throw std::runtime_error("useradd did not make the accounts as asked");
+}
+
+Accounts::~Accounts() {
+    // Best effort, each on its own: a failure here must not hide the test's result.
+    auto remove = [](bool made, const std::vector<std::string>& argv) {
+        if (!made)
+            return;
+        try {
+            runCommand(argv);
+        } catch (const std::exception& e) {
+            std::cerr << "cleanup: " << e.what() << "\n";
+        }
+    };
+    remove(outsiderMade_, {"userdel", outsiderName_});
+    remove(adminMade_, {"userdel", adminName_});
+    remove(groupMade_, {"groupdel", group_});
 }
 
 TempDir::TempDir() {
@@ -129,6 +207,13 @@ Process::Process(std::vector<std::string> argv, const fs::path& outputDir, const
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (options.user) {
+            const auto& user = *options.user;
+            if (setgroups(user.groups.size(), user.groups.data()) != 0 ||
+                setresgid(user.gid, user.gid, user.gid) != 0 ||
+                setresuid(user.uid, user.uid, user.uid) != 0)
+                _exit(126);
+        }
         execvpe(args[0], args.data(), envp.data());
         _exit(127);
     }
@@ -180,6 +265,26 @@ std::string Process::stdoutText() const {
 }
 std::string Process::stderrText() const {
     return readFile(stderr_);
+}
+
+bool Process::waitForStderr(const std::string& text, std::chrono::milliseconds timeout) const {
+    const auto deadline = Clock::now() + timeout;
+    const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (fd < 0)
+        throwErrno("inotify_init1");
+    if (inotify_add_watch(fd, stderr_.c_str(), IN_MODIFY) < 0) {
+        close(fd);
+        throwErrno("inotify_add_watch " + stderr_.string());
+    }
+    // Watching first, reading second: a write between the two still wakes the wait.
+    bool found = false;
+    while (!(found = stderrText().find(text) != std::string::npos) && waitReadable(fd, deadline)) {
+        char events[4096];
+        while (read(fd, events, sizeof events) > 0) {
+        }
+    }
+    close(fd);
+    return found;
 }
 
 std::optional<std::string> Process::readStdoutLine(std::chrono::milliseconds timeout) {
@@ -474,17 +579,20 @@ CallResult callAsUser(const std::string& address, uid_t uid, gid_t gid,
 
 namespace {
 
-Process::Options pipedStdout() {
+Process::Options pipedStdout(std::optional<Process::Options::User> user) {
     Process::Options options;
     options.pipeStdout = true;
+    options.user = std::move(user);
     return options;
 }
 
 } // namespace
 
 FakeHypervisor::FakeHypervisor(const std::filesystem::path& binary,
-                               const std::filesystem::path& dir, unsigned vcpus)
-    : process_({binary.string(), "--vcpus", std::to_string(vcpus)}, dir, pipedStdout()) {
+                               const std::filesystem::path& dir, unsigned vcpus,
+                               std::optional<Process::Options::User> user)
+    : process_({binary.string(), "--vcpus", std::to_string(vcpus)}, dir,
+               pipedStdout(std::move(user))) {
     for (;;) {
         const auto line = process_.readStdoutLine();
         if (!line)

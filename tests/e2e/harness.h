@@ -49,6 +49,13 @@ public:
         std::vector<std::string> unsetEnv;
         bool setWatchdogPid = false; // WATCHDOG_PID=<the child's own pid>
         bool pipeStdout = false;     // read it with readStdoutLine() instead of a file
+        // Run as this user (uid, gid, supplementary groups) instead of root.
+        struct User {
+            uid_t uid = 0;
+            gid_t gid = 0;
+            std::vector<gid_t> groups;
+        };
+        std::optional<User> user;
     };
 
     Process(std::vector<std::string> argv, const std::filesystem::path& outputDir,
@@ -68,6 +75,10 @@ public:
     // With pipeStdout: the next line of the child's stdout, nullopt at the deadline or EOF.
     std::optional<std::string> readStdoutLine(std::chrono::milliseconds timeout = kDeadline);
     std::string stderrText() const;
+    // Waits until the stderr file holds `text` (woken by inotify on each write); false at the
+    // deadline.
+    bool waitForStderr(const std::string& text,
+                       std::chrono::milliseconds timeout = kDeadline) const;
 
 private:
     pid_t pid_ = -1;
@@ -186,6 +197,46 @@ private:
 
 std::string readFile(const std::filesystem::path& path);
 
+// Runs a command (no shell) to its end; throws with its stderr unless it exits 0.
+void runCommand(const std::vector<std::string>& argv);
+
+// A caller: a user as the user database has it (uid, primary gid, every group).
+struct Caller {
+    std::string label;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+
+    Process::Options::User user() const { return {uid, gid, groups}; }
+};
+
+// System accounts made for one test and removed with it: a group standing for an admin group
+// ("vmadmin" in resctrld(8)), a user in it, and a user in no group but its own.
+class Accounts {
+public:
+    Accounts();
+    ~Accounts();
+    Accounts(const Accounts&) = delete;
+    Accounts& operator=(const Accounts&) = delete;
+
+    const std::string& group() const { return group_; }
+    const std::string& adminName() const { return adminName_; }
+    const std::string& outsiderName() const { return outsiderName_; }
+
+    Caller admin;
+    Caller outsider;
+    const Caller root{"root", 0, 0, {}};
+
+private:
+    std::string suffix_;
+    std::string group_;
+    std::string adminName_;
+    std::string outsiderName_;
+    bool groupMade_ = false;
+    bool adminMade_ = false;
+    bool outsiderMade_ = false;
+};
+
 // What a thread of `pid` is blocked in now, from /proc/<pid>/task/<tid>/syscall: the x86-64
 // system call number and its first three arguments. Threads running in user space are left out.
 struct BlockedSyscall {
@@ -214,8 +265,9 @@ sdbus::ObjectPath getDomain(sdbus::IProxy& manager, const std::string& name);
 // Ready (every vCPU thread known) when the constructor returns.
 class FakeHypervisor {
 public:
+    // Runs as `user` when given, as root otherwise.
     FakeHypervisor(const std::filesystem::path& binary, const std::filesystem::path& dir,
-                   unsigned vcpus);
+                   unsigned vcpus, std::optional<Process::Options::User> user = std::nullopt);
 
     pid_t pid() const { return process_.pid(); }
     pid_t tid(unsigned vcpu) const { return vcpus_.at(vcpu); }

@@ -10,12 +10,9 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
-#include <grp.h>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <pwd.h>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -44,108 +41,6 @@ using Threads = std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>>;
 using TidSet = std::set<pid_t>;
 using ManagedObjects =
     std::map<sdbus::ObjectPath, std::map<std::string, std::map<std::string, sdbus::Variant>>>;
-
-// Runs a command (no shell) to its end; throws with its stderr unless it exits 0.
-void run(const std::vector<std::string>& argv) {
-    TempDir out;
-    Process process(argv, out.path());
-    const auto status = process.waitExit();
-    if (!status || *status != 0)
-        throw std::runtime_error(argv.at(0) + " " + argv.back() + " failed (status " +
-                                 (status ? std::to_string(*status) : std::string("timeout")) +
-                                 "): " + process.stderrText());
-}
-
-std::string randomSuffix() {
-    std::random_device random;
-    std::ostringstream text;
-    text << std::hex << (random() & 0xffffff);
-    return text.str();
-}
-
-// A caller: a user as the user database has it (uid, primary gid, every group).
-struct Caller {
-    std::string label;
-    uid_t uid = 0;
-    gid_t gid = 0;
-    std::vector<gid_t> groups;
-};
-
-Caller lookUp(const std::string& label, const std::string& name) {
-    const passwd* entry = getpwnam(name.c_str());
-    if (entry == nullptr)
-        throw std::runtime_error("useradd made no user " + name);
-    Caller caller{label + " " + name, entry->pw_uid, entry->pw_gid, {}};
-    int count = 64;
-    std::vector<gid_t> groups(static_cast<std::size_t>(count));
-    if (getgrouplist(name.c_str(), entry->pw_gid, groups.data(), &count) < 0)
-        throw std::runtime_error("getgrouplist " + name);
-    groups.resize(static_cast<std::size_t>(count));
-    caller.groups = groups;
-    return caller;
-}
-
-// System accounts made for one test and removed with it: a group standing for an admin group
-// ("vmadmin" in resctrld(8)), a user in it, and a user in no group but its own.
-class Accounts {
-public:
-    Accounts()
-        : suffix_(randomSuffix())
-        , group_("rdadm" + suffix_)
-        , adminName_("rdadmu" + suffix_)
-        , outsiderName_("rdusr" + suffix_) {
-        run({"groupadd", "--system", group_});
-        groupMade_ = true;
-        run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups",
-             group_, adminName_});
-        adminMade_ = true;
-        run({"useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             outsiderName_});
-        outsiderMade_ = true;
-        admin = lookUp("admin", adminName_);
-        outsider = lookUp("outsider", outsiderName_);
-        const struct group* entry = getgrnam(group_.c_str());
-        REQUIRE(entry != nullptr);
-        REQUIRE(std::count(admin.groups.begin(), admin.groups.end(), entry->gr_gid) == 1);
-        REQUIRE(std::count(outsider.groups.begin(), outsider.groups.end(), entry->gr_gid) == 0);
-        REQUIRE(admin.uid != 0);
-        REQUIRE(outsider.uid != 0);
-    }
-
-    ~Accounts() {
-        // Best effort, each on its own: a failure here must not hide the test's result.
-        auto remove = [](bool made, const std::vector<std::string>& argv) {
-            if (!made)
-                return;
-            try {
-                run(argv);
-            } catch (const std::exception& e) {
-                std::cerr << "cleanup: " << e.what() << "\n";
-            }
-        };
-        remove(outsiderMade_, {"userdel", outsiderName_});
-        remove(adminMade_, {"userdel", adminName_});
-        remove(groupMade_, {"groupdel", group_});
-    }
-
-    Accounts(const Accounts&) = delete;
-    Accounts& operator=(const Accounts&) = delete;
-
-    const std::string& group() const { return group_; }
-
-    Caller admin;
-    Caller outsider;
-    const Caller root{"root", 0, 0, {}};
-
-private:
-    std::string suffix_;
-    std::string group_;
-    std::string adminName_;
-    std::string outsiderName_;
-    bool groupMade_ = false;
-    bool adminMade_ = false;
-    bool outsiderMade_ = false;
-};
 
 // Two vCPUs, 5 MiB (two 2.5 MiB ways on skx-2s-l3cat) of L3 on `cacheId`, and a monitor.
 std::string definition(const std::string& name, unsigned cacheId) {
@@ -210,7 +105,10 @@ struct Fixture {
 
     static Daemon::Options options(const SimInstance& sim, const std::string& extraConfig) {
         Daemon::Options options;
-        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n" + extraConfig;
+        // The fake hypervisors run as root, as QEMU does under libvirt's user = "root": an
+        // allowed group's member may pass their threads only because root is named here.
+        options.configText =
+            "[Daemon]\nMount=no\nSampleIntervalSec=0\nHypervisorUsers=root\n" + extraConfig;
         options.resctrlRoot = sim.root();
         options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
         return options;

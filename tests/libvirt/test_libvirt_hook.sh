@@ -147,7 +147,9 @@ mkdir_tracked() { # creates DIR and its missing parents, remembering them for cl
 # --- The simulator, a system-like bus with our policy, and resctrld. --------------------------
 step "mounting resctrlfs-sim (skx-2s-l3cat: L3 ids 0 and 1, 11 ways of 2.5 MiB)"
 mnt=$work/resctrl
-mkdir -p "$mnt" "$work/state"
+mkdir -p "$mnt"
+# The daemon refuses a state directory other users could read or change.
+mkdir -m 0700 "$work/state"
 "$sim" --profile skx-2s-l3cat --kernel 6.1 --sysfs "$work/sys" --control "$work/control" \
     "$mnt" >"$work/sim.log" 2>&1 &
 sim_pid=$!

@@ -1,20 +1,26 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Unit tests of the daemon's pieces that need no bus: configuration files, command line,
-// instance lock, mountinfo parsing, access decisions and the error mapping.
+// instance lock, state directory checks, mountinfo parsing, access decisions, the audit trail and
+// the error mapping.
 #include <filesystem>
 #include <fstream>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "access_policy.h"
+#include "audit_log.h"
 #include "bus_errors.h"
 #include "command_line.h"
 #include "daemon_config.h"
 #include "instance_lock.h"
 #include "object_paths.h"
+#include "process_table.h"
 #include "resctrl_mount.h"
+#include "state_directory.h"
+#include "thread_owners.h"
 
 using namespace resctrld;
 using namespace std::chrono_literals;
@@ -61,6 +67,7 @@ TEST_CASE("defaults are the documented ones", "[config]") {
     CHECK(config.mount == MountMode::Auto);
     CHECK(config.mountOptions.empty());
     CHECK(config.allowedGroups.empty());
+    CHECK(config.hypervisorUsers == std::vector<std::string>{"libvirt-qemu", "qemu"});
     CHECK(config.lockTimeout == 5s);
     CHECK(config.logLevel == "info");
 }
@@ -79,6 +86,7 @@ TEST_CASE("every key of the [Daemon] section is read", "[config]") {
                                           "Mount=no\n"
                                           "MountOptions=cdp,mba_MBps\n"
                                           "AllowedGroups=kvm, libvirt qemu\n"
+                                          "HypervisorUsers=qemu\n"
                                           "LockTimeoutSec=0.25\n"
                                           "LogLevel=debug\n",
                                           "test.conf");
@@ -93,6 +101,7 @@ TEST_CASE("every key of the [Daemon] section is read", "[config]") {
     CHECK(config.mount == MountMode::No);
     CHECK(config.mountOptions == "cdp,mba_MBps");
     CHECK(config.allowedGroups == std::vector<std::string>{"kvm", "libvirt", "qemu"});
+    CHECK(config.hypervisorUsers == std::vector<std::string>{"qemu"});
     CHECK(config.lockTimeout == 250ms);
     CHECK(config.logLevel == "debug");
 }
@@ -290,8 +299,111 @@ TEST_CASE("root and members of the allowed groups are privileged, nobody else", 
     CHECK_FALSE(policy.isPrivileged({})); // unknown caller: closed
     CHECK_FALSE(AccessPolicy(std::vector<gid_t>{}).isPrivileged({1000, 1234, {1234}, true}));
     // A group name that does not exist admits nobody.
-    CHECK(AccessPolicy(std::vector<std::string>{"no-such-group-resctrld"}).allowedGids().empty());
-    CHECK(AccessPolicy(std::vector<std::string>{"root"}).allowedGids() == std::vector<gid_t>{0});
+    CHECK(
+        AccessPolicy(std::vector<std::string>{"no-such-group-resctrld"}, {}).allowedGids().empty());
+    CHECK(AccessPolicy(std::vector<std::string>{"root"}, {}).allowedGids() ==
+          std::vector<gid_t>{0});
+}
+
+TEST_CASE("root may pass anyone's threads, others their own and HypervisorUsers= ones",
+          "[config]") {
+    // A user name that does not exist admits nobody.
+    const AccessPolicy named(std::vector<std::string>{},
+                             std::vector<std::string>{"no-such-user-resctrld", "root"});
+    CHECK(named.hypervisorUids() == std::vector<uid_t>{0});
+    const AccessPolicy policy(std::vector<gid_t>{1234}, {4000});
+    CHECK(policy.threadOwnersFor({0, 0, {}, true}).admitsAnyone());
+    CHECK_FALSE(policy.threadOwnersFor({1000, 1000, {1234}, true}).admitsAnyone());
+
+    // A proc tree with one task per owner; every uid of the task must be admitted.
+    TempDir proc;
+    auto task = [&](pid_t tid, const std::string& uids) {
+        writeFile(proc.path() / std::to_string(tid) / "status",
+                  "Name:\tqemu\nTgid:\t" + std::to_string(tid) + "\nUid:\t" + uids + "\n");
+    };
+    task(10, "1000\t1000\t1000\t1000");
+    task(11, "4000\t4000\t4000\t4000");
+    task(12, "0\t0\t0\t0");
+    task(13, "1000\t0\t0\t1000"); // setuid root, run by the caller
+    const ProcessTable processes(proc.path());
+    const ThreadOwners owners = policy.threadOwnersFor({1000, 1000, {1234}, true});
+    CHECK_NOTHROW(owners.require(processes, 10, "thread 10"));
+    CHECK_NOTHROW(owners.require(processes, 11, "thread 11"));
+    CHECK_THROWS_MATCHES(owners.require(processes, 12, "thread 12 (vCPU 0)"), AccessDenied,
+                         Catch::Matchers::Predicate<AccessDenied>([](const AccessDenied& e) {
+                             const std::string what = e.what();
+                             return what.starts_with(
+                                        "thread 12 (vCPU 0) belongs to root (uid 0)") &&
+                                    what.find("uid 1000") != std::string::npos &&
+                                    what.find("HypervisorUsers=") != std::string::npos;
+                         }));
+    CHECK_THROWS_AS(owners.require(processes, 13, "thread 13"), AccessDenied);
+    CHECK_THROWS_AS(owners.require(processes, 14, "thread 14"), ProcessNotFound);
+    CHECK_NOTHROW(ThreadOwners::anyone().require(processes, 12, "thread 12"));
+}
+
+TEST_CASE("the audit trail logs at most its share per caller and counts the rest", "[config]") {
+    std::vector<std::string> lines;
+    AuditLog audit([&](const std::string& line) { lines.push_back(line); });
+    const auto t0 = AuditLog::Clock::now();
+    for (int i = 0; i < 30; ++i)
+        audit.log(1000, "StopDomain by uid 1000: refused", t0);
+    audit.log(0, "StopDomain by uid 0: done", t0 + 1s); // another caller's share is its own
+    CHECK(lines.size() == AuditLog::kLinesPerWindow + 1);
+    CHECK(lines.front() == "audit: StopDomain by uid 1000: refused");
+    CHECK(lines.back() == "audit: StopDomain by uid 0: done");
+    // Any line after the window says what the window left out, then is logged.
+    lines.clear();
+    audit.log(0, "StopDomain by uid 0: done", t0 + AuditLog::kWindow + 1s);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].starts_with("audit: uid 1000"));
+    CHECK_THAT(lines[0], Catch::Contains(": 10 more lines suppressed since "));
+    CHECK(lines[1] == "audit: StopDomain by uid 0: done");
+    // A call's line waits for the error its handler ends with.
+    lines.clear();
+    holdAuditLine(audit, 1000, "StartDomain by uid 1000");
+    releaseAuditLine("org.resctrld1.Error.AccessDenied");
+    holdAuditLine(audit, 1000, "StartDomain by uid 1000");
+    releaseAuditLine("org.resctrld1.Error.NoSpace");
+    releaseAuditLine("org.resctrld1.Error.NoSpace"); // nothing held
+    CHECK(lines ==
+          std::vector<std::string>{"audit: StartDomain by uid 1000: refused (AccessDenied)",
+                                   "audit: StartDomain by uid 1000: failed (NoSpace)"});
+    CHECK(quoteForLog("vm1\n\\x") == "vm1\\x0a\\x5cx");
+    CHECK(quoteForLog(std::string(200, 'a')) == std::string(128, 'a') + "...");
+}
+
+TEST_CASE("the state directory must be the daemon user's, 0700 and no symbolic link", "[config]") {
+    TempDir dir;
+    const uid_t self = geteuid();
+    auto refused = [&](const fs::path& path, uid_t owner, const std::string& fix) {
+        try {
+            prepareStateDirectory(path, owner);
+            FAIL("accepted " << path);
+        } catch (const UnsafeStateDirectory& e) {
+            CHECK_THAT(e.what(), Catch::Contains(path.string()) && Catch::Contains(fix));
+        }
+    };
+    // Made 0700 whatever the umask, parents included.
+    const mode_t umaskBefore = umask(0);
+    const fs::path made = dir.path() / "a" / "state";
+    prepareStateDirectory(made, self);
+    umask(umaskBefore);
+    CHECK((fs::status(made).permissions() & fs::perms::all) == fs::perms::owner_all);
+    CHECK_NOTHROW(prepareStateDirectory(made, self));
+
+    refused(made, self + 1, "chown ");
+    fs::permissions(made, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+    refused(made, self, "chmod 0700 " + made.string());
+    CHECK((fs::status(made).permissions() & fs::perms::all) != fs::perms::owner_all); // untouched
+
+    const fs::path link = dir.path() / "link";
+    fs::create_directory(dir.path() / "target");
+    fs::permissions(dir.path() / "target", fs::perms::owner_all);
+    fs::create_directory_symlink(dir.path() / "target", link);
+    refused(link, self, "symbolic link");
+    writeFile(dir.path() / "file", "x");
+    refused(dir.path() / "file", self, "not a directory");
 }
 
 TEST_CASE("translateErrors maps resctrld errors to their D-Bus names", "[config]") {
@@ -302,17 +414,28 @@ TEST_CASE("translateErrors maps resctrld errors to their D-Bus names", "[config]
         CHECK(e.getName() == "org.resctrld1.Error.NotFound");
         CHECK(e.getMessage() == "no domain named 'x'");
     }
-    try {
-        translateErrors("StartDomain", [] { throw std::runtime_error("disk on fire"); });
-        FAIL("no exception");
-    } catch (const sdbus::Error& e) {
-        CHECK(e.getName() == "org.freedesktop.DBus.Error.Failed");
-        CHECK(e.getMessage() == "StartDomain failed: disk on fire");
-    }
-    CHECK_THROWS_MATCHES(translateErrors("X", [] { throw sdbus::Error("org.example.E", "kept"); }),
-                         sdbus::Error,
-                         Catch::Matchers::Predicate<sdbus::Error>(
-                             [](const sdbus::Error& e) { return e.getName() == "org.example.E"; }));
+    // Anything else is Failed, with the details for the log only.
+    auto failed = [](auto body) {
+        try {
+            translateErrors("StartDomain", body);
+        } catch (const sdbus::Error& e) {
+            CHECK(e.getName() == "org.resctrld1.Error.Failed");
+            return e.getMessage();
+        }
+        return std::string("no exception");
+    };
+    CHECK(failed([] { throw std::runtime_error("/run/resctrld/vm1.domain: disk on fire"); }) ==
+          "StartDomain failed because of an internal error; see the daemon's log");
+    CHECK(failed([] { throw sdbus::Error("org.example.E", "/internal"); }) ==
+          "StartDomain failed because of an internal error; see the daemon's log");
+    CHECK(failed([] { throw Failed("cannot save the state of domain 'x'"); }) ==
+          "cannot save the state of domain 'x'");
+    // An error a nested handler already translated is kept.
+    CHECK_THROWS_MATCHES(
+        translateErrors("X", [] { throw sdbus::Error("org.resctrld1.Error.Busy", "kept"); }),
+        sdbus::Error, Catch::Matchers::Predicate<sdbus::Error>([](const sdbus::Error& e) {
+            return e.getName() == "org.resctrld1.Error.Busy" && e.getMessage() == "kept";
+        }));
     CHECK(translateErrors("X", [] { return 42; }) == 42);
 }
 
