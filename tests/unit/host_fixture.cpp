@@ -312,6 +312,11 @@ void HostTree::write(const fs::path& relative, const std::string& content) const
     writeFile(resctrl_ / relative, content);
 }
 
+void HostTree::remove(const fs::path& relative) const {
+    if (!fs::remove(resctrl_ / relative))
+        throw std::runtime_error("no " + (resctrl_ / relative).string() + " to remove");
+}
+
 void HostTree::writeGroup(const std::string& name, const std::string& schemata,
                           const std::string& mode) const {
     write(fs::path(name) / "schemata", schemata);
