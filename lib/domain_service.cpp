@@ -650,7 +650,8 @@ Recovery DomainService::recover() {
         domains_.emplace(domain.record.name, std::move(domain));
     }
     recovery.strayGroupsRemoved = groups_.removeStrayGroups(known);
-    groups_.regrowDefaultGroup();
+    if (const std::string rewritten = groups_.regrowDefaultGroup(); !rewritten.empty())
+        spdlog::info("start-up rewrote the default group's schemata: {}", rewritten);
     return recovery;
 }
 

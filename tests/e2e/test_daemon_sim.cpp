@@ -296,6 +296,13 @@ TEST_CASE("a host whose MB lacks a defining file still allocates L3", "[e2e][sim
                    Catch::Contains("resource MB is left out"));
 }
 
+TEST_CASE("start-up logs the default group's schemata it rewrites, old and new", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat", "", "L3:0=0ff;1=7ff\n");
+    CHECK_THAT(simtest::readFile(f.sim.at("schemata")), Catch::Contains("L3:0=7ff;1=7ff"));
+    CHECK_THAT(f.daemon.process().stderrText(),
+               Catch::Contains("start-up rewrote the default group's schemata: L3:0 ff -> 7ff"));
+}
+
 TEST_CASE("mounting and unmounting resctrl under a running daemon is announced", "[e2e][sim]") {
     // The daemon starts on an empty mount point; the simulator's tree is then bind-mounted there
     // and unmounted again, as an administrator's mount/umount would.
