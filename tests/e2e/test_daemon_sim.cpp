@@ -259,6 +259,20 @@ TEST_CASE("GetCapabilities on a host without L3 allocation lists banks without c
     CHECK_THAT(xml, !Catch::Contains("type='both' maxAllocs"));
 }
 
+TEST_CASE("GetCapabilities lists L2 banks with their controls before the L3 bank", "[e2e][sim]") {
+    Fixture f("modern-intel-l2");
+    std::string xml;
+    f.manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(xml);
+    CHECK_THAT(xml, Catch::StartsWith("<cache>\n  <bank id='0' level='2' type='both' "));
+    CHECK_THAT(xml, Catch::Contains("<bank id='47' level='2' type='both' size='2' unit='MiB' "
+                                    "cpus='47,95'>\n"
+                                    "    <control granularity='128' unit='KiB' type='both' "
+                                    "maxAllocs='8'/>\n"
+                                    "  </bank>\n"
+                                    "  <bank id='0' level='3' "));
+    CHECK_THAT(xml, !Catch::Contains("level='1'"));
+}
+
 TEST_CASE("a host without info/MB/delay_linear answers every call", "[e2e][sim]") {
     Fixture f("skx-2s-l3cat", "info/MB/delay_linear\n");
     REQUIRE_FALSE(fs::exists(f.sim.at("info/MB/delay_linear")));
