@@ -262,9 +262,8 @@ std::vector<CacheId> idsOf(const std::map<CacheId, CacheDomain>* caches) {
 
 // A resource discovery cannot use: named for operators, left out of the model.
 void leaveOut(HostModel& host, const std::string& resource, const std::string& reason) {
-    spdlog::warn("resctrl resource {} is left out ({}): the kernel always writes that file, so "
-                 "check the kernel and the resctrl mount; the other resources stay in use",
-                 resource, reason);
+    spdlog::warn("resctrl resource {} is left out: {}; the other resources stay in use", resource,
+                 reason);
     host.unusableResources.push_back(resource + ": " + reason);
 }
 
@@ -277,7 +276,8 @@ void leaveOutCdpHalvesAlone(HostModel& host) {
         if (host.cacheResource(cdpPeer(cache.resource)) != nullptr)
             return false;
         leaveOut(host, std::string(resourceName(cache.resource)),
-                 "its CDP partner at level " + std::to_string(cache.level()) + " is left out");
+                 "its CDP partner " + std::string(resourceName(cdpPeer(cache.resource))) +
+                     " is left out");
         return true;
     });
 }
@@ -427,7 +427,10 @@ HostModel HostModel::discover(const HostPaths& paths) {
                 host.bandwidthResources.push_back(std::move(bandwidth));
             }
         } catch (const MissingDefinition& missing) {
-            leaveOut(host, name, missing.file.string() + " is missing");
+            leaveOut(host, name,
+                     missing.file.string() +
+                         " is missing, though the kernel always writes it: check the kernel "
+                         "and the resctrl mount");
             if (name != "L3_MON")
                 if (const auto closids = files.number<unsigned>("num_closids"))
                     host.unusableNumClosids =

@@ -460,7 +460,7 @@ TEST_CASE("a missing info file that defines a resource leaves that resource alon
         REQUIRE(host.unusableResources.size() == 1);
         CHECK_THAT(host.unusableResources[0],
                    Catch::StartsWith("MB: ") &&
-                       Catch::EndsWith("info/MB/min_bandwidth is missing"));
+                       Catch::Contains("info/MB/min_bandwidth is missing"));
         CHECK(host.closidBudget() == 7);
         CHECK(host.whyUnusable(Resource::MB) == host.unusableResources[0].substr(4));
         CHECK_FALSE(host.whyUnusable(Resource::L3));
@@ -504,7 +504,7 @@ TEST_CASE("a CDP half whose partner is left out is left out too", "[host]") {
     CHECK(host.cacheResources.empty());
     REQUIRE(host.unusableResources.size() == 2);
     CHECK_THAT(host.unusableResources[0], Catch::Contains("info/L3CODE/cbm_mask is missing"));
-    CHECK_THAT(host.unusableResources[1], Catch::StartsWith("L3DATA: its CDP partner"));
+    CHECK(host.unusableResources[1] == "L3DATA: its CDP partner L3CODE is left out");
     CHECK(host.monitoring);
 }
 
