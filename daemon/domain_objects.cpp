@@ -150,6 +150,10 @@ MonitorObject::MonitorObject(sdbus::IConnection& bus, std::string path, const Pl
     , path_(std::move(path))
     , plan_(plan)
     , counters_(std::move(counters)) {
+    // Every counter property has a value and a state from the start (and in InterfacesAdded),
+    // not only from the first sampling tick.
+    counters_.sample();
+    sampledAt_ = std::chrono::steady_clock::now();
     registerAdaptor();
     emitInterfacesAddedSignal();
 }

@@ -26,13 +26,20 @@ std::string readPid(int fd) {
 } // namespace
 
 InstanceLock::InstanceLock(const std::filesystem::path& stateDirectory)
-    : path_(stateDirectory / "resctrld.lock") {
+    : InstanceLock(stateDirectory, "resctrld.lock",
+                   "the state directory " + stateDirectory.string(),
+                   "give this one its own --state-dir") {
+}
+
+InstanceLock::InstanceLock(const std::filesystem::path& directory, const std::string& fileName,
+                           const std::string& what, const std::string& advice)
+    : path_(directory / fileName) {
     std::error_code ec;
     // The state holds other processes' thread ids: root's alone, as the state store makes it.
-    if (std::filesystem::create_directories(stateDirectory, ec))
-        std::filesystem::permissions(stateDirectory, std::filesystem::perms::owner_all, ec);
+    if (std::filesystem::create_directories(directory, ec))
+        std::filesystem::permissions(directory, std::filesystem::perms::owner_all, ec);
     if (ec)
-        throw std::system_error(ec, "cannot create state directory " + stateDirectory.string());
+        throw std::system_error(ec, "cannot create directory " + directory.string());
 
     fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd_ < 0)
@@ -46,9 +53,7 @@ InstanceLock::InstanceLock(const std::filesystem::path& stateDirectory)
         fd_ = -1;
         if (error == EWOULDBLOCK) {
             throw AlreadyRunning("another resctrld" + (pid.empty() ? "" : " (pid " + pid + ")") +
-                                 " is already using the state directory " +
-                                 stateDirectory.string() +
-                                 "; stop it first, or give this one its own --state-dir");
+                                 " is already using " + what + "; stop it first, or " + advice);
         }
         throw std::system_error(error, std::generic_category(), "cannot lock " + path_.string());
     }

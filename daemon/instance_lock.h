@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <string>
 
 namespace resctrld {
 
@@ -22,6 +23,10 @@ public:
     // Creates the state directory (0700) if needed. Throws AlreadyRunning, or std::system_error
     // when the directory or the lock file cannot be created.
     explicit InstanceLock(const std::filesystem::path& stateDirectory);
+    // The same lock on `directory`/`fileName`; AlreadyRunning's message names `what` it guards
+    // ("the resctrl mount at /sys/fs/resctrl") and gives `advice`.
+    InstanceLock(const std::filesystem::path& directory, const std::string& fileName,
+                 const std::string& what, const std::string& advice);
     ~InstanceLock();
 
     InstanceLock(const InstanceLock&) = delete;

@@ -174,7 +174,12 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
         return 1;
     }
 
-    manager.startServing();
+    try {
+        manager.startServing();
+    } catch (const resctrld::AlreadyRunning& e) {
+        spdlog::error("refusing to start: {}", e.what());
+        return 1;
+    }
 
     std::optional<resctrld::PeriodicTimer> watchdog;
     uint64_t watchdogUsec = 0;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <ctime>
 #include <limits>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -50,6 +52,8 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
 
 void ManagerObject::startServing() {
     mounted_ = probeResctrl(config_.resctrlRoot).mounted;
+    if (mounted_)
+        lockMount();
     discoverHost();
     try {
         mountWatch_.emplace(loop_, [this] { mountTableChanged(); });
@@ -365,6 +369,12 @@ bool ManagerObject::discoverHost() {
     if (!probeResctrl(config_.resctrlRoot).mounted)
         return false;
     try {
+        lockMount();
+    } catch (const AlreadyRunning& e) {
+        spdlog::error("{}; this daemon leaves resctrl alone", e.what());
+        return false;
+    }
+    try {
         auto host = std::make_unique<HostModel>(HostModel::discover(
             HostPaths{.resctrlRoot = config_.resctrlRoot, .sysfsRoot = config_.sysfsRoot}));
         GroupManagerOptions options;
@@ -439,6 +449,26 @@ void ManagerObject::repairAdopted(const ResctrlLock& lock) {
     // What recovery could not repair shows at once as a degraded domain.
     applyCheck(lock);
     updateTimers();
+}
+
+void ManagerObject::lockMount() {
+    struct stat root {};
+    if (mountLock_ || ::stat(config_.resctrlRoot.c_str(), &root) != 0)
+        return;
+    // Named after the mount's device and inode, in the runtime directory every instance shares
+    // whatever its StateDirectory= (the unit's RuntimeDirectory=).
+    const std::string name = "resctrl-" + std::to_string(major(root.st_dev)) + "-" +
+                             std::to_string(minor(root.st_dev)) + "-" +
+                             std::to_string(root.st_ino) + ".lock";
+    try {
+        mountLock_.emplace(kMountLockDirectory, name,
+                           "the resctrl mount at " + config_.resctrlRoot.string(),
+                           "let one resctrld manage it");
+    } catch (const std::system_error& e) {
+        spdlog::warn("cannot take the lock of the resctrl mount in {} ({}); a second resctrld on "
+                     "the same mount would not be noticed",
+                     kMountLockDirectory, e.what());
+    }
 }
 
 GroupManager& ManagerObject::requireGroupManager() {

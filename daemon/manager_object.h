@@ -16,6 +16,7 @@
 #include "domain_objects.h"
 #include "event_loop.h"
 #include "group_manager.h"
+#include "instance_lock.h"
 #include "process_table.h"
 #include "resctrl_lock_queue.h"
 #include "state_store.h"
@@ -27,6 +28,8 @@ struct HostModel;
 
 inline constexpr const char* kBusName = "org.resctrld1";
 inline constexpr const char* kManagerPath = "/org/resctrld1";
+// Where the lock of each resctrl mount lives, whatever StateDirectory= says.
+inline constexpr const char* kMountLockDirectory = "/run/resctrld";
 
 // org.resctrld1.Manager and org.freedesktop.DBus.ObjectManager at /org/resctrld1
 // (dbus-api.md, "org.resctrld1.Manager"). Decodes calls, checks the caller, and maps errors
@@ -38,7 +41,8 @@ public:
     ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Config& config,
                   const AccessPolicy& access);
     // Once the bus name is owned (nothing destructive before: a second instance must fail
-    // first): discovers the host when resctrl is mounted, re-adopts and publishes the domains of
+    // first): takes the lock of the resctrl mount (throws AlreadyRunning when another daemon
+    // holds it), discovers the host when resctrl is mounted, re-adopts and publishes the domains of
     // the state directory, queues their repair under the resctrl lock, watches the mount table.
     void startServing();
     ~ManagerObject();
@@ -121,6 +125,9 @@ private:
     // Discovers the host when resctrl is mounted and it was not discovered yet. Returns whether
     // a host model is available; a failed discovery is logged and retried on the next call.
     bool discoverHost();
+    // One daemon per resctrl mount, whatever its bus and state directory: a second one would
+    // take the first one's groups for strays. Throws AlreadyRunning when another holds it.
+    void lockMount();
     // Recovery after a restart: the state directory's domains adopted and published (no lock),
     // then their groups repaired and strays removed under the lock.
     void adoptRecords();
@@ -160,6 +167,7 @@ private:
     std::optional<std::optional<GroupManager::GroupCounts>> budgetSnapshot_;
     bool mounted_ = false;
     std::optional<MountTableWatch> mountWatch_;
+    std::optional<InstanceLock> mountLock_;
 };
 
 } // namespace resctrld

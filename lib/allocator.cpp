@@ -113,6 +113,9 @@ void Allocator::check(const CacheRequest& request) const {
             throw NotSupported("type '" + std::string(toString(request.type)) + "' needs CDP on " +
                                level + ": mount resctrl with -o " +
                                (request.level == 3 ? "cdp" : "cdpl2") + ", or ask for 'both'");
+        if (const auto reason = host_.whyUnusable(*resource))
+            throw NotSupported("this host's " + level + " cache allocation cannot be used (" +
+                               *reason + ")");
         std::string message = "this host has no " + level + " cache allocation (no info/" + level +
                               " under " + host_.resctrlRoot.string() + ")";
         if (request.level == 3)
@@ -157,9 +160,13 @@ void Allocator::check(const CacheRequest& request) const {
 void Allocator::check(const BandwidthRequest& request) const {
     const std::string name(resourceName(request.resource));
     const BandwidthResource* bandwidth = host_.bandwidthResource(request.resource);
-    if (!bandwidth)
+    if (!bandwidth) {
+        if (const auto reason = host_.whyUnusable(request.resource))
+            throw NotSupported("this host's memory bandwidth allocation cannot be used (" +
+                               *reason + ")");
         throw NotSupported("this host has no memory bandwidth allocation (no info/" + name +
                            " under " + host_.resctrlRoot.string() + ")");
+    }
     if (!bandwidth->hasDomain(request.node))
         throw NotSupported(name + " node " + std::to_string(request.node.value) +
                            " does not exist on this host (nodes: " + formatIds(bandwidth->domains) +

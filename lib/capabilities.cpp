@@ -86,9 +86,10 @@ PrettySize prettySize(Bytes bytes) {
 
 std::string formatCapabilities(const HostModel& host) {
     std::string cache;
-    // Banks of level 3 and above only (libvirt >= 10.7), by level then id.
+    // Banks of level 2 and above, by level then id, as libvirt 10.8 and later list them (10.7
+    // and earlier listed level 3 only, so an L2 CAT host showed its L2 controls nowhere).
     for (const auto& [level, banks] : host.caches) {
-        if (level < 3)
+        if (level < 2)
             continue;
         for (const auto& [id, bank] : banks) {
             const PrettySize size = prettySize(bank.size);

@@ -8,10 +8,11 @@
 namespace resctrld {
 
 // The host's cache and memory-bandwidth capabilities as libvirt's capabilities XML presents them
-// (libvirt-reference.md §6.0): a <cache> element with one <bank> per level-3-or-higher cache,
-// its <control>s and the llc_* <monitor>, then <memory_bandwidth> with one <node> per LLC bank
-// and the mbm_* <monitor>. Each element is left out when it would be empty. The text is a
-// fragment of <host>, indented by two spaces per level from column 0, one element per line.
+// (libvirt 10.8 and later): a <cache> element with one <bank> per cache of level 2 and up that
+// sysfs describes, with a <control> per resource that can allocate it, and the llc_* <monitor>,
+// then <memory_bandwidth> with one <node> per LLC bank and the mbm_* <monitor>. Each element is
+// left out when it would be empty. The text is a fragment of <host>, indented by two spaces per
+// level from column 0, one element per line.
 std::string formatCapabilities(const HostModel& host);
 
 // libvirt's virFormatIntPretty: the largest of B, KiB, MiB, GiB, TiB that divides `bytes`

@@ -333,7 +333,7 @@ DomainService::Started DomainService::reconnect(const ResctrlLock& lock, ActiveD
 void DomainService::attachAndSave(const ResctrlLock& lock, ActiveDomain& domain,
                                   const std::vector<ThreadRecord>& threads,
                                   const std::optional<ProcessIdentity>& hypervisor) {
-    // The record goes first: a crash after it leaves threads that recover() attaches; a crash
+    // The record goes first: a crash after it leaves threads that recovery attaches; a crash
     // before it leaves the tree as it was.
     const DomainRecord before = domain.record;
     auto restore = [&] {
@@ -414,7 +414,7 @@ const ActiveDomain& DomainService::setVcpuThread(const ResctrlLock& lock, const 
 }
 
 void DomainService::forget(const std::string& name) {
-    // The record goes first: a crash after this leaves stray groups, which recover() removes.
+    // The record goes first: a crash after this leaves stray groups, which recovery removes.
     try {
         store_.remove(name);
     } catch (const std::system_error& e) {
@@ -734,7 +734,8 @@ Recovery DomainService::repairAdopted(const ResctrlLock& lock) {
     try {
         auto strays = groups_.removeStrayGroups(lock, known);
         recovery.strayGroupsRemoved = std::move(strays.removed);
-        groups_.regrowDefaultGroup(lock);
+        if (const std::string rewritten = groups_.regrowDefaultGroup(lock); !rewritten.empty())
+            spdlog::info("start-up rewrote the default group's schemata: {}", rewritten);
         cleanupPending_ = !strays.refused.empty();
         recovery.incomplete = cleanupPending_;
     } catch (const Error& e) {

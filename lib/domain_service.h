@@ -73,8 +73,8 @@ struct Recovery {
 // the per-tick health check and recovery after a restart. Keeps the state directory in step with
 // resctrl: a domain is saved after its groups are complete and forgotten before they are
 // removed, so a crash at any point leaves either a complete domain or stray groups that
-// recover() removes. Whatever changes resctrl takes the held resctrl lock; the rest never waits
-// for it. No D-Bus here: the daemon maps results to objects and signals.
+// recovery (adoptRecords, repairAdopted) removes. Whatever changes resctrl takes the held resctrl
+// lock; the rest never waits for it. No D-Bus here: the daemon maps results to objects and signals.
 class DomainService {
 public:
     DomainService(GroupManager& groups, ProcessTable processes, StateStore& store, pid_t self);

@@ -222,18 +222,26 @@ void GroupManager::writeDefaultGroup(const Schemata& wanted) const {
         writeDefaultGroup(wanted, Schemata::parse(resctrl_.read("schemata").value_or("")));
 }
 
-void GroupManager::writeDefaultGroup(const Schemata& wanted, const Schemata& current) const {
+std::string GroupManager::writeDefaultGroup(const Schemata& wanted, const Schemata& current) const {
     if (!options_.manageDefaultGroup)
-        return;
+        return {};
     Schemata changes;
+    std::string described;
     for (Resource resource : wanted.resources()) {
         if (!isCacheResource(resource))
             continue;
-        for (const auto& [id, mask] : wanted.masks(resource))
-            if (current.mask(resource, id) != mask)
-                changes.setMask(resource, id, mask);
+        for (const auto& [id, mask] : wanted.masks(resource)) {
+            const auto before = current.mask(resource, id);
+            if (before == mask)
+                continue;
+            changes.setMask(resource, id, mask);
+            described += fmt::format("{}{}:{} {} -> {}", described.empty() ? "" : ", ",
+                                     resourceName(resource), id.value,
+                                     before ? before->toHex() : "none", mask.toHex());
+        }
     }
     writeSchemata("", changes);
+    return described;
 }
 
 void GroupManager::writeTask(const std::string& group, const VcpuThread& thread) const {
@@ -330,17 +338,17 @@ void GroupManager::stop(const ResctrlLock&, const DomainGroups& domain) {
     writeRegrownDefaultGroup();
 }
 
-void GroupManager::writeRegrownDefaultGroup() {
+std::string GroupManager::writeRegrownDefaultGroup() {
     if (!options_.manageDefaultGroup)
-        return;
+        return {};
     // Give freed ways back: recompute the default group over what is left.
     const HostState state = readHostState();
     Allocator allocator(host_, state.groups, AllocatorOptions{true});
-    writeDefaultGroup(allocator.defaultGroupSchemata(), state.groups.front().schemata);
+    return writeDefaultGroup(allocator.defaultGroupSchemata(), state.groups.front().schemata);
 }
 
-void GroupManager::regrowDefaultGroup(const ResctrlLock&) {
-    writeRegrownDefaultGroup();
+std::string GroupManager::regrowDefaultGroup(const ResctrlLock&) {
+    return writeRegrownDefaultGroup();
 }
 
 DomainGroups

@@ -104,8 +104,9 @@ public:
     void adopt(const ResctrlLock& lock, const DomainGroups& domain);
 
     // Gives the default group every way no own or exclusive group holds (ManageDefaultGroup=yes;
-    // no-op otherwise), e.g. after stray groups were removed.
-    void regrowDefaultGroup(const ResctrlLock& lock);
+    // no-op otherwise), e.g. after stray groups were removed. Returns the masks it rewrote,
+    // "L3:0 0ff -> 7ff, ...", empty when the default group already had them.
+    std::string regrowDefaultGroup(const ResctrlLock& lock);
 
     // Prefixed groups on the host that none of `known` explains (left by a crash), removed;
     // those the kernel refused to remove are logged and listed in `refused`.
@@ -140,12 +141,13 @@ private:
     void writeSchemata(const std::string& group, const Schemata& schemata) const;
     void writeDefaultGroup(const Schemata& wanted) const;
     // The same, when the caller read the default group's schemata (`current`) under the lock.
-    void writeDefaultGroup(const Schemata& wanted, const Schemata& current) const;
+    // Returns the masks it changed with their old values, as regrowDefaultGroup() does.
+    std::string writeDefaultGroup(const Schemata& wanted, const Schemata& current) const;
     // Writes the lines of `wanted` the group does not hold (any more).
     void repairSchemata(const std::string& domainName, const std::string& group,
                         const Schemata& wanted) const;
     void writeTask(const std::string& group, const VcpuThread& thread) const;
-    void writeRegrownDefaultGroup();
+    std::string writeRegrownDefaultGroup();
     [[noreturn]] void reject(const std::string& what, const KernelFailure& failure) const;
 
     const HostModel& host_;

@@ -45,7 +45,15 @@ std::optional<std::string> readFile(const fs::path& path) {
                              std::string(expected));
 }
 
-// Reads a required or optional info file holding one value.
+// A file that defines a resource (its num_closids, cbm_mask, ...) is missing: discovery leaves
+// that resource out and keeps the others.
+struct MissingDefinition {
+    fs::path file;
+};
+
+// Reads a required or optional info file holding one value. A missing required file throws
+// MissingDefinition; a missing optional one reads as nullopt, and the caller applies the
+// kernel's default for it.
 class InfoDir {
 public:
     explicit InfoDir(fs::path dir)
@@ -92,11 +100,7 @@ public:
         return *value;
     }
 
-    [[noreturn]] void missing(const char* name) const {
-        throw ResctrlUnavailable((dir_ / name).string() +
-                                 " is missing: this is not a resctrl info directory as the "
-                                 "kernel makes it");
-    }
+    [[noreturn]] void missing(const char* name) const { throw MissingDefinition{dir_ / name}; }
 
 private:
     fs::path dir_;
@@ -256,6 +260,28 @@ std::vector<CacheId> idsOf(const std::map<CacheId, CacheDomain>* caches) {
     return ids;
 }
 
+// A resource discovery cannot use: named for operators, left out of the model.
+void leaveOut(HostModel& host, const std::string& resource, const std::string& reason) {
+    spdlog::warn("resctrl resource {} is left out: {}; the other resources stay in use", resource,
+                 reason);
+    host.unusableResources.push_back(resource + ": " + reason);
+}
+
+// With CDP each cache level shows a CODE and a DATA resource that the kernel programs together:
+// one without the other (its partner left out) cannot be allocated either.
+void leaveOutCdpHalvesAlone(HostModel& host) {
+    std::erase_if(host.cacheResources, [&](const CacheResource& cache) {
+        if (cache.type() == CacheType::Both)
+            return false;
+        if (host.cacheResource(cdpPeer(cache.resource)) != nullptr)
+            return false;
+        leaveOut(host, std::string(resourceName(cache.resource)),
+                 "its CDP partner " + std::string(resourceName(cdpPeer(cache.resource))) +
+                     " is left out");
+        return true;
+    });
+}
+
 } // namespace
 
 std::string_view toString(BandwidthUnit unit) noexcept {
@@ -313,79 +339,105 @@ HostModel HostModel::discover(const HostPaths& paths) {
     for (const fs::path& dir : sortedEntries(info)) {
         const std::string name = dir.filename().string();
         const InfoDir files(dir);
-        if (name == "L3_MON") {
-            MonitorResource monitor;
-            monitor.numRmids = files.requiredNumber<unsigned>("num_rmids");
-            const std::string featureText = files.text("mon_features").value_or("");
-            std::string_view features = featureText;
-            while (!features.empty()) {
-                const auto newline = features.find('\n');
-                if (const auto event = trim(features.substr(0, newline)); !event.empty())
-                    monitor.features.emplace_back(event);
-                features.remove_prefix(newline == std::string_view::npos ? features.size()
-                                                                         : newline + 1);
+        try {
+            if (name == "L3_MON") {
+                MonitorResource monitor;
+                monitor.numRmids = files.requiredNumber<unsigned>("num_rmids");
+                const auto featureText = files.text("mon_features");
+                if (!featureText)
+                    files.missing("mon_features");
+                std::string_view features = *featureText;
+                while (!features.empty()) {
+                    const auto newline = features.find('\n');
+                    if (const auto event = trim(features.substr(0, newline)); !event.empty())
+                        monitor.features.emplace_back(event);
+                    features.remove_prefix(newline == std::string_view::npos ? features.size()
+                                                                             : newline + 1);
+                }
+                monitor.maxThresholdOccupancy =
+                    files.number<Bytes>("max_threshold_occupancy").value_or(0);
+                for (const fs::path& monDir : sortedEntries(paths.resctrlRoot / "mon_data")) {
+                    const std::string monName = monDir.filename().string();
+                    if (isNumberedEntry(monName, "mon_L3_"))
+                        monitor.domains.push_back(
+                            CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
+                }
+                std::sort(monitor.domains.begin(), monitor.domains.end());
+                if (monitor.domains.empty())
+                    monitor.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
+                host.monitoring = std::move(monitor);
+                continue;
             }
-            monitor.maxThresholdOccupancy =
-                files.number<Bytes>("max_threshold_occupancy").value_or(0);
-            for (const fs::path& monDir : sortedEntries(paths.resctrlRoot / "mon_data")) {
-                const std::string monName = monDir.filename().string();
-                if (isNumberedEntry(monName, "mon_L3_"))
-                    monitor.domains.push_back(
-                        CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
+            const auto resource = parseResourceName(name);
+            if (!resource) {
+                spdlog::debug("resctrl info/{} is not a resource resctrld uses, ignored", name);
+                continue;
             }
-            std::sort(monitor.domains.begin(), monitor.domains.end());
-            if (monitor.domains.empty())
-                monitor.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
-            host.monitoring = std::move(monitor);
-            continue;
-        }
-        const auto resource = parseResourceName(name);
-        if (!resource) {
-            spdlog::debug("resctrl info/{} is not a resource resctrld uses, ignored", name);
-            continue;
-        }
-        const auto levelCaches = host.caches.find(cacheLevel(*resource));
-        const auto* sysfsCaches = levelCaches == host.caches.end() ? nullptr : &levelCaches->second;
-        if (isCacheResource(*resource)) {
-            CacheResource cache;
-            cache.resource = *resource;
-            cache.numClosids = files.requiredNumber<unsigned>("num_closids");
-            cache.cbmMask = files.requiredMask("cbm_mask");
-            cache.minCbmBits = files.requiredNumber<unsigned>("min_cbm_bits");
-            cache.shareableBits = files.mask("shareable_bits").value_or(CbmMask());
-            cache.sparseMasks = files.number<unsigned>("sparse_masks").value_or(0) != 0;
-            cache.ioAllocEnabled = files.text("io_alloc").value_or("") == "enabled";
-            cache.bitUsage = files.text("bit_usage").value_or("");
-            std::vector<CacheId> ids;
-            for (const auto& [id, mask] : rootSchemata.masks(*resource))
-                ids.push_back(id);
-            if (ids.empty())
-                ids = idsOf(sysfsCaches);
-            for (CacheId id : ids) {
-                Bytes size = 0;
-                if (sysfsCaches && sysfsCaches->count(id))
-                    size = sysfsCaches->at(id).size;
-                else
-                    spdlog::warn("{} domain {} has no L{} cache {} in sysfs: its size is unknown",
-                                 name, id.value, cache.level(), id.value);
-                cache.domains.emplace(id, size);
+            const auto levelCaches = host.caches.find(cacheLevel(*resource));
+            const auto* sysfsCaches =
+                levelCaches == host.caches.end() ? nullptr : &levelCaches->second;
+            if (isCacheResource(*resource)) {
+                CacheResource cache;
+                cache.resource = *resource;
+                cache.numClosids = files.requiredNumber<unsigned>("num_closids");
+                cache.cbmMask = files.requiredMask("cbm_mask");
+                cache.minCbmBits = files.requiredNumber<unsigned>("min_cbm_bits");
+                cache.shareableBits = files.mask("shareable_bits").value_or(CbmMask());
+                cache.sparseMasks = files.number<unsigned>("sparse_masks").value_or(0) != 0;
+                cache.ioAllocEnabled = files.text("io_alloc").value_or("") == "enabled";
+                cache.bitUsage = files.text("bit_usage").value_or("");
+                std::vector<CacheId> ids;
+                for (const auto& [id, mask] : rootSchemata.masks(*resource))
+                    ids.push_back(id);
+                if (ids.empty())
+                    ids = idsOf(sysfsCaches);
+                for (CacheId id : ids) {
+                    Bytes size = 0;
+                    if (sysfsCaches && sysfsCaches->count(id))
+                        size = sysfsCaches->at(id).size;
+                    else
+                        spdlog::warn(
+                            "{} domain {} has no L{} cache {} in sysfs: its size is unknown", name,
+                            id.value, cache.level(), id.value);
+                    cache.domains.emplace(id, size);
+                }
+                host.cacheResources.push_back(std::move(cache));
+            } else {
+                BandwidthResource bandwidth;
+                bandwidth.resource = *resource;
+                bandwidth.numClosids = files.requiredNumber<unsigned>("num_closids");
+                bandwidth.minBandwidth = files.requiredNumber<unsigned>("min_bandwidth");
+                bandwidth.bandwidthGran = files.requiredNumber<unsigned>("bandwidth_gran");
+                for (const auto& [id, value] : rootSchemata.bandwidths(*resource))
+                    bandwidth.domains.push_back(id);
+                // delay_linear and thread_throttle_mode only qualify the resource: without them,
+                // the kernel's defaults (a linear scale throttled per core at the maximum), except
+                // that a root value above 100 cannot be a percentage (AMD's scale is not linear).
+                if (const auto linear = files.number<unsigned>("delay_linear")) {
+                    bandwidth.delayLinear = *linear != 0;
+                } else {
+                    bandwidth.delayLinear = true;
+                    for (const auto& [id, value] : rootSchemata.bandwidths(*resource))
+                        bandwidth.delayLinear = bandwidth.delayLinear && value <= 100;
+                }
+                bandwidth.threadThrottleMode =
+                    files.text("thread_throttle_mode").value_or(bandwidth.delayLinear ? "max" : "");
+                if (bandwidth.domains.empty())
+                    bandwidth.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
+                host.bandwidthResources.push_back(std::move(bandwidth));
             }
-            host.cacheResources.push_back(std::move(cache));
-        } else {
-            BandwidthResource bandwidth;
-            bandwidth.resource = *resource;
-            bandwidth.numClosids = files.requiredNumber<unsigned>("num_closids");
-            bandwidth.minBandwidth = files.requiredNumber<unsigned>("min_bandwidth");
-            bandwidth.bandwidthGran = files.requiredNumber<unsigned>("bandwidth_gran");
-            bandwidth.delayLinear = files.requiredNumber<unsigned>("delay_linear") != 0;
-            bandwidth.threadThrottleMode = files.text("thread_throttle_mode").value_or("");
-            for (const auto& [id, value] : rootSchemata.bandwidths(*resource))
-                bandwidth.domains.push_back(id);
-            if (bandwidth.domains.empty())
-                bandwidth.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
-            host.bandwidthResources.push_back(std::move(bandwidth));
+        } catch (const MissingDefinition& missing) {
+            leaveOut(host, name,
+                     missing.file.string() +
+                         " is missing, though the kernel always writes it: check the kernel "
+                         "and the resctrl mount");
+            if (name != "L3_MON")
+                if (const auto closids = files.number<unsigned>("num_closids"))
+                    host.unusableNumClosids =
+                        std::min(host.unusableNumClosids.value_or(*closids), *closids);
         }
     }
+    leaveOutCdpHalvesAlone(host);
     auto byResourceOrder = [](const auto& a, const auto& b) {
         return a.resource < b.resource;
     };
@@ -455,6 +507,14 @@ const BandwidthResource* HostModel::bandwidthResource(Resource resource) const {
     return nullptr;
 }
 
+std::optional<std::string> HostModel::whyUnusable(Resource resource) const {
+    const std::string prefix = std::string(resourceName(resource)) + ": ";
+    for (const std::string& entry : unusableResources)
+        if (entry.starts_with(prefix))
+            return entry.substr(prefix.size());
+    return std::nullopt;
+}
+
 bool HostModel::hasMountOption(std::string_view option) const {
     return std::find(mountOptions.begin(), mountOptions.end(), option) != mountOptions.end();
 }
@@ -474,6 +534,8 @@ unsigned HostModel::closidBudget() const {
         smallest = std::min(smallest, bandwidth.numClosids);
     if (smallest == std::numeric_limits<unsigned>::max())
         return 0;
+    if (unusableNumClosids)
+        smallest = std::min(smallest, *unusableNumClosids);
     const unsigned reserved = 1 + (ioAlloc ? 1 : 0); // the root group, and I/O's CLOSID
     return smallest > reserved ? smallest - reserved : 0;
 }

@@ -75,7 +75,9 @@ struct BandwidthResource {
     unsigned minBandwidth = 0;
     unsigned bandwidthGran = 1;
     bool delayLinear = true;
-    // info/MB/thread_throttle_mode ("max", "per-thread"); empty when absent (AMD, old kernels).
+    // info/MB/thread_throttle_mode ("max", "per-thread"). When absent: "max" on a linear scale
+    // (the kernel's default, and what Intel parts before the file existed did), empty otherwise
+    // (AMD defines no throttle mode).
     std::string threadThrottleMode;
     BandwidthUnit unit = BandwidthUnit::Percent;
     std::uint32_t maxBandwidth = 100;
@@ -112,16 +114,26 @@ struct HostModel {
     std::optional<MonitorResource> monitoring;
     // Every cache sysfs reports, by level (1, 2, 3) and id: unified and data caches only.
     std::map<unsigned, std::map<CacheId, CacheDomain>> caches;
+    // Resources discovery left out because a file that defines them is missing, with the
+    // reason, e.g. "MB: <root>/info/MB/min_bandwidth is missing". The others stay usable.
+    std::vector<std::string> unusableResources;
+    // The smallest num_closids among those, where it could be read: the kernel still counts
+    // them when it hands out CLOSIDs.
+    std::optional<unsigned> unusableNumClosids;
 
     // Reads <resctrlRoot>/info, the root schemata and mon_data, the sysfs cache tree and the
     // mountinfo file. Throws ResctrlUnavailable when resctrl is not there (no info/ directory)
-    // or a file does not hold what the kernel writes there, naming the file.
+    // or a file does not hold what the kernel writes there, naming the file. A missing file
+    // that only qualifies a resource takes the kernel's default; a missing file that defines
+    // one leaves that resource out (see unusableResources) with a warning.
     static HostModel discover(const HostPaths& paths = {});
 
     const CacheResource* cacheResource(Resource resource) const;
     const CacheResource* cacheResource(unsigned level, CacheType type) const;
     const BandwidthResource* bandwidthResource(Resource resource = Resource::MB) const;
     bool hasMountOption(std::string_view option) const;
+    // Why discovery left that resource out (from unusableResources), or nullopt.
+    std::optional<std::string> whyUnusable(Resource resource) const;
     // CDP is on at that level: the kernel shows L3CODE/L3DATA (L2CODE/L2DATA) instead of L3 (L2).
     bool isCdpEnabled(unsigned level) const;
     bool supportsAllocation() const {
@@ -129,8 +141,9 @@ struct HostModel {
     }
 
     // Control groups resctrld may create on this host: the smallest num_closids over the
-    // allocation resources (CDP halves come halved from the kernel), minus the root group,
-    // minus one more when io_alloc is enabled (resctrl-kernel.md §3.2). 0 without allocation.
+    // allocation resources, left-out ones included (CDP halves come halved from the kernel),
+    // minus the root group, minus one more when io_alloc is enabled (resctrl-kernel.md §3.2).
+    // 0 without allocation.
     unsigned closidBudget() const;
     // Monitoring groups: num_rmids minus the root's RMID. 0 without monitoring.
     unsigned rmidBudget() const;

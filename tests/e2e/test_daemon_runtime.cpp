@@ -838,6 +838,43 @@ TEST_CASE("SampleIntervalSec=0 samples only on request", "[e2e][sim][monitor]") 
     CHECK(f.signals.count(isMember("Sampled"), from) == 0);
 }
 
+TEST_CASE("monitor properties hold values and states as soon as the domain is started",
+          "[e2e][sim][monitor]") {
+    // No sampling tick ever runs: what the properties hold comes from the monitor's creation.
+    Fixture f({.configText = config("0")});
+    auto& hv = f.hypervisor();
+    f.sim.setControl("footprint", footprint({{hv.tid(0), 1, 1 * kMiB}}));
+    f.sim.setControl("counters", "0 mbm_total_bytes Unavailable\n");
+    const auto domainPath =
+        f.startDomain(domain("early", cachetune(cacheMonitor("0-1")) +
+                                          "<memorytune vcpus='0-1'><node id='0' bandwidth='50'/>"
+                                          "<monitor vcpus='0-1'/></memorytune>"),
+                      hv.vcpuThreads());
+    const auto monitors = f.children(domainPath, "Monitors");
+    REQUIRE(monitors.size() == 2);
+    auto checkFromTheStart = [&](const CounterMap& occupancy) {
+        CHECK(f.counters(monitors[0], "CacheOccupancy") == occupancy);
+        CHECK(f.property<StateMap>(monitors[0], kMonitor, "CounterStates") ==
+              StateMap{{0, "ok"}, {1, "ok"}});
+        CHECK(f.property<uint64_t>(monitors[0], kMonitor, "SampledAt") > 0);
+        // The bandwidth monitor: cache 0's total counter is Unavailable, a state and no value.
+        CHECK(f.counters(monitors[1], "MemoryBytesTotal") == CounterMap{{1, 0}});
+        CHECK(f.counters(monitors[1], "MemoryBytesLocal") == CounterMap{{0, 0}, {1, 0}});
+        CHECK(f.property<StateMap>(monitors[1], kMonitor, "CounterStates") ==
+              StateMap{{0, "unavailable"}, {1, "ok"}});
+    };
+    checkFromTheStart(CounterMap{{0, 0}, {1, 1 * kMiB}});
+
+    SECTION("and after a restart adopts the domain") {
+        f.killDaemon();
+        f.sim.setControl("footprint", footprint({{hv.tid(1), 1, 2 * kMiB}}));
+        f.startDaemon();
+        INFO(f.log());
+        REQUIRE(f.children(domainPath, "Monitors") == monitors);
+        checkFromTheStart(CounterMap{{0, 0}, {1, 2 * kMiB}});
+    }
+}
+
 TEST_CASE("without a monitor there are no sampling ticks", "[e2e][sim][monitor]") {
     Fixture f;
     CHECK(f.property<uint64_t>(kRootPath, kManager, "SampleIntervalUSec") == 200'000);
@@ -1306,6 +1343,32 @@ TEST_CASE("a daemon restarted while another user holds the resctrl lock lists it
     CHECK(f.prefixedGroups().empty());
     CHECK_THAT(f.log(), Catch::Contains("removed stray group resctrld-stray-vcpus_0"));
     CHECK(f.listDomains().empty());
+}
+
+TEST_CASE("a second daemon on the same resctrl mount refuses to start, whatever its bus and "
+          "state directory",
+          "[e2e][sim][lifecycle]") {
+    Fixture f;
+    auto& hv = f.hypervisor();
+    const auto path =
+        f.startDomain(domain("first", cachetune(cacheMonitor("0"))), hv.vcpuThreads());
+    const auto groups = f.prefixedGroups();
+    e2e::TempDir elsewhere;
+    PrivateBus otherBus(elsewhere.path());
+    Daemon::Options options = f.daemonOptions();
+    options.stateDir = elsewhere.path() / "state";
+    options.waitReady = false;
+    Daemon second(otherBus, elsewhere.path(), options);
+    const auto status = second.process().waitExit();
+    REQUIRE(status);
+    CHECK(*status != 0);
+    const std::string message = second.process().stderrText();
+    INFO(message);
+    CHECK_THAT(message, Catch::Contains("resctrl mount at " + f.sim.root().string()));
+    CHECK_THAT(message, Catch::Contains(std::to_string(f.daemon->process().pid())));
+    // Nothing of the first one's was taken for a stray.
+    CHECK(f.prefixedGroups() == groups);
+    CHECK(f.listDomains() == std::map<std::string, std::string>{{"first", path}});
 }
 
 TEST_CASE("a second daemon on the same state directory refuses to start", "[e2e][sim][lifecycle]") {

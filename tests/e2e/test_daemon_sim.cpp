@@ -42,14 +42,23 @@ std::string cachetuneDomain(const std::string& name, const std::string& size,
 
 // The simulator and resctrld serving it on a private bus, with a client.
 struct Fixture {
-    explicit Fixture(const std::string& profile)
+    // `absentInfoFiles`: the simulator's `absent` control file ("info/MB/delay_linear\n"), in
+    // place before the daemon discovers the host; `rootSchemata`: written to the default group
+    // before the daemon starts.
+    explicit Fixture(const std::string& profile, const std::string& absentInfoFiles = "",
+                     const std::string& rootSchemata = "")
         : sim({profile, "6.15", "", true})
         , bus(dir.path())
-        , daemon(bus, dir.path(), options(sim))
+        , daemon(bus, dir.path(), options(sim, absentInfoFiles, rootSchemata))
         , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
         , manager(sdbus::createProxy(*connection, "org.resctrld1", "/org/resctrld1")) {}
 
-    static Daemon::Options options(const SimInstance& sim) {
+    static Daemon::Options options(const SimInstance& sim, const std::string& absentInfoFiles,
+                                   const std::string& rootSchemata) {
+        if (!absentInfoFiles.empty())
+            sim.setControl("absent", absentInfoFiles);
+        if (!rootSchemata.empty())
+            REQUIRE(simtest::writeFile(sim.at("schemata"), rootSchemata) == 0);
         Daemon::Options options;
         options.configText = "[Daemon]\nMount=no\n";
         options.resctrlRoot = sim.root();
@@ -248,6 +257,64 @@ TEST_CASE("GetCapabilities on a host without L3 allocation lists banks without c
     f.manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(xml);
     CHECK_THAT(xml, Catch::Contains("cpus='0-19,40-59'/>"));
     CHECK_THAT(xml, !Catch::Contains("type='both' maxAllocs"));
+}
+
+TEST_CASE("GetCapabilities lists L2 banks with their controls before the L3 bank", "[e2e][sim]") {
+    Fixture f("modern-intel-l2");
+    std::string xml;
+    f.manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(xml);
+    CHECK_THAT(xml, Catch::StartsWith("<cache>\n  <bank id='0' level='2' type='both' "));
+    CHECK_THAT(xml, Catch::Contains("<bank id='47' level='2' type='both' size='2' unit='MiB' "
+                                    "cpus='47,95'>\n"
+                                    "    <control granularity='128' unit='KiB' type='both' "
+                                    "maxAllocs='8'/>\n"
+                                    "  </bank>\n"
+                                    "  <bank id='0' level='3' "));
+    CHECK_THAT(xml, !Catch::Contains("level='1'"));
+}
+
+TEST_CASE("a host without info/MB/delay_linear answers every call", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat", "info/MB/delay_linear\n");
+    REQUIRE_FALSE(fs::exists(f.sim.at("info/MB/delay_linear")));
+    CHECK(f.property("ClosidsTotal") == 7);
+    // The kernel's default, a linear scale: 50 is a percentage.
+    const GroupList groups = f.validate(
+        "<domain><name>vm1</name><vcpu>4</vcpu><cputune><cachetune vcpus='0-1'><cache id='0' "
+        "level='3' type='both' size='5' unit='MiB'/></cachetune><memorytune vcpus='0-1'><node "
+        "id='0' bandwidth='50'/></memorytune></cputune></domain>");
+    REQUIRE(groups.size() == 1);
+    CHECK_THAT(groups[0].get<1>(), Catch::Contains("MB:0=50"));
+    CHECK_THAT(groups[0].get<1>(), Catch::Contains("L3:0="));
+    CHECK_THAT(f.daemon.process().stderrText(), !Catch::Contains("delay_linear"));
+}
+
+TEST_CASE("a host whose MB lacks a defining file still allocates L3", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat", "info/MB/min_bandwidth\n");
+    // MB's 8 CLOSIDs still bound the budget: the kernel counts them whatever resctrld uses.
+    CHECK(f.property("ClosidsTotal") == 7);
+    FakeHypervisor hv(FAKE_HYPERVISOR_PATH, f.dir.path(), 2);
+    const auto path = startDomain(*f.manager, cachetuneDomain("vm1", "5"), hv.vcpuThreads());
+    CHECK_FALSE(path.empty());
+    CHECK(f.groupsOnSim().count("resctrld-vm1-vcpus_0-1") == 1);
+    // Two ways of cache 0; MB keeps the kernel's default for a new group.
+    CHECK_THAT(simtest::readFile(f.sim.at("resctrld-vm1-vcpus_0-1/schemata")),
+               Catch::Contains("L3:0=3;1=7ff") && Catch::Contains("MB:0=100;1=100"));
+
+    const auto refused = f.validateError(
+        "<domain><name>vm2</name><vcpu>2</vcpu><cputune><memorytune vcpus='0-1'><node id='0' "
+        "bandwidth='50'/></memorytune></cputune></domain>");
+    CHECK(refused.getName() == "org.resctrld1.Error.NotSupported");
+    CHECK_THAT(refused.getMessage(), Catch::Contains("info/MB/min_bandwidth is missing"));
+    CHECK_THAT(f.daemon.process().stderrText(),
+               Catch::Contains("info/MB/min_bandwidth is missing") &&
+                   Catch::Contains("resource MB is left out"));
+}
+
+TEST_CASE("start-up logs the default group's schemata it rewrites, old and new", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat", "", "L3:0=0ff;1=7ff\n");
+    CHECK_THAT(simtest::readFile(f.sim.at("schemata")), Catch::Contains("L3:0=7ff;1=7ff"));
+    CHECK_THAT(f.daemon.process().stderrText(),
+               Catch::Contains("start-up rewrote the default group's schemata: L3:0 ff -> 7ff"));
 }
 
 TEST_CASE("mounting and unmounting resctrl under a running daemon is announced", "[e2e][sim]") {

@@ -186,6 +186,20 @@ std::vector<FaultRule> parseFaults(std::string_view text, std::vector<std::strin
     return out;
 }
 
+std::set<std::string> parseAbsentInfoFiles(std::string_view text,
+                                           std::vector<std::string>& errors) {
+    std::set<std::string> out;
+    for (const auto& [n, f] : fieldLines(text)) {
+        const Path path = f.size() == 1 ? splitPath(f[0]) : Path{};
+        if (path.size() != 3 || path[0] != "info") {
+            errors.push_back(bad(n, "expected 'info/RESOURCE/FILE'"));
+            continue;
+        }
+        out.insert(path[1] + "/" + path[2]);
+    }
+    return out;
+}
+
 FaultAction takeFault(std::vector<FaultRule>& rules, std::string_view op, const std::string& path) {
     for (auto& r : rules) {
         if (r.remaining <= 0 || r.op != op || fnmatch(r.glob.c_str(), path.c_str(), 0) != 0)
@@ -242,6 +256,10 @@ void ControlDir::refresh(ResctrlModel& model) {
     if (changed("counters", counters_, text)) {
         model.setCounterStates(parseCounterStates(text, errors));
         report("counters");
+    }
+    if (changed("absent", absent_, text)) {
+        model.setAbsentInfoFiles(parseAbsentInfoFiles(text, errors));
+        report("absent");
     }
     if (changed("faults", faults_, text)) {
         rules_ = parseFaults(text, errors); // rewriting re-arms every line

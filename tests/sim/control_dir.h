@@ -3,6 +3,7 @@
 // ControlDir re-reads a file whenever its mtime/size/inode changed.
 #pragma once
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <sys/stat.h>
@@ -33,6 +34,9 @@ std::vector<TrafficEntry> parseTraffic(std::string_view text, std::vector<std::s
 std::vector<CounterStateEntry> parseCounterStates(std::string_view text,
                                                   std::vector<std::string>& errors);
 std::vector<FaultRule> parseFaults(std::string_view text, std::vector<std::string>& errors);
+// `absent`: one info file per line, "info/RES/FILE" (e.g. info/MB/delay_linear); returns the
+// "RES/FILE" names.
+std::set<std::string> parseAbsentInfoFiles(std::string_view text, std::vector<std::string>& errors);
 // errno by name ("ENOSPC") or number ("28"); 0 if unknown.
 int errnoFromName(std::string_view name);
 
@@ -61,7 +65,7 @@ private:
     bool changed(const std::string& name, Stamp& stamp, std::string& text);
 
     std::string dir_;
-    Stamp footprint_, traffic_, counters_, faults_;
+    Stamp footprint_, traffic_, counters_, faults_, absent_;
     std::vector<FaultRule> rules_;
 };
 

@@ -481,39 +481,46 @@ int ResctrlModel::stat(const Path& path, NodeAttr& attr) {
     return 0;
 }
 
+int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>& entries) const {
+    if (res == "L3_MON" && profile_.mon) {
+        entries = {
+            {"max_threshold_occupancy", false}, {"mon_features", false}, {"num_rmids", false}};
+        return 0;
+    }
+    for (const auto& s : schemas_) {
+        if (s.name != res)
+            continue;
+        if (s.isCache) {
+            entries = {{"bit_usage", false},
+                       {"cbm_mask", false},
+                       {"min_cbm_bits", false},
+                       {"num_closids", false},
+                       {"shareable_bits", false}};
+            if (flavour_.sparseMasksFile)
+                entries.push_back({"sparse_masks", false});
+        } else {
+            entries = {{"bandwidth_gran", false},
+                       {"delay_linear", false},
+                       {"min_bandwidth", false},
+                       {"num_closids", false}};
+            if (!profile_.mb->throttleMode.empty())
+                entries.push_back({"thread_throttle_mode", false});
+        }
+        return 0;
+    }
+    return ENOENT;
+}
+
 int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
     entries.clear();
     Node n;
     if (path.size() == 2 && path[0] == "info") {
-        // Called from resolve() too: build the listing directly.
-        const std::string& res = path[1];
-        if (res == "L3_MON" && profile_.mon) {
-            entries = {
-                {"max_threshold_occupancy", false}, {"mon_features", false}, {"num_rmids", false}};
-            return 0;
-        }
-        for (const auto& s : schemas_) {
-            if (s.name != res)
-                continue;
-            if (s.isCache) {
-                entries = {{"bit_usage", false},
-                           {"cbm_mask", false},
-                           {"min_cbm_bits", false},
-                           {"num_closids", false},
-                           {"shareable_bits", false}};
-                if (flavour_.sparseMasksFile)
-                    entries.push_back({"sparse_masks", false});
-            } else {
-                entries = {{"bandwidth_gran", false},
-                           {"delay_linear", false},
-                           {"min_bandwidth", false},
-                           {"num_closids", false}};
-                if (!profile_.mb->throttleMode.empty())
-                    entries.push_back({"thread_throttle_mode", false});
-            }
-            return 0;
-        }
-        return ENOENT;
+        // Called from resolve() too: build the listing directly, without the absent files.
+        const int err = listInfoResource(path[1], entries);
+        std::erase_if(entries, [&](const DirEntry& entry) {
+            return absentInfoFiles_.count(path[1] + "/" + entry.name) != 0;
+        });
+        return err;
     }
     if (!resolve(path, n))
         return ENOENT;
@@ -935,6 +942,10 @@ void ResctrlModel::setTraffic(std::vector<TrafficEntry> entries) {
 
 void ResctrlModel::setCounterStates(std::vector<CounterStateEntry> entries) {
     counterStates_ = std::move(entries);
+}
+
+void ResctrlModel::setAbsentInfoFiles(std::set<std::string> files) {
+    absentInfoFiles_ = std::move(files);
 }
 
 // ---------------------------------------------------------------- tasks

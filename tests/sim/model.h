@@ -128,6 +128,9 @@ public:
     void setFootprints(std::vector<FootprintEntry> entries);
     void setTraffic(std::vector<TrafficEntry> entries);
     void setCounterStates(std::vector<CounterStateEntry> entries);
+    // info/ files ("RES/FILE") the simulator leaves out, as a kernel or a fixture tree that
+    // lacks them would.
+    void setAbsentInfoFiles(std::set<std::string> files);
 
     const std::string& lastCmdStatusBuffer() const { return status_; }
     const Profile& profile() const { return profile_; }
@@ -135,6 +138,9 @@ public:
     unsigned usableClosids() const { return closidCount_; }
 
 private:
+    // The files of info/<res>/ as the profile and kernel flavour give them.
+    int listInfoResource(const std::string& res, std::vector<DirEntry>& entries) const;
+
     enum class GroupType { Root, Ctrl, Mon };
     enum class Mode { Shareable, Exclusive, PseudoLockSetup, PseudoLocked };
     struct Group;
@@ -259,6 +265,7 @@ private:
     std::map<pid_t, std::map<unsigned, uint64_t>> footprints_;
     std::vector<TrafficEntry> traffic_;
     std::vector<CounterStateEntry> counterStates_;
+    std::set<std::string> absentInfoFiles_;
     std::vector<std::vector<Mbm>> mbm_; // [rmid][domain index]
     uint64_t lastAdvance_ = 0;
 };

@@ -192,6 +192,29 @@ TEST_CASE("schemata read formats (behaviour 5)", "[sim]") {
     }
 }
 
+TEST_CASE("info files listed in the absent control file do not exist", "[sim]") {
+    Fixture f;
+    f.model->setAbsentInfoFiles({"MB/delay_linear", "L3/shareable_bits"});
+    NodeAttr attr;
+    CHECK(f.model->stat(splitPath("info/MB/delay_linear"), attr) == ENOENT);
+    CHECK(f.model->stat(splitPath("info/L3/shareable_bits"), attr) == ENOENT);
+    CHECK(f.model->stat(splitPath("info/MB/min_bandwidth"), attr) == 0);
+    std::string out;
+    CHECK(f.model->read(splitPath("info/MB/delay_linear"), out) == ENOENT);
+    std::vector<DirEntry> entries;
+    REQUIRE(f.model->list(splitPath("info/MB"), entries) == 0);
+    CHECK(entries.size() == 4); // bandwidth_gran, min_bandwidth, num_closids, thread_throttle_mode
+    for (const auto& e : entries)
+        CHECK(e.name != "delay_linear");
+    f.model->setAbsentInfoFiles({});
+    CHECK(f.model->stat(splitPath("info/MB/delay_linear"), attr) == 0);
+
+    std::vector<std::string> errors;
+    CHECK(parseAbsentInfoFiles("# c\ninfo/MB/delay_linear\nMB/x\ninfo/L3\n", errors) ==
+          std::set<std::string>{"MB/delay_linear"});
+    CHECK(errors.size() == 2);
+}
+
 TEST_CASE("new group defaults and CLOSID budget (behaviours 6, 7)", "[sim]") {
     Fixture f;
     for (int i = 1; i <= 7; ++i)

@@ -149,7 +149,12 @@ HostProfile modernIntelL2() {
 }
 
 HostTree::HostTree(const HostProfile& profile, const TreeOptions& options) {
-    std::string pattern = (fs::temp_directory_path() / "resctrld-host-XXXXXX").string();
+    // Thousands of small sysfs files: on tmpfs where there is one (on a disk, writing them takes
+    // minutes of a unit-test run).
+    std::error_code ec;
+    const fs::path base =
+        fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+    std::string pattern = (base / "resctrld-host-XXXXXX").string();
     if (!::mkdtemp(pattern.data()))
         throw std::runtime_error("mkdtemp failed");
     top_ = pattern;
@@ -310,6 +315,11 @@ std::string HostTree::rootSchemata() const {
 
 void HostTree::write(const fs::path& relative, const std::string& content) const {
     writeFile(resctrl_ / relative, content);
+}
+
+void HostTree::remove(const fs::path& relative) const {
+    if (!fs::remove(resctrl_ / relative))
+        throw std::runtime_error("no " + (resctrl_ / relative).string() + " to remove");
 }
 
 void HostTree::writeGroup(const std::string& name, const std::string& schemata,

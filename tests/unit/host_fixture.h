@@ -91,6 +91,9 @@ public:
 
     // Writes a file (creating directories) relative to the resctrl root.
     void write(const std::filesystem::path& relative, const std::string& content) const;
+    // Removes a file relative to the resctrl root, as a kernel or a fixture without it would
+    // show the tree; throws when there is no such file.
+    void remove(const std::filesystem::path& relative) const;
     // A control group directory with its schemata and mode.
     void writeGroup(const std::string& name, const std::string& schemata,
                     const std::string& mode = "shareable") const;

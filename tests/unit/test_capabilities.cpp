@@ -26,16 +26,22 @@ TEST_CASE("skx-2s-l3cat: L3 banks with controls, cache and bandwidth monitors, M
     const HostModel host = tree.discover();
     REQUIRE(host.monitoring);
     const std::string threshold = std::to_string(host.monitoring->maxThresholdOccupancy);
+    // Each core's 1 MiB L2 comes first (by level, then id), without controls: no L2 CAT here.
+    std::string l2Banks;
+    for (unsigned core = 0; core < 40; ++core)
+        l2Banks += "  <bank id='" + std::to_string(core) +
+                   "' level='2' type='both' size='1' unit='MiB' cpus='" + std::to_string(core) +
+                   "," + std::to_string(core + 40) + "'/>\n";
     // 27.5 MiB banks print as KiB; 11 ways give 2.5 MiB = 2560 KiB; min_cbm_bits 1 prints no min.
     CHECK(formatCapabilities(host) ==
-          "<cache>\n"
-          "  <bank id='0' level='3' type='both' size='28160' unit='KiB' cpus='0-19,40-59'>\n"
-          "    <control granularity='2560' unit='KiB' type='both' maxAllocs='16'/>\n"
-          "  </bank>\n"
-          "  <bank id='1' level='3' type='both' size='28160' unit='KiB' cpus='20-39,60-79'>\n"
-          "    <control granularity='2560' unit='KiB' type='both' maxAllocs='16'/>\n"
-          "  </bank>\n"
-          "  <monitor level='3' reuseThreshold='" +
+          "<cache>\n" + l2Banks +
+              "  <bank id='0' level='3' type='both' size='28160' unit='KiB' cpus='0-19,40-59'>\n"
+              "    <control granularity='2560' unit='KiB' type='both' maxAllocs='16'/>\n"
+              "  </bank>\n"
+              "  <bank id='1' level='3' type='both' size='28160' unit='KiB' cpus='20-39,60-79'>\n"
+              "    <control granularity='2560' unit='KiB' type='both' maxAllocs='16'/>\n"
+              "  </bank>\n"
+              "  <monitor level='3' reuseThreshold='" +
               threshold +
               "' maxMonitors='160'>\n"
               "    <feature name='llc_occupancy'/>\n"
@@ -53,6 +59,42 @@ TEST_CASE("skx-2s-l3cat: L3 banks with controls, cache and bandwidth monitors, M
               "    <feature name='mbm_local_bytes'/>\n"
               "  </monitor>\n"
               "</memory_bandwidth>\n");
+}
+
+TEST_CASE("modern-intel-l2: L2 banks with their L2 CAT controls, before the L3 bank",
+          "[capabilities]") {
+    SECTION("default mount") {
+        const HostTree tree(modernIntelL2());
+        const std::string text = formatCapabilities(tree.discover());
+        // 2 MiB per core over 16 ways: 128 KiB granules; L2 has 8 CLOSIDs.
+        const std::string firstL2 = "  <bank id='0' level='2' type='both' size='2' unit='MiB' "
+                                    "cpus='0,48'>\n"
+                                    "    <control granularity='128' unit='KiB' type='both' "
+                                    "maxAllocs='8'/>\n"
+                                    "  </bank>\n";
+        CHECK_THAT(text, Catch::StartsWith("<cache>\n" + firstL2));
+        CHECK_THAT(text, Catch::Contains("  <bank id='47' level='2' type='both' size='2' "
+                                         "unit='MiB' cpus='47,95'>\n"
+                                         "    <control granularity='128' unit='KiB' "
+                                         "type='both' maxAllocs='8'/>\n"));
+        CHECK_THAT(text, Catch::Contains("  </bank>\n"
+                                         "  <bank id='0' level='3' type='both' size='105' "
+                                         "unit='MiB' cpus='0-95'>\n"
+                                         "    <control granularity='7' unit='MiB' type='both' "
+                                         "maxAllocs='15'/>\n"));
+        CHECK_THAT(text, !Catch::Contains("level='1'"));
+    }
+    SECTION("mounted with cdpl2: a code and a data control per L2 bank") {
+        const HostTree tree(modernIntelL2(), {.cdpl2 = true});
+        CHECK_THAT(formatCapabilities(tree.discover()),
+                   Catch::Contains("<bank id='5' level='2' type='both' size='2' unit='MiB' "
+                                   "cpus='5,53'>\n"
+                                   "    <control granularity='128' unit='KiB' type='code' "
+                                   "maxAllocs='4'/>\n"
+                                   "    <control granularity='128' unit='KiB' type='data' "
+                                   "maxAllocs='4'/>\n"
+                                   "  </bank>\n"));
+    }
 }
 
 TEST_CASE("skx-2s-no-l3cat: banks without controls", "[capabilities]") {

@@ -381,11 +381,6 @@ TEST_CASE("discovery errors name the file and what to do", "[host]") {
         CHECK_THAT(discoverError(tree.paths()),
                    Catch::Contains("info/MB/min_bandwidth holds '-10', expected a decimal"));
     }
-    SECTION("a missing required file") {
-        std::filesystem::remove(tree.resctrlRoot() / "info/L3_MON/num_rmids");
-        CHECK_THAT(discoverError(tree.paths()),
-                   Catch::Contains("info/L3_MON/num_rmids is missing"));
-    }
     SECTION("a malformed root schemata") {
         tree.write("schemata", "    L3:0=zz;1=7ff\n");
         CHECK_THAT(discoverError(tree.paths()), Catch::Contains("'zz' is not a hex mask"));
@@ -400,6 +395,117 @@ TEST_CASE("discovery errors name the file and what to do", "[host]") {
         std::filesystem::create_directory(tree.resctrlRoot() / "info/L3/num_closids");
         CHECK_THAT(discoverError(tree.paths()), Catch::Contains("cannot read"));
     }
+}
+
+TEST_CASE("a missing info file that only qualifies a resource takes the kernel's default",
+          "[host]") {
+    SECTION("MB without delay_linear and thread_throttle_mode: linear, throttled at max") {
+        const HostTree tree(skx2sL3cat());
+        tree.remove("info/MB/delay_linear");
+        tree.remove("info/MB/thread_throttle_mode");
+        const HostModel host = tree.discover();
+        const BandwidthResource* mb = host.bandwidthResource();
+        REQUIRE(mb);
+        CHECK(mb->delayLinear);
+        CHECK(mb->threadThrottleMode == "max");
+        CHECK(mb->unit == BandwidthUnit::Percent);
+        CHECK(mb->maxBandwidth == 100);
+        CHECK(host.unusableResources.empty());
+        CHECK(host.closidBudget() == 7);
+    }
+    SECTION("AMD's MB without delay_linear: a root value of 2048 is no percentage") {
+        const HostTree tree(milan2s());
+        tree.remove("info/MB/delay_linear");
+        const HostModel host = tree.discover();
+        const BandwidthResource* mb = host.bandwidthResource();
+        REQUIRE(mb);
+        CHECK_FALSE(mb->delayLinear);
+        CHECK(mb->threadThrottleMode.empty());
+        CHECK(mb->unit == BandwidthUnit::EighthGBps);
+        CHECK(mb->maxBandwidth == 2048);
+    }
+    SECTION("L3 without shareable_bits, sparse_masks and bit_usage") {
+        const HostTree tree(skx2sL3cat());
+        tree.remove("info/L3/shareable_bits");
+        tree.remove("info/L3/sparse_masks");
+        tree.remove("info/L3/bit_usage");
+        const HostModel host = tree.discover();
+        const CacheResource* l3 = host.cacheResource(Resource::L3);
+        REQUIRE(l3);
+        CHECK(l3->shareableBits.empty());
+        CHECK_FALSE(l3->sparseMasks);
+        CHECK(l3->bitUsage.empty());
+        CHECK(l3->cbmMask == CbmMask(0x7ff));
+        CHECK(host.unusableResources.empty());
+    }
+    SECTION("L3_MON without max_threshold_occupancy") {
+        const HostTree tree(skx2sL3cat());
+        tree.remove("info/L3_MON/max_threshold_occupancy");
+        const HostModel host = tree.discover();
+        REQUIRE(host.monitoring);
+        CHECK(host.monitoring->maxThresholdOccupancy == 0);
+        CHECK(host.rmidBudget() == 159);
+    }
+}
+
+TEST_CASE("a missing info file that defines a resource leaves that resource alone out", "[host]") {
+    const HostTree tree(skx2sL3cat());
+    SECTION("MB without min_bandwidth: L3 and monitoring stay, MB's CLOSIDs still count") {
+        tree.remove("info/MB/min_bandwidth");
+        const HostModel host = tree.discover();
+        CHECK_FALSE(host.bandwidthResource());
+        REQUIRE(host.cacheResource(Resource::L3));
+        CHECK(host.cacheResource(Resource::L3)->numClosids == 16);
+        CHECK(host.monitoring);
+        REQUIRE(host.unusableResources.size() == 1);
+        CHECK_THAT(host.unusableResources[0],
+                   Catch::StartsWith("MB: ") &&
+                       Catch::Contains("info/MB/min_bandwidth is missing"));
+        CHECK(host.closidBudget() == 7);
+        CHECK(host.whyUnusable(Resource::MB) == host.unusableResources[0].substr(4));
+        CHECK_FALSE(host.whyUnusable(Resource::L3));
+    }
+    SECTION("MB without num_closids: the budget is L3's") {
+        tree.remove("info/MB/num_closids");
+        const HostModel host = tree.discover();
+        CHECK_FALSE(host.bandwidthResource());
+        CHECK(host.closidBudget() == 15);
+    }
+    SECTION("L3 without cbm_mask: MB and monitoring stay") {
+        tree.remove("info/L3/cbm_mask");
+        const HostModel host = tree.discover();
+        CHECK_FALSE(host.cacheResource(Resource::L3));
+        CHECK(host.bandwidthResource());
+        CHECK(host.monitoring);
+        REQUIRE(host.unusableResources.size() == 1);
+        CHECK_THAT(host.unusableResources[0], Catch::Contains("info/L3/cbm_mask is missing"));
+        CHECK(host.closidBudget() == 7);
+    }
+    SECTION("L3_MON without num_rmids: allocation stays, monitoring goes") {
+        tree.remove("info/L3_MON/num_rmids");
+        const HostModel host = tree.discover();
+        CHECK_FALSE(host.monitoring);
+        CHECK(host.rmidBudget() == 0);
+        CHECK(host.cacheResource(Resource::L3));
+        CHECK(host.bandwidthResource());
+        CHECK_THAT(host.unusableResources.at(0),
+                   Catch::Contains("info/L3_MON/num_rmids is missing"));
+    }
+    SECTION("L3_MON without mon_features") {
+        tree.remove("info/L3_MON/mon_features");
+        CHECK_FALSE(tree.discover().monitoring);
+    }
+}
+
+TEST_CASE("a CDP half whose partner is left out is left out too", "[host]") {
+    const HostTree tree(bdx2s(), {.cdp = true});
+    tree.remove("info/L3CODE/cbm_mask");
+    const HostModel host = tree.discover();
+    CHECK(host.cacheResources.empty());
+    REQUIRE(host.unusableResources.size() == 2);
+    CHECK_THAT(host.unusableResources[0], Catch::Contains("info/L3CODE/cbm_mask is missing"));
+    CHECK(host.unusableResources[1] == "L3DATA: its CDP partner L3CODE is left out");
+    CHECK(host.monitoring);
 }
 
 TEST_CASE("unknown info directories and caches without ids are skipped", "[host]") {

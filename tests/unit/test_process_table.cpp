@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <pthread.h>
 #include <set>
@@ -61,6 +64,28 @@ void writeProcEntry(const fs::path& root, pid_t tid, pid_t tgid, std::uint64_t f
                                   << "\n";
 }
 
+// The ids in `now` that were not in `before`.
+std::set<pid_t> added(const std::set<pid_t>& before, const std::set<pid_t>& now) {
+    std::set<pid_t> result;
+    std::set_difference(now.begin(), now.end(), before.begin(), before.end(),
+                        std::inserter(result, result.end()));
+    return result;
+}
+
+// Waits, with a deadline, until `tid` is no longer one of this process's threads. join()
+// returns when the thread has cleared its id, before the kernel releases it and drops its
+// /proc/self/task entry. Polling: no file descriptor reports a thread's release (a pidfd
+// refers to a process on the kernels this runs on).
+bool waitUntilReaped(const ProcessTable& proc, pid_t tid) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (proc.threadIds(getpid()).count(tid) != 0) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
 struct TempDir {
     fs::path path;
     TempDir() {
@@ -103,15 +128,25 @@ TEST_CASE("vCPU threads of a live process are found by name", "[proc]") {
 
 TEST_CASE("threadIds lists a live process's threads, and nothing for a gone one", "[proc]") {
     ProcessTable proc;
-    std::set<pid_t> before = proc.threadIds(getpid());
+    // Threads that earlier test cases joined may still be listed here (see below), so what
+    // follows compares against the thread this test makes, never against a count.
+    const std::set<pid_t> before = proc.threadIds(getpid());
     CHECK(before.count(gettid()) == 1);
+    pid_t workerTid = 0;
     {
         NamedThread worker("worker");
-        auto during = proc.threadIds(getpid());
-        CHECK(during.size() == before.size() + 1);
-        CHECK(during.count(worker.tid()) == 1);
+        workerTid = worker.tid();
+        const auto during = proc.threadIds(getpid());
+        CHECK(before.count(workerTid) == 0);
+        CHECK(during.count(gettid()) == 1);
+        CHECK(added(before, during) == std::set<pid_t>{workerTid});
     }
-    CHECK(proc.threadIds(getpid()) == before);
+    // A joined thread keeps its task entry until the kernel has reaped it, a moment after
+    // join() returned.
+    CHECK(waitUntilReaped(proc, workerTid));
+    const auto after = proc.threadIds(getpid());
+    CHECK(after.count(gettid()) == 1);
+    CHECK(added(before, after).empty());
     CHECK(ProcessTable("/nonexistent").threadIds(getpid()).empty());
 }
 
