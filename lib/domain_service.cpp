@@ -287,6 +287,7 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
             spdlog::warn("domain {}: cannot undo its groups: {}", definition.name, e.what());
         }
     });
+    requireSameThreads(lock, validated.threads);
 
     domain.definition = std::move(definition);
     domain.record.name = domain.definition.name;
@@ -361,6 +362,7 @@ void DomainService::attachAndSave(const ResctrlLock& lock, ActiveDomain& domain,
     try {
         for (const ThreadRecord& thread : threads)
             groups_.moveThread(lock, domain.groups, {thread.vcpu, thread.tid}, !known(thread));
+        requireSameThreads(lock, threads);
     } catch (...) {
         restore();
         throw;
@@ -381,6 +383,7 @@ void DomainService::attachThreads(const ResctrlLock& lock, ActiveDomain& domain,
                                   const std::vector<ThreadRecord>& threads) {
     for (const ThreadRecord& thread : threads)
         groups_.moveThread(lock, domain.groups, {thread.vcpu, thread.tid}, true);
+    requireSameThreads(lock, threads);
     recordThreads(domain, threads);
 }
 
@@ -444,16 +447,61 @@ void DomainService::stop(const ResctrlLock& lock, const std::string& name) {
     spdlog::info("domain {} stopped", name);
 }
 
-bool DomainService::dropExitedThreads(ActiveDomain& domain,
+bool DomainService::dropExitedThreads(const ResctrlLock& lock, ActiveDomain& domain,
                                       const std::set<pid_t>* hypervisorThreads) {
-    return std::erase_if(domain.record.threads, [&](const ThreadRecord& thread) {
-               const auto tid = static_cast<pid_t>(thread.tid);
-               // A thread of the hypervisor lives while it is listed under /proc/<pid>/task.
-               if (hypervisorThreads)
-                   return !hypervisorThreads->count(tid);
-               auto info = processes_.thread(tid);
-               return !info || info->startTime != thread.startTime;
-           }) > 0;
+    std::vector<std::uint32_t> reusedIds;
+    const bool dropped = std::erase_if(domain.record.threads, [&](const ThreadRecord& thread) {
+                             const auto tid = static_cast<pid_t>(thread.tid);
+                             // A thread of the hypervisor lives while it is listed under
+                             // /proc/<pid>/task.
+                             if (hypervisorThreads && hypervisorThreads->count(tid))
+                                 return false;
+                             auto info = processes_.thread(tid);
+                             if (info && info->startTime == thread.startTime && !hypervisorThreads)
+                                 return false;
+                             if (info)
+                                 reusedIds.push_back(thread.tid);
+                             return true;
+                         }) > 0;
+    if (!reusedIds.empty())
+        evictReusedIds(lock, domain, reusedIds);
+    return dropped;
+}
+
+void DomainService::evictReusedIds(const ResctrlLock& lock, const ActiveDomain& domain,
+                                   const std::vector<std::uint32_t>& tids) const {
+    std::set<std::uint32_t> inOurGroups;
+    for (const std::string& group : domain.groups.createdGroups())
+        if (auto text = groups_.resctrl().read(group + "/tasks"))
+            for (std::uint32_t tid : parseTasks(*text))
+                if (std::find(tids.begin(), tids.end(), tid) != tids.end())
+                    inOurGroups.insert(tid);
+    for (std::uint32_t tid : inOurGroups) {
+        spdlog::warn("domain {}: thread id {} of an exited vCPU thread now names another thread, "
+                     "in the domain's groups; moved back to the default group",
+                     domain.record.name, tid);
+        groups_.evictTask(lock, tid);
+    }
+}
+
+void DomainService::requireSameThreads(const ResctrlLock& lock,
+                                       const std::vector<ThreadRecord>& threads) const {
+    for (const ThreadRecord& thread : threads) {
+        const auto info = processes_.thread(static_cast<pid_t>(thread.tid));
+        if (info && info->startTime == thread.startTime && !info->exited)
+            continue;
+        const VcpuThread attached{thread.vcpu, thread.tid};
+        if (info && info->startTime != thread.startTime) {
+            spdlog::warn("thread {} exited while it was attached and its id was given to another "
+                         "thread ({}); moved that one back to the default group",
+                         thread.tid, info->comm);
+            groups_.evictTask(lock, thread.tid);
+            throw ProcessNotFound(describeThread(attached) +
+                                  " exited while it was being attached, and its id now names "
+                                  "another thread (moved back to the default group)");
+        }
+        throw ProcessNotFound(describeThread(attached) + " exited while it was being attached");
+    }
 }
 
 bool DomainService::attachNewVcpuThreads(const ResctrlLock& lock, ActiveDomain& domain,
@@ -631,10 +679,10 @@ void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
     bool threadsChanged = false;
     if (auto hypervisor = domain.hypervisor()) {
         const std::set<pid_t> listed = processes_.threadIds(hypervisor->pid);
-        threadsChanged = dropExitedThreads(domain, &listed);
+        threadsChanged = dropExitedThreads(lock, domain, &listed);
         threadsChanged = attachNewVcpuThreads(lock, domain, listed) || threadsChanged;
     } else {
-        threadsChanged = dropExitedThreads(domain, nullptr);
+        threadsChanged = dropExitedThreads(lock, domain, nullptr);
     }
     if (threadsChanged) {
         changes.threadsChanged.push_back(name);
@@ -709,7 +757,7 @@ Recovery DomainService::repairAdopted(const ResctrlLock& lock) {
                                         ": cannot recreate its groups: " + e.what());
             recovery.incomplete = true;
         }
-        dropExitedThreads(domain, nullptr);
+        dropExitedThreads(lock, domain, nullptr);
         for (const ThreadRecord& thread : domain.record.threads) {
             try {
                 groups_.attach(domain.groups, {thread.vcpu, thread.tid});

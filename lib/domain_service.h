@@ -161,7 +161,17 @@ private:
     // Per-tick pieces of check().
     bool attachNewVcpuThreads(const ResctrlLock& lock, ActiveDomain& domain,
                               const std::set<pid_t>& hypervisorThreads);
-    bool dropExitedThreads(ActiveDomain& domain, const std::set<pid_t>* hypervisorThreads);
+    bool dropExitedThreads(const ResctrlLock& lock, ActiveDomain& domain,
+                           const std::set<pid_t>* hypervisorThreads);
+    // The kernel takes a thread id, not a thread: one that exited between its check and its
+    // tasks write may have been given to another thread, which the write then moved. After
+    // every write: such a thread goes back to the default group and ProcessNotFound is thrown.
+    void requireSameThreads(const ResctrlLock& lock,
+                            const std::vector<ThreadRecord>& threads) const;
+    // Tasks of the domain's groups under the ids of dropped threads now name other threads:
+    // moved back to the default group.
+    void evictReusedIds(const ResctrlLock& lock, const ActiveDomain& domain,
+                        const std::vector<std::uint32_t>& tids) const;
     std::vector<std::string> findProblems(ActiveDomain& domain) const;
 
     GroupManager& groups_;

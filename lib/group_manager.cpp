@@ -327,6 +327,12 @@ void GroupManager::moveThread(const ResctrlLock&, const DomainGroups& domain,
     }
 }
 
+void GroupManager::evictTask(const ResctrlLock&, std::uint32_t tid) const {
+    auto failure = resctrl_.write("tasks", std::to_string(tid) + "\n");
+    if (failure && failure->error != std::errc::no_such_process)
+        spdlog::warn("cannot move task {} back to the default group: {}", tid, failure->describe());
+}
+
 void GroupManager::stop(const ResctrlLock&, const DomainGroups& domain) {
     for (const std::string& group : domain.topGroups()) {
         reservations_.erase(group);

@@ -83,6 +83,9 @@ public:
     // so no group holds it half-way; a known thread (a reconnect rewrites them) stays put.
     void moveThread(const ResctrlLock& lock, const DomainGroups& domain, const VcpuThread& thread,
                     bool newThread);
+    // Moves task `tid` back to the default group (a thread id that came to name another thread
+    // than the one attached). A task that is gone is what this wants; other refusals are logged.
+    void evictTask(const ResctrlLock& lock, std::uint32_t tid) const;
     // The entries of `wanted` that `group`'s schemata does not hold now (all of them when the
     // group is gone); empty when it holds them all.
     Schemata missingSchemata(const std::string& group, const Schemata& wanted) const;

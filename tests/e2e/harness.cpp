@@ -658,6 +658,19 @@ std::set<pid_t> FakeHypervisor::taskIds() const {
     return tids;
 }
 
+std::unique_ptr<Process> processWithPid(pid_t pid, const fs::path& dir) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        {
+            std::ofstream lastPid("/proc/sys/kernel/ns_last_pid");
+            lastPid << (pid - 1);
+        }
+        auto process = std::make_unique<Process>(std::vector<std::string>{"sleep", "600"}, dir);
+        if (process->pid() == pid)
+            return process;
+    }
+    return nullptr;
+}
+
 std::vector<BlockedSyscall> blockedSyscalls(pid_t pid) {
     std::vector<BlockedSyscall> blocked;
     std::error_code ec;

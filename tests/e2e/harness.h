@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -245,6 +246,11 @@ struct BlockedSyscall {
     unsigned long args[3] = {0, 0, 0};
 };
 std::vector<BlockedSyscall> blockedSyscalls(pid_t pid);
+
+// `sleep 600` as a child process given `pid` (a pid or thread id that was freed): `pid - 1` goes
+// to /proc/sys/kernel/ns_last_pid so that the next fork gets it; another process of the host may
+// take it first, so it is tried again. nullptr when it never got it.
+std::unique_ptr<Process> processWithPid(pid_t pid, const std::filesystem::path& dir);
 
 // StartDomain's vCPU threads: (vcpu, tid) pairs.
 using VcpuThreadList = std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>>;

@@ -1357,6 +1357,42 @@ TEST_CASE("A daemon that loses the bus exits with a failure status and keeps eve
     CHECK(stateFiles() == stateBefore);
 }
 
+TEST_CASE("A thread id reused between its check and its tasks write is moved back and refused",
+          "[e2e][sim][domains][hostile]") {
+    Fixture f;
+    const auto path = f.start(domainXml("vm1", 2, cachetune("0-1", cache(0, 5120))), {});
+    const std::string group = "resctrld-vm1-vcpus_0-1";
+    // The thread to attach: a process of its own, whose one thread's id is its pid.
+    auto victim = std::make_unique<Process>(std::vector<std::string>{"sleep", "600"}, f.dir.path());
+    const pid_t tid = victim->pid();
+    f.sim.setControl("faults", "write " + group + "/tasks 1 stall 3000\n");
+    std::optional<std::string> outcome;
+    f.manager->callMethodAsync("SetVcpuThread")
+        .onInterface(kManager)
+        .withArguments(std::string("vm1"), std::uint32_t{0}, static_cast<std::uint32_t>(tid))
+        .uponReplyInvoke([&](const sdbus::Error* e) { outcome = e ? e->getName() : "ok"; });
+    // The daemon checked the thread and is in its stalled tasks write; /proc is the only place
+    // that shows it, so this polls.
+    REQUIRE(f.waitFor(
+        [&] {
+            for (const auto& blocked : blockedSyscalls(f.daemon.process().pid()))
+                if (blocked.number == 1) // write(2)
+                    return true;
+            return false;
+        },
+        std::chrono::milliseconds(2500)));
+    victim.reset(); // killed and reaped: its id is free
+    const auto squatter = processWithPid(tid, f.dir.path());
+    REQUIRE(squatter);
+    REQUIRE(f.waitFor([&] { return outcome.has_value(); }));
+    f.sim.setControl("faults", "");
+    CHECK(*outcome == "org.resctrld1.Error.ProcessNotFound");
+    CHECK(f.tasks(group).count(tid) == 0);
+    CHECK(f.inRoot(tid));
+    CHECK(f.vcpuThreads(path).empty());
+    std::cout << "hostile cases: reused-thread-id 1\n";
+}
+
 TEST_CASE("A member of AllowedGroups starts and stops domains", "[e2e][sim][domains]") {
     // nogroup is nobody's primary group in the user database.
     Fixture f("skx-2s-l3cat", "", "6.15", "AllowedGroups=nogroup\n");

@@ -182,21 +182,6 @@ std::string stopDomainOnSocket(int fd, const std::string& name) {
     return outcome;
 }
 
-// A root process that got `pid`: `pid - 1` goes to ns_last_pid so the next fork is given `pid`;
-// another process of the host may take it first, so it is tried again.
-std::unique_ptr<Process> rootProcessWithPid(pid_t pid, const fs::path& dir) {
-    for (int attempt = 0; attempt < 200; ++attempt) {
-        {
-            std::ofstream lastPid("/proc/sys/kernel/ns_last_pid");
-            lastPid << (pid - 1);
-        }
-        auto process = std::make_unique<Process>(std::vector<std::string>{"sleep", "600"}, dir);
-        if (process->pid() == pid)
-            return process;
-    }
-    return nullptr;
-}
-
 // The attack: the user's process P connects to the bus socket and forks a child that inherits
 // it; P exits and a root process is given its pid; the child then authenticates on the socket
 // (the bus's SO_PEERCRED still names P, whose /proc entry is now root's) and calls StopDomain.
@@ -261,7 +246,7 @@ CallResult stopDomainThroughReusedPid(const std::string& address, const Caller& 
         FAIL("the user's process could not connect (status " << status << ")");
     }
 
-    const auto squatter = rootProcessWithPid(opener, dir);
+    const auto squatter = processWithPid(opener, dir);
     if (!squatter) {
         cleanUp();
         FAIL("no root process got pid " << opener);
