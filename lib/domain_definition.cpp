@@ -116,6 +116,7 @@ public:
             for (const xmlNode* node : childElements(container, "memorytune", rule_))
                 memorytunes.push_back(node);
         }
+        checkCounts(cachetunes, memorytunes);
         // libvirt parses every <cachetune> before any <memorytune> (libvirt-reference.md §1).
         for (const xmlNode* node : cachetunes)
             parseCachetune(node);
@@ -136,6 +137,24 @@ public:
     }
 
 private:
+    static void checkCount(std::size_t found, unsigned limit, std::string_view element) {
+        if (found > limit)
+            invalid("the definition has " + std::to_string(found) + " <" + std::string(element) +
+                    "> elements; resctrld accepts at most " + std::to_string(limit));
+    }
+
+    // The element limits, before any element is looked at closely.
+    void checkCounts(const std::vector<const xmlNode*>& cachetunes,
+                     const std::vector<const xmlNode*>& memorytunes) const {
+        checkCount(cachetunes.size(), kMaxCachetunes, "cachetune");
+        checkCount(memorytunes.size(), kMaxMemorytunes, "memorytune");
+        std::size_t monitors = 0;
+        for (const auto* tunes : {&cachetunes, &memorytunes})
+            for (const xmlNode* tune : *tunes)
+                monitors += childElements(tune, "monitor", rule_).size();
+        checkCount(monitors, kMaxMonitors, "monitor");
+    }
+
     std::string describeLimit() const {
         return "the domain's vCPU count " + std::to_string(vcpuCount_.value_or(0));
     }
