@@ -3,7 +3,7 @@
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]
-//                  [--only startstop|sampling|idle|reads|lock|memory] [--monitors N,N,..]
+//                  [--only startstop|sampling|idle|reads|lock|memory|validate] [--monitors N,N,..]
 //                  [--soak SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]
 //
 // --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
@@ -25,6 +25,8 @@
 //    Trivial() of bench-floor-dbus, an sdbus-c++ service on the same bus.
 // 5. memory: peak RSS with 256 monitors, and RSS and fd growth over a soak (--soak, default
 //    600 s, 20 s with --quick) of start/GetStats/stop cycles.
+// 6. validate: ValidateDomain with hostile 1 MiB definitions against libxml2 alone parsing the
+//    same bytes (bench_validate.cpp).
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -58,6 +60,7 @@
 #include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_validate.h"
 
 namespace fs = std::filesystem;
 using resctrld::e2e::Daemon;
@@ -231,7 +234,7 @@ struct Bench {
     int runs = 30;
     int warmup = 3;
     bool quick = false;
-    std::string only; // --only startstop|sampling|idle|reads|lock|memory
+    std::string only; // --only startstop|sampling|idle|reads|lock|memory|validate
     std::string floorDbus;
     int soakSeconds = 600; // --soak SECONDS: the memory benchmark's soak (--quick: 20)
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
@@ -1289,7 +1292,8 @@ int main(int argc, char** argv) {
             b.daemonEnv[setting.substr(0, equals)] = setting.substr(equals + 1);
         } else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
-                         "startstop|sampling|idle|reads|lock|memory] [--monitors N,N,..] [--soak "
+                         "startstop|sampling|idle|reads|lock|memory|validate] [--monitors N,N,..] "
+                         "[--soak "
                          "SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]\n";
             return 2;
         }
@@ -1378,6 +1382,11 @@ int main(int argc, char** argv) {
             benchLockHeld(b, b.dir / "lock", profile2);
         if (wanted("memory"))
             benchMemory(b, b.dir / "memory", profile2, b.soakSeconds);
+        if (wanted("validate"))
+            for (const auto& row : resctrld::bench::benchValidate(b.dir / "validate", b.runs)) {
+                b.table.push_back(row.line);
+                b.record(row.json);
+            }
     } catch (const std::exception& e) {
         std::cerr << "resctrld-bench: " << e.what() << std::endl;
         rc = 1;

@@ -2,8 +2,13 @@
 #include "domain_definition.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
+#include <set>
+#include <utility>
 
 #include <libxml/tree.h>
 
@@ -54,7 +59,19 @@ struct XmlCharFree {
     void operator()(xmlChar* p) const noexcept { xmlFree(p); }
 };
 
+// The value of an attribute in no namespace, as xmlGetNoNsProp gives it, read in place when it
+// is one text node (always, for a document without a DTD): a 1 MiB definition can hold a hundred
+// thousand attributes, and the copy libxml2 makes of each, only to be copied again and freed,
+// was a third of the time spent reading them.
 std::optional<std::string> attribute(const xmlNode* node, const char* name) {
+    const xmlAttr* attr = xmlHasNsProp(node, reinterpret_cast<const xmlChar*>(name), nullptr);
+    if (attr == nullptr)
+        return std::nullopt;
+    const xmlNode* text = attr->children;
+    if (attr->type == XML_ATTRIBUTE_NODE && text != nullptr && text->next == nullptr &&
+        (text->type == XML_TEXT_NODE || text->type == XML_CDATA_SECTION_NODE))
+        return std::string(text->content != nullptr ? reinterpret_cast<const char*>(text->content)
+                                                    : "");
     std::unique_ptr<xmlChar, XmlCharFree> value(
         xmlGetNoNsProp(node, reinterpret_cast<const xmlChar*>(name)));
     if (!value)
@@ -77,12 +94,21 @@ std::string quoted(std::string_view attr, std::string_view value) {
 
 // ---- the tuning parser ------------------------------------------------------------------------
 
-// A resctrl definition under construction, with the text the user wrote, for messages.
+// No entry or monitor (an index of the tables below).
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+// A resctrl definition under construction, with the text the user wrote, for messages, and
+// indexes that let each new element be checked against only the earlier ones it can clash with.
 struct Entry {
     ResctrlDefinition def;
     std::string element; // "cachetune" or "memorytune": the element that created it
     std::string written; // its vcpus attribute as written
     std::vector<std::string> monitorsWritten;
+    // (level, id) -> indexes into def.caches, in document order (two at most: code and data).
+    std::map<std::pair<unsigned, unsigned>, std::vector<std::size_t>> cachesById;
+    std::set<unsigned> nodes;
+    // Indexes into def.monitors of the monitors whose vCPUs equal the entry's (one per kind).
+    std::vector<std::size_t> wholeSetMonitors;
     std::string label() const { return element + " " + quoted("vcpus", written); }
 };
 
@@ -94,13 +120,20 @@ public:
         , warnings_(warnings) {}
 
     Tuning parse(const std::vector<const xmlNode*>& containers) {
-        // libvirt parses every <cachetune> before any <memorytune> (libvirt-reference.md §1).
-        for (const xmlNode* container : containers)
+        std::vector<const xmlNode*> cachetunes;
+        std::vector<const xmlNode*> memorytunes;
+        for (const xmlNode* container : containers) {
             for (const xmlNode* node : childElements(container, "cachetune", rule_))
-                parseCachetune(node);
-        for (const xmlNode* container : containers)
+                cachetunes.push_back(node);
             for (const xmlNode* node : childElements(container, "memorytune", rule_))
-                parseMemorytune(node);
+                memorytunes.push_back(node);
+        }
+        checkCounts(cachetunes, memorytunes);
+        // libvirt parses every <cachetune> before any <memorytune> (libvirt-reference.md §1).
+        for (const xmlNode* node : cachetunes)
+            parseCachetune(node);
+        for (const xmlNode* node : memorytunes)
+            parseMemorytune(node);
         Tuning tuning;
         for (auto& entry : entries_) {
             auto& caches = entry.def.caches;
@@ -116,6 +149,24 @@ public:
     }
 
 private:
+    static void checkCount(std::size_t found, unsigned limit, std::string_view element) {
+        if (found > limit)
+            invalid("the definition has " + std::to_string(found) + " <" + std::string(element) +
+                    "> elements; resctrld accepts at most " + std::to_string(limit));
+    }
+
+    // The element limits, before any element is looked at closely.
+    void checkCounts(const std::vector<const xmlNode*>& cachetunes,
+                     const std::vector<const xmlNode*>& memorytunes) const {
+        checkCount(cachetunes.size(), kMaxCachetunes, "cachetune");
+        checkCount(memorytunes.size(), kMaxMemorytunes, "memorytune");
+        std::size_t monitors = 0;
+        for (const auto* tunes : {&cachetunes, &memorytunes})
+            for (const xmlNode* tune : *tunes)
+                monitors += childElements(tune, "monitor", rule_).size();
+        checkCount(monitors, kMaxMonitors, "monitor");
+    }
+
     std::string describeLimit() const {
         return "the domain's vCPU count " + std::to_string(vcpuCount_.value_or(0));
     }
@@ -137,17 +188,31 @@ private:
         return {*written, set};
     }
 
-    // Rule 2 / P4: a new set must be disjoint from or equal to every earlier one.
+    // Rule 2 / P4: a new set must be disjoint from or equal to every earlier one. The entries are
+    // disjoint, so the vCPU index names the only entry an equal set can match and, otherwise, the
+    // earliest entry it overlaps: the one a comparison with every entry in order would report.
     Entry* findEqual(const std::string& element, const std::string& written, const VcpuSet& set) {
-        for (auto& entry : entries_) {
-            if (entry.def.vcpus == set)
-                return &entry;
-            if (entry.def.vcpus.overlaps(set))
-                invalid(element + " " + quoted("vcpus", written) + " overlaps " + entry.label() +
-                        " on vcpu " + set.intersection(entry.def.vcpus).format() +
-                        " (the vCPUs of cachetunes and memorytunes must be disjoint or equal)");
-        }
-        return nullptr;
+        if (!set.overlaps(claimed_))
+            return nullptr;
+        const VcpuSet shared = set.intersection(claimed_);
+        Entry& candidate = entries_[entryOf_[shared.first()]];
+        if (candidate.def.vcpus == set)
+            return &candidate;
+        std::uint32_t earliest = kNone;
+        for (unsigned v : shared.members())
+            earliest = std::min(earliest, entryOf_[v]);
+        const Entry& entry = entries_[earliest];
+        invalid(element + " " + quoted("vcpus", written) + " overlaps " + entry.label() +
+                " on vcpu " + set.intersection(entry.def.vcpus).format() +
+                " (the vCPUs of cachetunes and memorytunes must be disjoint or equal)");
+    }
+
+    void addEntry(Entry&& entry) {
+        const auto index = static_cast<std::uint32_t>(entries_.size());
+        for (unsigned v : entry.def.vcpus.members())
+            entryOf_[v] = index;
+        claimed_.insert(entry.def.vcpus);
+        entries_.push_back(std::move(entry));
     }
 
     void parseCachetune(const xmlNode* node) {
@@ -161,16 +226,16 @@ private:
         if (Entry* same = findEqual("cachetune", written, vcpus))
             invalid(label + " has the same vCPUs as " + same->label() +
                     " (two cachetunes cannot share a vCPU set; put their caches in one)");
-        Entry entry{ResctrlDefinition{vcpus, {}, {}, {}}, "cachetune", written, {}};
+        Entry entry{ResctrlDefinition{vcpus, {}, {}, {}}, "cachetune", written, {}, {}, {}, {}};
         for (const xmlNode* cache : childElements(node, "cache", rule_))
-            parseCache(entry, cache);
+            parseCache(entry, cache, label);
         for (const xmlNode* monitor : childElements(node, "monitor", rule_))
             parseMonitor(entry, monitor, MonitorKind::Cache, label);
         if (!entry.def.hasAllocation() && entry.def.monitors.empty()) {
             warnings_.push_back(label + " has neither <cache> nor <monitor>; it is ignored");
             return;
         }
-        entries_.push_back(std::move(entry));
+        addEntry(std::move(entry));
     }
 
     void parseMemorytune(const xmlNode* node) {
@@ -183,7 +248,7 @@ private:
         }
         // Rule 3: equal vcpus merge into the earlier definition (cachetune or memorytune).
         Entry* target = findEqual("memorytune", written, vcpus);
-        Entry fresh{ResctrlDefinition{vcpus, {}, {}, {}}, "memorytune", written, {}};
+        Entry fresh{ResctrlDefinition{vcpus, {}, {}, {}}, "memorytune", written, {}, {}, {}, {}};
         Entry& entry = target != nullptr ? *target : fresh;
         for (const xmlNode* n : childElements(node, "node", rule_))
             parseNode(entry, n, label);
@@ -195,7 +260,7 @@ private:
             warnings_.push_back(label + " has neither <node> nor <monitor>; it is ignored");
             return;
         }
-        entries_.push_back(std::move(fresh));
+        addEntry(std::move(fresh));
     }
 
     template <typename T>
@@ -212,9 +277,8 @@ private:
         return *value;
     }
 
-    // P6, P7, P8 / rules 4 and 8.
-    void parseCache(Entry& entry, const xmlNode* node) {
-        std::string where = entry.label();
+    // P6, P7, P8 / rules 4 and 8. `where` is the entry's label.
+    void parseCache(Entry& entry, const xmlNode* node, const std::string& where) {
         CacheSpec request;
         request.id = CacheId{requiredNumber<unsigned>(node, "id", where, "cache")};
         request.level = requiredNumber<unsigned>(node, "level", where, "cache");
@@ -238,9 +302,9 @@ private:
             invalid(where + ": <cache> " + quoted("size", std::to_string(size)) +
                     (unit ? " " + quoted("unit", *unit) : "") + ": " + e.what());
         }
-        for (const auto& other : entry.def.caches) {
-            if (other.level != request.level || other.id != request.id)
-                continue;
+        auto& sameCache = entry.cachesById[{request.level, request.id.value}];
+        for (std::size_t index : sameCache) {
+            const CacheSpec& other = entry.def.caches[index];
             if (other.type == CacheType::Both || request.type == CacheType::Both ||
                 other.type == request.type)
                 invalid(where + ": <cache level='" + std::to_string(request.level) + "' id='" +
@@ -250,6 +314,7 @@ private:
                         "' on the same cache (one 'both', or at most one 'code' and one 'data', "
                         "per cache id)");
         }
+        sameCache.push_back(entry.def.caches.size());
         entry.def.caches.push_back(request);
     }
 
@@ -259,11 +324,10 @@ private:
         BandwidthSpec request;
         request.node = requiredNumber<unsigned>(node, "id", where, "node");
         request.bandwidth = requiredNumber<unsigned>(node, "bandwidth", where, "node");
-        for (const auto& other : entry.def.bandwidths)
-            if (other.node == request.node)
-                invalid(where + ": <node id='" + std::to_string(request.node) +
-                        "'> is given twice for vCPUs " + entry.def.vcpus.format() +
-                        " (at most one bandwidth per node and vCPU set)");
+        if (!entry.nodes.insert(request.node).second)
+            invalid(where + ": <node id='" + std::to_string(request.node) +
+                    "'> is given twice for vCPUs " + entry.def.vcpus.format() +
+                    " (at most one bandwidth per node and vCPU set)");
         entry.def.bandwidths.push_back(request);
     }
 
@@ -287,8 +351,8 @@ private:
             invalid(where + ": " + label + " is not within the vCPUs of its " + entry.element +
                     " (vcpu " + outside.format() + " outside " + entry.def.vcpus.format() + ")");
         }
-        bool allocated = entry.def.hasAllocation();
-        for (std::size_t i = 0; i < entry.def.monitors.size(); ++i) {
+        const bool allocated = entry.def.hasAllocation();
+        for (std::size_t i : clashCandidates(entry, vcpus, allocated)) {
             const auto& other = entry.def.monitors[i];
             std::string otherLabel = "monitor " + quoted("vcpus", entry.monitorsWritten[i]);
             if (other.vcpus == vcpus) {
@@ -308,14 +372,79 @@ private:
                                      "allocation's, may overlap other monitors)"
                                    : " (without an allocation no monitor may overlap another)"));
         }
+        const auto index = static_cast<std::uint32_t>(entry.def.monitors.size());
+        if (vcpus == entry.def.vcpus) {
+            entry.wholeSetMonitors.push_back(index);
+        } else {
+            // Partial monitors are disjoint or equal, and equal ones differ in kind: a vCPU is in
+            // two of them at most.
+            for (unsigned v : vcpus.members())
+                (monitorsOf_[v][0] == kNone ? monitorsOf_[v][0] : monitorsOf_[v][1]) = index;
+            monitored_.insert(vcpus);
+        }
         entry.def.monitors.push_back(MonitorDefinition{kind, vcpus});
         entry.monitorsWritten.push_back(written);
+    }
+
+    // The earlier monitors of `entry` that a monitor over `vcpus` can clash with, ascending: the
+    // first of them that does is the first a comparison with every earlier monitor in document
+    // order would find. Earlier monitors are of two sorts. Whole-set monitors (vCPUs equal to
+    // the entry's, at most one per kind) clash with a new monitor unless the entry has an
+    // allocation. Partial monitors are disjoint or equal to each other (what this check keeps
+    // true), so the vCPU index finds the few a new one touches.
+    std::vector<std::size_t> clashCandidates(const Entry& entry, const VcpuSet& vcpus,
+                                             bool allocated) const {
+        const auto& monitors = entry.def.monitors;
+        if (vcpus == entry.def.vcpus) {
+            if (allocated)
+                return entry.wholeSetMonitors;
+            // Every earlier monitor overlaps it: the first clashes unless it is a whole-set
+            // monitor of the other kind, and then the second does, whatever it is.
+            std::vector<std::size_t> firstTwo;
+            for (std::size_t i = 0; i < std::min<std::size_t>(2, monitors.size()); ++i)
+                firstTwo.push_back(i);
+            return firstTwo;
+        }
+        std::vector<std::size_t> candidates;
+        if (!allocated)
+            candidates = entry.wholeSetMonitors;
+        if (vcpus.overlaps(monitored_)) {
+            const VcpuSet shared = vcpus.intersection(monitored_);
+            const auto& first = monitorsOf_[shared.first()];
+            const bool equalExists = std::any_of(first.begin(), first.end(), [&](auto i) {
+                return i != kNone && monitors[i].vcpus == vcpus;
+            });
+            if (equalExists) {
+                // Then every partial monitor it touches is one of these equal ones.
+                for (std::uint32_t i : first)
+                    if (i != kNone)
+                        candidates.push_back(i);
+            } else {
+                // Every partial monitor it touches overlaps it without being equal: the
+                // earliest one clashes.
+                std::uint32_t earliest = kNone;
+                for (unsigned v : shared.members())
+                    for (std::uint32_t i : monitorsOf_[v])
+                        earliest = std::min(earliest, i);
+                candidates.push_back(earliest);
+            }
+        }
+        std::sort(candidates.begin(), candidates.end());
+        return candidates;
     }
 
     std::optional<unsigned> vcpuCount_;
     NsRule rule_;
     std::vector<std::string>& warnings_;
     std::vector<Entry> entries_;
+    // Rule 2 keeps the entries disjoint: the entry holding each vCPU, and all they hold.
+    std::vector<std::uint32_t> entryOf_ = std::vector<std::uint32_t>(VcpuSet::kMaxVcpus, kNone);
+    VcpuSet claimed_;
+    // The partial monitors (vCPUs a proper subset of their entry's) holding each vCPU, and all
+    // they hold. Monitors lie within their entry, so one table serves every entry.
+    std::vector<std::array<std::uint32_t, 2>> monitorsOf_ =
+        std::vector<std::array<std::uint32_t, 2>>(VcpuSet::kMaxVcpus, {kNone, kNone});
+    VcpuSet monitored_;
 };
 
 // ---- domain-level fields ------------------------------------------------------------------------
@@ -379,6 +508,7 @@ void parseStatus(const xmlNode* status, DomainDefinition& out) {
             invalid("<domstatus> attribute " + quoted("pid", *pid) + " is not a process id");
         out.hypervisorPid = *value;
     }
+    std::vector<bool> listed(VcpuSet::kMaxVcpus);
     for (const xmlNode* vcpus : childElements(status, "vcpus", NsRule::None)) {
         for (const xmlNode* vcpu : childElements(vcpus, "vcpu", NsRule::None)) {
             auto id = attribute(vcpu, "id");
@@ -393,9 +523,9 @@ void parseStatus(const xmlNode* status, DomainDefinition& out) {
             if (!pidValue || *pidValue == 0)
                 invalid("<domstatus><vcpus><vcpu id='" + *id + "'> attribute " +
                         quoted("pid", *pid) + " is not a thread id");
-            for (const auto& known : out.vcpuThreads)
-                if (known.vcpu == *idValue)
-                    invalid("<domstatus><vcpus> lists vcpu id='" + *id + "' twice");
+            if (listed[*idValue])
+                invalid("<domstatus><vcpus> lists vcpu id='" + *id + "' twice");
+            listed[*idValue] = true;
             out.vcpuThreads.push_back(VcpuThread{*idValue, *pidValue});
         }
     }

@@ -101,6 +101,14 @@ struct DomainDefinition {
     }
 };
 
+// The most elements of each kind one definition may hold. A host has a few dozen CLOSIDs and a
+// few hundred RMIDs at most, so no definition a host could start comes near these; they bound
+// what anyone who may call ValidateDomain can make the daemon do with one document. Counted
+// before any element is checked.
+inline constexpr unsigned kMaxCachetunes = 256;
+inline constexpr unsigned kMaxMemorytunes = 256;
+inline constexpr unsigned kMaxMonitors = 1024; // of cachetunes and memorytunes together
+
 // Namespace of the metadata form (dbus-api.md "Definitions the daemon accepts").
 inline constexpr std::string_view kMetadataNamespace = "urn:resctrld:cputune:1";
 

@@ -38,21 +38,25 @@ template <typename F> auto withContext(const std::string& prefix, F&& body) {
     }
 }
 
-// libvirt-xml.md rule 15: what a monitor of each kind needs from info/L3_MON.
-void checkMonitoring(const HostModel& host, const ResctrlDefinition& def,
+// libvirt-xml.md rule 15: what a monitor of each kind needs from info/L3_MON. `label` is its
+// definition's labelOf(), made once per definition: monitors are many, and the message is only
+// made for the one that fails.
+void checkMonitoring(const HostModel& host, const std::string& label,
                      const MonitorDefinition& monitor) {
-    std::string what = labelOf(def) + ": monitor vcpus='" + monitor.vcpus.format() + "'";
+    auto what = [&] {
+        return label + ": monitor vcpus='" + monitor.vcpus.format() + "'";
+    };
     if (!host.monitoring)
-        throw NotSupported(what + ": this host has no resctrl monitoring (no info/L3_MON)");
+        throw NotSupported(what() + ": this host has no resctrl monitoring (no info/L3_MON)");
     if (monitor.kind == MonitorKind::Cache) {
         if (!host.monitoring->hasFeature("llc_occupancy"))
-            throw NotSupported(what + ": this host does not monitor cache occupancy (no "
-                                      "llc_occupancy in info/L3_MON/mon_features)");
+            throw NotSupported(what() + ": this host does not monitor cache occupancy (no "
+                                        "llc_occupancy in info/L3_MON/mon_features)");
     } else if (!host.monitoring->hasFeature("mbm_total_bytes") &&
                !host.monitoring->hasFeature("mbm_local_bytes")) {
-        throw NotSupported(what + ": this host does not monitor memory bandwidth (no "
-                                  "mbm_total_bytes or mbm_local_bytes in "
-                                  "info/L3_MON/mon_features)");
+        throw NotSupported(what() + ": this host does not monitor memory bandwidth (no "
+                                    "mbm_total_bytes or mbm_local_bytes in "
+                                    "info/L3_MON/mon_features)");
     }
 }
 
@@ -90,7 +94,7 @@ Plan planDomain(const Tuning& tuning, const HostModel& host, const HostState& st
         }
         std::set<std::string> groupNames;
         for (const MonitorDefinition& monitor : def.monitors) {
-            checkMonitoring(host, def, monitor);
+            checkMonitoring(host, label, monitor);
             PlannedMonitor planned;
             planned.name = monitor.name();
             planned.vcpus = monitor.vcpus;

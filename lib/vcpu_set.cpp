@@ -131,6 +131,10 @@ bool VcpuSet::contains(unsigned vcpu) const noexcept {
 // Members are found a machine word at a time with libstdc++'s _Find_first/_Find_next (a GNU
 // extension of std::bitset): a bit-by-bit scan of kMaxVcpus bits per call made GetStats, which
 // formats every monitor's set, spend most of its time here.
+unsigned VcpuSet::first() const noexcept {
+    return static_cast<unsigned>(bits_._Find_first());
+}
+
 unsigned VcpuSet::last() const noexcept {
     unsigned last = 0;
     for (std::size_t v = bits_._Find_first(); v < kMaxVcpus; v = bits_._Find_next(v))

@@ -26,11 +26,14 @@ public:
     static VcpuSet range(unsigned first, unsigned last);
 
     void insert(unsigned vcpu);
+    // Adds every member of `other`.
+    void insert(const VcpuSet& other) noexcept { bits_ |= other.bits_; }
     void erase(unsigned vcpu);
     bool contains(unsigned vcpu) const noexcept;
     bool empty() const noexcept { return bits_.none(); }
     std::size_t size() const noexcept { return bits_.count(); }
-    // Largest member; only meaningful when !empty().
+    // Smallest and largest member; only meaningful when !empty().
+    unsigned first() const noexcept;
     unsigned last() const noexcept;
     std::vector<unsigned> members() const;
 

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <unistd.h>
@@ -350,4 +351,190 @@ TEST_CASE("refused documents print nothing to stderr", "[xml][security]") {
     close(saved);
     CHECK(std::ftell(capture) == 0);
     std::fclose(capture);
+}
+
+namespace {
+
+std::string repeat(unsigned count, const std::function<std::string(unsigned)>& piece) {
+    std::string text;
+    for (unsigned i = 0; i < count; ++i)
+        text += piece(i);
+    return text;
+}
+
+std::string singleVcpuCachetune(unsigned vcpu) {
+    return "<cachetune vcpus='" + std::to_string(vcpu) +
+           "'><cache id='0' level='3' type='both' size='3' unit='MiB'/></cachetune>";
+}
+
+std::string singleVcpuMemorytune(unsigned vcpu) {
+    return "<memorytune vcpus='" + std::to_string(vcpu) +
+           "'><node id='0' bandwidth='50'/></memorytune>";
+}
+
+std::string cacheMonitor(unsigned vcpu) {
+    return "<monitor level='3' vcpus='" + std::to_string(vcpu) + "'/>";
+}
+
+const std::string kManyVcpus = "<vcpu>2048</vcpu>";
+
+} // namespace
+
+TEST_CASE("a definition may hold 256 cachetunes, 256 memorytunes and 1024 monitors",
+          "[xml][limits]") {
+    auto d = parseDomainDefinition(domainWith(
+        repeat(kMaxCachetunes - 1, singleVcpuCachetune) +
+            repeat(kMaxMemorytunes - 1, [](unsigned i) { return singleVcpuMemorytune(256 + i); }) +
+            "<cachetune vcpus='1024-2047'>" +
+            repeat(kMaxMonitors - 1, [](unsigned i) { return cacheMonitor(1024 + i); }) +
+            "</cachetune>" + "<memorytune vcpus='512-513'><monitor vcpus='512'/></memorytune>",
+        kManyVcpus));
+    CHECK(d.tuning.definitions.size() == 2 * 256);
+    std::size_t monitors = 0;
+    for (const auto& def : d.tuning.definitions)
+        monitors += def.monitors.size();
+    CHECK(monitors == 1024);
+}
+
+TEST_CASE("more cachetunes, memorytunes or monitors than the limits are refused, saying how many",
+          "[xml][limits]") {
+    auto [name, message] = errorOf(domainWith(repeat(300, singleVcpuCachetune), kManyVcpus));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK(message == "the definition has 300 <cachetune> elements; resctrld accepts at most 256");
+
+    std::tie(name, message) = errorOf(domainWith(repeat(257, singleVcpuMemorytune), kManyVcpus));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK(message == "the definition has 257 <memorytune> elements; resctrld accepts at most 256");
+
+    // Monitors of cachetunes and memorytunes count together.
+    std::tie(name, message) = errorOf(
+        domainWith("<cachetune vcpus='0-1023'>" + repeat(1000, cacheMonitor) + "</cachetune>" +
+                       "<memorytune vcpus='1024-1100'>" +
+                       repeat(25,
+                              [](unsigned i) {
+                                  return "<monitor vcpus='" + std::to_string(1024 + i) + "'/>";
+                              }) +
+                       "</memorytune>",
+                   kManyVcpus));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK(message == "the definition has 1025 <monitor> elements; resctrld accepts at most 1024");
+}
+
+TEST_CASE("the element limits are checked before the elements themselves", "[xml][limits]") {
+    // The first two cachetunes overlap and the last is malformed, but the count is reported.
+    auto [name, message] = errorOf(domainWith(
+        "<cachetune vcpus='0-1'/>" + repeat(256, singleVcpuCachetune) + "<cachetune vcpus='x'/>",
+        kManyVcpus));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK_THAT(message, Catch::StartsWith("the definition has 258 <cachetune> elements"));
+}
+
+TEST_CASE("a document of exactly 1 MiB is not refused for its size", "[xml][limits][security]") {
+    const std::string bare = domainWith(singleVcpuCachetune(0)) + "<!---->";
+    std::string exact = domainWith(singleVcpuCachetune(0));
+    exact.insert(exact.size() - std::string("</domain>").size(),
+                 "<!--" + std::string(XmlDocument::kMaxInputBytes - bare.size(), 'x') + "-->");
+    REQUIRE(exact.size() == XmlDocument::kMaxInputBytes);
+    CHECK(parseDomainDefinition(exact).tuning.definitions.size() == 1);
+    exact.insert(exact.size() - std::string("</domain>").size(), " ");
+    CHECK_THROWS_WITH(parseDomainDefinition(exact),
+                      Catch::Contains("more than the limit of 1048576"));
+}
+
+TEST_CASE("an overlap is reported against the earliest element in document order",
+          "[xml][overlap]") {
+    // The entry holding vCPU 5 comes before the one holding vCPU 1.
+    auto [name, message] =
+        errorOf(domainWith(singleVcpuCachetune(5) + singleVcpuCachetune(3) +
+                               singleVcpuCachetune(1) + "<memorytune vcpus='1,5'/>",
+                           "<vcpu>8</vcpu>"));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK(message == "memorytune vcpus='1,5' overlaps cachetune vcpus='5' on vcpu 5 (the vCPUs "
+                     "of cachetunes and memorytunes must be disjoint or equal)");
+
+    // A set that contains an earlier one is an overlap, not an equal set.
+    std::tie(name, message) = errorOf(domainWith(singleVcpuCachetune(2) +
+                                                 "<cachetune vcpus='0-3'><cache id='0' level='3' "
+                                                 "type='both' size='3' unit='MiB'/></cachetune>"));
+    CHECK(message == "cachetune vcpus='0-3' overlaps cachetune vcpus='2' on vcpu 2 (the vCPUs "
+                     "of cachetunes and memorytunes must be disjoint or equal)");
+
+    // An equal set among many is found whichever vCPU it starts with.
+    auto merged = parseDomainDefinition(
+        domainWith(repeat(200, singleVcpuCachetune) +
+                       "<memorytune vcpus='199'><node id='0' bandwidth='50'/></memorytune>",
+                   kManyVcpus));
+    CHECK(merged.tuning.definitions.size() == 200);
+    CHECK(merged.tuning.definitions[199].bandwidths.size() == 1);
+    std::tie(name, message) = errorOf(
+        domainWith(repeat(200, singleVcpuCachetune) + singleVcpuCachetune(150), kManyVcpus));
+    CHECK(message == "cachetune vcpus='150' has the same vCPUs as cachetune vcpus='150' (two "
+                     "cachetunes cannot share a vCPU set; put their caches in one)");
+}
+
+TEST_CASE("a monitor clash is reported against the earliest monitor in document order",
+          "[xml][overlap]") {
+    const std::string cache = "<cache id='0' level='3' type='both' size='3' unit='MiB'/>";
+    // Partial monitors 3 then 1: a monitor over 1-3 meets monitor 3 first.
+    auto [name, message] =
+        errorOf(domainWith("<cachetune vcpus='0-3'>" + cache + cacheMonitor(3) + cacheMonitor(1) +
+                           "<monitor level='3' vcpus='1-3'/></cachetune>"));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK(message == "cachetune vcpus='0-3': monitor vcpus='1-3' overlaps monitor vcpus='3' on "
+                     "vcpu 3 (only the default monitor, whose vCPUs equal the allocation's, may "
+                     "overlap other monitors)");
+
+    // Equal sets: the cache monitor of vCPU 1 is passed over, the bandwidth one is the clash.
+    std::tie(name, message) =
+        errorOf(domainWith("<cachetune vcpus='0-3'>" + cache + cacheMonitor(1) + "</cachetune>" +
+                           "<memorytune vcpus='0-3'><monitor vcpus='1'/></memorytune>" +
+                           "<memorytune vcpus='0-3'><monitor vcpus='1'/></memorytune>"));
+    CHECK(message == "memorytune vcpus='0-3': monitor vcpus='1' has the same vCPUs as monitor "
+                     "vcpus='1' (two memory-bandwidth monitors cannot share a vCPU set)");
+
+    // Without an allocation a monitor over all the vCPUs overlaps the first earlier one, unless
+    // that one is the other kind's over the same vCPUs: then the second.
+    std::tie(name, message) =
+        errorOf(domainWith("<cachetune vcpus='0-3'><monitor level='3' vcpus='0-3'/>"
+                           "</cachetune><memorytune vcpus='0-3'><monitor vcpus='0-3'/>"
+                           "<monitor vcpus='2'/></memorytune>"));
+    CHECK(message == "memorytune vcpus='0-3': monitor vcpus='2' overlaps monitor vcpus='0-3' on "
+                     "vcpu 2 (without an allocation no monitor may overlap another)");
+    std::tie(name, message) =
+        errorOf(domainWith("<cachetune vcpus='0-3'><monitor level='3' vcpus='2'/></cachetune>"
+                           "<memorytune vcpus='0-3'><monitor vcpus='2'/><monitor vcpus='0-3'/>"
+                           "</memorytune>"));
+    CHECK(message == "memorytune vcpus='0-3': monitor vcpus='0-3' overlaps monitor vcpus='2' on "
+                     "vcpu 2 (without an allocation no monitor may overlap another)");
+
+    // An allocation merged in later lets a whole-set monitor join partial ones (rule 6).
+    auto d = parseDomainDefinition(
+        domainWith("<cachetune vcpus='0-3'>" + cacheMonitor(1) + cacheMonitor(2) + "</cachetune>" +
+                   "<memorytune vcpus='0-3'><node id='0' bandwidth='50'/><monitor vcpus='0-3'/>"
+                   "<monitor vcpus='2'/></memorytune>"));
+    REQUIRE(d.tuning.definitions.size() == 1);
+    CHECK(d.tuning.definitions[0].monitors.size() == 4);
+
+    // Monitors of different entries never meet.
+    CHECK_NOTHROW(parseDomainDefinition(domainWith(
+        "<cachetune vcpus='0-1'>" + cache + cacheMonitor(1) + "</cachetune>" +
+        "<cachetune vcpus='2-3'>" + "<cache id='1' level='3' type='both' size='3' unit='MiB'/>" +
+        cacheMonitor(3) + "</cachetune>")));
+}
+
+TEST_CASE("a cache collision is reported against the first colliding cache of the element",
+          "[xml][overlap]") {
+    auto [name, message] = errorOf(
+        domainWith("<cachetune vcpus='0'><cache id='0' level='3' type='code' size='3' unit='MiB'/>"
+                   "<cache id='1' level='3' type='both' size='3' unit='MiB'/>"
+                   "<cache id='0' level='3' type='data' size='3' unit='MiB'/>"
+                   "<cache id='0' level='3' type='both' size='3' unit='MiB'/></cachetune>"));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK(message == "cachetune vcpus='0': <cache level='3' id='0' type='both'> collides with "
+                     "type='code' on the same cache (one 'both', or at most one 'code' and one "
+                     "'data', per cache id)");
+    // The same id at another level is another cache.
+    CHECK_NOTHROW(parseDomainDefinition(
+        domainWith("<cachetune vcpus='0'><cache id='0' level='3' type='both' size='3' unit='MiB'/>"
+                   "<cache id='0' level='2' type='both' size='3' unit='MiB'/></cachetune>")));
 }

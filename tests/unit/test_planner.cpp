@@ -363,3 +363,21 @@ TEST_CASE("an empty tuning plans nothing", "[planner]") {
     CHECK(plan.rmidsNeeded == 0);
     CHECK(plan.closidsNeeded == 0);
 }
+
+TEST_CASE("a monitoring refusal names the definition and the monitor that failed", "[planner]") {
+    // Many monitors: the message is made for the one that fails, with its definition's label.
+    std::string monitors;
+    for (unsigned v = 0; v < 64; ++v)
+        monitors += "<monitor level='3' vcpus='" + std::to_string(v) + "'/>";
+    auto tuning =
+        tuningOf("<cachetune vcpus='0-63'>" + monitors +
+                     "</cachetune><memorytune vcpus='0-63'><monitor vcpus='5'/></memorytune>",
+                 64);
+    auto host = resctrlHost();
+    host.monitoring->features = {"llc_occupancy"};
+    auto [name, message] = planError(tuning, host, freshState());
+    CHECK(name == "org.resctrld1.Error.NotSupported");
+    CHECK(message == "cachetune/memorytune vcpus='0-63': monitor vcpus='5': this host does not "
+                     "monitor memory bandwidth (no mbm_total_bytes or mbm_local_bytes in "
+                     "info/L3_MON/mon_features)");
+}

@@ -53,6 +53,11 @@ TEST_CASE("VcpuSet set operations", "[vcpuset]") {
     CHECK_FALSE(a == b);
     CHECK(a.size() == 4);
     CHECK(a.last() == 3);
+    CHECK(VcpuSet::parse("5,2-3,16383").first() == 2);
+    CHECK(VcpuSet::parse("16383").first() == 16383);
+    VcpuSet united = b;
+    united.insert(VcpuSet::parse("7,9"));
+    CHECK(united.format() == "2-5,7,9");
     CHECK(VcpuSet::range(2, 4).format() == "2-4");
     CHECK_THROWS_AS(VcpuSet::range(4, 2), InvalidDefinition);
     VcpuSet s;

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Hostile sizes end to end: ValidateDomain is open to every local user, so a definition as large
+// as the daemon accepts and shaped to make the parser's and the planner's checks as expensive as
+// possible (hostile_shapes.h) must still be answered quickly, and must not hold up anyone else.
+// The real resctrld on a private bus over resctrlfs-sim; the caller is a throw-away system user
+// made for the test (useradd) and removed after it; while its call runs, root reads a property
+// back to back and the longest of those reads is what a root caller waited.
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <pwd.h>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "../sim/conformance/sim_instance.h"
+#include "dbus_names.h"
+#include "harness.h"
+#include "hostile_shapes.h"
+
+using namespace resctrld::e2e;
+using namespace resctrld::e2e::hostile;
+using resctrld::simtest::SimInstance;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Milliseconds = std::chrono::duration<double, std::milli>;
+
+// Bounds with room for a sanitizer build on two busy cores: a linear check of 1 MiB takes tens
+// of milliseconds there, the quadratic ones took tens of seconds.
+constexpr Milliseconds kValidateBound{2000};
+constexpr Milliseconds kRootReadBound{500};
+constexpr std::chrono::seconds kRootReadTimeout{20};
+
+constexpr const char* kInvalidDefinition = "org.resctrld1.Error.InvalidDefinition";
+
+// The simulator and resctrld serving it on a private bus that every user may reach, with a root
+// client. A fresh daemon per case, so that a case that stalls it cannot slow down the next.
+struct Fixture {
+    Fixture()
+        : sim({"skx-2s-l3cat", "6.15", "", true})
+        , bus(dir.path())
+        , daemon(bus, dir.path(), options(sim, dir.path()))
+        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
+        , manager(sdbus::createProxy(*connection, kService, kRootPath)) {}
+
+    static Daemon::Options options(const SimInstance& sim, const fs::path& dir) {
+        Daemon::Options options;
+        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n";
+        options.resctrlRoot = sim.root();
+        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+        options.stateDir = dir / "state";
+        return options;
+    }
+
+    // Get Version as root; a read that times out counts as the whole timeout.
+    Milliseconds timedRootRead() {
+        const auto start = Clock::now();
+        try {
+            auto call = manager->createMethodCall(kProperties, "Get");
+            call << std::string(kManager) << std::string("Version");
+            manager->callMethod(call, kRootReadTimeout);
+        } catch (const sdbus::Error& e) {
+            UNSCOPED_INFO("root read failed: " << e.getName() << ": " << e.getMessage());
+            return kRootReadTimeout;
+        }
+        return Clock::now() - start;
+    }
+
+    TempDir dir;
+    SimInstance sim;
+    PrivateBus bus;
+    Daemon daemon;
+    std::unique_ptr<sdbus::IConnection> connection;
+    std::unique_ptr<sdbus::IProxy> manager;
+};
+
+} // namespace
+
+TEST_CASE("A 1 MiB definition of any expensive shape is answered quickly and never holds up a "
+          "root property read",
+          "[e2e][sim][hostile][size]") {
+    Accounts accounts;
+    const Caller& user = accounts.outsider;
+    unsigned tried = 0;
+    for (const HostileShape& shape : hostileShapes()) {
+        ++tried;
+        INFO("shape: " << shape.name << " (" << shape.xml.size() << " bytes)");
+        REQUIRE(shape.xml.size() <= kDocumentBytes);
+        Fixture f;
+
+        const auto start = Clock::now();
+        auto answer = std::async(std::launch::async, [&] {
+            CallResult result = callAsUser(f.bus.address(), user.uid, user.gid, {user.gid},
+                                           "ValidateDomain", shape.xml);
+            return std::pair(result, Milliseconds(Clock::now() - start));
+        });
+        // Root reads back to back until the user's call is answered (polling is the measurement:
+        // the longest read is how long a root caller was held up by the call).
+        Milliseconds longestRead{0};
+        unsigned reads = 0;
+        while (answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+            longestRead = std::max(longestRead, f.timedRootRead());
+            ++reads;
+        }
+        const auto [result, elapsed] = answer.get();
+
+        std::cout << "hostile size case: " << shape.name << ": " << shape.xml.size()
+                  << " bytes, ValidateDomain " << elapsed.count() << " ms, longest of " << reads
+                  << " root reads " << longestRead.count() << " ms, answer "
+                  << (result.ok ? "ok"
+                                : result.errorName + ": " + result.errorMessage.substr(0, 160))
+                  << "\n";
+        CHECK(elapsed < kValidateBound);
+        CHECK(longestRead < kRootReadBound);
+        if (shape.refusal.empty()) {
+            // Any documented answer: the plan, or why this host cannot have it.
+            CHECK((result.ok || result.errorName.starts_with("org.resctrld1.Error.")));
+        } else {
+            CHECK(result.errorName == kInvalidDefinition);
+            CHECK_THAT(result.errorMessage, Catch::Contains(shape.refusal));
+        }
+        CHECK(f.daemon.process().running());
+    }
+    std::cout << "hostile cases: size " << tried << "\n";
+    CHECK(tried == 9);
+}
