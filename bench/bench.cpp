@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// resctrld's benchmarks (issue 7, part 1): every figure is a ratio against a floor measured in
+// resctrld's benchmarks: every figure is a ratio against a floor measured in
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]

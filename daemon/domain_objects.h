@@ -26,7 +26,7 @@ class AccessPolicy;
 class AuditedCall;
 struct HostModel;
 
-// org.resctrld1.Domain at /org/resctrld1/domain/<name> (dbus-api.md). Reads the domain from
+// org.resctrld1.Domain at /org/resctrld1/domain/<name> (docs/api.md). Reads the domain from
 // the service on every get, so it never shows stale threads or state.
 class DomainObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Domain_adaptor,
                                                            sdbus::ManagedObject_adaptor> {
@@ -126,7 +126,7 @@ private:
     std::optional<std::chrono::steady_clock::time_point> sampledAt_;
 };
 
-// The counter files a monitor of that kind reads on this host (libvirt-reference.md §5.1:
+// The counter files a monitor of that kind reads on this host (docs/definitions.md appendix §5.1:
 // llc_* for cache monitors, mbm_* for bandwidth monitors), limited to mon_features.
 std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind);
 

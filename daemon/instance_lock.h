@@ -14,7 +14,7 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Single instance per state directory (issue 5, "Single instance"): an exclusive flock on
+// Single instance per state directory: an exclusive flock on
 // <state>/resctrld.lock, held for the object's lifetime. The kernel drops the lock when the
 // process dies, so a kill -9 never leaves a stale lock; the file itself is never unlinked, since
 // unlinking would let a third daemon lock a new inode while the second still holds the old one.

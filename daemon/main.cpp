@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// resctrld: owns the resctrl filesystem of a VM host and serves org.resctrld1 (dbus-api.md).
+// resctrld: owns the resctrl filesystem of a VM host and serves org.resctrld1 (docs/api.md).
 
 #include <cerrno>
 #include <config.h>
@@ -60,7 +60,7 @@ std::string describeBus(const resctrld::CommandLine& commandLine) {
     return "the system bus";
 }
 
-// Mount=auto (issue 5, "Process"): mount resctrl when the root is an empty mount point; on
+// Mount=auto: mount resctrl when the root is an empty mount point; on
 // failure keep serving with Mounted=false, since read-only callers still deserve answers.
 void mountIfWanted(const resctrld::Config& config) {
     if (config.mount != resctrld::MountMode::Auto ||

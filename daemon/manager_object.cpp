@@ -257,7 +257,7 @@ const DomainStats& ManagerObject::domainStats(const std::string& name) {
     auto it = published_.find(name);
     if (it == published_.end() || service_->find(name) == nullptr)
         throwNotStarted(name);
-    // Fresh, as dbus-api.md asks: read now, unless a read of the last 10 ms (the tick's, or
+    // Fresh, as docs/api.md asks: read now, unless a read of the last 10 ms (the tick's, or
     // another caller's in a burst) can be shared. The answer built from the same samples is
     // shared too.
     constexpr auto kShared = std::chrono::milliseconds(10);
@@ -544,7 +544,7 @@ void ManagerObject::StopDomain(sdbus::Result<>&& result, std::string name) {
 }
 
 ManagerObject::GroupList ManagerObject::ValidateDomain(const std::string& definition) {
-    // Read-only (dbus-api.md "Access control"): anyone may call it.
+    // Read-only (docs/api.md "Access control"): anyone may call it.
     return translateErrors("ValidateDomain", [&]() -> GroupList {
         GroupManager& groups = requireGroupManager();
         const DomainDefinition parsed = parseDomainDefinition(definition);
@@ -578,7 +578,7 @@ ManagerObject::DomainList ManagerObject::ListDomains() {
 }
 
 std::string ManagerObject::GetCapabilities() {
-    // Read-only (dbus-api.md "Access control"): anyone may call it.
+    // Read-only (docs/api.md "Access control"): anyone may call it.
     return translateErrors("GetCapabilities", [&]() -> std::string {
         requireGroupManager();
         return formatCapabilities(*host_);

@@ -32,7 +32,7 @@ inline constexpr const char* kManagerPath = "/org/resctrld1";
 inline constexpr const char* kMountLockDirectory = "/run/resctrld";
 
 // org.resctrld1.Manager and org.freedesktop.DBus.ObjectManager at /org/resctrld1
-// (dbus-api.md, "org.resctrld1.Manager"). Decodes calls, checks the caller, and maps errors
+// (docs/api.md, "org.resctrld1.Manager"). Decodes calls, checks the caller, and maps errors
 // through translateErrors(); the work itself belongs to lib/.
 class ManagerObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Manager_adaptor,
                                                             sdbus::ObjectManager_adaptor> {

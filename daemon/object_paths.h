@@ -7,7 +7,7 @@
 
 namespace resctrld {
 
-// Object paths of dbus-api.md's table: the domain name is one path component encoded as
+// Object paths of docs/api.md's table: the domain name is one path component encoded as
 // sd_bus_path_encode() does ('_' and two lowercase hex digits for every byte outside
 // [A-Za-z0-9]; the empty name is "_").
 std::string domainObjectPath(std::string_view domainName);

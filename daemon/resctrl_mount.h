@@ -14,7 +14,7 @@ struct ResctrlMountState {
     std::vector<std::string> options;
 };
 
-// Mounted means usable: the root holds the files every resctrl mount has (resctrl-kernel.md:
+// Mounted means usable: the root holds the files every resctrl mount has (docs/kernel.md:
 // info/ and the default group's schemata). This holds for the kernel and for resctrlfs-sim
 // alike, which a filesystem-type check would not.
 ResctrlMountState probeResctrl(const std::filesystem::path& root,
@@ -24,7 +24,7 @@ ResctrlMountState probeResctrl(const std::filesystem::path& root,
 std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
                                              const std::filesystem::path& mountinfo);
 
-// mount -t resctrl resctrl ROOT -o OPTIONS (issue 5, "Mount=auto"). Throws std::system_error.
+// mount -t resctrl resctrl ROOT -o OPTIONS. Throws std::system_error.
 // False when this process runs in another mount namespace than PID 1 (a systemd unit with
 // PrivateMounts=, ProtectSystem=, ...): a resctrl mount made here would be the last one when the
 // daemon exits, and the kernel deletes every group with the last mount.

@@ -40,7 +40,7 @@ std::string cacheName(const CacheRequest& request) {
 
 // The ways the default group keeps at least: min_cbm_bits, and never none at all, even where
 // the hardware allows an empty mask (AMD): the root group holds every task of the host that is
-// not in a VM's group (libvirt-xml.md rule 12).
+// not in a VM's group (docs/definitions.md rule 12).
 unsigned defaultGroupMinimum(const CacheResource& cache) {
     return std::max(1U, cache.minCbmBits);
 }
@@ -56,7 +56,7 @@ Allocator::Allocator(const HostModel& host, std::vector<GroupHolding> groups,
 
 // Ways held on a domain. With CDP the CODE and DATA masks of a CLOSID steer fills into the same
 // physical ways, so the kernel's overlap checks and its default masks for new groups look at
-// both halves (resctrl-kernel.md §3.3, §4.4). resctrld does the same: a way another group uses
+// both halves (docs/kernel.md §3.3, §4.4). resctrld does the same: a way another group uses
 // for code is not free for our data. libvirt keeps two separate bitmaps and would hand that
 // way out again; sharing it would defeat the isolation a cachetune asks for.
 CbmMask Allocator::heldWays(Resource resource, CacheId id, bool includeDefault) const {
@@ -196,7 +196,7 @@ void Allocator::check(const BandwidthRequest& request) const {
 //      free ways when the window avoids them), so that large runs stay whole for large
 //      requests and fragmentation stays low;
 //   3. lowest way: packed at the low end of its run, ties going to the lower run, as libvirt
-//      does (libvirt-reference.md §3.3), which also keeps the rest of the run contiguous.
+//      does (docs/definitions.md appendix §3.3), which also keeps the rest of the run contiguous.
 // With manageDefaultGroup, a position that would leave the default group fewer than its
 // minimum ways is skipped.
 CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache) const {
@@ -245,7 +245,7 @@ CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache
 
 Schemata Allocator::allocate(std::span<const CacheRequest> caches,
                              std::span<const BandwidthRequest> bandwidths) {
-    // Rule checks first, in libvirt's order (libvirt-reference.md §2.2): bandwidth, then caches
+    // Rule checks first, in libvirt's order (docs/definitions.md appendix §2.2): bandwidth, then caches
     // by level, type and id; then the CLOSID, then the ways.
     for (const BandwidthRequest& request : bandwidths)
         check(request);

@@ -28,7 +28,7 @@ struct GroupHolding {
     GroupOwner owner = GroupOwner::Foreign;
     // Default and Foreign: the group's schemata as read. Own: only the entries the group
     // reserved (its requested caches), not the copies of the default group's masks it got for
-    // the ids it did not name (libvirt-xml.md rule 13): those are not held, they are shared.
+    // the ids it did not name (docs/definitions.md rule 13): those are not held, they are shared.
     Schemata schemata;
     // The group's mode is `exclusive`: the default group's mask must stay clear of it.
     bool exclusive = false;
@@ -48,7 +48,7 @@ struct BandwidthRequest {
 };
 
 struct AllocatorOptions {
-    // libvirt-xml.md rule 12: yes = ways that only the default group holds count as free and
+    // docs/definitions.md rule 12: yes = ways that only the default group holds count as free and
     // defaultGroupSchemata() gives the root masks to write back; no = libvirt's exact rule.
     bool manageDefaultGroup = true;
 };
@@ -60,7 +60,7 @@ public:
     Allocator(const HostModel& host, std::vector<GroupHolding> groups,
               AllocatorOptions options = {});
 
-    // Checks the requests against the host (libvirt-xml.md rules 9-11, 14), takes a CLOSID and
+    // Checks the requests against the host (docs/definitions.md rules 9-11, 14), takes a CLOSID and
     // places every cache request in free ways. Returns what the new group reserves: the placed
     // masks and the bandwidth values. All or nothing: on failure nothing is recorded.
     // Throws NotSupported (resource, CDP or id missing), InvalidDefinition (size or bandwidth

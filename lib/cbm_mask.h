@@ -9,7 +9,7 @@
 
 namespace resctrld {
 
-// A cache capacity bitmask (CBM): bit i set = cache way i (resctrl-kernel.md §4.4). Real hosts
+// A cache capacity bitmask (CBM): bit i set = cache way i (docs/kernel.md §4.4). Real hosts
 // have at most 20 bits; 64 is the hard limit of this type.
 class CbmMask {
 public:

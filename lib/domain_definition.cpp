@@ -129,7 +129,7 @@ public:
                 memorytunes.push_back(node);
         }
         checkCounts(cachetunes, memorytunes);
-        // libvirt parses every <cachetune> before any <memorytune> (libvirt-reference.md §1).
+        // libvirt parses every <cachetune> before any <memorytune> (docs/definitions.md appendix §1).
         for (const xmlNode* node : cachetunes)
             parseCachetune(node);
         for (const xmlNode* node : memorytunes)
@@ -548,7 +548,7 @@ std::string_view toString(MonitorKind kind) noexcept {
 }
 
 Bytes scaleSize(std::uint64_t value, std::string_view unit) {
-    // libvirt's virScaleInteger (libvirt-reference.md §1.1): case-insensitive; "b", "byte",
+    // libvirt's virScaleInteger (docs/definitions.md appendix §1.1): case-insensitive; "b", "byte",
     // "bytes"; one letter or "XiB" = powers of 1024; "XB" = powers of 1000; absent = KiB.
     auto lower = [](char c) {
         return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
@@ -611,7 +611,7 @@ DomainDefinition parseDomainDefinition(std::string_view xml) {
         out.uuid = canonicalUuid(textOf(uuids.front()));
     parseVcpuElement(domain, out);
 
-    // The metadata form wins over <cputune> (dbus-api.md "Definitions the daemon accepts").
+    // The metadata form wins over <cputune> (docs/api.md "Definitions the daemon accepts").
     std::vector<const xmlNode*> metadataTunes;
     for (const xmlNode* metadata : childElements(domain, "metadata", NsRule::None))
         for (const xmlNode* tune : childElements(metadata, "cputune", NsRule::Metadata))

@@ -12,7 +12,7 @@
 
 namespace resctrld {
 
-// One `<cache>` of a cachetune (libvirt-xml.md "Grammar").
+// One `<cache>` of a cachetune (docs/definitions.md "Grammar").
 struct CacheSpec {
     unsigned level = 3;
     CacheId id;
@@ -36,31 +36,31 @@ std::string_view toString(MonitorKind kind) noexcept;
 struct MonitorDefinition {
     MonitorKind kind = MonitorKind::Cache;
     VcpuSet vcpus;
-    // libvirt's monitor name: `vcpus_<list>` (libvirt-xml.md "Names and reporting").
+    // libvirt's monitor name: `vcpus_<list>` (docs/definitions.md "Names and reporting").
     std::string name() const { return "vcpus_" + vcpus.format(); }
     friend bool operator==(const MonitorDefinition&, const MonitorDefinition&) = default;
 };
 
 // One libvirt "resctrl definition": a distinct vCPU set owning one allocation (cache sizes and
 // bandwidths, possibly none) and its monitors. A memorytune whose vcpus equal an earlier
-// cachetune's or memorytune's merges into that entry (libvirt-xml.md rule 3).
+// cachetune's or memorytune's merges into that entry (docs/definitions.md rule 3).
 struct ResctrlDefinition {
     VcpuSet vcpus;
     std::vector<CacheSpec> caches;           // sorted by level, type, id (libvirt's order)
     std::vector<BandwidthSpec> bandwidths;   // sorted by node
     std::vector<MonitorDefinition> monitors; // document order: cachetune's, then memorytune's
     bool hasAllocation() const noexcept { return !caches.empty() || !bandwidths.empty(); }
-    // The default monitor reads the allocation group itself (libvirt-xml.md rule 6).
+    // The default monitor reads the allocation group itself (docs/definitions.md rule 6).
     bool isDefaultMonitor(const MonitorDefinition& monitor) const noexcept {
         return hasAllocation() && monitor.vcpus == vcpus;
     }
-    // libvirt's allocation id, `vcpus_<list>` (libvirt-reference.md §4.1).
+    // libvirt's allocation id, `vcpus_<list>` (docs/definitions.md appendix §4.1).
     std::string name() const { return "vcpus_" + vcpus.format(); }
     friend bool operator==(const ResctrlDefinition&, const ResctrlDefinition&) = default;
 };
 
 // The parsed cache and bandwidth tuning of a domain. Two definitions with equal tuning create the
-// same groups ("StartDomain twice with an equal definition", dbus-api.md).
+// same groups ("StartDomain twice with an equal definition", docs/api.md).
 struct Tuning {
     std::vector<ResctrlDefinition> definitions;
     bool empty() const noexcept { return definitions.empty(); }
@@ -80,7 +80,7 @@ struct DomainDefinition {
     std::string name;
     std::string uuid;     // canonical lowercase 8-4-4-4-12, "" when the document has none
     std::string virtType; // `<domain type>`, "" when absent
-    // vCPUs counted for truncation (libvirt-xml.md rule 1): `<vcpu current>` if present, else the
+    // vCPUs counted for truncation (docs/definitions.md rule 1): `<vcpu current>` if present, else the
     // element's value. Absent `<vcpu>` (minimal documents): nullopt, and no set is truncated.
     std::optional<unsigned> vcpuCount;
     std::optional<unsigned> maxVcpus;    // the `<vcpu>` element's value
@@ -90,9 +90,9 @@ struct DomainDefinition {
     Tuning tuning;
     TuningSource tuningSource = TuningSource::None;
     // True when `<metadata>`'s resctrld element won over tuning present in `<cputune>`
-    // (dbus-api.md: "the metadata form wins ... (logged)"): the daemon logs it.
+    // (docs/api.md: "the metadata form wins ... (logged)"): the daemon logs it.
     bool cputuneTuningIgnored = false;
-    // Things libvirt drops silently and resctrld reports (libvirt-xml.md rule 1), one line each.
+    // Things libvirt drops silently and resctrld reports (docs/definitions.md rule 1), one line each.
     std::vector<std::string> warnings;
 
     // Same domain, same tuning: a second StartDomain with it is a reconnect, not a conflict.
@@ -109,14 +109,14 @@ inline constexpr unsigned kMaxCachetunes = 256;
 inline constexpr unsigned kMaxMemorytunes = 256;
 inline constexpr unsigned kMaxMonitors = 1024; // of cachetunes and memorytunes together
 
-// Namespace of the metadata form (dbus-api.md "Definitions the daemon accepts").
+// Namespace of the metadata form (docs/api.md "Definitions the daemon accepts").
 inline constexpr std::string_view kMetadataNamespace = "urn:resctrld:cputune:1";
 
-// Parses and validates a definition (libvirt-xml.md rules 1-8, libvirt-reference.md §2.1 P1-P19).
+// Parses and validates a definition (docs/definitions.md rules 1-8, docs/definitions.md appendix §2.1 P1-P19).
 // Throws InvalidDefinition (NotSupported for P19) naming the element, attribute and rule.
 DomainDefinition parseDomainDefinition(std::string_view xml);
 
-// Converts a size with a libvirt unit suffix to bytes (libvirt-xml.md "Grammar", rule 8); an
+// Converts a size with a libvirt unit suffix to bytes (docs/definitions.md "Grammar", rule 8); an
 // empty unit means KiB. Throws InvalidDefinition on an unknown unit or overflow.
 Bytes scaleSize(std::uint64_t value, std::string_view unit);
 

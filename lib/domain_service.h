@@ -26,7 +26,7 @@ struct ActiveDomain {
     // The durable part (definition text, hypervisor identity, threads with start times,
     // allocation schemata), as saved in the state directory.
     DomainRecord record;
-    // A thread left its group or a group vanished (dbus-api.md, Domain.State).
+    // A thread left its group or a group vanished (docs/api.md, Domain.State).
     bool degraded = false;
     // Its hypervisor exited and its record is gone, but its groups are not removed yet (the
     // resctrl lock was taken, or the kernel refused): removeStopping() retries.

@@ -15,7 +15,7 @@ namespace resctrld {
 using StatValue = std::variant<std::uint32_t, std::uint64_t, std::string>;
 using DomainStats = std::map<std::string, StatValue>;
 
-// A domain's counters under the keys `virsh domstats` uses (libvirt-reference.md §5.3):
+// A domain's counters under the keys `virsh domstats` uses (docs/definitions.md appendix §5.3):
 // cpu.cache.monitor.* for cache monitors (the count always, even 0) and
 // memory.bandwidth.monitor.* for bandwidth monitors (only when there is one). `samples[i]` is
 // plan.monitors[i]'s reading. Unlike libvirt, bytes are 64-bit (libvirt truncates occupancy to

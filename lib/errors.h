@@ -7,7 +7,7 @@
 
 namespace resctrld {
 
-// One exception type per error name of dbus-api.md ("Errors"). lib/ throws these; the daemon maps
+// One exception type per error name of docs/api.md ("Errors"). lib/ throws these; the daemon maps
 // them to D-Bus errors in one place using dbusName(). Messages are for an operator: what was
 // asked, what the host has, what to change.
 class Error : public std::runtime_error {

@@ -20,7 +20,7 @@ namespace resctrld {
 struct GroupManagerOptions {
     // Every group resctrld creates starts with this; groups without it are never touched.
     std::string prefix = "resctrld-";
-    // libvirt-xml.md rule 12.
+    // docs/definitions.md rule 12.
     bool manageDefaultGroup = true;
 };
 
@@ -38,13 +38,13 @@ struct DomainGroups {
     // the monitor groups under the root's mon_groups/.
     std::vector<std::string> topGroups() const;
     // Every group a thread of `vcpu` is written to, allocation groups first (the kernel moves a
-    // task into a MON group only from its parent's CLOSID, resctrl-kernel.md §5.1).
+    // task into a MON group only from its parent's CLOSID, docs/kernel.md §5.1).
     std::vector<std::string> groupsOfVcpu(unsigned vcpu) const;
     // Every group this domain created (allocation and monitor groups), for recovery checks.
     std::vector<std::string> createdGroups() const;
 };
 
-// A group StartDomain would create, as ValidateDomain reports it (dbus-api.md).
+// A group StartDomain would create, as ValidateDomain reports it (docs/api.md).
 struct PlannedGroup {
     std::string path;     // relative to the resctrl root
     std::string schemata; // text to be written; empty for a monitor group

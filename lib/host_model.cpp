@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // resctrl and sysfs files report st_size 0 and are generated on read: read until EOF
-// (resctrl-kernel.md §2.2). Empty when the file does not exist.
+// (docs/kernel.md §2.2). Empty when the file does not exist.
 std::optional<std::string> readFile(const fs::path& path) {
     const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.isValid()) {
@@ -211,7 +211,7 @@ struct MountEntry {
 };
 
 // /proc/self/mountinfo: "36 35 98:0 / /sys/fs/resctrl rw,relatime shared:1 - resctrl resctrl
-// rw,cdp". The resctrl options are among the super options (resctrl-kernel.md §1.2); the last
+// rw,cdp". The resctrl options are among the super options (docs/kernel.md §1.2); the last
 // mount at the path is the visible one.
 MountEntry findMount(const fs::path& mountinfo, const fs::path& mountPoint) {
     MountEntry entry;

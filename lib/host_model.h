@@ -30,7 +30,7 @@ struct CacheDomain {
     std::string cpuList;
 };
 
-// A cache allocation resource: info/L3, info/L3CODE, info/L2DATA, ... (resctrl-kernel.md §2.5).
+// A cache allocation resource: info/L3, info/L3CODE, info/L2DATA, ... (docs/kernel.md §2.5).
 struct CacheResource {
     Resource resource = Resource::L3;
     unsigned numClosids = 0;
@@ -59,7 +59,7 @@ struct CacheResource {
     Bytes minimumAllocation(CacheId id) const;
 };
 
-// What an MB/SMBA value means (resctrl-kernel.md §4.4).
+// What an MB/SMBA value means (docs/kernel.md §4.4).
 enum class BandwidthUnit {
     Percent,    // Intel: percent of the unthrottled bandwidth, max 100
     EighthGBps, // AMD: multiples of 1/8 GB/s, max 2048 ("unlimited")
@@ -87,7 +87,7 @@ struct BandwidthResource {
     bool hasDomain(CacheId id) const;
 };
 
-// Cache monitoring: info/L3_MON (resctrl-kernel.md §2.5, §7).
+// Cache monitoring: info/L3_MON (docs/kernel.md §2.5, §7).
 struct MonitorResource {
     unsigned numRmids = 0;
     // mon_features, one event per line: llc_occupancy, mbm_total_bytes, mbm_local_bytes, ...
@@ -142,7 +142,7 @@ struct HostModel {
 
     // Control groups resctrld may create on this host: the smallest num_closids over the
     // allocation resources, left-out ones included (CDP halves come halved from the kernel),
-    // minus the root group, minus one more when io_alloc is enabled (resctrl-kernel.md §3.2).
+    // minus the root group, minus one more when io_alloc is enabled (docs/kernel.md §3.2).
     // 0 without allocation.
     unsigned closidBudget() const;
     // Monitoring groups: num_rmids minus the root's RMID. 0 without monitoring.

@@ -13,7 +13,7 @@
 
 namespace resctrld {
 
-// What a mon_data counter file said (resctrl-kernel.md §7.2). Every one of these is a
+// What a mon_data counter file said (docs/kernel.md §7.2). Every one of these is a
 // successful read for the kernel; Error is also what we report when the read itself failed.
 enum class CounterState { Ok, Unavailable, Error, Unassigned };
 

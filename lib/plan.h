@@ -26,14 +26,14 @@ struct PlannedCache {
 
 // A control group (CLOSID) to create for one cachetune/memorytune with caches or nodes.
 struct PlannedAllocation {
-    // libvirt's allocation id, `vcpus_<list>` (libvirt-reference.md §4.1); the daemon prefixes
+    // libvirt's allocation id, `vcpus_<list>` (docs/definitions.md appendix §4.1); the daemon prefixes
     // the machine name to make the group's directory name.
     std::string name;
     VcpuSet vcpus;
     std::vector<PlannedCache> caches;      // the requested caches, with their masks
     std::vector<BandwidthSpec> bandwidths; // the requested nodes
     // The group's whole schemata to write: the requested entries, and for every other domain
-    // the default group's value (libvirt-xml.md rule 13).
+    // the default group's value (docs/definitions.md rule 13).
     Schemata schemata;
     // Only the requested entries (what the group holds; GroupHolding::schemata for Own groups).
     Schemata reserved;
@@ -41,18 +41,18 @@ struct PlannedAllocation {
 
 // A monitor of the domain, in definition order (the order of `virsh domstats` indices).
 struct PlannedMonitor {
-    // libvirt's monitor name `vcpus_<list>` (libvirt-xml.md "Names and reporting").
+    // libvirt's monitor name `vcpus_<list>` (docs/definitions.md "Names and reporting").
     std::string name;
     VcpuSet vcpus;
     MonitorKind kind = MonitorKind::Cache;
     // Index into Plan::allocations of the group it lives in; empty: the resctrl root, i.e. its
     // group is `mon_groups/<name>` of the root (a monitor-only cachetune/memorytune).
     std::optional<std::size_t> allocation;
-    // The default monitor (libvirt-xml.md rule 6): it reads the allocation group itself and
+    // The default monitor (docs/definitions.md rule 6): it reads the allocation group itself and
     // creates no group of its own.
     bool readsAllocationGroup = false;
     // Another monitor of the same group and name was planned before this one (a cache and a
-    // bandwidth monitor over equal vCPUs share one monitoring group, libvirt-reference.md P13):
+    // bandwidth monitor over equal vCPUs share one monitoring group, docs/definitions.md (appendix) P13):
     // this one creates nothing.
     bool sharesGroupWithEarlier = false;
 

@@ -13,7 +13,7 @@ namespace resctrld {
 namespace {
 
 // "cachetune vcpus='0-3'", "memorytune vcpus='4'" or, for a memorytune merged into a cachetune
-// (libvirt-xml.md rule 3), "cachetune/memorytune vcpus='0-3'": for messages.
+// (docs/definitions.md rule 3), "cachetune/memorytune vcpus='0-3'": for messages.
 std::string labelOf(const ResctrlDefinition& def) {
     bool cache = !def.caches.empty();
     bool memory = !def.bandwidths.empty();
@@ -38,7 +38,7 @@ template <typename F> auto withContext(const std::string& prefix, F&& body) {
     }
 }
 
-// libvirt-xml.md rule 15: what a monitor of each kind needs from info/L3_MON. `label` is its
+// docs/definitions.md rule 15: what a monitor of each kind needs from info/L3_MON. `label` is its
 // definition's labelOf(), made once per definition: monitors are many, and the message is only
 // made for the one that fails.
 void checkMonitoring(const HostModel& host, const std::string& label,

@@ -20,12 +20,12 @@ struct HostState {
 };
 
 struct PlannerOptions {
-    // libvirt-xml.md rule 12 (ManageDefaultGroup=, default yes).
+    // docs/definitions.md rule 12 (ManageDefaultGroup=, default yes).
     bool manageDefaultGroup = true;
 };
 
 // Turns a domain's tuning into a Plan against a host: the host-dependent rules of
-// libvirt-xml.md (9-15) are checked here, by the Allocator (9-12, 14) and by the planner itself
+// docs/definitions.md (9-15) are checked here, by the Allocator (9-12, 14) and by the planner itself
 // (15: monitoring features, RMIDs). Definitions are planned in document order, as libvirt
 // starts them, so the first one that does not fit is the one reported.
 // Throws NotSupported, InvalidDefinition or NoSpace, prefixed with the cachetune/memorytune the

@@ -16,7 +16,7 @@ namespace resctrld {
 
 // How Schemata::format lays out its text. The defaults give what resctrld writes: no padding,
 // resctrld's line order (L3, L2, MB, SMBA). The other settings reproduce the kernel's read
-// formats (resctrl-kernel.md §4.6), mainly for tests.
+// formats (docs/kernel.md §4.6), mainly for tests.
 struct SchemataFormat {
     // Names right-aligned to this width ("    L3:" for 6).
     unsigned nameWidth = 0;

@@ -30,7 +30,7 @@ struct AllocationRecord {
 };
 
 // What the daemon must remember about a started domain to survive kill -9 and a restart
-// (issue 5, "State and restart").
+//.
 struct DomainRecord {
     std::string name;                // any bytes but NUL ('/', spaces and UTF-8 included)
     std::string definition;          // the definition XML exactly as the caller gave it

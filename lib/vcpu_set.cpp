@@ -57,7 +57,7 @@ private:
 } // namespace
 
 VcpuSet VcpuSet::parse(std::string_view text) {
-    // Mirrors libvirt's virBitmapParse (libvirt-reference.md §1.1): items are applied left to
+    // Mirrors libvirt's virBitmapParse (docs/definitions.md appendix §1.1): items are applied left to
     // right, so `^N` removes N from what came before it and a later item may add it back.
     VcpuSet set;
     Cursor cur(text);
@@ -96,7 +96,7 @@ VcpuSet VcpuSet::parse(std::string_view text) {
         cur.advance();
         cur.skipSpaces();
     }
-    // libvirt-xml.md "Grammar": empty sets are invalid.
+    // docs/definitions.md "Grammar": empty sets are invalid.
     if (set.empty())
         fail(text, "it names no vCPU");
     return set;

@@ -9,7 +9,7 @@
 
 namespace resctrld {
 
-// A parsed XML document from an untrusted client (dbus-api.md "Definitions the daemon accepts").
+// A parsed XML document from an untrusted client (docs/api.md "Definitions the daemon accepts").
 // libxml2 runs with no network, no DTD loading and no entity substitution (never XML_PARSE_NOENT,
 // XML_PARSE_DTDLOAD or XML_PARSE_HUGE). On top of that the document is refused when it:
 //  - is larger than kMaxInputBytes (checked before libxml2 sees a byte),

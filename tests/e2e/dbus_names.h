@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-// The D-Bus names of resctrld's API (../shared/spec/dbus-api.md) and of the standard interfaces,
+// The D-Bus names of resctrld's API (docs/api.md) and of the standard interfaces,
 // as the end-to-end tests and the benchmarks call them.
 namespace resctrld::e2e {
 

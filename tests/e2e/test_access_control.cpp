@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Access control end to end (dbus-api.md "Access control", issue 6): a private dbus-daemon
+// Access control end to end (docs/api.md "Access control"): a private dbus-daemon
 // configured like a distribution's system bus (deny own and method calls by default, everyone may
 // connect) that includes our dbus/org.resctrld1.conf, the real resctrld on resctrlfs-sim, fake
 // hypervisor processes, and callers that are real users of this machine (created with useradd
@@ -348,7 +348,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
     return tally;
 }
 
-// Every read-only call (dbus-api.md "Access control": introspect, read properties, ListDomains,
+// Every read-only call (docs/api.md "Access control": introspect, read properties, ListDomains,
 // GetDomain, GetCapabilities, GetStats, ValidateDomain, Monitor.Sample, plus Domain.GetStats,
 // ObjectManager and Peer) as `caller`, against a domain root started; each must work and answer
 // what it should. The simulator's tree must not change.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Churn and soak (issue 7, robustness): the real daemon on resctrlfs-sim while, at the same time,
+// Churn and soak: the real daemon on resctrlfs-sim while, at the same time,
 // several clients start and stop domains of their own fake hypervisors (and sometimes kill the
 // hypervisor instead, leaving the cleanup to the daemon), others read every property and stats
 // of whatever exists, and a foreign tool creates, configures and removes its own groups directly

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // resctrld through a real private bus and a real client: the interface as the spec writes it,
-// properties, errors, access control, process lifecycle (dbus-api.md, issue 5 "Process").
+// properties, errors, access control, process lifecycle (docs/api.md).
 #include <fstream>
 #include <map>
 #include <memory>
@@ -76,7 +76,7 @@ std::map<std::string, InterfaceShape> parseIntrospection(const std::string& xml)
     return result;
 }
 
-// dbus-api.md, written out independently of dbus/*.xml so that a wrong XML file fails here.
+// docs/api.md, written out independently of dbus/*.xml so that a wrong XML file fails here.
 InterfaceShape specManager() {
     InterfaceShape s;
     s.methods = {{"StartDomain", "sa(uu) -> o"}, {"StartDomainForProcess", "su -> o"},

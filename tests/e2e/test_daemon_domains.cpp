@@ -3,8 +3,8 @@
 // real resctrlfs-sim and fake hypervisor processes (tests/tools/fake-hypervisor). Every outcome
 // is checked where the kernel would show it: the simulator's group directories, schemata and
 // tasks files; and on the bus: the returned paths, signals, objects and their properties
-// (dbus-api.md). Failed calls must leave the simulator's tree exactly as it was ("all or
-// nothing", dbus-api.md StartDomain).
+// (docs/api.md). Failed calls must leave the simulator's tree exactly as it was ("all or
+// nothing", docs/api.md StartDomain).
 #define CATCH_CONFIG_ENABLE_TUPLE_STRINGMAKER
 #define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
 
@@ -414,7 +414,7 @@ TEST_CASE("StartDomain creates groups and StopDomain removes them", "[e2e][sim][
     const auto path = f.start(definition, vm.threadsOf({0, 1}));
     CHECK(path == kDomainPath);
 
-    // Groups (dbus-api.md; daemon-behaviour: resctrld-<name>-vcpus_<list>).
+    // Groups (docs/api.md; daemon-behaviour: resctrld-<name>-vcpus_<list>).
     const std::string alloc = "resctrld-vm1-vcpus_0-1";
     const std::string mon = alloc + "/mon_groups/vcpus_1";
     CHECK(f.groups() == std::set<std::string>{alloc, mon});
@@ -614,7 +614,7 @@ TEST_CASE("StartDomain creates every shape of tuning", "[e2e][sim][domains]") {
               schemata);
         (void)path;
 
-        // type='both' needs the un-split L3 resource (libvirt-xml.md rule 9).
+        // type='both' needs the un-split L3 resource (docs/definitions.md rule 9).
         const auto e =
             errorOf([&] { f.start(domainXml("vm2", 2, cachetune("0-1", cache(0, 5120))), {}); });
         CHECK(e.getName() == "org.resctrld1.Error.NotSupported");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // resctrld at run time, end to end: a real private bus and client, the real daemon, the real
-// resctrlfs-sim and real fake-hypervisor processes. Monitoring (dbus-api.md
+// resctrlfs-sim and real fake-hypervisor processes. Monitoring (docs/api.md
 // "org.resctrld1.Monitor", "Sampled", GetStats with virsh domstats' keys), the per-tick checks
 // (hypervisor death, degraded domains, vCPU hot-plug), restart recovery from the state
 // directory, crashes at the simulator's stall points and the single-instance lock.
@@ -986,7 +986,7 @@ TEST_CASE("a domain whose thread left its group or whose group vanished is degra
     const bool degraded = waitUntil([&] { return f.state(domainPath) == "degraded"; }, 5s);
     INFO(f.log());
     CHECK(degraded);
-    // State emits PropertiesChanged (dbus-api.md: EmitsChangedSignal unless noted).
+    // State emits PropertiesChanged (docs/api.md: EmitsChangedSignal unless noted).
     CHECK(f.signals.waitFor(
         [&](const Recorded& r) {
             return r.path == domainPath && r.member == "PropertiesChanged" &&

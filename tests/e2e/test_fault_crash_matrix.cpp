@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Issue 7's fault and crash matrices for the two operations test_daemon_domains.cpp and
+// The fault and crash matrices for the two operations test_daemon_domains.cpp and
 // test_daemon_runtime.cpp do not cover: SetVcpuThread and the recovery a restarted daemon runs.
 // A real client on a private bus, the real daemon, resctrlfs-sim with its `faults` control file
 // (tests/sim/README.md) and fake hypervisor processes (tests/tools/fake-hypervisor).
@@ -356,7 +356,7 @@ std::optional<sdbus::Error> errorOf(const std::function<void()>& call) {
     return std::nullopt;
 }
 
-// The error name and message dbus-api.md gives a failed write of `errnoName`: KernelRejected with
+// The error name and message docs/api.md gives a failed write of `errnoName`: KernelRejected with
 // the errno text; ESRCH (the thread exited) may be ProcessNotFound, ENOSPC NoSpace.
 void checkError(const sdbus::Error& error, const std::string& errnoName) {
     INFO(error.getName() << ": " << error.getMessage());

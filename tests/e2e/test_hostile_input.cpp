@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Hostile input end to end (issue 7, robustness suite): the real resctrld on a private bus over
+// Hostile input end to end: the real resctrld on a private bus over
 // resctrlfs-sim, one domain already started so that there is state to damage, and every method of
 // every interface called with what a careless or malicious client can send: wrong signatures
 // (built with the low-level message API, so the signature on the wire really is wrong), huge
@@ -7,7 +7,7 @@
 // odd but valid names, and thread ids that are not a hypervisor's (PID 1, kernel threads, the
 // daemon itself, another process, ids that do not exist).
 //
-// After every hostile call: the reply is an error with the expected name (dbus-api.md "Errors",
+// After every hostile call: the reply is an error with the expected name (docs/api.md "Errors",
 // or sd-bus's own for a signature the object does not declare) and a message; the simulator's
 // whole tree (every directory and every file's content) and the daemon's state directory are
 // exactly as before; the daemon still runs and answers; its view (ListDomains, the domain's
@@ -117,7 +117,7 @@ std::string definitionOfSize(const std::string& name, std::size_t size) {
     return domainXml(name, kTuning, "<!--" + std::string(size - bare.size(), 'x') + "-->");
 }
 
-// sd_bus_path_encode's rule (dbus-api.md): every byte outside [A-Za-z0-9] as _ and two
+// sd_bus_path_encode's rule (docs/api.md): every byte outside [A-Za-z0-9] as _ and two
 // lowercase hex digits; the empty name is "_".
 std::string pathEncode(const std::string& name) {
     if (name.empty())
@@ -967,7 +967,7 @@ TEST_CASE("Names made of odd but valid UTF-8 start with safe groups or are refus
 }
 
 // Daemon bugs this suite found on 2026-11-25, fixed the same day: each call below was accepted and
-// changed the domain's state. The error names are the ones the spec's rules point to (dbus-api.md
+// changed the domain's state. The error names are the ones the spec's rules point to (docs/api.md
 // "Access control": thread ids "must belong to one process (the hypervisor's, when it is known)";
 // a vCPU the definition does not have is an invalid argument about the definition, as "vCPU N is
 // given more than one thread" already is).
@@ -1143,7 +1143,7 @@ TEST_CASE("Hostile calls are refused with clear errors and change nothing", "[e2
                      {size});
         }
         {
-            // The limit itself is allowed (dbus-api.md: documents larger than 1 MiB are refused).
+            // The limit itself is allowed (docs/api.md: documents larger than 1 MiB are refused).
             INFO("ValidateDomain with a definition of exactly 1 MiB");
             CHECK_NOTHROW(f.call(kRootPath, kManager, "ValidateDomain",
                                  {str(definitionOfSize("vm2", kMiB))}));

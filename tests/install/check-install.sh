@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # `meson install` into a scratch DESTDIR puts every file where a distribution expects it
-# (issue 6): the daemon, its configuration, the D-Bus policy, activation file and interfaces,
+#: the daemon, its configuration, the D-Bus policy, activation file and interfaces,
 # the man pages, and (once their directories exist) the systemd unit and the libvirt hook.
 #
 # meson passes the build directory and the configured directories in the environment:

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// MonitorCounters against the real simulator (resctrl-kernel.md §7, dbus-api.md
+// MonitorCounters against the real simulator (docs/kernel.md §7, docs/api.md
 // org.resctrld1.Monitor): values from the footprint and traffic controls, the four counter
 // states, descriptors held across ticks, read errors and a removed group.
 #include <cstdint>

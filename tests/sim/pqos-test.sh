@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pqos (Debian's intel-cmt-cat, OS interface "-I") against resctrlfs-sim: a real client that
 # nobody here wrote must read the simulated host correctly and its allocations must land in
-# the simulator (issue 3, "Tests"). Runs in a private mount namespace:
+# the simulator. Runs in a private mount namespace:
 #   - the simulator is mounted at /sys/fs/resctrl (a tmpfs goes over /sys/fs first when this
 #     kernel has no resctrl mount point),
 #   - /proc/filesystems is replaced by a copy that also lists "nodev\tresctrl" (pqos checks it),

@@ -1,4 +1,4 @@
-// resctrlfs-sim: a FUSE simulator of the kernel's resctrl filesystem (issue 3). This file is
+// resctrlfs-sim: a FUSE simulator of the kernel's resctrl filesystem. This file is
 // the thin FUSE layer: it maps inodes to paths, serialises every request with one mutex
 // (the kernel's rdtgroup_mutex) and forwards to ResctrlModel. Interface: tests/sim/README.md.
 #define FUSE_USE_VERSION 312

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Stress test of a mounted resctrlfs-sim: several processes create and remove groups,
 write schemata, tasks and cpus concurrently for DURATION seconds; then the simulator must
-still be alive and, once the workers cleaned up, hold no group but the root (issue 3:
-"survives a 10-minute stress ... without a crash or a leaked group").
+still be alive and, once the workers cleaned up, hold no group but the root: it survives a long stress without a crash or a leaked group.
 
 usage: stress_test.py PATH/TO/resctrlfs-sim [DURATION_SECONDS] [WORKERS]
 Needs root and /dev/fuse; fails (never skips) without them."""

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# resctrld.service under a real systemd (issue 6, "Tests"): a throw-away systemd runs as PID 1 in
+# resctrld.service under a real systemd: a throw-away systemd runs as PID 1 in
 # fresh pid/mount/cgroup/net/uts/ipc namespaces with its own system bus, our bus policy, and
 # resctrlfs-sim mounted at /sys/fs/resctrl standing in for the kernel. The unit is the one the
 # build installs, unchanged; a drop-in only points ExecStart= at the build's binary and the

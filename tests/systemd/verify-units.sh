@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# `systemd-analyze verify` must print nothing for the units as built (issue 6).
+# `systemd-analyze verify` must print nothing for the units as built.
 #   verify-units.sh BUILT_SERVICE INSTALLED_RESCTRLD BUILD_RESCTRLD MOUNT_UNIT
 # verify insists that ExecStart= exists, and the binary is not installed yet: the unit is copied
 # with the installed path replaced by the build's binary, and that must be the only difference.

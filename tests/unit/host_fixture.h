@@ -67,7 +67,7 @@ struct TreeOptions {
     bool cdp = false;
     bool cdpl2 = false;
     bool mbaMbps = false;
-    // Kernel <= 6.14 read format: values zero/space padded (resctrl-kernel.md §4.6).
+    // Kernel <= 6.14 read format: values zero/space padded (docs/kernel.md §4.6).
     bool padded = false;
     // List the mount in the mountinfo file (with its options).
     bool inMountinfo = true;

@@ -151,7 +151,7 @@ TEST_CASE("a minimal domain without <vcpu> truncates nothing", "[xml]") {
     CHECK(d.uuid.empty());
     CHECK_FALSE(d.vcpuCount.has_value());
     REQUIRE(d.tuning.definitions.size() == 2);
-    // Absent unit = KiB (libvirt's parser, libvirt-xml.md "Grammar").
+    // Absent unit = KiB (libvirt's parser, docs/definitions.md "Grammar").
     CHECK(d.tuning.definitions[0].caches[0].size == 1536 * 1024);
     CHECK(d.tuning.definitions[1].vcpus.format() == "20");
     CHECK(d.warnings.empty());
@@ -172,7 +172,7 @@ TEST_CASE("rule 1: vCPUs beyond the count are dropped, empty tunes dropped with 
     REQUIRE(childless.warnings.size() == 1);
     CHECK_THAT(childless.warnings[0], Catch::Contains("cachetune vcpus='1' has neither"));
 
-    // current counts, not the maximum (libvirt-xml.md "Grammar": current if present).
+    // current counts, not the maximum (docs/definitions.md "Grammar": current if present).
     auto dropped = parseDomainDefinition(
         domainWith("<memorytune vcpus='2-3'><node id='0' bandwidth='10'/></memorytune>",
                    "<vcpu current='2'>4</vcpu>"));
@@ -191,7 +191,7 @@ TEST_CASE("rule 1: vCPUs beyond the count are dropped, empty tunes dropped with 
 
 TEST_CASE("rule 3: memorytunes merge into the definition with equal vcpus", "[xml]") {
     auto d = parseFile("valid/memorytune-merge.xml");
-    // libvirt order: all cachetunes first, then memorytunes (libvirt-reference.md §1).
+    // libvirt order: all cachetunes first, then memorytunes (docs/definitions.md appendix §1).
     REQUIRE(d.tuning.definitions.size() == 3);
     const auto& merged = d.tuning.definitions[0];
     CHECK(merged.vcpus.format() == "0-1");

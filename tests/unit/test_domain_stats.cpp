@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// GetStats' keys and values (dbus-api.md, libvirt-reference.md §5.3).
+// GetStats' keys and values (docs/api.md, docs/definitions.md appendix §5.3).
 #include <catch2/catch.hpp>
 
 #include "domain_stats.h"

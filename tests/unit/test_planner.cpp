@@ -15,7 +15,7 @@ namespace {
 
 constexpr Bytes kMiB = 1024 * 1024;
 
-// libvirt's `linux-resctrl` test host (libvirt-reference.md §6.1): two 15 MiB L3 caches with
+// libvirt's `linux-resctrl` test host (docs/definitions.md appendix §6.1): two 15 MiB L3 caches with
 // 20-bit masks (768 KiB per way), min_cbm_bits 2, 4 CLOSIDs; MBA in percent (gran 10, min 10);
 // L3 monitoring with 176 RMIDs. Built in memory: discovery has its own tests.
 HostModel resctrlHost() {
@@ -182,7 +182,7 @@ TEST_CASE("rule 11: granularity, minimum and the whole cache", "[planner]") {
 }
 
 TEST_CASE("rule 12: libvirt's placement and free ways, both default-group modes", "[planner]") {
-    // libvirt-reference.md §3.3 worked examples on `resctrl`: root 1ff00/1ff0f, a foreign group
+    // docs/definitions.md appendix §3.3 worked examples on `resctrl`: root 1ff00/1ff0f, a foreign group
     // e0000/e0000, so free ways are 000ff and 000f0 under libvirt's rule.
     HostState state = freshState("L3:0=1ff00;1=1ff0f\n");
     state.groups.push_back(GroupHolding{"manualres", GroupOwner::Foreign,

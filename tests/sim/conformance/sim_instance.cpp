@@ -128,7 +128,7 @@ SimInstance::~SimInstance() {
 }
 
 void SimInstance::start() {
-    // Loud failure, never a skip (issue 3, Done-when).
+    // Loud failure, never a skip.
     if (::access("/dev/fuse", R_OK | W_OK) != 0)
         throw std::runtime_error("FUSE is missing: /dev/fuse is absent or inaccessible (" +
                                  std::string(std::strerror(errno)) +

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Stress test of resctrlfs-sim (issue 3, Done-when): N processes (each with two parked
+// Stress test of resctrlfs-sim: N processes (each with two parked
 // threads) hammer one simulator with concurrent mkdir/rmdir/rename/schemata/tasks/cpus
 // writes and reads for a given time, remove their own groups, and then the simulator must
 // be alive, hold no group but the root, and hand out its whole CLOSID and RMID budgets again.
