@@ -252,4 +252,26 @@ std::vector<std::string> applyConfigFiles(Config& config, const std::filesystem:
     return warnings;
 }
 
+std::vector<std::string> applyReload(Config& running, const Config& reloaded) {
+    std::vector<std::string> restartOnly;
+    auto note = [&](bool differs, const char* key) {
+        if (differs)
+            restartOnly.emplace_back(key);
+    };
+    note(running.resctrlRoot != reloaded.resctrlRoot, "ResctrlRoot");
+    note(running.sysfsRoot != reloaded.sysfsRoot, "SysfsRoot");
+    note(running.stateDirectory != reloaded.stateDirectory, "StateDirectory");
+    note(running.groupPrefix != reloaded.groupPrefix, "GroupPrefix");
+    note(running.manageDefaultGroup != reloaded.manageDefaultGroup, "ManageDefaultGroup");
+    note(running.mount != reloaded.mount, "Mount");
+    note(running.mountOptions != reloaded.mountOptions, "MountOptions");
+    running.allowedGroups = reloaded.allowedGroups;
+    running.hypervisorUsers = reloaded.hypervisorUsers;
+    running.sampleInterval = reloaded.sampleInterval;
+    running.checkInterval = reloaded.checkInterval;
+    running.lockTimeout = reloaded.lockTimeout;
+    running.logLevel = reloaded.logLevel;
+    return restartOnly;
+}
+
 } // namespace resctrld

@@ -60,6 +60,12 @@ std::vector<std::string> applyConfigText(Config& config, const std::string& text
 std::vector<std::string> applyConfigFiles(Config& config, const std::filesystem::path& file,
                                           bool required);
 
+// A reload (SIGHUP): copies into `running` what a running daemon applies at once (AllowedGroups=,
+// HypervisorUsers=, SampleIntervalSec=, CheckIntervalSec=, LockTimeoutSec=, LogLevel=) and
+// returns the keys of the settings that differ but take effect only at the next start (the
+// resctrl and sysfs roots, the state directory, the group prefix, the default group, mounting).
+std::vector<std::string> applyReload(Config& running, const Config& reloaded);
+
 // Parsers shared by the file and the command line; they throw ConfigError naming `key`.
 std::chrono::microseconds parseSeconds(std::string_view key, std::string_view value);
 // parseSeconds, refusing 0.

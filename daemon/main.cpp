@@ -107,7 +107,42 @@ void raiseFileLimit() {
         spdlog::warn("cannot raise the open file limit from {}: {}", soft, std::strerror(errno));
 }
 
-int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config) {
+// The configuration files and the command line, in that order. Throws ConfigError.
+resctrld::Config readConfiguration(const resctrld::CommandLine& commandLine,
+                                   std::vector<std::string>& warnings) {
+    resctrld::Config config;
+    const bool explicitFile = commandLine.configFile.has_value();
+    warnings = resctrld::applyConfigFiles(
+        config, commandLine.configFile.value_or(std::string(resctrld::defaultConfigFile())),
+        explicitFile);
+    resctrld::applyCommandLine(config, commandLine);
+    return config;
+}
+
+// SIGHUP (systemctl reload): what can change at run time changes; no domain is touched.
+void reload(const resctrld::CommandLine& commandLine, resctrld::Config& config,
+            resctrld::AccessPolicy& access, resctrld::ManagerObject& manager) {
+    sd_notify(0, "RELOADING=1");
+    std::vector<std::string> warnings;
+    try {
+        const resctrld::Config reloaded = readConfiguration(commandLine, warnings);
+        for (const std::string& key : resctrld::applyReload(config, reloaded))
+            spdlog::warn("reload: {}= changed; it takes effect when resctrld is restarted "
+                         "(domains and groups survive a restart)",
+                         key);
+        resctrld::setupLogging(config.logLevel);
+        for (const auto& warning : warnings)
+            spdlog::warn("{}", warning);
+        access = resctrld::AccessPolicy(config.allowedGroups, config.hypervisorUsers);
+        manager.configurationReloaded();
+        spdlog::info("configuration reloaded");
+    } catch (const resctrld::ConfigError& e) {
+        spdlog::error("reload: {}; the running configuration is kept", e.what());
+    }
+    sd_notify(0, "READY=1\nSTATUS=Serving org.resctrld1");
+}
+
+int run(const resctrld::CommandLine& commandLine, resctrld::Config& config) {
     raiseFileLimit();
     // Signals become loop events; block them before anything could start a thread.
     sigset_t mask;
@@ -141,7 +176,7 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     }
 
     mountIfWanted(config);
-    const resctrld::AccessPolicy access(config.allowedGroups, config.hypervisorUsers);
+    resctrld::AccessPolicy access(config.allowedGroups, config.hypervisorUsers);
 
     std::unique_ptr<sdbus::IConnection> bus;
     try {
@@ -156,9 +191,7 @@ int run(const resctrld::CommandLine& commandLine, const resctrld::Config& config
     resctrld::ManagerObject manager(*bus, loop, config, access);
     resctrld::SignalWatch signals(loop, {SIGTERM, SIGINT, SIGHUP}, [&](int signal) {
         if (signal == SIGHUP) {
-            // Conventionally "reload"; resctrld reads its configuration only at start.
-            spdlog::info("SIGHUP ignored: resctrld reads its configuration only at start; "
-                         "restart it to apply changes (groups and domains survive a restart)");
+            reload(commandLine, config, access, manager);
             return;
         }
         spdlog::info("received {}, shutting down (groups and state are kept)",
@@ -239,11 +272,7 @@ int main(int argc, char** argv) {
     resctrld::Config config;
     std::vector<std::string> warnings;
     try {
-        const bool explicitFile = commandLine.configFile.has_value();
-        warnings = resctrld::applyConfigFiles(
-            config, commandLine.configFile.value_or(std::string(resctrld::defaultConfigFile())),
-            explicitFile);
-        resctrld::applyCommandLine(config, commandLine);
+        config = readConfiguration(commandLine, warnings);
     } catch (const resctrld::ConfigError& e) {
         std::cerr << "resctrld: " << e.what() << "\n";
         return kExitConfig;

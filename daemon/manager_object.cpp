@@ -63,6 +63,16 @@ void ManagerObject::startServing() {
     }
 }
 
+void ManagerObject::configurationReloaded() {
+    checker_.reset();
+    sampler_.reset();
+    updateTimers();
+    emitQuietly("PropertiesChanged", [this] {
+        getObject().emitPropertiesChangedSignal(org::resctrld1::Manager_adaptor::INTERFACE_NAME,
+                                                {"SampleIntervalUSec"});
+    });
+}
+
 void ManagerObject::mountTableChanged() {
     const bool mounted = probeResctrl(config_.resctrlRoot).mounted;
     if (mounted == mounted_)

@@ -45,6 +45,9 @@ public:
     // holds it), discovers the host when resctrl is mounted, re-adopts and publishes the domains of
     // the state directory, queues their repair under the resctrl lock, watches the mount table.
     void startServing();
+    // The configuration was reloaded: its intervals apply from now on, and listeners hear of
+    // SampleIntervalUSec.
+    void configurationReloaded();
     ~ManagerObject();
 
     ManagerObject(const ManagerObject&) = delete;

@@ -432,21 +432,52 @@ TEST_CASE("SIGTERM and SIGINT shut the daemon down cleanly", "[e2e]") {
     CHECK_THAT(daemon.process().stderrText(), Catch::Contains("shutting down"));
 }
 
-TEST_CASE("SIGHUP is logged and ignored", "[e2e]") {
+TEST_CASE("SIGHUP reloads what can change at run time and names what needs a restart", "[e2e]") {
     TempDir dir;
     PrivateBus bus(dir.path());
-    Daemon daemon(bus, dir.path());
-    daemon.process().signal(SIGHUP);
-    // Still serving after the signal was handled: a call made after it is answered.
+    Daemon::Options options;
+    options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=1\n";
+    Daemon daemon(bus, dir.path(), options);
     Client client(bus.address());
-    const auto deadline = Clock::now() + kDeadline;
-    while (daemon.process().stderrText().find("SIGHUP ignored") == std::string::npos &&
-           Clock::now() < deadline)
-        client.manager->getProperty("Version").onInterface(kManager).get<std::string>();
-    CHECK_THAT(daemon.process().stderrText(), Catch::Contains("SIGHUP ignored"));
-    CHECK(client.manager->getProperty("Version").onInterface(kManager).get<std::string>() ==
-          RESCTRLD_VERSION);
+    auto sampleInterval = [&] {
+        return client.manager->getProperty("SampleIntervalUSec")
+            .onInterface(kManager)
+            .get<std::uint64_t>();
+    };
+    CHECK(sampleInterval() == 1000000);
+    CHECK(callAsUser(bus.address(), kNobody, kNogroup, {}, "StopDomain", "vm1").errorName ==
+          "org.resctrld1.Error.AccessDenied");
+
+    std::ofstream(dir.path() / "resctrld.conf")
+        << "[Daemon]\nMount=no\nSampleIntervalSec=2\nAllowedGroups=nogroup\nGroupPrefix=other-\n";
+    daemon.process().signal(SIGHUP);
+    REQUIRE(daemon.notify().waitFor("RELOADING=1"));
+    REQUIRE(daemon.notify().waitFor("READY=1"));
+    CHECK(sampleInterval() == 2000000);
+    // nogroup is nobody's primary group: the reloaded AllowedGroups= admits it.
+    CHECK(callAsUser(bus.address(), kNobody, kNogroup, {}, "StopDomain", "vm1").errorName ==
+          "org.resctrld1.Error.NotFound");
+    const std::string log = daemon.process().stderrText();
+    CHECK_THAT(log, Catch::Contains("configuration reloaded"));
+    CHECK_THAT(log, Catch::Contains("GroupPrefix= changed; it takes effect when resctrld is "
+                                    "restarted"));
     CHECK(daemon.process().running());
+}
+
+TEST_CASE("a reload with a bad configuration keeps the running one", "[e2e]") {
+    TempDir dir;
+    PrivateBus bus(dir.path());
+    Daemon::Options options;
+    options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=1\n";
+    Daemon daemon(bus, dir.path(), options);
+    std::ofstream(dir.path() / "resctrld.conf") << "[Daemon]\nMount=no\nSampleIntervalSec=x\n";
+    daemon.process().signal(SIGHUP);
+    REQUIRE(daemon.notify().waitFor("READY=1"));
+    Client client(bus.address());
+    CHECK(client.manager->getProperty("SampleIntervalUSec")
+              .onInterface(kManager)
+              .get<std::uint64_t>() == 1000000);
+    CHECK_THAT(daemon.process().stderrText(), Catch::Contains("the running configuration is kept"));
 }
 
 TEST_CASE("the watchdog is pinged when WATCHDOG_USEC is set", "[e2e]") {

@@ -454,3 +454,28 @@ TEST_CASE("object paths encode the domain name as sd_bus_path_encode does", "[co
     CHECK(name.empty());
     CHECK_FALSE(decodeDomainObjectPath("/org/resctrld1/other/x", name));
 }
+
+TEST_CASE("a reload applies what can change at run time and names what needs a restart",
+          "[config]") {
+    Config running;
+    Config reloaded;
+    reloaded.allowedGroups = {"vmadmin"};
+    reloaded.hypervisorUsers = {"qemu"};
+    reloaded.sampleInterval = std::chrono::seconds(3);
+    reloaded.checkInterval = std::chrono::seconds(7);
+    reloaded.lockTimeout = std::chrono::seconds(2);
+    reloaded.logLevel = "debug";
+    reloaded.groupPrefix = "other-";
+    reloaded.stateDirectory = "/run/elsewhere";
+    const auto restartOnly = applyReload(running, reloaded);
+    CHECK(restartOnly == std::vector<std::string>{"StateDirectory", "GroupPrefix"});
+    CHECK(running.allowedGroups == reloaded.allowedGroups);
+    CHECK(running.hypervisorUsers == reloaded.hypervisorUsers);
+    CHECK(running.sampleInterval == reloaded.sampleInterval);
+    CHECK(running.checkInterval == reloaded.checkInterval);
+    CHECK(running.lockTimeout == reloaded.lockTimeout);
+    CHECK(running.logLevel == "debug");
+    // Kept until the next start.
+    CHECK(running.groupPrefix == "resctrld-");
+    CHECK(running.stateDirectory == "/run/resctrld");
+}
