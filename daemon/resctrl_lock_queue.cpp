@@ -9,7 +9,7 @@ namespace resctrld {
 namespace {
 
 constexpr std::chrono::milliseconds kFirstPause{1};
-constexpr std::chrono::milliseconds kLongestPause{50};
+constexpr std::chrono::milliseconds kLongestPause{10};
 
 } // namespace
 
@@ -20,6 +20,9 @@ ResctrlLockQueue::ResctrlLockQueue(EventLoop& loop, std::filesystem::path root)
 
 void ResctrlLockQueue::submit(Work work, Clock::time_point deadline, Failed failed) {
     jobs_.push_back({std::move(work), deadline, std::move(failed), Clock::now()});
+    // A new caller starts with short pauses again: another program that takes the lock often
+    // must not keep a caller waiting at the longest pause.
+    pause_ = kFirstPause;
     tryRun();
 }
 

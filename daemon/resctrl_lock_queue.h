@@ -18,7 +18,7 @@ namespace resctrld {
 // it, and the loop must go on answering everyone else (properties, ListDomains, GetStats, the
 // watchdog). Work runs at once when the lock is free; while another open file holds it, the
 // queue tries again from a timer. flock(2) tells nobody when a lock is released, so this is
-// polling, with a pause that grows from 1 ms to 50 ms. Work runs in the order it came, every
+// polling, with a pause that grows from 1 ms to 10 ms. Work runs in the order it came, every
 // piece under one taking of the lock when several are waiting.
 class ResctrlLockQueue {
 public:
