@@ -245,8 +245,8 @@ CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache
 
 Schemata Allocator::allocate(std::span<const CacheRequest> caches,
                              std::span<const BandwidthRequest> bandwidths) {
-    // Rule checks first, in libvirt's order (docs/definitions.md appendix §2.2): bandwidth, then caches
-    // by level, type and id; then the CLOSID, then the ways.
+    // Rule checks first, in libvirt's order (docs/definitions.md appendix §2.2): bandwidth, then
+    // caches by level, type and id; then the CLOSID, then the ways.
     for (const BandwidthRequest& request : bandwidths)
         check(request);
     std::vector<CacheRequest> ordered(caches.begin(), caches.end());

@@ -129,7 +129,8 @@ public:
                 memorytunes.push_back(node);
         }
         checkCounts(cachetunes, memorytunes);
-        // libvirt parses every <cachetune> before any <memorytune> (docs/definitions.md appendix §1).
+        // libvirt parses every <cachetune> before any <memorytune> (docs/definitions.md appendix
+        // §1).
         for (const xmlNode* node : cachetunes)
             parseCachetune(node);
         for (const xmlNode* node : memorytunes)

@@ -80,8 +80,8 @@ struct DomainDefinition {
     std::string name;
     std::string uuid;     // canonical lowercase 8-4-4-4-12, "" when the document has none
     std::string virtType; // `<domain type>`, "" when absent
-    // vCPUs counted for truncation (docs/definitions.md rule 1): `<vcpu current>` if present, else the
-    // element's value. Absent `<vcpu>` (minimal documents): nullopt, and no set is truncated.
+    // vCPUs counted for truncation (docs/definitions.md rule 1): `<vcpu current>` if present, else
+    // the element's value. Absent `<vcpu>` (minimal documents): nullopt, and no set is truncated.
     std::optional<unsigned> vcpuCount;
     std::optional<unsigned> maxVcpus;    // the `<vcpu>` element's value
     bool isStatus = false;               // parsed from `<domstatus>`
@@ -92,7 +92,8 @@ struct DomainDefinition {
     // True when `<metadata>`'s resctrld element won over tuning present in `<cputune>`
     // (docs/api.md: "the metadata form wins ... (logged)"): the daemon logs it.
     bool cputuneTuningIgnored = false;
-    // Things libvirt drops silently and resctrld reports (docs/definitions.md rule 1), one line each.
+    // Things libvirt drops silently and resctrld reports (docs/definitions.md rule 1), one line
+    // each.
     std::vector<std::string> warnings;
 
     // Same domain, same tuning: a second StartDomain with it is a reconnect, not a conflict.
@@ -112,8 +113,9 @@ inline constexpr unsigned kMaxMonitors = 1024; // of cachetunes and memorytunes 
 // Namespace of the metadata form (docs/api.md "Definitions the daemon accepts").
 inline constexpr std::string_view kMetadataNamespace = "urn:resctrld:cputune:1";
 
-// Parses and validates a definition (docs/definitions.md rules 1-8, docs/definitions.md appendix §2.1 P1-P19).
-// Throws InvalidDefinition (NotSupported for P19) naming the element, attribute and rule.
+// Parses and validates a definition (docs/definitions.md rules 1-8, docs/definitions.md appendix
+// §2.1 P1-P19). Throws InvalidDefinition (NotSupported for P19) naming the element, attribute and
+// rule.
 DomainDefinition parseDomainDefinition(std::string_view xml);
 
 // Converts a size with a libvirt unit suffix to bytes (docs/definitions.md "Grammar", rule 8); an

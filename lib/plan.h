@@ -26,8 +26,8 @@ struct PlannedCache {
 
 // A control group (CLOSID) to create for one cachetune/memorytune with caches or nodes.
 struct PlannedAllocation {
-    // libvirt's allocation id, `vcpus_<list>` (docs/definitions.md appendix §4.1); the daemon prefixes
-    // the machine name to make the group's directory name.
+    // libvirt's allocation id, `vcpus_<list>` (docs/definitions.md appendix §4.1); the daemon
+    // prefixes the machine name to make the group's directory name.
     std::string name;
     VcpuSet vcpus;
     std::vector<PlannedCache> caches;      // the requested caches, with their masks
@@ -52,8 +52,8 @@ struct PlannedMonitor {
     // creates no group of its own.
     bool readsAllocationGroup = false;
     // Another monitor of the same group and name was planned before this one (a cache and a
-    // bandwidth monitor over equal vCPUs share one monitoring group, docs/definitions.md (appendix) P13):
-    // this one creates nothing.
+    // bandwidth monitor over equal vCPUs share one monitoring group, docs/definitions.md (appendix)
+    // P13): this one creates nothing.
     bool sharesGroupWithEarlier = false;
 
     bool createsGroup() const noexcept { return !readsAllocationGroup && !sharesGroupWithEarlier; }

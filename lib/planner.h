@@ -25,8 +25,8 @@ struct PlannerOptions {
 };
 
 // Turns a domain's tuning into a Plan against a host: the host-dependent rules of
-// docs/definitions.md (9-15) are checked here, by the Allocator (9-12, 14) and by the planner itself
-// (15: monitoring features, RMIDs). Definitions are planned in document order, as libvirt
+// docs/definitions.md (9-15) are checked here, by the Allocator (9-12, 14) and by the planner
+// itself (15: monitoring features, RMIDs). Definitions are planned in document order, as libvirt
 // starts them, so the first one that does not fit is the one reported.
 // Throws NotSupported, InvalidDefinition or NoSpace, prefixed with the cachetune/memorytune the
 // problem belongs to. Nothing on the host is touched.

@@ -57,8 +57,8 @@ private:
 } // namespace
 
 VcpuSet VcpuSet::parse(std::string_view text) {
-    // Mirrors libvirt's virBitmapParse (docs/definitions.md appendix §1.1): items are applied left to
-    // right, so `^N` removes N from what came before it and a later item may add it back.
+    // Mirrors libvirt's virBitmapParse (docs/definitions.md appendix §1.1): items are applied left
+    // to right, so `^N` removes N from what came before it and a later item may add it back.
     VcpuSet set;
     Cursor cur(text);
     cur.skipSpaces();

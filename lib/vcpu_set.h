@@ -10,8 +10,8 @@
 namespace resctrld {
 
 // A set of vCPU numbers, written and printed in libvirt's bitmap syntax ("0-3,^2,5").
-// Bounded like libvirt's parser (VIR_DOMAIN_CPUMASK_LEN, docs/definitions.md appendix §1.1): numbers at or
-// above kMaxVcpus are refused, which also keeps hostile input ("0-4000000000") cheap.
+// Bounded like libvirt's parser (VIR_DOMAIN_CPUMASK_LEN, docs/definitions.md appendix §1.1):
+// numbers at or above kMaxVcpus are refused, which also keeps hostile input ("0-4000000000") cheap.
 class VcpuSet {
 public:
     static constexpr unsigned kMaxVcpus = 16384;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// GetCapabilities' text (docs/definitions.md appendix §6.0) on the machines of shared/hosts/README.md.
+// GetCapabilities' text (docs/definitions.md appendix §6.0) on the machines of
+// shared/hosts/README.md.
 #include <catch2/catch.hpp>
 
 #include "capabilities.h"

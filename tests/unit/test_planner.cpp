@@ -15,8 +15,8 @@ namespace {
 
 constexpr Bytes kMiB = 1024 * 1024;
 
-// libvirt's `linux-resctrl` test host (docs/definitions.md appendix §6.1): two 15 MiB L3 caches with
-// 20-bit masks (768 KiB per way), min_cbm_bits 2, 4 CLOSIDs; MBA in percent (gran 10, min 10);
+// libvirt's `linux-resctrl` test host (docs/definitions.md appendix §6.1): two 15 MiB L3 caches
+// with 20-bit masks (768 KiB per way), min_cbm_bits 2, 4 CLOSIDs; MBA in percent (gran 10, min 10);
 // L3 monitoring with 176 RMIDs. Built in memory: discovery has its own tests.
 HostModel resctrlHost() {
     HostModel host;
@@ -182,8 +182,8 @@ TEST_CASE("rule 11: granularity, minimum and the whole cache", "[planner]") {
 }
 
 TEST_CASE("rule 12: libvirt's placement and free ways, both default-group modes", "[planner]") {
-    // docs/definitions.md appendix §3.3 worked examples on `resctrl`: root 1ff00/1ff0f, a foreign group
-    // e0000/e0000, so free ways are 000ff and 000f0 under libvirt's rule.
+    // docs/definitions.md appendix §3.3 worked examples on `resctrl`: root 1ff00/1ff0f, a foreign
+    // group e0000/e0000, so free ways are 000ff and 000f0 under libvirt's rule.
     HostState state = freshState("L3:0=1ff00;1=1ff0f\n");
     state.groups.push_back(GroupHolding{"manualres", GroupOwner::Foreign,
                                         Schemata::parse("L3:0=e0000;1=e0000\n"), false});
