@@ -287,6 +287,29 @@ bool Process::waitForStderr(const std::string& text, std::chrono::milliseconds t
     return found;
 }
 
+bool waitForChange(const fs::path& path, const std::function<bool()>& done,
+                   std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (fd < 0)
+        throwErrno("inotify_init1");
+    if (inotify_add_watch(fd, path.c_str(),
+                          IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO |
+                              IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
+        close(fd);
+        throwErrno("inotify_add_watch " + path.string());
+    }
+    // Watching first, checking second: a change between the two still wakes the wait.
+    bool reached = false;
+    while (!(reached = done()) && waitReadable(fd, deadline)) {
+        char events[4096];
+        while (read(fd, events, sizeof events) > 0) {
+        }
+    }
+    close(fd);
+    return reached;
+}
+
 std::optional<std::string> Process::readStdoutLine(std::chrono::milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     for (;;) {

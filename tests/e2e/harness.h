@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// End-to-end harness: real processes, a private dbus-daemon, the real resctrld. Every wait has a
-// deadline and waits on the event itself (a pidfd, a pipe, the sd_notify socket), never a sleep.
+// End-to-end harness: real processes, a private dbus-daemon, the real resctrld. Every wait here
+// has a deadline and waits on the event itself (a pidfd, a pipe, inotify, the sd_notify socket).
+// Tests that wait for state with no event of its own (a counter the simulator's model changes, a
+// thread's state in /proc) poll it with simtest::waitUntil, every 10 ms, and say so where they do.
 #pragma once
 
 #include <chrono>
@@ -197,6 +199,14 @@ private:
 };
 
 std::string readFile(const std::filesystem::path& path);
+
+// Waits until `done` holds: checked at once, then again after every inotify event on `path` (a
+// write to the file, an entry made, removed or renamed in the directory); false at the deadline.
+// For changes a process makes through the filesystem: FUSE reports the writes, mkdirs and rmdirs
+// made through the simulator's mount too. Not for what a FUSE server changes on its own (the
+// simulator's counters): that sends no event, and such waits poll (simtest::waitUntil).
+bool waitForChange(const std::filesystem::path& path, const std::function<bool()>& done,
+                   std::chrono::milliseconds timeout = kDeadline);
 
 // Runs a command (no shell) to its end; throws with its stderr unless it exits 0.
 void runCommand(const std::vector<std::string>& argv);
