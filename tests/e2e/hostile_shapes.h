@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "domain_builder.h"
+
 namespace resctrld::e2e::hostile {
 
 inline constexpr std::size_t kDocumentBytes = 1024 * 1024; // the largest definition accepted
@@ -26,16 +28,14 @@ inline std::string listOf(unsigned first, unsigned count) {
     return text;
 }
 
+// One way of cache `id` (2.5 MiB on skx-2s-l3cat).
 inline std::string cache(unsigned id) {
-    return "<cache id='" + std::to_string(id) + "' level='3' type='both' size='2560' unit='KiB'/>";
+    return l3(id, 2560_KiB);
 }
 
-inline std::string monitor(const std::string& vcpus) {
-    return "<monitor level='3' vcpus='" + vcpus + "'/>";
-}
-
-inline std::string node(unsigned id) {
-    return "<node id='" + std::to_string(id) + "' bandwidth='50'/>";
+// Half the bandwidth of node `id`.
+inline std::string halfBandwidth(unsigned id) {
+    return node(id, 50);
 }
 
 // Appends `piece(i)` for i = 0, 1, ... while the whole stays within `room` bytes and i < limit.
@@ -57,12 +57,13 @@ inline constexpr std::size_t kRoom = kDocumentBytes - 512;
 // document, `status` before the domain), then padding as a large domain has it: disks in
 // <devices> (elements libxml2 must build and the daemon skips), and a comment for the last bytes.
 inline std::string document(const std::string& body, const std::string& status = "") {
-    const std::string domain = "<domain type='kvm'><name>big</name><vcpu placement='static'>" +
-                               std::to_string(kVcpus) + "</vcpu><cputune>" + body + "</cputune>";
+    const auto domain = [&](const std::string& devices) {
+        return Domain("big").vcpus(kVcpus).tuning(body).append(devices).str();
+    };
     const std::string open = status.empty() ? "" : "<domstatus pid='1'>" + status;
-    const std::string close = status.empty() ? "</domain>" : "</domain></domstatus>";
-    const std::string devices = "<devices></devices><!---->";
-    const std::size_t bare = open.size() + domain.size() + devices.size() + close.size();
+    const std::string close = status.empty() ? "" : "</domstatus>";
+    const std::size_t bare =
+        open.size() + domain("<devices></devices><!---->").size() + close.size();
     if (bare > kDocumentBytes)
         throw std::logic_error("a hostile shape outgrew its document");
     const std::string disks = repeated(kDocumentBytes - bare, [](unsigned i) {
@@ -70,8 +71,10 @@ inline std::string document(const std::string& body, const std::string& status =
         return "<disk type='file' device='disk'><source file='/var/lib/libvirt/images/d" + n +
                ".qcow2'/><target dev='vd" + n + "' bus='virtio'/></disk>";
     });
-    return open + domain + "<devices>" + disks + "</devices><!--" +
-           std::string(kDocumentBytes - bare - disks.size(), 'x') + "-->" + close;
+    return open +
+           domain("<devices>" + disks + "</devices><!--" +
+                  std::string(kDocumentBytes - bare - disks.size(), 'x') + "-->") +
+           close;
 }
 
 struct HostileShape {
@@ -83,22 +86,19 @@ struct HostileShape {
 
 inline std::vector<HostileShape> hostileShapes() {
     std::vector<HostileShape> shapes;
-    shapes.push_back({"disjoint single-vCPU cachetunes filling 1 MiB",
-                      document(repeated(kRoom,
-                                        [](unsigned i) {
-                                            return "<cachetune vcpus='" + std::to_string(i) + "'>" +
-                                                   cache(0) + "</cachetune>";
-                                        })),
-                      "<cachetune> elements; resctrld accepts at most 256"});
+    shapes.push_back(
+        {"disjoint single-vCPU cachetunes filling 1 MiB",
+         document(
+             repeated(kRoom, [](unsigned i) { return cachetuneXml(std::to_string(i), cache(0)); })),
+         "<cachetune> elements; resctrld accepts at most 256"});
     shapes.push_back({"256 cachetunes of 64 vCPUs written element by element, 4 monitors each",
                       document(repeated(
                           kRoom,
                           [](unsigned i) {
-                              std::string tune =
-                                  "<cachetune vcpus='" + listOf(i * 64, 64) + "'>" + cache(0);
+                              std::string content = cache(0);
                               for (unsigned m = 0; m < 4; ++m)
-                                  tune += monitor(std::to_string(i * 64 + m));
-                              return tune + "</cachetune>";
+                                  content += monitor(std::to_string(i * 64 + m));
+                              return cachetuneXml(listOf(i * 64, 64), content);
                           },
                           256)),
                       ""});
@@ -116,22 +116,20 @@ inline std::vector<HostileShape> hostileShapes() {
                       "<cachetune vcpus='" + listOf(0, kVcpus) + "'>" + cache(0)) +
                   "</cachetune>"),
          ""});
-    shapes.push_back({"memorytunes over the same vCPUs filling 1 MiB",
-                      document(repeated(kRoom,
-                                        [](unsigned i) {
-                                            return "<memorytune vcpus='0-15'>" + node(i) +
-                                                   "</memorytune>";
-                                        })),
-                      "<memorytune> elements; resctrld accepts at most 256"});
+    shapes.push_back(
+        {"memorytunes over the same vCPUs filling 1 MiB",
+         document(
+             repeated(kRoom, [](unsigned i) { return memorytuneXml("0-15", halfBandwidth(i)); })),
+         "<memorytune> elements; resctrld accepts at most 256"});
     shapes.push_back({"256 memorytunes over the same 512 vCPUs written element by element, 2 "
                       "monitors each",
                       document(repeated(
                           kRoom,
                           [](unsigned i) {
-                              return "<memorytune vcpus='" + listOf(0, 512) + "'>" + node(i) +
-                                     "<monitor vcpus='" + std::to_string(2 * i) +
-                                     "'/><monitor vcpus='" + std::to_string(2 * i + 1) +
-                                     "'/></memorytune>";
+                              return memorytuneXml(listOf(0, 512),
+                                                   halfBandwidth(i) +
+                                                       memoryMonitor(std::to_string(2 * i)) +
+                                                       memoryMonitor(std::to_string(2 * i + 1)));
                           },
                           256)),
                       ""});
@@ -144,7 +142,7 @@ inline std::vector<HostileShape> hostileShapes() {
                       ""});
     shapes.push_back({"one memorytune with nodes filling 1 MiB",
                       document(repeated(
-                                   kRoom, [](unsigned i) { return node(i); }, ~0U,
+                                   kRoom, [](unsigned i) { return halfBandwidth(i); }, ~0U,
                                    "<memorytune vcpus='0-16383'>") +
                                "</memorytune>"),
                       ""});
