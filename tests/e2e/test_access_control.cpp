@@ -22,7 +22,9 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "daemon_fixture.h"
 #include "dbus_names.h"
+#include "domain_builder.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -44,11 +46,7 @@ using ManagedObjects =
 
 // Two vCPUs, 5 MiB (two 2.5 MiB ways on skx-2s-l3cat) of L3 on `cacheId`, and a monitor.
 std::string definition(const std::string& name, unsigned cacheId) {
-    return "<domain type='kvm'><name>" + name +
-           "</name><vcpu placement='static'>2</vcpu><cputune><cachetune vcpus='0-1'><cache id='" +
-           std::to_string(cacheId) +
-           "' level='3' type='both' size='5120' unit='KiB'/><monitor level='3' vcpus='0-1'/>"
-           "</cachetune></cputune></domain>";
+    return Domain(name).vcpus(2).cachetune("0-1", l3(cacheId, 5_MiB) + monitor("0-1"));
 }
 
 std::string groupOf(const std::string& name) {
@@ -78,41 +76,17 @@ const char* describe(Expect expect) {
     return "?";
 }
 
-// resctrlfs-sim, a system-like private bus with our policy file and `fragments` (bus policy
-// fragments an admin would add), resctrld on both with `extraConfig`, and a root client.
-struct Fixture {
+// The fixture (daemon_fixture.h) on a system-like bus with our policy file and `fragments` (bus
+// policy fragments an admin would add), resctrld with `extraConfig`. The fake hypervisors run as
+// root, as QEMU does under libvirt's user = "root": an allowed group's member may pass their
+// threads only because root is named in HypervisorUsers=.
+struct Fixture : DaemonFixture {
     Fixture(const std::vector<std::string>& fragments, const std::string& extraConfig)
-        : sim({"skx-2s-l3cat", "6.15", "", true})
-        , bus(PrivateBus::SystemLike{}, dir.path(), includes(dir.path(), fragments))
-        , daemon(bus, dir.path(), options(sim, extraConfig))
-        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
-        , manager(sdbus::createProxy(*connection, kService, kRootPath)) {}
-
-    static std::vector<fs::path> includes(const fs::path& dir,
-                                          const std::vector<std::string>& fragments) {
-        std::vector<fs::path> files{fs::path(RESCTRLD_DBUS_DIR) / "org.resctrld1.conf"};
-        for (const auto& fragment : fragments) {
-            const auto file = dir / ("local-" + std::to_string(files.size()) + ".conf");
-            std::ofstream(file)
-                << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration "
-                   "1.0//EN\"\n \"http://www.freedesktop.org/standards/dbus/1.0/"
-                   "busconfig.dtd\">\n<busconfig>\n"
-                << fragment << "</busconfig>\n";
-            files.push_back(file);
-        }
-        return files;
-    }
-
-    static Daemon::Options options(const SimInstance& sim, const std::string& extraConfig) {
-        Daemon::Options options;
-        // The fake hypervisors run as root, as QEMU does under libvirt's user = "root": an
-        // allowed group's member may pass their threads only because root is named here.
-        options.configText =
-            "[Daemon]\nMount=no\nSampleIntervalSec=0\nHypervisorUsers=root\n" + extraConfig;
-        options.resctrlRoot = sim.root();
-        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-        return options;
-    }
+        : DaemonFixture(
+              {.config =
+                   "[Daemon]\nMount=no\nSampleIntervalSec=0\nHypervisorUsers=root\n" + extraConfig,
+               .systemLikeBus = true,
+               .busPolicyFragments = fragments}) {}
 
     FakeHypervisor& spawn() {
         vms.push_back(std::make_unique<FakeHypervisor>(FAKE_HYPERVISOR_PATH, dir.path(), 2));
@@ -183,12 +157,6 @@ struct Fixture {
         return text.str();
     }
 
-    TempDir dir;
-    SimInstance sim;
-    PrivateBus bus;
-    Daemon daemon;
-    std::unique_ptr<sdbus::IConnection> connection;
-    std::unique_ptr<sdbus::IProxy> manager;
     std::vector<std::unique_ptr<FakeHypervisor>> vms;
 };
 

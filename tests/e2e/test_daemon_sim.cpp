@@ -15,7 +15,9 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "daemon_fixture.h"
 #include "dbus_names.h"
+#include "domain_builder.h"
 #include "harness.h"
 #include "schemata.h"
 
@@ -31,40 +33,20 @@ constexpr gid_t kNogroup = 65534;
 
 using GroupList = std::vector<sdbus::Struct<std::string, std::string>>;
 
-// One domain with one cachetune: `size` MiB of L3 on cache 0 for vCPUs 0-1.
-std::string cachetuneDomain(const std::string& name, const std::string& size,
-                            const std::string& unit = "MiB") {
-    return "<domain type='kvm'><name>" + name +
-           "</name><vcpu>4</vcpu><cputune><cachetune vcpus='0-1'><cache id='0' level='3' "
-           "type='both' size='" +
-           size + "' unit='" + unit + "'/></cachetune></cputune></domain>";
+// One domain with one cachetune: 5 MiB of L3 on cache 0 for vCPUs 0-1.
+std::string cachetuneDomain(const std::string& name) {
+    return Domain(name).vcpus(4).cachetune("0-1", l3(0, 5_MiB));
 }
 
-// The simulator and resctrld serving it on a private bus, with a client.
-struct Fixture {
-    // `absentInfoFiles`: the simulator's `absent` control file ("info/MB/delay_linear\n"), in
-    // place before the daemon discovers the host; `rootSchemata`: written to the default group
-    // before the daemon starts.
+// The fixture (daemon_fixture.h) on `profile`. `absentInfoFiles`: the simulator's `absent`
+// control file ("info/MB/delay_linear\n"), in place before the daemon discovers the host;
+// `rootSchemata`: written to the default group before the daemon starts.
+struct Fixture : DaemonFixture {
     explicit Fixture(const std::string& profile, const std::string& absentInfoFiles = "",
                      const std::string& rootSchemata = "")
-        : sim({profile, "6.15", "", true})
-        , bus(dir.path())
-        , daemon(bus, dir.path(), options(sim, absentInfoFiles, rootSchemata))
-        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
-        , manager(sdbus::createProxy(*connection, "org.resctrld1", "/org/resctrld1")) {}
-
-    static Daemon::Options options(const SimInstance& sim, const std::string& absentInfoFiles,
-                                   const std::string& rootSchemata) {
-        if (!absentInfoFiles.empty())
-            sim.setControl("absent", absentInfoFiles);
-        if (!rootSchemata.empty())
-            REQUIRE(simtest::writeFile(sim.at("schemata"), rootSchemata) == 0);
-        Daemon::Options options;
-        options.configText = "[Daemon]\nMount=no\n";
-        options.resctrlRoot = sim.root();
-        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-        return options;
-    }
+        : DaemonFixture({.profile = profile,
+                         .absentInfoFiles = absentInfoFiles,
+                         .rootSchemata = rootSchemata}) {}
 
     GroupList validate(const std::string& definition) {
         GroupList groups;
@@ -101,21 +83,11 @@ struct Fixture {
             }
         return names;
     }
-
-    TempDir dir;
-    SimInstance sim;
-    PrivateBus bus;
-    Daemon daemon;
-    std::unique_ptr<sdbus::IConnection> connection;
-    std::unique_ptr<sdbus::IProxy> manager;
 };
 
 // Two cachetunes of 15 MiB (6 ways each) on cache 0: each fits the 11 ways, together they do not.
 std::string twoLargeCachetunes() {
-    return "<domain><name>big</name><vcpu>4</vcpu><cputune>"
-           "<cachetune vcpus='0-1'><cache id='0' level='3' type='both' size='15' unit='MiB'/>"
-           "</cachetune><cachetune vcpus='2-3'><cache id='0' level='3' type='both' size='15' "
-           "unit='MiB'/></cachetune></cputune></domain>";
+    return Domain("big").vcpus(4).cachetune("0-1", l3(0, 15_MiB)).cachetune("2-3", l3(0, 15_MiB));
 }
 
 } // namespace
@@ -130,7 +102,7 @@ TEST_CASE("ValidateDomain plans groups and schemata and creates nothing", "[e2e]
     const auto groupsBefore = f.groupsOnSim();
     const auto rootBefore = simtest::readFile(f.sim.at("schemata"));
 
-    const GroupList groups = f.validate(cachetuneDomain("vm1", "5"));
+    const GroupList groups = f.validate(cachetuneDomain("vm1"));
 
     REQUIRE(groups.size() == 1);
     CHECK(groups[0].get<0>() == "resctrld-vm1-vcpus_0-1");
@@ -146,9 +118,7 @@ TEST_CASE("ValidateDomain plans groups and schemata and creates nothing", "[e2e]
 
 TEST_CASE("ValidateDomain with a monitor lists the monitor group without schemata", "[e2e][sim]") {
     Fixture f("skx-2s-l3cat");
-    const GroupList groups =
-        f.validate("<domain><name>vm2</name><vcpu>4</vcpu><cputune><cachetune vcpus='2-3'>"
-                   "<monitor level='3' vcpus='2'/></cachetune></cputune></domain>");
+    const GroupList groups = f.validate(Domain("vm2").vcpus(4).cachetune("2-3", monitor("2")));
     REQUIRE(groups.size() == 1);
     CHECK(groups[0].get<0>() == "mon_groups/resctrld-vm2-vcpus_2");
     CHECK(groups[0].get<1>().empty());
@@ -158,7 +128,8 @@ TEST_CASE("ValidateDomain with a monitor lists the monitor group without schemat
 TEST_CASE("ValidateDomain fails as StartDomain would", "[e2e][sim]") {
     SECTION("an invalid definition is InvalidDefinition with a message") {
         Fixture f("skx-2s-l3cat");
-        const auto e = f.validateError(cachetuneDomain("vm1", "5", "furlongs"));
+        const auto e = f.validateError(Domain("vm1").vcpus(4).cachetune(
+            "0-1", "<cache id='0' level='3' type='both' size='5' unit='furlongs'/>"));
         CHECK(e.getName() == "org.resctrld1.Error.InvalidDefinition");
         CHECK_THAT(e.getMessage(), Catch::Contains("furlongs"));
     }
@@ -178,7 +149,7 @@ TEST_CASE("ValidateDomain fails as StartDomain would", "[e2e][sim]") {
     }
     SECTION("a cachetune on a host without L3 allocation is NotSupported") {
         Fixture f("skx-2s-no-l3cat");
-        const auto e = f.validateError(cachetuneDomain("vm1", "5"));
+        const auto e = f.validateError(cachetuneDomain("vm1"));
         CHECK(e.getName() == "org.resctrld1.Error.NotSupported");
         CHECK_FALSE(e.getMessage().empty());
     }
@@ -187,7 +158,7 @@ TEST_CASE("ValidateDomain fails as StartDomain would", "[e2e][sim]") {
 TEST_CASE("ValidateDomain is read-only and open to every caller", "[e2e][sim]") {
     Fixture f("skx-2s-l3cat");
     const auto ok = callAsUser(f.bus.address(), kNobody, kNogroup, {}, "ValidateDomain",
-                               cachetuneDomain("vm1", "5"));
+                               cachetuneDomain("vm1"));
     INFO(ok.errorName << ": " << ok.errorMessage);
     CHECK(ok.ok);
     // Its errors are the planner's, not AccessDenied.
@@ -227,7 +198,7 @@ TEST_CASE("ValidateDomain is NoSpace when foreign groups hold every CLOSID", "[e
         REQUIRE(simtest::writeFile(f.sim.at(group + "/schemata"), "L3:0=400;1=400\n") == 0);
     }
     CHECK(f.property("ClosidsFree") == 0);
-    const auto e = f.validateError(cachetuneDomain("vm1", "5"));
+    const auto e = f.validateError(cachetuneDomain("vm1"));
     CHECK(e.getName() == "org.resctrld1.Error.NoSpace");
     CHECK_THAT(e.getMessage(), Catch::Contains("out of CLOSIDs"));
 }
@@ -279,13 +250,11 @@ TEST_CASE("a host without info/MB/delay_linear answers every call", "[e2e][sim]"
     CHECK(f.property("ClosidsTotal") == 7);
     // The kernel's default, a linear scale: 50 is a percentage.
     const GroupList groups = f.validate(
-        "<domain><name>vm1</name><vcpu>4</vcpu><cputune><cachetune vcpus='0-1'><cache id='0' "
-        "level='3' type='both' size='5' unit='MiB'/></cachetune><memorytune vcpus='0-1'><node "
-        "id='0' bandwidth='50'/></memorytune></cputune></domain>");
+        Domain("vm1").vcpus(4).cachetune("0-1", l3(0, 5_MiB)).memorytune("0-1", node(0, 50)));
     REQUIRE(groups.size() == 1);
     CHECK_THAT(groups[0].get<1>(), Catch::Contains("MB:0=50"));
     CHECK_THAT(groups[0].get<1>(), Catch::Contains("L3:0="));
-    CHECK_THAT(f.daemon.process().stderrText(), !Catch::Contains("delay_linear"));
+    CHECK_THAT(f.daemon->process().stderrText(), !Catch::Contains("delay_linear"));
 }
 
 TEST_CASE("a host whose MB lacks a defining file still allocates L3", "[e2e][sim]") {
@@ -293,19 +262,17 @@ TEST_CASE("a host whose MB lacks a defining file still allocates L3", "[e2e][sim
     // MB's 8 CLOSIDs still bound the budget: the kernel counts them whatever resctrld uses.
     CHECK(f.property("ClosidsTotal") == 7);
     FakeHypervisor hv(FAKE_HYPERVISOR_PATH, f.dir.path(), 2);
-    const auto path = startDomain(*f.manager, cachetuneDomain("vm1", "5"), hv.vcpuThreads());
+    const auto path = startDomain(*f.manager, cachetuneDomain("vm1"), hv.vcpuThreads());
     CHECK_FALSE(path.empty());
     CHECK(f.groupsOnSim().count("resctrld-vm1-vcpus_0-1") == 1);
     // Two ways of cache 0; MB keeps the kernel's default for a new group.
     CHECK_THAT(simtest::readFile(f.sim.at("resctrld-vm1-vcpus_0-1/schemata")),
                Catch::Contains("L3:0=3;1=7ff") && Catch::Contains("MB:0=100;1=100"));
 
-    const auto refused = f.validateError(
-        "<domain><name>vm2</name><vcpu>2</vcpu><cputune><memorytune vcpus='0-1'><node id='0' "
-        "bandwidth='50'/></memorytune></cputune></domain>");
+    const auto refused = f.validateError(Domain("vm2").vcpus(2).memorytune("0-1", node(0, 50)));
     CHECK(refused.getName() == "org.resctrld1.Error.NotSupported");
     CHECK_THAT(refused.getMessage(), Catch::Contains("info/MB/min_bandwidth is missing"));
-    CHECK_THAT(f.daemon.process().stderrText(),
+    CHECK_THAT(f.daemon->process().stderrText(),
                Catch::Contains("info/MB/min_bandwidth is missing") &&
                    Catch::Contains("resource MB is left out"));
 }
@@ -313,7 +280,7 @@ TEST_CASE("a host whose MB lacks a defining file still allocates L3", "[e2e][sim
 TEST_CASE("start-up logs the default group's schemata it rewrites, old and new", "[e2e][sim]") {
     Fixture f("skx-2s-l3cat", "", "L3:0=0ff;1=7ff\n");
     CHECK_THAT(simtest::readFile(f.sim.at("schemata")), Catch::Contains("L3:0=7ff;1=7ff"));
-    CHECK_THAT(f.daemon.process().stderrText(),
+    CHECK_THAT(f.daemon->process().stderrText(),
                Catch::Contains("start-up rewrote the default group's schemata: L3:0 ff -> 7ff"));
 }
 

@@ -29,7 +29,9 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "daemon_fixture.h"
 #include "dbus_names.h"
+#include "domain_builder.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -74,24 +76,6 @@ public:
         return tids;
     }
 };
-
-std::string domainXml(const std::string& name, unsigned vcpus, const std::string& cputune) {
-    return "<domain type='kvm'><name>" + name + "</name><vcpu placement='static'>" +
-           std::to_string(vcpus) + "</vcpu><cputune>" + cputune + "</cputune></domain>";
-}
-
-std::string cachetune(const std::string& vcpus, const std::string& content) {
-    return "<cachetune vcpus='" + vcpus + "'>" + content + "</cachetune>";
-}
-
-// 5 MiB of L3 cache 0: two of skx's 2.5 MiB ways.
-std::string cache0() {
-    return "<cache id='0' level='3' type='both' size='5120' unit='KiB'/>";
-}
-
-std::string monitor(const std::string& vcpus) {
-    return "<monitor level='3' vcpus='" + vcpus + "'/>";
-}
 
 int errnoValue(const std::string& name) {
     static const std::map<std::string, int> values{{"ESRCH", ESRCH},   {"EINVAL", EINVAL},
@@ -180,56 +164,21 @@ bool isStalledIn(pid_t pid, const std::string& op, const fs::path& target) {
     return false;
 }
 
+// Polls (every 10 ms): what these tests wait for is a state of the daemon's threads in /proc (a
+// system call blocked on a path, a file held open) or a repair the periodic check makes, which no
+// event announces.
 bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout = kDeadline) {
     return simtest::waitUntil(pred, timeout);
 }
 
-// resctrlfs-sim, a private bus, resctrld (restartable on the same state directory) and a client.
-struct Env {
+// The fixture (daemon_fixture.h), its daemon restartable on the same state directory. The health
+// check that reports a domain degraded runs every CheckIntervalSec: a short one keeps the waits for
+// it short. No sampling: nothing reads the tree on its own.
+struct Env : DaemonFixture {
     explicit Env(const std::string& kernel)
-        : sim({"skx-2s-l3cat", kernel, "", true})
-        , bus(dir.path())
-        , stateDir(dir.path() / "state")
-        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address())) {
-        startDaemon();
-    }
-
-    ~Env() {
-        // RESCTRLD_E2E_LOG_DIR keeps every daemon's log of the run for post-mortems.
-        if (const char* keep = std::getenv("RESCTRLD_E2E_LOG_DIR")) {
-            std::error_code ec;
-            const fs::path target = fs::path(keep) / dir.path().filename();
-            fs::create_directories(target, ec);
-            for (const auto& entry : fs::directory_iterator(dir.path(), ec))
-                if (entry.path().extension() == ".stderr")
-                    fs::copy_file(entry.path(), target / entry.path().filename(),
-                                  fs::copy_options::overwrite_existing, ec);
-        }
-    }
-
-    Daemon::Options options(bool waitReady) const {
-        Daemon::Options options;
-        // The health check that reports a domain degraded runs every CheckIntervalSec: a short
-        // one keeps the waits for it short. No sampling: nothing reads the tree on its own.
-        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\nCheckIntervalSec=0.2\n"
-                             "LogLevel=debug\n";
-        options.resctrlRoot = sim.root();
-        options.stateDir = stateDir;
-        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-        options.waitReady = waitReady;
-        return options;
-    }
-
-    void startDaemon(bool waitReady = true) {
-        daemon.reset();
-        daemon.emplace(bus, dir.path(), options(waitReady));
-    }
-
-    // SIGKILL, and wait until it is gone (not before a FUSE request it sent is answered).
-    void killDaemon() {
-        daemon->process().signal(SIGKILL);
-        REQUIRE(daemon->process().waitExit(30s));
-    }
+        : DaemonFixture({.kernel = kernel,
+                         .config = "[Daemon]\nMount=no\nSampleIntervalSec=0\nCheckIntervalSec=0.2\n"
+                                   "LogLevel=debug\n"}) {}
 
     std::string log() { return daemon ? daemon->process().stderrText() : std::string(); }
 
@@ -337,12 +286,6 @@ struct Env {
         });
     }
 
-    TempDir dir;
-    SimInstance sim;
-    PrivateBus bus;
-    fs::path stateDir;
-    std::unique_ptr<sdbus::IConnection> connection;
-    std::optional<Daemon> daemon;
     std::vector<std::unique_ptr<Vm>> vms;
 };
 
@@ -383,8 +326,10 @@ std::string faultLine(const std::string& op, const std::string& glob, const std:
 // --- the SetVcpuThread domain ----------------------------------------------------------------
 // vCPUs 0-2 share an allocation group with a monitor group for vCPU 2; vCPU 3 has a monitor-only
 // group under the root. Attaching vCPU 2 writes two tasks files, vCPU 3 one.
-const std::string kAttachDomain =
-    domainXml("vm1", 4, cachetune("0-2", cache0() + monitor("2")) + cachetune("3", monitor("3")));
+const std::string kAttachDomain = Domain("vm1")
+                                      .vcpus(4)
+                                      .cachetune("0-2", l3(0, 5_MiB) + monitor("2"))
+                                      .cachetune("3", monitor("3"));
 const std::string kAttachAlloc = "resctrld-vm1-vcpus_0-2";
 const std::string kAttachAllocMon = kAttachAlloc + "/mon_groups/vcpus_2";
 const std::string kAttachMon = "mon_groups/resctrld-vm1-vcpus_3";
@@ -412,8 +357,10 @@ std::vector<std::string> attachGroupsOf(unsigned vcpu) {
 // --- the recovery domain ---------------------------------------------------------------------
 // vCPUs 0-1 in an allocation group with a monitor group for vCPU 0, vCPUs 2-3 in a
 // monitor-only group.
-const std::string kRecoverDomain = domainXml(
-    "vm1", 4, cachetune("0-1", cache0() + monitor("0")) + cachetune("2-3", monitor("2-3")));
+const std::string kRecoverDomain = Domain("vm1")
+                                       .vcpus(4)
+                                       .cachetune("0-1", l3(0, 5_MiB) + monitor("0"))
+                                       .cachetune("2-3", monitor("2-3"));
 const std::string kAlloc = "resctrld-vm1-vcpus_0-1";
 const std::string kAllocMon = kAlloc + "/mon_groups/vcpus_0";
 const std::string kMon = "mon_groups/resctrld-vm1-vcpus_2-3";

@@ -24,6 +24,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "daemon_fixture.h"
 #include "dbus_names.h"
 #include "harness.h"
 #include "hostile_shapes.h"
@@ -45,24 +46,11 @@ constexpr std::chrono::seconds kRootReadTimeout{20};
 
 constexpr const char* kInvalidDefinition = "org.resctrld1.Error.InvalidDefinition";
 
-// The simulator and resctrld serving it on a private bus that every user may reach, with a root
-// client. A fresh daemon per case, so that a case that stalls it cannot slow down the next.
-struct Fixture {
+// The fixture (daemon_fixture.h): its session-like bus lets every user in. A fresh daemon per case,
+// so that a case that stalls it cannot slow down the next.
+struct Fixture : DaemonFixture {
     Fixture()
-        : sim({"skx-2s-l3cat", "6.15", "", true})
-        , bus(dir.path())
-        , daemon(bus, dir.path(), options(sim, dir.path()))
-        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
-        , manager(sdbus::createProxy(*connection, kService, kRootPath)) {}
-
-    static Daemon::Options options(const SimInstance& sim, const fs::path& dir) {
-        Daemon::Options options;
-        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n";
-        options.resctrlRoot = sim.root();
-        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-        options.stateDir = dir / "state";
-        return options;
-    }
+        : DaemonFixture({.config = "[Daemon]\nMount=no\nSampleIntervalSec=0\n"}) {}
 
     // Get Version as root; a read that times out counts as the whole timeout.
     Milliseconds timedRootRead() {
@@ -77,13 +65,6 @@ struct Fixture {
         }
         return Clock::now() - start;
     }
-
-    TempDir dir;
-    SimInstance sim;
-    PrivateBus bus;
-    Daemon daemon;
-    std::unique_ptr<sdbus::IConnection> connection;
-    std::unique_ptr<sdbus::IProxy> manager;
 };
 
 } // namespace
@@ -166,7 +147,7 @@ TEST_CASE("A 1 MiB definition of any expensive shape is answered quickly and nev
             CHECK(result.errorName == kInvalidDefinition);
             CHECK_THAT(result.errorMessage, Catch::Contains(shape.refusal));
         }
-        CHECK(f.daemon.process().running());
+        CHECK(f.daemon->process().running());
     }
     std::cout << "hostile cases: size " << tried << "\n";
     CHECK(tried == 9);

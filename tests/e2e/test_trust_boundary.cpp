@@ -37,7 +37,9 @@
 #include <systemd/sd-bus.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "daemon_fixture.h"
 #include "dbus_names.h"
+#include "domain_builder.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -67,27 +69,13 @@ HostileTally hostile;
 
 // Two vCPUs, 5 MiB of L3 on cache id 0.
 std::string definition(const std::string& name) {
-    return "<domain type='kvm'><name>" + name +
-           "</name><vcpu placement='static'>2</vcpu><cputune><cachetune vcpus='0-1'><cache "
-           "id='0' level='3' type='both' size='5120' unit='KiB'/></cachetune></cputune></domain>";
+    return Domain(name).vcpus(2).cachetune("0-1", l3(0, 5_MiB));
 }
 
-// resctrlfs-sim, a session-like private bus, resctrld with `extraConfig`, and a root client.
-struct Fixture {
+// The fixture (daemon_fixture.h) with `extraConfig` added to the daemon's configuration.
+struct Fixture : DaemonFixture {
     explicit Fixture(const std::string& extraConfig)
-        : sim({"skx-2s-l3cat", "6.15", "", true})
-        , bus(dir.path())
-        , daemon(bus, dir.path(), options(sim, extraConfig))
-        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
-        , manager(sdbus::createProxy(*connection, kService, kRootPath)) {}
-
-    static Daemon::Options options(const SimInstance& sim, const std::string& extraConfig) {
-        Daemon::Options options;
-        options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n" + extraConfig;
-        options.resctrlRoot = sim.root();
-        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-        return options;
-    }
+        : DaemonFixture({.config = "[Daemon]\nMount=no\nSampleIntervalSec=0\n" + extraConfig}) {}
 
     std::set<std::string> domains() {
         std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
@@ -119,13 +107,6 @@ struct Fixture {
                              body(*proxy);
                          });
     }
-
-    TempDir dir;
-    SimInstance sim;
-    PrivateBus bus;
-    Daemon daemon;
-    std::unique_ptr<sdbus::IConnection> connection;
-    std::unique_ptr<sdbus::IProxy> manager;
 };
 
 std::string describe(const CallResult& result) {
@@ -318,9 +299,9 @@ TEST_CASE("A member of AllowedGroups= may pass only its own threads and Hypervis
                        startDomain(m, definition("vm1"), rootVm.vcpuThreads());
                    }));
     // The refusal is in the audit trail with the caller's uid.
-    CHECK(f.daemon.process().waitForStderr("audit: StartDomain by uid " +
-                                           std::to_string(admin.uid) + " (" + accounts.adminName() +
-                                           "): refused (AccessDenied)"));
+    CHECK(f.daemon->process().waitForStderr("audit: StartDomain by uid " +
+                                            std::to_string(admin.uid) + " (" +
+                                            accounts.adminName() + "): refused (AccessDenied)"));
     refusedForRoot("StartDomainForProcess of a root process",
                    "hypervisor process " + std::to_string(rootVm.pid()),
                    f.call(admin, [&](sdbus::IProxy& m) {
@@ -368,7 +349,7 @@ TEST_CASE("HypervisorUsers= names the users whose processes an allowed group may
     REQUIRE(result.ok);
     CHECK(simtest::readTasks(f.sim.at("resctrld-vm1-vcpus_0-1/tasks")) ==
           std::set<pid_t>{qemu.tid(0), qemu.tid(1)});
-    CHECK(f.daemon.process().waitForStderr("no-such-user-resctrld"));
+    CHECK(f.daemon->process().waitForStderr("no-such-user-resctrld"));
     stopDomain(*f.manager, "vm1");
 }
 
@@ -377,7 +358,7 @@ TEST_CASE("A state save that fails answers Failed without the daemon's paths", "
     FakeHypervisor vm(FAKE_HYPERVISOR_PATH, f.dir.path(), 2);
     const std::string before = f.snapshot();
     // The record's file name taken by a directory: the save's rename fails, even for root.
-    fs::create_directory(f.daemon.stateDir() / "vm1.domain");
+    fs::create_directory(f.daemon->stateDir() / "vm1.domain");
     try {
         startDomain(*f.manager, definition("vm1"), vm.vcpuThreads());
         FAIL("StartDomain succeeded");
@@ -385,13 +366,13 @@ TEST_CASE("A state save that fails answers Failed without the daemon's paths", "
         INFO(e.getName() << ": " << e.getMessage());
         CHECK(e.getName() == kFailed);
         CHECK_THAT(e.getMessage(), Catch::Contains("see the daemon's log"));
-        CHECK(e.getMessage().find(f.daemon.stateDir().string()) == std::string::npos);
+        CHECK(e.getMessage().find(f.daemon->stateDir().string()) == std::string::npos);
         CHECK(e.getMessage().find('/') == std::string::npos);
     }
     CHECK(f.snapshot() == before);
     CHECK(f.domains().empty());
     // The operator finds the details in the log.
-    CHECK(f.daemon.process().waitForStderr((f.daemon.stateDir() / "vm1.domain").string()));
+    CHECK(f.daemon->process().waitForStderr((f.daemon->stateDir() / "vm1.domain").string()));
 }
 
 TEST_CASE("The daemon refuses a state directory others could change", "[e2e][trust]") {
@@ -453,7 +434,7 @@ TEST_CASE("Privileged calls and refusals leave audit lines, a flood of them only
           "[e2e][trust]") {
     Accounts accounts;
     Fixture f("AllowedGroups=" + accounts.group() + "\n");
-    Process& daemon = f.daemon.process();
+    Process& daemon = f.daemon->process();
     const std::string adminUid = "uid " + std::to_string(accounts.admin.uid);
     const std::string outsiderUid = "uid " + std::to_string(accounts.outsider.uid);
     FakeHypervisor vm(FAKE_HYPERVISOR_PATH, f.dir.path(), 2);
