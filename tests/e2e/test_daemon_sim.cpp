@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // resctrld on resctrlfs-sim through a real private bus: ValidateDomain and the CLOSID/RMID
 // properties (docs/api.md "org.resctrld1.Manager") against real host profiles
-// (/work/shared/hosts/README.md). The daemon is given the simulator's mount point and sysfs tree
+// (docs/kernel.md §9). The daemon is given the simulator's mount point and sysfs tree
 // as it would be given any resctrl root; nothing here tells it that it runs on a simulator.
 #include <condition_variable>
 #include <map>
