@@ -116,6 +116,14 @@ TEST_CASE("ValidateDomain plans groups and schemata and creates nothing", "[e2e]
     CHECK(simtest::readFile(f.sim.at("schemata")) == rootBefore);
 }
 
+TEST_CASE("ValidateDomain plans the same groups from the metadata form", "[e2e][sim]") {
+    Fixture f("skx-2s-l3cat");
+    const Domain plain = Domain("vm1").vcpus(4).cachetune("0-1", l3(0, 5_MiB));
+    const GroupList fromMetadata = f.validate(Domain(plain).inMetadata());
+    REQUIRE(fromMetadata.size() == 1);
+    CHECK(fromMetadata == f.validate(plain));
+}
+
 TEST_CASE("ValidateDomain with a monitor lists the monitor group without schemata", "[e2e][sim]") {
     Fixture f("skx-2s-l3cat");
     const GroupList groups = f.validate(Domain("vm2").vcpus(4).cachetune("2-3", monitor("2")));
