@@ -47,7 +47,9 @@ void Supervisor::withdrawDomains() {
 }
 
 void Supervisor::start() {
-    mounted_ = isMounted();
+    const ResctrlMountState state = probeResctrl(config_.resctrlRoot);
+    mounted_ = state.mounted;
+    mountIdentity_ = state.identity;
     if (mounted_)
         lockMount();
     discoverHost();
@@ -69,20 +71,52 @@ void Supervisor::configurationReloaded() {
 }
 
 void Supervisor::mountTableChanged() {
-    const bool mounted = isMounted();
-    const bool wasMounted = std::exchange(mounted_, mounted);
+    const ResctrlMountState state = probeResctrl(config_.resctrlRoot);
+    const bool wasMounted = std::exchange(mounted_, state.mounted);
+    const bool remounted = state.mounted && wasMounted && state.identity != mountIdentity_;
+    mountIdentity_ = state.identity;
     const bool hadHost = host_ != nullptr;
-    if (mounted && !wasMounted)
+    if (state.mounted && !wasMounted)
         spdlog::info("resctrl is now mounted at {}", config_.resctrlRoot.string());
-    else if (!mounted && wasMounted)
+    else if (remounted)
+        spdlog::info("resctrl was mounted again at {}", config_.resctrlRoot.string());
+    else if (!state.mounted && wasMounted)
         spdlog::warn("resctrl at {} was unmounted; every group is gone with it",
                      config_.resctrlRoot.string());
-    if (mounted)
+    // What was discovered of the old mount says nothing of the next one, which may have other
+    // options (cdp, mba_MBps) and holds none of the old groups.
+    if (!state.mounted || remounted)
+        dropHost();
+    if (state.mounted)
         discoverHost();
     updateTimers();
-    if (mounted != wasMounted || hadHost != (host_ != nullptr))
+    if (state.mounted != wasMounted || remounted || hadHost != (host_ != nullptr))
         announce_.propertiesChanged(
             {"Mounted", "MountOptions", "ClosidsTotal", "ClosidsFree", "RmidsTotal", "RmidsFree"});
+}
+
+void Supervisor::dropHost() {
+    if (!host_)
+        return;
+    // A domain whose hypervisor exited lost its groups with the mount: it is stopped. The others
+    // keep their records and come back with the next mount; their objects go meanwhile, as
+    // they would with the daemon (no DomainStopped: they were not stopped).
+    std::vector<std::string> stopped;
+    for (const auto& [name, domain] : host_->domains().domains())
+        if (domain.stopping)
+            stopped.push_back(name);
+    for (const std::string& name : stopped)
+        unpublish(name);
+    if (!published_.empty())
+        spdlog::info("{} domains wait for resctrl to be mounted again; their records are kept",
+                     published_.size());
+    hypervisorWatches_.clear();
+    published_.clear();
+    statsCache_.clear();
+    repairProblems_.clear();
+    host_.reset();
+    // Named after the old mount: the next one gets its own.
+    mountLock_.reset();
 }
 
 bool Supervisor::isMounted() const {
@@ -456,6 +490,12 @@ void Supervisor::repairAdopted(const ResctrlLock& lock) {
     if (!host_)
         return;
     const Recovery recovery = host_->domains().repairAdopted(lock);
+    // Their objects were made without groups: made again with them.
+    for (const std::string& name : recovery.refitted) {
+        spdlog::info("domain {} fits resctrl as mounted now", name);
+        published_.erase(name);
+        publish(*host_->domains().find(name));
+    }
     // Retried on every check: said once, and again only when it changes.
     if (recovery.problems != repairProblems_) {
         for (const std::string& problem : recovery.problems)

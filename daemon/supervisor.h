@@ -107,6 +107,9 @@ private:
     void updateTimers();
     // resctrl was mounted or unmounted: discover the host (and recover) or just tell listeners.
     void mountTableChanged();
+    // resctrl went away (or came back as another mount): forgets the host and the domains'
+    // objects, keeping their records for the next mount.
+    void dropHost();
     // Queues the periodic check (at most one waits for the lock at a time).
     void checkDomains();
     void checkDomains(const ResctrlLock& lock);
@@ -162,6 +165,8 @@ private:
     // look at the host.
     std::optional<Budgets> budgetSnapshot_;
     bool mounted_ = false;
+    // ResctrlMountState::identity of the mount the host was discovered on.
+    std::string mountIdentity_;
     // Why the last discovery failed; empty when it succeeded.
     std::string discoveryError_;
     std::optional<MountTableWatch> mountWatch_;
