@@ -75,9 +75,7 @@ std::shared_ptr<AuditedCall> ManagerObject::requirePrivileged(const char* method
 }
 
 void ManagerObject::requireStarted(const std::string& name) {
-    // No domain can be started while resctrl is not usable: an unknown name is NotFound first.
-    ResctrlHost* host = supervisor_.host();
-    if (!host || !host->domains().find(name))
+    if (!supervisor_.isStarted(name))
         throwNotStarted(name);
 }
 

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "errors.h"
+#include "object_paths.h"
 #include "resctrl_mount.h"
 
 namespace resctrld {
@@ -163,6 +164,13 @@ ResctrlHost& Supervisor::requireHost() {
     return *host_;
 }
 
+bool Supervisor::isStarted(const std::string& name) const {
+    if (host_)
+        return host_->domains().find(name) != nullptr;
+    std::error_code ec;
+    return std::filesystem::exists(store_.directory() / stateFileName(name), ec);
+}
+
 std::optional<std::string> Supervisor::domainPath(const std::string& name) const {
     auto it = published_.find(name);
     if (it == published_.end())
@@ -296,6 +304,13 @@ sdbus::ObjectPath Supervisor::started(const DomainService::Started& started) {
 }
 
 void Supervisor::stopDomain(const ResctrlLock& lock, const std::string& name) {
+    if (!host_ && isStarted(name)) {
+        // Its groups went with the mount; its record waited for the next one.
+        store_.remove(name);
+        spdlog::info("domain {} stopped while resctrl is not mounted: its record is removed", name);
+        announce_.domainStopped(name, domainObjectPath(name));
+        return;
+    }
     // No domain can be started while resctrl is not usable: an unknown name is NotFound first.
     if (!host_ || !host_->domains().find(name))
         throwNotStarted(name);

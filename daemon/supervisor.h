@@ -72,6 +72,8 @@ public:
     ResctrlHost* host() noexcept { return host_.get(); }
     // Throws ResctrlUnavailable when resctrl is not mounted or could not be read.
     ResctrlHost& requireHost();
+    // The host has the domain, or, while there is no host, its record waits for the next mount.
+    bool isStarted(const std::string& name) const;
     // The object path of a started domain, or nullopt.
     std::optional<std::string> domainPath(const std::string& name) const;
     // GetStats: the answer stays valid until the next call.
@@ -87,7 +89,8 @@ public:
     // A StartDomain* succeeded: publishes (or refreshes) the domain, watches its hypervisor,
     // announces it. Returns its object path.
     sdbus::ObjectPath started(const DomainService::Started& started);
-    // Stops the domain and announces it (StopDomain, Domain.Stop).
+    // Stops the domain and announces it (StopDomain, Domain.Stop). While resctrl is not mounted
+    // the domain's groups are gone already: its record goes.
     void stopDomain(const ResctrlLock& lock, const std::string& name);
     // SetVcpuThread attached a thread: its process may have become the hypervisor.
     void threadsChanged(const ActiveDomain& domain);

@@ -5,6 +5,7 @@
 // degraded when it no longer fits) and announces the Manager's new properties. The simulator
 // runs on the daemon's resctrl root itself, so its exit is the unmount and a new simulator with
 // --mount-options is the new mount, as `umount` and `mount -o cdp` would be on a host.
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -176,8 +177,10 @@ TEST_CASE("resctrl remounted with cdp is rediscovered and its domains re-adopted
 
     FakeHypervisor vm1(FAKE_HYPERVISOR_PATH, dir.path(), 2);
     FakeHypervisor vm2(FAKE_HYPERVISOR_PATH, dir.path(), 2);
+    FakeHypervisor gone(FAKE_HYPERVISOR_PATH, dir.path(), 2);
     startDomainForProcess(*manager, domain("vm1", kUnsplitL3), vm1.pid());
     startDomainForProcess(*manager, domain("vm2", kMonitorOnly), vm2.pid());
+    startDomainForProcess(*manager, domain("gone", kMonitorOnly), gone.pid());
     CHECK(property("MountOptions").get<std::vector<std::string>>().empty());
     const std::set<std::string> groupsBefore = [&] {
         std::set<std::string> groups;
@@ -185,7 +188,7 @@ TEST_CASE("resctrl remounted with cdp is rediscovered and its domains re-adopted
             groups.insert("mon_groups/" + entry.path().filename().string());
         return groups;
     }();
-    REQUIRE(groupsBefore.size() == 1); // vm2's monitor group
+    REQUIRE(groupsBefore.size() == 2); // vm2's and gone's monitor groups
 
     std::size_t seen = 0;
     sim->unmount();
@@ -196,6 +199,9 @@ TEST_CASE("resctrl remounted with cdp is rediscovered and its domains re-adopted
     // The records stay: the domains' hypervisors still run.
     CHECK(fs::exists(daemon.stateDir() / "vm1.domain"));
     CHECK(fs::exists(daemon.stateDir() / "vm2.domain"));
+    // A domain stopped meanwhile (its groups went with the mount) loses its record at once.
+    stopDomain(*manager, "gone");
+    CHECK_FALSE(fs::exists(daemon.stateDir() / "gone.domain"));
 
     sim.emplace(mountPoint, sysfs, dir.path(), "cdp");
     const auto mounted = changes.waitForMounted(true, seen);
@@ -230,7 +236,11 @@ TEST_CASE("resctrl remounted with cdp is rediscovered and its domains re-adopted
 
     // vm2 fits the new mount: its monitor group is back, holding its threads. The repair runs
     // under the resctrl lock after the announcement; the tree can only be polled.
-    const fs::path vm2Group = mountPoint / *groupsBefore.begin();
+    const fs::path vm2Group =
+        mountPoint /
+        *std::find_if(groupsBefore.begin(), groupsBefore.end(), [](const std::string& group) {
+            return group.find("vm2") != std::string::npos;
+        });
     REQUIRE(simtest::waitUntil([&] {
         return simtest::pathExists(vm2Group / "tasks") &&
                simtest::readTasks(vm2Group / "tasks").count(vm2.tid(0)) &&
@@ -248,6 +258,17 @@ TEST_CASE("resctrl remounted with cdp is rediscovered and its domains re-adopted
     // No group of vm1 on the new mount: a fresh group would give its threads every way.
     for (const auto& entry : fs::directory_iterator(mountPoint))
         CHECK(entry.path().filename().string().rfind("resctrld-vm1", 0) != 0);
+
+    // What resctrld(8) tells the operator: stop it, and start it with a definition that fits.
+    stopDomain(*manager, "vm1");
+    CHECK_FALSE(fs::exists(daemon.stateDir() / "vm1.domain"));
+    startDomainForProcess(
+        *manager,
+        domain("vm1", "<cachetune vcpus='0-1'><cache id='0' level='3' type='code' size='5' "
+                      "unit='MiB'/><cache id='0' level='3' type='data' size='5' unit='MiB'/>"
+                      "</cachetune>"),
+        vm1.pid());
+    CHECK(domainState("vm1") == "active");
 
     connection->leaveEventLoop();
 }
