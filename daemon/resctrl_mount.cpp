@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <system_error>
 
 namespace resctrld {
@@ -58,14 +59,40 @@ std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
     return options;
 }
 
+std::string mountinfoEntry(const std::filesystem::path& root,
+                           const std::filesystem::path& mountinfo) {
+    std::ifstream in(mountinfo);
+    std::string entry;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string id, parent, device, fsRoot, mountPoint, mountOptions;
+        fields >> id >> parent >> device >> fsRoot >> mountPoint >> mountOptions;
+        std::string word;
+        while (fields >> word && word != "-") {
+        }
+        std::string fsType, source, superOptions;
+        fields >> fsType >> source >> superOptions;
+        if (std::filesystem::path(unescapeMountinfo(mountPoint)) == root.lexically_normal())
+            entry = id + " " + device + " " + superOptions; // the last one is the visible one
+    }
+    return entry;
+}
+
 ResctrlMountState probeResctrl(const std::filesystem::path& root,
                                const std::filesystem::path& mountinfo) {
     std::error_code ec;
     ResctrlMountState state;
     state.mounted = std::filesystem::is_directory(root / "info", ec) &&
                     std::filesystem::is_regular_file(root / "schemata", ec);
-    if (state.mounted)
-        state.options = resctrlMountOptions(root, mountinfo);
+    if (!state.mounted)
+        return state;
+    state.options = resctrlMountOptions(root, mountinfo);
+    // The kernel may give a new mount the id and device number the last one freed, but not also
+    // its options: a remount with other options is always told apart.
+    struct stat rootStat {};
+    const auto inode = ::stat(root.c_str(), &rootStat) == 0 ? std::to_string(rootStat.st_ino) : "";
+    state.identity = mountinfoEntry(root, mountinfo) + " " + inode;
     return state;
 }
 

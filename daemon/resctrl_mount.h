@@ -12,6 +12,9 @@ struct ResctrlMountState {
     bool mounted = false;
     // Mount options of a kernel resctrl mount (cdp, cdpl2, mba_MBps, debug), from mountinfo.
     std::vector<std::string> options;
+    // Tells one mount at the root from the next: the mount's id and device in mountinfo, the
+    // root's inode and the mount's options. Empty when not mounted.
+    std::string identity;
 };
 
 // Mounted means usable: the root holds the files every resctrl mount has (docs/kernel.md:
@@ -19,6 +22,11 @@ struct ResctrlMountState {
 // alike, which a filesystem-type check would not.
 ResctrlMountState probeResctrl(const std::filesystem::path& root,
                                const std::filesystem::path& mountinfo = "/proc/self/mountinfo");
+
+// mountinfo's "<id> <major:minor> <super options>" of the last mount at `root`, of any type;
+// empty when none is listed there.
+std::string mountinfoEntry(const std::filesystem::path& root,
+                           const std::filesystem::path& mountinfo);
 
 // The super options of the last resctrl mount at `root` in a mountinfo file, without rw/ro.
 std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,

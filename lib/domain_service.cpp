@@ -576,6 +576,8 @@ std::optional<std::string> readHeld(UniqueFd& fd, const std::filesystem::path& p
 
 std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const {
     std::vector<std::string> problems;
+    if (!domain.misfit.empty())
+        return {"it does not fit resctrl as mounted now: " + domain.misfit};
     std::map<std::string, std::set<std::uint32_t>> tasks;
     for (const std::string& group : domain.groups.createdGroups()) {
         auto text = readHeld(domain.tasksFiles[group], groups_.resctrl().root() / group / "tasks");
@@ -707,6 +709,14 @@ void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
     }
 }
 
+DomainGroups DomainService::restoreGroups(const ActiveDomain& domain) const {
+    std::vector<std::pair<Schemata, Schemata>> allocations;
+    for (const AllocationRecord& allocation : domain.record.allocations)
+        allocations.emplace_back(Schemata::parse(allocation.schemata),
+                                 Schemata::parse(allocation.reserved));
+    return groups_.restore(domain.definition, allocations);
+}
+
 Recovery DomainService::adoptRecords() {
     Recovery recovery;
     StateStore::Loaded loaded = store_.loadAll();
@@ -718,11 +728,10 @@ Recovery DomainService::adoptRecords() {
             if (domain.definition.name != record.name)
                 throw InvalidDefinition("the record's name is '" + record.name +
                                         "', its definition's '" + domain.definition.name + "'");
-            std::vector<std::pair<Schemata, Schemata>> allocations;
-            for (const AllocationRecord& allocation : record.allocations)
-                allocations.emplace_back(Schemata::parse(allocation.schemata),
-                                         Schemata::parse(allocation.reserved));
-            domain.groups = groups_.restore(domain.definition, allocations);
+            for (const AllocationRecord& allocation : record.allocations) {
+                Schemata::parse(allocation.schemata);
+                Schemata::parse(allocation.reserved);
+            }
         } catch (const Error& e) {
             recovery.problems.push_back("domain " + record.name +
                                         ": cannot read its saved state: " + e.what());
@@ -730,14 +739,27 @@ Recovery DomainService::adoptRecords() {
             continue;
         }
         domain.record = std::move(record);
+        const std::string& name = domain.record.name;
+        try {
+            domain.groups = restoreGroups(domain);
+        } catch (const Error& e) {
+            // Planned on another mount (resctrl was mounted again with other options): kept for
+            // a mount it fits, with no group on this one, where its threads would get every way.
+            domain.misfit = e.what();
+            domain.groups.domain = name;
+            domain.degraded = true;
+            domain.problems = {"it does not fit resctrl as mounted now: " + domain.misfit};
+        }
         if (auto hypervisor = domain.hypervisor(); hypervisor && !processes_.isAlive(*hypervisor)) {
-            recovery.cleanedUp.push_back(domain.record.name);
-            forget(domain.record.name);
+            recovery.cleanedUp.push_back(name);
+            forget(name);
             continue; // its groups are strays now
         }
+        if (!domain.misfit.empty())
+            recovery.problems.push_back("domain " + name + " degraded: " + domain.problems[0]);
         domain.needsRepair = true;
-        recovery.adopted.push_back(domain.record.name);
-        domains_.emplace(domain.record.name, std::move(domain));
+        recovery.adopted.push_back(name);
+        domains_.emplace(name, std::move(domain));
     }
     cleanupPending_ = true;
     return recovery;
@@ -748,6 +770,18 @@ Recovery DomainService::repairAdopted(const ResctrlLock& lock) {
     for (auto& [name, domain] : domains_) {
         if (!domain.needsRepair)
             continue;
+        if (!domain.misfit.empty()) {
+            // Retried on every check, as the rest of the repair is; it stays misfit (and out of
+            // the way of the clean-up) until it fits.
+            try {
+                domain.groups = restoreGroups(domain);
+            } catch (const Error& e) {
+                domain.misfit = e.what();
+                continue;
+            }
+            domain.misfit.clear();
+            recovery.refitted.push_back(name);
+        }
         try {
             groups_.adopt(lock, domain.groups);
             domain.needsRepair = false;

@@ -38,6 +38,10 @@ struct ActiveDomain {
     bool needsRepair = false;
     // What made it degraded, one line each; logged once when they appear.
     std::vector<std::string> problems;
+    // Why its definition does not fit the resctrl mount as it is now (resctrl was mounted again
+    // with other options: type='both' on a mount with cdp, ...); it then has no groups on this
+    // mount, and is degraded until a mount it fits. Empty when it fits.
+    std::string misfit;
 
     // Kept between per-tick checks so a tick costs one read per group and one listing of the
     // hypervisor's threads: the groups' tasks files, held open (re-read from offset 0), and the
@@ -65,6 +69,9 @@ struct Recovery {
     std::vector<std::string> cleanedUp; // hypervisor gone while the daemon was not running
     std::vector<std::string> strayGroupsRemoved;
     std::vector<std::string> problems; // unreadable records and the like, one line each
+    // Adopted domains that did not fit the mount and now do (repairAdopted): their groups were
+    // rebuilt, so their objects need to be too.
+    std::vector<std::string> refitted;
     // A step that changes resctrl failed (it is retried by the next repairAdopted or check).
     bool incomplete = false;
 };
@@ -104,13 +111,15 @@ public:
     const ActiveDomain* find(const std::string& name) const;
     const std::map<std::string, ActiveDomain>& domains() const noexcept { return domains_; }
 
-    // Recovery after a restart, step one, without the lock: reads the state directory and takes
-    // every domain whose hypervisor still runs as started (listed from now on, needsRepair);
-    // forgets those whose hypervisor is gone (their groups are strays now).
+    // Recovery after a restart or a new mount, step one, without the lock: reads the state
+    // directory and takes every domain whose hypervisor still runs as started (listed from now
+    // on, needsRepair); forgets those whose hypervisor is gone (their groups are strays now). A
+    // domain whose definition does not fit this mount is kept, degraded, with its misfit.
     Recovery adoptRecords();
     // Step two, under the lock: recreates what vanished of the adopted domains' groups, attaches
     // their threads, removes stray prefixed groups and regrows the default group. Each part
-    // fails on its own; what failed is retried by the next call (check() makes it).
+    // fails on its own; what failed is retried by the next call (check() makes it), as is the
+    // fit of a misfit domain.
     Recovery repairAdopted(const ResctrlLock& lock);
     // Some of it failed and waits for the next repairAdopted().
     bool repairPending() const noexcept;
@@ -152,6 +161,9 @@ private:
                        const std::vector<ThreadRecord>& threads,
                        const std::optional<ProcessIdentity>& hypervisor);
     void forget(const std::string& name);
+    // The domain's groups as its record saved them, planned on this host. Throws Error when
+    // they do not fit it.
+    DomainGroups restoreGroups(const ActiveDomain& domain) const;
     // Forgets the record of a domain whose hypervisor is gone and marks it stopping.
     void markStopping(ActiveDomain& domain);
     // Removes a stopping domain's groups; false (logged once) when the kernel refuses.

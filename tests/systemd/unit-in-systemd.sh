@@ -158,7 +158,9 @@ DefaultDependencies=no
 [Service]
 Type=simple
 RuntimeDirectory=resctrlfs-sim
-ExecStart=$sim --profile skx-2s-l3cat --kernel 6.1 --sysfs /run/resctrlfs-sim/sysfs --control /run/resctrlfs-sim/control /sys/fs/resctrl
+# SIM_MOUNT_OPTIONS="--mount-options cdp" there stands for mount -o cdp.
+EnvironmentFile=-/run/resctrlfs-sim.env
+ExecStart=$sim --profile skx-2s-l3cat --kernel 6.1 --sysfs /run/resctrlfs-sim/sysfs --control /run/resctrlfs-sim/control \$SIM_MOUNT_OPTIONS /sys/fs/resctrl
 ExecStartPost=/usr/bin/timeout 20 /bin/sh -c 'until test -e /run/resctrlfs-sim/control/ready; do sleep 0.1; done'
 EOF
 
@@ -337,10 +339,11 @@ path=$(call_root StartDomainForProcess su "$xml" "$vmpid" 2>&1) ||
     fail "StartDomainForProcess as root: $path"
 expect_eq "StartDomainForProcess" "$path" 'o "/org/resctrld1/domain/vm1"'
 
-# Every group the daemon owns, its schemata and its tasks: the domain's footprint in resctrl.
+# Every group the daemon owns, its schemata and its tasks: the domain's footprint in resctrl, as
+# the host sees it, or as the process of host PID $1 sees it in its mount namespace.
 snapshot() {
     # shellcheck disable=SC2016 # expanded by the inner shell
-    ns sh -c 'cd /sys/fs/resctrl && for g in resctrld-* resctrld-*/mon_groups/* mon_groups/resctrld-*; do
+    ns ${1:+nsenter -t "$1" -m} sh -c 'cd /sys/fs/resctrl && for g in resctrld-* resctrld-*/mon_groups/* mon_groups/resctrld-*; do
         [ -d "$g" ] || continue
         echo "group $g"
         [ -f "$g/schemata" ] && sed "s/^/  schemata /" "$g/schemata"
@@ -398,5 +401,47 @@ pinged() { [ "$(prop resctrld.service WatchdogTimestampMonotonic)" != "$first" ]
 wait_for 5 "a WATCHDOG=1 ping" pinged
 expect_eq "MainPID after a watchdog period" "$(prop resctrld.service MainPID)" "$main3"
 ok "WATCHDOG=1 pings arrive within WatchdogSec=3s; the daemon keeps running"
+
+# --- Changing resctrl's mount options (resctrld(8), "CHANGING MOUNT OPTIONS"). ---
+# umount on the host while the daemon runs: the unit's private mount namespace holds its own
+# copy of the mount (under the ReadWritePaths= bind mount, where the host's umount does not
+# propagate), so the file system lives on with every group, for the daemon only. The kernel's
+# resctrl has one superblock: while it lives, mount -t resctrl (-o cdp or not) fails with EBUSY.
+# The simulator, a FUSE file system, is not single-instance and could be mounted again; it shows
+# the cause: after the host's umount it keeps serving the daemon's copy.
+prop_root() { ns busctl --system get-property org.resctrld1 /org/resctrld1 org.resctrld1.Manager "$1"; }
+ns umount /sys/fs/resctrl || fail "umount /sys/fs/resctrl on the host failed"
+! ns findmnt /sys/fs/resctrl >/dev/null || fail "/sys/fs/resctrl is still mounted on the host"
+ns findmnt -N "$main3" /sys/fs/resctrl >/dev/null ||
+    fail "the daemon's namespace lost /sys/fs/resctrl with the host's umount"
+expect_eq "resctrlfs-sim after the host's umount" "$(prop resctrlfs-sim.service ActiveState)" active
+expect_eq "groups in the daemon's namespace after the host's umount" "$(snapshot "$main3")" "$groups"
+expect_eq "Mounted after the host's umount" "$(prop_root Mounted)" "b true"
+ok "umount on the host while resctrld runs: the daemon's namespace keeps the mount and its groups alive (the kernel's resctrl would refuse a new mount with EBUSY)"
+
+# The procedure: stop the daemon (its namespace held the last mount: the file system ends, and
+# the kernel removes every group), mount with the new options, start the daemon.
+ns timeout 30 systemctl stop resctrld.service || fail "systemctl stop resctrld.service failed"
+sim_ended() { [ "$(prop resctrlfs-sim.service ActiveState)" != active ]; }
+wait_for 10 "the file system to end with the daemon's mount namespace" sim_ended
+ok "systemctl stop resctrld: the last mount went with the daemon's namespace (resctrlfs-sim $(prop resctrlfs-sim.service ActiveState), Result=$(prop resctrlfs-sim.service Result))"
+ns sh -c 'echo "SIM_MOUNT_OPTIONS=--mount-options cdp" >/run/resctrlfs-sim.env'
+ns timeout 30 systemctl start resctrlfs-sim.service || fail "resctrl could not be mounted with cdp"
+ns timeout 60 systemctl start resctrld.service || fail "systemctl start after the new mount failed"
+main4=$(prop resctrld.service MainPID)
+expect_eq "MountOptions after the new mount" "$(prop_root MountOptions)" 'as 1 "cdp"'
+list=$(call_root ListDomains 2>&1) || fail "ListDomains after the new mount: $list"
+[[ $list == *'"vm1"'* ]] || fail "vm1 not re-adopted after the new mount: $list"
+# vm1 asks for the unsplit L3, which a mount with cdp does not have.
+state() { ns busctl --system get-property org.resctrld1 /org/resctrld1/domain/vm1 org.resctrld1.Domain State; }
+degraded() { [ "$(state)" = 's "degraded"' ]; }
+wait_for 10 "vm1 to be degraded on the mount with cdp" degraded
+if out=$(call_root ValidateDomain s "$xml" 2>&1); then
+    fail "ValidateDomain accepted type='both' on a mount with cdp: $out"
+fi
+caps=$(call_root GetCapabilities 2>&1) || fail "GetCapabilities: $caps"
+# busctl prints the XML's quotes as \'.
+[[ $caps == *"type=\\'code\\'"* ]] || fail "GetCapabilities shows no CDP on the mount with cdp: $caps"
+ok "umount, mount -o cdp with resctrld stopped, then systemctl start: MountOptions cdp, vm1 re-adopted and degraded (it asks for type='both'), ValidateDomain refuses it, capabilities show code/data (MainPID $main4)"
 
 echo "PASS: $checks checks of resctrld.service under systemd $(ns systemctl --version | head -1 | cut -d' ' -f2)"

@@ -289,6 +289,25 @@ TEST_CASE("resctrl counts as mounted when info/ and schemata are there", "[confi
     CHECK(probeResctrl(dir.path()).mounted);
 }
 
+TEST_CASE("a mount at the resctrl root is told from the next by its mountinfo entry", "[config]") {
+    TempDir dir;
+    const auto mountinfo = dir.path() / "mountinfo";
+    writeFile(mountinfo, "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+                         "40 22 0:35 / /sys/fs/resctrl rw - resctrl resctrl rw\n");
+    const std::string first = mountinfoEntry("/sys/fs/resctrl", mountinfo);
+    CHECK(first == "40 0:35 rw");
+    // Unmounted and mounted again with cdp: the kernel may give back the id and the device, not
+    // the options.
+    writeFile(mountinfo, "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+                         "40 22 0:35 / /sys/fs/resctrl rw - resctrl resctrl rw,cdp\n");
+    CHECK(mountinfoEntry("/sys/fs/resctrl", mountinfo) != first);
+    // Of several mounts on the path, the last one is the visible one, whatever its type.
+    writeFile(mountinfo, "40 22 0:35 / /sys/fs/resctrl rw - resctrl resctrl rw\n"
+                         "44 40 0:39 / /sys/fs/resctrl rw - fuse.resctrl sim rw,user_id=0\n");
+    CHECK(mountinfoEntry("/sys/fs/resctrl", mountinfo) == "44 0:39 rw,user_id=0");
+    CHECK(mountinfoEntry("/nowhere", mountinfo).empty());
+}
+
 TEST_CASE("root and members of the allowed groups are privileged, nobody else", "[config]") {
     const AccessPolicy policy(std::vector<gid_t>{1234});
     CHECK(policy.isPrivileged({0, 0, {}, true}));

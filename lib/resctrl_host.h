@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+#include <cstdint>
+#include <sys/types.h>
+
+#include "domain_service.h"
+#include "group_manager.h"
+#include "host_model.h"
+#include "state_store.h"
+
+namespace resctrld {
+
+// The CLOSID and RMID budgets of a host and what is left of them (docs/api.md, the Manager's
+// properties). All zero while there is no usable resctrl host.
+struct Budgets {
+    std::uint32_t closidsTotal = 0;
+    std::uint32_t closidsFree = 0;
+    std::uint32_t rmidsTotal = 0;
+    std::uint32_t rmidsFree = 0;
+};
+
+// One discovered resctrl mount and everything built on it: the host model, the group manager
+// over it and the domain service over that. Built in one step from the mount, and dropped as one
+// when the mount goes: nothing here outlives the mount it was discovered from. The records of
+// started domains live in the state store, which the caller keeps.
+class ResctrlHost {
+public:
+    // Reads the host at `paths` (HostModel::discover). Throws ResctrlUnavailable when resctrl is
+    // not there or a file does not hold what the kernel writes; nothing is changed on the host.
+    ResctrlHost(const HostPaths& paths, const GroupManagerOptions& options, StateStore& store,
+                pid_t self);
+    ResctrlHost(const ResctrlHost&) = delete;
+    ResctrlHost& operator=(const ResctrlHost&) = delete;
+
+    const HostModel& model() const noexcept { return model_; }
+    GroupManager& groups() noexcept { return groups_; }
+    const GroupManager& groups() const noexcept { return groups_; }
+    DomainService& domains() noexcept { return domains_; }
+    const DomainService& domains() const noexcept { return domains_; }
+
+    // The budgets, with the free counts read from resctrl now (foreign tools may create or
+    // remove groups at any time).
+    Budgets budgets() const;
+
+private:
+    // Declared in dependency order: the group manager refers to the model, the service to both.
+    HostModel model_;
+    GroupManager groups_;
+    DomainService domains_;
+};
+
+} // namespace resctrld
