@@ -14,7 +14,6 @@
 #include <spdlog/spdlog.h>
 
 #include "errors.h"
-#include "resctrl_fs.h"
 #include "schemata.h"
 #include "text.h"
 #include "unique_fd.h"
@@ -220,19 +219,9 @@ MountEntry findMount(const fs::path& mountinfo, const fs::path& mountPoint) {
         return entry;
     std::error_code error;
     const fs::path wanted = fs::weakly_canonical(mountPoint, error).lexically_normal();
-    std::string_view rest = *text;
-    while (!rest.empty()) {
-        const auto newline = rest.find('\n');
-        std::string_view line = rest.substr(0, newline);
-        rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
-
-        std::vector<std::string_view> fields;
-        while (!line.empty()) {
-            const auto space = line.find(' ');
-            if (space != 0)
-                fields.push_back(line.substr(0, space));
-            line.remove_prefix(space == std::string_view::npos ? line.size() : space + 1);
-        }
+    for (const std::string_view line : splitLines(*text)) {
+        auto fields = split(line, ' ');
+        std::erase(fields, std::string_view{});
         const auto separator = std::find(fields.begin(), fields.end(), "-");
         if (fields.size() < 6 || separator == fields.end() || fields.end() - separator < 4)
             continue;
@@ -241,13 +230,9 @@ MountEntry findMount(const fs::path& mountinfo, const fs::path& mountPoint) {
             continue;
         entry.found = true;
         entry.options.clear();
-        for (std::string_view options : {fields[5], separator[3]}) {
-            while (!options.empty()) {
-                const auto comma = options.find(',');
-                entry.options.emplace_back(options.substr(0, comma));
-                options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
-            }
-        }
+        for (const std::string_view options : {fields[5], separator[3]})
+            for (const std::string_view option : split(options, ','))
+                entry.options.emplace_back(option);
     }
     return entry;
 }
@@ -346,14 +331,9 @@ HostModel HostModel::discover(const HostPaths& paths) {
                 const auto featureText = files.text("mon_features");
                 if (!featureText)
                     files.missing("mon_features");
-                std::string_view features = *featureText;
-                while (!features.empty()) {
-                    const auto newline = features.find('\n');
-                    if (const auto event = trim(features.substr(0, newline)); !event.empty())
+                for (const std::string_view line : splitLines(*featureText))
+                    if (const auto event = trim(line); !event.empty())
                         monitor.features.emplace_back(event);
-                    features.remove_prefix(newline == std::string_view::npos ? features.size()
-                                                                             : newline + 1);
-                }
                 monitor.maxThresholdOccupancy =
                     files.number<Bytes>("max_threshold_occupancy").value_or(0);
                 for (const fs::path& monDir : sortedEntries(paths.resctrlRoot / "mon_data")) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "process_table.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <sstream>
@@ -18,8 +19,8 @@ namespace {
 // threads, which resctrl would accept but no VM ever runs on.
 constexpr std::uint64_t kPfKthread = 0x00200000;
 
-// A whole /proc file; /proc files are small and generated on read, so plain read(2) calls (a
-// thread's stat and status are read for every vCPU a domain starts with).
+// A whole /proc file; /proc files are small and generated on read, so plain read calls, no
+// buffered stream (a thread's stat and status are read for every vCPU a domain starts with).
 std::optional<std::string> readFile(const std::filesystem::path& path) {
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.isValid()) {
@@ -28,16 +29,7 @@ std::optional<std::string> readFile(const std::filesystem::path& path) {
             throw std::system_error(errno, std::generic_category(), "open " + path.string());
         return std::nullopt;
     }
-    std::string text;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = read(fd.get(), buffer, sizeof buffer);
-        if (n < 0)
-            return std::nullopt;
-        if (n == 0)
-            return text;
-        text.append(buffer, static_cast<std::size_t>(n));
-    }
+    return readAll(fd.get());
 }
 
 struct StatFields {
@@ -78,12 +70,10 @@ std::optional<StatFields> parseStat(const std::string& stat) {
 }
 
 std::optional<pid_t> parseTgid(const std::string& status) {
-    std::istringstream lines(status);
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.rfind("Tgid:", 0) == 0) {
+    for (const std::string_view line : splitLines(status)) {
+        if (line.starts_with("Tgid:")) {
             auto value = line.substr(5);
-            value.erase(0, value.find_first_not_of(" \t"));
+            value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
             return parseUnsigned<pid_t>(value);
         }
     }
@@ -91,12 +81,10 @@ std::optional<pid_t> parseTgid(const std::string& status) {
 }
 
 std::optional<std::vector<uid_t>> parseUids(const std::string& status) {
-    std::istringstream lines(status);
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.rfind("Uid:", 0) != 0)
+    for (const std::string_view line : splitLines(status)) {
+        if (!line.starts_with("Uid:"))
             continue;
-        std::istringstream fields(line.substr(4));
+        std::istringstream fields{std::string(line.substr(4))};
         std::vector<uid_t> uids;
         std::string field;
         while (fields >> field) {

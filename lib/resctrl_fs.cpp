@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "text.h"
 
 namespace resctrld {
 
@@ -58,23 +59,6 @@ std::string KernelFailure::describe() const {
     if (!status.empty() && status != "ok")
         text += " (" + status + ")";
     return text;
-}
-
-std::optional<std::string> readAll(int fd) {
-    std::string text;
-    char buffer[4096];
-    off_t offset = 0;
-    for (;;) {
-        ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return std::nullopt;
-        if (n == 0)
-            return text;
-        text.append(buffer, static_cast<std::size_t>(n));
-        offset += n;
-    }
 }
 
 ResctrlFs::ResctrlFs(std::filesystem::path root)

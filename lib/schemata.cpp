@@ -26,10 +26,7 @@ std::string padLeft(std::string text, unsigned width, char fill) {
 Schemata Schemata::parse(std::string_view text) {
     Schemata result;
     std::size_t lineNo = 0;
-    while (!text.empty()) {
-        const auto newline = text.find('\n');
-        const std::string_view rawLine = text.substr(0, newline);
-        text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    for (const std::string_view rawLine : splitLines(text)) {
         ++lineNo;
 
         const std::string_view line = trim(rawLine);
