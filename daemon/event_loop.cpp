@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <string>
@@ -134,8 +135,7 @@ UniqueFd openMountTable() {
 UniqueFd openPidFd(pid_t pid) {
     UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
     if (!fd.isValid())
-        throw std::system_error(errno, std::generic_category(),
-                                "pidfd_open " + std::to_string(pid));
+        throw std::system_error(errno, std::generic_category(), fmt::format("pidfd_open {}", pid));
     return fd;
 }
 

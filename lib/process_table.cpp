@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sstream>
 #include <string_view>
 #include <system_error>
@@ -113,7 +114,7 @@ ThreadInfo toThreadInfo(pid_t tid, pid_t tgid, const StatFields& fields) {
 
 std::optional<unsigned> parseVcpuThreadName(const std::string& comm) {
     constexpr std::string_view kPrefix = "CPU ";
-    if (comm.rfind(kPrefix, 0) != 0)
+    if (!comm.starts_with(kPrefix))
         return std::nullopt;
     auto slash = comm.find('/', kPrefix.size());
     if (slash == std::string::npos || slash == kPrefix.size() || slash + 1 == comm.size())
@@ -174,7 +175,7 @@ std::set<pid_t> ProcessTable::threadIds(pid_t pid) const {
     std::filesystem::directory_iterator it(procRoot_ / std::to_string(pid) / "task", ec);
     if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
         ec == std::errc::not_enough_memory)
-        throw std::system_error(ec, "list /proc/" + std::to_string(pid) + "/task");
+        throw std::system_error(ec, fmt::format("list /proc/{}/task", pid));
     for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
         if (auto tid = parseUnsigned<pid_t>(it->path().filename().string()))
             tids.insert(*tid);

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <thread>
@@ -48,10 +49,10 @@ ResctrlLock ResctrlLock::acquire(const std::filesystem::path& root,
 
 std::string ResctrlLock::busyMessage(const std::filesystem::path& root,
                                      std::chrono::milliseconds waited) {
-    return "the resctrl lock on " + root.string() + " is held by another program for more than " +
-           std::to_string(waited.count()) +
-           " ms (pqos, runc or another resctrl tool, or any local user: lslocks shows who); "
-           "try again";
+    return fmt::format("the resctrl lock on {} is held by another program for more than {} ms "
+                       "(pqos, runc or another resctrl tool, or any local user: lslocks shows "
+                       "who); try again",
+                       root.string(), waited.count());
 }
 
 std::string KernelFailure::describe() const {

@@ -2,6 +2,7 @@
 #include "schemata.h"
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <string>
 
 #include "errors.h"
@@ -11,8 +12,8 @@ namespace resctrld {
 namespace {
 
 [[noreturn]] void fail(std::size_t lineNo, std::string_view line, std::string_view what) {
-    throw ResctrlUnavailable("cannot parse schemata line " + std::to_string(lineNo) + " '" +
-                             std::string(line) + "': " + std::string(what));
+    throw ResctrlUnavailable(
+        fmt::format("cannot parse schemata line {} '{}': {}", lineNo, line, what));
 }
 
 std::string padLeft(std::string text, unsigned width, char fill) {
@@ -72,7 +73,7 @@ Schemata Schemata::parse(std::string_view text) {
                                        ? result.mask(*resource, cacheId).has_value()
                                        : result.bandwidth(*resource, cacheId).has_value();
             if (duplicate)
-                fail(lineNo, line, "domain " + std::to_string(*id) + " appears twice");
+                fail(lineNo, line, fmt::format("domain {} appears twice", *id));
             if (isCacheResource(*resource)) {
                 const auto mask = CbmMask::parseHex(valueText);
                 if (!mask)
@@ -157,7 +158,7 @@ std::string Schemata::formatLine(Resource resource, const SchemataFormat& layout
         if (!first)
             line += ';';
         first = false;
-        line += std::to_string(id.value) + "=" + value;
+        line += fmt::format("{}={}", id.value, value);
     };
     if (isCacheResource(resource)) {
         for (const auto& [id, mask] : masks(resource))
