@@ -21,10 +21,10 @@ namespace resctrld {
 
 class FdWatch;
 
-// The daemon's single event loop (style.md, "one event loop thread owns all state"): the bus
-// connection's fd and timeout from sdbus-c++'s getEventLoopPollData(), plus the fds of FdWatch
-// objects (signals, timers, pidfds, the mount table). Every callback, bus handler and signal
-// emission runs on the thread that calls run().
+// The daemon's single event loop, whose thread owns all state: the bus connection's fd and timeout
+// from sdbus-c++'s getEventLoopPollData(), plus the fds of FdWatch objects (signals, timers,
+// pidfds, the mount table). Every callback, bus handler and signal emission runs on the thread
+// that calls run().
 class EventLoop {
 public:
     using Handler = std::function<void()>;
