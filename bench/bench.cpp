@@ -171,8 +171,8 @@ long long contextSwitches(pid_t pid) {
     for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
         std::istringstream status(slurp(task.path() / "status"));
         for (std::string line; std::getline(status, line);)
-            if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
-                line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+            if (line.starts_with("voluntary_ctxt_switches:") ||
+                line.starts_with("nonvoluntary_ctxt_switches:"))
                 total += std::stoll(line.substr(line.find(':') + 1));
     }
     return total;
@@ -462,7 +462,7 @@ void benchStartStop(Bench& b, const std::string& label, const Shape& shape, cons
     for (unsigned i = 0; i < planned.size(); ++i) {
         const std::string& g = planned[i].get<0>();
         // topGroups(): allocation groups and the monitor groups under the root's mon_groups/.
-        if (i < allocations || g.rfind("mon_groups/", 0) == 0)
+        if (i < allocations || g.starts_with("mon_groups/"))
             script << "rmdir " << (root / g).string() << "\n";
     }
     for (const auto& line : defaultGroupLines(rootDuring, rootBefore))
@@ -1184,7 +1184,7 @@ void benchLockHeld(Bench& b, const fs::path& dir, const fs::path& profile) {
 long statusKiB(pid_t pid, const std::string& field) {
     std::istringstream in(slurp("/proc/" + std::to_string(pid) + "/status"));
     for (std::string line; std::getline(in, line);)
-        if (line.rfind(field + ":", 0) == 0)
+        if (line.starts_with(field + ":"))
             return std::stol(line.substr(field.size() + 1));
     throw std::runtime_error("no " + field + " in /proc/" + std::to_string(pid) + "/status");
 }

@@ -71,7 +71,7 @@ double validateMilliseconds(sdbus::IProxy& manager, const std::string& xml) {
         call << xml;
         manager.callMethod(call, kCallTimeout);
     } catch (const sdbus::Error& e) {
-        if (e.getName().rfind("org.resctrld1.Error.", 0) != 0)
+        if (!e.getName().starts_with("org.resctrld1.Error."))
             throw;
     }
     return Milliseconds(std::chrono::steady_clock::now() - start).count();

@@ -170,11 +170,10 @@ std::shared_ptr<AuditedCall> AccessPolicy::requirePrivileged(sdbus::IObject& obj
     const auto caller = credentialsOf(object.getConnection(), call->getSender());
     if (!isPrivileged(caller)) {
         audit_.log(caller.uid, auditText(method, domain, caller.uid) + ": refused (AccessDenied)");
-        throw AccessDenied(std::string(method) +
-                           " is reserved for root and members of AllowedGroups=; "
-                           "the caller runs as " +
-                           (caller.uid == kUnknownUid ? std::string("an unknown uid")
-                                                      : "uid " + std::to_string(caller.uid)));
+        throw AccessDenied(fmt::format(
+            "{} is reserved for root and members of AllowedGroups=; the caller runs as {}", method,
+            caller.uid == kUnknownUid ? std::string("an unknown uid")
+                                      : fmt::format("uid {}", caller.uid)));
     }
     return std::make_shared<AuditedCall>(audit_, caller, std::string(method), std::move(domain),
                                          threadOwnersFor(caller));

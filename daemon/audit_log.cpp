@@ -44,10 +44,9 @@ void AuditLog::closeWindows(Clock::time_point now) {
             tm local{};
             localtime_r(&window.startedAt, &local);
             std::strftime(time.data(), time.size(), "%H:%M:%S", &local);
-            sink_("audit: " + describeCaller(it->first) + ": " + std::to_string(window.suppressed) +
-                  " more lines suppressed since " + time.data() + " (at most " +
-                  std::to_string(kLinesPerWindow) + " per " + std::to_string(kWindow.count()) +
-                  " s)");
+            sink_(fmt::format("audit: {}: {} more lines suppressed since {} (at most {} per {} s)",
+                              describeCaller(it->first), window.suppressed, time.data(),
+                              kLinesPerWindow, kWindow.count()));
         }
         it = windows_.erase(it);
     }
@@ -95,8 +94,8 @@ std::string describeCaller(uid_t uid) {
     passwd entry{};
     passwd* found = nullptr;
     if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr)
-        return "uid " + std::to_string(uid);
-    return "uid " + std::to_string(uid) + " (" + found->pw_name + ")";
+        return fmt::format("uid {}", uid);
+    return fmt::format("uid {} ({})", uid, found->pw_name);
 }
 
 std::string quoteForLog(std::string_view text) {

@@ -33,7 +33,7 @@ template <class Body> decltype(auto) translateErrors(const char* method, Body&& 
         throw sdbus::Error(std::string(e.dbusName()), e.what());
     } catch (const sdbus::Error& e) {
         // Already translated (a nested handler's): kept.
-        if (e.getName().rfind(kErrorPrefix, 0) == 0) {
+        if (e.getName().starts_with(kErrorPrefix)) {
             releaseAuditLine(e.getName());
             throw;
         }

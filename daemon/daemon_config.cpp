@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <fmt/format.h>
 #include <fstream>
 #include <system_error>
 
@@ -197,7 +198,7 @@ std::vector<std::string> applyConfigText(Config& config, const std::string& text
     if (line != 0) {
         std::string what =
             ctx.firstError.value_or("syntax error (expected [Section] or Key=Value)");
-        throw ConfigError(std::string(origin) + ":" + std::to_string(line) + ": " + what);
+        throw ConfigError(fmt::format("{}:{}: {}", origin, line, what));
     }
     config = std::move(updated);
     return ctx.warnings;

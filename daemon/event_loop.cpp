@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <string>
@@ -88,31 +89,31 @@ void EventLoop::run() {
     }
 }
 
-SignalWatch::SignalWatch(EventLoop& loop, std::initializer_list<int> signals,
-                         std::function<void(int)> onSignal)
+FdWatch::FdWatch(EventLoop& loop, UniqueFd fd, short events, EventLoop::Handler onEvent)
     : loop_(loop)
-    , onSignal_(std::move(onSignal)) {
+    , fd_(std::move(fd)) {
+    loop_.watch(fd_.get(), events, std::move(onEvent));
+}
+
+FdWatch::~FdWatch() {
+    loop_.unwatch(fd_.get());
+}
+
+namespace {
+
+// Blocks `signals` for the process and returns a signalfd that reads them.
+UniqueFd openSignalFd(std::initializer_list<int> signals) {
     sigset_t mask;
     sigemptyset(&mask);
     for (int s : signals)
         sigaddset(&mask, s);
     if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0)
         throw std::system_error(errno, std::generic_category(), "sigprocmask");
-    fd_ = UniqueFd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!fd_.isValid())
+    UniqueFd fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd.isValid())
         throw std::system_error(errno, std::generic_category(), "signalfd");
-    loop_.watch(fd_.get(), [this] {
-        signalfd_siginfo info{};
-        while (read(fd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info)))
-            onSignal_(static_cast<int>(info.ssi_signo));
-    });
+    return fd;
 }
-
-SignalWatch::~SignalWatch() {
-    loop_.unwatch(fd_.get());
-}
-
-namespace {
 
 // Reading the table to its end re-arms the kernel's change notification.
 void drain(int fd) {
@@ -122,67 +123,75 @@ void drain(int fd) {
     }
 }
 
+// /proc/self/mountinfo, read to its end so that the next change is the one reported.
+UniqueFd openMountTable() {
+    UniqueFd fd(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC));
+    if (!fd.isValid())
+        throw std::system_error(errno, std::generic_category(), "open /proc/self/mountinfo");
+    drain(fd.get());
+    return fd;
+}
+
+UniqueFd openPidFd(pid_t pid) {
+    UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!fd.isValid())
+        throw std::system_error(errno, std::generic_category(), fmt::format("pidfd_open {}", pid));
+    return fd;
+}
+
+UniqueFd openTimerFd() {
+    UniqueFd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    if (!fd.isValid())
+        throw std::system_error(errno, std::generic_category(), "timerfd_create");
+    return fd;
+}
+
 } // namespace
 
+SignalWatch::SignalWatch(EventLoop& loop, std::initializer_list<int> signals,
+                         std::function<void(int)> onSignal)
+    : onSignal_(std::move(onSignal))
+    , watch_(loop, openSignalFd(signals), POLLIN, [this] {
+        signalfd_siginfo info{};
+        while (read(watch_.fd(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info)))
+            onSignal_(static_cast<int>(info.ssi_signo));
+    }) {
+}
+
 MountTableWatch::MountTableWatch(EventLoop& loop, EventLoop::Handler onChange)
-    : loop_(loop)
-    , fd_(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC))
-    , onChange_(std::move(onChange)) {
-    if (!fd_.isValid())
-        throw std::system_error(errno, std::generic_category(), "open /proc/self/mountinfo");
-    drain(fd_.get());
-    loop_.watch(fd_.get(), POLLPRI, [this] {
-        drain(fd_.get());
+    : onChange_(std::move(onChange))
+    , watch_(loop, openMountTable(), POLLPRI, [this] {
+        drain(watch_.fd());
         onChange_();
-    });
+    }) {
 }
 
-MountTableWatch::~MountTableWatch() {
-    loop_.unwatch(fd_.get());
-}
-
+// onExit may destroy this watch: the loop runs a copy of the handler, which touches nothing of the
+// watch after calling onExit. It checks the fd again: an fd closed and reused in the same loop
+// iteration must not fire.
 ProcessExitWatch::ProcessExitWatch(EventLoop& loop, pid_t pid, EventLoop::Handler onExit)
-    : loop_(loop)
-    , fd_(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))) {
-    if (!fd_.isValid())
-        throw std::system_error(errno, std::generic_category(),
-                                "pidfd_open " + std::to_string(pid));
-    // The loop keeps its own copy of the handler, so it may destroy this watch. It checks the fd
-    // again: an fd closed and reused in the same loop iteration must not fire.
-    loop_.watch(fd_.get(), [fd = fd_.get(), onExit = std::move(onExit)] {
-        pollfd exited{fd, POLLIN, 0};
+    : watch_(loop, openPidFd(pid), POLLIN, [this, onExit = std::move(onExit)] {
+        pollfd exited{watch_.fd(), POLLIN, 0};
         if (poll(&exited, 1, 0) == 1 && (exited.revents & POLLIN))
             onExit();
-    });
-}
-
-ProcessExitWatch::~ProcessExitWatch() {
-    loop_.unwatch(fd_.get());
+    }) {
 }
 
 PeriodicTimer::PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval,
                              EventLoop::Handler onTick)
-    : loop_(loop)
-    , onTick_(std::move(onTick)) {
-    fd_ = UniqueFd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-    if (!fd_.isValid())
-        throw std::system_error(errno, std::generic_category(), "timerfd_create");
-    setInterval(interval);
-    loop_.watch(fd_.get(), [this] {
+    : onTick_(std::move(onTick))
+    , watch_(loop, openTimerFd(), POLLIN, [this] {
         std::uint64_t expirations = 0;
-        if (read(fd_.get(), &expirations, sizeof(expirations)) ==
+        if (read(watch_.fd(), &expirations, sizeof(expirations)) ==
             static_cast<ssize_t>(sizeof(expirations)))
             onTick_();
-    });
-}
-
-PeriodicTimer::~PeriodicTimer() {
-    loop_.unwatch(fd_.get());
+    }) {
+    setInterval(interval);
 }
 
 void PeriodicTimer::disarm() {
     const itimerspec stopped{};
-    if (timerfd_settime(fd_.get(), 0, &stopped, nullptr) != 0)
+    if (timerfd_settime(watch_.fd(), 0, &stopped, nullptr) != 0)
         throw std::system_error(errno, std::generic_category(), "timerfd_settime");
 }
 
@@ -192,7 +201,7 @@ void PeriodicTimer::setInterval(std::chrono::microseconds interval) {
     spec.it_interval.tv_sec = static_cast<time_t>(usec / 1'000'000);
     spec.it_interval.tv_nsec = static_cast<long>((usec % 1'000'000) * 1000);
     spec.it_value = spec.it_interval;
-    if (timerfd_settime(fd_.get(), 0, &spec, nullptr) != 0)
+    if (timerfd_settime(watch_.fd(), 0, &spec, nullptr) != 0)
         throw std::system_error(errno, std::generic_category(), "timerfd_settime");
 }
 

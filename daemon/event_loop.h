@@ -19,22 +19,18 @@ class IConnection;
 
 namespace resctrld {
 
-// The daemon's single event loop (style.md, "one event loop thread owns all state"): the bus
-// connection's fd and timeout from sdbus-c++'s getEventLoopPollData(), plus any other fd (signals,
-// timers). Every callback, bus handler and signal emission runs on the thread that calls run().
+class FdWatch;
+
+// The daemon's single event loop, whose thread owns all state: the bus connection's fd and timeout
+// from sdbus-c++'s getEventLoopPollData(), plus the fds of FdWatch objects (signals, timers,
+// pidfds, the mount table). Every callback, bus handler and signal emission runs on the thread
+// that calls run().
 class EventLoop {
 public:
     using Handler = std::function<void()>;
 
     explicit EventLoop(sdbus::IConnection& bus)
         : bus_(bus) {}
-
-    // Calls `onReadable` whenever `fd` polls readable. The fd stays owned by the caller and must
-    // outlive the watch.
-    void watch(int fd, Handler onReadable) { watch(fd, POLLIN, std::move(onReadable)); }
-    // Calls `onEvent` whenever `fd` polls any of `events` (e.g. POLLPRI for /proc/self/mountinfo).
-    void watch(int fd, short events, Handler onEvent);
-    void unwatch(int fd);
 
     // Runs `handler` once, after the bus message being handled now (e.g. to destroy the object
     // whose method is running: sdbus-c++ still sends the reply through it).
@@ -45,6 +41,12 @@ public:
     void quit() { quit_ = true; }
 
 private:
+    friend class FdWatch;
+
+    // Calls `onEvent` whenever `fd` polls any of `events`; only FdWatch watches, so that every
+    // watch ends before its fd is closed.
+    void watch(int fd, short events, Handler onEvent);
+    void unwatch(int fd);
     void runDeferred();
 
     sdbus::IConnection& bus_;
@@ -53,20 +55,35 @@ private:
     bool quit_ = false;
 };
 
+// The one fd-event primitive: owns an fd and watches it on the loop for as long as it lives. The
+// loop calls `onEvent` whenever the fd polls any of `events` (POLLIN, or POLLPRI for
+// /proc/self/mountinfo); the destructor stops the watch, then closes the fd. The loop runs a copy
+// of `onEvent`, so the handler may destroy the FdWatch (and what it captured by value survives).
+class FdWatch {
+public:
+    // `fd` is valid: the caller checks it, as only the caller can say what failed to open.
+    FdWatch(EventLoop& loop, UniqueFd fd, short events, EventLoop::Handler onEvent);
+    ~FdWatch();
+    FdWatch(const FdWatch&) = delete;
+    FdWatch& operator=(const FdWatch&) = delete;
+
+    int fd() const noexcept { return fd_.get(); }
+
+private:
+    EventLoop& loop_;
+    UniqueFd fd_;
+};
+
 // Blocks the given signals for the process and delivers them through a signalfd on the loop, so a
 // signal handler never runs in the middle of a bus call. Block before any thread starts.
 class SignalWatch {
 public:
     SignalWatch(EventLoop& loop, std::initializer_list<int> signals,
                 std::function<void(int signal)> onSignal);
-    ~SignalWatch();
-    SignalWatch(const SignalWatch&) = delete;
-    SignalWatch& operator=(const SignalWatch&) = delete;
 
 private:
-    EventLoop& loop_;
-    UniqueFd fd_;
     std::function<void(int)> onSignal_;
+    FdWatch watch_; // last: it stops before onSignal_ goes
 };
 
 // Calls `onChange` when the mount table changes (the kernel marks /proc/self/mountinfo with
@@ -74,14 +91,10 @@ private:
 class MountTableWatch {
 public:
     MountTableWatch(EventLoop& loop, EventLoop::Handler onChange);
-    ~MountTableWatch();
-    MountTableWatch(const MountTableWatch&) = delete;
-    MountTableWatch& operator=(const MountTableWatch&) = delete;
 
 private:
-    EventLoop& loop_;
-    UniqueFd fd_;
     EventLoop::Handler onChange_;
+    FdWatch watch_;
 };
 
 // Calls `onExit` when process `pid` exits, through a pidfd (Linux 5.3), so nothing polls for it.
@@ -91,13 +104,9 @@ private:
 class ProcessExitWatch {
 public:
     ProcessExitWatch(EventLoop& loop, pid_t pid, EventLoop::Handler onExit);
-    ~ProcessExitWatch();
-    ProcessExitWatch(const ProcessExitWatch&) = delete;
-    ProcessExitWatch& operator=(const ProcessExitWatch&) = delete;
 
 private:
-    EventLoop& loop_;
-    UniqueFd fd_;
+    FdWatch watch_;
 };
 
 // A periodic CLOCK_MONOTONIC timer on the loop (timerfd: no drift, no busy waiting). Missed
@@ -105,18 +114,14 @@ private:
 class PeriodicTimer {
 public:
     PeriodicTimer(EventLoop& loop, std::chrono::microseconds interval, EventLoop::Handler onTick);
-    ~PeriodicTimer();
     // The next tick comes `interval` from now, and so on. Safe to call from onTick.
     void setInterval(std::chrono::microseconds interval);
     // No more ticks until setInterval(). Safe to call from onTick.
     void disarm();
-    PeriodicTimer(const PeriodicTimer&) = delete;
-    PeriodicTimer& operator=(const PeriodicTimer&) = delete;
 
 private:
-    EventLoop& loop_;
-    UniqueFd fd_;
     EventLoop::Handler onTick_;
+    FdWatch watch_;
 };
 
 } // namespace resctrld

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <string>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -59,7 +60,7 @@ InstanceLock::InstanceLock(const std::filesystem::path& directory, const std::st
     }
 
     // Record our pid for the message above; a failure here only makes that message vaguer.
-    const std::string pid = std::to_string(getpid()) + "\n";
+    const std::string pid = fmt::format("{}\n", getpid());
     if (ftruncate(fd_, 0) == 0) {
         [[maybe_unused]] const ssize_t written = pwrite(fd_, pid.data(), pid.size(), 0);
     }

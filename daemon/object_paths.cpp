@@ -2,6 +2,7 @@
 #include "object_paths.h"
 
 #include <cstdlib>
+#include <fmt/format.h>
 #include <memory>
 #include <new>
 #include <system_error>
@@ -39,11 +40,11 @@ std::string domainObjectPath(std::string_view domainName) {
 }
 
 std::string allocationObjectPath(std::string_view domainName, std::size_t index) {
-    return domainObjectPath(domainName) + "/allocation/" + std::to_string(index);
+    return fmt::format("{}/allocation/{}", domainObjectPath(domainName), index);
 }
 
 std::string monitorObjectPath(std::string_view domainName, std::size_t index) {
-    return domainObjectPath(domainName) + "/monitor/" + std::to_string(index);
+    return fmt::format("{}/monitor/{}", domainObjectPath(domainName), index);
 }
 
 bool decodeDomainObjectPath(std::string_view path, std::string& domainName) {

@@ -2,11 +2,14 @@
 #include "resctrl_mount.h"
 
 #include <cerrno>
-#include <fstream>
+#include <fcntl.h>
 #include <sstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <system_error>
+
+#include "text.h"
+#include "unique_fd.h"
 
 namespace resctrld {
 namespace {
@@ -32,12 +35,14 @@ std::string unescapeMountinfo(const std::string& field) {
 
 std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
                                              const std::filesystem::path& mountinfo) {
-    std::ifstream in(mountinfo);
     std::vector<std::string> options;
-    std::string line;
-    while (std::getline(in, line)) {
+    const UniqueFd fd(open(mountinfo.c_str(), O_RDONLY | O_CLOEXEC));
+    const auto text = fd.isValid() ? readAll(fd.get()) : std::nullopt;
+    if (!text)
+        return options;
+    for (const std::string_view line : splitLines(*text)) {
         // id parent major:minor root mountpoint options [optional...] - fstype source superopts
-        std::istringstream fields(line);
+        std::istringstream fields{std::string(line)};
         std::string id, parent, device, fsRoot, mountPoint, mountOptions;
         fields >> id >> parent >> device >> fsRoot >> mountPoint >> mountOptions;
         std::string word;
@@ -49,11 +54,9 @@ std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
             std::filesystem::path(unescapeMountinfo(mountPoint)) != root.lexically_normal())
             continue;
         options.clear(); // the last mount on a path is the visible one
-        std::istringstream list(superOptions);
-        std::string option;
-        while (std::getline(list, option, ',')) {
+        for (const std::string_view option : split(superOptions, ',')) {
             if (!option.empty() && option != "rw" && option != "ro")
-                options.push_back(option);
+                options.emplace_back(option);
         }
     }
     return options;

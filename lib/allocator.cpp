@@ -2,6 +2,7 @@
 #include "allocator.h"
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <tuple>
 
 #include "errors.h"
@@ -20,19 +21,18 @@ std::string formatIds(const std::vector<CacheId>& ids) {
             text += ',';
         text += std::to_string(ids[i].value);
         if (j > i)
-            text += "-" + std::to_string(ids[j].value);
+            text += fmt::format("-{}", ids[j].value);
         i = j + 1;
     }
     return text.empty() ? "none" : text;
 }
 
 std::string waysText(unsigned ways) {
-    return std::to_string(ways) + (ways == 1 ? " way" : " ways");
+    return fmt::format("{} {}", ways, ways == 1 ? "way" : "ways");
 }
 
 std::string cacheName(const CacheRequest& request) {
-    std::string name =
-        "L" + std::to_string(request.level) + " cache " + std::to_string(request.id.value);
+    std::string name = fmt::format("L{} cache {}", request.level, request.id.value);
     if (request.type != CacheType::Both)
         name += " (" + std::string(toString(request.type)) + ")";
     return name;
@@ -98,11 +98,11 @@ CbmMask Allocator::defaultGroupMask(const CacheResource& cache, CacheId id,
 }
 
 void Allocator::check(const CacheRequest& request) const {
-    const std::string level = "L" + std::to_string(request.level);
+    const std::string level = fmt::format("L{}", request.level);
     const auto resource = cacheResource(request.level, request.type);
     if (!resource)
-        throw NotSupported("cache level " + std::to_string(request.level) +
-                           " cannot be tuned: resctrl allocates only L2 and L3");
+        throw NotSupported(fmt::format(
+            "cache level {} cannot be tuned: resctrl allocates only L2 and L3", request.level));
     const CacheResource* cache = host_.cacheResource(*resource);
     if (!cache) {
         if (request.type == CacheType::Both && host_.isCdpEnabled(request.level))
@@ -127,9 +127,9 @@ void Allocator::check(const CacheRequest& request) const {
         std::vector<CacheId> ids;
         for (const auto& [id, size] : cache->domains)
             ids.push_back(id);
-        throw NotSupported(level + " cache id " + std::to_string(request.id.value) +
-                           " does not exist on this host (" + std::string(resourceName(*resource)) +
-                           " ids: " + formatIds(ids) + ")");
+        throw NotSupported(fmt::format("{} cache id {} does not exist on this host ({} ids: {})",
+                                       level, request.id.value, resourceName(*resource),
+                                       formatIds(ids)));
     }
     const Bytes cacheSize = cache->domains.at(request.id);
     const Bytes granularity = cache->granularity(request.id);
@@ -168,24 +168,23 @@ void Allocator::check(const BandwidthRequest& request) const {
                            " under " + host_.resctrlRoot.string() + ")");
     }
     if (!bandwidth->hasDomain(request.node))
-        throw NotSupported(name + " node " + std::to_string(request.node.value) +
-                           " does not exist on this host (nodes: " + formatIds(bandwidth->domains) +
-                           ")");
-    const std::string asked = "bandwidth " + std::to_string(request.value) + " on " + name +
-                              " node " + std::to_string(request.node.value);
+        throw NotSupported(fmt::format("{} node {} does not exist on this host (nodes: {})", name,
+                                       request.node.value, formatIds(bandwidth->domains)));
+    const std::string asked =
+        fmt::format("bandwidth {} on {} node {}", request.value, name, request.node.value);
     const std::string unit = " (unit: " + std::string(toString(bandwidth->unit)) + ")";
     // With mba_MBps the kernel takes any u32 as a target in MiB/s (§4.4).
     if (bandwidth->unit == BandwidthUnit::MiBps)
         return;
     if (bandwidth->bandwidthGran > 1 && request.value % bandwidth->bandwidthGran != 0)
-        throw InvalidDefinition(asked + " is not a multiple of the host's granularity " +
-                                std::to_string(bandwidth->bandwidthGran) + unit);
+        throw InvalidDefinition(fmt::format("{} is not a multiple of the host's granularity {}{}",
+                                            asked, bandwidth->bandwidthGran, unit));
     if (request.value < bandwidth->minBandwidth)
-        throw InvalidDefinition(asked + " is below the host's minimum " +
-                                std::to_string(bandwidth->minBandwidth) + unit);
+        throw InvalidDefinition(fmt::format("{} is below the host's minimum {}{}", asked,
+                                            bandwidth->minBandwidth, unit));
     if (request.value > bandwidth->maxBandwidth)
-        throw InvalidDefinition(asked + " is above the host's maximum " +
-                                std::to_string(bandwidth->maxBandwidth) + unit);
+        throw InvalidDefinition(fmt::format("{} is above the host's maximum {}{}", asked,
+                                            bandwidth->maxBandwidth, unit));
 }
 
 // Placement strategy. Among all positions of a contiguous window of the needed ways inside the
@@ -263,9 +262,9 @@ Schemata Allocator::allocate(std::span<const CacheRequest> caches,
     Schemata reserved;
     for (const BandwidthRequest& request : bandwidths) {
         if (reserved.bandwidth(request.resource, request.node))
-            throw InvalidDefinition("two bandwidth values for " +
-                                    std::string(resourceName(request.resource)) + " node " +
-                                    std::to_string(request.node.value) + " in one group");
+            throw InvalidDefinition(fmt::format("two bandwidth values for {} node {} in one group",
+                                                resourceName(request.resource),
+                                                request.node.value));
         reserved.setBandwidth(request.resource, request.node, request.value);
     }
 
@@ -274,10 +273,10 @@ Schemata Allocator::allocate(std::span<const CacheRequest> caches,
         for (const GroupHolding& group : groups_)
             own += group.owner == GroupOwner::Own ? 1 : 0;
         const unsigned total = host_.closidBudget();
-        throw NoSpace("out of CLOSIDs: this host has " + std::to_string(total) +
-                      " control groups besides the default group and all are taken (" +
-                      std::to_string(own) + " by resctrld, " +
-                      std::to_string(total > own ? total - own : 0) + " by other tools)");
+        throw NoSpace(fmt::format("out of CLOSIDs: this host has {} control groups besides the "
+                                  "default group and all are taken ({} by resctrld, {} by other "
+                                  "tools)",
+                                  total, own, total > own ? total - own : 0));
     }
 
     // Requests of one group are placed independently of each other: the group's own code and

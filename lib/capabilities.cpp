@@ -40,7 +40,7 @@ std::vector<std::string> featuresWithPrefix(const MonitorResource& monitor,
                                             std::string_view prefix) {
     std::vector<std::string> out;
     for (const auto& feature : monitor.features)
-        if (feature.rfind(prefix, 0) == 0)
+        if (feature.starts_with(prefix))
             out.push_back(feature);
     return out;
 }

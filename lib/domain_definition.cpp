@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <fmt/format.h>
 #include <limits>
 #include <map>
 #include <memory>
@@ -152,8 +153,8 @@ public:
 private:
     static void checkCount(std::size_t found, unsigned limit, std::string_view element) {
         if (found > limit)
-            invalid("the definition has " + std::to_string(found) + " <" + std::string(element) +
-                    "> elements; resctrld accepts at most " + std::to_string(limit));
+            invalid(fmt::format("the definition has {} <{}> elements; resctrld accepts at most {}",
+                                found, element, limit));
     }
 
     // The element limits, before any element is looked at closely.
@@ -169,7 +170,7 @@ private:
     }
 
     std::string describeLimit() const {
-        return "the domain's vCPU count " + std::to_string(vcpuCount_.value_or(0));
+        return fmt::format("the domain's vCPU count {}", vcpuCount_.value_or(0));
     }
 
     // P1, P2 and the truncation of rule 1 / P3.
@@ -308,12 +309,11 @@ private:
             const CacheSpec& other = entry.def.caches[index];
             if (other.type == CacheType::Both || request.type == CacheType::Both ||
                 other.type == request.type)
-                invalid(where + ": <cache level='" + std::to_string(request.level) + "' id='" +
-                        std::to_string(request.id.value) + "' type='" +
-                        std::string(toString(request.type)) + "'> collides with type='" +
-                        std::string(toString(other.type)) +
-                        "' on the same cache (one 'both', or at most one 'code' and one 'data', "
-                        "per cache id)");
+                invalid(fmt::format("{}: <cache level='{}' id='{}' type='{}'> collides with "
+                                    "type='{}' on the same cache (one 'both', or at most one "
+                                    "'code' and one 'data', per cache id)",
+                                    where, request.level, request.id.value, toString(request.type),
+                                    toString(other.type)));
         }
         sameCache.push_back(entry.def.caches.size());
         entry.def.caches.push_back(request);
@@ -326,9 +326,9 @@ private:
         request.node = requiredNumber<unsigned>(node, "id", where, "node");
         request.bandwidth = requiredNumber<unsigned>(node, "bandwidth", where, "node");
         if (!entry.nodes.insert(request.node).second)
-            invalid(where + ": <node id='" + std::to_string(request.node) +
-                    "'> is given twice for vCPUs " + entry.def.vcpus.format() +
-                    " (at most one bandwidth per node and vCPU set)");
+            invalid(fmt::format("{}: <node id='{}'> is given twice for vCPUs {} (at most one "
+                                "bandwidth per node and vCPU set)",
+                                where, request.node, entry.def.vcpus.format()));
         entry.def.bandwidths.push_back(request);
     }
 
@@ -338,8 +338,9 @@ private:
         if (kind == MonitorKind::Cache) {
             auto level = requiredNumber<unsigned>(node, "level", where, "monitor");
             if (level != 3)
-                invalid(where + ": <monitor level='" + std::to_string(level) +
-                        "'> is not supported: only level 3 caches can be monitored");
+                invalid(fmt::format("{}: <monitor level='{}'> is not supported: only level 3 "
+                                    "caches can be monitored",
+                                    where, level));
         }
         auto [written, vcpus] = readVcpus(node, "monitor");
         std::string label = "monitor " + quoted("vcpus", written);
@@ -485,8 +486,8 @@ void parseVcpuElement(const xmlNode* domain, DomainDefinition& out) {
     std::string text(trim(textOf(elements.front())));
     auto max = parseUnsigned<unsigned>(text);
     if (!max || *max == 0 || *max > VcpuSet::kMaxVcpus)
-        invalid("<vcpu>" + text + "</vcpu> is not a vCPU count between 1 and " +
-                std::to_string(VcpuSet::kMaxVcpus));
+        invalid(fmt::format("<vcpu>{}</vcpu> is not a vCPU count between 1 and {}", text,
+                            VcpuSet::kMaxVcpus));
     out.maxVcpus = *max;
     out.vcpuCount = *max;
     if (auto current = attribute(elements.front(), "current")) {
@@ -495,8 +496,8 @@ void parseVcpuElement(const xmlNode* domain, DomainDefinition& out) {
             invalid("<vcpu> attribute " + quoted("current", *current) +
                     " is not a positive integer");
         if (*value > *max)
-            invalid("<vcpu> attribute " + quoted("current", *current) +
-                    " exceeds the maximum vCPU count " + std::to_string(*max));
+            invalid(fmt::format("<vcpu> attribute {} exceeds the maximum vCPU count {}",
+                                quoted("current", *current), *max));
         out.vcpuCount = *value;
     }
 }

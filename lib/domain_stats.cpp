@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "domain_stats.h"
 
+#include <fmt/format.h>
+
 namespace resctrld {
 
 DomainStats domainStats(const Plan& plan, std::span<const MonitorSample> samples) {
@@ -12,15 +14,15 @@ DomainStats domainStats(const Plan& plan, std::span<const MonitorSample> samples
         const MonitorSample& sample = samples[i];
         const bool isCache = monitor.kind == MonitorKind::Cache;
         const std::string prefix =
-            isCache ? "cpu.cache.monitor." + std::to_string(cacheMonitors++) + "."
-                    : "memory.bandwidth.monitor." + std::to_string(bandwidthMonitors++) + ".";
+            isCache ? fmt::format("cpu.cache.monitor.{}.", cacheMonitors++)
+                    : fmt::format("memory.bandwidth.monitor.{}.", bandwidthMonitors++);
         const std::string banks = isCache ? "bank." : "node.";
         stats[prefix + "name"] = monitor.name;
         stats[prefix + "vcpus"] = monitor.vcpus.format();
         stats[prefix + banks + "count"] = static_cast<std::uint32_t>(sample.states.size());
         std::uint32_t j = 0;
         for (const auto& [id, state] : sample.states) {
-            const std::string bank = prefix + banks + std::to_string(j++) + ".";
+            const std::string bank = fmt::format("{}{}{}.", prefix, banks, j++);
             stats[bank + "id"] = static_cast<std::uint32_t>(id);
             auto put = [&, cacheId = id](const std::string& key,
                                          const std::map<unsigned, std::uint64_t>& m) {

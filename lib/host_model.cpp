@@ -14,7 +14,6 @@
 #include <spdlog/spdlog.h>
 
 #include "errors.h"
-#include "resctrl_fs.h"
 #include "schemata.h"
 #include "text.h"
 #include "unique_fd.h"
@@ -220,19 +219,9 @@ MountEntry findMount(const fs::path& mountinfo, const fs::path& mountPoint) {
         return entry;
     std::error_code error;
     const fs::path wanted = fs::weakly_canonical(mountPoint, error).lexically_normal();
-    std::string_view rest = *text;
-    while (!rest.empty()) {
-        const auto newline = rest.find('\n');
-        std::string_view line = rest.substr(0, newline);
-        rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
-
-        std::vector<std::string_view> fields;
-        while (!line.empty()) {
-            const auto space = line.find(' ');
-            if (space != 0)
-                fields.push_back(line.substr(0, space));
-            line.remove_prefix(space == std::string_view::npos ? line.size() : space + 1);
-        }
+    for (const std::string_view line : splitLines(*text)) {
+        auto fields = split(line, ' ');
+        std::erase(fields, std::string_view{});
         const auto separator = std::find(fields.begin(), fields.end(), "-");
         if (fields.size() < 6 || separator == fields.end() || fields.end() - separator < 4)
             continue;
@@ -241,13 +230,9 @@ MountEntry findMount(const fs::path& mountinfo, const fs::path& mountPoint) {
             continue;
         entry.found = true;
         entry.options.clear();
-        for (std::string_view options : {fields[5], separator[3]}) {
-            while (!options.empty()) {
-                const auto comma = options.find(',');
-                entry.options.emplace_back(options.substr(0, comma));
-                options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
-            }
-        }
+        for (const std::string_view options : {fields[5], separator[3]})
+            for (const std::string_view option : split(options, ','))
+                entry.options.emplace_back(option);
     }
     return entry;
 }
@@ -280,6 +265,173 @@ void leaveOutCdpHalvesAlone(HostModel& host) {
                      " is left out");
         return true;
     });
+}
+
+using SysfsCaches = std::map<CacheId, CacheDomain>;
+
+// The caches sysfs shows at `level`; null when it shows none.
+const SysfsCaches* cachesAt(const HostModel& host, unsigned level) {
+    const auto it = host.caches.find(level);
+    return it == host.caches.end() ? nullptr : &it->second;
+}
+
+// info/L3_MON: the RMIDs, the events, and the L3 domains mon_data/ shows (sysfs's L3 caches when
+// it shows none).
+MonitorResource discoverMonitoring(const InfoDir& files, const fs::path& resctrlRoot,
+                                   const SysfsCaches* l3Caches) {
+    MonitorResource monitor;
+    monitor.numRmids = files.requiredNumber<unsigned>("num_rmids");
+    const auto featureText = files.text("mon_features");
+    if (!featureText)
+        files.missing("mon_features");
+    for (const std::string_view line : splitLines(*featureText))
+        if (const auto event = trim(line); !event.empty())
+            monitor.features.emplace_back(event);
+    monitor.maxThresholdOccupancy = files.number<Bytes>("max_threshold_occupancy").value_or(0);
+    for (const fs::path& monDir : sortedEntries(resctrlRoot / "mon_data")) {
+        const std::string monName = monDir.filename().string();
+        if (isNumberedEntry(monName, "mon_L3_"))
+            monitor.domains.push_back(
+                CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
+    }
+    std::sort(monitor.domains.begin(), monitor.domains.end());
+    if (monitor.domains.empty())
+        monitor.domains = idsOf(l3Caches);
+    return monitor;
+}
+
+// info/L3, L2 and their CDP halves: the mask limits, and the domains the root's schemata lists
+// (sysfs's caches of the level when it lists none), each with its size from sysfs.
+CacheResource discoverCache(Resource resource, const InfoDir& files, const Schemata& rootSchemata,
+                            const SysfsCaches* sysfsCaches) {
+    CacheResource cache;
+    cache.resource = resource;
+    cache.numClosids = files.requiredNumber<unsigned>("num_closids");
+    cache.cbmMask = files.requiredMask("cbm_mask");
+    cache.minCbmBits = files.requiredNumber<unsigned>("min_cbm_bits");
+    cache.shareableBits = files.mask("shareable_bits").value_or(CbmMask());
+    cache.sparseMasks = files.number<unsigned>("sparse_masks").value_or(0) != 0;
+    cache.ioAllocEnabled = files.text("io_alloc").value_or("") == "enabled";
+    cache.bitUsage = files.text("bit_usage").value_or("");
+    std::vector<CacheId> ids;
+    for (const auto& [id, mask] : rootSchemata.masks(resource))
+        ids.push_back(id);
+    if (ids.empty())
+        ids = idsOf(sysfsCaches);
+    for (CacheId id : ids) {
+        Bytes size = 0;
+        if (sysfsCaches && sysfsCaches->count(id))
+            size = sysfsCaches->at(id).size;
+        else
+            spdlog::warn("{} domain {} has no L{} cache {} in sysfs: its size is unknown",
+                         resourceName(resource), id.value, cache.level(), id.value);
+        cache.domains.emplace(id, size);
+    }
+    return cache;
+}
+
+// info/MB and the like: the limits, and the domains the root's schemata lists (sysfs's L3 caches
+// when it lists none). The unit is set once the mount options are known.
+BandwidthResource discoverBandwidth(Resource resource, const InfoDir& files,
+                                    const Schemata& rootSchemata, const SysfsCaches* l3Caches) {
+    BandwidthResource bandwidth;
+    bandwidth.resource = resource;
+    bandwidth.numClosids = files.requiredNumber<unsigned>("num_closids");
+    bandwidth.minBandwidth = files.requiredNumber<unsigned>("min_bandwidth");
+    bandwidth.bandwidthGran = files.requiredNumber<unsigned>("bandwidth_gran");
+    for (const auto& [id, value] : rootSchemata.bandwidths(resource))
+        bandwidth.domains.push_back(id);
+    // delay_linear and thread_throttle_mode only qualify the resource: without them, the kernel's
+    // defaults (a linear scale throttled per core at the maximum), except that a root value above
+    // 100 cannot be a percentage (AMD's scale is not linear).
+    if (const auto linear = files.number<unsigned>("delay_linear")) {
+        bandwidth.delayLinear = *linear != 0;
+    } else {
+        bandwidth.delayLinear = true;
+        for (const auto& [id, value] : rootSchemata.bandwidths(resource))
+            bandwidth.delayLinear = bandwidth.delayLinear && value <= 100;
+    }
+    bandwidth.threadThrottleMode =
+        files.text("thread_throttle_mode").value_or(bandwidth.delayLinear ? "max" : "");
+    if (bandwidth.domains.empty())
+        bandwidth.domains = idsOf(l3Caches);
+    return bandwidth;
+}
+
+// One info/<name> directory into `host`: monitoring, a cache or a bandwidth resource, or nothing
+// (a resource resctrld does not use). A resource missing a file that defines it is left out, and
+// its num_closids, if readable, still limits the CLOSID budget.
+void discoverInfoDir(HostModel& host, const fs::path& dir, const Schemata& rootSchemata) {
+    const std::string name = dir.filename().string();
+    const InfoDir files(dir);
+    try {
+        if (name == "L3_MON") {
+            host.monitoring = discoverMonitoring(files, host.resctrlRoot, cachesAt(host, 3));
+            return;
+        }
+        const auto resource = parseResourceName(name);
+        if (!resource) {
+            spdlog::debug("resctrl info/{} is not a resource resctrld uses, ignored", name);
+            return;
+        }
+        if (isCacheResource(*resource))
+            host.cacheResources.push_back(discoverCache(*resource, files, rootSchemata,
+                                                        cachesAt(host, cacheLevel(*resource))));
+        else
+            host.bandwidthResources.push_back(
+                discoverBandwidth(*resource, files, rootSchemata, cachesAt(host, 3)));
+    } catch (const MissingDefinition& missing) {
+        leaveOut(host, name,
+                 missing.file.string() +
+                     " is missing, though the kernel always writes it: check the kernel and the "
+                     "resctrl mount");
+        if (name != "L3_MON")
+            if (const auto closids = files.number<unsigned>("num_closids"))
+                host.unusableNumClosids =
+                    std::min(host.unusableNumClosids.value_or(*closids), *closids);
+    }
+}
+
+// Mount options: from mountinfo where the mount is listed, and from what the tree shows (§1.2,
+// §1.3): CDP by its info directories, mba_MBps by the root's mba_MBps_event file (>= 6.14), debug
+// by ctrl_hw_id. The simulator's FUSE mount lists no resctrl options.
+void discoverMountOptions(HostModel& host, const HostPaths& paths) {
+    const MountEntry mount = findMount(paths.mountinfo, paths.resctrlRoot);
+    host.mounted = mount.found;
+    auto listed = [&](std::string_view option) {
+        return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
+    };
+    std::error_code error;
+    const fs::path info = paths.resctrlRoot / "info";
+    const std::array<std::pair<const char*, bool>, 4> options{{
+        {"cdp", listed("cdp") || fs::exists(info / "L3CODE", error)},
+        {"cdpl2", listed("cdpl2") || fs::exists(info / "L2CODE", error)},
+        {"mba_MBps", listed("mba_MBps") || fs::exists(paths.resctrlRoot / "mba_MBps_event", error)},
+        {"debug", listed("debug") || fs::exists(paths.resctrlRoot / "ctrl_hw_id", error)},
+    }};
+    for (const auto& [option, active] : options)
+        if (active)
+            host.mountOptions.emplace_back(option);
+}
+
+// What an MB value means (§4.4): MiB/s when mounted with mba_MBps; percent where the delay is
+// linear (Intel); otherwise AMD's 1/8 GB/s units, whose maximum ("unlimited", 2048 on every
+// documented part) is what a fresh root group holds, so a larger root value wins.
+void setBandwidthUnits(HostModel& host, const Schemata& rootSchemata) {
+    for (BandwidthResource& bandwidth : host.bandwidthResources) {
+        if (host.hasMountOption("mba_MBps") && bandwidth.resource == Resource::MB) {
+            bandwidth.unit = BandwidthUnit::MiBps;
+            bandwidth.maxBandwidth = std::numeric_limits<std::uint32_t>::max();
+        } else if (bandwidth.delayLinear) {
+            bandwidth.unit = BandwidthUnit::Percent;
+            bandwidth.maxBandwidth = 100;
+        } else {
+            bandwidth.unit = BandwidthUnit::EighthGBps;
+            bandwidth.maxBandwidth = 2048;
+            for (const auto& [id, value] : rootSchemata.bandwidths(bandwidth.resource))
+                bandwidth.maxBandwidth = std::max(bandwidth.maxBandwidth, value);
+        }
+    }
 }
 
 } // namespace
@@ -336,107 +488,8 @@ HostModel HostModel::discover(const HostPaths& paths) {
     if (const auto text = readFile(paths.resctrlRoot / "schemata"))
         rootSchemata = Schemata::parse(*text);
 
-    for (const fs::path& dir : sortedEntries(info)) {
-        const std::string name = dir.filename().string();
-        const InfoDir files(dir);
-        try {
-            if (name == "L3_MON") {
-                MonitorResource monitor;
-                monitor.numRmids = files.requiredNumber<unsigned>("num_rmids");
-                const auto featureText = files.text("mon_features");
-                if (!featureText)
-                    files.missing("mon_features");
-                std::string_view features = *featureText;
-                while (!features.empty()) {
-                    const auto newline = features.find('\n');
-                    if (const auto event = trim(features.substr(0, newline)); !event.empty())
-                        monitor.features.emplace_back(event);
-                    features.remove_prefix(newline == std::string_view::npos ? features.size()
-                                                                             : newline + 1);
-                }
-                monitor.maxThresholdOccupancy =
-                    files.number<Bytes>("max_threshold_occupancy").value_or(0);
-                for (const fs::path& monDir : sortedEntries(paths.resctrlRoot / "mon_data")) {
-                    const std::string monName = monDir.filename().string();
-                    if (isNumberedEntry(monName, "mon_L3_"))
-                        monitor.domains.push_back(
-                            CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
-                }
-                std::sort(monitor.domains.begin(), monitor.domains.end());
-                if (monitor.domains.empty())
-                    monitor.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
-                host.monitoring = std::move(monitor);
-                continue;
-            }
-            const auto resource = parseResourceName(name);
-            if (!resource) {
-                spdlog::debug("resctrl info/{} is not a resource resctrld uses, ignored", name);
-                continue;
-            }
-            const auto levelCaches = host.caches.find(cacheLevel(*resource));
-            const auto* sysfsCaches =
-                levelCaches == host.caches.end() ? nullptr : &levelCaches->second;
-            if (isCacheResource(*resource)) {
-                CacheResource cache;
-                cache.resource = *resource;
-                cache.numClosids = files.requiredNumber<unsigned>("num_closids");
-                cache.cbmMask = files.requiredMask("cbm_mask");
-                cache.minCbmBits = files.requiredNumber<unsigned>("min_cbm_bits");
-                cache.shareableBits = files.mask("shareable_bits").value_or(CbmMask());
-                cache.sparseMasks = files.number<unsigned>("sparse_masks").value_or(0) != 0;
-                cache.ioAllocEnabled = files.text("io_alloc").value_or("") == "enabled";
-                cache.bitUsage = files.text("bit_usage").value_or("");
-                std::vector<CacheId> ids;
-                for (const auto& [id, mask] : rootSchemata.masks(*resource))
-                    ids.push_back(id);
-                if (ids.empty())
-                    ids = idsOf(sysfsCaches);
-                for (CacheId id : ids) {
-                    Bytes size = 0;
-                    if (sysfsCaches && sysfsCaches->count(id))
-                        size = sysfsCaches->at(id).size;
-                    else
-                        spdlog::warn(
-                            "{} domain {} has no L{} cache {} in sysfs: its size is unknown", name,
-                            id.value, cache.level(), id.value);
-                    cache.domains.emplace(id, size);
-                }
-                host.cacheResources.push_back(std::move(cache));
-            } else {
-                BandwidthResource bandwidth;
-                bandwidth.resource = *resource;
-                bandwidth.numClosids = files.requiredNumber<unsigned>("num_closids");
-                bandwidth.minBandwidth = files.requiredNumber<unsigned>("min_bandwidth");
-                bandwidth.bandwidthGran = files.requiredNumber<unsigned>("bandwidth_gran");
-                for (const auto& [id, value] : rootSchemata.bandwidths(*resource))
-                    bandwidth.domains.push_back(id);
-                // delay_linear and thread_throttle_mode only qualify the resource: without them,
-                // the kernel's defaults (a linear scale throttled per core at the maximum), except
-                // that a root value above 100 cannot be a percentage (AMD's scale is not linear).
-                if (const auto linear = files.number<unsigned>("delay_linear")) {
-                    bandwidth.delayLinear = *linear != 0;
-                } else {
-                    bandwidth.delayLinear = true;
-                    for (const auto& [id, value] : rootSchemata.bandwidths(*resource))
-                        bandwidth.delayLinear = bandwidth.delayLinear && value <= 100;
-                }
-                bandwidth.threadThrottleMode =
-                    files.text("thread_throttle_mode").value_or(bandwidth.delayLinear ? "max" : "");
-                if (bandwidth.domains.empty())
-                    bandwidth.domains = idsOf(host.caches.count(3) ? &host.caches.at(3) : nullptr);
-                host.bandwidthResources.push_back(std::move(bandwidth));
-            }
-        } catch (const MissingDefinition& missing) {
-            leaveOut(host, name,
-                     missing.file.string() +
-                         " is missing, though the kernel always writes it: check the kernel "
-                         "and the resctrl mount");
-            if (name != "L3_MON")
-                if (const auto closids = files.number<unsigned>("num_closids"))
-                    host.unusableNumClosids =
-                        std::min(host.unusableNumClosids.value_or(*closids), *closids);
-        }
-    }
+    for (const fs::path& dir : sortedEntries(info))
+        discoverInfoDir(host, dir, rootSchemata);
     leaveOutCdpHalvesAlone(host);
     auto byResourceOrder = [](const auto& a, const auto& b) {
         return a.resource < b.resource;
@@ -444,41 +497,8 @@ HostModel HostModel::discover(const HostPaths& paths) {
     std::sort(host.cacheResources.begin(), host.cacheResources.end(), byResourceOrder);
     std::sort(host.bandwidthResources.begin(), host.bandwidthResources.end(), byResourceOrder);
 
-    // Mount options: from mountinfo where the mount is listed, and from what the tree shows
-    // (§1.2, §1.3): CDP by its info directories, mba_MBps by the root's mba_MBps_event file
-    // (>= 6.14), debug by ctrl_hw_id. The simulator's FUSE mount lists no resctrl options.
-    const MountEntry mount = findMount(paths.mountinfo, paths.resctrlRoot);
-    host.mounted = mount.found;
-    auto listed = [&](std::string_view option) {
-        return std::find(mount.options.begin(), mount.options.end(), option) != mount.options.end();
-    };
-    const std::array<std::pair<const char*, bool>, 4> options{{
-        {"cdp", listed("cdp") || fs::exists(info / "L3CODE", error)},
-        {"cdpl2", listed("cdpl2") || fs::exists(info / "L2CODE", error)},
-        {"mba_MBps", listed("mba_MBps") || fs::exists(paths.resctrlRoot / "mba_MBps_event", error)},
-        {"debug", listed("debug") || fs::exists(paths.resctrlRoot / "ctrl_hw_id", error)},
-    }};
-    for (const auto& [option, active] : options)
-        if (active)
-            host.mountOptions.emplace_back(option);
-
-    // What an MB value means (§4.4): MiB/s when mounted with mba_MBps; percent where the delay
-    // is linear (Intel); otherwise AMD's 1/8 GB/s units, whose maximum ("unlimited", 2048 on
-    // every documented part) is what a fresh root group holds, so a larger root value wins.
-    for (BandwidthResource& bandwidth : host.bandwidthResources) {
-        if (host.hasMountOption("mba_MBps") && bandwidth.resource == Resource::MB) {
-            bandwidth.unit = BandwidthUnit::MiBps;
-            bandwidth.maxBandwidth = std::numeric_limits<std::uint32_t>::max();
-        } else if (bandwidth.delayLinear) {
-            bandwidth.unit = BandwidthUnit::Percent;
-            bandwidth.maxBandwidth = 100;
-        } else {
-            bandwidth.unit = BandwidthUnit::EighthGBps;
-            bandwidth.maxBandwidth = 2048;
-            for (const auto& [id, value] : rootSchemata.bandwidths(bandwidth.resource))
-                bandwidth.maxBandwidth = std::max(bandwidth.maxBandwidth, value);
-        }
-    }
+    discoverMountOptions(host, paths);
+    setBandwidthUnits(host, rootSchemata);
 
     spdlog::debug("resctrl at {}: {} cache and {} bandwidth resources, monitoring {}, options "
                   "'{}'",

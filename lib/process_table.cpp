@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "process_table.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sstream>
 #include <string_view>
 #include <system_error>
@@ -18,8 +20,8 @@ namespace {
 // threads, which resctrl would accept but no VM ever runs on.
 constexpr std::uint64_t kPfKthread = 0x00200000;
 
-// A whole /proc file; /proc files are small and generated on read, so plain read(2) calls (a
-// thread's stat and status are read for every vCPU a domain starts with).
+// A whole /proc file; /proc files are small and generated on read, so plain read calls, no
+// buffered stream (a thread's stat and status are read for every vCPU a domain starts with).
 std::optional<std::string> readFile(const std::filesystem::path& path) {
     UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.isValid()) {
@@ -28,16 +30,7 @@ std::optional<std::string> readFile(const std::filesystem::path& path) {
             throw std::system_error(errno, std::generic_category(), "open " + path.string());
         return std::nullopt;
     }
-    std::string text;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t n = read(fd.get(), buffer, sizeof buffer);
-        if (n < 0)
-            return std::nullopt;
-        if (n == 0)
-            return text;
-        text.append(buffer, static_cast<std::size_t>(n));
-    }
+    return readAll(fd.get());
 }
 
 struct StatFields {
@@ -78,12 +71,10 @@ std::optional<StatFields> parseStat(const std::string& stat) {
 }
 
 std::optional<pid_t> parseTgid(const std::string& status) {
-    std::istringstream lines(status);
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.rfind("Tgid:", 0) == 0) {
+    for (const std::string_view line : splitLines(status)) {
+        if (line.starts_with("Tgid:")) {
             auto value = line.substr(5);
-            value.erase(0, value.find_first_not_of(" \t"));
+            value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
             return parseUnsigned<pid_t>(value);
         }
     }
@@ -91,12 +82,10 @@ std::optional<pid_t> parseTgid(const std::string& status) {
 }
 
 std::optional<std::vector<uid_t>> parseUids(const std::string& status) {
-    std::istringstream lines(status);
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.rfind("Uid:", 0) != 0)
+    for (const std::string_view line : splitLines(status)) {
+        if (!line.starts_with("Uid:"))
             continue;
-        std::istringstream fields(line.substr(4));
+        std::istringstream fields{std::string(line.substr(4))};
         std::vector<uid_t> uids;
         std::string field;
         while (fields >> field) {
@@ -125,7 +114,7 @@ ThreadInfo toThreadInfo(pid_t tid, pid_t tgid, const StatFields& fields) {
 
 std::optional<unsigned> parseVcpuThreadName(const std::string& comm) {
     constexpr std::string_view kPrefix = "CPU ";
-    if (comm.rfind(kPrefix, 0) != 0)
+    if (!comm.starts_with(kPrefix))
         return std::nullopt;
     auto slash = comm.find('/', kPrefix.size());
     if (slash == std::string::npos || slash == kPrefix.size() || slash + 1 == comm.size())
@@ -186,7 +175,7 @@ std::set<pid_t> ProcessTable::threadIds(pid_t pid) const {
     std::filesystem::directory_iterator it(procRoot_ / std::to_string(pid) / "task", ec);
     if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
         ec == std::errc::not_enough_memory)
-        throw std::system_error(ec, "list /proc/" + std::to_string(pid) + "/task");
+        throw std::system_error(ec, fmt::format("list /proc/{}/task", pid));
     for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
         if (auto tid = parseUnsigned<pid_t>(it->path().filename().string()))
             tids.insert(*tid);

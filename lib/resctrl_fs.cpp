@@ -3,12 +3,14 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
 #include "errors.h"
+#include "text.h"
 
 namespace resctrld {
 
@@ -47,10 +49,10 @@ ResctrlLock ResctrlLock::acquire(const std::filesystem::path& root,
 
 std::string ResctrlLock::busyMessage(const std::filesystem::path& root,
                                      std::chrono::milliseconds waited) {
-    return "the resctrl lock on " + root.string() + " is held by another program for more than " +
-           std::to_string(waited.count()) +
-           " ms (pqos, runc or another resctrl tool, or any local user: lslocks shows who); "
-           "try again";
+    return fmt::format("the resctrl lock on {} is held by another program for more than {} ms "
+                       "(pqos, runc or another resctrl tool, or any local user: lslocks shows "
+                       "who); try again",
+                       root.string(), waited.count());
 }
 
 std::string KernelFailure::describe() const {
@@ -58,23 +60,6 @@ std::string KernelFailure::describe() const {
     if (!status.empty() && status != "ok")
         text += " (" + status + ")";
     return text;
-}
-
-std::optional<std::string> readAll(int fd) {
-    std::string text;
-    char buffer[4096];
-    off_t offset = 0;
-    for (;;) {
-        ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return std::nullopt;
-        if (n == 0)
-            return text;
-        text.append(buffer, static_cast<std::size_t>(n));
-        offset += n;
-    }
 }
 
 ResctrlFs::ResctrlFs(std::filesystem::path root)

@@ -71,7 +71,4 @@ private:
     std::filesystem::path root_;
 };
 
-// Reads all of fd from offset 0 with pread, for files whose st_size lies (resctrl, /proc).
-std::optional<std::string> readAll(int fd);
-
 } // namespace resctrld

@@ -2,6 +2,7 @@
 #include "schemata.h"
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <string>
 
 #include "errors.h"
@@ -11,8 +12,8 @@ namespace resctrld {
 namespace {
 
 [[noreturn]] void fail(std::size_t lineNo, std::string_view line, std::string_view what) {
-    throw ResctrlUnavailable("cannot parse schemata line " + std::to_string(lineNo) + " '" +
-                             std::string(line) + "': " + std::string(what));
+    throw ResctrlUnavailable(
+        fmt::format("cannot parse schemata line {} '{}': {}", lineNo, line, what));
 }
 
 std::string padLeft(std::string text, unsigned width, char fill) {
@@ -26,10 +27,7 @@ std::string padLeft(std::string text, unsigned width, char fill) {
 Schemata Schemata::parse(std::string_view text) {
     Schemata result;
     std::size_t lineNo = 0;
-    while (!text.empty()) {
-        const auto newline = text.find('\n');
-        const std::string_view rawLine = text.substr(0, newline);
-        text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+    for (const std::string_view rawLine : splitLines(text)) {
         ++lineNo;
 
         const std::string_view line = trim(rawLine);
@@ -75,7 +73,7 @@ Schemata Schemata::parse(std::string_view text) {
                                        ? result.mask(*resource, cacheId).has_value()
                                        : result.bandwidth(*resource, cacheId).has_value();
             if (duplicate)
-                fail(lineNo, line, "domain " + std::to_string(*id) + " appears twice");
+                fail(lineNo, line, fmt::format("domain {} appears twice", *id));
             if (isCacheResource(*resource)) {
                 const auto mask = CbmMask::parseHex(valueText);
                 if (!mask)
@@ -160,7 +158,7 @@ std::string Schemata::formatLine(Resource resource, const SchemataFormat& layout
         if (!first)
             line += ';';
         first = false;
-        line += std::to_string(id.value) + "=" + value;
+        line += fmt::format("{}={}", id.value, value);
     };
     if (isCacheResource(resource)) {
         for (const auto& [id, mask] : masks(resource))

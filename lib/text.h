@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include <cerrno>
 #include <charconv>
+#include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
+#include <unistd.h>
+#include <vector>
 
 namespace resctrld {
 
@@ -26,6 +31,42 @@ template <typename Unsigned> std::optional<Unsigned> parseUnsigned(std::string_v
     if (text.empty() || error != std::errc() || end != text.data() + text.size())
         return std::nullopt;
     return value;
+}
+
+// The pieces of `text` between `separator`s, in order, empty ones included; a separator at the
+// very end starts no further piece, so "a,,b," gives {"a", "", "b"} and "" gives none.
+inline std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> pieces;
+    while (!text.empty()) {
+        const auto end = text.find(separator);
+        pieces.push_back(text.substr(0, end));
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    }
+    return pieces;
+}
+
+// The lines of `text` without their "\n"; a last line without one counts.
+inline std::vector<std::string_view> splitLines(std::string_view text) {
+    return split(text, '\n');
+}
+
+// Reads all of fd from offset 0 with pread, for files whose st_size lies or is 0 (resctrl, sysfs,
+// /proc): until EOF. Empty on a read error, with errno set.
+inline std::optional<std::string> readAll(int fd) {
+    std::string text;
+    char buffer[4096];
+    off_t offset = 0;
+    for (;;) {
+        const ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return std::nullopt;
+        if (n == 0)
+            return text;
+        text.append(buffer, static_cast<std::size_t>(n));
+        offset += n;
+    }
 }
 
 } // namespace resctrld

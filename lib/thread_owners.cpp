@@ -2,6 +2,7 @@
 #include "thread_owners.h"
 
 #include <array>
+#include <fmt/format.h>
 #include <pwd.h>
 
 #include "errors.h"
@@ -34,8 +35,8 @@ std::string describeUser(uid_t uid) {
     passwd entry{};
     passwd* found = nullptr;
     if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr)
-        return "uid " + std::to_string(uid);
-    return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+        return fmt::format("uid {}", uid);
+    return fmt::format("{} (uid {})", found->pw_name, uid);
 }
 
 } // namespace resctrld

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fmt/format.h>
 
 namespace resctrld {
 
@@ -25,7 +26,7 @@ std::string formatBytes(Bytes bytes) {
     while (unit + 1 < kUnits.size() && bytes >= scale * 1024)
         scale *= 1024, ++unit;
     if (bytes % scale == 0)
-        return std::to_string(bytes / scale) + " " + kUnits[unit];
+        return fmt::format("{} {}", bytes / scale, kUnits[unit]);
     char text[32];
     std::snprintf(text, sizeof text, "%.3g %s", static_cast<double>(bytes) / scale, kUnits[unit]);
     return text;

@@ -2,6 +2,7 @@
 #include "vcpu_set.h"
 
 #include <charconv>
+#include <fmt/format.h>
 
 #include "errors.h"
 
@@ -35,7 +36,7 @@ public:
     void advance() { ++pos_; }
     unsigned number() {
         if (!isDigit(peek()))
-            fail(text_, "expected a number at offset " + std::to_string(pos_));
+            fail(text_, fmt::format("expected a number at offset {}", pos_));
         unsigned long long value = 0;
         auto first = text_.data() + pos_;
         auto end = first;
@@ -43,8 +44,8 @@ public:
             ++end;
         auto [ptr, ec] = std::from_chars(first, end, value);
         if (ec != std::errc() || value >= VcpuSet::kMaxVcpus)
-            fail(text_, "vCPU " + std::string(first, end) + " is beyond the limit of " +
-                            std::to_string(VcpuSet::kMaxVcpus));
+            fail(text_, fmt::format("vCPU {} is beyond the limit of {}",
+                                    std::string_view(first, end), VcpuSet::kMaxVcpus));
         pos_ += static_cast<std::size_t>(ptr - first);
         return static_cast<unsigned>(value);
     }
@@ -79,8 +80,7 @@ VcpuSet VcpuSet::parse(std::string_view text) {
             cur.skipSpaces();
             unsigned last = cur.number();
             if (last < first)
-                fail(text, "range " + std::to_string(first) + "-" + std::to_string(last) +
-                               " ends before it starts");
+                fail(text, fmt::format("range {}-{} ends before it starts", first, last));
             for (unsigned v = first; v <= last; ++v)
                 set.bits_.set(v);
             cur.skipSpaces();
@@ -104,8 +104,7 @@ VcpuSet VcpuSet::parse(std::string_view text) {
 
 VcpuSet VcpuSet::range(unsigned first, unsigned last) {
     if (last >= kMaxVcpus || first > last)
-        throw InvalidDefinition("invalid vCPU range " + std::to_string(first) + "-" +
-                                std::to_string(last));
+        throw InvalidDefinition(fmt::format("invalid vCPU range {}-{}", first, last));
     VcpuSet set;
     for (unsigned v = first; v <= last; ++v)
         set.bits_.set(v);
@@ -114,8 +113,7 @@ VcpuSet VcpuSet::range(unsigned first, unsigned last) {
 
 void VcpuSet::insert(unsigned vcpu) {
     if (vcpu >= kMaxVcpus)
-        throw InvalidDefinition("vCPU " + std::to_string(vcpu) + " is beyond the limit of " +
-                                std::to_string(kMaxVcpus));
+        throw InvalidDefinition(fmt::format("vCPU {} is beyond the limit of {}", vcpu, kMaxVcpus));
     bits_.set(vcpu);
 }
 
@@ -164,7 +162,7 @@ std::string VcpuSet::format() const {
             out += ',';
         out += std::to_string(first);
         if (v != first)
-            out += '-' + std::to_string(v);
+            out += fmt::format("-{}", v);
         v = next;
     }
     return out;

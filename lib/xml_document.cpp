@@ -3,6 +3,7 @@
 
 #include <climits>
 #include <cstring>
+#include <fmt/format.h>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -55,7 +56,7 @@ void collectError(void* ctx, xmlError* error) {
     std::string message = error->message != nullptr ? error->message : "unknown error";
     while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
         message.pop_back();
-    state.firstError = "line " + std::to_string(error->line) + ": " + message;
+    state.firstError = fmt::format("line {}: {}", error->line, message);
 }
 
 void onInternalSubset(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
@@ -115,8 +116,8 @@ void checkTree(const xmlDoc* doc) {
             throw InvalidDefinition("XML refused: XInclude is not accepted");
         case XML_ELEMENT_NODE: {
             if (depth > XmlDocument::kMaxDepth)
-                throw InvalidDefinition("XML refused: elements nest deeper than " +
-                                        std::to_string(XmlDocument::kMaxDepth) + " levels");
+                throw InvalidDefinition(fmt::format(
+                    "XML refused: elements nest deeper than {} levels", XmlDocument::kMaxDepth));
             if (node->ns != nullptr && node->ns->href != nullptr) {
                 std::string_view href = reinterpret_cast<const char*>(node->ns->href);
                 for (auto xinclude : kXIncludeNamespaces)
@@ -140,9 +141,9 @@ void checkTree(const xmlDoc* doc) {
 
 XmlDocument XmlDocument::parse(std::string_view text) {
     if (text.size() > kMaxInputBytes)
-        throw InvalidDefinition("XML refused: the document is " + std::to_string(text.size()) +
-                                " bytes, more than the limit of " + std::to_string(kMaxInputBytes) +
-                                " bytes");
+        throw InvalidDefinition(
+            fmt::format("XML refused: the document is {} bytes, more than the limit of {} bytes",
+                        text.size(), kMaxInputBytes));
     if (text.empty())
         throw InvalidDefinition("XML refused: the document is empty");
 

@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # `meson install` into a scratch DESTDIR puts every file where a distribution expects it
 #: the daemon, its configuration, the D-Bus policy, activation file and interfaces,
-# the man pages, and (once their directories exist) the systemd unit and the libvirt hook.
+# and, as the -Dman, -Dsystemd and -Dlibvirt_hook options say, the man pages, the systemd unit and
+# the libvirt hook (each absent when its option is off).
 #
 # meson passes the build directory and the configured directories in the environment:
 # RESCTRLD_BUILD_DIR, RESCTRLD_SOURCE_DIR, RESCTRLD_PREFIX and RESCTRLD_{SBIN,SYSCONF,DATA,MAN}DIR
-# (absolute, as the build was configured).
+# (absolute, as the build was configured), and the options as RESCTRLD_INSTALL_{MAN,SYSTEMD,
+# LIBVIRT_HOOK} (true or false).
 set -euo pipefail
 
 for var in RESCTRLD_BUILD_DIR RESCTRLD_SOURCE_DIR RESCTRLD_PREFIX RESCTRLD_SBINDIR \
-    RESCTRLD_SYSCONFDIR RESCTRLD_DATADIR RESCTRLD_MANDIR; do
+    RESCTRLD_SYSCONFDIR RESCTRLD_DATADIR RESCTRLD_MANDIR RESCTRLD_INSTALL_MAN \
+    RESCTRLD_INSTALL_SYSTEMD RESCTRLD_INSTALL_LIBVIRT_HOOK; do
     if [[ -z "${!var:-}" ]]; then
         echo "check-install: $var is not set (run this through meson test)" >&2
         exit 2
@@ -75,8 +78,6 @@ for iface in Manager Domain Allocation Monitor; do
     same "$RESCTRLD_DATADIR/dbus-1/interfaces/org.resctrld1.$iface.xml" \
         "dbus/org.resctrld1.$iface.xml"
 done
-expect file "$RESCTRLD_MANDIR/man8/resctrld.8"
-expect file "$RESCTRLD_MANDIR/man5/resctrld.conf.5"
 
 # The installed daemon reads the configuration file that was installed (its compiled-in default
 # follows the prefix), and it runs from where it was put.
@@ -88,44 +89,56 @@ else
     fail "the installed resctrld's default configuration is not the installed one:"$'\n'"$help"
 fi
 
-# The man pages format without a warning.
-for page in man8/resctrld.8 man5/resctrld.conf.5; do
+# absent <what> <find -path pattern>: an optional part whose option is off installed nothing.
+absent() {
     checked=$((checked + 1))
-    if warnings=$(groff -man -Tutf8 -ww -z "$destdir$RESCTRLD_MANDIR/$page" 2>&1) &&
-        [[ -z "$warnings" ]]; then
-        echo "ok: $page formats without warnings"
+    local found
+    found=$(find "$destdir" -path "$2" | head -n1)
+    if [[ -z "$found" ]]; then
+        echo "ok: no $1 installed"
     else
-        fail "$page: groff says: $warnings"
+        fail "$1 is off but ${found#"$destdir"} is installed"
     fi
-done
-
-# The systemd unit and the libvirt hook come with their own subdirectories, checked once the
-# build includes them; where they install them is theirs to choose, so look for the file names
-# in the usual places.
-in_build() {
-    grep -q "^subdir('$1')" "$RESCTRLD_SOURCE_DIR/meson.build"
 }
-if in_build systemd; then
-    checked=$((checked + 1))
-    unit=$(find "$destdir" -path '*/systemd/system/resctrld.service' -type f | head -n1)
-    if [[ -n "$unit" && -s "$unit" ]]; then
-        echo "ok: ${unit#"$destdir"}"
-    else
-        fail "the build has systemd/ but no systemd/system/resctrld.service is installed"
-    fi
+
+# The man pages are installed and format without a warning.
+if [[ $RESCTRLD_INSTALL_MAN == true ]]; then
+    for page in man8/resctrld.8 man5/resctrld.conf.5; do
+        expect file "$RESCTRLD_MANDIR/$page"
+        checked=$((checked + 1))
+        if warnings=$(groff -man -Tutf8 -ww -z "$destdir$RESCTRLD_MANDIR/$page" 2>&1) &&
+            [[ -z "$warnings" ]]; then
+            echo "ok: $page formats without warnings"
+        else
+            fail "$page: groff says: $warnings"
+        fi
+    done
 else
-    echo "skip: the build has no systemd/ yet, the unit is not checked"
+    absent "man page (-Dman=false)" '*/man[58]/resctrld*'
 fi
-if in_build hooks; then
-    checked=$((checked + 1))
-    hook=$(find "$destdir" -path '*/hooks/qemu' -type f | head -n1)
-    if [[ -n "$hook" && -x "$hook" ]]; then
-        echo "ok: ${hook#"$destdir"}"
-    else
-        fail "the build has hooks/ but no executable .../hooks/qemu is installed"
-    fi
+
+# Where the units go is systemd's pkg-config variable, so look for the file names.
+if [[ $RESCTRLD_INSTALL_SYSTEMD == true ]]; then
+    for name in resctrld.service sys-fs-resctrl.mount; do
+        checked=$((checked + 1))
+        unit=$(find "$destdir" -path "*/systemd/system/$name" -type f | head -n1)
+        if [[ -n "$unit" && -s "$unit" ]]; then
+            echo "ok: ${unit#"$destdir"}"
+        else
+            fail "no systemd/system/$name is installed"
+        fi
+    done
 else
-    echo "skip: the build has no hooks/ yet, the hook is not checked"
+    absent "systemd unit (-Dsystemd=false)" '*/systemd/system/*'
+fi
+
+if [[ $RESCTRLD_INSTALL_LIBVIRT_HOOK == true ]]; then
+    expect exec "$RESCTRLD_DATADIR/resctrld/hooks/qemu"
+    expect file "$RESCTRLD_SYSCONFDIR/resctrld/hook.env"
+    same "$RESCTRLD_SYSCONFDIR/resctrld/hook.env" hooks/hook.env
+else
+    absent "libvirt hook (-Dlibvirt_hook=false)" '*/hooks/qemu'
+    absent "hook settings (-Dlibvirt_hook=false)" '*/resctrld/hook.env'
 fi
 
 echo "installed files:"

@@ -217,9 +217,9 @@ TEST_CASE("group names are safe and unique", "[group-manager]") {
     GroupManager manager(host, ResctrlFs("/nonexistent"), {"p-", true});
     CHECK(manager.groupStem("vm-1.test_a") == "p-vm-1.test_a");
     auto odd = manager.groupStem("my vm/1");
-    CHECK(odd.rfind("p-my_vm_1~", 0) == 0);
+    CHECK(odd.starts_with("p-my_vm_1~"));
     CHECK(odd != manager.groupStem("my_vm_1"));
     CHECK(odd != manager.groupStem("my vm_1"));
     CHECK(manager.groupStem(std::string(100, 'a')).size() < 64);
-    CHECK(manager.groupStem("").rfind("p-~", 0) == 0);
+    CHECK(manager.groupStem("").starts_with("p-~"));
 }

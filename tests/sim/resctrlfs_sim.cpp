@@ -150,7 +150,7 @@ public:
     void renamePaths(const std::string& from, const std::string& to) {
         std::vector<std::pair<fuse_ino_t, Inode>> moved;
         for (auto& [ino, node] : inodes_) {
-            if (node.path == from || node.path.rfind(from + "/", 0) == 0) {
+            if (node.path == from || node.path.starts_with(from + "/")) {
                 byPath_.erase({node.path, node.serial});
                 node.path = to + node.path.substr(from.size());
                 moved.push_back({ino, node});

@@ -79,10 +79,10 @@ std::optional<TaskInfo> ProcTaskSource::lookup(pid_t tid) {
     std::string status;
     readProcFile(procRoot_ + "/" + std::to_string(tid) + "/status", status);
     for (std::string_view line : lines(status)) {
-        if (line.rfind("Tgid:", 0) == 0) {
+        if (line.starts_with("Tgid:")) {
             info.tgid =
                 static_cast<pid_t>(std::strtol(std::string(line.substr(5)).c_str(), nullptr, 10));
-        } else if (line.rfind("Uid:", 0) == 0) {
+        } else if (line.starts_with("Uid:")) {
             std::istringstream u{std::string(line.substr(4))};
             unsigned long real = 0, eff = 0, saved = 0;
             u >> real >> eff >> saved;

@@ -172,7 +172,7 @@ TEST_CASE("schemata read formats (behaviour 5)", "[sim]") {
     SECTION("AMD gaps and widths") {
         Fixture f("milan-2s", "6.1");
         std::string s = f.read("schemata");
-        CHECK(s.rfind("    MB:0=2048;1=2048", 0) == 0);
+        CHECK(s.starts_with("    MB:0=2048;1=2048"));
         CHECK(s.find("7=ffff;16=ffff") != std::string::npos);
     }
     SECTION("CDP") {

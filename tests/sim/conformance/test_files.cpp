@@ -414,7 +414,7 @@ TEST_CASE("b20: flock on the root between processes; foreign writers; one mutex"
         CHECK(other == 0);
         unsigned dirs = 0;
         for (const auto& e : fs::directory_iterator(sim.root()))
-            dirs += e.path().filename().string().rfind("race", 0) == 0;
+            dirs += e.path().filename().string().starts_with("race");
         CHECK(dirs == budget);
     }
     CHECK(sim.isAlive());

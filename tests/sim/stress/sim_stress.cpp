@@ -244,7 +244,7 @@ private:
         std::string out;
         const std::string prefix = ctrl_.empty() || pick(2) ? "" : any(ctrl_) + "/";
         std::string f = files[pick(7)];
-        if (!prefix.empty() && f.rfind("info/", 0) == 0)
+        if (!prefix.empty() && f.starts_with("info/"))
             f = "tasks";
         record(readFile(sim_.at(prefix + f), out), "read " + prefix + f);
     }
