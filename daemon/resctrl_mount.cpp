@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -31,30 +32,50 @@ std::string unescapeMountinfo(const std::string& field) {
     return out;
 }
 
+// One line of /proc/self/mountinfo:
+// id parent major:minor root mountpoint options [optional...] - fstype source superopts
+struct MountinfoLine {
+    std::string id;
+    std::string device;
+    std::filesystem::path mountPoint;
+    std::string fsType;
+    std::string superOptions;
+};
+
+MountinfoLine parseMountinfoLine(std::string_view line) {
+    std::istringstream fields{std::string(line)};
+    std::string id, parent, device, fsRoot, mountPoint, mountOptions;
+    fields >> id >> parent >> device >> fsRoot >> mountPoint >> mountOptions;
+    std::string word;
+    while (fields >> word && word != "-") {
+    }
+    std::string fsType, source, superOptions;
+    fields >> fsType >> source >> superOptions;
+    return {id, device, unescapeMountinfo(mountPoint), fsType, superOptions};
+}
+
+// The mount table's lines; none when it cannot be read.
+std::vector<MountinfoLine> readMountinfo(const std::filesystem::path& mountinfo) {
+    std::vector<MountinfoLine> lines;
+    const UniqueFd fd(open(mountinfo.c_str(), O_RDONLY | O_CLOEXEC));
+    const auto text = fd.isValid() ? readAll(fd.get()) : std::nullopt;
+    if (text) {
+        for (const std::string_view line : splitLines(*text))
+            lines.push_back(parseMountinfoLine(line));
+    }
+    return lines;
+}
+
 } // namespace
 
 std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
                                              const std::filesystem::path& mountinfo) {
     std::vector<std::string> options;
-    const UniqueFd fd(open(mountinfo.c_str(), O_RDONLY | O_CLOEXEC));
-    const auto text = fd.isValid() ? readAll(fd.get()) : std::nullopt;
-    if (!text)
-        return options;
-    for (const std::string_view line : splitLines(*text)) {
-        // id parent major:minor root mountpoint options [optional...] - fstype source superopts
-        std::istringstream fields{std::string(line)};
-        std::string id, parent, device, fsRoot, mountPoint, mountOptions;
-        fields >> id >> parent >> device >> fsRoot >> mountPoint >> mountOptions;
-        std::string word;
-        while (fields >> word && word != "-") {
-        }
-        std::string fsType, source, superOptions;
-        fields >> fsType >> source >> superOptions;
-        if (fsType != "resctrl" ||
-            std::filesystem::path(unescapeMountinfo(mountPoint)) != root.lexically_normal())
+    for (const MountinfoLine& line : readMountinfo(mountinfo)) {
+        if (line.fsType != "resctrl" || line.mountPoint != root.lexically_normal())
             continue;
         options.clear(); // the last mount on a path is the visible one
-        for (const std::string_view option : split(superOptions, ',')) {
+        for (const std::string_view option : split(line.superOptions, ',')) {
             if (!option.empty() && option != "rw" && option != "ro")
                 options.emplace_back(option);
         }
@@ -64,20 +85,10 @@ std::vector<std::string> resctrlMountOptions(const std::filesystem::path& root,
 
 std::string mountinfoEntry(const std::filesystem::path& root,
                            const std::filesystem::path& mountinfo) {
-    std::ifstream in(mountinfo);
     std::string entry;
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream fields(line);
-        std::string id, parent, device, fsRoot, mountPoint, mountOptions;
-        fields >> id >> parent >> device >> fsRoot >> mountPoint >> mountOptions;
-        std::string word;
-        while (fields >> word && word != "-") {
-        }
-        std::string fsType, source, superOptions;
-        fields >> fsType >> source >> superOptions;
-        if (std::filesystem::path(unescapeMountinfo(mountPoint)) == root.lexically_normal())
-            entry = id + " " + device + " " + superOptions; // the last one is the visible one
+    for (const MountinfoLine& line : readMountinfo(mountinfo)) {
+        if (line.mountPoint == root.lexically_normal()) // the last one is the visible one
+            entry = fmt::format("{} {} {}", line.id, line.device, line.superOptions);
     }
     return entry;
 }
@@ -94,7 +105,8 @@ ResctrlMountState probeResctrl(const std::filesystem::path& root,
     // The kernel may give a new mount the id and device number the last one freed, but not also
     // its options: a remount with other options is always told apart.
     struct stat rootStat {};
-    const auto inode = ::stat(root.c_str(), &rootStat) == 0 ? std::to_string(rootStat.st_ino) : "";
+    const auto inode =
+        ::stat(root.c_str(), &rootStat) == 0 ? fmt::format("{}", rootStat.st_ino) : "";
     state.identity = mountinfoEntry(root, mountinfo) + " " + inode;
     return state;
 }
