@@ -241,6 +241,7 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
                                             "directory (at most {} bytes once encoded; letters "
                                             "and digits take one byte, others three)",
                                             definition.name, kMaxStateFileName));
+    requireOwnGroupNames(definition.name);
     auto existing = domains_.find(definition.name);
     // A domain of that name whose hypervisor exited: its groups go before anything new is made.
     if (existing != domains_.end() && existing->second.stopping) {
@@ -432,6 +433,17 @@ std::optional<std::string> DomainService::removeGroups(const ResctrlLock& lock,
     } catch (const Error& e) {
         return e.what();
     }
+}
+
+void DomainService::requireOwnGroupNames(const std::string& name) const {
+    const std::string stem = groups_.groupStem(name);
+    for (const auto& [other, domain] : domains_)
+        if (other != name && domain.groups.stem == stem)
+            throw AlreadyExists(fmt::format(
+                "domain '{}' cannot be started: its resctrl groups would be named {}-*, which are "
+                "the groups of domain '{}' (the two names map to one group name); rename one of "
+                "them",
+                name, stem, other));
 }
 
 void DomainService::stop(const ResctrlLock& lock, const std::string& name) {

@@ -165,6 +165,8 @@ private:
     void restoreRecordOnFailure(Rollback& rollback, ActiveDomain& domain);
     // groups_.stop(); the error's message when the kernel refused.
     std::optional<std::string> removeGroups(const ResctrlLock& lock, const DomainGroups& groups);
+    // Throws AlreadyExists when another domain's groups have the names this one's would get.
+    void requireOwnGroupNames(const std::string& name) const;
     // Forgets the record of a domain whose hypervisor is gone and marks it stopping.
     void markStopping(ActiveDomain& domain);
     // Removes a stopping domain's groups; false (logged once) when the kernel refuses.

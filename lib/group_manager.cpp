@@ -23,7 +23,8 @@ bool isSafeNameChar(char c) {
 // How much of a mangled name its group names keep before the hash.
 constexpr std::size_t kMangledNameLength = 40;
 
-// FNV-1a, 32 bits: the hash of group names since resctrld 0.1, which version 1 records name.
+// The 32-bit FNV-1a of resctrld 0.1's group names, whose collisions are found in under a second:
+// only to find the groups a version 1 record names.
 std::uint32_t legacyHashName(const std::string& name) {
     std::uint32_t hash = 2166136261u;
     for (unsigned char c : name)
@@ -57,6 +58,13 @@ Schemata fullSchemata(const HostModel& host) {
 }
 
 } // namespace
+
+std::uint64_t hashGroupName(std::string_view name) noexcept {
+    std::uint64_t hash = 14695981039346656037ull;
+    for (unsigned char c : name)
+        hash = (hash ^ c) * 1099511628211ull;
+    return hash;
+}
 
 std::vector<std::string> DomainGroups::allocationGroups() const {
     std::vector<std::string> groups;
@@ -110,8 +118,8 @@ std::string GroupManager::groupStem(const std::string& domainName) const {
                 std::all_of(domainName.begin(), domainName.end(), isSafeNameChar);
     if (safe)
         return options_.prefix + domainName;
-    return fmt::format("{}{}~{:08x}", options_.prefix, mangledName(domainName),
-                       legacyHashName(domainName));
+    return fmt::format("{}{}~{:016x}", options_.prefix, mangledName(domainName),
+                       options_.nameHash(domainName));
 }
 
 std::string GroupManager::legacyGroupStem(const std::string& domainName) const {

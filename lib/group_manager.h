@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <span>
@@ -19,11 +20,18 @@
 
 namespace resctrld {
 
+// FNV-1a, 64 bits: stable across versions and dependency-free. With 64 bits, two names with the
+// same mangled 40 bytes collide only by design, never by chance on one host.
+std::uint64_t hashGroupName(std::string_view name) noexcept;
+
 struct GroupManagerOptions {
     // Every group resctrld creates starts with this; groups without it are never touched.
     std::string prefix = "resctrld-";
     // docs/definitions.md rule 12.
     bool manageDefaultGroup = true;
+    // The hash of a domain name in its groups' names when the name must be mangled (tests give
+    // a weak one to make two names collide).
+    std::function<std::uint64_t(std::string_view)> nameHash = hashGroupName;
 };
 
 // The resctrl groups of one started domain, as created by GroupManager::start: every planned
@@ -64,8 +72,8 @@ public:
 
     // The directory name stem of a domain's groups: prefix + a filesystem-safe form of the name
     // that stays unique (names with characters outside [A-Za-z0-9._-] or longer than 64 bytes
-    // keep their first 40 bytes, mangled, and get '~' and a 32-bit hash of the original in hex
-    // appended).
+    // keep their first 40 bytes, mangled, and get '~' and the 64-bit nameHash of the original in
+    // hex appended).
     std::string groupStem(const std::string& domainName) const;
 
     // Dry run under the same rules as start(), planned from a fresh read of the host taken

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Group names and state records across versions, end to end: the real daemon on a private bus,
-// resctrlfs-sim and fake hypervisors. The groups and records that resctrld 0.1 left (standing
-// for it: its record format and group names written here by hand) are adopted by today's daemon
-// as they are, nothing created and nothing removed; a record of a later version keeps the daemon
-// from starting.
+// resctrlfs-sim and fake hypervisors. Names that resctrld 0.1's 32-bit hash mixed up get groups
+// of their own; the groups and records that version left (standing for it: its record format
+// and group names written here by hand) are adopted by today's daemon as they are, nothing
+// created and nothing removed; a record of a later version keeps the daemon from starting.
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -159,6 +159,41 @@ struct Fixture {
 };
 
 } // namespace
+
+TEST_CASE("two names that resctrld 0.1's hash mixed up start side by side and stop apart",
+          "[e2e][sim][naming]") {
+    Fixture f;
+    f.startDaemon();
+    FakeHypervisor hvA(FAKE_HYPERVISOR_PATH, f.dir.path(), 3);
+    FakeHypervisor hvB(FAKE_HYPERVISOR_PATH, f.dir.path(), 3);
+
+    startDomainForProcess(*f.proxy(), definition(kNameA), hvA.pid());
+    const auto groupsA = f.prefixedGroups();
+    REQUIRE(groupsA.size() == 3);
+    INFO(f.log());
+    // Before, the second start failed with KernelRejected (File exists): the same group names.
+    startDomainForProcess(*f.proxy(), definition(kNameB), hvB.pid());
+    const auto both = f.prefixedGroups();
+    REQUIRE(both.size() == 6);
+    CHECK(f.listDomains() == std::set<std::string>{kNameA, kNameB});
+
+    std::set<std::string> groupsB;
+    for (const std::string& group : both)
+        if (!groupsA.count(group))
+            groupsB.insert(group);
+    std::string allocationB;
+    for (const std::string& group : groupsB)
+        if (group.ends_with("-vcpus_0-1"))
+            allocationB = group;
+    REQUIRE_FALSE(allocationB.empty());
+    CHECK(f.tasksOf(allocationB) == std::set<pid_t>{hvB.tid(0), hvB.tid(1)});
+
+    // Before, stopping one removed the groups of both.
+    stopDomain(*f.proxy(), kNameA);
+    CHECK(f.prefixedGroups() == groupsB);
+    CHECK(f.tasksOf(allocationB) == std::set<pid_t>{hvB.tid(0), hvB.tid(1)});
+    CHECK(f.listDomains() == std::set<std::string>{kNameB});
+}
 
 TEST_CASE("an upgraded daemon adopts resctrld 0.1's records and groups, making and removing none",
           "[e2e][sim][upgrade]") {

@@ -19,6 +19,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Two names that resctrld 0.1's 32-bit hash could not tell apart: the same first 40 bytes once
+// mangled, and the same FNV-1a-32 (found by trying numbers in well under a second).
+const std::string kCollidingA = "guest xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx 501871";
+const std::string kCollidingB = "guest xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx 1052480";
+
 std::string definition(const std::string& name) {
     return "<domain type='kvm'><name>" + name +
            "</name><vcpu>4</vcpu><cputune><cachetune vcpus='0-1'>"
@@ -70,6 +75,42 @@ struct Service {
 
 } // namespace
 
+TEST_CASE("two names that collided in resctrld 0.1's 32-bit hash get groups of their own",
+          "[service]") {
+    Service s;
+    const std::string a = s.groups.groupStem(kCollidingA);
+    const std::string b = s.groups.groupStem(kCollidingB);
+    CHECK(a != b);
+    CHECK(a.starts_with("resctrld-guest_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx~"));
+    CHECK(a.size() == std::string("resctrld-").size() + 40 + 1 + 16);
+}
+
+TEST_CASE("a name whose groups are another domain's is refused with AlreadyExists naming both",
+          "[service]") {
+    // A hash that makes every mangled name with the same first 40 bytes collide.
+    GroupManagerOptions options;
+    options.nameHash = [](std::string_view) -> std::uint64_t {
+        return 42;
+    };
+    Service s(options);
+    REQUIRE(s.groups.groupStem(kCollidingA) == s.groups.groupStem(kCollidingB));
+    s.store.save(s.record(kCollidingA));
+    const Recovery recovery = s.service.adoptRecords();
+    INFO(recovery.problems.size());
+    REQUIRE(recovery.adopted == std::vector<std::string>{kCollidingA});
+
+    const auto lock = ResctrlLock::acquire(s.tree.resctrlRoot(), std::chrono::seconds(5));
+    try {
+        s.service.start(lock, definition(kCollidingB), {});
+        FAIL("the second name was started");
+    } catch (const AlreadyExists& e) {
+        CHECK_THAT(e.what(), Catch::Contains(kCollidingA) && Catch::Contains(kCollidingB));
+    }
+    CHECK(s.service.domains().size() == 1);
+    // Nothing of the refused domain was saved; the first one's record is as it was.
+    CHECK(s.store.loadAll().records == std::vector<DomainRecord>{s.record(kCollidingA)});
+}
+
 TEST_CASE("a restored domain keeps the groups its record names, whatever its name gives now",
           "[service]") {
     Service s;
@@ -108,7 +149,9 @@ TEST_CASE("a version 1 record's groups are found under that version's names", "[
     REQUIRE(loaded.records.size() == 1);
     const DomainRecord& record = loaded.records[0];
     const DomainGroups groups = s.groups.restore(parseDomainDefinition(record.definition), record);
+    // The 32-bit hash of 0.1, not today's 64-bit one.
     CHECK(groups.stem == "resctrld-web_01~d7984988");
+    CHECK(groups.stem != s.groups.groupStem("web 01"));
     CHECK(groups.allocationGroups() ==
           std::vector<std::string>{"resctrld-web_01~d7984988-vcpus_0-1"});
     CHECK(groups.monitorGroups() ==
