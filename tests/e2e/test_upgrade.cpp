@@ -270,10 +270,10 @@ TEST_CASE("a record of a newer format keeps the daemon from starting, and nothin
 
     // What a later resctrld would leave before a downgrade: a record of a format after ours.
     const fs::path file = f.stateDir / "alpha.domain";
-    std::string text = readFile(file);
-    REQUIRE(text.starts_with("resctrld-domain 2\n"));
-    const std::string current = text;
-    text.replace(0, 17, "resctrld-domain 3");
+    const std::string current = readFile(file);
+    REQUIRE(current.starts_with("resctrld-domain "));
+    std::string text = current;
+    text.replace(0, text.find('\n'), "resctrld-domain " + std::to_string(kStateFormatCurrent + 1));
     std::ofstream(file, std::ios::trunc) << text;
 
     Daemon::Options options = f.daemonOptions();
