@@ -237,16 +237,15 @@ PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& s
     for (std::size_t i = 0; i < groups.plan.allocations.size(); ++i) {
         allocationPaths.emplace_back(allocationObjectPath(name, i));
         allocations_.push_back(std::make_unique<AllocationObject>(
-            bus, allocationPaths.back(), groups.plan.allocations[i], groups.allocationGroups[i],
-            resctrl));
+            bus, allocationPaths.back(), groups.plan.allocations[i],
+            groups.plan.allocations[i].group, resctrl));
     }
     for (std::size_t i = 0; i < groups.plan.monitors.size(); ++i) {
         const PlannedMonitor& monitor = groups.plan.monitors[i];
         monitorPaths.emplace_back(monitorObjectPath(name, i));
-        monitors_.push_back(
-            std::make_unique<MonitorObject>(bus, monitorPaths.back(), monitor,
-                                            MonitorCounters(resctrl.root(), groups.monitorGroups[i],
-                                                            counterEvents(host, monitor.kind))));
+        monitors_.push_back(std::make_unique<MonitorObject>(
+            bus, monitorPaths.back(), monitor,
+            MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind))));
     }
     domain_ = std::make_unique<DomainObject>(bus, path_, service, name, std::move(allocationPaths),
                                              std::move(monitorPaths), access, std::move(actions));

@@ -26,6 +26,7 @@
 #include "manager_object.h"
 #include "resctrl_mount.h"
 #include "state_directory.h"
+#include "state_store.h"
 
 namespace {
 
@@ -172,6 +173,25 @@ int run(const resctrld::CommandLine& commandLine, resctrld::Config& config) {
         return 1;
     } catch (const std::system_error& e) {
         spdlog::error("cannot take the instance lock: {}", e.what());
+        return 1;
+    }
+
+    // Records of a later resctrld (a downgrade) name groups this one would take for strays and
+    // remove: nothing is read, moved or removed, and the daemon does not start.
+    try {
+        const auto newer = resctrld::StateStore(config.stateDirectory).newerRecords();
+        if (!newer.empty()) {
+            for (const std::string& record : newer)
+                spdlog::error("refusing to start: {}", record);
+            spdlog::error("refusing to start: {} has {} record(s) of a newer resctrld (state "
+                          "format versions {} to {} are read); start that version again, or "
+                          "stop its domains with it first",
+                          config.stateDirectory.string(), newer.size(),
+                          resctrld::kStateFormatOldest, resctrld::kStateFormatCurrent);
+            return kExitConfig;
+        }
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot read the state directory: {}", e.what());
         return 1;
     }
 

@@ -20,7 +20,7 @@ namespace {
 constexpr std::size_t kMaxStateFileName = 255;
 
 std::string describeThread(const VcpuThread& thread) {
-    return "thread " + std::to_string(thread.tid) + " (vCPU " + std::to_string(thread.vcpu) + ")";
+    return fmt::format("thread {} (vCPU {})", thread.tid, thread.vcpu);
 }
 
 // Every vCPU some allocation or monitor of the domain covers.
@@ -37,10 +37,7 @@ std::set<unsigned> tunedVcpus(const DomainDefinition& definition) {
 }
 
 std::string joinNumbers(const std::vector<unsigned>& numbers) {
-    std::string out;
-    for (unsigned n : numbers)
-        out += (out.empty() ? "" : ", ") + std::to_string(n);
-    return out;
+    return fmt::format("{}", fmt::join(numbers, ", "));
 }
 
 // The tids listed in a group's tasks file.
@@ -67,15 +64,9 @@ unsigned vcpuLimit(const DomainDefinition& definition) {
 void requireVcpuOfDomain(const DomainDefinition& definition, const VcpuThread& thread) {
     const unsigned limit = vcpuLimit(definition);
     if (thread.vcpu >= limit)
-        throw InvalidDefinition(describeThread(thread) + ": domain '" + definition.name +
-                                "' has no vCPU " + std::to_string(thread.vcpu) + " (it has " +
-                                std::to_string(limit) + ")");
-}
-
-// The state file's path and the errno text are the operator's: logged, not answered.
-[[noreturn]] void throwSaveFailed(const std::string& name, const std::system_error& e) {
-    spdlog::error("domain {}: {}", name, e.what());
-    throw Failed("cannot save the state of domain '" + name + "'; see the daemon's log");
+        throw InvalidDefinition(fmt::format("{}: domain '{}' has no vCPU {} (it has {})",
+                                            describeThread(thread), definition.name, thread.vcpu,
+                                            limit));
 }
 
 void setHypervisor(DomainRecord& record, const ProcessIdentity& hypervisor) {
@@ -83,12 +74,22 @@ void setHypervisor(DomainRecord& record, const ProcessIdentity& hypervisor) {
     record.hypervisorStartTime = hypervisor.startTime;
 }
 
-void saveAllocations(ActiveDomain& domain) {
-    domain.record.allocations.clear();
-    for (std::size_t i = 0; i < domain.groups.allocationGroups.size(); ++i)
-        domain.record.allocations.push_back({domain.groups.allocationGroups[i],
-                                             domain.groups.plan.allocations[i].schemata.format(),
-                                             domain.groups.plan.allocations[i].reserved.format()});
+// The groups go into the record by the ids of their allocations and monitors, each with its
+// path: what a restart finds them by, whatever a later version would name them.
+void recordGroups(ActiveDomain& domain) {
+    const Plan& plan = domain.groups.plan;
+    DomainRecord& record = domain.record;
+    record.groupStem = domain.groups.stem;
+    record.allocations.clear();
+    for (const PlannedAllocation& allocation : plan.allocations)
+        record.allocations.push_back({allocation.group, allocation.schemata.format(),
+                                      allocation.reserved.format(), allocation.name});
+    record.monitors.clear();
+    for (const PlannedMonitor& monitor : plan.monitors)
+        if (monitor.createsGroup())
+            record.monitors.push_back(
+                {monitor.allocation ? plan.allocations[*monitor.allocation].name : "", monitor.name,
+                 monitor.group});
 }
 
 } // namespace
@@ -118,14 +119,14 @@ ProcessIdentity DomainService::validateHypervisor(pid_t pid) const {
     if (pid == 1)
         throw ProcessNotFound("pid 1 (init) cannot be a hypervisor");
     if (pid == self_)
-        throw ProcessNotFound("pid " + std::to_string(pid) + " is resctrld itself");
+        throw ProcessNotFound(fmt::format("pid {} is resctrld itself", pid));
     auto info = processes_.thread(pid);
     auto identity = processes_.process(pid);
     if (!info || !identity || info->tgid != pid)
-        throw ProcessNotFound("hypervisor process " + std::to_string(pid) + " does not exist");
+        throw ProcessNotFound(fmt::format("hypervisor process {} does not exist", pid));
     if (info->isKernelThread)
-        throw ProcessNotFound("pid " + std::to_string(pid) + " is a kernel thread (" + info->comm +
-                              "), not a hypervisor");
+        throw ProcessNotFound(
+            fmt::format("pid {} is a kernel thread ({}), not a hypervisor", pid, info->comm));
     return *identity;
 }
 
@@ -147,9 +148,9 @@ ThreadRecord DomainService::validateThread(const VcpuThread& thread,
     if (info->tgid == self_)
         throw ProcessNotFound(describeThread(thread) + " belongs to resctrld itself");
     if (owner && info->tgid != *owner)
-        throw ProcessNotFound(describeThread(thread) + " belongs to process " +
-                              std::to_string(info->tgid) + ", not to the hypervisor process " +
-                              std::to_string(*owner) + " (all vCPU threads must be one process's)");
+        throw ProcessNotFound(fmt::format("{} belongs to process {}, not to the hypervisor "
+                                          "process {} (all vCPU threads must be one process's)",
+                                          describeThread(thread), info->tgid, *owner));
     owner = info->tgid;
     return {thread.vcpu, thread.tid, info->startTime};
 }
@@ -161,8 +162,7 @@ DomainService::validateThreads(const DomainDefinition& definition,
     ValidatedThreads validated;
     if (hypervisor) {
         validated.owner = validateHypervisor(*hypervisor);
-        owners.require(processes_, *hypervisor,
-                       "hypervisor process " + std::to_string(*hypervisor));
+        owners.require(processes_, *hypervisor, fmt::format("hypervisor process {}", *hypervisor));
     }
     std::optional<pid_t> owner = hypervisor;
     std::map<unsigned, std::uint32_t> seenVcpus;
@@ -170,19 +170,20 @@ DomainService::validateThreads(const DomainDefinition& definition,
     for (const VcpuThread& thread : threads) {
         requireVcpuOfDomain(definition, thread);
         if (!seenVcpus.emplace(thread.vcpu, thread.tid).second)
-            throw InvalidDefinition("vCPU " + std::to_string(thread.vcpu) +
-                                    " is given more than one thread");
+            throw InvalidDefinition(
+                fmt::format("vCPU {} is given more than one thread", thread.vcpu));
         if (auto [it, inserted] = seenTids.emplace(thread.tid, thread.vcpu); !inserted)
-            throw InvalidDefinition("thread " + std::to_string(thread.tid) + " is given for vCPU " +
-                                    std::to_string(it->second) + " and vCPU " +
-                                    std::to_string(thread.vcpu) + " (a vCPU thread runs one vCPU)");
+            throw InvalidDefinition(
+                fmt::format("thread {} is given for vCPU {} and vCPU {} (a vCPU "
+                            "thread runs one vCPU)",
+                            thread.tid, it->second, thread.vcpu));
         validated.threads.push_back(validateThread(thread, owner));
         owners.require(processes_, static_cast<pid_t>(thread.tid), describeThread(thread));
     }
     if (!validated.owner && owner)
         validated.owner = processes_.process(*owner);
     if (owner && !validated.owner)
-        throw ProcessNotFound("process " + std::to_string(*owner) + " exited");
+        throw ProcessNotFound(fmt::format("process {} exited", *owner));
     return validated;
 }
 
@@ -206,22 +207,21 @@ DomainService::Started DomainService::startForProcess(const ResctrlLock& lock,
     DomainDefinition definition = parseDomainDefinition(definitionXml);
     validateHypervisor(hypervisorPid);
     // Before its threads are listed: nothing of another user's process is told either.
-    owners.require(processes_, hypervisorPid,
-                   "hypervisor process " + std::to_string(hypervisorPid));
+    owners.require(processes_, hypervisorPid, fmt::format("hypervisor process {}", hypervisorPid));
     std::map<unsigned, pid_t> found = processes_.vcpuThreads(hypervisorPid);
     std::vector<unsigned> missing;
     for (unsigned vcpu : tunedVcpus(definition))
         if (!found.count(vcpu))
             missing.push_back(vcpu);
     if (found.empty())
-        throw ProcessNotFound("process " + std::to_string(hypervisorPid) +
-                              " has no vCPU threads (threads named 'CPU <n>/<accel>', as QEMU "
-                              "names them)");
+        throw ProcessNotFound(fmt::format("process {} has no vCPU threads (threads named "
+                                          "'CPU <n>/<accel>', as QEMU names them)",
+                                          hypervisorPid));
     if (!missing.empty())
-        throw ProcessNotFound("process " + std::to_string(hypervisorPid) +
-                              " has no thread for vCPU " + joinNumbers(missing) +
-                              " (looked for threads named 'CPU <n>/<accel>'; it has " +
-                              std::to_string(found.size()) + " vCPU threads)");
+        throw ProcessNotFound(fmt::format("process {} has no thread for vCPU {} (looked for "
+                                          "threads named 'CPU <n>/<accel>'; it has {} vCPU "
+                                          "threads)",
+                                          hypervisorPid, joinNumbers(missing), found.size()));
     std::vector<VcpuThread> threads;
     for (const auto& [vcpu, tid] : found)
         threads.push_back({vcpu, static_cast<std::uint32_t>(tid)});
@@ -237,11 +237,11 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
                                 "' has no <cachetune> or <memorytune> (in <cputune> or in "
                                 "<metadata>'s urn:resctrld:cputune:1 element): nothing to start");
     if (stateFileName(definition.name).size() > kMaxStateFileName)
-        throw InvalidDefinition("domain name '" + definition.name +
-                                "' is too long for resctrld's state directory (at most " +
-                                std::to_string(kMaxStateFileName) +
-                                " bytes once encoded; letters and digits take one byte, others "
-                                "three)");
+        throw InvalidDefinition(fmt::format("domain name '{}' is too long for resctrld's state "
+                                            "directory (at most {} bytes once encoded; letters "
+                                            "and digits take one byte, others three)",
+                                            definition.name, kMaxStateFileName));
+    requireOwnGroupNames(definition.name);
     auto existing = domains_.find(definition.name);
     // A domain of that name whose hypervisor exited: its groups go before anything new is made.
     if (existing != domains_.end() && existing->second.stopping) {
@@ -258,10 +258,9 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
         if (auto recorded = existing->second.hypervisor();
             recorded && processes_.isAlive(*recorded)) {
             if (hypervisor && *hypervisor != recorded->pid)
-                throw ProcessNotFound("domain '" + definition.name +
-                                      "' is started for hypervisor process " +
-                                      std::to_string(recorded->pid) + ", which still runs; " +
-                                      "process " + std::to_string(*hypervisor) + " is not it");
+                throw ProcessNotFound(fmt::format("domain '{}' is started for hypervisor process "
+                                                  "{}, which still runs; process {} is not it",
+                                                  definition.name, recorded->pid, *hypervisor));
             hypervisor = recorded->pid;
         }
     }
@@ -281,11 +280,8 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
     domain.groups = groups_.start(lock, definition, attach);
     Rollback rollback;
     rollback.add([&] {
-        try {
-            groups_.stop(lock, domain.groups);
-        } catch (const Error& e) {
-            spdlog::warn("domain {}: cannot undo its groups: {}", definition.name, e.what());
-        }
+        if (auto error = removeGroups(lock, domain.groups))
+            spdlog::warn("domain {}: cannot undo its groups: {}", definition.name, *error);
     });
     requireSameThreads(lock, validated.threads);
 
@@ -295,12 +291,8 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
     if (validated.owner)
         setHypervisor(domain.record, *validated.owner);
     domain.record.threads = validated.threads;
-    saveAllocations(domain);
-    try {
-        store_.save(domain.record);
-    } catch (const std::system_error& e) {
-        throwSaveFailed(domain.record.name, e);
-    }
+    recordGroups(domain);
+    saveRecord(domain.record, OnSaveFailure::Throw);
     rollback.commit();
 
     for (const std::string& warning : domain.definition.warnings)
@@ -309,10 +301,10 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
         spdlog::info("domain {}: <metadata>'s definition wins; <cputune>'s tuning is ignored",
                      domain.definition.name);
     spdlog::info("domain {} started: {} allocation groups, {} monitors, {} vCPU threads{}",
-                 domain.definition.name, domain.groups.allocationGroups.size(),
+                 domain.definition.name, domain.groups.plan.allocations.size(),
                  domain.groups.plan.monitors.size(), domain.record.threads.size(),
                  domain.record.hypervisorPid
-                     ? ", hypervisor pid " + std::to_string(domain.record.hypervisorPid)
+                     ? fmt::format(", hypervisor pid {}", domain.record.hypervisorPid)
                      : "");
     auto [it, inserted] = domains_.emplace(domain.record.name, std::move(domain));
     return {it->second, false};
@@ -336,37 +328,22 @@ void DomainService::attachAndSave(const ResctrlLock& lock, ActiveDomain& domain,
                                   const std::optional<ProcessIdentity>& hypervisor) {
     // The record goes first: a crash after it leaves threads that recovery attaches; a crash
     // before it leaves the tree as it was.
-    const DomainRecord before = domain.record;
-    auto restore = [&] {
-        domain.record = before;
-        try {
-            store_.save(domain.record);
-        } catch (const std::system_error& e) {
-            spdlog::warn("domain {}: cannot restore its state: {}", domain.record.name, e.what());
-        }
-    };
+    const std::vector<ThreadRecord> before = domain.record.threads;
+    Rollback rollback;
+    restoreRecordOnFailure(rollback, domain);
     if (hypervisor)
         setHypervisor(domain.record, *hypervisor);
     recordThreads(domain, threads);
-    try {
-        store_.save(domain.record);
-    } catch (const std::system_error& e) {
-        domain.record = before;
-        throwSaveFailed(domain.record.name, e);
-    }
+    saveRecord(domain.record, OnSaveFailure::Throw);
     auto known = [&](const ThreadRecord& thread) {
-        return std::any_of(
-            before.threads.begin(), before.threads.end(),
-            [&](const ThreadRecord& r) { return r.vcpu == thread.vcpu && r.tid == thread.tid; });
+        return std::any_of(before.begin(), before.end(), [&](const ThreadRecord& r) {
+            return r.vcpu == thread.vcpu && r.tid == thread.tid;
+        });
     };
-    try {
-        for (const ThreadRecord& thread : threads)
-            groups_.moveThread(lock, domain.groups, {thread.vcpu, thread.tid}, !known(thread));
-        requireSameThreads(lock, threads);
-    } catch (...) {
-        restore();
-        throw;
-    }
+    for (const ThreadRecord& thread : threads)
+        groups_.moveThread(lock, domain.groups, {thread.vcpu, thread.tid}, !known(thread));
+    requireSameThreads(lock, threads);
+    rollback.commit();
 }
 
 void DomainService::recordThreads(ActiveDomain& domain, const std::vector<ThreadRecord>& threads) {
@@ -397,16 +374,16 @@ const ActiveDomain& DomainService::setVcpuThread(const ResctrlLock& lock, const 
     std::optional<pid_t> owner;
     if (auto hypervisor = domain.hypervisor()) {
         if (!processes_.isAlive(*hypervisor))
-            throw ProcessNotFound("the hypervisor process " + std::to_string(hypervisor->pid) +
-                                  " of domain '" + name + "' has exited");
+            throw ProcessNotFound(fmt::format("the hypervisor process {} of domain '{}' has exited",
+                                              hypervisor->pid, name));
         owner = hypervisor->pid;
     }
     requireVcpuOfDomain(domain.definition, {vcpu, tid});
     for (const ThreadRecord& recorded : domain.record.threads)
         if (recorded.tid == tid && recorded.vcpu != vcpu)
-            throw InvalidDefinition("thread " + std::to_string(tid) + " already runs vCPU " +
-                                    std::to_string(recorded.vcpu) + " of domain '" + name +
-                                    "' (a vCPU thread runs one vCPU)");
+            throw InvalidDefinition(fmt::format("thread {} already runs vCPU {} of domain '{}' (a "
+                                                "vCPU thread runs one vCPU)",
+                                                tid, recorded.vcpu, name));
     ThreadRecord thread = validateThread({vcpu, tid}, owner);
     owners.require(processes_, static_cast<pid_t>(tid), describeThread({vcpu, tid}));
     // The thread's process becomes the domain's hypervisor when none was known.
@@ -414,6 +391,22 @@ const ActiveDomain& DomainService::setVcpuThread(const ResctrlLock& lock, const 
                   domain.hypervisor() ? std::nullopt : processes_.process(*owner));
     spdlog::info("domain {}: vCPU {} thread {} attached", name, vcpu, tid);
     return domain;
+}
+
+bool DomainService::saveRecord(const DomainRecord& record, OnSaveFailure onFailure) {
+    try {
+        store_.save(record);
+        return true;
+    } catch (const std::system_error& e) {
+        if (onFailure == OnSaveFailure::Warn) {
+            spdlog::warn("domain {}: cannot save its state: {}", record.name, e.what());
+            return false;
+        }
+        // The state file's path and the errno text are the operator's: logged, not answered.
+        spdlog::error("domain {}: {}", record.name, e.what());
+        throw Failed(
+            fmt::format("cannot save the state of domain '{}'; see the daemon's log", record.name));
+    }
 }
 
 void DomainService::forget(const std::string& name) {
@@ -425,24 +418,47 @@ void DomainService::forget(const std::string& name) {
     }
 }
 
+void DomainService::restoreRecordOnFailure(Rollback& rollback, ActiveDomain& domain) {
+    rollback.add([this, &domain, before = domain.record] {
+        domain.record = before;
+        saveRecord(domain.record, OnSaveFailure::Warn);
+    });
+}
+
+std::optional<std::string> DomainService::removeGroups(const ResctrlLock& lock,
+                                                       const DomainGroups& groups) {
+    try {
+        groups_.stop(lock, groups);
+        return std::nullopt;
+    } catch (const Error& e) {
+        return e.what();
+    }
+}
+
+void DomainService::requireOwnGroupNames(const std::string& name) const {
+    const std::string stem = groups_.groupStem(name);
+    for (const auto& [other, domain] : domains_)
+        if (other != name && domain.groups.stem == stem)
+            throw AlreadyExists(fmt::format(
+                "domain '{}' cannot be started: its resctrl groups would be named {}-*, which are "
+                "the groups of domain '{}' (the two names map to one group name); rename one of "
+                "them",
+                name, stem, other));
+}
+
 void DomainService::stop(const ResctrlLock& lock, const std::string& name) {
     auto it = domains_.find(name);
     if (it == domains_.end())
         throw NotFound("no domain named '" + name + "' is started");
+    ActiveDomain& domain = it->second;
+    Rollback rollback;
+    // Still started when its groups stay: its record is kept so a restart does not take its
+    // groups for strays. A stopping domain's record is gone already, and stays gone.
+    if (!domain.stopping)
+        restoreRecordOnFailure(rollback, domain);
     forget(name);
-    try {
-        groups_.stop(lock, it->second.groups);
-    } catch (...) {
-        if (it->second.stopping)
-            throw; // its record is gone already; it stays stopping
-        // Still started: keep its record so a restart does not take its groups for strays.
-        try {
-            store_.save(it->second.record);
-        } catch (const std::system_error& e) {
-            spdlog::warn("domain {}: cannot restore its state: {}", name, e.what());
-        }
-        throw;
-    }
+    groups_.stop(lock, domain.groups);
+    rollback.commit();
     domains_.erase(it);
     spdlog::info("domain {} stopped", name);
 }
@@ -589,15 +605,14 @@ std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const
     for (const ThreadRecord& thread : domain.record.threads)
         for (const std::string& group : domain.groups.groupsOfVcpu(thread.vcpu))
             if (auto it = tasks.find(group); it != tasks.end() && !it->second.count(thread.tid))
-                problems.push_back("thread " + std::to_string(thread.tid) + " of vCPU " +
-                                   std::to_string(thread.vcpu) + " left group " + group);
-    for (std::size_t i = 0; i < domain.groups.allocationGroups.size(); ++i) {
-        const std::string& group = domain.groups.allocationGroups[i];
+                problems.push_back(fmt::format("thread {} of vCPU {} left group {}", thread.tid,
+                                               thread.vcpu, group));
+    for (const PlannedAllocation& allocation : domain.groups.plan.allocations) {
+        const std::string& group = allocation.group;
         if (!tasks.count(group))
             continue; // vanished: said above
         try {
-            const Schemata missing =
-                groups_.missingSchemata(group, domain.groups.plan.allocations[i].schemata);
+            const Schemata missing = groups_.missingSchemata(group, allocation.schemata);
             if (!missing.empty())
                 problems.push_back("group " + group + " does not hold " + missing.format());
         } catch (const Error& e) {
@@ -616,16 +631,14 @@ void DomainService::markStopping(ActiveDomain& domain) {
 }
 
 bool DomainService::removeGroupsOf(const ResctrlLock& lock, ActiveDomain& domain) {
-    try {
-        groups_.stop(lock, domain.groups);
+    const auto error = removeGroups(lock, domain.groups);
+    if (!error)
         return true;
-    } catch (const Error& e) {
-        if (!domain.removalFailed)
-            spdlog::warn("domain {}: cannot remove its groups yet: {}; retrying",
-                         domain.record.name, e.what());
-        domain.removalFailed = true;
-        return false;
-    }
+    if (!domain.removalFailed)
+        spdlog::warn("domain {}: cannot remove its groups yet: {}; retrying", domain.record.name,
+                     *error);
+    domain.removalFailed = true;
+    return false;
 }
 
 bool DomainService::hypervisorExited(const std::string& name, const ProcessIdentity& hypervisor) {
@@ -688,11 +701,7 @@ void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
     }
     if (threadsChanged) {
         changes.threadsChanged.push_back(name);
-        try {
-            store_.save(domain.record);
-        } catch (const std::system_error& e) {
-            spdlog::warn("domain {}: cannot save its state: {}", name, e.what());
-        }
+        saveRecord(domain.record, OnSaveFailure::Warn);
     }
     auto problems = findProblems(domain);
     if (problems != domain.problems) {
@@ -710,17 +719,16 @@ void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
 }
 
 DomainGroups DomainService::restoreGroups(const ActiveDomain& domain) const {
-    std::vector<std::pair<Schemata, Schemata>> allocations;
-    for (const AllocationRecord& allocation : domain.record.allocations)
-        allocations.emplace_back(Schemata::parse(allocation.schemata),
-                                 Schemata::parse(allocation.reserved));
-    return groups_.restore(domain.definition, allocations);
+    return groups_.restore(domain.definition, domain.record);
 }
 
 Recovery DomainService::adoptRecords() {
     Recovery recovery;
     StateStore::Loaded loaded = store_.loadAll();
     recovery.problems = loaded.problems;
+    // A later resctrl's record names groups this one would take for strays: nothing is removed.
+    for (const std::string& newer : loaded.newer)
+        recovery.problems.push_back(newer + "; no stray group is removed while it is there");
     for (DomainRecord& record : loaded.records) {
         ActiveDomain domain;
         try {
@@ -750,6 +758,10 @@ Recovery DomainService::adoptRecords() {
             domain.degraded = true;
             domain.problems = {"it does not fit resctrl as mounted now: " + domain.misfit};
         }
+        // An older format's record is written in today's on its next save, with the same groups
+        // (a misfit keeps its record as saved: it has no groups on this mount to record).
+        if (domain.misfit.empty())
+            recordGroups(domain);
         if (auto hypervisor = domain.hypervisor(); hypervisor && !processes_.isAlive(*hypervisor)) {
             recovery.cleanedUp.push_back(name);
             forget(name);
@@ -761,7 +773,7 @@ Recovery DomainService::adoptRecords() {
         recovery.adopted.push_back(name);
         domains_.emplace(name, std::move(domain));
     }
-    cleanupPending_ = true;
+    cleanupPending_ = loaded.newer.empty();
     return recovery;
 }
 
@@ -780,6 +792,7 @@ Recovery DomainService::repairAdopted(const ResctrlLock& lock) {
                 continue;
             }
             domain.misfit.clear();
+            recordGroups(domain);
             recovery.refitted.push_back(name);
         }
         try {

@@ -12,6 +12,7 @@
 #include "domain_definition.h"
 #include "group_manager.h"
 #include "process_table.h"
+#include "rollback.h"
 #include "state_store.h"
 #include "thread_owners.h"
 #include "unique_fd.h"
@@ -160,10 +161,24 @@ private:
     void attachAndSave(const ResctrlLock& lock, ActiveDomain& domain,
                        const std::vector<ThreadRecord>& threads,
                        const std::optional<ProcessIdentity>& hypervisor);
+    enum class OnSaveFailure {
+        Throw, // log the details, throw Failed
+        Warn,  // log a warning, go on
+    };
+    // Saves the record; false (logged) when the store refused and `onFailure` is Warn.
+    bool saveRecord(const DomainRecord& record, OnSaveFailure onFailure);
+    // Removes the record (a failure is logged: the groups become strays for recovery).
     void forget(const std::string& name);
     // The domain's groups as its record saved them, planned on this host. Throws Error when
     // they do not fit it.
     DomainGroups restoreGroups(const ActiveDomain& domain) const;
+    // Unless `rollback` is committed, the domain's record is put back as it is now, in memory
+    // and in the state directory.
+    void restoreRecordOnFailure(Rollback& rollback, ActiveDomain& domain);
+    // groups_.stop(); the error's message when the kernel refused.
+    std::optional<std::string> removeGroups(const ResctrlLock& lock, const DomainGroups& groups);
+    // Throws AlreadyExists when another domain's groups have the names this one's would get.
+    void requireOwnGroupNames(const std::string& name) const;
     // Forgets the record of a domain whose hypervisor is gone and marks it stopping.
     void markStopping(ActiveDomain& domain);
     // Removes a stopping domain's groups; false (logged once) when the kernel refuses.

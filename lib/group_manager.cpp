@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -21,13 +20,23 @@ bool isSafeNameChar(char c) {
            c == '_' || c == '-';
 }
 
-// FNV-1a: a stable, dependency-free hash; 32 bits are plenty to keep the few names that need
-// mangling apart on one host.
-std::uint32_t hashName(const std::string& name) {
+// How much of a mangled name its group names keep before the hash.
+constexpr std::size_t kMangledNameLength = 40;
+
+// The 32-bit FNV-1a of resctrld 0.1's group names, whose collisions are found in under a second:
+// only to find the groups a version 1 record names.
+std::uint32_t legacyHashName(const std::string& name) {
     std::uint32_t hash = 2166136261u;
     for (unsigned char c : name)
         hash = (hash ^ c) * 16777619u;
     return hash;
+}
+
+std::string mangledName(const std::string& domainName) {
+    std::string mangled;
+    for (char c : domainName.substr(0, kMangledNameLength))
+        mangled += isSafeNameChar(c) ? c : '_';
+    return mangled;
 }
 
 bool isGroupDirectory(const std::filesystem::directory_entry& entry) {
@@ -50,30 +59,51 @@ Schemata fullSchemata(const HostModel& host) {
 
 } // namespace
 
+std::uint64_t hashGroupName(std::string_view name) noexcept {
+    std::uint64_t hash = 14695981039346656037ull;
+    for (unsigned char c : name)
+        hash = (hash ^ c) * 1099511628211ull;
+    return hash;
+}
+
+std::vector<std::string> DomainGroups::allocationGroups() const {
+    std::vector<std::string> groups;
+    for (const PlannedAllocation& allocation : plan.allocations)
+        groups.push_back(allocation.group);
+    return groups;
+}
+
+std::vector<std::string> DomainGroups::monitorGroups() const {
+    std::vector<std::string> groups;
+    for (const PlannedMonitor& monitor : plan.monitors)
+        groups.push_back(monitor.group);
+    return groups;
+}
+
 std::vector<std::string> DomainGroups::topGroups() const {
-    std::vector<std::string> groups = allocationGroups;
-    for (std::size_t i = 0; i < plan.monitors.size(); ++i)
-        if (!plan.monitors[i].allocation && plan.monitors[i].createsGroup())
-            groups.push_back(monitorGroups[i]);
+    std::vector<std::string> groups = allocationGroups();
+    for (const PlannedMonitor& monitor : plan.monitors)
+        if (!monitor.allocation && monitor.createsGroup())
+            groups.push_back(monitor.group);
     return groups;
 }
 
 std::vector<std::string> DomainGroups::groupsOfVcpu(unsigned vcpu) const {
     std::vector<std::string> groups;
-    for (std::size_t i = 0; i < plan.allocations.size(); ++i)
-        if (plan.allocations[i].vcpus.contains(vcpu))
-            groups.push_back(allocationGroups[i]);
-    for (std::size_t i = 0; i < plan.monitors.size(); ++i)
-        if (plan.monitors[i].createsGroup() && plan.monitors[i].vcpus.contains(vcpu))
-            groups.push_back(monitorGroups[i]);
+    for (const PlannedAllocation& allocation : plan.allocations)
+        if (allocation.vcpus.contains(vcpu))
+            groups.push_back(allocation.group);
+    for (const PlannedMonitor& monitor : plan.monitors)
+        if (monitor.createsGroup() && monitor.vcpus.contains(vcpu))
+            groups.push_back(monitor.group);
     return groups;
 }
 
 std::vector<std::string> DomainGroups::createdGroups() const {
-    std::vector<std::string> groups = allocationGroups;
-    for (std::size_t i = 0; i < plan.monitors.size(); ++i)
-        if (plan.monitors[i].createsGroup())
-            groups.push_back(monitorGroups[i]);
+    std::vector<std::string> groups = allocationGroups();
+    for (const PlannedMonitor& monitor : plan.monitors)
+        if (monitor.createsGroup())
+            groups.push_back(monitor.group);
     return groups;
 }
 
@@ -88,12 +118,17 @@ std::string GroupManager::groupStem(const std::string& domainName) const {
                 std::all_of(domainName.begin(), domainName.end(), isSafeNameChar);
     if (safe)
         return options_.prefix + domainName;
-    std::string mangled;
-    for (char c : domainName.substr(0, 40))
-        mangled += isSafeNameChar(c) ? c : '_';
-    char hash[16];
-    std::snprintf(hash, sizeof hash, "%08x", hashName(domainName));
-    return options_.prefix + mangled + "~" + hash;
+    return fmt::format("{}{}~{:016x}", options_.prefix, mangledName(domainName),
+                       options_.nameHash(domainName));
+}
+
+std::string GroupManager::legacyGroupStem(const std::string& domainName) const {
+    bool safe = !domainName.empty() && domainName.size() <= kMaxPlainNameLength &&
+                std::all_of(domainName.begin(), domainName.end(), isSafeNameChar);
+    if (safe)
+        return options_.prefix + domainName;
+    return fmt::format("{}{}~{:08x}", options_.prefix, mangledName(domainName),
+                       legacyHashName(domainName));
 }
 
 HostState GroupManager::readHostState() const {
@@ -116,8 +151,8 @@ HostState GroupManager::readHostState() const {
             continue;
         auto mode = resctrl_.read(name + "/mode").value_or("");
         GroupHolding holding{name, GroupOwner::Foreign, Schemata::parse(*schemata),
-                             mode.rfind("exclusive", 0) == 0 || mode.rfind("pseudo", 0) == 0};
-        if (name.rfind(options_.prefix, 0) == 0) {
+                             mode.starts_with("exclusive") || mode.starts_with("pseudo")};
+        if (name.starts_with(options_.prefix)) {
             // Own groups hold only what they reserved. One we have no record of (left by a
             // crash, about to be removed as stray) keeps everything it has until then.
             if (auto reserved = reservations_.find(name); reserved != reservations_.end()) {
@@ -168,34 +203,35 @@ Plan GroupManager::plan(const DomainDefinition& definition, const HostState& sta
     return planDomain(definition.tuning, host_, state, PlannerOptions{options_.manageDefaultGroup});
 }
 
-DomainGroups GroupManager::layOut(const std::string& domainName, Plan plan) const {
+DomainGroups GroupManager::layOut(const std::string& domainName, std::string stem,
+                                  Plan plan) const {
     DomainGroups groups;
     groups.domain = domainName;
-    std::string stem = groupStem(domainName);
-    for (const auto& allocation : plan.allocations)
-        groups.allocationGroups.push_back(stem + "-" + allocation.name);
-    for (const auto& monitor : plan.monitors) {
+    for (PlannedAllocation& allocation : plan.allocations)
+        allocation.group = stem + "-" + allocation.name;
+    for (PlannedMonitor& monitor : plan.monitors) {
         if (!monitor.allocation)
-            groups.monitorGroups.push_back("mon_groups/" + stem + "-" + monitor.name);
+            monitor.group = "mon_groups/" + stem + "-" + monitor.name;
         else if (monitor.readsAllocationGroup)
-            groups.monitorGroups.push_back(groups.allocationGroups[*monitor.allocation]);
+            monitor.group = plan.allocations[*monitor.allocation].group;
         else
-            groups.monitorGroups.push_back(groups.allocationGroups[*monitor.allocation] +
-                                           "/mon_groups/" + monitor.name);
+            monitor.group =
+                plan.allocations[*monitor.allocation].group + "/mon_groups/" + monitor.name;
     }
+    groups.stem = std::move(stem);
     groups.plan = std::move(plan);
     return groups;
 }
 
 std::vector<PlannedGroup> GroupManager::validate(const DomainDefinition& definition) const {
-    DomainGroups groups = layOut(definition.name, plan(definition, readHostState()));
+    DomainGroups groups =
+        layOut(definition.name, groupStem(definition.name), plan(definition, readHostState()));
     std::vector<PlannedGroup> planned;
-    for (std::size_t i = 0; i < groups.allocationGroups.size(); ++i)
-        planned.push_back(
-            {groups.allocationGroups[i], groups.plan.allocations[i].schemata.format()});
-    for (std::size_t i = 0; i < groups.plan.monitors.size(); ++i)
-        if (groups.plan.monitors[i].createsGroup())
-            planned.push_back({groups.monitorGroups[i], ""});
+    for (const PlannedAllocation& allocation : groups.plan.allocations)
+        planned.push_back({allocation.group, allocation.schemata.format()});
+    for (const PlannedMonitor& monitor : groups.plan.monitors)
+        if (monitor.createsGroup())
+            planned.push_back({monitor.group, ""});
     return planned;
 }
 
@@ -246,15 +282,13 @@ std::string GroupManager::writeDefaultGroup(const Schemata& wanted, const Schema
 
 void GroupManager::writeTask(const std::string& group, const VcpuThread& thread) const {
     // One id per write(2): kernels before 6.7 (Debian 12's 6.1) take a single PID (§5.1).
-    auto failure = resctrl_.write(group + "/tasks", std::to_string(thread.tid) + "\n");
+    auto failure = resctrl_.write(group + "/tasks", fmt::format("{}\n", thread.tid));
     if (!failure)
         return;
     if (failure->error == std::errc::no_such_process)
-        throw ProcessNotFound("thread " + std::to_string(thread.tid) + " of vCPU " +
-                              std::to_string(thread.vcpu) + " does not exist (" +
-                              failure->describe() + ")");
-    reject("move thread " + std::to_string(thread.tid) + " of vCPU " + std::to_string(thread.vcpu) +
-               " into " + group,
+        throw ProcessNotFound(fmt::format("thread {} of vCPU {} does not exist ({})", thread.tid,
+                                          thread.vcpu, failure->describe()));
+    reject(fmt::format("move thread {} of vCPU {} into {}", thread.tid, thread.vcpu, group),
            *failure);
 }
 
@@ -263,7 +297,8 @@ DomainGroups GroupManager::start(const ResctrlLock&, const DomainDefinition& def
     // One read of the host under the lock: the plan and the default group's schemata before.
     const HostState state = readHostState();
     const Schemata defaultBefore = state.groups.front().schemata;
-    DomainGroups groups = layOut(definition.name, plan(definition, state));
+    DomainGroups groups =
+        layOut(definition.name, groupStem(definition.name), plan(definition, state));
 
     Rollback rollback;
     auto removeOnFailure = [&](const std::string& group) {
@@ -279,13 +314,13 @@ DomainGroups GroupManager::start(const ResctrlLock&, const DomainDefinition& def
         removeOnFailure(group);
     };
 
-    for (std::size_t i = 0; i < groups.allocationGroups.size(); ++i) {
-        makeGroup(groups.allocationGroups[i]);
-        writeSchemata(groups.allocationGroups[i], groups.plan.allocations[i].schemata);
+    for (const PlannedAllocation& allocation : groups.plan.allocations) {
+        makeGroup(allocation.group);
+        writeSchemata(allocation.group, allocation.schemata);
     }
-    for (std::size_t i = 0; i < groups.plan.monitors.size(); ++i)
-        if (groups.plan.monitors[i].createsGroup())
-            makeGroup(groups.monitorGroups[i]);
+    for (const PlannedMonitor& monitor : groups.plan.monitors)
+        if (monitor.createsGroup())
+            makeGroup(monitor.group);
 
     rollback.add([this, defaultBefore] {
         try {
@@ -300,8 +335,8 @@ DomainGroups GroupManager::start(const ResctrlLock&, const DomainDefinition& def
         attach(groups, thread);
 
     rollback.commit();
-    for (std::size_t i = 0; i < groups.allocationGroups.size(); ++i)
-        reservations_[groups.allocationGroups[i]] = groups.plan.allocations[i].reserved;
+    for (const PlannedAllocation& allocation : groups.plan.allocations)
+        reservations_[allocation.group] = allocation.reserved;
     return groups;
 }
 
@@ -318,7 +353,7 @@ void GroupManager::moveThread(const ResctrlLock&, const DomainGroups& domain,
             writeTask(groups[i], thread);
         } catch (const Error&) {
             if (i > 0 && newThread) {
-                if (auto failure = resctrl_.write("tasks", std::to_string(thread.tid) + "\n"))
+                if (auto failure = resctrl_.write("tasks", fmt::format("{}\n", thread.tid)))
                     spdlog::warn("cannot move thread {} back to the default group: {}", thread.tid,
                                  failure->describe());
             }
@@ -328,7 +363,7 @@ void GroupManager::moveThread(const ResctrlLock&, const DomainGroups& domain,
 }
 
 void GroupManager::evictTask(const ResctrlLock&, std::uint32_t tid) const {
-    auto failure = resctrl_.write("tasks", std::to_string(tid) + "\n");
+    auto failure = resctrl_.write("tasks", fmt::format("{}\n", tid));
     if (failure && failure->error != std::errc::no_such_process)
         spdlog::warn("cannot move task {} back to the default group: {}", tid, failure->describe());
 }
@@ -357,30 +392,66 @@ std::string GroupManager::regrowDefaultGroup(const ResctrlLock&) {
     return writeRegrownDefaultGroup();
 }
 
-DomainGroups
-GroupManager::restore(const DomainDefinition& definition,
-                      std::span<const std::pair<Schemata, Schemata>> allocations) const {
-    // Plan against an empty host for the structure (allocations, monitors, names), then put
-    // back the masks the groups were actually given: re-planning on today's host could place
-    // them elsewhere.
+DomainGroups GroupManager::restore(const DomainDefinition& definition,
+                                   const DomainRecord& record) const {
+    // Plan against an empty host for the structure (allocations, monitors), then put back the
+    // groups and masks recorded: re-planning on today's host could place them elsewhere, and
+    // this version could name them otherwise.
     HostState empty;
     empty.groups.push_back({"", GroupOwner::Default, fullSchemata(host_), false});
-    Plan plan = planDomain(definition.tuning, host_, empty, PlannerOptions{true});
-    if (plan.allocations.size() != allocations.size())
-        throw InvalidDefinition("the saved state of domain '" + definition.name + "' has " +
-                                std::to_string(allocations.size()) +
-                                " allocation groups, its definition " +
-                                std::to_string(plan.allocations.size()));
-    for (std::size_t i = 0; i < allocations.size(); ++i) {
-        PlannedAllocation& allocation = plan.allocations[i];
-        allocation.schemata = allocations[i].first;
-        allocation.reserved = allocations[i].second;
+    const bool version1 = record.groupStem.empty();
+    DomainGroups groups =
+        layOut(definition.name, version1 ? legacyGroupStem(definition.name) : record.groupStem,
+               planDomain(definition.tuning, host_, empty, PlannerOptions{true}));
+    Plan& plan = groups.plan;
+    auto mismatch = [&](const std::string& what) {
+        return InvalidDefinition(
+            fmt::format("the saved state of domain '{}' does not match its definition: {}",
+                        definition.name, what));
+    };
+    if (plan.allocations.size() != record.allocations.size())
+        throw mismatch(fmt::format("{} allocation groups saved, {} defined",
+                                   record.allocations.size(), plan.allocations.size()));
+    for (PlannedAllocation& allocation : plan.allocations) {
+        // A version 1 record has no ids: its groups are known by the names that version gave.
+        auto recorded = std::find_if(
+            record.allocations.begin(), record.allocations.end(), [&](const AllocationRecord& r) {
+                return version1 ? r.group == allocation.group : r.name == allocation.name;
+            });
+        if (recorded == record.allocations.end())
+            throw mismatch(fmt::format("no group saved for allocation {}", allocation.name));
+        allocation.group = recorded->group;
+        allocation.schemata = Schemata::parse(recorded->schemata);
+        allocation.reserved = Schemata::parse(recorded->reserved);
         for (PlannedCache& cache : allocation.caches)
             if (auto resource = cacheResource(cache.level, cache.type))
                 if (auto mask = allocation.reserved.mask(*resource, cache.id))
                     cache.mask = *mask;
     }
-    return layOut(definition.name, std::move(plan));
+    for (PlannedMonitor& monitor : plan.monitors) {
+        const std::string parent =
+            monitor.allocation ? plan.allocations[*monitor.allocation].name : std::string();
+        if (monitor.readsAllocationGroup) {
+            monitor.group = plan.allocations[*monitor.allocation].group;
+            continue;
+        }
+        if (version1) {
+            // That version put a monitor group under its allocation's group, whose recorded
+            // path is set above.
+            if (monitor.allocation)
+                monitor.group =
+                    plan.allocations[*monitor.allocation].group + "/mon_groups/" + monitor.name;
+            continue;
+        }
+        auto recorded = std::find_if(record.monitors.begin(), record.monitors.end(),
+                                     [&](const MonitorRecord& r) {
+                                         return r.allocation == parent && r.name == monitor.name;
+                                     });
+        if (recorded == record.monitors.end())
+            throw mismatch(fmt::format("no group saved for monitor {}", monitor.name));
+        monitor.group = recorded->group;
+    }
+    return groups;
 }
 
 Schemata GroupManager::missingSchemata(const std::string& group, const Schemata& wanted) const {
@@ -408,11 +479,11 @@ void GroupManager::repairSchemata(const std::string& domainName, const std::stri
 }
 
 void GroupManager::adopt(const ResctrlLock&, const DomainGroups& domain) {
-    for (std::size_t i = 0; i < domain.allocationGroups.size(); ++i) {
-        const std::string& group = domain.allocationGroups[i];
+    for (const PlannedAllocation& allocation : domain.plan.allocations) {
+        const std::string& group = allocation.group;
         // Reserved before any repair, which may fail: the group's ways stay its own, never the
         // default group's when it regrows.
-        reservations_[group] = domain.plan.allocations[i].reserved;
+        reservations_[group] = allocation.reserved;
         if (!resctrl_.exists(group)) {
             spdlog::info("domain {}: recreating missing group {}", domain.domain, group);
             if (auto failure = resctrl_.makeGroup(group))
@@ -424,16 +495,16 @@ void GroupManager::adopt(const ResctrlLock&, const DomainGroups& domain) {
                     spdlog::warn("cannot remove half-created group {}: {}", group,
                                  failure->describe());
             });
-            writeSchemata(group, domain.plan.allocations[i].schemata);
+            writeSchemata(group, allocation.schemata);
             rollback.commit();
         } else {
             // A crash between mkdir and the schemata writes, or a hand edit, leaves other values.
-            repairSchemata(domain.domain, group, domain.plan.allocations[i].schemata);
+            repairSchemata(domain.domain, group, allocation.schemata);
         }
     }
-    for (std::size_t i = 0; i < domain.plan.monitors.size(); ++i) {
-        const std::string& group = domain.monitorGroups[i];
-        if (domain.plan.monitors[i].createsGroup() && !resctrl_.exists(group)) {
+    for (const PlannedMonitor& monitor : domain.plan.monitors) {
+        const std::string& group = monitor.group;
+        if (monitor.createsGroup() && !resctrl_.exists(group)) {
             spdlog::info("domain {}: recreating missing group {}", domain.domain, group);
             if (auto failure = resctrl_.makeGroup(group))
                 reject("recreate group " + group, *failure);
@@ -457,13 +528,13 @@ GroupManager::StrayRemoval GroupManager::removeStrayGroups(const ResctrlLock&,
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
         std::string name = entry.path().filename().string();
-        if (isGroupDirectory(entry) && name.rfind(options_.prefix, 0) == 0)
+        if (isGroupDirectory(entry) && name.starts_with(options_.prefix))
             removeIfStray(name);
     }
     for (const auto& entry :
          std::filesystem::directory_iterator(resctrl_.root() / "mon_groups", ec)) {
         std::string name = entry.path().filename().string();
-        if (name.rfind(options_.prefix, 0) == 0)
+        if (name.starts_with(options_.prefix))
             removeIfStray("mon_groups/" + name);
     }
     return result;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <span>
@@ -14,26 +16,35 @@
 #include "planner.h"
 #include "resctrl_fs.h"
 #include "schemata.h"
+#include "state_store.h"
 
 namespace resctrld {
+
+// FNV-1a, 64 bits: stable across versions and dependency-free. With 64 bits, two names with the
+// same mangled 40 bytes collide only by design, never by chance on one host.
+std::uint64_t hashGroupName(std::string_view name) noexcept;
 
 struct GroupManagerOptions {
     // Every group resctrld creates starts with this; groups without it are never touched.
     std::string prefix = "resctrld-";
     // docs/definitions.md rule 12.
     bool manageDefaultGroup = true;
+    // The hash of a domain name in its groups' names when the name must be mangled (tests give
+    // a weak one to make two names collide).
+    std::function<std::uint64_t(std::string_view)> nameHash = hashGroupName;
 };
 
-// The resctrl groups of one started domain, as created by GroupManager::start.
+// The resctrl groups of one started domain, as created by GroupManager::start: every planned
+// allocation and monitor carries the path of its group.
 struct DomainGroups {
     std::string domain;
+    // The start of its group names (GroupManager::groupStem, or what a record says).
+    std::string stem;
     Plan plan;
-    // Group path (relative to the resctrl root) of each plan.allocations entry.
-    std::vector<std::string> allocationGroups;
-    // The group each plan.monitors entry reads (its own, or its allocation's for the default
-    // monitor).
-    std::vector<std::string> monitorGroups;
 
+    // The group paths of plan.allocations and of plan.monitors, in plan order.
+    std::vector<std::string> allocationGroups() const;
+    std::vector<std::string> monitorGroups() const;
     // Groups to remove on stop: the allocation groups (their monitor groups go with them) and
     // the monitor groups under the root's mon_groups/.
     std::vector<std::string> topGroups() const;
@@ -61,7 +72,8 @@ public:
 
     // The directory name stem of a domain's groups: prefix + a filesystem-safe form of the name
     // that stays unique (names with characters outside [A-Za-z0-9._-] or longer than 64 bytes
-    // get a short hash of the original appended).
+    // keep their first 40 bytes, mangled, and get '~' and the 64-bit nameHash of the original in
+    // hex appended).
     std::string groupStem(const std::string& domainName) const;
 
     // Dry run under the same rules as start(), planned from a fresh read of the host taken
@@ -94,12 +106,13 @@ public:
     // back to the default group.
     void stop(const ResctrlLock& lock, const DomainGroups& domain);
 
-    // Rebuilds the groups of a domain started before a restart from its definition and the
-    // schemata its allocation groups were given then (`allocations[i]` = {schemata, reserved} of
-    // plan.allocations[i]); nothing on the host is read or touched. Throws InvalidDefinition
-    // when the record does not match the definition.
-    DomainGroups restore(const DomainDefinition& definition,
-                         std::span<const std::pair<Schemata, Schemata>> allocations) const;
+    // Rebuilds the groups of a domain started before a restart from its definition and its
+    // record: the groups keep the paths and schemata recorded, matched to the definition's
+    // allocations and monitors by id and name, whatever this version would name them. A
+    // version 1 record (no stem, no monitor groups) has the names of that version's 32-bit hash.
+    // Nothing on the host is read or touched. Throws InvalidDefinition when the record does not
+    // match the definition.
+    DomainGroups restore(const DomainDefinition& definition, const DomainRecord& record) const;
 
     // Records a domain found in the state directory after a restart (or reconnected): recreates
     // any of its groups that vanished (with the schemata it planned) and takes its reservations
@@ -130,9 +143,6 @@ public:
     };
     GroupCounts countGroups() const;
 
-    // True when the group exists on the host.
-    bool groupExists(const std::string& group) const { return resctrl_.exists(group); }
-
     const ResctrlFs& resctrl() const noexcept { return resctrl_; }
     const GroupManagerOptions& options() const noexcept { return options_; }
 
@@ -140,7 +150,9 @@ private:
     Plan plan(const DomainDefinition& definition, const HostState& state) const;
     // The monitoring groups under `group`'s mon_groups/ ("" for the root).
     unsigned monitorGroupsOf(const std::filesystem::path& group) const;
-    DomainGroups layOut(const std::string& domainName, Plan plan) const;
+    DomainGroups layOut(const std::string& domainName, std::string stem, Plan plan) const;
+    // The stem resctrld 0.1 gave a name (a 32-bit hash): version 1 records name such groups.
+    std::string legacyGroupStem(const std::string& domainName) const;
     void writeSchemata(const std::string& group, const Schemata& schemata) const;
     void writeDefaultGroup(const Schemata& wanted) const;
     // The same, when the caller read the default group's schemata (`current`) under the lock.

@@ -37,6 +37,9 @@ struct PlannedAllocation {
     Schemata schemata;
     // Only the requested entries (what the group holds; GroupHolding::schemata for Own groups).
     Schemata reserved;
+    // The group's path relative to the resctrl root: given when GroupManager lays the plan out
+    // (or restores it from a record), empty in what planDomain() returns.
+    std::string group;
 };
 
 // A monitor of the domain, in definition order (the order of `virsh domstats` indices).
@@ -55,6 +58,9 @@ struct PlannedMonitor {
     // bandwidth monitor over equal vCPUs share one monitoring group, docs/definitions.md (appendix)
     // P13): this one creates nothing.
     bool sharesGroupWithEarlier = false;
+    // The group it reads, relative to the resctrl root (its own, or its allocation's for the
+    // default monitor): given with PlannedAllocation::group.
+    std::string group;
 
     bool createsGroup() const noexcept { return !readsAllocationGroup && !sharesGroupWithEarlier; }
 };

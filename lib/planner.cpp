@@ -5,6 +5,8 @@
 #include <set>
 #include <utility>
 
+#include <spdlog/fmt/fmt.h>
+
 #include "errors.h"
 #include "resource.h"
 
@@ -126,11 +128,11 @@ Plan planDomain(const Tuning& tuning, const HostModel& host, const HostState& st
             controlGroups += group.owner == GroupOwner::Default ? 0 : 1;
         unsigned free = host.rmidsFree(controlGroups, state.monitorGroups);
         if (plan.rmidsNeeded > free)
-            throw NoSpace("out of RMIDs: this domain needs " + std::to_string(plan.rmidsNeeded) +
-                          " monitoring IDs (" + std::to_string(plan.closidsNeeded) +
-                          " for allocation groups, " + std::to_string(monitorGroupsNeeded) +
-                          " for monitor groups) and the host has " + std::to_string(free) +
-                          " left of " + std::to_string(host.rmidBudget()));
+            throw NoSpace(fmt::format("out of RMIDs: this domain needs {} monitoring IDs ({} for "
+                                      "allocation groups, {} for monitor groups) and the host "
+                                      "has {} left of {}",
+                                      plan.rmidsNeeded, plan.closidsNeeded, monitorGroupsNeeded,
+                                      free, host.rmidBudget()));
     }
     return plan;
 }

@@ -14,26 +14,35 @@
 #include <unistd.h>
 #include <utility>
 
+#include <spdlog/fmt/fmt.h>
+
 #include "text.h"
 #include "unique_fd.h"
 
-// File format, version 1. The format is hand-written because the payloads are binary-safe blobs
+// File format, version 2. The format is hand-written because the payloads are binary-safe blobs
 // (a domain name or definition may hold any byte but NUL, newlines included) and none of the
 // libraries we depend on fits: libxml2 cannot carry arbitrary bytes, and an INI or JSON library
 // would add a dependency for a file only we read. A strict line format with length-prefixed blobs
 // is a few dozen lines and easy to check completely:
 //
-//   resctrld-domain 1
+//   resctrld-domain 2
 //   name <bytes>\n<raw bytes>\n
 //   definition <bytes>\n<raw bytes>\n
 //   hypervisor <pid> <start time>
 //   thread <vcpu> <tid> <start time>                          (any number)
-//   allocation <bytes> <bytes> <bytes>\n<group>\n<schemata>\n<reserved>\n   (any number)
+//   groups <bytes>\n<group name stem>\n
+//   allocation <bytes> <bytes> <bytes> <bytes>\n<id>\n<group>\n<schemata>\n<reserved>\n
+//                                                             (any number)
+//   monitor <bytes> <bytes> <bytes>\n<allocation id>\n<name>\n<group>\n   (any number)
 //   end <CRC-32 of every byte before this line>
 //
 // Keys come in exactly this order and fields are separated by one space. Blob contents are never
 // interpreted, so a definition holding "end" lines cannot end the record early. The checksum on
 // the last line makes truncation and bit rot detectable (CRC-32 catches every single-bit error).
+//
+// Version 1 (resctrld 0.1) had no "groups" and no "monitor" lines, and its allocation lines held
+// three blobs: group, schemata and reserved. It is read still; what it lacks is derived from the
+// names that version gave its groups (GroupManager::restore).
 
 namespace resctrld {
 
@@ -42,7 +51,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kMagic = "resctrld-domain";
-constexpr std::string_view kVersion = "1";
 constexpr std::string_view kRecordSuffix = ".domain";
 constexpr std::string_view kCorruptSuffix = ".corrupt";
 constexpr std::string_view kTempSuffix = ".tmp";
@@ -66,13 +74,6 @@ std::string errnoText(int error) {
     return std::generic_category().message(error);
 }
 
-bool startsWith(std::string_view text, std::string_view prefix) {
-    return text.substr(0, prefix.size()) == prefix;
-}
-bool endsWith(std::string_view text, std::string_view suffix) {
-    return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 // ---- serialization -------------------------------------------------------------------------
 
 void appendBlob(std::string& out, std::string_view blob) {
@@ -84,6 +85,11 @@ void appendBlob(std::string& out, std::string_view blob) {
 
 struct ParseError {
     std::string message;
+};
+
+// What parse() learnt of the version before it failed, if anything.
+struct FormatVersion {
+    unsigned version = 0;
 };
 
 class Parser {
@@ -150,8 +156,8 @@ public:
     std::size_t length(std::string_view field, std::string_view what) {
         const auto value = number<std::size_t>(field, what);
         if (value > text_.size() - pos_)
-            failAtLine("truncated: " + std::string(what) + " of " + std::to_string(value) +
-                       " bytes but only " + std::to_string(text_.size() - pos_) + " left");
+            failAtLine(fmt::format("truncated: {} of {} bytes but only {} left", what, value,
+                                   text_.size() - pos_));
         return value;
     }
 
@@ -170,10 +176,10 @@ public:
     std::size_t lineStart() const noexcept { return lineStart_; }
 
     [[noreturn]] void fail(const std::string& message) const {
-        throw ParseError{"at byte " + std::to_string(pos_) + ": " + message};
+        throw ParseError{fmt::format("at byte {}: {}", pos_, message)};
     }
     [[noreturn]] void failAtLine(const std::string& message) const {
-        throw ParseError{"at byte " + std::to_string(lineStart_) + ": " + message};
+        throw ParseError{fmt::format("at byte {}: {}", lineStart_, message)};
     }
 
 private:
@@ -192,20 +198,50 @@ private:
     std::size_t lineStart_ = 0;
 };
 
-DomainRecord parse(std::string_view text) {
+// The blobs of a line `key <length>...` (one length per name in `what`) and the lines after it.
+std::vector<std::string> keyedBlobs(Parser& parser, std::string_view key,
+                                    std::initializer_list<std::string_view> what) {
+    std::string expected = "'" + std::string(key);
+    for (std::size_t i = 0; i < what.size(); ++i)
+        expected += " <length>";
+    expected += "'";
+    const auto field = parser.keyed(key, what.size(), expected);
+    std::vector<std::size_t> sizes;
+    std::size_t i = 0;
+    for (std::string_view name : what)
+        sizes.push_back(parser.length(field[i++], std::string(name) + " length"));
+    std::vector<std::string> blobs;
+    i = 0;
+    for (std::string_view name : what)
+        blobs.push_back(parser.blob(sizes[i++], name));
+    return blobs;
+}
+
+DomainRecord parse(std::string_view text, FormatVersion& format) {
     if (text.empty())
         throw ParseError{"empty file"};
     // Say "not ours" rather than "truncated" for a file of other text without a newline.
     const std::string magicLine = std::string(kMagic) + " ";
-    if (!startsWith(text, magicLine) && !startsWith(magicLine, text))
+    if (!text.starts_with(magicLine) && !std::string_view(magicLine).starts_with(text))
         throw ParseError{"at byte 0: not a resctrld domain record (bad magic)"};
     Parser parser(text);
 
-    const auto magic = parser.fields("'resctrld-domain 1'");
+    const auto magic = parser.fields("'resctrld-domain <version>'");
     if (magic[0] != kMagic)
         parser.failAtLine("not a resctrld domain record (bad magic)");
-    if (magic.size() != 2 || magic[1] != kVersion)
-        parser.failAtLine("unsupported format version (this resctrld reads version 1)");
+    const auto version = magic.size() == 2 ? parseUnsigned<unsigned>(magic[1]) : std::nullopt;
+    if (version && *version > kStateFormatCurrent && magic[1][0] != '0') {
+        format.version = *version;
+        parser.failAtLine(fmt::format("format version {} is newer than this resctrld reads ({} "
+                                      "to {}): written by a later resctrld",
+                                      *version, kStateFormatOldest, kStateFormatCurrent));
+    }
+    if (!version || *version < kStateFormatOldest || magic[1][0] == '0')
+        parser.failAtLine(fmt::format("unsupported format version (this resctrld reads versions "
+                                      "{} to {})",
+                                      kStateFormatOldest, kStateFormatCurrent));
+    format.version = *version;
+    const bool current = *version == kStateFormatCurrent;
 
     DomainRecord record;
     auto field = parser.keyed("name", 1, "'name <length>'");
@@ -224,24 +260,38 @@ DomainRecord parse(std::string_view text) {
         thread.startTime = parser.number<std::uint64_t>(field[2], "thread start time");
         record.threads.push_back(thread);
     }
+    if (current)
+        record.groupStem = std::move(keyedBlobs(parser, "groups", {"group stem"})[0]);
     while (parser.peekKey() == "allocation") {
-        field = parser.keyed("allocation", 3, "'allocation <length> <length> <length>'");
-        const auto groupSize = parser.length(field[0], "group length");
-        const auto schemataSize = parser.length(field[1], "schemata length");
-        const auto reservedSize = parser.length(field[2], "reserved length");
         AllocationRecord allocation;
-        allocation.group = parser.blob(groupSize, "group");
-        allocation.schemata = parser.blob(schemataSize, "schemata");
-        allocation.reserved = parser.blob(reservedSize, "reserved");
+        if (current) {
+            auto blobs = keyedBlobs(parser, "allocation", {"id", "group", "schemata", "reserved"});
+            allocation.name = std::move(blobs[0]);
+            blobs.erase(blobs.begin());
+            allocation.group = std::move(blobs[0]);
+            allocation.schemata = std::move(blobs[1]);
+            allocation.reserved = std::move(blobs[2]);
+        } else {
+            auto blobs = keyedBlobs(parser, "allocation", {"group", "schemata", "reserved"});
+            allocation.group = std::move(blobs[0]);
+            allocation.schemata = std::move(blobs[1]);
+            allocation.reserved = std::move(blobs[2]);
+        }
         record.allocations.push_back(std::move(allocation));
     }
+    while (current && parser.peekKey() == "monitor") {
+        auto blobs = keyedBlobs(parser, "monitor", {"allocation id", "name", "group"});
+        record.monitors.push_back({std::move(blobs[0]), std::move(blobs[1]), std::move(blobs[2])});
+    }
 
-    field = parser.keyed("end", 1, "'thread', 'allocation' or 'end <checksum>'");
+    field = parser.keyed("end", 1,
+                         current ? "'allocation', 'monitor' or 'end <checksum>'"
+                                 : "'thread', 'allocation' or 'end <checksum>'");
     const auto checksum = parser.number<std::uint32_t>(field[0], "checksum");
     const auto actual = stateChecksum(text.substr(0, parser.lineStart()));
     if (checksum != actual)
-        parser.failAtLine("checksum mismatch (recorded " + std::to_string(checksum) +
-                          ", contents give " + std::to_string(actual) + ")");
+        parser.failAtLine(
+            fmt::format("checksum mismatch (recorded {}, contents give {})", checksum, actual));
     if (!parser.atEnd())
         parser.fail("data after the 'end' line");
     return record;
@@ -316,6 +366,8 @@ struct FileResult {
     std::optional<DomainRecord> record;
     std::string problem;
     bool isCorrupt = false;
+    // Written by a later resctrld: neither read nor touched.
+    bool isNewer = false;
 };
 
 FileResult readRecordFile(int directoryFd, const std::string& name) {
@@ -340,7 +392,7 @@ FileResult readRecordFile(int directoryFd, const std::string& name) {
     }
     if (static_cast<std::uint64_t>(info.st_size) > StateStore::kMaxFileBytes) {
         result.isCorrupt = true;
-        result.problem = "too large (" + std::to_string(info.st_size) + " bytes)";
+        result.problem = fmt::format("too large ({} bytes)", info.st_size);
         return result;
     }
     std::string text(static_cast<std::size_t>(info.st_size), '\0');
@@ -360,9 +412,11 @@ FileResult readRecordFile(int directoryFd, const std::string& name) {
     text.resize(done);
 
     std::string error;
-    auto record = parseDomainRecord(text, error);
+    unsigned version = 0;
+    auto record = parseDomainRecord(text, error, &version);
     if (!record) {
-        result.isCorrupt = true;
+        result.isNewer = version > kStateFormatCurrent;
+        result.isCorrupt = !result.isNewer;
         result.problem = error;
         return result;
     }
@@ -412,38 +466,42 @@ std::string stateFileName(std::string_view domainName) {
 std::string serializeDomainRecord(const DomainRecord& record) {
     std::string out;
     out.reserve(record.name.size() + record.definition.size() + 128 + 64 * record.threads.size());
-    out += kMagic;
-    out += ' ';
-    out += kVersion;
-    out += '\n';
-    out += "name " + std::to_string(record.name.size()) + "\n";
-    appendBlob(out, record.name);
-    out += "definition " + std::to_string(record.definition.size()) + "\n";
-    appendBlob(out, record.definition);
-    out += "hypervisor " + std::to_string(record.hypervisorPid) + " " +
-           std::to_string(record.hypervisorStartTime) + "\n";
+    auto appendKeyed = [&out](std::string_view key, std::initializer_list<std::string_view> blobs) {
+        out += key;
+        for (std::string_view blob : blobs)
+            out += fmt::format(" {}", blob.size());
+        out += '\n';
+        for (std::string_view blob : blobs)
+            appendBlob(out, blob);
+    };
+    out += fmt::format("{} {}\n", kMagic, kStateFormatCurrent);
+    appendKeyed("name", {record.name});
+    appendKeyed("definition", {record.definition});
+    out += fmt::format("hypervisor {} {}\n", record.hypervisorPid, record.hypervisorStartTime);
     for (const auto& thread : record.threads)
-        out += "thread " + std::to_string(thread.vcpu) + " " + std::to_string(thread.tid) + " " +
-               std::to_string(thread.startTime) + "\n";
-    for (const auto& allocation : record.allocations) {
-        out += "allocation " + std::to_string(allocation.group.size()) + " " +
-               std::to_string(allocation.schemata.size()) + " " +
-               std::to_string(allocation.reserved.size()) + "\n";
-        appendBlob(out, allocation.group);
-        appendBlob(out, allocation.schemata);
-        appendBlob(out, allocation.reserved);
-    }
-    out += "end " + std::to_string(stateChecksum(out)) + "\n";
+        out += fmt::format("thread {} {} {}\n", thread.vcpu, thread.tid, thread.startTime);
+    appendKeyed("groups", {record.groupStem});
+    for (const auto& allocation : record.allocations)
+        appendKeyed("allocation",
+                    {allocation.name, allocation.group, allocation.schemata, allocation.reserved});
+    for (const auto& monitor : record.monitors)
+        appendKeyed("monitor", {monitor.allocation, monitor.name, monitor.group});
+    out += fmt::format("end {}\n", stateChecksum(out));
     return out;
 }
 
-std::optional<DomainRecord> parseDomainRecord(std::string_view text, std::string& error) {
+std::optional<DomainRecord> parseDomainRecord(std::string_view text, std::string& error,
+                                              unsigned* version) {
+    FormatVersion format;
+    std::optional<DomainRecord> record;
     try {
-        return parse(text);
+        record = parse(text, format);
     } catch (ParseError& parseError) {
         error = std::move(parseError.message);
-        return std::nullopt;
     }
+    if (version)
+        *version = format.version;
+    return record;
 }
 
 StateStore::StateStore(fs::path directory)
@@ -524,13 +582,13 @@ StateStore::Loaded StateStore::loadAll() {
     // crash, the next start does it again.
     for (const auto& name : listDirectory(directoryFd.get(), directory_)) {
         const auto path = (directory_ / name).string();
-        if (startsWith(name, ".")) {
-            if (endsWith(name, kTempSuffix) && ::unlinkat(directoryFd.get(), name.c_str(), 0) != 0)
+        if (name.starts_with(".")) {
+            if (name.ends_with(kTempSuffix) && ::unlinkat(directoryFd.get(), name.c_str(), 0) != 0)
                 loaded.problems.push_back(
                     path + ": cannot delete leftover temporary file: " + errnoText(errno));
             continue;
         }
-        if (!endsWith(name, kRecordSuffix))
+        if (!name.ends_with(kRecordSuffix))
             continue;
 
         auto file = readRecordFile(directoryFd.get(), name);
@@ -539,6 +597,10 @@ StateStore::Loaded StateStore::loadAll() {
             continue;
         }
         std::string problem = path + ": " + file.problem;
+        if (file.isNewer) {
+            loaded.newer.push_back(std::move(problem));
+            continue;
+        }
         if (file.isCorrupt) {
             const std::string aside = name + std::string(kCorruptSuffix);
             if (::renameat(directoryFd.get(), name.c_str(), directoryFd.get(), aside.c_str()) == 0)
@@ -551,7 +613,19 @@ StateStore::Loaded StateStore::loadAll() {
     std::sort(loaded.records.begin(), loaded.records.end(),
               [](const DomainRecord& a, const DomainRecord& b) { return a.name < b.name; });
     std::sort(loaded.problems.begin(), loaded.problems.end());
+    std::sort(loaded.newer.begin(), loaded.newer.end());
     return loaded;
+}
+
+std::vector<std::string> StateStore::newerRecords() const {
+    const UniqueFd directoryFd = openDirectory(directory_);
+    std::vector<std::string> newer;
+    for (const auto& name : listDirectory(directoryFd.get(), directory_))
+        if (!name.starts_with(".") && name.ends_with(kRecordSuffix))
+            if (auto file = readRecordFile(directoryFd.get(), name); file.isNewer)
+                newer.push_back((directory_ / name).string() + ": " + file.problem);
+    std::sort(newer.begin(), newer.end());
+    return newer;
 }
 
 } // namespace resctrld

@@ -812,7 +812,7 @@ TEST_CASE("A domain name outside the safe characters gets a mangled group name a
     REQUIRE(groups.size() == 1);
     const std::string group = *groups.begin();
     INFO(group);
-    CHECK(std::regex_match(group, std::regex("resctrld-my_vm_1~[0-9a-fA-F]{8}-vcpus_0-1")));
+    CHECK(std::regex_match(group, std::regex("resctrld-my_vm_1~[0-9a-fA-F]{16}-vcpus_0-1")));
     CHECK(f.property<std::string>(path + "/allocation/0", kAllocation, "Group") == group);
     CHECK(f.tasks(group) == TidSet{vm.tid(0), vm.tid(1)});
     f.stop(name);

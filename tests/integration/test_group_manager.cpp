@@ -69,8 +69,8 @@ TEST_CASE("start creates groups, schemata, monitors and tasks; stop removes them
                                     {3, static_cast<std::uint32_t>(cpu3.tid())}};
     DomainGroups groups = manager.start(lock, parseDomainDefinition(kTwoGroups), threads);
 
-    REQUIRE(groups.allocationGroups == std::vector<std::string>{"resctrld-vm1-vcpus_0-1"});
-    CHECK(groups.monitorGroups ==
+    REQUIRE(groups.allocationGroups() == std::vector<std::string>{"resctrld-vm1-vcpus_0-1"});
+    CHECK(groups.monitorGroups() ==
           std::vector<std::string>{"resctrld-vm1-vcpus_0-1",
                                    "resctrld-vm1-vcpus_0-1/mon_groups/vcpus_1",
                                    "mon_groups/resctrld-vm1-vcpus_2"});

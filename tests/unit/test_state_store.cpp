@@ -66,10 +66,13 @@ DomainRecord sampleRecord(std::string name) {
     record.hypervisorPid = 4242;
     record.hypervisorStartTime = 123456789012ULL;
     record.threads = {{0, 4243, 5000}, {1, 4244, 5001}, {7, 4294967295u, 18446744073709551615ULL}};
+    record.groupStem = "resctrld-vm";
     record.allocations = {
-        {"/sys/fs/resctrl/resctrld-vm", "L3:0=ff;1=ff\nMB:0=50\n", "L3:0=f0\n"},
-        {"/sys/fs/resctrl/resctrld-vm-2", "", "end 1\n"},
+        {"/sys/fs/resctrl/resctrld-vm", "L3:0=ff;1=ff\nMB:0=50\n", "L3:0=f0\n", "vcpus_0"},
+        {"/sys/fs/resctrl/resctrld-vm-2", "", "end 1\n", "vcpus_1"},
     };
+    record.monitors = {{"vcpus_0", "vcpus_0", "resctrld-vm/mon_groups/vcpus_0"},
+                       {"", "vcpus_7", "mon_groups/resctrld-vm-vcpus_7"}};
     return record;
 }
 
@@ -79,6 +82,7 @@ std::string sealed(const std::string& body) {
 }
 
 const std::string kHeader = "resctrld-domain 1\nname 2\nvm\ndefinition 4\n<d/>\n";
+const std::string kHeader2 = "resctrld-domain 2\nname 2\nvm\ndefinition 4\n<d/>\n";
 
 // Makes the state directory unusable for writing although we run as root (root ignores mode
 // 0500): a soft RLIMIT_FSIZE makes write() fail with EFBIG past the limit.
@@ -128,22 +132,73 @@ TEST_CASE("a record serializes to the documented format and parses back", "[stat
     record.hypervisorPid = 10;
     record.hypervisorStartTime = 20;
     record.threads = {{0, 11, 21}};
-    record.allocations = {{"g", "s\n", ""}};
-    const std::string body =
-        kHeader + "hypervisor 10 20\nthread 0 11 21\n" + "allocation 1 2 0\ng\ns\n\n\n";
+    record.groupStem = "p";
+    record.allocations = {{"g", "s\n", "", "a"}};
+    record.monitors = {{"a", "m", "g/mon_groups/m"}, {"", "n", "mon_groups/p-n"}};
+    const std::string body = kHeader2 + "hypervisor 10 20\nthread 0 11 21\ngroups 1\np\n" +
+                             "allocation 1 1 2 0\na\ng\ns\n\n\n" +
+                             "monitor 1 1 14\na\nm\ng/mon_groups/m\n" +
+                             "monitor 0 1 14\n\nn\nmon_groups/p-n\n";
     const std::string text = serializeDomainRecord(record);
     CHECK(text == sealed(body));
 
     std::string error;
-    const auto parsed = parseDomainRecord(text, error);
+    unsigned version = 0;
+    const auto parsed = parseDomainRecord(text, error, &version);
     INFO(error);
     REQUIRE(parsed);
     CHECK(*parsed == record);
+    CHECK(version == 2);
 
     const auto sample = sampleRecord("x");
     const auto again = parseDomainRecord(serializeDomainRecord(sample), error);
     REQUIRE(again);
     CHECK(*again == sample);
+}
+
+TEST_CASE("a version 1 record is read: its groups by path, without ids, stem or monitors",
+          "[state]") {
+    const std::string body =
+        kHeader + "hypervisor 10 20\nthread 0 11 21\n" + "allocation 1 2 0\ng\ns\n\n\n";
+    std::string error;
+    unsigned version = 0;
+    const auto parsed = parseDomainRecord(sealed(body), error, &version);
+    INFO(error);
+    REQUIRE(parsed);
+    CHECK(version == 1);
+    CHECK(parsed->name == "vm");
+    CHECK(parsed->threads == std::vector<ThreadRecord>{{0, 11, 21}});
+    CHECK(parsed->groupStem.empty());
+    CHECK(parsed->allocations == std::vector<AllocationRecord>{{"g", "s\n", "", ""}});
+    CHECK(parsed->monitors.empty());
+    // Version 2's lines are not version 1's.
+    CHECK_FALSE(parseDomainRecord(sealed(kHeader + "hypervisor 10 20\ngroups 1\np\n"), error));
+    CHECK_FALSE(
+        parseDomainRecord(sealed(kHeader + "hypervisor 10 20\nmonitor 0 1 1\n\nm\ng\n"), error));
+}
+
+TEST_CASE("the record a resctrld of format version 1 wrote is read as it was", "[state]") {
+    TempDir temp;
+    const fs::path fixture = fs::path(RESCTRLD_TEST_DATA) / "state" / "web_2001.domain";
+    fs::copy_file(fixture, temp.path / "web_2001.domain");
+    StateStore store(temp.path);
+    const auto loaded = store.loadAll();
+    CHECK(loaded.problems.empty());
+    CHECK(loaded.newer.empty());
+    REQUIRE(loaded.records.size() == 1);
+    const DomainRecord& record = loaded.records[0];
+    CHECK(record.name == "web 01");
+    CHECK_THAT(record.definition, Catch::Contains("<cachetune vcpus='0-1'>"));
+    CHECK(record.hypervisorPid == 4242);
+    CHECK(record.hypervisorStartTime == 123456);
+    CHECK(record.threads ==
+          std::vector<ThreadRecord>{{0, 4243, 123460}, {1, 4244, 123461}, {2, 4245, 123462}});
+    CHECK(record.allocations == std::vector<AllocationRecord>{{"resctrld-web_01~d7984988-vcpus_0-1",
+                                                               "L3:0=3;1=7ff\n", "L3:0=3\n", ""}});
+    CHECK(record.groupStem.empty());
+    CHECK(record.monitors.empty());
+    // Read, not rewritten: the file stays as that version wrote it until the domain changes.
+    CHECK(readFile(temp.path / "web_2001.domain") == readFile(fixture));
 }
 
 TEST_CASE("the parser refuses everything but the exact format", "[state]") {
@@ -463,14 +518,18 @@ TEST_CASE("loadAll rejects bad magic, flipped bits and foreign records", "[state
         CHECK_THAT(loaded.problems[0], Catch::Contains("bad magic"));
         CHECK(readFile(temp.path / "vm.domain.corrupt") == "<domain type='kvm'/>\n");
     }
-    SECTION("a newer format version") {
+    SECTION("a newer format version is left where it is, untouched") {
         auto text = good;
-        text.replace(0, 17, "resctrld-domain 2");
+        text.replace(0, 17, "resctrld-domain 3");
         writeFile(file, text);
+        CHECK(store.newerRecords().size() == 1);
         const auto loaded = store.loadAll();
         CHECK(loaded.records.empty());
-        REQUIRE(loaded.problems.size() == 1);
-        CHECK_THAT(loaded.problems[0], Catch::Contains("version"));
+        CHECK(loaded.problems.empty());
+        REQUIRE(loaded.newer.size() == 1);
+        CHECK_THAT(loaded.newer[0], Catch::Contains("vm.domain") && Catch::Contains("version 3"));
+        CHECK(readFile(file) == text);
+        CHECK_FALSE(fs::exists(temp.path / "vm.domain.corrupt"));
     }
     SECTION("a valid record under another domain's file name") {
         fs::rename(file, temp.path / "vm2.domain");
