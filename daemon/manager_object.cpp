@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "manager_object.h"
 
+#include <fmt/format.h>
 #include <limits>
 
 #include "bus_errors.h"
@@ -14,6 +15,9 @@
 
 namespace resctrld {
 namespace {
+
+// ValidateDomain calls waiting for the parser behind the one it is parsing; one more is Busy.
+constexpr std::size_t kValidationsWaiting = 16;
 
 [[noreturn]] void throwNotStarted(const std::string& name) {
     throw NotFound("no domain named '" + name + "' is started");
@@ -44,7 +48,8 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
                   },
               .sampled = [this](uint64_t timestamp,
                                 const auto& occupancy) { emitSampled(timestamp, occupancy); },
-          }) {
+          })
+    , parser_(loop, kValidationsWaiting) {
     registerGetStats(getObject(), Manager_adaptor::INTERFACE_NAME, "GetStats", {"name"},
                      [this](const std::string& name) -> const DomainStats& {
                          return supervisor_.domainStats(name);
@@ -141,16 +146,31 @@ void ManagerObject::StopDomain(sdbus::Result<>&& result, std::string name) {
                            });
 }
 
-ManagerObject::GroupList ManagerObject::ValidateDomain(const std::string& definition) {
-    // Read-only (docs/api.md "Access control"): anyone may call it.
-    return translateErrors("ValidateDomain", [&]() -> GroupList {
-        const GroupManager& groups = supervisor_.requireHost().groups();
-        const DomainDefinition parsed = parseDomainDefinition(definition);
-        GroupList out;
-        for (auto& planned : groups.validate(parsed))
-            out.emplace_back(std::move(planned.path), std::move(planned.schemata));
-        return out;
-    });
+void ManagerObject::ValidateDomain(sdbus::Result<GroupList>&& result, std::string definition) {
+    // Read-only (docs/api.md "Access control"): anyone may call it. The definition is parsed on
+    // the worker, so that a large one delays no other caller; it is planned on the loop, against
+    // the host as it is once the parse is done.
+    auto reply = pendingReply(std::move(result));
+    if (!admitOrReply("ValidateDomain", *reply, [&] { supervisor_.requireHost(); }))
+        return;
+    auto parsed = std::make_shared<WorkResult<DomainDefinition>>();
+    const bool queued = parser_.post(
+        [parsed, definition = std::move(definition)] {
+            parsed->capture([&] { return parseDomainDefinition(definition); });
+        },
+        [this, reply, parsed] {
+            replyFrom("ValidateDomain", *reply, [&]() -> GroupList {
+                const DomainDefinition& domain = parsed->get();
+                GroupList out;
+                for (auto& planned : supervisor_.requireHost().groups().validate(domain))
+                    out.emplace_back(std::move(planned.path), std::move(planned.schemata));
+                return out;
+            });
+        });
+    if (!queued)
+        replyError("ValidateDomain", *reply,
+                   Busy(fmt::format("{} definitions are waiting to be validated; try again",
+                                    kValidationsWaiting)));
 }
 
 sdbus::ObjectPath ManagerObject::GetDomain(const std::string& name) {

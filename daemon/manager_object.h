@@ -11,6 +11,7 @@
 #include "access_policy.h"
 #include "daemon_config.h"
 #include "event_loop.h"
+#include "loop_worker.h"
 #include "supervisor.h"
 
 namespace resctrld {
@@ -51,7 +52,7 @@ private:
     void StartDomainForProcess(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition,
                                uint32_t hypervisorPid) override;
     void StopDomain(sdbus::Result<>&& result, std::string name) override;
-    GroupList ValidateDomain(const std::string& definition) override;
+    void ValidateDomain(sdbus::Result<GroupList>&& result, std::string definition) override;
     sdbus::ObjectPath GetDomain(const std::string& name) override;
     DomainList ListDomains() override;
     std::string GetCapabilities() override;
@@ -77,6 +78,8 @@ private:
     const Config& config_;
     const AccessPolicy& access_;
     Supervisor supervisor_;
+    // Parses the definitions ValidateDomain is given, off the loop (last: it stops first).
+    LoopWorker parser_;
 };
 
 } // namespace resctrld

@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <fcntl.h>
 #include <functional>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <pwd.h>
 #include <random>
 #include <sstream>
@@ -151,4 +153,59 @@ TEST_CASE("A 1 MiB definition of any expensive shape is answered quickly and nev
     }
     std::cout << "hostile cases: size " << tried << "\n";
     CHECK(tried == 9);
+}
+
+TEST_CASE("ValidateDomain calls beyond what wait for the parser are Busy, and every call is "
+          "answered",
+          "[e2e][sim][hostile][size]") {
+    Fixture f;
+    // A shape the daemon parses to the end (it accepts it): the slowest to answer.
+    const std::vector<HostileShape> shapes = hostileShapes();
+    const auto accepted = std::find_if(shapes.begin(), shapes.end(),
+                                       [](const HostileShape& s) { return s.refusal.empty(); });
+    REQUIRE(accepted != shapes.end());
+    const HostileShape& shape = *accepted;
+    // The daemon parses one definition while 16 wait (docs/api.md "ValidateDomain"); 64 large
+    // ones sent at once arrive much faster than it parses them.
+    constexpr int kCalls = 64;
+    constexpr int kAdmittedAtLeast = 17;
+    auto connection = sdbus::createSessionBusConnectionWithAddress(f.bus.address());
+    auto proxy = sdbus::createProxy(*connection, kService, kRootPath);
+    connection->enterEventLoopAsync();
+
+    std::mutex mutex;
+    std::condition_variable allAnswered;
+    int answered = 0;
+    int busy = 0;
+    std::vector<std::string> undocumented;
+    for (int i = 0; i < kCalls; ++i) {
+        proxy->callMethodAsync("ValidateDomain")
+            .onInterface(kManager)
+            .withTimeout(std::chrono::seconds(120))
+            .withArguments(shape.xml)
+            .uponReplyInvoke([&](const sdbus::Error* error,
+                                 const std::vector<sdbus::Struct<std::string, std::string>>&) {
+                const std::lock_guard guard(mutex);
+                if (error && error->getName() == "org.resctrld1.Error.Busy" &&
+                    error->getMessage().find("waiting to be validated") != std::string::npos)
+                    ++busy;
+                else if (error && !error->getName().starts_with("org.resctrld1.Error."))
+                    undocumented.push_back(error->getName() + ": " + error->getMessage());
+                ++answered;
+                allAnswered.notify_all();
+            });
+    }
+    {
+        std::unique_lock lock(mutex);
+        CHECK(allAnswered.wait_for(lock, std::chrono::seconds(150),
+                                   [&] { return answered == kCalls; }));
+        std::cout << "hostile size case: " << kCalls << " ValidateDomain calls at once: " << busy
+                  << " Busy\n";
+        CHECK(busy >= 1);
+        CHECK(busy <= kCalls - kAdmittedAtLeast);
+        CHECK(undocumented.empty());
+    }
+    connection->leaveEventLoop();
+    CHECK(f.timedRootRead() < kRootReadBound);
+    CHECK(f.daemon->process().running());
 }
