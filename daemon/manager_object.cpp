@@ -91,6 +91,7 @@ void ManagerObject::mountTableChanged() {
 }
 
 ManagerObject::~ManagerObject() {
+    threadEvents_.reset();
     checker_.reset();
     sampler_.reset();
     hypervisorWatches_.clear();
@@ -124,6 +125,8 @@ void ManagerObject::publish(const ActiveDomain& domain) {
 }
 
 void ManagerObject::watchHypervisor(const ActiveDomain& domain) {
+    if (threadEvents_)
+        threadEvents_->followHypervisors();
     const std::string name = domain.record.name;
     const auto hypervisor = domain.hypervisor();
     if (auto it = hypervisorWatches_.find(name); it != hypervisorWatches_.end()) {
@@ -205,6 +208,8 @@ void ManagerObject::unpublish(const std::string& name) {
     const sdbus::ObjectPath path(it->second->path());
     published_.erase(it);
     hypervisorWatches_.erase(name);
+    if (threadEvents_)
+        threadEvents_->followHypervisors();
     statsCache_.erase(name);
     emitDomainStopped(name, path);
     emitBudgetsChanged();
@@ -398,11 +403,13 @@ bool ManagerObject::discoverHost() {
     } catch (const std::exception& e) {
         spdlog::warn("cannot read the resctrl host at {}: {}", config_.resctrlRoot.string(),
                      e.what());
+        threadEvents_.reset();
         service_.reset();
         groups_.reset();
         host_.reset();
         return false;
     }
+    watchThreadEvents();
     adoptRecords();
     // Repairing changes resctrl: it waits for the lock, and every call queued after it finds the
     // domains' groups whole.
@@ -413,6 +420,25 @@ bool ManagerObject::discoverHost() {
                                     e.what());
                   });
     return true;
+}
+
+void ManagerObject::watchThreadEvents() {
+    if (!config_.threadEvents) {
+        spdlog::info("ThreadEvents=no: new vCPU threads are found by the check every {} s",
+                     std::chrono::duration<double>(config_.checkInterval).count());
+        return;
+    }
+    try {
+        threadEvents_.emplace(loop_, locks_, *service_, [this](const std::string& name) {
+            if (auto it = published_.find(name); it != published_.end())
+                it->second->domain().emitThreadsChanged();
+        });
+        spdlog::info("new vCPU threads are noticed through the kernel's process events");
+    } catch (const std::system_error& e) {
+        spdlog::info("no process events from the kernel ({}); new vCPU threads are found by the "
+                     "check every {} s",
+                     e.what(), std::chrono::duration<double>(config_.checkInterval).count());
+    }
 }
 
 void ManagerObject::adoptRecords() {

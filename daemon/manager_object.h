@@ -20,6 +20,7 @@
 #include "process_table.h"
 #include "resctrl_lock_queue.h"
 #include "state_store.h"
+#include "thread_event_watch.h"
 
 namespace resctrld {
 
@@ -98,6 +99,8 @@ private:
                     std::shared_ptr<AuditedCall> audit, Work work);
     // Removes the groups of domains whose hypervisor exited, as soon as the lock allows.
     void removeStoppingDomains();
+    // Hot-plug from process events when the kernel offers them to this daemon.
+    void watchThreadEvents();
     // GetStats (registered by hand, stats_reply.h): the answer stays valid until the next call.
     const DomainStats& domainStats(const std::string& name);
     sdbus::ObjectPath started(const DomainService::Started& started);
@@ -150,6 +153,8 @@ private:
     std::unique_ptr<HostModel> host_;
     std::unique_ptr<GroupManager> groups_;
     std::unique_ptr<DomainService> service_;
+    // nullopt when the kernel gives this daemon no process events (or ThreadEvents=no).
+    std::optional<ThreadEventWatch> threadEvents_;
     std::map<std::string, std::unique_ptr<PublishedDomain>> published_;
     std::optional<PeriodicTimer> checker_;
     std::optional<PeriodicTimer> sampler_;
