@@ -234,7 +234,7 @@ void ManagerObject::emitBudgetsChanged() {
 std::optional<GroupManager::GroupCounts> ManagerObject::groupCounts() {
     if (budgetSnapshot_)
         return *budgetSnapshot_;
-    if (!probeResctrl(config_.resctrlRoot).mounted || !discoverHost())
+    if (!isMounted() || !discoverHost())
         return std::nullopt;
     return groups_->countGroups();
 }
@@ -366,8 +366,17 @@ std::shared_ptr<AuditedCall> ManagerObject::requirePrivileged(const char* method
     return access_.requirePrivileged(getObject(), method, std::move(domain));
 }
 
+bool ManagerObject::isMounted() const {
+    // While the mount table is watched, mounted_ follows every mount and unmount, and a usable
+    // mount stays usable until one: no need to probe (two stats and a mountinfo read) on every
+    // call. What is not mounted is probed again, in case the tree appeared without a mount.
+    if (mountWatch_ && mounted_)
+        return true;
+    return probeResctrl(config_.resctrlRoot).mounted;
+}
+
 void ManagerObject::requireMounted() const {
-    if (!probeResctrl(config_.resctrlRoot).mounted)
+    if (!isMounted())
         throw ResctrlUnavailable(
             "resctrl is not mounted at " + config_.resctrlRoot.string() +
             " (no info/ and schemata there); mount it with 'mount -t resctrl resctrl " +

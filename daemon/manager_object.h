@@ -125,6 +125,7 @@ private:
     std::shared_ptr<AuditedCall> requirePrivileged(const char* method, std::string domain = {});
     // Throws ResctrlUnavailable when the resctrl root is not a usable mount.
     void requireMounted() const;
+    bool isMounted() const;
     // The group manager over the discovered host; discovers the host first when resctrl was
     // mounted after the daemon started. Throws ResctrlUnavailable when it is not mounted.
     GroupManager& requireGroupManager();
