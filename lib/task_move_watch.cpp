@@ -24,15 +24,24 @@ TaskMoveWatch::TaskMoveWatch(std::filesystem::path root)
     watchTree();
 }
 
-void TaskMoveWatch::watchGroup(const std::filesystem::path& group, bool monitorGroup) {
+bool TaskMoveWatch::addWatch(const std::filesystem::path& path, std::uint32_t events) {
+    if (::inotify_add_watch(fd_.get(), path.c_str(), events) >= 0)
+        return true;
     // A file that is not there (a group being removed, a kernel without the file) is simply not
-    // watched; the directory's own events still say when the group changes.
-    ::inotify_add_watch(fd_.get(), (group / "tasks").c_str(), kFileEvents);
+    // watched: the directory's own events say when the group changes. Out of watches or memory,
+    // a change could go unseen: from then on every check reads everything.
+    if (errno == ENOSPC || errno == ENOMEM)
+        incomplete_ = true;
+    return false;
+}
+
+void TaskMoveWatch::watchGroup(const std::filesystem::path& group, bool monitorGroup) {
+    addWatch(group / "tasks", kFileEvents);
     if (monitorGroup)
         return;
-    ::inotify_add_watch(fd_.get(), (group / "schemata").c_str(), kFileEvents);
+    addWatch(group / "schemata", kFileEvents);
     const std::filesystem::path monGroups = group / "mon_groups";
-    if (::inotify_add_watch(fd_.get(), monGroups.c_str(), kDirectoryEvents) < 0)
+    if (!addWatch(monGroups, kDirectoryEvents))
         return;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(monGroups, ec))
@@ -53,7 +62,7 @@ void TaskMoveWatch::watchTree() {
 }
 
 bool TaskMoveWatch::consumeChanges() {
-    bool changed = std::exchange(first_, false);
+    bool changed = std::exchange(first_, false) || incomplete_;
     bool treeChanged = false;
     alignas(inotify_event) char buffer[16384];
     for (;;) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 
 #include "unique_fd.h"
@@ -32,10 +33,13 @@ private:
     // (adding a watch twice is harmless: inotify keeps one per inode).
     void watchTree();
     void watchGroup(const std::filesystem::path& group, bool monitorGroup);
+    bool addWatch(const std::filesystem::path& path, std::uint32_t events);
 
     std::filesystem::path root_;
     UniqueFd fd_;
     bool first_ = true;
+    // A watch could not be added for want of watches or memory: every call says "changed".
+    bool incomplete_ = false;
 };
 
 } // namespace resctrld
