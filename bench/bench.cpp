@@ -10,6 +10,8 @@
 // takes many minutes: resctrlfs-sim's cost per counter read grows with the threads it tracks.
 // --strace DIR also writes strace -c summaries and one -T trace of each daemon measurement to
 // DIR (after the measurement: the figures stay unprofiled).
+// --daemon-config KEY=VALUE (repeatable) adds a line to the daemon's [Daemon] section, e.g.
+// ThreadEvents=no for the check's polling fallback.
 // --daemon-env NAME=VALUE (repeatable) sets a variable in the daemon's environment, e.g.
 // heaptrack's LD_PRELOAD and DUMP_HEAPTRACK_OUTPUT for a heap profile, or MALLOC_ARENA_MAX.
 //
@@ -22,7 +24,8 @@
 // 3. reads per tick: strace -y of the daemon over a few ticks, every counter file read exactly
 //    once per tick and never reopened.
 // 4. D-Bus reads: GetStats and Get(CacheOccupancy) calls per second from 1 and 8 clients against
-//    Trivial() of bench-floor-dbus, an sdbus-c++ service on the same bus.
+//    Trivial() of bench-floor-dbus, an sdbus-c++ service on the same bus, and GetStats against
+//    Payload() of the same service, answering the same a{sv} from memory.
 // 5. memory: peak RSS with 256 monitors, and RSS and fd growth over a soak (--soak, default
 //    600 s, 20 s with --quick) of start/GetStats/stop cycles.
 // 6. validate: ValidateDomain with hostile 1 MiB definitions against libxml2 alone parsing the
@@ -240,6 +243,7 @@ struct Bench {
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
     fs::path straceDir; // --strace DIR: also profile each daemon measurement with strace -c
     std::map<std::string, std::string> daemonEnv; // --daemon-env NAME=VALUE (e.g. a profiler)
+    std::string daemonConfig; // --daemon-config KEY=VALUE lines, added to every [Daemon] section
     std::ostringstream json;
     bool firstJson = true;
     std::vector<std::string> table;
@@ -277,11 +281,11 @@ struct Env {
     std::unique_ptr<sdbus::IProxy> manager;
 
     Env(const fs::path& dir, const fs::path& profile, const std::string& configText,
-        const std::map<std::string, std::string>& daemonEnv)
+        const std::map<std::string, std::string>& daemonEnv, const std::string& extraConfig = "")
         : sim(SimOptions{profile.string(), "6.1", "", true})
         , bus(dir) {
         Daemon::Options options;
-        options.configText = configText;
+        options.configText = configText + extraConfig;
         options.process.env = daemonEnv;
         options.resctrlRoot = sim.root();
         options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
@@ -393,7 +397,7 @@ std::vector<std::string> defaultGroupLines(const std::string& from, const std::s
 void benchStartStop(Bench& b, const std::string& label, const Shape& shape, const fs::path& dir,
                     const fs::path& profile) {
     fs::create_directories(dir);
-    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv, b.daemonConfig);
     FakeHypervisor vm(b.fakeHypervisor, dir, shape.vcpus);
     const std::string xml = domainXml("bench", shape);
     const ThreadList threads = threadsOf(vm, shape.vcpus);
@@ -545,8 +549,9 @@ void benchStartStop(Bench& b, const std::string& label, const Shape& shape, cons
              fmt(median(dTotal), 3) + ", \"floor_start_ms\": " + fmt(median(fStart), 3) +
              ", \"floor_stop_ms\": " + fmt(median(fStop), 3) +
              ", \"floor_total_ms\": " + fmt(median(fTotal), 3) + ", \"ratio\": " + fmt(ratio, 3) +
-             ", \"ping_ms\": " + fmt(median(ping), 3) +
-             ", \"rejected_call_ms\": " + fmt(median(rejected), 3) + "}");
+             ", \"start_ratio\": " + fmt(median(dStart) / median(fStart), 3) +
+             ", \"stop_ratio\": " + fmt(median(dStop) / median(fStop), 3) + ", \"ping_ms\": " +
+             fmt(median(ping), 3) + ", \"rejected_call_ms\": " + fmt(median(rejected), 3) + "}");
 }
 
 // --- 2. sampling cost ------------------------------------------------------------------------
@@ -687,7 +692,7 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         PrivateBus bus(run);
         Daemon::Options daemonOptions;
         // 1 s: the cadence of the health-check-only daemon below, and the floor's.
-        daemonOptions.configText = "[Daemon]\nMount=no\nSampleIntervalSec=1\n";
+        daemonOptions.configText = "[Daemon]\nMount=no\nSampleIntervalSec=1\n" + b.daemonConfig;
         daemonOptions.resctrlRoot = sim.root();
         daemonOptions.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
         Daemon daemon(bus, run, daemonOptions);
@@ -866,7 +871,7 @@ std::pair<double, double> fit(const std::vector<double>& x, const std::vector<do
 
 void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
     fs::create_directories(dir);
-    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv, b.daemonConfig);
     const auto window = std::chrono::seconds(b.quick ? 3 : 10);
     // Mount table changes anywhere on the host (other test runs mounting simulators) wake the
     // daemon on purpose (it watches /proc/self/mountinfo): count them in the same window.
@@ -982,15 +987,16 @@ Throughput callsPerSecond(const std::string& address, unsigned clients, double s
     return {double(calls) / elapsed, serverNs / 1e3 / n, busNs / 1e3 / n};
 }
 
-// GetStats (read fresh: the monitors' counter files are read for each call) and
-// Get(Monitor.CacheOccupancy) (the last sample) from 1 and 8 clients, against Trivial() of
-// bench-floor-dbus, an sdbus-c++ service on the same bus. GetStats is measured twice: as a client
-// would use it (the reply decoded into sdbus-c++ Variants, one message each, by the calling
-// thread) and with the reply received but not decoded, the daemon's and the bus's share alone.
-// Rounds alternate the four so a noisy neighbour hits them alike; medians of the rounds.
+// GetStats (fresh: counters older than 10 ms are read again) and Get(Monitor.CacheOccupancy)
+// (the last sample) from 1 and 8 clients, against two floors of bench-floor-dbus, an sdbus-c++
+// service on the same bus: Trivial() (any call) and Payload() (a copy of GetStats' answer, from
+// memory: what the payload costs the bus and the client, without resctrld). GetStats and Payload()
+// are measured twice: as a client would use them (the reply decoded into sdbus-c++ Variants, one
+// message each, by the calling thread) and with the reply received but not decoded. Rounds
+// alternate the six so a noisy neighbour hits them alike; medians of the rounds.
 void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
     fs::create_directories(dir);
-    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv, b.daemonConfig);
     FakeHypervisor vm(b.fakeHypervisor, dir, 2);
     // One cachetune with two monitors over 2 L3 domains: GetStats reads 4 counter files.
     const auto domain = env.start(domainXml("reads", Shape{2, 1, 2, true}), threadsOf(vm, 2));
@@ -1033,7 +1039,24 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
         };
         if (count("cpu.cache.monitor.count") + count("memory.bandwidth.monitor.count") != 2)
             throw std::runtime_error("GetStats did not answer the domain's two monitors");
+        // The payload floor answers a copy of this answer from memory.
+        sdbus::createProxy(*env.connection, "org.resctrld1.BenchFloor", "/org/resctrld1/BenchFloor")
+            ->callMethod("SetPayload")
+            .onInterface("org.resctrld1.BenchFloor")
+            .withArguments(stats);
     }
+    auto payload = [](sdbus::IConnection& c) {
+        std::map<std::string, sdbus::Variant> stats;
+        sdbus::createProxy(c, "org.resctrld1.BenchFloor", "/org/resctrld1/BenchFloor")
+            ->callMethod("Payload")
+            .onInterface("org.resctrld1.BenchFloor")
+            .storeResultsTo(stats);
+    };
+    auto payloadUndecoded = [](sdbus::IConnection& c) {
+        sdbus::createProxy(c, "org.resctrld1.BenchFloor", "/org/resctrld1/BenchFloor")
+            ->callMethod("Payload")
+            .onInterface("org.resctrld1.BenchFloor");
+    };
     auto getOccupancy = [&monitor](sdbus::IConnection& c) {
         sdbus::Variant value;
         sdbus::createProxy(c, kService, monitor)
@@ -1046,7 +1069,8 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
     const int rounds = b.quick ? 3 : 5;
     const pid_t daemon = env.pid(), floorPid = floor.pid(), bus = env.bus.pid();
     for (unsigned clients : {1u, 8u}) {
-        std::vector<Throughput> floorRuns, statsRuns, undecodedRuns, getRuns;
+        std::vector<Throughput> floorRuns, statsRuns, undecodedRuns, getRuns, payloadRuns,
+            payloadUndecodedRuns;
         auto measure = [&](std::vector<Throughput>& runs, auto& call, pid_t server) {
             runs.push_back(callsPerSecond(env.bus.address(), clients, seconds, call, server, bus));
         };
@@ -1057,6 +1081,8 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
             measure(statsRuns, getStats, daemon);
             measure(undecodedRuns, getStatsUndecoded, daemon);
             measure(getRuns, getOccupancy, daemon);
+            measure(payloadRuns, payload, floorPid);
+            measure(payloadUndecodedRuns, payloadUndecoded, floorPid);
         }
         auto med = [](const std::vector<Throughput>& runs, double Throughput::*field) {
             std::vector<double> values;
@@ -1068,6 +1094,8 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
         const double st = med(statsRuns, &Throughput::callsPerSecond);
         const double su = med(undecodedRuns, &Throughput::callsPerSecond);
         const double g = med(getRuns, &Throughput::callsPerSecond);
+        const double p = med(payloadRuns, &Throughput::callsPerSecond);
+        const double pu = med(payloadUndecodedRuns, &Throughput::callsPerSecond);
         // Where a call's CPU goes: the answering process and dbus-daemon, per call.
         auto cpu = [&](const std::vector<Throughput>& runs) {
             return fmt(med(runs, &Throughput::serverUsPerCall), 1) + "+" +
@@ -1078,8 +1106,10 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
             ": GetStats " + fmt(st, 0) + "/s (ratio " + fmt(st / f) + "; reply not decoded " +
             fmt(su, 0) + "/s, ratio " + fmt(su / f) + "), Get(CacheOccupancy) " + fmt(g, 0) +
             "/s (ratio " + fmt(g / f) + "), floor Trivial() " + fmt(f, 0) +
-            "/s; CPU per call, server+bus µs: Trivial " + cpu(floorRuns) + ", GetStats " +
-            cpu(statsRuns) + ", Get " + cpu(getRuns);
+            "/s; same payload from memory " + fmt(p, 0) + "/s (not decoded " + fmt(pu, 0) +
+            "/s): GetStats / payload floor " + fmt(st / p) + " (not decoded " + fmt(su / pu) +
+            "); CPU per call, server+bus µs: Trivial " + cpu(floorRuns) + ", payload " +
+            cpu(payloadRuns) + ", GetStats " + cpu(statsRuns) + ", Get " + cpu(getRuns);
         b.table.push_back(line);
         std::cout << line << std::endl;
         b.record(
@@ -1087,8 +1117,13 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
             ", \"floor_calls_per_s\": " + fmt(f, 0) + ", \"getstats_calls_per_s\": " + fmt(st, 0) +
             ", \"getstats_ratio\": " + fmt(st / f, 3) + ", \"getstats_undecoded_calls_per_s\": " +
             fmt(su, 0) + ", \"getstats_undecoded_ratio\": " + fmt(su / f, 3) +
-            ", \"get_occupancy_calls_per_s\": " + fmt(g, 0) +
-            ", \"get_occupancy_ratio\": " + fmt(g / f, 3) +
+            ", \"get_occupancy_calls_per_s\": " + fmt(g, 0) + ", \"get_occupancy_ratio\": " +
+            fmt(g / f, 3) + ", \"payload_floor_calls_per_s\": " + fmt(p, 0) +
+            ", \"payload_floor_undecoded_calls_per_s\": " + fmt(pu, 0) +
+            ", \"getstats_payload_ratio\": " + fmt(st / p, 3) +
+            ", \"getstats_undecoded_payload_ratio\": " + fmt(su / pu, 3) +
+            ", \"payload_server_us\": " + fmt(med(payloadRuns, &Throughput::serverUsPerCall), 2) +
+            ", \"payload_bus_us\": " + fmt(med(payloadRuns, &Throughput::busUsPerCall), 2) +
             ", \"floor_server_us\": " + fmt(med(floorRuns, &Throughput::serverUsPerCall), 2) +
             ", \"floor_bus_us\": " + fmt(med(floorRuns, &Throughput::busUsPerCall), 2) +
             ", \"getstats_server_us\": " + fmt(med(statsRuns, &Throughput::serverUsPerCall), 2) +
@@ -1286,6 +1321,8 @@ int main(int argc, char** argv) {
             b.straceDir = argv[++i];
         else if (arg == "--soak" && i + 1 < argc)
             soakArg = std::atoi(argv[++i]);
+        else if (arg == "--daemon-config" && i + 1 < argc && std::strchr(argv[i + 1], '='))
+            b.daemonConfig += std::string(argv[++i]) + "\n";
         else if (arg == "--daemon-env" && i + 1 < argc && std::strchr(argv[i + 1], '=')) {
             const std::string setting = argv[++i];
             const auto equals = setting.find('=');
@@ -1294,7 +1331,8 @@ int main(int argc, char** argv) {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
                          "startstop|sampling|idle|reads|lock|memory|validate] [--monitors N,N,..] "
                          "[--soak "
-                         "SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]\n";
+                         "SECONDS] [--strace DIR] [--daemon-env NAME=VALUE] [--daemon-config "
+                         "KEY=VALUE]\n";
             return 2;
         }
     }

@@ -33,6 +33,9 @@ struct Config {
     std::chrono::microseconds checkInterval = std::chrono::seconds(5);
     std::string groupPrefix = "resctrld-";
     bool manageDefaultGroup = true;
+    // Whether to learn of new vCPU threads from the kernel's process events (needs
+    // CAP_NET_ADMIN) rather than from the periodic check alone.
+    bool threadEvents = true;
     MountMode mount = MountMode::Auto;
     std::string mountOptions;
     // Names of groups whose members may call the mutating methods besides root.

@@ -40,6 +40,7 @@ Supervisor::~Supervisor() {
 }
 
 void Supervisor::withdrawDomains() {
+    threadEvents_.reset();
     checker_.reset();
     sampler_.reset();
     retry_.reset();
@@ -111,6 +112,7 @@ void Supervisor::dropHost() {
     if (!published_.empty())
         spdlog::info("{} domains wait for resctrl to be mounted again; their records are kept",
                      published_.size());
+    threadEvents_.reset();
     hypervisorWatches_.clear();
     published_.clear();
     statsCache_.clear();
@@ -121,6 +123,11 @@ void Supervisor::dropHost() {
 }
 
 bool Supervisor::isMounted() const {
+    // While the mount table is watched, mounted_ follows every mount and unmount, and a usable
+    // mount stays usable until one: no probe (two stats and a mountinfo read) on every call.
+    // What is not mounted is probed again, in case the tree appeared without a mount event.
+    if (mountWatch_ && mounted_)
+        return true;
     return probeResctrl(config_.resctrlRoot).mounted;
 }
 
@@ -205,6 +212,8 @@ void Supervisor::publish(const ActiveDomain& domain) {
 }
 
 void Supervisor::watchHypervisor(const ActiveDomain& domain) {
+    if (threadEvents_)
+        threadEvents_->followHypervisors();
     const std::string name = domain.record.name;
     const auto hypervisor = domain.hypervisor();
     if (auto it = hypervisorWatches_.find(name); it != hypervisorWatches_.end()) {
@@ -269,6 +278,8 @@ void Supervisor::unpublish(const std::string& name) {
     const std::string path = it->second->path();
     published_.erase(it);
     hypervisorWatches_.erase(name);
+    if (threadEvents_)
+        threadEvents_->followHypervisors();
     statsCache_.erase(name);
     announce_.domainStopped(name, path);
     emitBudgetsChanged();
@@ -426,6 +437,25 @@ void Supervisor::sampleMonitors() {
                       occupancy);
 }
 
+void Supervisor::watchThreadEvents() {
+    if (!config_.threadEvents) {
+        spdlog::info("ThreadEvents=no: new vCPU threads are found by the check every {} s",
+                     std::chrono::duration<double>(config_.checkInterval).count());
+        return;
+    }
+    try {
+        threadEvents_.emplace(loop_, locks_, host_->domains(), [this](const std::string& name) {
+            if (auto it = published_.find(name); it != published_.end())
+                it->second->domain().emitThreadsChanged();
+        });
+        spdlog::info("new vCPU threads are noticed through the kernel's process events");
+    } catch (const std::system_error& e) {
+        spdlog::info("no process events from the kernel ({}); new vCPU threads are found by the "
+                     "check every {} s",
+                     e.what(), std::chrono::duration<double>(config_.checkInterval).count());
+    }
+}
+
 bool Supervisor::discoverHost() {
     if (host_)
         return true;
@@ -456,6 +486,7 @@ bool Supervisor::discoverHost() {
         return false;
     }
     discoveryError_.clear();
+    watchThreadEvents();
     adoptRecords();
     // Repairing changes resctrl: it waits for the lock, and every call queued after it finds the
     // domains' groups whole.

@@ -23,6 +23,7 @@
 #include "resctrl_host.h"
 #include "resctrl_lock_queue.h"
 #include "state_store.h"
+#include "thread_event_watch.h"
 
 namespace resctrld {
 
@@ -126,6 +127,8 @@ private:
     // the recorded domains. Returns whether a host is available; a failed discovery is logged
     // and retried by the retry timer.
     bool discoverHost();
+    // Hot-plug from process events when the kernel offers them to this daemon.
+    void watchThreadEvents();
     // Logs why discovery failed, at `level` when the reason is new and at debug otherwise.
     void discoveryFailed(spdlog::level::level_enum level, const std::string& message);
     // One daemon per resctrl mount, whatever its bus and state directory: a second one would
@@ -148,6 +151,9 @@ private:
     std::vector<std::string> repairProblems_;
     // Discovered when the root is seen mounted; the published domains refer to it.
     std::unique_ptr<ResctrlHost> host_;
+    // Hot-plug from the kernel's process events; nullopt when the kernel gives this daemon none
+    // (or ThreadEvents=no). It refers to host_'s domain service: reset before host_ is.
+    std::optional<ThreadEventWatch> threadEvents_;
     std::map<std::string, std::unique_ptr<PublishedDomain>> published_;
     std::optional<PeriodicTimer> checker_;
     std::optional<PeriodicTimer> sampler_;

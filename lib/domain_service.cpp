@@ -106,6 +106,13 @@ DomainService::DomainService(GroupManager& groups, ProcessTable processes, State
     , processes_(std::move(processes))
     , store_(store)
     , self_(self) {
+    try {
+        taskMoves_.emplace(groups_.resctrl().root());
+    } catch (const std::system_error& e) {
+        spdlog::warn("cannot watch {} for moved threads ({}); every check reads every group's "
+                     "tasks file",
+                     groups_.resctrl().root().string(), e.what());
+    }
 }
 
 const ActiveDomain* DomainService::find(const std::string& name) const {
@@ -590,18 +597,33 @@ std::optional<std::string> readHeld(UniqueFd& fd, const std::filesystem::path& p
 
 } // namespace
 
-std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const {
+std::vector<std::string> DomainService::findProblems(ActiveDomain& domain,
+                                                     bool mayHaveMoved) const {
     std::vector<std::string> problems;
     if (!domain.misfit.empty())
         return {"it does not fit resctrl as mounted now: " + domain.misfit};
-    std::map<std::string, std::set<std::uint32_t>> tasks;
-    for (const std::string& group : domain.groups.createdGroups()) {
+    const std::vector<std::string> groups = domain.groups.createdGroups();
+    // Without a change anywhere in resctrl, one group per check is read again all the same (a
+    // sweep over the checks), in case an event was missed.
+    std::set<std::string> toRead;
+    if (!groups.empty())
+        toRead.insert(groups[domain.sweep++ % groups.size()]);
+    for (const std::string& group : groups)
+        if (mayHaveMoved || !domain.knownTasks.count(group))
+            toRead.insert(group);
+    for (const std::string& group : groups) {
+        if (!toRead.count(group))
+            continue;
         auto text = readHeld(domain.tasksFiles[group], groups_.resctrl().root() / group / "tasks");
         if (!text)
-            problems.push_back("group " + group + " vanished");
+            domain.knownTasks.erase(group);
         else
-            tasks[group] = parseTasks(*text);
+            domain.knownTasks[group] = parseTasks(*text);
     }
+    for (const std::string& group : groups)
+        if (!domain.knownTasks.count(group))
+            problems.push_back("group " + group + " vanished");
+    const auto& tasks = domain.knownTasks;
     for (const ThreadRecord& thread : domain.record.threads)
         for (const std::string& group : domain.groups.groupsOfVcpu(thread.vcpu))
             if (auto it = tasks.find(group); it != tasks.end() && !it->second.count(thread.tid))
@@ -611,13 +633,18 @@ std::vector<std::string> DomainService::findProblems(ActiveDomain& domain) const
         const std::string& group = allocation.group;
         if (!tasks.count(group))
             continue; // vanished: said above
-        try {
-            const Schemata missing = groups_.missingSchemata(group, allocation.schemata);
-            if (!missing.empty())
-                problems.push_back("group " + group + " does not hold " + missing.format());
-        } catch (const Error& e) {
-            problems.push_back("group " + group + ": " + e.what());
+        std::string& problem = domain.knownSchemataProblems[group];
+        if (toRead.count(group)) {
+            try {
+                const Schemata missing = groups_.missingSchemata(group, allocation.schemata);
+                problem =
+                    missing.empty() ? "" : "group " + group + " does not hold " + missing.format();
+            } catch (const Error& e) {
+                problem = "group " + group + ": " + e.what();
+            }
         }
+        if (!problem.empty())
+            problems.push_back(problem);
     }
     return problems;
 }
@@ -665,6 +692,8 @@ std::vector<std::string> DomainService::removeStopping(const ResctrlLock& lock) 
 
 DomainChanges DomainService::check(const ResctrlLock& lock) {
     DomainChanges changes;
+    // Once per pass, before any read: a change after this is seen by the next pass.
+    checkMayHaveMoved_ = !taskMoves_ || taskMoves_->consumeChanges();
     for (auto& [name, domain] : domains_) {
         if (domain.stopping)
             continue;
@@ -691,19 +720,12 @@ DomainChanges DomainService::check(const ResctrlLock& lock) {
 void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
                                 DomainChanges& changes) {
     const std::string& name = domain.record.name;
-    bool threadsChanged = false;
-    if (auto hypervisor = domain.hypervisor()) {
-        const std::set<pid_t> listed = processes_.threadIds(hypervisor->pid);
-        threadsChanged = dropExitedThreads(lock, domain, &listed);
-        threadsChanged = attachNewVcpuThreads(lock, domain, listed) || threadsChanged;
-    } else {
-        threadsChanged = dropExitedThreads(lock, domain, nullptr);
-    }
-    if (threadsChanged) {
+    // With thread events, a hypervisor's threads are listed once, then again only when it
+    // creates, names or loses a vCPU thread (checkThreads), not on every check.
+    const bool eventDriven = threadEvents_ && domain.threadsListed && domain.hypervisor();
+    if (!eventDriven && checkThreads(lock, domain))
         changes.threadsChanged.push_back(name);
-        saveRecord(domain.record, OnSaveFailure::Warn);
-    }
-    auto problems = findProblems(domain);
+    auto problems = findProblems(domain, checkMayHaveMoved_);
     if (problems != domain.problems) {
         for (const std::string& problem : problems)
             if (std::find(domain.problems.begin(), domain.problems.end(), problem) ==
@@ -720,6 +742,70 @@ void DomainService::checkDomain(const ResctrlLock& lock, ActiveDomain& domain,
 
 DomainGroups DomainService::restoreGroups(const ActiveDomain& domain) const {
     return groups_.restore(domain.definition, domain.record);
+}
+
+void DomainService::threadEventsLost() noexcept {
+    for (auto& [name, domain] : domains_)
+        domain.threadsListed = false;
+}
+
+bool DomainService::checkThreads(const ResctrlLock& lock, ActiveDomain& domain) {
+    bool threadsChanged = false;
+    if (auto hypervisor = domain.hypervisor()) {
+        const std::set<pid_t> listed = processes_.threadIds(hypervisor->pid);
+        domain.threadsListed = true;
+        threadsChanged = dropExitedThreads(lock, domain, &listed);
+        threadsChanged = attachNewVcpuThreads(lock, domain, listed) || threadsChanged;
+    } else {
+        threadsChanged = dropExitedThreads(lock, domain, nullptr);
+    }
+    if (threadsChanged)
+        saveRecord(domain.record, OnSaveFailure::Warn);
+    return threadsChanged;
+}
+
+bool DomainService::checkThreads(const ResctrlLock& lock, const std::string& name) {
+    auto it = domains_.find(name);
+    if (it == domains_.end() || it->second.stopping || it->second.needsRepair)
+        return false;
+    try {
+        return checkThreads(lock, it->second);
+    } catch (const std::system_error& e) {
+        spdlog::warn("domain {}: cannot check its threads now: {}", name, e.what());
+        return false;
+    }
+}
+
+std::set<std::string> DomainService::domainsToRecheck(const std::vector<ProcEvent>& events) const {
+    std::map<pid_t, const ActiveDomain*> byHypervisor;
+    for (const auto& [name, domain] : domains_)
+        if (auto hypervisor = domain.hypervisor(); hypervisor && !domain.stopping)
+            byHypervisor[hypervisor->pid] = &domain;
+    std::set<std::string> names;
+    for (const ProcEvent& event : events) {
+        auto it = byHypervisor.find(event.tgid);
+        if (it == byHypervisor.end() || event.tid == event.tgid)
+            continue; // another process, or the hypervisor itself (its pidfd says when it exits)
+        const ActiveDomain& domain = *it->second;
+        const auto& threads = domain.record.threads;
+        const bool attached =
+            std::any_of(threads.begin(), threads.end(), [&event](const ThreadRecord& r) {
+                return r.tid == static_cast<std::uint32_t>(event.tid);
+            });
+        if (event.kind == ProcEvent::Kind::Exit) {
+            if (attached)
+                names.insert(domain.record.name);
+            continue;
+        }
+        // A new or renamed thread matters once it carries a vCPU's name (QEMU's I/O workers
+        // come and go all the time and never do).
+        if (attached)
+            continue;
+        if (auto info = processes_.threadOf(event.tgid, event.tid);
+            info && parseVcpuThreadName(info->comm))
+            names.insert(domain.record.name);
+    }
+    return names;
 }
 
 Recovery DomainService::adoptRecords() {

@@ -11,9 +11,11 @@
 
 #include "domain_definition.h"
 #include "group_manager.h"
+#include "proc_events.h"
 #include "process_table.h"
 #include "rollback.h"
 #include "state_store.h"
+#include "task_move_watch.h"
 #include "thread_owners.h"
 #include "unique_fd.h"
 
@@ -49,6 +51,14 @@ struct ActiveDomain {
     // hypervisor's threads already looked at.
     std::map<std::string, UniqueFd> tasksFiles;
     std::set<pid_t> seenHypervisorThreads;
+    // What the last reads found, for the checks that read again only what may have changed
+    // (TaskMoveWatch): the thread ids of each group, the schemata problem of each allocation
+    // group ("" when none), and the next group read again anyway.
+    std::map<std::string, std::set<std::uint32_t>> knownTasks;
+    std::map<std::string, std::string> knownSchemataProblems;
+    std::size_t sweep = 0;
+    // Its hypervisor's threads were listed since thread events started (or were lost).
+    bool threadsListed = false;
 
     std::optional<ProcessIdentity> hypervisor() const;
     std::string_view state() const noexcept {
@@ -135,6 +145,20 @@ public:
     // present, new vCPU threads of a known hypervisor (hot-plug fires no hook).
     DomainChanges check(const ResctrlLock& lock);
 
+    // Hot-plug from the process events connector instead of a /proc listing every check: the
+    // daemon calls setThreadEvents(true) once it is subscribed, hands each batch of events to
+    // domainsToRecheck() and calls checkThreads() for what it names. A check still lists each
+    // hypervisor's threads once, and again after threadEventsLost() (the kernel dropped events).
+    void setThreadEvents(bool on) noexcept { threadEvents_ = on; }
+    void threadEventsLost() noexcept;
+    bool threadEvents() const noexcept { return threadEvents_; }
+    // The domains whose hypervisor created or named a vCPU thread not attached yet, or lost an
+    // attached one.
+    std::set<std::string> domainsToRecheck(const std::vector<ProcEvent>& events) const;
+    // The thread part of check() for one domain: exited threads dropped, new vCPU threads
+    // attached, the record saved. Says whether its threads changed.
+    bool checkThreads(const ResctrlLock& lock, const std::string& name);
+
 private:
     struct ValidatedThreads {
         std::vector<ThreadRecord> threads;
@@ -199,7 +223,11 @@ private:
     // moved back to the default group.
     void evictReusedIds(const ResctrlLock& lock, const ActiveDomain& domain,
                         const std::vector<std::uint32_t>& tids) const;
-    std::vector<std::string> findProblems(ActiveDomain& domain) const;
+    // `mayHaveMoved`: a thread may have changed group, or a schemata may have changed, since the
+    // last check (always, without a TaskMoveWatch); when not, one group is read again and the
+    // others' last reads stand.
+    std::vector<std::string> findProblems(ActiveDomain& domain, bool mayHaveMoved) const;
+    bool checkThreads(const ResctrlLock& lock, ActiveDomain& domain);
 
     GroupManager& groups_;
     ProcessTable processes_;
@@ -208,6 +236,11 @@ private:
     std::map<std::string, ActiveDomain> domains_;
     // Stray groups and the default group are still to be cleaned up after a restart.
     bool cleanupPending_ = false;
+    // nullopt without inotify: every check reads every group.
+    std::optional<TaskMoveWatch> taskMoves_;
+    bool threadEvents_ = false;
+    // Set by check() for its pass: TaskMoveWatch saw a change (or there is none).
+    bool checkMayHaveMoved_ = true;
 };
 
 } // namespace resctrld

@@ -131,14 +131,15 @@ std::string GroupManager::legacyGroupStem(const std::string& domainName) const {
                        legacyHashName(domainName));
 }
 
-HostState GroupManager::readHostState() const {
+HostState GroupManager::readHostState(bool countMonitorGroups) const {
     HostState state;
     auto rootSchemata = resctrl_.read("schemata");
     if (!rootSchemata)
         throw ResctrlUnavailable("cannot read " + (resctrl_.root() / "schemata").string());
     state.groups.push_back({"", GroupOwner::Default, Schemata::parse(*rootSchemata), false});
 
-    state.monitorGroups += monitorGroupsOf("");
+    if (countMonitorGroups)
+        state.monitorGroups += monitorGroupsOf("");
 
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
@@ -161,7 +162,8 @@ HostState GroupManager::readHostState() const {
             }
         }
         state.groups.push_back(std::move(holding));
-        state.monitorGroups += monitorGroupsOf(name);
+        if (countMonitorGroups)
+            state.monitorGroups += monitorGroupsOf(name);
     }
     // An own group that vanished (removed by hand, a failed repair) keeps its reservation: its
     // domain gets it back on the next repair, so nobody else, the default group included, may
@@ -382,8 +384,9 @@ void GroupManager::stop(const ResctrlLock&, const DomainGroups& domain) {
 std::string GroupManager::writeRegrownDefaultGroup() {
     if (!options_.manageDefaultGroup)
         return {};
-    // Give freed ways back: recompute the default group over what is left.
-    const HostState state = readHostState();
+    // Give freed ways back: recompute the default group over what is left (the masks alone: the
+    // allocator needs no monitoring groups).
+    const HostState state = readHostState(false);
     Allocator allocator(host_, state.groups, AllocatorOptions{true});
     return writeDefaultGroup(allocator.defaultGroupSchemata(), state.groups.front().schemata);
 }

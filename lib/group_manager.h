@@ -132,8 +132,10 @@ public:
     };
     StrayRemoval removeStrayGroups(const ResctrlLock& lock, const std::set<std::string>& known);
 
-    // What is on the host now: every control group's holdings and the monitoring groups.
-    HostState readHostState() const;
+    // What is on the host now: every control group's holdings and, unless `countMonitorGroups`
+    // is false (monitorGroups left 0: a listing of each group's mon_groups/ saved), the
+    // monitoring groups.
+    HostState readHostState(bool countMonitorGroups = true) const;
 
     // How many control groups (root excluded) and monitoring groups the host has now, from
     // directory listings only: what the CLOSID and RMID budgets need.
