@@ -18,6 +18,10 @@
 namespace resctrld {
 namespace {
 
+// How long after a change of the budgets (a start, a stop) they are announced; every change
+// within it is announced together.
+constexpr std::chrono::milliseconds kBudgetsAnnouncementDelay{50};
+
 [[noreturn]] void throwNotStarted(const std::string& name) {
     throw NotFound("no domain named '" + name + "' is started");
 }
@@ -286,17 +290,23 @@ void Supervisor::unpublish(const std::string& name) {
 }
 
 void Supervisor::emitBudgetsChanged() {
-    // After the reply, once per batch: the values are read from the host, which no caller of
-    // StartDomain or StopDomain should wait for.
+    // At most once per kBudgetsAnnouncementDelay, after the replies: the values are read from
+    // the host (a listing of every group), which no caller of StartDomain or StopDomain should
+    // wait for, and which a burst of starts and stops needs only once.
     if (budgetsChangePending_)
         return;
     budgetsChangePending_ = true;
-    loop_.defer([this] {
+    auto announce = [this] {
+        budgetsTimer_->disarm();
         budgetsChangePending_ = false;
         budgetSnapshot_ = budgets();
         announce_.propertiesChanged({"ClosidsFree", "RmidsFree"});
         budgetSnapshot_.reset();
-    });
+    };
+    if (budgetsTimer_)
+        budgetsTimer_->setInterval(kBudgetsAnnouncementDelay);
+    else
+        budgetsTimer_.emplace(loop_, kBudgetsAnnouncementDelay, announce);
 }
 
 sdbus::ObjectPath Supervisor::started(const DomainService::Started& started) {

@@ -164,6 +164,8 @@ private:
     };
     std::map<std::string, HypervisorWatch> hypervisorWatches_; // by domain name
     bool budgetsChangePending_ = false;
+    // Announces ClosidsFree and RmidsFree once a burst of changes is over.
+    std::optional<PeriodicTimer> budgetsTimer_;
     // The last GetStats answer of each domain and the samples it was built from.
     struct CachedStats {
         std::vector<std::uint64_t> sampledAt;
