@@ -29,6 +29,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "bus_checks.h"
 #include "daemon_fixture.h"
 #include "dbus_names.h"
 #include "domain_builder.h"
@@ -320,17 +321,6 @@ struct Fixture : DaemonFixture {
     std::map<std::string, std::set<std::string>> addedInterfaces;
     std::vector<std::string> removed;
 };
-
-// The D-Bus error a call ends with; a failed check when it succeeds.
-inline sdbus::Error errorOf(const std::function<void()>& call) {
-    try {
-        call();
-    } catch (const sdbus::Error& e) {
-        return e;
-    }
-    FAIL("the call succeeded");
-    return sdbus::Error("none", "none");
-}
 
 inline bool contains(const std::vector<std::string>& list, const std::string& value) {
     return std::find(list.begin(), list.end(), value) != list.end();

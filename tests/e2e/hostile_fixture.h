@@ -69,6 +69,8 @@ public:
         : FakeHypervisor(FAKE_HYPERVISOR_PATH, dir, vcpus) {}
 };
 
+// The tests escape what they put into XML on their own, not with the daemon's code, so that a
+// bug there cannot hide from them.
 inline std::string xmlEscape(const std::string& text) {
     std::string out;
     for (char c : text) {

@@ -12,6 +12,7 @@
 #include <libxml/tree.h>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "bus_checks.h"
 #include "dbus_names.h"
 #include "harness.h"
 
@@ -150,17 +151,6 @@ struct Client {
     std::unique_ptr<sdbus::IConnection> connection;
     std::unique_ptr<sdbus::IProxy> manager;
 };
-
-// Runs `call` and returns the D-Bus error it fails with.
-template <class Call> sdbus::Error errorOf(Call&& call) {
-    try {
-        call();
-    } catch (const sdbus::Error& e) {
-        return e;
-    }
-    FAIL("the call succeeded");
-    return sdbus::Error("none", "none");
-}
 
 } // namespace
 
