@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -20,7 +21,9 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "daemon_fixture.h"
 #include "dbus_names.h"
+#include "domain_builder.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
@@ -33,8 +36,9 @@ using Properties = std::map<std::string, sdbus::Variant>;
 using GroupList = std::vector<sdbus::Struct<std::string, std::string>>;
 using DomainList = std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>>;
 
-// resctrlfs-sim mounted at `mountPoint` for as long as it lives; stopped with SIGTERM, which
-// unmounts it, as an administrator's umount would.
+// resctrlfs-sim mounted with `mountOptions` at `mountPoint` (the fixture's simulator root, once
+// that simulator is gone) for as long as it lives; stopped with SIGTERM, which unmounts it, as an
+// administrator's umount would. SimInstance cannot serve a mount point it did not make.
 class MountedSim {
 public:
     MountedSim(const fs::path& mountPoint, const fs::path& sysfs, const fs::path& dir,
@@ -124,151 +128,219 @@ private:
     std::vector<Properties> changes_;
 };
 
-std::string domain(const std::string& name, const std::string& cachetune) {
-    return "<domain type='kvm'><name>" + name + "</name><vcpu>2</vcpu><cputune>" + cachetune +
-           "</cputune></domain>";
-}
+// A domain's State, read again after each PropertiesChanged the domain's object sends.
+class DomainState {
+public:
+    DomainState(sdbus::IConnection& connection, const sdbus::ObjectPath& path)
+        : proxy_(sdbus::createProxy(connection, kService, path)) {
+        proxy_->uponSignal("PropertiesChanged")
+            .onInterface(kProperties)
+            .call([this](const std::string& interface, const Properties&,
+                         const std::vector<std::string>&) {
+                if (interface != kDomain)
+                    return;
+                std::lock_guard lock(mutex_);
+                ++signals_;
+                arrived_.notify_all();
+            });
+        proxy_->finishRegistration();
+    }
 
-// 5 MiB (2 ways) of the unsplit L3 of cache 0, which a mount with cdp does not have.
-const std::string kUnsplitL3 = "<cachetune vcpus='0-1'><cache id='0' level='3' type='both' "
-                               "size='5' unit='MiB'/><monitor level='3' vcpus='0-1'/></cachetune>";
-// Only a monitor, which fits either mount.
-const std::string kMonitorOnly = "<cachetune vcpus='0-1'><monitor level='3' vcpus='0-1'/>"
-                                 "</cachetune>";
+    std::string get() {
+        return proxy_->getProperty("State").onInterface(kDomain).get<std::string>();
+    }
 
-} // namespace
+    // Waits until State reads `state`: read at once, then after every change announced.
+    bool waitFor(const std::string& state) {
+        const auto deadline = Clock::now() + kDeadline;
+        for (;;) {
+            std::size_t seen = 0;
+            {
+                std::lock_guard lock(mutex_);
+                seen = signals_;
+            }
+            if (get() == state)
+                return true;
+            std::unique_lock lock(mutex_);
+            if (!arrived_.wait_until(lock, deadline, [&] { return signals_ != seen; }))
+                return false;
+        }
+    }
 
-TEST_CASE("resctrl remounted with cdp is rediscovered and its domains re-adopted",
-          "[e2e][sim][remount]") {
-    TempDir dir;
-    const fs::path mountPoint = dir.path() / "resctrl";
-    const fs::path sysfs = dir.path() / "sysfs";
-    fs::create_directories(mountPoint);
-    std::optional<MountedSim> sim;
-    sim.emplace(mountPoint, sysfs, dir.path(), "");
+private:
+    std::unique_ptr<sdbus::IProxy> proxy_;
+    std::mutex mutex_;
+    std::condition_variable arrived_;
+    std::size_t signals_ = 0;
+};
 
-    PrivateBus bus(dir.path());
-    Daemon::Options options;
-    options.configText = "[Daemon]\nMount=no\nLogLevel=debug\nCheckIntervalSec=0.2\n";
-    options.resctrlRoot = mountPoint;
-    options.extraArgs = {"--sysfs-root", sysfs.string()};
-    Daemon daemon(bus, dir.path(), options);
+// The daemon on the simulator, checking every 0.2 s, with the Manager's changes recorded once
+// listen() runs the connection's event loop.
+struct RemountFixture : DaemonFixture {
+    RemountFixture()
+        : DaemonFixture({.config = "[Daemon]\nMount=no\nLogLevel=debug\nCheckIntervalSec=0.2\n"})
+        , changes(*manager) {}
+    ~RemountFixture() {
+        if (listening_)
+            connection->leaveEventLoop();
+    }
 
-    auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
-    auto manager = sdbus::createProxy(*connection, kService, kRootPath);
-    ManagerChanges changes(*manager);
-    manager->finishRegistration();
-    connection->enterEventLoopAsync();
-    auto property = [&](const std::string& name) {
+    // Runs the connection's event loop, after every signal handler is registered.
+    void listen() {
+        manager->finishRegistration();
+        connection->enterEventLoopAsync();
+        listening_ = true;
+    }
+
+    sdbus::Variant property(const std::string& name) {
         return manager->getProperty(name).onInterface(kManager);
-    };
-    auto validate = [&](const std::string& definition) {
+    }
+
+    GroupList validate(const std::string& definition) {
         GroupList groups;
         manager->callMethod("ValidateDomain")
             .onInterface(kManager)
             .withArguments(definition)
             .storeResultsTo(groups);
         return groups;
-    };
-    auto domainState = [&](const std::string& name) {
+    }
+
+    std::string domainState(const std::string& name) {
         auto proxy = sdbus::createProxy(*connection, kService, getDomain(*manager, name));
         return proxy->getProperty("State").onInterface(kDomain).get<std::string>();
-    };
+    }
 
-    FakeHypervisor vm1(FAKE_HYPERVISOR_PATH, dir.path(), 2);
-    FakeHypervisor vm2(FAKE_HYPERVISOR_PATH, dir.path(), 2);
-    FakeHypervisor gone(FAKE_HYPERVISOR_PATH, dir.path(), 2);
-    startDomainForProcess(*manager, domain("vm1", kUnsplitL3), vm1.pid());
-    startDomainForProcess(*manager, domain("vm2", kMonitorOnly), vm2.pid());
-    startDomainForProcess(*manager, domain("gone", kMonitorOnly), gone.pid());
-    CHECK(property("MountOptions").get<std::vector<std::string>>().empty());
-    const std::set<std::string> groupsBefore = [&] {
+    // A started domain's State with its changes followed; before listen(). The fixture keeps it
+    // until the event loop is left.
+    DomainState& watch(const std::string& name) {
+        auto& state = watched_[name];
+        state = std::make_unique<DomainState>(*connection, getDomain(*manager, name));
+        return *state;
+    }
+
+    // The monitor groups under the root, as "mon_groups/<name>".
+    std::set<std::string> rootMonitorGroups() const {
         std::set<std::string> groups;
-        for (const auto& entry : fs::directory_iterator(mountPoint / "mon_groups"))
+        for (const auto& entry : fs::directory_iterator(sim.at("mon_groups")))
             groups.insert("mon_groups/" + entry.path().filename().string());
         return groups;
-    }();
+    }
+
+    ManagerChanges changes;
+
+private:
+    std::map<std::string, std::unique_ptr<DomainState>> watched_;
+    bool listening_ = false;
+};
+
+// 5 MiB (2 ways) of the unsplit L3 of cache 0, which a mount with cdp does not have.
+std::string unsplitL3(const std::string& name) {
+    return Domain(name).cachetune("0-1", l3(0, 5_MiB) + monitor("0-1"));
+}
+// Only a monitor, which fits either mount.
+std::string monitorOnly(const std::string& name) {
+    return Domain(name).cachetune("0-1", monitor("0-1"));
+}
+// 5 MiB of each half of cache 0's L3, as a mount with cdp splits it.
+std::string splitL3(const std::string& name) {
+    return Domain(name).cachetune("0-1", l3(0, 5_MiB, "code") + l3(0, 5_MiB, "data"));
+}
+
+} // namespace
+
+TEST_CASE("resctrl remounted with cdp is rediscovered and its domains re-adopted",
+          "[e2e][sim][remount]") {
+    RemountFixture f;
+    const fs::path mountPoint = f.sim.root();
+    const fs::path& stateDir = f.stateDir;
+
+    FakeHypervisor vm1(FAKE_HYPERVISOR_PATH, f.dir.path(), 2);
+    FakeHypervisor vm2(FAKE_HYPERVISOR_PATH, f.dir.path(), 2);
+    FakeHypervisor gone(FAKE_HYPERVISOR_PATH, f.dir.path(), 2);
+    startDomainForProcess(*f.manager, unsplitL3("vm1"), vm1.pid());
+    startDomainForProcess(*f.manager, monitorOnly("vm2"), vm2.pid());
+    startDomainForProcess(*f.manager, monitorOnly("gone"), gone.pid());
+    DomainState& vm1State = f.watch("vm1");
+    f.listen();
+    CHECK(f.property("MountOptions").get<std::vector<std::string>>().empty());
+    const std::set<std::string> groupsBefore = f.rootMonitorGroups();
     REQUIRE(groupsBefore.size() == 2); // vm2's and gone's monitor groups
 
     std::size_t seen = 0;
-    sim->unmount();
-    sim.reset();
-    REQUIRE(changes.waitForMounted(false, seen));
-    CHECK_FALSE(property("Mounted").get<bool>());
-    CHECK(property("ClosidsTotal").get<uint32_t>() == 0);
+    // The fixture's simulator goes (SIGTERM unmounts it), leaving its mount point and sysfs.
+    if (f.sim.stop() != 0)
+        umount2(mountPoint.c_str(), MNT_DETACH);
+    REQUIRE(f.changes.waitForMounted(false, seen));
+    CHECK_FALSE(f.property("Mounted").get<bool>());
+    CHECK(f.property("ClosidsTotal").get<uint32_t>() == 0);
     // The records stay: the domains' hypervisors still run.
-    CHECK(fs::exists(daemon.stateDir() / "vm1.domain"));
-    CHECK(fs::exists(daemon.stateDir() / "vm2.domain"));
+    CHECK(fs::exists(stateDir / "vm1.domain"));
+    CHECK(fs::exists(stateDir / "vm2.domain"));
     // A domain stopped meanwhile (its groups went with the mount) loses its record at once.
-    stopDomain(*manager, "gone");
-    CHECK_FALSE(fs::exists(daemon.stateDir() / "gone.domain"));
+    stopDomain(*f.manager, "gone");
+    CHECK_FALSE(fs::exists(stateDir / "gone.domain"));
 
-    sim.emplace(mountPoint, sysfs, dir.path(), "cdp");
-    const auto mounted = changes.waitForMounted(true, seen);
+    MountedSim cdp(mountPoint, f.sim.sysfsDir(), f.dir.path(), "cdp");
+    const auto mounted = f.changes.waitForMounted(true, seen);
     REQUIRE(mounted);
     // The announcement carries the new mount's values, and the properties agree.
     REQUIRE(mounted->count("MountOptions"));
     CHECK(mounted->at("MountOptions").get<std::vector<std::string>>() ==
           std::vector<std::string>{"cdp"});
-    CHECK(property("MountOptions").get<std::vector<std::string>>() ==
+    CHECK(f.property("MountOptions").get<std::vector<std::string>>() ==
           std::vector<std::string>{"cdp"});
     REQUIRE(mounted->count("ClosidsTotal"));
-    CHECK(mounted->at("ClosidsTotal").get<uint32_t>() == property("ClosidsTotal").get<uint32_t>());
+    CHECK(mounted->at("ClosidsTotal").get<uint32_t>() ==
+          f.property("ClosidsTotal").get<uint32_t>());
 
     std::string capabilities;
-    manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(capabilities);
+    f.manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(capabilities);
     CHECK_THAT(capabilities, Catch::Contains("type='code'") && Catch::Contains("type='data'"));
     // The L3 banks' controls are split (the banks themselves stay type='both': a unified cache).
     CHECK_THAT(capabilities, !Catch::Contains("type='both' maxAllocs"));
 
     // What StartDomain would refuse, ValidateDomain refuses too; the split halves are accepted.
     try {
-        validate(domain("vm3", kUnsplitL3));
+        f.validate(unsplitL3("vm3"));
         FAIL("ValidateDomain accepted type='both' on a mount with cdp");
     } catch (const sdbus::Error& e) {
         CHECK(e.getName() == "org.resctrld1.Error.NotSupported");
     }
-    const auto halves = validate(domain(
-        "vm3", "<cachetune vcpus='0-1'><cache id='0' level='3' type='code' size='5' unit='MiB'/>"
-               "<cache id='0' level='3' type='data' size='5' unit='MiB'/></cachetune>"));
+    const auto halves = f.validate(splitL3("vm3"));
     REQUIRE(halves.size() == 1);
     CHECK_THAT(halves[0].get<1>(), Catch::Contains("L3CODE:0=") && Catch::Contains("L3DATA:0="));
 
     // vm2 fits the new mount: its monitor group is back, holding its threads. The repair runs
-    // under the resctrl lock after the announcement; the tree can only be polled.
+    // under the resctrl lock after the announcement: waited for on the mount's events (its mkdir
+    // in mon_groups, then its writes to the group's tasks file).
     const fs::path vm2Group =
         mountPoint /
         *std::find_if(groupsBefore.begin(), groupsBefore.end(), [](const std::string& group) {
             return group.find("vm2") != std::string::npos;
         });
-    REQUIRE(simtest::waitUntil([&] {
-        return simtest::pathExists(vm2Group / "tasks") &&
-               simtest::readTasks(vm2Group / "tasks").count(vm2.tid(0)) &&
-               simtest::readTasks(vm2Group / "tasks").count(vm2.tid(1));
-    }));
+    const auto holdsVm2 = [&] {
+        const auto tasks = simtest::readTasks(vm2Group / "tasks");
+        return tasks.count(vm2.tid(0)) && tasks.count(vm2.tid(1));
+    };
+    REQUIRE((waitForChange(mountPoint / "mon_groups",
+                           [&] { return simtest::pathExists(vm2Group / "tasks"); }) &&
+             waitForChange(vm2Group / "tasks", holdsVm2)));
     // vm1 does not fit: it is listed, degraded, and keeps its record for the next mount.
-    REQUIRE(simtest::waitUntil([&] { return domainState("vm1") == "degraded"; }));
-    CHECK(domainState("vm2") == "active");
-    CHECK(fs::exists(daemon.stateDir() / "vm1.domain"));
+    REQUIRE(vm1State.waitFor("degraded"));
+    CHECK(f.domainState("vm2") == "active");
+    CHECK(fs::exists(stateDir / "vm1.domain"));
     DomainList domains;
-    manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(domains);
+    f.manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(domains);
     CHECK(domains.size() == 2);
-    CHECK_THAT(daemon.process().stderrText(),
+    CHECK_THAT(f.daemon->process().stderrText(),
                Catch::Contains("domain vm1 degraded") && Catch::Contains("L3"));
     // No group of vm1 on the new mount: a fresh group would give its threads every way.
     for (const auto& entry : fs::directory_iterator(mountPoint))
         CHECK(entry.path().filename().string().rfind("resctrld-vm1", 0) != 0);
 
     // What resctrld(8) tells the operator: stop it, and start it with a definition that fits.
-    stopDomain(*manager, "vm1");
-    CHECK_FALSE(fs::exists(daemon.stateDir() / "vm1.domain"));
-    startDomainForProcess(
-        *manager,
-        domain("vm1", "<cachetune vcpus='0-1'><cache id='0' level='3' type='code' size='5' "
-                      "unit='MiB'/><cache id='0' level='3' type='data' size='5' unit='MiB'/>"
-                      "</cachetune>"),
-        vm1.pid());
-    CHECK(domainState("vm1") == "active");
-
-    connection->leaveEventLoop();
+    stopDomain(*f.manager, "vm1");
+    CHECK_FALSE(fs::exists(stateDir / "vm1.domain"));
+    startDomainForProcess(*f.manager, splitL3("vm1"), vm1.pid());
+    CHECK(f.domainState("vm1") == "active");
 }

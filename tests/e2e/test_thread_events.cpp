@@ -7,7 +7,6 @@
 #include <chrono>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -15,69 +14,49 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
-#include "dbus_names.h"
+#include "daemon_fixture.h"
+#include "domain_builder.h"
 #include "harness.h"
 
 using namespace resctrld::e2e;
-using resctrld::simtest::SimInstance;
-namespace fs = std::filesystem;
+namespace simtest = resctrld::simtest;
 using namespace std::chrono_literals;
 
 namespace {
 
-// Four vCPUs with one way of cache 0; the hypervisor starts with two and hot-plugs the rest.
-const std::string kDefinition =
-    "<domain type='kvm'><name>hot</name><vcpu>4</vcpu><cputune><cachetune vcpus='0-3'>"
-    "<cache id='0' level='3' type='both' size='2560' unit='KiB'/></cachetune></cputune></domain>";
 const std::string kGroup = "resctrld-hot-vcpus_0-3";
 
-struct Fixture {
-    explicit Fixture(const std::string& daemonSettings)
-        : sim({"skx-2s-l3cat", "6.15", "", true})
-        , bus(dir.path())
-        , daemon(bus, dir.path(), options(daemonSettings))
-        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address()))
-        , manager(sdbus::createProxy(*connection, kService, kRootPath))
+// The daemon with `settings` added to its configuration, and a hypervisor with two vCPU threads
+// that hot-plugs more.
+struct HotplugFixture : DaemonFixture {
+    explicit HotplugFixture(const std::string& settings)
+        : DaemonFixture(
+              {.config = "[Daemon]\nMount=no\nLogLevel=debug\nSampleIntervalSec=0\n" + settings})
         , hypervisor(FAKE_HYPERVISOR_PATH, dir.path(), 2) {}
 
-    Daemon::Options options(const std::string& settings) {
-        Daemon::Options options;
-        options.configText = "[Daemon]\nMount=no\nLogLevel=debug\nSampleIntervalSec=0\n" + settings;
-        options.resctrlRoot = sim.root();
-        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-        return options;
-    }
-
-    // As libvirt's status file: the hypervisor's pid and the two vCPU threads it has now.
+    // Four vCPUs with one way of cache 0, sent as libvirt's status file: the hypervisor's pid and
+    // the two vCPU threads it has now.
     void startDomain() {
-        const std::string status =
-            "<domstatus state='running' reason='booted' pid='" + std::to_string(hypervisor.pid()) +
-            "'><vcpus><vcpu id='0' pid='" + std::to_string(hypervisor.tid(0)) +
-            "'/><vcpu id='1' pid='" + std::to_string(hypervisor.tid(1)) + "'/></vcpus>" +
-            kDefinition + "</domstatus>";
-        resctrld::e2e::startDomain(*manager, status, {});
+        const Domain definition =
+            Domain("hot")
+                .vcpus(4)
+                .cachetune("0-3", l3(0, 2560_KiB))
+                .status(hypervisor.pid(), {{0, hypervisor.tid(0)}, {1, hypervisor.tid(1)}});
+        resctrld::e2e::startDomain(*manager, definition, {});
     }
 
     std::set<pid_t> tasks(const std::string& group) const {
-        std::istringstream in(resctrld::simtest::readFile(sim.root() / group / "tasks"));
-        std::set<pid_t> tids;
-        for (pid_t tid; in >> tid;)
-            tids.insert(tid);
-        return tids;
+        return simtest::readTasks(sim.at(group) / "tasks");
     }
 
     // Waits for the daemon's log to say `text`: every wait here is on the log file (inotify),
     // never a sleep.
     bool logged(const std::string& text, std::chrono::milliseconds timeout) {
-        return daemon.process().waitForStderr(text, timeout);
+        return daemon->process().waitForStderr(text, timeout);
     }
 
-    TempDir dir;
-    SimInstance sim;
-    PrivateBus bus;
-    Daemon daemon;
-    std::unique_ptr<sdbus::IConnection> connection;
-    std::unique_ptr<sdbus::IProxy> manager;
+    std::string log() { return daemon->process().stderrText(); }
+
     FakeHypervisor hypervisor;
 };
 
@@ -91,7 +70,7 @@ TEST_CASE("With process events, a hot-plugged vCPU thread is attached without wa
           "check",
           "[e2e][sim][hotplug]") {
     // An hour between checks: only the process events can attach the thread within the test.
-    Fixture f("CheckIntervalSec=3600\n");
+    HotplugFixture f("CheckIntervalSec=3600\n");
     REQUIRE(f.logged("noticed through the kernel's process events", 10s));
     f.startDomain();
     REQUIRE(f.tasks(kGroup) == std::set<pid_t>{f.hypervisor.tid(0), f.hypervisor.tid(1)});
@@ -100,7 +79,7 @@ TEST_CASE("With process events, a hot-plugged vCPU thread is attached without wa
     const auto [vcpu, tid] = f.hypervisor.hotplug();
     REQUIRE(vcpu == 2);
     const bool attached = f.logged(attachedLine(vcpu, tid), 5s);
-    INFO(f.daemon.process().stderrText());
+    INFO(f.log());
     REQUIRE(attached);
     CHECK(Clock::now() - started < 5s);
     CHECK(f.tasks(kGroup).count(tid) == 1);
@@ -114,21 +93,21 @@ TEST_CASE("Without process events, the periodic check still attaches a hot-plugg
           "[e2e][sim][hotplug]") {
     // ThreadEvents=no takes the path of a daemon the kernel gives no process events (no
     // CAP_NET_ADMIN, as under resctrld.service).
-    Fixture f("ThreadEvents=no\nCheckIntervalSec=0.5\n");
+    HotplugFixture f("ThreadEvents=no\nCheckIntervalSec=0.5\n");
     REQUIRE(f.logged("ThreadEvents=no: new vCPU threads are found by the check", 10s));
     f.startDomain();
 
     const auto [vcpu, tid] = f.hypervisor.hotplug();
     const bool attached = f.logged(attachedLine(vcpu, tid), 5s);
-    INFO(f.daemon.process().stderrText());
+    INFO(f.log());
     REQUIRE(attached);
     CHECK(f.tasks(kGroup).count(tid) == 1);
-    CHECK(f.daemon.process().stderrText().find("process events") == std::string::npos);
+    CHECK(f.log().find("process events") == std::string::npos);
 }
 
 TEST_CASE("A thread moved out of its group after quiet checks is noticed by the next check",
           "[e2e][sim][hotplug]") {
-    Fixture f("CheckIntervalSec=0.2\n");
+    HotplugFixture f("CheckIntervalSec=0.2\n");
     f.startDomain();
     // Five checks with nothing changing in resctrl: they read one tasks file each at most. Not a
     // synchronisation: the time itself is what is tested (quiet checks before the move).
@@ -136,10 +115,10 @@ TEST_CASE("A thread moved out of its group after quiet checks is noticed by the 
     std::this_thread::sleep_for(1s);
     {
         // A foreign tool moves vCPU 1's thread back to the default group.
-        std::ofstream tasks(f.sim.root() / "tasks");
+        std::ofstream tasks(f.sim.at("tasks"));
         tasks << tid << "\n";
     }
     const bool degraded = f.logged("thread " + tid + " of vCPU 1 left group " + kGroup, 5s);
-    INFO(f.daemon.process().stderrText());
+    INFO(f.log());
     CHECK(degraded);
 }

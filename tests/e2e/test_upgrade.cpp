@@ -4,11 +4,11 @@
 // of their own; the groups and records that version left (standing for it: its record format
 // and group names written here by hand) are adopted by today's daemon as they are, nothing
 // created and nothing removed; a record of a later version keeps the daemon from starting.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <signal.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,13 +17,15 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "../sim/conformance/sim_instance.h"
+#include "daemon_fixture.h"
 #include "dbus_names.h"
+#include "domain_builder.h"
 #include "harness.h"
 #include "state_store.h"
 
 using namespace resctrld;
 using namespace resctrld::e2e;
-using resctrld::simtest::SimInstance;
+namespace simtest = resctrld::simtest;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -43,12 +45,10 @@ std::string config() {
 // 5 MiB (2 ways) of cache 0 for vCPUs 0-1 with a monitor of vCPU 0, and a monitor-only
 // cachetune for vCPU 2: an allocation group, a monitor group in it and one under the root.
 std::string definition(const std::string& name) {
-    return "<domain type='kvm'><name>" + name +
-           "</name><vcpu>3</vcpu><cputune><cachetune vcpus='0-1'>"
-           "<cache id='0' level='3' type='both' size='5' unit='MiB'/>"
-           "<monitor level='3' vcpus='0'/></cachetune>"
-           "<cachetune vcpus='2'><monitor level='3' vcpus='2'/></cachetune>"
-           "</cputune></domain>";
+    return Domain(name)
+        .vcpus(3)
+        .cachetune("0-1", l3(0, 5_MiB) + monitor("0"))
+        .cachetune("2", monitor("2"));
 }
 
 // /proc/<pid>/task/<tid>/stat field 22 (start time), as the daemon records it.
@@ -81,46 +81,21 @@ std::string versionOneRecord(const std::string& name, const std::string& definit
     return out + "end " + std::to_string(stateChecksum(out)) + "\n";
 }
 
-// resctrlfs-sim, a private bus, a client connection and resctrld (restartable on the same state
-// directory).
-struct Fixture {
-    Fixture()
-        : sim({"skx-2s-l3cat", "6.15", "", true})
-        , bus(dir.path())
-        , stateDir(dir.path() / "state")
-        , connection(sdbus::createSessionBusConnectionWithAddress(bus.address())) {
+// The daemon on the simulator, started by each test when its state is in place, with the
+// queries of this file: the domains listed, the groups carrying the daemon's prefix, the state
+// files.
+struct UpgradeFixture : DaemonFixture {
+    UpgradeFixture()
+        : DaemonFixture({.config = config(), .startDaemon = false}) {
         fs::create_directory(stateDir);
         fs::permissions(stateDir, fs::perms::owner_all);
     }
 
-    Daemon::Options daemonOptions() const {
-        Daemon::Options options;
-        options.configText = config();
-        options.resctrlRoot = sim.root();
-        options.stateDir = stateDir;
-        options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-        return options;
-    }
-
-    void startDaemon() {
-        daemon.reset();
-        daemon.emplace(bus, dir.path(), daemonOptions());
-    }
-
-    void killDaemon() {
-        daemon->process().signal(SIGKILL);
-        REQUIRE(daemon->process().waitExit(30s));
-    }
-
     std::string log() { return daemon ? daemon->process().stderrText() : std::string(); }
-
-    std::unique_ptr<sdbus::IProxy> proxy(const std::string& path = kRootPath) {
-        return sdbus::createProxy(*connection, kService, path);
-    }
 
     std::set<std::string> listDomains() {
         std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
-        proxy()->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
+        manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
         std::set<std::string> names;
         for (const auto& entry : list)
             names.insert(entry.get<0>());
@@ -149,30 +124,23 @@ struct Fixture {
         std::sort(files.begin(), files.end());
         return files;
     }
-
-    TempDir dir;
-    SimInstance sim;
-    PrivateBus bus;
-    fs::path stateDir;
-    std::unique_ptr<sdbus::IConnection> connection;
-    std::optional<Daemon> daemon;
 };
 
 } // namespace
 
 TEST_CASE("two names that resctrld 0.1's hash mixed up start side by side and stop apart",
           "[e2e][sim][naming]") {
-    Fixture f;
+    UpgradeFixture f;
     f.startDaemon();
     FakeHypervisor hvA(FAKE_HYPERVISOR_PATH, f.dir.path(), 3);
     FakeHypervisor hvB(FAKE_HYPERVISOR_PATH, f.dir.path(), 3);
 
-    startDomainForProcess(*f.proxy(), definition(kNameA), hvA.pid());
+    startDomainForProcess(*f.manager, definition(kNameA), hvA.pid());
     const auto groupsA = f.prefixedGroups();
     REQUIRE(groupsA.size() == 3);
     INFO(f.log());
     // Before, the second start failed with KernelRejected (File exists): the same group names.
-    startDomainForProcess(*f.proxy(), definition(kNameB), hvB.pid());
+    startDomainForProcess(*f.manager, definition(kNameB), hvB.pid());
     const auto both = f.prefixedGroups();
     REQUIRE(both.size() == 6);
     CHECK(f.listDomains() == std::set<std::string>{kNameA, kNameB});
@@ -189,7 +157,7 @@ TEST_CASE("two names that resctrld 0.1's hash mixed up start side by side and st
     CHECK(f.tasksOf(allocationB) == std::set<pid_t>{hvB.tid(0), hvB.tid(1)});
 
     // Before, stopping one removed the groups of both.
-    stopDomain(*f.proxy(), kNameA);
+    stopDomain(*f.manager, kNameA);
     CHECK(f.prefixedGroups() == groupsB);
     CHECK(f.tasksOf(allocationB) == std::set<pid_t>{hvB.tid(0), hvB.tid(1)});
     CHECK(f.listDomains() == std::set<std::string>{kNameB});
@@ -197,7 +165,7 @@ TEST_CASE("two names that resctrld 0.1's hash mixed up start side by side and st
 
 TEST_CASE("an upgraded daemon adopts resctrld 0.1's records and groups, making and removing none",
           "[e2e][sim][upgrade]") {
-    Fixture f;
+    UpgradeFixture f;
     FakeHypervisor hv(FAKE_HYPERVISOR_PATH, f.dir.path(), 3);
 
     // What resctrld 0.1 left running: its groups, under its names, holding the threads...
@@ -232,10 +200,7 @@ TEST_CASE("an upgraded daemon adopts resctrld 0.1's records and groups, making a
     // A start takes the resctrl lock after the repair of the adopted domains: once it returns,
     // recovery has done all it would do.
     FakeHypervisor other(FAKE_HYPERVISOR_PATH, f.dir.path(), 1);
-    startDomainForProcess(*f.proxy(),
-                          "<domain type='kvm'><name>beta</name><vcpu>1</vcpu><cputune>"
-                          "<cachetune vcpus='0'><monitor level='3' vcpus='0'/></cachetune>"
-                          "</cputune></domain>",
+    startDomainForProcess(*f.manager, Domain("beta").vcpus(1).cachetune("0", monitor("0")),
                           other.pid());
 
     CHECK(f.listDomains() == std::set<std::string>{kNameA, "beta"});
@@ -253,17 +218,17 @@ TEST_CASE("an upgraded daemon adopts resctrld 0.1's records and groups, making a
 
     // Its groups are the recorded ones for every call: a stop removes exactly them.
     f.sim.setControl("faults", "");
-    stopDomain(*f.proxy(), kNameA);
+    stopDomain(*f.manager, kNameA);
     CHECK(f.prefixedGroups() == std::set<std::string>{"mon_groups/resctrld-beta-vcpus_0"});
     CHECK(f.stateFiles() == std::vector<fs::path>{"beta.domain"});
 }
 
 TEST_CASE("a record of a newer format keeps the daemon from starting, and nothing is deleted",
           "[e2e][sim][upgrade]") {
-    Fixture f;
+    UpgradeFixture f;
     f.startDaemon();
     FakeHypervisor hv(FAKE_HYPERVISOR_PATH, f.dir.path(), 3);
-    startDomainForProcess(*f.proxy(), definition("alpha"), hv.pid());
+    startDomainForProcess(*f.manager, definition("alpha"), hv.pid());
     const auto groups = f.prefixedGroups();
     REQUIRE(groups.size() == 3);
     f.killDaemon();
@@ -276,10 +241,7 @@ TEST_CASE("a record of a newer format keeps the daemon from starting, and nothin
     text.replace(0, text.find('\n'), "resctrld-domain " + std::to_string(kStateFormatCurrent + 1));
     std::ofstream(file, std::ios::trunc) << text;
 
-    Daemon::Options options = f.daemonOptions();
-    options.waitReady = false;
-    f.daemon.reset();
-    f.daemon.emplace(f.bus, f.dir.path(), options);
+    f.startDaemon(/*waitReady=*/false);
     const auto status = f.daemon->process().waitExit();
     INFO(f.log());
     REQUIRE(status);
