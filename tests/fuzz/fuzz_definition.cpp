@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// libFuzzer target for the definition parser and planner (style.md: "every parser fuzzed").
+// libFuzzer target for the definition parser and planner.
 // Seeds: tests/data/domains (scripts/fuzz-short). A crash, a sanitizer report, an exception that
 // is not a resctrld::Error, or a broken invariant below is a finding.
 #include <cstddef>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// libFuzzer target for the vCPU-list parser (style.md: "every parser fuzzed").
+// libFuzzer target for the vCPU-list parser.
 // Seeds: tests/fuzz/seeds/vcpuset (scripts/fuzz-short). A crash, a sanitizer report, an
 // exception other than InvalidDefinition (the one vcpu_set.h documents), or a broken invariant
 // below is a finding: the invariant is named on stderr and the target aborts.
