@@ -44,6 +44,7 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
                   },
               .sampled = [this](uint64_t timestamp,
                                 const auto& occupancy) { emitSampled(timestamp, occupancy); },
+              .layoutChanged = [this] { emitLayoutChanged(); },
           }) {
     registerGetStats(getObject(), Manager_adaptor::INTERFACE_NAME, "GetStats", {"name"},
                      [this](const std::string& name) -> const DomainStats& {
@@ -180,6 +181,12 @@ std::string ManagerObject::GetCapabilities() {
     return translateErrors("GetCapabilities", [&]() -> std::string {
         return formatCapabilities(supervisor_.requireHost().model());
     });
+}
+
+LayoutReply ManagerObject::GetLayout() {
+    // Read-only (docs/api.md "Access control"): anyone may call it.
+    return translateErrors("GetLayout",
+                           [&] { return encodeLayout(supervisor_.requireHost().layout()); });
 }
 
 void ManagerObject::SetVcpuThread(sdbus::Result<>&& result, std::string name, uint32_t vcpu,

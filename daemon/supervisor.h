@@ -45,6 +45,8 @@ public:
         std::function<void(std::uint64_t timestampUsec,
                            const std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>>&)>
             sampled;
+        // The daemon changed groups or schemata (once per batch of work under the lock).
+        std::function<void()> layoutChanged;
     };
 
     // Nothing on the host is read or changed yet.
@@ -102,6 +104,8 @@ private:
     void unpublish(const std::string& name);
     // CLOSIDs and RMIDs were taken or given back.
     void emitBudgetsChanged();
+    // After work under the resctrl lock: LayoutChanged when it changed groups or schemata.
+    void announceLayoutChanges();
     // Removes the groups of domains whose hypervisor exited, as soon as the lock allows.
     void removeStoppingDomains();
     // The check timer runs while any domain is started, the sampler while any monitor is (and
@@ -158,6 +162,8 @@ private:
     };
     std::map<std::string, HypervisorWatch> hypervisorWatches_; // by domain name
     bool budgetsChangePending_ = false;
+    // The host's ResctrlFs::layoutChanges() when LayoutChanged was last sent (0 for a new host).
+    std::uint64_t layoutChangesAnnounced_ = 0;
     // The last GetStats answer of each domain and the samples it was built from.
     struct CachedStats {
         std::vector<std::uint64_t> sampledAt;
