@@ -392,9 +392,6 @@ void discoverInfoDir(HostModel& host, const fs::path& dir, const Schemata& rootS
     }
 }
 
-// Mount options: from mountinfo where the mount is listed, and from what the tree shows (§1.2,
-// §1.3): CDP by its info directories, mba_MBps by the root's mba_MBps_event file (>= 6.14) or
-// its MB values, debug by ctrl_hw_id. The simulator's FUSE mount lists no resctrl options.
 // Kernels before 6.14 show mba_MBps nowhere in the tree. Where mountinfo does not list it either
 // (a FUSE simulator), the root's MB values tell: on a host with a linear (percent) scale the
 // kernel refuses values above 100 unless MB is in MiB/s, whose root default is 4294967295.
@@ -407,6 +404,9 @@ bool rootHoldsMbps(const HostModel& host, const Schemata& rootSchemata) {
                        [](const auto& entry) { return entry.second > 100; });
 }
 
+// Mount options: from mountinfo where the mount is listed, and from what the tree shows (§1.2,
+// §1.3): CDP by its info directories, mba_MBps by the root's mba_MBps_event file (>= 6.14) or
+// its MB values, debug by ctrl_hw_id. The simulator's FUSE mount lists no resctrl options.
 void discoverMountOptions(HostModel& host, const HostPaths& paths, const Schemata& rootSchemata) {
     const MountEntry mount = findMount(paths.mountinfo, paths.resctrlRoot);
     host.mounted = mount.found;
