@@ -101,14 +101,14 @@ std::size_t getLayout(sdbus::IProxy& manager) {
 }
 
 // A domain of 2 x `allocations` vCPUs with one cachetune of one way per pair of vCPUs, on L3 ids
-// 0, 1, ..., each with two monitors of one vCPU (two monitoring groups).
-std::string benchDomain(const std::string& name, unsigned allocations) {
+// `first`, `first` + 1, ..., each with two monitors of one vCPU (two monitoring groups).
+std::string benchDomain(const std::string& name, unsigned first, unsigned allocations) {
     std::string xml = "<domain type='kvm'><name>" + name + "</name><vcpu placement='static'>" +
                       std::to_string(2 * allocations) + "</vcpu><cputune>";
     for (unsigned i = 0; i < allocations; ++i) {
         const unsigned a = 2 * i, b = a + 1;
         xml += "<cachetune vcpus='" + std::to_string(a) + "-" + std::to_string(b) +
-               "'><cache id='" + std::to_string(i) +
+               "'><cache id='" + std::to_string(first + i) +
                "' level='3' type='both' size='2' unit='MiB'/><monitor level='3' vcpus='" +
                std::to_string(a) + "'/><monitor level='3' vcpus='" + std::to_string(b) +
                "'/></cachetune>";
@@ -132,11 +132,15 @@ std::vector<BenchRow> benchLayout(const std::filesystem::path& dir, int runs,
     auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
     auto manager = sdbus::createProxy(*connection, kService, kRootPath);
 
-    // Every CLOSID in use: a domain's groups first (6 groups, 12 monitoring groups), then
+    // Every CLOSID in use: two domains' groups first (6 groups, 12 monitoring groups), then
     // foreign groups made directly, each with a monitoring group, until mkdir runs out.
     constexpr unsigned kAllocations = 6;
-    FakeHypervisor vm(fakeHypervisor, dir, 2 * kAllocations);
-    startDomain(*manager, benchDomain("bench", kAllocations), vm.vcpuThreads(), kCallTimeout);
+    FakeHypervisor vm1(fakeHypervisor, dir, 2 * (kAllocations - 1));
+    startDomain(*manager, benchDomain("bench1", 0, kAllocations - 1), vm1.vcpuThreads(),
+                kCallTimeout);
+    FakeHypervisor vm2(fakeHypervisor, dir, 2);
+    startDomain(*manager, benchDomain("bench2", kAllocations - 1, 1), vm2.vcpuThreads(),
+                kCallTimeout);
     unsigned foreign = 0;
     for (;; ++foreign) {
         const auto group = sim.at("foreign" + std::to_string(foreign));
