@@ -337,7 +337,8 @@ TEST_CASE("GetLayout is open to every user on a bus with the daemon's policy", "
     CHECK(result.ok);
 }
 
-TEST_CASE("a group name that is not UTF-8 is escaped rather than failing the call", "[e2e][layout]") {
+TEST_CASE("a group name that is not UTF-8 is escaped rather than failing the call",
+          "[e2e][layout]") {
     LayoutFixture f({"skx-2s-l3cat", "6.15", ""});
     REQUIRE(::mkdir(f.sim.at("odd\xff\xfe").c_str(), 0755) == 0);
     const Layout layout = getLayout(*f.manager);
