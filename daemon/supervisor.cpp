@@ -123,6 +123,11 @@ void Supervisor::dropHost() {
 }
 
 bool Supervisor::isMounted() const {
+    // While the mount table is watched, mounted_ follows every mount and unmount, and a usable
+    // mount stays usable until one: no probe (two stats and a mountinfo read) on every call.
+    // What is not mounted is probed again, in case the tree appeared without a mount event.
+    if (mountWatch_ && mounted_)
+        return true;
     return probeResctrl(config_.resctrlRoot).mounted;
 }
 
