@@ -3,7 +3,8 @@
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]
-//                  [--only startstop|sampling|idle|reads|lock|memory|validate] [--monitors N,N,..]
+//                  [--only startstop|sampling|idle|reads|lock|memory|validate|layout] [--monitors
+//                  N,N,..]
 //                  [--soak SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]
 //
 // --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
@@ -30,6 +31,8 @@
 //    600 s, 20 s with --quick) of start/GetStats/stop cycles.
 // 6. validate: ValidateDomain with hostile 1 MiB definitions against libxml2 alone parsing the
 //    same bytes (bench_validate.cpp).
+// 7. layout: GetLayout with every CLOSID of milan-2s in use against one bus round trip plus the
+//    same reads made directly (bench_layout.cpp).
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -63,6 +66,7 @@
 #include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_layout.h"
 #include "bench_validate.h"
 
 namespace fs = std::filesystem;
@@ -237,7 +241,7 @@ struct Bench {
     int runs = 30;
     int warmup = 3;
     bool quick = false;
-    std::string only; // --only startstop|sampling|idle|reads|lock|memory|validate
+    std::string only; // --only startstop|sampling|idle|reads|lock|memory|validate|layout
     std::string floorDbus;
     int soakSeconds = 600; // --soak SECONDS: the memory benchmark's soak (--quick: 20)
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
@@ -1329,10 +1333,9 @@ int main(int argc, char** argv) {
             b.daemonEnv[setting.substr(0, equals)] = setting.substr(equals + 1);
         } else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
-                         "startstop|sampling|idle|reads|lock|memory|validate] [--monitors N,N,..] "
-                         "[--soak "
-                         "SECONDS] [--strace DIR] [--daemon-env NAME=VALUE] [--daemon-config "
-                         "KEY=VALUE]\n";
+                         "startstop|sampling|idle|reads|lock|memory|validate|layout] "
+                         "[--monitors N,N,..] [--soak SECONDS] [--strace DIR] "
+                         "[--daemon-env NAME=VALUE] [--daemon-config KEY=VALUE]\n";
             return 2;
         }
     }
@@ -1422,6 +1425,12 @@ int main(int argc, char** argv) {
             benchMemory(b, b.dir / "memory", profile2, b.soakSeconds);
         if (wanted("validate"))
             for (const auto& row : resctrld::bench::benchValidate(b.dir / "validate", b.runs)) {
+                b.table.push_back(row.line);
+                b.record(row.json);
+            }
+        if (wanted("layout"))
+            for (const auto& row : resctrld::bench::benchLayout(b.dir / "layout", b.runs,
+                                                                b.floorDbus, b.fakeHypervisor)) {
                 b.table.push_back(row.line);
                 b.record(row.json);
             }

@@ -48,6 +48,7 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
                   },
               .sampled = [this](uint64_t timestamp,
                                 const auto& occupancy) { emitSampled(timestamp, occupancy); },
+              .layoutChanged = [this] { emitLayoutChanged(); },
           })
     , parser_(loop, kValidationsWaiting) {
     registerGetStats(getObject(), Manager_adaptor::INTERFACE_NAME, "GetStats", {"name"},
@@ -200,6 +201,12 @@ std::string ManagerObject::GetCapabilities() {
     return translateErrors("GetCapabilities", [&]() -> std::string {
         return formatCapabilities(supervisor_.requireHost().model());
     });
+}
+
+LayoutReply ManagerObject::GetLayout() {
+    // Read-only (docs/api.md "Access control"): anyone may call it.
+    return translateErrors("GetLayout",
+                           [&] { return encodeLayout(supervisor_.requireHost().layout()); });
 }
 
 void ManagerObject::SetVcpuThread(sdbus::Result<>&& result, std::string name, uint32_t vcpu,

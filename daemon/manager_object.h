@@ -11,6 +11,7 @@
 #include "access_policy.h"
 #include "daemon_config.h"
 #include "event_loop.h"
+#include "layout_reply.h"
 #include "loop_worker.h"
 #include "supervisor.h"
 
@@ -56,6 +57,7 @@ private:
     sdbus::ObjectPath GetDomain(const std::string& name) override;
     DomainList ListDomains() override;
     std::string GetCapabilities() override;
+    LayoutReply GetLayout() override;
     void SetVcpuThread(sdbus::Result<>&& result, std::string name, uint32_t vcpu,
                        uint32_t tid) override;
 

@@ -59,6 +59,13 @@ void ResctrlLockQueue::tryRun() {
             spdlog::error("work under the resctrl lock failed: {}", e.what());
         }
     }
+    if (afterWork_) {
+        try {
+            afterWork_();
+        } catch (const std::exception& e) {
+            spdlog::error("work after the resctrl lock's queue failed: {}", e.what());
+        }
+    }
     running_ = false;
     stopRetrying();
 }

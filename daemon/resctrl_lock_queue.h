@@ -37,6 +37,9 @@ public:
     void submit(Work work, Failed failed);
 
     bool idle() const noexcept { return jobs_.empty(); }
+    // `after` runs each time the queued work has run, still under the lock (once for every
+    // batch of work that ran under one taking of it).
+    void afterWork(std::function<void()> after) { afterWork_ = std::move(after); }
 
 private:
     struct Job {
@@ -57,6 +60,7 @@ private:
     std::filesystem::path root_;
     std::deque<Job> jobs_;
     std::optional<PeriodicTimer> retry_;
+    std::function<void()> afterWork_;
     std::chrono::milliseconds pause_{1};
     bool running_ = false;
 };

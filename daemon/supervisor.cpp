@@ -37,6 +37,8 @@ Supervisor::Supervisor(sdbus::IConnection& bus, EventLoop& loop, const Config& c
     , announce_(std::move(announcements))
     , store_(config.stateDirectory)
     , locks_(loop, config.resctrlRoot) {
+    // Every change of groups and schemata is made under the lock, whichever path makes it.
+    locks_.afterWork([this] { announceLayoutChanges(); });
 }
 
 Supervisor::~Supervisor() {
@@ -309,6 +311,16 @@ void Supervisor::emitBudgetsChanged() {
         budgetsTimer_.emplace(loop_, kBudgetsAnnouncementDelay, announce);
 }
 
+void Supervisor::announceLayoutChanges() {
+    if (!host_)
+        return;
+    const std::uint64_t changes = host_->groups().resctrl().layoutChanges();
+    if (changes == layoutChangesAnnounced_)
+        return;
+    layoutChangesAnnounced_ = changes;
+    announce_.layoutChanged();
+}
+
 sdbus::ObjectPath Supervisor::started(const DomainService::Started& started) {
     const std::string& name = started.domain.record.name;
     if (!published_.count(name)) {
@@ -497,6 +509,7 @@ bool Supervisor::discoverHost() {
     }
     discoveryError_.clear();
     watchThreadEvents();
+    layoutChangesAnnounced_ = 0;
     adoptRecords();
     // Repairing changes resctrl: it waits for the lock, and every call queued after it finds the
     // domains' groups whole.

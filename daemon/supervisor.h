@@ -46,6 +46,8 @@ public:
         std::function<void(std::uint64_t timestampUsec,
                            const std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>>&)>
             sampled;
+        // The daemon changed groups or schemata (once per batch of work under the lock).
+        std::function<void()> layoutChanged;
     };
 
     // Nothing on the host is read or changed yet.
@@ -103,6 +105,8 @@ private:
     void unpublish(const std::string& name);
     // CLOSIDs and RMIDs were taken or given back.
     void emitBudgetsChanged();
+    // After work under the resctrl lock: LayoutChanged when it changed groups or schemata.
+    void announceLayoutChanges();
     // Removes the groups of domains whose hypervisor exited, as soon as the lock allows.
     void removeStoppingDomains();
     // The check timer runs while any domain is started, the sampler while any monitor is (and
@@ -166,6 +170,8 @@ private:
     bool budgetsChangePending_ = false;
     // Announces ClosidsFree and RmidsFree once a burst of changes is over.
     std::optional<PeriodicTimer> budgetsTimer_;
+    // The host's ResctrlFs::layoutChanges() when LayoutChanged was last sent (0 for a new host).
+    std::uint64_t layoutChangesAnnounced_ = 0;
     // The last GetStats answer of each domain and the samples it was built from.
     struct CachedStats {
         std::vector<std::uint64_t> sampledAt;

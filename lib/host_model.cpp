@@ -392,10 +392,22 @@ void discoverInfoDir(HostModel& host, const fs::path& dir, const Schemata& rootS
     }
 }
 
+// Kernels before 6.14 show mba_MBps nowhere in the tree. Where mountinfo does not list it either
+// (a FUSE simulator), the root's MB values tell: on a host with a linear (percent) scale the
+// kernel refuses values above 100 unless MB is in MiB/s, whose root default is 4294967295.
+bool rootHoldsMbps(const HostModel& host, const Schemata& rootSchemata) {
+    const BandwidthResource* mb = host.bandwidthResource(Resource::MB);
+    if (mb == nullptr || !mb->delayLinear)
+        return false;
+    const auto& values = rootSchemata.bandwidths(Resource::MB);
+    return std::any_of(values.begin(), values.end(),
+                       [](const auto& entry) { return entry.second > 100; });
+}
+
 // Mount options: from mountinfo where the mount is listed, and from what the tree shows (§1.2,
-// §1.3): CDP by its info directories, mba_MBps by the root's mba_MBps_event file (>= 6.14), debug
-// by ctrl_hw_id. The simulator's FUSE mount lists no resctrl options.
-void discoverMountOptions(HostModel& host, const HostPaths& paths) {
+// §1.3): CDP by its info directories, mba_MBps by the root's mba_MBps_event file (>= 6.14) or
+// its MB values, debug by ctrl_hw_id. The simulator's FUSE mount lists no resctrl options.
+void discoverMountOptions(HostModel& host, const HostPaths& paths, const Schemata& rootSchemata) {
     const MountEntry mount = findMount(paths.mountinfo, paths.resctrlRoot);
     host.mounted = mount.found;
     auto listed = [&](std::string_view option) {
@@ -406,7 +418,9 @@ void discoverMountOptions(HostModel& host, const HostPaths& paths) {
     const std::array<std::pair<const char*, bool>, 4> options{{
         {"cdp", listed("cdp") || fs::exists(info / "L3CODE", error)},
         {"cdpl2", listed("cdpl2") || fs::exists(info / "L2CODE", error)},
-        {"mba_MBps", listed("mba_MBps") || fs::exists(paths.resctrlRoot / "mba_MBps_event", error)},
+        {"mba_MBps", listed("mba_MBps") ||
+                         fs::exists(paths.resctrlRoot / "mba_MBps_event", error) ||
+                         rootHoldsMbps(host, rootSchemata)},
         {"debug", listed("debug") || fs::exists(paths.resctrlRoot / "ctrl_hw_id", error)},
     }};
     for (const auto& [option, active] : options)
@@ -497,7 +511,7 @@ HostModel HostModel::discover(const HostPaths& paths) {
     std::sort(host.cacheResources.begin(), host.cacheResources.end(), byResourceOrder);
     std::sort(host.bandwidthResources.begin(), host.bandwidthResources.end(), byResourceOrder);
 
-    discoverMountOptions(host, paths);
+    discoverMountOptions(host, paths, rootSchemata);
     setBandwidthUnits(host, rootSchemata);
 
     spdlog::debug("resctrl at {}: {} cache and {} bandwidth resources, monitoring {}, options "

@@ -73,12 +73,14 @@ KernelFailure ResctrlFs::failure(int error) const {
 std::optional<KernelFailure> ResctrlFs::makeGroup(const std::filesystem::path& group) const {
     if (::mkdir((root_ / group).c_str(), 0755) != 0)
         return failure(errno);
+    ++layoutChanges_;
     return std::nullopt;
 }
 
 std::optional<KernelFailure> ResctrlFs::removeGroup(const std::filesystem::path& group) const {
     if (::rmdir((root_ / group).c_str()) != 0)
         return failure(errno);
+    ++layoutChanges_;
     return std::nullopt;
 }
 
@@ -95,6 +97,8 @@ std::optional<KernelFailure> ResctrlFs::write(const std::filesystem::path& file,
         return failure(errno);
     if (static_cast<std::size_t>(n) != command.size())
         return KernelFailure{std::make_error_code(std::errc::io_error), "short write"};
+    if (file.filename() == "schemata")
+        ++layoutChanges_;
     return std::nullopt;
 }
 

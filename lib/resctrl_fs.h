@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -66,9 +67,16 @@ public:
     bool exists(const std::filesystem::path& path) const;
     std::string lastCmdStatus() const;
 
+    // How many groups and schemata this object changed so far (each mkdir, rmdir and schemata
+    // write that succeeded): whoever wants to tell others that the host's layout changed compares
+    // it with what it saw before, whichever code path made the change.
+    std::uint64_t layoutChanges() const noexcept { return layoutChanges_; }
+
 private:
     KernelFailure failure(int error) const;
     std::filesystem::path root_;
+    // Counts what happens to the filesystem, not to this object: changed by const commands.
+    mutable std::uint64_t layoutChanges_ = 0;
 };
 
 } // namespace resctrld

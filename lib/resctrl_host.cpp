@@ -23,4 +23,12 @@ Budgets ResctrlHost::budgets() const {
     };
 }
 
+HostLayout ResctrlHost::layout() const {
+    std::map<std::string, std::string> domainGroups;
+    for (const auto& [name, domain] : domains_.domains())
+        for (std::string& group : domain.groups.allocationGroups())
+            domainGroups.emplace(std::move(group), name);
+    return readHostLayout(model_, groups_.resctrl(), domainGroups);
+}
+
 } // namespace resctrld

@@ -6,6 +6,7 @@
 
 #include "domain_service.h"
 #include "group_manager.h"
+#include "host_layout.h"
 #include "host_model.h"
 #include "state_store.h"
 
@@ -42,6 +43,9 @@ public:
     // The budgets, with the free counts read from resctrl now (foreign tools may create or
     // remove groups at any time).
     Budgets budgets() const;
+    // Who holds what now (readHostLayout), the started domains' groups named as theirs. Takes
+    // no lock: a reader.
+    HostLayout layout() const;
 
 private:
     // Declared in dependency order: the group manager refers to the model, the service to both.

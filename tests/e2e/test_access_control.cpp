@@ -317,7 +317,8 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
 }
 
 // Every read-only call (docs/api.md "Access control": introspect, read properties, ListDomains,
-// GetDomain, GetCapabilities, GetStats, ValidateDomain, Monitor.Sample, plus Domain.GetStats,
+// GetDomain, GetCapabilities, GetLayout, GetStats, ValidateDomain, Monitor.Sample, plus
+// Domain.GetStats,
 // ObjectManager and Peer) as `caller`, against a domain root started; each must work and answer
 // what it should. The simulator's tree must not change.
 Tally tryReadOnly(Fixture& f, const Caller& caller) {
@@ -382,6 +383,22 @@ Tally tryReadOnly(Fixture& f, const Caller& caller) {
                  .onInterface(kManager)
                  .storeResultsTo(xml);
              expectThat(xml.find("<cache") != std::string::npos, "capabilities list caches");
+         }},
+        {"GetLayout",
+         [&](sdbus::IConnection& c) {
+             using Holders = std::vector<sdbus::Struct<std::string, std::string, std::string>>;
+             std::vector<sdbus::Struct<std::string, std::uint32_t, std::uint32_t, std::uint64_t,
+                                       std::string, std::string, Holders>>
+                 caches;
+             std::vector<sdbus::Struct<std::string, std::string, std::uint32_t, Holders>> bandwidth;
+             managerProxy(c)
+                 ->callMethod("GetLayout")
+                 .onInterface(kManager)
+                 .storeResultsTo(caches, bandwidth);
+             bool ro = false;
+             for (const auto& holder : caches.at(0).get<6>())
+                 ro = ro || holder.get<1>() == "domain:ro";
+             expectThat(ro, "GetLayout shows ro's group on L3 cache 0");
          }},
         {"GetStats",
          [&](sdbus::IConnection& c) {
@@ -474,7 +491,7 @@ void report(const Caller& caller, const char* setting, const Tally& mutating, Ex
               << " methods tried in all\n";
     CHECK(mutating.tried == 6);
     CHECK(mutating.passed == mutating.tried);
-    CHECK(readOnly.tried == 16);
+    CHECK(readOnly.tried == 17);
     CHECK(readOnly.passed == readOnly.tried);
 }
 

@@ -84,8 +84,11 @@ InterfaceShape specManager() {
                  {"StopDomain", "s -> "},        {"ValidateDomain", "s -> a(ss)"},
                  {"GetDomain", "s -> o"},        {"ListDomains", " -> a(sso)"},
                  {"GetCapabilities", " -> s"},   {"GetStats", "s -> a{sv}"},
-                 {"SetVcpuThread", "suu -> "}};
-    s.signals = {{"DomainStarted", "so"}, {"DomainStopped", "so"}, {"Sampled", "ta{oa{ut}}"}};
+                 {"SetVcpuThread", "suu -> "},   {"GetLayout", " -> a(suutssa(sss))a(ssua(sss))"}};
+    s.signals = {{"DomainStarted", "so"},
+                 {"DomainStopped", "so"},
+                 {"Sampled", "ta{oa{ut}}"},
+                 {"LayoutChanged", ""}};
     s.properties = {
         {"Version", "s read"},       {"ResctrlRoot", "s read"},  {"Mounted", "b read"},
         {"MountOptions", "as read"}, {"ClosidsTotal", "u read"}, {"ClosidsFree", "u read"},

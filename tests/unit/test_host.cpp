@@ -269,6 +269,19 @@ TEST_CASE("mount options come from mountinfo and from the tree", "[host]") {
         CHECK(host.mountOptions == std::vector<std::string>{"mba_MBps"});
         CHECK(host.bandwidthResource()->unit == BandwidthUnit::MiBps);
     }
+    SECTION("mba_MBps seen from the root's MB values where kernels before 6.14 show no file") {
+        const HostTree tree(skx2sL3cat(), {.mbaMbps = true, .inMountinfo = false});
+        tree.remove("mba_MBps_event");
+        const HostModel host = tree.discover();
+        CHECK(host.mountOptions == std::vector<std::string>{"mba_MBps"});
+        CHECK(host.bandwidthResource()->unit == BandwidthUnit::MiBps);
+    }
+    SECTION("percent values never say mba_MBps, nor do AMD's units") {
+        CHECK(HostTree(skx2sL3cat(), {.inMountinfo = false}).discover().mountOptions.empty());
+        const HostModel milan = HostTree(milan2s(), {.inMountinfo = false}).discover();
+        CHECK(milan.mountOptions.empty());
+        CHECK(milan.bandwidthResource()->unit == BandwidthUnit::EighthGBps);
+    }
     SECTION("a mount point with a space is found through mountinfo's escapes") {
         const HostTree tree(skx2sL3cat(), {.mbaMbps = true, .resctrlDir = "res ctrl"});
         const HostModel host = tree.discover();
