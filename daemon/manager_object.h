@@ -51,6 +51,7 @@ private:
     void StartDomainForProcess(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition,
                                uint32_t hypervisorPid) override;
     void StopDomain(sdbus::Result<>&& result, std::string name) override;
+    void UpdateDomain(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition) override;
     GroupList ValidateDomain(const std::string& definition) override;
     sdbus::ObjectPath GetDomain(const std::string& name) override;
     DomainList ListDomains() override;
