@@ -662,8 +662,18 @@ GroupManager::StrayRemoval GroupManager::removeStrayGroups(const ResctrlLock&,
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
         std::string name = entry.path().filename().string();
-        if (isGroupDirectory(entry) && name.starts_with(options_.prefix))
+        if (!isGroupDirectory(entry) || !name.starts_with(options_.prefix))
+            continue;
+        if (!known.count(name)) {
             removeIfStray(name);
+            continue;
+        }
+        // A crash in an update leaves the monitor groups it created under a kept group; they
+        // bear libvirt's monitor names, and our groups hold no one else's.
+        for (const auto& monitor :
+             std::filesystem::directory_iterator(entry.path() / "mon_groups", ec))
+            if (monitor.path().filename().string().starts_with("vcpus_"))
+                removeIfStray(name + "/mon_groups/" + monitor.path().filename().string());
     }
     for (const auto& entry :
          std::filesystem::directory_iterator(resctrl_.root() / "mon_groups", ec)) {

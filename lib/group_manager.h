@@ -137,8 +137,10 @@ public:
     // "L3:0 0ff -> 7ff, ...", empty when the default group already had them.
     std::string regrowDefaultGroup(const ResctrlLock& lock);
 
-    // Prefixed groups on the host that none of `known` explains (left by a crash), removed;
-    // those the kernel refused to remove are logged and listed in `refused`.
+    // Prefixed groups on the host that none of `known` explains (left by a crash), and monitor
+    // groups named `vcpus_*` under known prefixed groups that `known` does not list (left by a
+    // crash in an update), removed; those the kernel refused to remove are logged and listed in
+    // `refused`.
     struct StrayRemoval {
         std::vector<std::string> removed;
         std::vector<std::string> refused;

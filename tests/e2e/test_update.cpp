@@ -34,15 +34,6 @@ struct UpdateFixture : Fixture {
         return path;
     }
 
-    // The allocation group holding `vcpu`'s thread of `vm` (exactly one must).
-    std::string groupOf(const FakeVm& vm, unsigned vcpu) const {
-        std::vector<std::string> holding;
-        for (const std::string& group : groups())
-            if (group.find("mon_groups/") == std::string::npos && tasks(group).count(vm.tid(vcpu)))
-                holding.push_back(group);
-        return holding.size() == 1 ? holding.front() : "";
-    }
-
     std::vector<std::pair<std::string, std::string>> updated;
 };
 
