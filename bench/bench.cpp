@@ -51,6 +51,7 @@
 #include <numeric>
 #include <optional>
 #include <poll.h>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -556,6 +557,189 @@ void benchStartStop(Bench& b, const std::string& label, const Shape& shape, cons
              ", \"start_ratio\": " + fmt(median(dStart) / median(fStart), 3) +
              ", \"stop_ratio\": " + fmt(median(dStop) / median(fStop), 3) + ", \"ping_ms\": " +
              fmt(median(ping), 3) + ", \"rejected_call_ms\": " + fmt(median(rejected), 3) + "}");
+}
+
+// --- 1b. UpdateDomain latency ---------------------------------------------------------------
+
+// What of the simulator's tree an update changes: each group's schemata lines by resource (control
+// groups), and which of `ours` each group holds ("" is the default group).
+struct Tree {
+    std::map<std::string, std::map<std::string, std::string>> lines;
+    std::map<std::string, std::set<pid_t>> tasks;
+};
+
+Tree readTree(const SimInstance& sim, const std::set<pid_t>& ours) {
+    Tree tree;
+    std::vector<std::string> groups{""};
+    for (const auto& group : sim.groups())
+        groups.push_back(group);
+    for (const auto& group : groups) {
+        const fs::path dir = group.empty() ? sim.root() : sim.at(group);
+        if (group.find("mon_groups/") == std::string::npos) {
+            std::istringstream in(resctrld::simtest::readFile(dir / "schemata"));
+            for (std::string line; std::getline(in, line);) {
+                const auto colon = line.find(':');
+                if (colon != std::string::npos)
+                    tree.lines[group][line.substr(0, colon)] = line;
+            }
+        }
+        auto& held = tree.tasks[group];
+        for (pid_t tid : resctrld::simtest::readTasks(dir / "tasks"))
+            if (ours.count(tid))
+                held.insert(tid);
+    }
+    return tree;
+}
+
+// The writes GroupManager::update makes to go from `from` to `to`, as floor script lines:
+// changed lines of kept groups, new groups with their schemata, monitor groups, thread moves,
+// removed groups, the default group's changed masks, then the record.
+std::vector<std::string> updateOps(const fs::path& root, const Tree& from, const Tree& to,
+                                   const fs::path& record, const fs::path& recordText) {
+    std::vector<std::string> ops;
+    auto isMonitor = [](const std::string& g) {
+        return g.find("mon_groups/") != std::string::npos;
+    };
+    for (const auto& [group, lines] : to.lines) {
+        if (group.empty())
+            continue;
+        const auto before = from.lines.find(group);
+        if (before == from.lines.end())
+            ops.push_back("mkdir " + (root / group).string());
+        for (const auto& [resource, line] : lines)
+            if (before == from.lines.end() || before->second.count(resource) == 0 ||
+                before->second.at(resource) != line)
+                ops.push_back("write " + (root / group / "schemata").string() + " " + line);
+    }
+    for (const auto& [group, held] : to.tasks)
+        if (isMonitor(group) && !from.tasks.count(group))
+            ops.push_back("mkdir " + (root / group).string());
+    std::map<pid_t, std::vector<std::string>> before, after;
+    for (const auto& [group, held] : from.tasks)
+        for (pid_t tid : held)
+            before[tid].push_back(group);
+    for (const auto& [group, held] : to.tasks)
+        for (pid_t tid : held)
+            after[tid].push_back(group);
+    for (auto& [tid, groups] : after) {
+        if (before[tid] == groups)
+            continue;
+        // Control group first, then its monitor group.
+        std::sort(groups.begin(), groups.end(), [&](const std::string& a, const std::string& b) {
+            return isMonitor(a) < isMonitor(b);
+        });
+        for (const auto& group : groups)
+            ops.push_back("write " + (root / group / "tasks").string() + " " + std::to_string(tid));
+    }
+    for (const auto& [group, held] : from.tasks) {
+        if (to.tasks.count(group))
+            continue;
+        const auto parent = group.substr(0, group.find("/mon_groups/"));
+        if (!isMonitor(group) || to.tasks.count(parent))
+            ops.push_back("rmdir " + (root / group).string());
+    }
+    std::string fromRoot, toRoot;
+    for (const auto& [resource, line] : from.lines.at(""))
+        fromRoot += line + "\n";
+    for (const auto& [resource, line] : to.lines.at(""))
+        toRoot += line + "\n";
+    for (const auto& line : defaultGroupLines(fromRoot, toRoot))
+        ops.push_back("write " + (root / "schemata").string() + " " + line);
+    ops.push_back("save " + record.string() + " " + recordText.string());
+    return ops;
+}
+
+// UpdateDomain of a 64-vCPU, 4-cachetune domain to `next` and back, against a floor making the
+// same filesystem writes (schemata, tasks, mkdir/rmdir, the record with its fsyncs) directly,
+// plus one bus round trip.
+void benchUpdate(Bench& b, const std::string& label, const std::string& next, const fs::path& dir,
+                 const fs::path& profile) {
+    fs::create_directories(dir);
+    Env env(dir, profile, "[Daemon]\nMount=no\nSampleIntervalSec=1\n", b.daemonEnv);
+    const Shape shape{64, 4, 2, true};
+    FakeHypervisor vm(b.fakeHypervisor, dir, shape.vcpus);
+    const std::string xml = domainXml("bench", shape);
+    const ThreadList threads = threadsOf(vm, shape.vcpus);
+    const fs::path root = env.sim.root();
+    const auto taskIds = vm.taskIds();
+    const std::set<pid_t> ours(taskIds.begin(), taskIds.end());
+    auto update = [&](const std::string& definition) {
+        env.manager->callMethod("UpdateDomain")
+            .onInterface(kManager)
+            .withTimeout(std::chrono::seconds(120))
+            .withArguments(definition);
+    };
+    auto recordFile = [&] {
+        for (const auto& entry : fs::directory_iterator(env.daemon->stateDir()))
+            if (entry.path().extension() == ".domain")
+                return entry.path();
+        throw std::runtime_error(label + ": no state record");
+    };
+
+    env.start(xml, threads);
+    const Tree a = readTree(env.sim, ours);
+    const fs::path record = recordFile();
+    fs::copy_file(record, dir / "record-a", fs::copy_options::overwrite_existing);
+    update(next);
+    const Tree c = readTree(env.sim, ours);
+    fs::copy_file(record, dir / "record-b", fs::copy_options::overwrite_existing);
+    update(xml);
+    if (readTree(env.sim, ours).lines != a.lines || readTree(env.sim, ours).tasks != a.tasks)
+        throw std::runtime_error(label + ": updating back did not restore the tree");
+    env.stop("bench");
+
+    // The floor runs on a copy of the tree as the daemon leaves it: a domain started by hand.
+    const fs::path floorRecord = dir / "floor-record";
+    std::ofstream script(dir / "update.script");
+    script << "start\n";
+    for (const auto& op : updateOps(root, a, c, floorRecord, dir / "record-b"))
+        script << op << "\n";
+    script << "stop\n";
+    for (const auto& op : updateOps(root, c, a, floorRecord, dir / "record-a"))
+        script << op << "\n";
+    script.close();
+    env.start(xml, threads);
+
+    std::vector<double> ping;
+    for (int i = 0; i < b.warmup + b.runs; ++i) {
+        const auto t0 = nowNs();
+        env.manager->callMethod("Ping").onInterface("org.freedesktop.DBus.Peer");
+        if (i >= b.warmup)
+            ping.push_back((nowNs() - t0) / 1e6);
+    }
+    std::vector<double> daemonForward, daemonBack, floorForward, floorBack;
+    for (int r = 0; r < b.runs; ++r) {
+        // The daemon's groups and the floor's are the same directories: the floor goes from the
+        // state the daemon is in and back, then the daemon does the same.
+        std::istringstream floor(
+            runProgram({b.floorStartStop, (dir / "update.script").string(), "0", "1"}));
+        for (double f, g; floor >> f >> g;) {
+            floorForward.push_back(f / 1e6 + median(ping));
+            floorBack.push_back(g / 1e6 + median(ping));
+        }
+        const auto t0 = nowNs();
+        update(next);
+        const auto t1 = nowNs();
+        update(xml);
+        const auto t2 = nowNs();
+        daemonForward.push_back((t1 - t0) / 1e6);
+        daemonBack.push_back((t2 - t1) / 1e6);
+    }
+    env.stop("bench");
+    const double ratio = median(daemonForward) / median(floorForward);
+    const double ratioBack = median(daemonBack) / median(floorBack);
+    b.table.push_back("update " + label + ": daemon " + fmt(median(daemonForward)) + " ms, back " +
+                      fmt(median(daemonBack)) + " ms; floor (same writes + one round trip " +
+                      fmt(median(ping), 3) + " ms) " + fmt(median(floorForward)) + " ms, back " +
+                      fmt(median(floorBack)) + " ms; ratio " + fmt(ratio) + ", back " +
+                      fmt(ratioBack) + " (n=" + std::to_string(daemonForward.size()) + ")");
+    std::cout << b.table.back() << std::endl;
+    b.record("{\"bench\": \"update\", \"case\": \"" + label +
+             "\", \"runs\": " + std::to_string(daemonForward.size()) + ", \"daemon_ms\": " +
+             fmt(median(daemonForward), 3) + ", \"daemon_back_ms\": " + fmt(median(daemonBack), 3) +
+             ", \"floor_ms\": " + fmt(median(floorForward), 3) +
+             ", \"floor_back_ms\": " + fmt(median(floorBack), 3) + ", \"ratio\": " + fmt(ratio, 3) +
+             ", \"ratio_back\": " + fmt(ratioBack, 3) + "}");
 }
 
 // --- 2. sampling cost ------------------------------------------------------------------------
@@ -1333,7 +1517,7 @@ int main(int argc, char** argv) {
             b.daemonEnv[setting.substr(0, equals)] = setting.substr(equals + 1);
         } else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
-                         "startstop|sampling|idle|reads|lock|memory|validate|layout] "
+                         "startstop|update|sampling|idle|reads|lock|memory|validate|layout] "
                          "[--monitors N,N,..] [--soak SECONDS] [--strace DIR] "
                          "[--daemon-env NAME=VALUE] [--daemon-config KEY=VALUE]\n";
             return 2;
@@ -1368,6 +1552,28 @@ int main(int argc, char** argv) {
                            b.dir / "ss-a", profile2);
             benchStartStop(b, "(b) 4 cachetunes, 64 vCPUs, 8 monitors", Shape{64, 4, 2, true},
                            b.dir / "ss-b", profile2);
+        }
+        if (wanted("update")) {
+            // The 4-cachetune domain of start/stop (b): its first allocation grown from one way
+            // to two, and split into two allocations of 8 vCPUs (thread moves, a new group).
+            const std::string resized = std::regex_replace(
+                domainXml("bench", Shape{64, 4, 2, true}), std::regex("size='2560'"), "size='5120'",
+                std::regex_constants::format_first_only);
+            std::string split = domainXml("bench", Shape{64, 4, 2, true});
+            split.replace(split.find("<cachetune vcpus='0-15'>"),
+                          std::string("<cachetune vcpus='0-15'>").size(),
+                          "<cachetune vcpus='0-7'><cache id='0' level='3' type='both' "
+                          "size='2560' unit='KiB'/><monitor level='3' vcpus='0-7'/></cachetune>"
+                          "<cachetune vcpus='8-15'>");
+            // The first allocation's monitors stay 0-7 and 8-15; the 0-7 one becomes the default
+            // monitor of its new allocation.
+            split.replace(split.find("<monitor level='3' vcpus='0-7'/>",
+                                     split.find("<cachetune vcpus='8-15'>")),
+                          std::string("<monitor level='3' vcpus='0-7'/>").size(), "");
+            benchUpdate(b, "(a) one allocation of 4 resized, 64 vCPUs", resized, b.dir / "update-a",
+                        profile2);
+            benchUpdate(b, "(b) one allocation of 4 split, 64 vCPUs", split, b.dir / "update-b",
+                        profile2);
         }
         if (wanted("sampling")) {
 

@@ -6,7 +6,9 @@
 //
 // SCRIPT has a "start" section and a "stop" section, one operation a line:
 //   mkdir PATH | rmdir PATH | write PATH TEXT   (TEXT: the rest of the line; "\n" is appended)
-// Each write is open(O_WRONLY) + write + close, as lib/resctrl_fs.cpp does. Prints, per measured
+//   save PATH SOURCE   (SOURCE's bytes, saved as lib/state_store.cpp saves a record)
+// Each write is open(O_WRONLY) + write + close, as lib/resctrl_fs.cpp does; a save writes a
+// temporary file, fsyncs it, renames it over PATH and fsyncs the directory. Prints, per measured
 // run, "START_NS STOP_NS" (CLOCK_MONOTONIC from the first to the last syscall of the section).
 #include <cerrno>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,7 +26,7 @@
 namespace {
 
 struct Op {
-    enum Kind { Mkdir, Rmdir, Write } kind;
+    enum Kind { Mkdir, Rmdir, Write, Save } kind;
     std::string path;
     std::string text;
 };
@@ -38,6 +41,7 @@ std::int64_t nowNs() {
     std::fprintf(stderr, "bench-floor-startstop: %s %s: %s\n",
                  op.kind == Op::Mkdir   ? "mkdir"
                  : op.kind == Op::Rmdir ? "rmdir"
+                 : op.kind == Op::Save  ? "save"
                                         : "write",
                  op.path.c_str(), std::strerror(errno));
     std::exit(1);
@@ -59,6 +63,21 @@ void run(const std::vector<Op>& ops) {
             if (fd < 0 || ::write(fd, op.text.data(), op.text.size()) < 0)
                 fail(op);
             ::close(fd);
+            break;
+        }
+        case Op::Save: {
+            const std::string temporary = op.path + ".tmp";
+            int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (fd < 0 || ::write(fd, op.text.data(), op.text.size()) < 0 || ::fsync(fd) != 0)
+                fail(op);
+            ::close(fd);
+            if (::rename(temporary.c_str(), op.path.c_str()) != 0)
+                fail(op);
+            const std::string directory = op.path.substr(0, op.path.rfind('/'));
+            int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dir < 0 || ::fsync(dir) != 0)
+                fail(op);
+            ::close(dir);
             break;
         }
         }
@@ -89,7 +108,13 @@ int main(int argc, char** argv) {
             section->push_back({Op::Mkdir, rest, {}});
         else if (verb == "rmdir")
             section->push_back({Op::Rmdir, rest, {}});
-        else if (verb == "write") {
+        else if (verb == "save") {
+            const auto split = rest.find(' ');
+            std::ifstream source(rest.substr(split + 1), std::ios::binary);
+            std::string text((std::istreambuf_iterator<char>(source)),
+                             std::istreambuf_iterator<char>());
+            section->push_back({Op::Save, rest.substr(0, split), std::move(text)});
+        } else if (verb == "write") {
             const auto split = rest.find(' ');
             section->push_back({Op::Write, rest.substr(0, split), rest.substr(split + 1) + "\n"});
         }

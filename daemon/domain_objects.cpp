@@ -73,6 +73,28 @@ void DomainObject::Stop(sdbus::Result<>&& result) {
         actions_.stop(std::move(reply), std::move(audit));
 }
 
+void DomainObject::Update(sdbus::Result<>&& result, std::string definition) {
+    auto reply = pendingReply(std::move(result));
+    std::shared_ptr<AuditedCall> audit;
+    if (admitOrReply("Domain.Update", *reply, [&] {
+            audit = access_.requirePrivileged(getObject(), "Domain.Update", name_);
+        }))
+        actions_.update(std::move(reply), std::move(audit), std::move(definition));
+}
+
+void DomainObject::setChildren(std::vector<sdbus::ObjectPath> allocations,
+                               std::vector<sdbus::ObjectPath> monitors) {
+    std::vector<std::string> changed;
+    if (allocations != allocations_)
+        changed.push_back("Allocations");
+    if (monitors != monitors_)
+        changed.push_back("Monitors");
+    allocations_ = std::move(allocations);
+    monitors_ = std::move(monitors);
+    if (!changed.empty())
+        getObject().emitPropertiesChangedSignal(INTERFACE_NAME, changed);
+}
+
 std::string DomainObject::Name() {
     return name_;
 }
@@ -109,6 +131,13 @@ AllocationObject::AllocationObject(sdbus::IConnection& bus, std::string path,
     , resctrl_(resctrl) {
     registerAdaptor();
     emitInterfacesAddedSignal();
+}
+
+void AllocationObject::replan(const PlannedAllocation& plan) {
+    const bool changed = plan.caches != plan_.caches || plan.bandwidths != plan_.bandwidths;
+    plan_ = plan;
+    if (changed)
+        getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Caches", "MemoryBandwidth"});
 }
 
 AllocationObject::~AllocationObject() {
@@ -247,8 +276,54 @@ PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& s
             bus, monitorPaths.back(), monitor,
             MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind))));
     }
+    nextAllocation_ = allocations_.size();
+    nextMonitor_ = monitors_.size();
     domain_ = std::make_unique<DomainObject>(bus, path_, service, name, std::move(allocationPaths),
                                              std::move(monitorPaths), access, std::move(actions));
+}
+
+void PublishedDomain::update(sdbus::IConnection& bus, const ActiveDomain& domain,
+                             const HostModel& host, const ResctrlFs& resctrl) {
+    const std::string& name = domain.record.name;
+    const Plan& plan = domain.groups.plan;
+    // Taken out of the old lists as they are matched; what is left is removed at the end.
+    auto oldAllocations = std::move(allocations_);
+    auto oldMonitors = std::move(monitors_);
+    allocations_.clear();
+    monitors_.clear();
+    std::vector<sdbus::ObjectPath> allocationPaths;
+    std::vector<sdbus::ObjectPath> monitorPaths;
+    for (const PlannedAllocation& allocation : plan.allocations) {
+        auto kept = std::find_if(oldAllocations.begin(), oldAllocations.end(), [&](const auto& o) {
+            return o && o->plan().vcpus == allocation.vcpus;
+        });
+        if (kept != oldAllocations.end()) {
+            (*kept)->replan(allocation);
+            allocations_.push_back(std::move(*kept));
+            allocationPaths.emplace_back(allocations_.back()->getObjectPath());
+            continue;
+        }
+        allocationPaths.emplace_back(allocationObjectPath(name, nextAllocation_++));
+        allocations_.push_back(std::make_unique<AllocationObject>(
+            bus, allocationPaths.back(), allocation, allocation.group, resctrl));
+    }
+    for (const PlannedMonitor& monitor : plan.monitors) {
+        auto kept = std::find_if(oldMonitors.begin(), oldMonitors.end(), [&](const auto& o) {
+            return o && o->plan().name == monitor.name && o->plan().kind == monitor.kind &&
+                   o->plan().group == monitor.group;
+        });
+        if (kept != oldMonitors.end()) {
+            (*kept)->replan(monitor);
+            monitors_.push_back(std::move(*kept));
+            monitorPaths.emplace_back(monitors_.back()->path());
+            continue;
+        }
+        monitorPaths.emplace_back(monitorObjectPath(name, nextMonitor_++));
+        monitors_.push_back(std::make_unique<MonitorObject>(
+            bus, monitorPaths.back(), monitor,
+            MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind))));
+    }
+    domain_->setChildren(std::move(allocationPaths), std::move(monitorPaths));
 }
 
 } // namespace resctrld

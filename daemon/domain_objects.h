@@ -35,6 +35,10 @@ public:
         // Queues the stop; answers `reply` when it is done.
         std::function<void(PendingReply<> reply, std::shared_ptr<AuditedCall> audit)> stop;
         std::function<const DomainStats&()> stats;
+        // Queues an update of this domain to `definition`; answers `reply` when it is done.
+        std::function<void(PendingReply<> reply, std::shared_ptr<AuditedCall> audit,
+                           std::string definition)>
+            update;
     };
 
     DomainObject(sdbus::IConnection& bus, std::string path, const DomainService& service,
@@ -45,9 +49,13 @@ public:
 
     void emitStateChanged();
     void emitThreadsChanged();
+    // After an update: the objects of its allocations and monitors (PropertiesChanged).
+    void setChildren(std::vector<sdbus::ObjectPath> allocations,
+                     std::vector<sdbus::ObjectPath> monitors);
 
 private:
     void Stop(sdbus::Result<>&& result) override;
+    void Update(sdbus::Result<>&& result, std::string definition) override;
     std::string Name() override;
     std::string Uuid() override;
     uint32_t HypervisorPid() override;
@@ -74,6 +82,10 @@ public:
     AllocationObject(sdbus::IConnection& bus, std::string path, const PlannedAllocation& plan,
                      std::string group, const ResctrlFs& resctrl);
     ~AllocationObject();
+
+    const PlannedAllocation& plan() const noexcept { return plan_; }
+    // The same vCPUs after an update: what was placed for them now (PropertiesChanged).
+    void replan(const PlannedAllocation& plan);
 
 private:
     std::vector<uint32_t> Vcpus() override;
@@ -105,6 +117,9 @@ public:
     const MonitorSample& last() const noexcept { return counters_.last(); }
     const std::string& path() const noexcept { return path_; }
     unsigned readsInLastSample() const noexcept { return counters_.readsInLastSample(); }
+    const PlannedMonitor& plan() const noexcept { return plan_; }
+    // The same monitor (name, kind, group) after an update: its counters go on.
+    void replan(const PlannedMonitor& plan) { plan_ = plan; }
 
 private:
     std::map<uint32_t, uint64_t> Sample() override;
@@ -141,9 +156,17 @@ public:
     DomainObject& domain() { return *domain_; }
     const std::string& path() const noexcept { return path_; }
     std::vector<std::unique_ptr<MonitorObject>>& monitors() { return monitors_; }
+    // After an update of the domain: allocations whose vCPUs stay and monitors whose name, kind
+    // and group stay keep their objects (and counters); the others are removed and new ones
+    // added under unused paths.
+    void update(sdbus::IConnection& bus, const ActiveDomain& domain, const HostModel& host,
+                const ResctrlFs& resctrl);
 
 private:
     std::string path_;
+    // The next unused index of allocation and monitor object paths.
+    std::size_t nextAllocation_ = 0;
+    std::size_t nextMonitor_ = 0;
     // Children first: they are destroyed (and announced removed) after the domain object.
     std::vector<std::unique_ptr<AllocationObject>> allocations_;
     std::vector<std::unique_ptr<MonitorObject>> monitors_;

@@ -41,6 +41,10 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
                   [this](const std::string& name, const std::string& path) {
                       emitDomainStopped(name, sdbus::ObjectPath(path));
                   },
+              .domainUpdated =
+                  [this](const std::string& name, const std::string& path) {
+                      emitDomainUpdated(name, sdbus::ObjectPath(path));
+                  },
               .propertiesChanged =
                   [this](const std::vector<std::string>& properties) {
                       getObject().emitPropertiesChangedSignal(Manager_adaptor::INTERFACE_NAME,
@@ -172,6 +176,26 @@ void ManagerObject::ValidateDomain(sdbus::Result<GroupList>&& result, std::strin
         replyError("ValidateDomain", *reply,
                    Busy(fmt::format("{} definitions are waiting to be validated; try again",
                                     kValidationsWaiting)));
+}
+
+void ManagerObject::UpdateDomain(sdbus::Result<sdbus::ObjectPath>&& result,
+                                 std::string definition) {
+    auto reply = pendingReply(std::move(result));
+    std::shared_ptr<AuditedCall> audit;
+    if (!admitOrReply("UpdateDomain", *reply, [&] {
+            auto call = requirePrivileged("UpdateDomain");
+            supervisor_.requireHost();
+            audit = std::move(call);
+        }))
+        return;
+    supervisor_.whenLocked(
+        "UpdateDomain", std::move(reply), std::move(audit),
+        [this, definition = std::move(definition)](const ResctrlLock& lock, AuditedCall& call) {
+            const auto result = supervisor_.requireHost().domains().update(
+                lock, definition, nullptr, call.threadOwners());
+            call.setDomain(result.domain.record.name);
+            return supervisor_.updated(result);
+        });
 }
 
 sdbus::ObjectPath ManagerObject::GetDomain(const std::string& name) {

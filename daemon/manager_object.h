@@ -54,6 +54,7 @@ private:
                                uint32_t hypervisorPid) override;
     void StopDomain(sdbus::Result<>&& result, std::string name) override;
     void ValidateDomain(sdbus::Result<GroupList>&& result, std::string definition) override;
+    void UpdateDomain(sdbus::Result<sdbus::ObjectPath>&& result, std::string definition) override;
     sdbus::ObjectPath GetDomain(const std::string& name) override;
     DomainList ListDomains() override;
     std::string GetCapabilities() override;

@@ -210,6 +210,16 @@ void Supervisor::publish(const ActiveDomain& domain) {
                            });
             },
         .stats = [this, name]() -> const DomainStats& { return domainStats(name); },
+        .update =
+            [this, name](PendingReply<> reply, std::shared_ptr<AuditedCall> audit,
+                         std::string definition) {
+                whenLocked("Domain.Update", std::move(reply), std::move(audit),
+                           [this, name, definition = std::move(definition)](const ResctrlLock& lock,
+                                                                            AuditedCall& call) {
+                               updated(requireHost().domains().update(lock, definition, &name,
+                                                                      call.threadOwners()));
+                           });
+            },
     };
     published_[name] =
         std::make_unique<PublishedDomain>(bus_, host_->domains(), domain, host_->model(),
@@ -334,6 +344,21 @@ sdbus::ObjectPath Supervisor::started(const DomainService::Started& started) {
     }
     updateTimers();
     return sdbus::ObjectPath(published_[name]->path());
+}
+
+sdbus::ObjectPath Supervisor::updated(const DomainService::Updated& updated) {
+    const std::string& name = updated.domain.record.name;
+    auto& published = published_.at(name);
+    if (updated.changed) {
+        statsCache_.erase(name);
+        published->update(bus_, updated.domain, host_->model(), host_->groups().resctrl());
+        published->domain().emitThreadsChanged();
+        watchHypervisor(updated.domain);
+        updateTimers();
+        announce_.domainUpdated(name, published->path());
+        emitBudgetsChanged();
+    }
+    return sdbus::ObjectPath(published->path());
 }
 
 void Supervisor::stopDomain(const ResctrlLock& lock, const std::string& name) {

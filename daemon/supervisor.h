@@ -41,6 +41,7 @@ public:
     struct Announcements {
         std::function<void(const std::string& name, const std::string& path)> domainStarted;
         std::function<void(const std::string& name, const std::string& path)> domainStopped;
+        std::function<void(const std::string& name, const std::string& path)> domainUpdated;
         // Manager properties that changed.
         std::function<void(const std::vector<std::string>& properties)> propertiesChanged;
         std::function<void(std::uint64_t timestampUsec,
@@ -95,6 +96,9 @@ public:
     // Stops the domain and announces it (StopDomain, Domain.Stop). While resctrl is not mounted
     // the domain's groups are gone already: its record goes.
     void stopDomain(const ResctrlLock& lock, const std::string& name);
+    // UpdateDomain or Domain.Update: when something changed, refreshes the domain's objects and
+    // announces it. Returns its object path.
+    sdbus::ObjectPath updated(const DomainService::Updated& updated);
     // SetVcpuThread attached a thread: its process may have become the hypervisor.
     void threadsChanged(const ActiveDomain& domain);
 

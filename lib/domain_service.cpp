@@ -317,6 +317,103 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
     return {it->second, false};
 }
 
+DomainService::Updated DomainService::update(const ResctrlLock& lock,
+                                             std::string_view definitionXml,
+                                             const std::string* expectedName,
+                                             const ThreadOwners& owners) {
+    DomainDefinition definition = parseDomainDefinition(definitionXml);
+    if (expectedName && definition.name != *expectedName)
+        throw NotFound(fmt::format("the definition is of domain '{}', not of domain '{}'",
+                                   definition.name, *expectedName));
+    auto it = domains_.find(definition.name);
+    if (it == domains_.end() || it->second.stopping)
+        throw NotFound("no domain named '" + definition.name + "' is started");
+    ActiveDomain& domain = it->second;
+    if (!domain.misfit.empty() || domain.needsRepair)
+        throw Busy(fmt::format("domain '{}' is being repaired after a restart or a new mount; "
+                               "try again once it is active",
+                               definition.name));
+    if (definition.tuning.empty())
+        throw InvalidDefinition("domain '" + definition.name +
+                                "' would have no <cachetune> or <memorytune>; to remove its "
+                                "tuning, stop it");
+    if (domain.definition.isEquivalentTo(definition))
+        return {domain, false};
+
+    // Threads: the known ones, and for a newly tuned vCPU without one, the hypervisor's.
+    std::vector<VcpuThread> known;
+    std::set<unsigned> knownVcpus;
+    for (const ThreadRecord& thread : domain.record.threads) {
+        known.push_back({thread.vcpu, thread.tid});
+        knownVcpus.insert(thread.vcpu);
+    }
+    std::vector<unsigned> missing;
+    for (unsigned vcpu : tunedVcpus(definition))
+        if (!knownVcpus.count(vcpu))
+            missing.push_back(vcpu);
+    std::vector<ThreadRecord> discovered;
+    if (!missing.empty()) {
+        const auto hypervisor = domain.hypervisor();
+        if (!hypervisor)
+            throw ProcessNotFound(fmt::format(
+                "domain '{}' has no known thread for vCPU {} and no known hypervisor to find one "
+                "in; give it with SetVcpuThread first",
+                definition.name, joinNumbers(missing)));
+        const std::map<unsigned, pid_t> found = processes_.vcpuThreads(hypervisor->pid);
+        std::vector<unsigned> notFound;
+        std::optional<pid_t> owner = hypervisor->pid;
+        for (unsigned vcpu : missing) {
+            auto thread = found.find(vcpu);
+            if (thread == found.end()) {
+                notFound.push_back(vcpu);
+                continue;
+            }
+            const VcpuThread given{vcpu, static_cast<std::uint32_t>(thread->second)};
+            requireVcpuOfDomain(definition, given);
+            discovered.push_back(validateThread(given, owner));
+            owners.require(processes_, thread->second, describeThread(given));
+        }
+        if (!notFound.empty())
+            throw ProcessNotFound(fmt::format("domain '{}': the hypervisor process {} has no "
+                                              "thread for vCPU {} (looked for threads named "
+                                              "'CPU <n>/<accel>')",
+                                              definition.name, hypervisor->pid,
+                                              joinNumbers(notFound)));
+    }
+    std::vector<VcpuThread> found;
+    for (const ThreadRecord& thread : discovered)
+        found.push_back({thread.vcpu, thread.tid});
+
+    Rollback rollback;
+    DomainGroups next = groups_.update(lock, domain.groups, definition, known, found, rollback);
+    requireSameThreads(lock, discovered);
+
+    ActiveDomain updated;
+    updated.definition = std::move(definition);
+    updated.groups = std::move(next);
+    updated.record = domain.record;
+    updated.record.definition = std::string(definitionXml);
+    updated.record.threads.insert(updated.record.threads.end(), discovered.begin(),
+                                  discovered.end());
+    std::sort(updated.record.threads.begin(), updated.record.threads.end(),
+              [](const ThreadRecord& a, const ThreadRecord& b) { return a.vcpu < b.vcpu; });
+    recordGroups(updated);
+    // Saving is the last step: a save that failed half-way (the directory's fsync) is undone.
+    rollback.add([this, before = domain.record] { saveRecord(before, OnSaveFailure::Warn); });
+    saveRecord(updated.record, OnSaveFailure::Throw);
+    rollback.commit();
+
+    domain.definition = std::move(updated.definition);
+    domain.groups = std::move(updated.groups);
+    domain.record = std::move(updated.record);
+    domain.tasksFiles.clear();
+    for (const std::string& warning : domain.definition.warnings)
+        spdlog::warn("domain {}: {}", domain.definition.name, warning);
+    spdlog::info("domain {} updated: {} allocation groups, {} monitors", domain.record.name,
+                 domain.groups.plan.allocations.size(), domain.groups.plan.monitors.size());
+    return {domain, true};
+}
+
 DomainService::Started DomainService::reconnect(const ResctrlLock& lock, ActiveDomain& domain,
                                                 const ValidatedThreads& validated) {
     // Recreate what vanished, then (re)write every thread: writing a tid already in its group is

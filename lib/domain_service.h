@@ -113,6 +113,20 @@ public:
     Started startForProcess(const ResctrlLock& lock, std::string_view definitionXml,
                             pid_t hypervisorPid,
                             const ThreadOwners& owners = ThreadOwners::anyone());
+    struct Updated {
+        const ActiveDomain& domain;
+        bool changed; // false: the definition equals the current one, nothing was written
+    };
+    // UpdateDomain: changes a started domain (the definition's name; `expectedName`, when given,
+    // must be it) to a new definition while its VM runs, all or nothing (GroupManager::update):
+    // on any failure its groups, threads, default group and record are as before. Uses the
+    // domain's known threads; a vCPU the new definition tunes with no known thread is looked
+    // for among the hypervisor's threads, else ProcessNotFound. The record is saved once, after
+    // the last filesystem step: a crash before leaves the old record, which recovery repairs the
+    // groups back to, and a crash after the new one, fully applied.
+    Updated update(const ResctrlLock& lock, std::string_view definitionXml,
+                   const std::string* expectedName = nullptr,
+                   const ThreadOwners& owners = ThreadOwners::anyone());
     // Throws NotFound, or KernelRejected (the domain then stays started).
     void stop(const ResctrlLock& lock, const std::string& name);
     const ActiveDomain& setVcpuThread(const ResctrlLock& lock, const std::string& name,

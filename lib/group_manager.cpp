@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "rollback.h"
+#include "update_plan.h"
 
 namespace resctrld {
 namespace {
@@ -342,6 +343,139 @@ DomainGroups GroupManager::start(const ResctrlLock&, const DomainDefinition& def
     return groups;
 }
 
+DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& current,
+                                  const DomainDefinition& definition,
+                                  std::span<const VcpuThread> known,
+                                  std::span<const VcpuThread> discovered, Rollback& rollback) {
+    // The host as it would be without the domain: its groups, their ways and their RMIDs are
+    // free for its new plan.
+    HostState state = readHostState();
+    const Schemata defaultBefore = state.groups.front().schemata;
+    const std::vector<std::string> ownGroups = current.allocationGroups();
+    std::erase_if(state.groups, [&](const GroupHolding& group) {
+        return std::find(ownGroups.begin(), ownGroups.end(), group.name) != ownGroups.end();
+    });
+    unsigned ownMonitorGroups = 0;
+    for (const PlannedMonitor& monitor : current.plan.monitors)
+        ownMonitorGroups += monitor.createsGroup() ? 1 : 0;
+    state.monitorGroups -= std::min(state.monitorGroups, ownMonitorGroups);
+    UpdateSteps steps =
+        planUpdate(current, layOut(definition.name, current.stem, plan(definition, state)));
+    const DomainGroups& next = steps.next;
+
+    auto schemataBefore = [&](const std::string& group) {
+        for (const PlannedAllocation& allocation : current.plan.allocations)
+            if (allocation.group == group)
+                return allocation.schemata;
+        return Schemata();
+    };
+    auto undo = [&rollback](std::string what, std::function<void()> step) {
+        rollback.add([what = std::move(what), step = std::move(step)] {
+            try {
+                step();
+            } catch (const Error& e) {
+                spdlog::warn("rollback: cannot {}: {}", what, e.what());
+            }
+        });
+    };
+    auto makeGroup = [&](const std::string& group) {
+        if (auto failure = resctrl_.makeGroup(group))
+            reject("create group " + group, *failure);
+        undo("remove group " + group, [this, group] {
+            if (auto failure = resctrl_.removeGroup(group))
+                reject("remove group " + group, *failure);
+        });
+    };
+
+    for (std::size_t i : steps.rewritten) {
+        const PlannedAllocation& allocation = next.plan.allocations[i];
+        const Schemata before = schemataBefore(allocation.group);
+        undo("restore the schemata of " + allocation.group,
+             [this, group = allocation.group, before, after = allocation.schemata] {
+                 writeChangedLines(group, after, before);
+             });
+        writeChangedLines(allocation.group, before, allocation.schemata);
+    }
+    for (std::size_t i : steps.created) {
+        const PlannedAllocation& allocation = next.plan.allocations[i];
+        makeGroup(allocation.group);
+        writeSchemata(allocation.group, allocation.schemata);
+    }
+    for (const std::string& group : steps.createdMonitorGroups)
+        makeGroup(group);
+
+    auto move = [&](const VcpuThread& thread, std::vector<std::string> from) {
+        const std::vector<std::string> to = next.groupsOfVcpu(thread.vcpu);
+        if (from == to)
+            return;
+        undo(fmt::format("move thread {} back", thread.tid),
+             [this, from, thread] { placeTask(from, thread); });
+        placeTask(to, thread);
+    };
+    for (const VcpuThread& thread : known)
+        move(thread, current.groupsOfVcpu(thread.vcpu));
+    for (const VcpuThread& thread : discovered)
+        move(thread, {});
+
+    for (const std::string& group : steps.removed) {
+        if (auto failure = resctrl_.removeGroup(group);
+            failure && failure->error != std::errc::no_such_file_or_directory)
+            reject("remove group " + group, *failure);
+        // Recreated as it was; its threads go back with the undone thread moves.
+        std::vector<std::string> monitorGroups;
+        for (const PlannedMonitor& monitor : current.plan.monitors)
+            if (monitor.createsGroup() && monitor.group.starts_with(group + "/"))
+                monitorGroups.push_back(monitor.group);
+        undo("recreate group " + group,
+             [this, group, monitorGroups, schemata = schemataBefore(group)] {
+                 if (auto failure = resctrl_.makeGroup(group))
+                     reject("create group " + group, *failure);
+                 if (!schemata.empty())
+                     writeSchemata(group, schemata);
+                 for (const std::string& monitorGroup : monitorGroups)
+                     if (auto failure = resctrl_.makeGroup(monitorGroup))
+                         reject("create group " + monitorGroup, *failure);
+             });
+    }
+
+    undo("restore the default group's schemata",
+         [this, defaultBefore] { writeDefaultGroup(defaultBefore); });
+    writeDefaultGroup(next.plan.defaultGroupSchemata, defaultBefore);
+
+    rollback.add([this, before = reservations_] { reservations_ = before; });
+    for (const std::string& group : ownGroups)
+        reservations_.erase(group);
+    for (const PlannedAllocation& allocation : next.plan.allocations)
+        reservations_[allocation.group] = allocation.reserved;
+    return std::move(steps.next);
+}
+
+void GroupManager::placeTask(const std::vector<std::string>& groups,
+                             const VcpuThread& thread) const {
+    if (groups.empty() || groups.front().starts_with("mon_groups/")) {
+        if (auto failure = resctrl_.write("tasks", fmt::format("{}\n", thread.tid)))
+            reject(fmt::format("move thread {} of vCPU {} into the default group", thread.tid,
+                               thread.vcpu),
+                   *failure);
+    }
+    for (const std::string& group : groups)
+        writeTask(group, thread);
+}
+
+void GroupManager::writeChangedLines(const std::string& group, const Schemata& before,
+                                     const Schemata& wanted) const {
+    Schemata changes;
+    for (Resource resource : wanted.resources()) {
+        if (before.formatLine(resource) == wanted.formatLine(resource))
+            continue;
+        for (const auto& [id, mask] : wanted.masks(resource))
+            changes.setMask(resource, id, mask);
+        for (const auto& [id, value] : wanted.bandwidths(resource))
+            changes.setBandwidth(resource, id, value);
+    }
+    writeSchemata(group, changes);
+}
+
 void GroupManager::attach(const DomainGroups& domain, const VcpuThread& thread) {
     for (const std::string& group : domain.groupsOfVcpu(thread.vcpu))
         writeTask(group, thread);
@@ -531,8 +665,18 @@ GroupManager::StrayRemoval GroupManager::removeStrayGroups(const ResctrlLock&,
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
         std::string name = entry.path().filename().string();
-        if (isGroupDirectory(entry) && name.starts_with(options_.prefix))
+        if (!isGroupDirectory(entry) || !name.starts_with(options_.prefix))
+            continue;
+        if (!known.count(name)) {
             removeIfStray(name);
+            continue;
+        }
+        // A crash in an update leaves the monitor groups it created under a kept group; they
+        // bear libvirt's monitor names, and our groups hold no one else's.
+        for (const auto& monitor :
+             std::filesystem::directory_iterator(entry.path() / "mon_groups", ec))
+            if (monitor.path().filename().string().starts_with("vcpus_"))
+                removeIfStray(name + "/mon_groups/" + monitor.path().filename().string());
     }
     for (const auto& entry :
          std::filesystem::directory_iterator(resctrl_.root() / "mon_groups", ec)) {

@@ -15,6 +15,7 @@
 #include "plan.h"
 #include "planner.h"
 #include "resctrl_fs.h"
+#include "rollback.h"
 #include "schemata.h"
 #include "state_store.h"
 
@@ -88,6 +89,18 @@ public:
     DomainGroups start(const ResctrlLock& lock, const DomainDefinition& definition,
                        std::span<const VcpuThread> threads);
 
+    // Changes a started domain's groups to the plan of `definition`, made with the domain's own
+    // ways, CLOSIDs and RMIDs counted as free, so NoSpace is judged on the end state (see
+    // planUpdate for which groups are kept, created and removed). Rewrites kept groups' changed
+    // schemata lines, creates groups, moves every thread whose groups change (`known` threads
+    // from their old groups, `discovered` ones from wherever they are), removes the groups no
+    // longer needed and writes the default group. Each step registers its inverse in
+    // `rollback`, so that when the caller does not commit it the domain is as it was. Throws as
+    // start() does.
+    DomainGroups update(const ResctrlLock& lock, const DomainGroups& current,
+                        const DomainDefinition& definition, std::span<const VcpuThread> known,
+                        std::span<const VcpuThread> discovered, Rollback& rollback);
+
     // Writes a thread to the groups of its vCPU (one id per write(2), as kernel 6.1 needs).
     void attach(const DomainGroups& domain, const VcpuThread& thread);
     // attach() of a started domain's thread, under the resctrl lock. When a later group refuses
@@ -124,8 +137,10 @@ public:
     // "L3:0 0ff -> 7ff, ...", empty when the default group already had them.
     std::string regrowDefaultGroup(const ResctrlLock& lock);
 
-    // Prefixed groups on the host that none of `known` explains (left by a crash), removed;
-    // those the kernel refused to remove are logged and listed in `refused`.
+    // Prefixed groups on the host that none of `known` explains (left by a crash), and monitor
+    // groups named `vcpus_*` under known prefixed groups that `known` does not list (left by a
+    // crash in an update), removed; those the kernel refused to remove are logged and listed in
+    // `refused`.
     struct StrayRemoval {
         std::vector<std::string> removed;
         std::vector<std::string> refused;
@@ -164,6 +179,12 @@ private:
     void repairSchemata(const std::string& domainName, const std::string& group,
                         const Schemata& wanted) const;
     void writeTask(const std::string& group, const VcpuThread& thread) const;
+    // Writes a thread to `groups` (a groupsOfVcpu list); to the default group first when none of
+    // them is a control group, as a monitoring group under the root takes only its tasks.
+    void placeTask(const std::vector<std::string>& groups, const VcpuThread& thread) const;
+    // Writes the lines of `wanted` that differ from `before`.
+    void writeChangedLines(const std::string& group, const Schemata& before,
+                           const Schemata& wanted) const;
     std::string writeRegrownDefaultGroup();
     [[noreturn]] void reject(const std::string& what, const KernelFailure& failure) const;
 

@@ -279,6 +279,15 @@ struct Fixture : DaemonFixture {
 
     bool inRoot(pid_t tid) const { return tasks().count(tid) == 1; }
 
+    // The allocation group holding `vcpu`'s thread of `vm` (exactly one must).
+    std::string groupOf(const FakeVm& vm, unsigned vcpu) const {
+        std::vector<std::string> holding;
+        for (const std::string& group : groups())
+            if (group.find("mon_groups/") == std::string::npos && tasks(group).count(vm.tid(vcpu)))
+                holding.push_back(group);
+        return holding.size() == 1 ? holding.front() : "";
+    }
+
     std::set<std::string> groups() const { return sim.groups(); }
 
     // The whole state a failed call must not change: every group directory, every control

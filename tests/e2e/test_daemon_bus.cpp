@@ -84,9 +84,11 @@ InterfaceShape specManager() {
                  {"StopDomain", "s -> "},        {"ValidateDomain", "s -> a(ss)"},
                  {"GetDomain", "s -> o"},        {"ListDomains", " -> a(sso)"},
                  {"GetCapabilities", " -> s"},   {"GetStats", "s -> a{sv}"},
-                 {"SetVcpuThread", "suu -> "},   {"GetLayout", " -> a(suutssa(sss))a(ssua(sss))"}};
+                 {"SetVcpuThread", "suu -> "},   {"GetLayout", " -> a(suutssa(sss))a(ssua(sss))"},
+                 {"UpdateDomain", "s -> o"}};
     s.signals = {{"DomainStarted", "so"},
                  {"DomainStopped", "so"},
+                 {"DomainUpdated", "so"},
                  {"Sampled", "ta{oa{ut}}"},
                  {"LayoutChanged", ""}};
     s.properties = {
@@ -98,7 +100,7 @@ InterfaceShape specManager() {
 
 InterfaceShape specDomain() {
     InterfaceShape s;
-    s.methods = {{"Stop", " -> "}, {"GetStats", " -> a{sv}"}};
+    s.methods = {{"Stop", " -> "}, {"Update", "s -> "}, {"GetStats", " -> a{sv}"}};
     s.properties = {{"Name", "s read"},
                     {"Uuid", "s read"},
                     {"HypervisorPid", "u read"},
@@ -319,7 +321,7 @@ TEST_CASE("the daemon refuses mutating calls from other users even on an open bu
 
     int refused = 0;
     for (const char* method :
-         {"StartDomain", "StartDomainForProcess", "StopDomain", "SetVcpuThread"}) {
+         {"StartDomain", "StartDomainForProcess", "StopDomain", "SetVcpuThread", "UpdateDomain"}) {
         INFO(method);
         const auto result = callAsUser(bus.address(), kNobody, kNogroup, {}, method);
         CHECK(result.errorName == "org.resctrld1.Error.AccessDenied");
@@ -327,7 +329,7 @@ TEST_CASE("the daemon refuses mutating calls from other users even on an open bu
                                             Catch::Contains("uid 65534"));
         refused += result.errorName == "org.resctrld1.Error.AccessDenied";
     }
-    CHECK(refused == 4);
+    CHECK(refused == 5);
 
     // Read-only calls work for anyone.
     CHECK(callAsUser(bus.address(), kNobody, kNogroup, {}, "ListDomains").ok);

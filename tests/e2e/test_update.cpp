@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Live re-tuning end to end (docs/api.md, Manager.UpdateDomain): a started domain's allocations
+// grown, shrunk, split and moved while its fake VM runs, with its threads checked in their
+// groups after each step; an update that does not fit leaves the simulator's whole tree as it
+// was; monitors whose vCPUs stay keep their objects.
+
+#define CATCH_CONFIG_ENABLE_TUPLE_STRINGMAKER
+#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
+
+#include "domains_fixture.h"
+
+using namespace resctrld::e2e;
+using namespace resctrld::e2e::domains;
+
+namespace {
+
+struct UpdateFixture : Fixture {
+    explicit UpdateFixture(const std::string& kernel)
+        : Fixture("skx-2s-l3cat", "", kernel) {
+        manager->uponSignal("DomainUpdated")
+            .onInterface(kManager)
+            .call([this](const std::string& name, const sdbus::ObjectPath& path) {
+                updated.emplace_back(name, path);
+            });
+        manager->finishRegistration();
+    }
+
+    sdbus::ObjectPath update(const std::string& definition) {
+        sdbus::ObjectPath path;
+        manager->callMethod("UpdateDomain")
+            .onInterface(kManager)
+            .withArguments(definition)
+            .storeResultsTo(path);
+        return path;
+    }
+
+    std::vector<std::pair<std::string, std::string>> updated;
+};
+
+Domain vm1() {
+    return Domain("vm1").uuid(kUuid).vcpus(4);
+}
+
+} // namespace
+
+TEST_CASE("UpdateDomain grows, shrinks, splits and moves the allocations of a running domain",
+          "[e2e][sim][update]") {
+    const std::string kernel = GENERATE("6.15", "6.1");
+    INFO("kernel " << kernel);
+    UpdateFixture f(kernel);
+    FakeVm& vm = f.spawn(4);
+    f.start(vm1().cachetune("0-3", l3(0, 5_MiB)), vm.threadsOf({0, 1, 2, 3}));
+    const std::string group = "resctrld-vm1-vcpus_0-3";
+    REQUIRE(f.groups() == std::set<std::string>{group});
+
+    SECTION("grow and shrink rewrite the group in place") {
+        CHECK(f.update(vm1().cachetune("0-3", l3(0, 10_MiB))) == kDomainPath);
+        CHECK(f.groups() == std::set<std::string>{group});
+        auto mask = maskOf(f.schemata(group), "L3", 0);
+        CHECK(std::popcount(mask) == 4);
+        CHECK(isContiguous(mask));
+        CHECK((maskOf(f.schemata(), "L3", 0) & mask) == 0);
+        CHECK(f.tasks(group) == TidSet{vm.tid(0), vm.tid(1), vm.tid(2), vm.tid(3)});
+
+        f.update(vm1().cachetune("0-3", l3(0, 2560_KiB)));
+        mask = maskOf(f.schemata(group), "L3", 0);
+        CHECK(std::popcount(mask) == 1);
+        // The default group got the freed ways back.
+        CHECK(maskOf(f.schemata(), "L3", 0) == (0x7ff & ~mask));
+        CHECK(f.tasks(group) == TidSet{vm.tid(0), vm.tid(1), vm.tid(2), vm.tid(3)});
+        CHECK(f.waitFor([&] { return f.updated.size() == 2; }));
+        CHECK(f.updated.front() == std::pair<std::string, std::string>{"vm1", kDomainPath});
+    }
+
+    SECTION("a split keeps the group for one part and creates one for the other; a move follows") {
+        f.update(vm1().cachetune("0-1", l3(0, 5_MiB)).cachetune("2-3", l3(0, 5_MiB)));
+        const std::string second = "resctrld-vm1-vcpus_2-3";
+        CHECK(f.groups() == std::set<std::string>{group, second});
+        CHECK(f.tasks(group) == TidSet{vm.tid(0), vm.tid(1)});
+        CHECK(f.tasks(second) == TidSet{vm.tid(2), vm.tid(3)});
+        const auto a = maskOf(f.schemata(group), "L3", 0);
+        const auto b = maskOf(f.schemata(second), "L3", 0);
+        CHECK((a & b) == 0);
+        CHECK(((a | b) & maskOf(f.schemata(), "L3", 0)) == 0);
+
+        // vCPU 1 moves to the other allocation; no group is created or removed.
+        f.update(vm1().cachetune("0", l3(0, 5_MiB)).cachetune("1-3", l3(0, 5_MiB)));
+        CHECK(f.groups() == std::set<std::string>{group, second});
+        CHECK(f.groupOf(vm, 0) != f.groupOf(vm, 1));
+        CHECK(f.groupOf(vm, 1) == f.groupOf(vm, 2));
+        CHECK(f.groupOf(vm, 2) == f.groupOf(vm, 3));
+        CHECK(f.paths(kDomainPath, "Allocations").size() == 2);
+
+        // Merged again: one group is removed, every thread in the other.
+        f.update(vm1().cachetune("0-3", l3(0, 5_MiB)));
+        CHECK(f.groups().size() == 1);
+        const std::string merged = *f.groups().begin();
+        CHECK(f.tasks(merged) == TidSet{vm.tid(0), vm.tid(1), vm.tid(2), vm.tid(3)});
+        CHECK(f.paths(kDomainPath, "Allocations").size() == 1);
+    }
+
+    SECTION("vCPUs no longer tuned go back to the default group") {
+        f.update(vm1().cachetune("0-1", l3(0, 5_MiB)));
+        CHECK(f.groups() == std::set<std::string>{group});
+        CHECK(f.tasks(group) == TidSet{vm.tid(0), vm.tid(1)});
+        CHECK(f.inRoot(vm.tid(2)));
+        CHECK(f.inRoot(vm.tid(3)));
+    }
+}
+
+TEST_CASE("an UpdateDomain that does not fit answers NoSpace and changes nothing",
+          "[e2e][sim][update]") {
+    const std::string kernel = GENERATE("6.15", "6.1");
+    INFO("kernel " << kernel);
+    UpdateFixture f(kernel);
+    FakeVm& vm = f.spawn(4);
+    FakeVm& other = f.spawn(2);
+    f.start(vm1().cachetune("0-1", l3(0, 5_MiB) + monitor("0")), vm.threadsOf({0, 1}));
+    f.start(Domain("vm2").vcpus(2).cachetune("0-1", l3(0, 15_MiB)), other.threadsOf({0, 1}));
+    const std::string before = f.snapshot();
+    const auto monitors = f.paths(kDomainPath, "Monitors");
+
+    const auto error = errorOf([&] {
+        f.update(
+            vm1().cachetune("0-1", l3(0, 5_MiB) + monitor("0")).cachetune("2-3", l3(0, 20_MiB)));
+    });
+    CHECK(error.getName() == "org.resctrld1.Error.NoSpace");
+    CHECK(f.snapshot() == before);
+    CHECK(f.paths(kDomainPath, "Monitors") == monitors);
+    f.settle();
+    CHECK(f.updated.empty());
+}
+
+TEST_CASE("UpdateDomain of a domain not started is NotFound; an equal definition changes nothing",
+          "[e2e][sim][update]") {
+    UpdateFixture f("6.15");
+    FakeVm& vm = f.spawn(2);
+    const std::string definition = vm1().vcpus(2).cachetune("0-1", l3(0, 5_MiB));
+    CHECK(errorOf([&] { f.update(definition); }).getName() == "org.resctrld1.Error.NotFound");
+    f.start(definition, vm.threadsOf({0, 1}));
+    const std::string before = f.snapshot();
+    CHECK(f.update(definition) == kDomainPath);
+    CHECK(f.snapshot() == before);
+    f.settle();
+    CHECK(f.updated.empty());
+    // Domain.Update refuses another domain's definition.
+    auto domain = sdbus::createProxy(*f.connection, kService, kDomainPath);
+    const auto error = errorOf([&] {
+        domain->callMethod("Update").onInterface(kDomain).withArguments(
+            std::string(Domain("vm2").vcpus(2).cachetune("0-1", l3(0, 5_MiB))));
+    });
+    CHECK(error.getName() == "org.resctrld1.Error.NotFound");
+    domain->callMethod("Update").onInterface(kDomain).withArguments(
+        std::string(vm1().vcpus(2).cachetune("0-1", l3(0, 10_MiB))));
+    CHECK(std::popcount(maskOf(f.schemata("resctrld-vm1-vcpus_0-1"), "L3", 0)) == 4);
+}
+
+TEST_CASE("monitors whose vCPUs stay keep their objects across an update", "[e2e][sim][update]") {
+    const std::string kernel = GENERATE("6.15", "6.1");
+    INFO("kernel " << kernel);
+    UpdateFixture f(kernel);
+    FakeVm& vm = f.spawn(4);
+    f.start(vm1().cachetune("0-3", l3(0, 5_MiB) + monitor("0") + monitor("1")),
+            vm.threadsOf({0, 1, 2, 3}));
+    const auto monitors = f.paths(kDomainPath, "Monitors");
+    REQUIRE(monitors.size() == 2);
+    f.settle();
+    f.removed.clear();
+    f.added.clear();
+
+    f.update(vm1().cachetune("0-3", l3(0, 10_MiB) + monitor("0") + monitor("2")));
+    const auto after = f.paths(kDomainPath, "Monitors");
+    REQUIRE(after.size() == 2);
+    CHECK(after[0] == monitors[0]);
+    CHECK(after[1] != monitors[1]);
+    f.settle();
+    CHECK(f.removed == std::vector<std::string>{monitors[1]});
+    CHECK(contains(f.added, after[1]));
+    CHECK_FALSE(contains(f.added, after[0]));
+    CHECK(f.property<std::string>(after[1], kMonitor, "Name") == "vcpus_2");
+    const std::string group = "resctrld-vm1-vcpus_0-3";
+    CHECK(f.tasks(group + "/mon_groups/vcpus_2") == TidSet{vm.tid(2)});
+    CHECK(f.tasks(group + "/mon_groups/vcpus_0") == TidSet{vm.tid(0)});
+    CHECK(f.groups().count(group + "/mon_groups/vcpus_1") == 0);
+}
+
+TEST_CASE("a monitor whose vCPUs stay keeps its bandwidth totals across an update",
+          "[e2e][sim][update]") {
+    UpdateFixture f("6.15");
+    FakeVm& vm = f.spawn(4);
+    f.start(vm1().memorytune("0-3", node(0, 50) + memoryMonitor("0")), vm.threadsOf({0, 1, 2, 3}));
+    const auto monitors = f.paths(kDomainPath, "Monitors");
+    REQUIRE(monitors.size() == 1);
+    f.sim.setControl("traffic", std::to_string(vm.tid(0)) + " 0 1000000000\n");
+    auto total = [&] {
+        auto proxy = sdbus::createProxy(*f.connection, kService, monitors[0]);
+        proxy->callMethod("Sample").onInterface(kMonitor);
+        const auto totals = proxy->getProperty("MemoryBytesTotal")
+                                .onInterface(kMonitor)
+                                .get<std::map<std::uint32_t, std::uint64_t>>();
+        return totals.count(0) ? totals.at(0) : 0;
+    };
+    // Polled: the simulated counter grows with time, which no event announces. 50 ms of
+    // traffic: more than a recreated group could count again during the update.
+    std::uint64_t before = 0;
+    REQUIRE(f.waitFor([&] { return (before = total()) > 50'000'000; }));
+
+    f.update(vm1().memorytune("0-3", node(0, 70) + memoryMonitor("0")));
+    CHECK(f.paths(kDomainPath, "Monitors") == monitors);
+    CHECK(bandwidthOf(f.schemata("resctrld-vm1-vcpus_0-3"), 0) == 70);
+    CHECK(total() >= before);
+    f.sim.setControl("traffic", "");
+}
