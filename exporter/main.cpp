@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <malloc.h>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,6 +104,10 @@ int main(int argc, char** argv) {
         std::cerr << "resctrld-exporter: " << e.what() << "\n" << kUsage;
         return 2;
     }
+    // One malloc arena for the follower and the HTTP thread: they allocate little and rarely
+    // contend, and a second arena costs about 0.7 MiB of RSS with 256 monitors (measured with
+    // resctrld-exporter-bench).
+    mallopt(M_ARENA_MAX, 1);
     spdlog::set_pattern("%l: %v");
     spdlog::set_level(cl.verbose ? spdlog::level::debug : spdlog::level::info);
 

@@ -246,3 +246,33 @@ TEST_CASE("Wrong paths, huge headers, slow and many clients: the exporter keeps 
                 served.load(), failed.load(), static_cast<unsigned long long>(rssBefore),
                 static_cast<unsigned long long>(rssAfter));
 }
+
+TEST_CASE("--textfile writes resctrld.prom whole at every tick for node_exporter",
+          "[e2e][exporter]") {
+    ExporterFixture f;
+    auto& hv = f.hypervisor();
+    f.startDomain(Domain("txt").vcpus(4).cachetune("0-1", l3(0, 5_MiB) + monitor("0-1")),
+                  hv.vcpuThreads());
+    const fs::path out = f.dir.path() / "textfile";
+    fs::create_directories(out);
+    Process writer({RESCTRLD_EXPORTER_BINARY, "--bus", f.bus.address(), "--textfile", out.string()},
+                   f.dir.path());
+    // Polls the file (every 10 ms): it is renamed into place, which no event of ours announces.
+    auto contents = [&] {
+        return simtest::readFile(out / "resctrld.prom");
+    };
+    INFO(writer.stderrText());
+    REQUIRE(waitUntil([&] {
+        return fs::exists(out / "resctrld.prom") &&
+               contents().find("resctrld_domain_info{domain=\"txt\"") != std::string::npos;
+    }));
+    CHECK(contents().find("resctrld_up 1\n") != std::string::npos);
+    // A new file at the next tick, each one whole: it always ends with the exporter's counters.
+    const auto first = fs::last_write_time(out / "resctrld.prom");
+    REQUIRE(waitUntil([&] { return fs::last_write_time(out / "resctrld.prom") != first; }));
+    CHECK(contents().find("resctrld_exporter_errors_total") != std::string::npos);
+    CHECK_FALSE(fs::exists(out / ".resctrld.prom.tmp"));
+
+    f.stopDomain("txt");
+    CHECK(waitUntil([&] { return contents().find("domain=\"txt\"") == std::string::npos; }));
+}
