@@ -4,6 +4,7 @@
 // stores are checked against the daemon's properties and the simulator's counters. Then the
 // exporter's HTTP side against bad clients.
 
+#include <poll.h>
 #include <sys/wait.h>
 
 #include "exporter_fixture.h"
@@ -275,4 +276,124 @@ TEST_CASE("--textfile writes resctrld.prom whole at every tick for node_exporter
 
     f.stopDomain("txt");
     CHECK(waitUntil([&] { return contents().find("domain=\"txt\"") == std::string::npos; }));
+}
+
+namespace {
+
+// A stand-in for resctrld on the bus, for what the real one never does: wrong types, too many
+// entries, no answer at all. Its thread owns the connection; `serve` false owns the name and
+// never reads a message.
+class HostileDaemon {
+public:
+    HostileDaemon(const std::string& address, bool serve)
+        : serve_(serve) {
+        thread_ = std::thread([this, address] { run(address); });
+        while (!ready_.load())
+            std::this_thread::sleep_for(10ms);
+    }
+    ~HostileDaemon() {
+        stop_ = true;
+        thread_.join();
+    }
+
+private:
+    void run(const std::string& address) {
+        auto connection = sdbus::createSessionBusConnectionWithAddress(address);
+        auto root = sdbus::createObject(*connection, kRootPath);
+        root->addObjectManager();
+        root->registerProperty("Version").onInterface(kManager).withGetter(
+            [] { return std::string("hostile"); });
+        // A budget of the wrong type: ignored, counted.
+        root->registerProperty("ClosidsFree").onInterface(kManager).withGetter([] {
+            return std::string("many");
+        });
+        root->finishRegistration();
+        auto domain = sdbus::createObject(*connection, "/org/resctrld1/domain/bad");
+        domain->registerProperty("Name").onInterface(kDomain).withGetter(
+            [] { return std::string("bad"); });
+        domain->finishRegistration();
+        auto wrong = sdbus::createObject(*connection, "/org/resctrld1/domain/bad/monitor/0");
+        wrong->registerProperty("Name").onInterface(kMonitor).withGetter(
+            [] { return std::string("vcpus_0"); });
+        wrong->registerProperty("CacheOccupancy").onInterface(kMonitor).withGetter([] {
+            return std::map<uint32_t, std::string>{{0, "lots"}};
+        });
+        wrong->finishRegistration();
+        auto huge = sdbus::createObject(*connection, "/org/resctrld1/domain/bad/monitor/1");
+        huge->registerProperty("Name").onInterface(kMonitor).withGetter(
+            [] { return std::string("vcpus_1"); });
+        huge->registerProperty("CacheOccupancy").onInterface(kMonitor).withGetter([] {
+            CounterMap map;
+            for (uint32_t id = 0; id < 100'000; ++id)
+                map[id] = id;
+            return map;
+        });
+        huge->finishRegistration();
+        connection->requestName(kService);
+        ready_ = true;
+        while (!stop_.load()) {
+            if (!serve_) {
+                std::this_thread::sleep_for(10ms);
+                continue;
+            }
+            auto poll = connection->getEventLoopPollData();
+            pollfd fd{poll.fd, poll.events, 0};
+            ::poll(&fd, 1, 20);
+            while (connection->processPendingRequest()) {
+            }
+        }
+    }
+    bool serve_;
+    std::atomic<bool> ready_{false};
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+uint64_t errorsIn(const std::string& page) {
+    const std::string key = "\nresctrld_exporter_errors_total ";
+    const auto at = page.find(key);
+    return at == std::string::npos ? 0 : std::stoull(page.substr(at + key.size()));
+}
+
+} // namespace
+
+TEST_CASE("A daemon that never answers is down within the call timeout, and scrapes stay fast",
+          "[e2e][exporter]") {
+    TempDir dir;
+    PrivateBus bus(dir.path());
+    HostileDaemon silent(bus.address(), false);
+    Exporter exporter(bus.address(), dir.path());
+    // The exporter's read waits 2 s for an answer, then counts an error and tries again.
+    REQUIRE(waitUntil([&] { return errorsIn(exporter.scrape()) >= 1; }, 10s));
+    for (int i = 0; i < 20; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        const std::string page = exporter.scrape();
+        const auto took = std::chrono::steady_clock::now() - start;
+        CHECK(page.find("resctrld_up 0\n") != std::string::npos);
+        CHECK(took < 200ms);
+    }
+}
+
+TEST_CASE("Wrong types and oversized maps from the daemon are dropped and counted, never "
+          "served",
+          "[e2e][exporter]") {
+    TempDir dir;
+    PrivateBus bus(dir.path());
+    HostileDaemon hostile(bus.address(), true);
+    Exporter exporter(bus.address(), dir.path());
+    std::string page;
+    REQUIRE(waitUntil([&] {
+        page = exporter.scrape();
+        return page.find("resctrld_up 1\n") != std::string::npos;
+    }));
+    INFO(page.substr(0, 4000));
+    CHECK(errorsIn(page) >= 2);
+    CHECK(page.find("lots") == std::string::npos);
+    // 100000 cache ids offered, at most 1024 kept.
+    std::size_t series = 0;
+    for (std::size_t at = 0;
+         (at = page.find("\nresctrld_llc_occupancy_bytes{", at)) != std::string::npos; ++at)
+        ++series;
+    CHECK(series <= 1024);
+    CHECK(exporter.rssKiB() < 32 * 1024);
 }
