@@ -9,6 +9,7 @@
 //    which serves the same bytes from memory with libmicrohttpd and the exporter's options.
 // 2. Memory: the exporter's RSS after the first full read, and after the soak.
 // 3. CPU per tick: the exporter's user+system time over the soak divided by the ticks.
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
@@ -298,10 +299,22 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 200 && get(floorPort, "/metrics").empty(); ++i)
         std::this_thread::sleep_for(50ms);
 
-    const double floorUs = scrapeMicros(floorPort, scrapes);
-    const double exporterUs = scrapeMicros(port, scrapes);
-    std::printf("scrape: exporter %.1f us, floor %.1f us, ratio %.2f (target <= 1.5)\n", exporterUs,
-                floorUs, exporterUs / floorUs);
+    // Alternating rounds, medians: the machine's load moves both sides alike.
+    const unsigned perRound = std::max(1u, scrapes / 10);
+    std::vector<double> floorRounds, exporterRounds;
+    for (int round = 0; round < 10; ++round) {
+        floorRounds.push_back(scrapeMicros(floorPort, perRound));
+        exporterRounds.push_back(scrapeMicros(port, perRound));
+    }
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    const double floorUs = median(floorRounds);
+    const double exporterUs = median(exporterRounds);
+    std::printf("scrape: exporter %.1f us, floor %.1f us, ratio %.2f (target <= 1.5; medians of "
+                "10 alternating rounds of %u scrapes)\n",
+                exporterUs, floorUs, exporterUs / floorUs, perRound);
 
     const uint64_t rssStart = rssKiB(exporter.pid());
     const uint64_t cpuStart = cpuNs(exporter.pid());

@@ -319,10 +319,15 @@ void Follower::follow(const std::atomic<bool>& stop) {
 void Follower::run(const std::atomic<bool>& stop) {
     auto backoff = std::chrono::milliseconds(1000);
     while (!stop.load()) {
+        const auto started = std::chrono::steady_clock::now();
         try {
             follow(stop);
             return;
         } catch (const std::exception& e) {
+            // A connection that lived a while starts the backoff over: the bus restarting
+            // once a day is not a flapping bus.
+            if (std::chrono::steady_clock::now() - started > std::chrono::seconds(30))
+                backoff = std::chrono::milliseconds(1000);
             errors_.fetch_add(1, std::memory_order_relaxed);
             spdlog::warn("D-Bus connection failed: {}; connecting again in {} ms", e.what(),
                          backoff.count());
