@@ -240,7 +240,9 @@ TEST_CASE("Wrong paths, huge headers, slow and many clients: the exporter keeps 
     CHECK(httpGet(port, "/metrics").status == 200);
     const uint64_t rssAfter = f.exporter.rssKiB();
     INFO("exporter RSS " << rssBefore << " KiB before, " << rssAfter << " KiB after");
-    CHECK(rssAfter < rssBefore + 4096);
+    // Under AddressSanitizer freed memory waits in its quarantine: RSS says nothing then.
+    if (!RESCTRLD_SANITIZED)
+        CHECK(rssAfter < rssBefore + 4096);
     CHECK(f.exporter.process().running());
     std::printf("e2e-exporter: 2000 scrapes by 100 clients: %d served, %d refused; RSS %llu -> "
                 "%llu KiB\n",
@@ -395,5 +397,6 @@ TEST_CASE("Wrong types and oversized maps from the daemon are dropped and counte
          (at = page.find("\nresctrld_llc_occupancy_bytes{", at)) != std::string::npos; ++at)
         ++series;
     CHECK(series <= 1024);
-    CHECK(exporter.rssKiB() < 32 * 1024);
+    if (!RESCTRLD_SANITIZED)
+        CHECK(exporter.rssKiB() < 32 * 1024);
 }
