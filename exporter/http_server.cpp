@@ -36,15 +36,22 @@ MHD_Result reply(MHD_Connection* connection, unsigned status, const std::string&
 MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const char* method,
                   const char* /*version*/, const char* /*upload*/, size_t* /*uploadSize*/,
                   void** /*state*/) {
-    const auto& server = *static_cast<const HttpServer*>(cls);
+    auto& server = *static_cast<HttpServer*>(cls);
     const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
                      std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (server.isOverloaded())
+        return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "Too many connections\n",
+                     "text/plain; charset=utf-8");
     if (get && std::strcmp(url, "/metrics") == 0)
         return reply(connection, MHD_HTTP_OK, server.metrics()(), kTextContentType);
     if (get && std::strcmp(url, "/") == 0)
         return reply(connection, MHD_HTTP_OK, kIndexPage, "text/html; charset=utf-8");
     return reply(connection, MHD_HTTP_NOT_FOUND, "Not found: try /metrics\n",
                  "text/plain; charset=utf-8");
+}
+
+void notifyConnection(void* cls, MHD_Connection*, void**, MHD_ConnectionNotificationCode code) {
+    static_cast<HttpServer*>(cls)->countConnection(code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
 } // namespace
@@ -54,14 +61,16 @@ void HttpServer::DaemonDeleter::operator()(MHD_Daemon* d) const {
 }
 
 HttpServer::HttpServer(std::vector<int> listenFds, MetricsBody metrics, HttpLimits limits)
-    : metrics_(std::move(metrics)) {
+    : metrics_(std::move(metrics))
+    , limit_(static_cast<int>(limits.connections)) {
     for (int fd : listenFds) {
         // MHD_USE_AUTO picks epoll; one internal thread answers every connection from memory.
         MHD_Daemon* d = MHD_start_daemon(
             MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, nullptr, nullptr, &handle, this,
-            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, limits.connections,
-            MHD_OPTION_CONNECTION_TIMEOUT, limits.idleSeconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            limits.requestBytes, MHD_OPTION_END);
+            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 2 * limits.connections,
+            MHD_OPTION_NOTIFY_CONNECTION, &notifyConnection, this, MHD_OPTION_CONNECTION_TIMEOUT,
+            limits.idleSeconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.requestBytes,
+            MHD_OPTION_END);
         if (d == nullptr) {
             ::close(fd);
             throw std::runtime_error("libmicrohttpd could not serve listening socket " +

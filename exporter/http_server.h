@@ -5,6 +5,7 @@
 // exporter.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,7 +16,9 @@ struct MHD_Daemon;
 namespace resctrld::exporter {
 
 struct HttpLimits {
-    // Connections served at once; beyond it new ones are closed at accept.
+    // Connections served at once; beyond it a request is answered 503 at once. libmicrohttpd
+    // accepts twice as many (so that the excess gets its quick 503) and leaves the rest in the
+    // listen backlog.
     unsigned connections = 64;
     // Seconds a connection may stay idle (a slow client included) before it is closed.
     unsigned idleSeconds = 10;
@@ -35,9 +38,14 @@ public:
     HttpServer& operator=(const HttpServer&) = delete;
 
     const MetricsBody& metrics() const { return metrics_; }
+    // Whether a request now finds more connections open than the limit.
+    bool isOverloaded() const { return open_.load(std::memory_order_relaxed) > limit_; }
+    void countConnection(int delta) { open_.fetch_add(delta, std::memory_order_relaxed); }
 
 private:
     MetricsBody metrics_;
+    std::atomic<int> open_{0};
+    int limit_;
     struct DaemonDeleter {
         void operator()(MHD_Daemon* d) const;
     };

@@ -400,3 +400,28 @@ TEST_CASE("Wrong types and oversized maps from the daemon are dropped and counte
     if (!RESCTRLD_SANITIZED)
         CHECK(exporter.rssKiB() < 32 * 1024);
 }
+
+TEST_CASE("Beyond 64 connections new ones are answered 503 at once, and the exporter recovers",
+          "[e2e][exporter]") {
+    TempDir dir;
+    PrivateBus bus(dir.path());
+    Exporter exporter(bus.address(), dir.path());
+    std::vector<int> idle;
+    for (int i = 0; i < 64; ++i) {
+        int fd = connectTo(exporter.port());
+        REQUIRE(fd >= 0);
+        idle.push_back(fd);
+    }
+    // Polls (every 10 ms) until the exporter has accepted all 64: accept(2) announces nothing.
+    const auto start = std::chrono::steady_clock::now();
+    HttpReply refused;
+    CHECK(waitUntil([&] {
+        refused = httpGet(exporter.port(), "/metrics");
+        return refused.status == 503;
+    }));
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    for (int fd : idle)
+        ::close(fd);
+    CHECK(waitUntil([&] { return httpGet(exporter.port(), "/metrics").status == 200; }));
+    CHECK(exporter.process().running());
+}
