@@ -21,10 +21,13 @@ struct FollowerOptions {
     std::string bus = "system";
     // Every call to the daemon gives up after this: a stalled daemon is a daemon that is down.
     std::chrono::milliseconds callTimeout{2000};
-    // A daemon publishing more objects than this is not believed beyond it (memory bound).
-    std::size_t maxObjects = 16384;
+    // A daemon publishing more objects than this is not believed beyond it. With maxEntries
+    // this bounds what a misbehaving daemon can make the exporter hold to some tens of MiB;
+    // the unit's MemoryMax= fences the rest. A host has far fewer: RMIDs limit monitors to a
+    // few hundred, and an L3 has at most a few dozen cache ids.
+    std::size_t maxObjects = 4096;
     // Entries kept per counter map (cache ids); the rest are dropped and counted as errors.
-    std::size_t maxEntries = 1024;
+    std::size_t maxEntries = 256;
 };
 
 class Follower {

@@ -391,12 +391,12 @@ TEST_CASE("Wrong types and oversized maps from the daemon are dropped and counte
     INFO(page.substr(0, 4000));
     CHECK(errorsIn(page) >= 2);
     CHECK(page.find("lots") == std::string::npos);
-    // 100000 cache ids offered, at most 1024 kept.
+    // 100000 cache ids offered, at most 256 kept.
     std::size_t series = 0;
     for (std::size_t at = 0;
          (at = page.find("\nresctrld_llc_occupancy_bytes{", at)) != std::string::npos; ++at)
         ++series;
-    CHECK(series <= 1024);
+    CHECK(series <= 256);
     if (!RESCTRLD_SANITIZED)
         CHECK(exporter.rssKiB() < 32 * 1024);
 }
