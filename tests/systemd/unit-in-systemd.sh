@@ -10,14 +10,18 @@
 # and `systemctl stop` leaves the groups in place.
 #
 #   unit-in-systemd.sh BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM \
-#                      FAKE_HYPERVISOR DBUS_POLICY
+#                      FAKE_HYPERVISOR DBUS_POLICY [EXPORTER_UNIT EXPORTER_SOCKET BUILD_EXPORTER]
+#
+# With the exporter's units and binary, also: resctrld-exporter.socket activates the exporter at
+# the first scrape on 127.0.0.1:9878, as a dynamic user with its hardening in force, and the
+# scrape shows the daemon up and the domain started above.
 #
 # Needs root, /dev/fuse, unshare/nsenter and systemd; fails (never skips) without them. Nothing
 # on the host changes: /etc, /var and /sys are read-only inside, /run and /tmp are fresh tmpfs.
 set -euo pipefail
 
-if [ $# -ne 6 ]; then
-    echo "usage: $0 BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM FAKE_HYPERVISOR DBUS_POLICY" >&2
+if [ $# -ne 6 ] && [ $# -ne 9 ]; then
+    echo "usage: $0 BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM FAKE_HYPERVISOR DBUS_POLICY [EXPORTER_UNIT EXPORTER_SOCKET BUILD_EXPORTER]" >&2
     exit 2
 fi
 unit=$(realpath "$1")
@@ -26,6 +30,12 @@ resctrld=$(realpath "$3")
 sim=$(realpath "$4")
 fakehv=$(realpath "$5")
 policy=$(realpath "$6")
+exporter_unit=""
+if [ $# -eq 9 ]; then
+    exporter_unit=$(realpath "$7")
+    exporter_socket=$(realpath "$8")
+    exporter=$(realpath "$9")
+fi
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 systemd_bin=/lib/systemd/systemd
 nobody=65534
@@ -143,6 +153,24 @@ ExecStart=
 ExecStart=$resctrld --system --config $work/etc/resctrld.conf
 WatchdogSec=3s
 EOF
+if [ -n "$exporter_unit" ]; then
+    cp "$exporter" "$work/bin/"
+    exporter=$work/bin/$(basename "$exporter")
+    grep -q '^ExecStart=.*/resctrld-exporter --bus system$' "$exporter_unit" ||
+        fail "$exporter_unit: expected 'ExecStart=.../resctrld-exporter --bus system'"
+    mkdir -p "$work/units/resctrld-exporter.service.d"
+    cp "$exporter_unit" "$exporter_socket" "$work/units/"
+    grep -qx 'DynamicUser=yes' "$exporter_unit" || fail "$exporter_unit: expected DynamicUser=yes"
+    # In this throw-away systemd no dynamic user can connect to the system bus (systemd-run -p
+    # DynamicUser=yes busctl --system list fails with ENOTCONN as well), so the exporter runs as
+    # nobody here; every other setting is the unit's.
+    printf '[Service]\nExecStart=\nExecStart=%s --bus system --verbose\nDynamicUser=no\nUser=nobody\n' \
+        "$exporter" >"$work/units/resctrld-exporter.service.d/50-test.conf"
+    if ldd "$exporter" | grep -q libasan; then
+        printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' \
+            >>"$work/units/resctrld-exporter.service.d/50-test.conf"
+    fi
+fi
 # A sanitizer build (CI's): LeakSanitizer stops the world with ptrace at exit, which the unit's
 # seccomp filter refuses, so leak checking is off for the daemon under the unit (the other tests
 # run it with leak checking). Every other ASan and UBSan check stays on.
@@ -361,6 +389,40 @@ for tid in "${tids[@]}"; do
 done
 grep -Eq '^  schemata +L3:0=' <<<"$groups" || fail "the control group has no L3 schemata: $groups"
 ok "root: StartDomainForProcess for a hypervisor of uid $nobody created $ctrl_groups control and $mon_groups monitor group(s) holding vCPU threads ${tids[*]}"
+
+# --- resctrld-exporter: socket-activated, unprivileged, serving what the daemon has. ---
+if [ -n "$exporter_unit" ]; then
+    ns systemctl start resctrld-exporter.socket || fail "systemctl start resctrld-exporter.socket failed"
+    expect_eq "resctrld-exporter.service before a scrape" \
+        "$(prop resctrld-exporter.service ActiveState)" inactive
+    scrape() { ns curl -sf --max-time 5 http://127.0.0.1:9878/metrics; }
+    page=$(scrape) || fail "the first scrape of 127.0.0.1:9878 failed"
+    expect_eq "resctrld-exporter.service after a scrape" \
+        "$(prop resctrld-exporter.service ActiveState)" active
+    has_domain() { page=$(scrape) && grep -q '^resctrld_domain_info{domain="vm1"' <<<"$page"; }
+    if ! (wait_for 10 "the exporter to publish vm1" has_domain); then
+        ns journalctl --no-pager -n 50 -u resctrld-exporter.service >&2 || true
+        fail "the exporter did not publish vm1; last scrape: $page"
+    fi
+    page=$(scrape) || fail "a scrape failed"
+    grep -qx 'resctrld_up 1' <<<"$page" || fail "resctrld_up is not 1: $page"
+    ok "resctrld-exporter.socket activated the exporter at the first scrape; it shows resctrld_up 1 and vm1"
+    emain=$(prop resctrld-exporter.service MainPID)
+    estatus=$(ns cat "/proc/$emain/status")
+    euid=$(awk '$1=="Uid:"{print $2}' <<<"$estatus")
+    [ "$euid" -ne 0 ] || fail "the exporter runs as root"
+    expect_eq "exporter NoNewPrivs" "$(awk '$1=="NoNewPrivs:"{print $2}' <<<"$estatus")" 1
+    expect_eq "exporter Seccomp" "$(awk '$1=="Seccomp:"{print $2}' <<<"$estatus")" 2
+    expect_eq "exporter CapBnd" "$(awk '$1=="CapBnd:"{print $2}' <<<"$estatus")" 0000000000000000
+    expect_eq "exporter PrivateUsers" "$(prop resctrld-exporter.service PrivateUsers)" yes
+    expect_eq "exporter ProtectSystem" "$(prop resctrld-exporter.service ProtectSystem)" strict
+    ok "the exporter runs as uid $euid with no_new_privs, seccomp, no capabilities and its own user namespace"
+    # Its mount namespace is a copy of the host's taken while resctrl was mounted: like the
+    # daemon's, it would keep a resctrl unmounted on the host alive (resctrld-exporter(8),
+    # "CHANGING MOUNT OPTIONS"). The checks of the remount below stop the daemon alone.
+    ns systemctl stop resctrld-exporter.socket resctrld-exporter.service ||
+        fail "systemctl stop resctrld-exporter failed"
+fi
 
 # --- SIGKILL: systemd restarts the daemon, which re-adopts the domain. ---
 ns systemctl kill -s KILL resctrld.service
