@@ -92,4 +92,23 @@ void DaemonFixture::killDaemon() {
     REQUIRE(daemon->process().waitExit(std::chrono::seconds(30)));
 }
 
+std::vector<sdbus::Struct<std::string, std::string>>
+DaemonFixture::validate(const std::string& definition) {
+    std::vector<sdbus::Struct<std::string, std::string>> groups;
+    manager->callMethod("ValidateDomain")
+        .onInterface(kManager)
+        .withArguments(definition)
+        .storeResultsTo(groups);
+    return groups;
+}
+
+std::set<std::string> DaemonFixture::domainNames() {
+    std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
+    manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
+    std::set<std::string> names;
+    for (const auto& entry : list)
+        names.insert(entry.get<0>());
+    return names;
+}
+
 } // namespace resctrld::e2e

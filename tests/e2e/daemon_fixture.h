@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ public:
     void killDaemon();
     // Replaces the daemon's configuration for the next startDaemon().
     void setConfig(std::string config) { options_.config = std::move(config); }
+    // ValidateDomain's answer to root: (group path, schemata) of each group it would create.
+    std::vector<sdbus::Struct<std::string, std::string>> validate(const std::string& definition);
+    // The names of the started domains, as ListDomains answers root.
+    std::set<std::string> domainNames();
 
     TempDir dir;
     simtest::SimInstance sim;

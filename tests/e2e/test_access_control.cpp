@@ -116,15 +116,6 @@ struct Fixture : DaemonFixture {
             .withArguments(name, static_cast<std::uint32_t>(vcpu), static_cast<std::uint32_t>(tid));
     }
 
-    std::set<std::string> domains() {
-        std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
-        manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
-        std::set<std::string> names;
-        for (const auto& entry : list)
-            names.insert(entry.get<0>());
-        return names;
-    }
-
     std::uint64_t sampleInterval() {
         return manager->getProperty("SampleIntervalUSec")
             .onInterface(kManager)
@@ -224,7 +215,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
             CHECK(f.tasks("vm1") == TidSet{vm1.tid(0)});
         } else {
             CHECK(f.snapshot() == before);
-            CHECK(f.domains().empty());
+            CHECK(f.domainNames().empty());
             f.start("vm1", Threads{{0u, static_cast<std::uint32_t>(vm1.tid(0))}});
         }
     }
@@ -256,7 +247,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
             CHECK_FALSE(f.hasGroup("vm1"));
         } else {
             CHECK(f.snapshot() == before);
-            CHECK(f.domains() == std::set<std::string>{"vm1"});
+            CHECK(f.domainNames() == std::set<std::string>{"vm1"});
             f.stop("vm1");
         }
     }
@@ -286,10 +277,10 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
         attempt("Domain.Stop", result);
         if (works) {
             CHECK_FALSE(f.hasGroup("vm2"));
-            CHECK(f.domains().empty());
+            CHECK(f.domainNames().empty());
         } else {
             CHECK(f.snapshot() == before);
-            CHECK(f.domains() == std::set<std::string>{"vm2"});
+            CHECK(f.domainNames() == std::set<std::string>{"vm2"});
             f.stop("vm2");
         }
     }
@@ -312,7 +303,7 @@ Tally tryMutating(Fixture& f, const Caller& caller, Expect expect) {
         tally.passed += ok;
         CHECK(f.sampleInterval() == interval);
     }
-    CHECK(f.domains().empty());
+    CHECK(f.domainNames().empty());
     return tally;
 }
 

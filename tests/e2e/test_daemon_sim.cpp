@@ -48,15 +48,6 @@ struct Fixture : DaemonFixture {
                          .absentInfoFiles = absentInfoFiles,
                          .rootSchemata = rootSchemata}) {}
 
-    GroupList validate(const std::string& definition) {
-        GroupList groups;
-        manager->callMethod("ValidateDomain")
-            .onInterface(kManager)
-            .withArguments(definition)
-            .storeResultsTo(groups);
-        return groups;
-    }
-
     sdbus::Error validateError(const std::string& definition) {
         try {
             validate(definition);

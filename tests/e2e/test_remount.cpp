@@ -196,15 +196,6 @@ struct RemountFixture : DaemonFixture {
         return manager->getProperty(name).onInterface(kManager);
     }
 
-    GroupList validate(const std::string& definition) {
-        GroupList groups;
-        manager->callMethod("ValidateDomain")
-            .onInterface(kManager)
-            .withArguments(definition)
-            .storeResultsTo(groups);
-        return groups;
-    }
-
     std::string domainState(const std::string& name) {
         auto proxy = sdbus::createProxy(*connection, kService, getDomain(*manager, name));
         return proxy->getProperty("State").onInterface(kDomain).get<std::string>();

@@ -77,15 +77,6 @@ struct Fixture : DaemonFixture {
     explicit Fixture(const std::string& extraConfig)
         : DaemonFixture({.config = "[Daemon]\nMount=no\nSampleIntervalSec=0\n" + extraConfig}) {}
 
-    std::set<std::string> domains() {
-        std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
-        manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
-        std::set<std::string> names;
-        for (const auto& entry : list)
-            names.insert(entry.get<0>());
-        return names;
-    }
-
     // Every group with its tasks and schemata, and the default group's schemata.
     std::string snapshot() const {
         std::ostringstream text;
@@ -269,7 +260,7 @@ TEST_CASE("A connection whose opener's pid now names a root process is still its
     CHECK(result.errorName == kDenied);
     CHECK_THAT(result.errorMessage,
                Catch::Contains("uid " + std::to_string(accounts.outsider.uid)));
-    CHECK(f.domains() == std::set<std::string>{"vm1"});
+    CHECK(f.domainNames() == std::set<std::string>{"vm1"});
     CHECK(f.snapshot() == before);
 }
 
@@ -290,7 +281,7 @@ TEST_CASE("A member of AllowedGroups= may pass only its own threads and Hypervis
         CHECK(result.errorName == kDenied);
         CHECK_THAT(result.errorMessage, Catch::StartsWith(named + " belongs to root (uid 0)"));
         CHECK(f.snapshot() == before);
-        CHECK(f.domains().empty());
+        CHECK(f.domainNames().empty());
     };
 
     refusedForRoot("StartDomain with a root process's threads",
@@ -370,7 +361,7 @@ TEST_CASE("A state save that fails answers Failed without the daemon's paths", "
         CHECK(e.getMessage().find('/') == std::string::npos);
     }
     CHECK(f.snapshot() == before);
-    CHECK(f.domains().empty());
+    CHECK(f.domainNames().empty());
     // The operator finds the details in the log.
     CHECK(f.daemon->process().waitForStderr((f.daemon->stateDir() / "vm1.domain").string()));
 }

@@ -93,15 +93,6 @@ struct UpgradeFixture : DaemonFixture {
 
     std::string log() { return daemon ? daemon->process().stderrText() : std::string(); }
 
-    std::set<std::string> listDomains() {
-        std::vector<sdbus::Struct<std::string, std::string, sdbus::ObjectPath>> list;
-        manager->callMethod("ListDomains").onInterface(kManager).storeResultsTo(list);
-        std::set<std::string> names;
-        for (const auto& entry : list)
-            names.insert(entry.get<0>());
-        return names;
-    }
-
     // Every group carrying the daemon's prefix, and the groups below them.
     std::set<std::string> prefixedGroups() const {
         std::set<std::string> groups;
@@ -143,7 +134,7 @@ TEST_CASE("two names that resctrld 0.1's hash mixed up start side by side and st
     startDomainForProcess(*f.manager, definition(kNameB), hvB.pid());
     const auto both = f.prefixedGroups();
     REQUIRE(both.size() == 6);
-    CHECK(f.listDomains() == std::set<std::string>{kNameA, kNameB});
+    CHECK(f.domainNames() == std::set<std::string>{kNameA, kNameB});
 
     std::set<std::string> groupsB;
     for (const std::string& group : both)
@@ -160,7 +151,7 @@ TEST_CASE("two names that resctrld 0.1's hash mixed up start side by side and st
     stopDomain(*f.manager, kNameA);
     CHECK(f.prefixedGroups() == groupsB);
     CHECK(f.tasksOf(allocationB) == std::set<pid_t>{hvB.tid(0), hvB.tid(1)});
-    CHECK(f.listDomains() == std::set<std::string>{kNameB});
+    CHECK(f.domainNames() == std::set<std::string>{kNameB});
 }
 
 TEST_CASE("an upgraded daemon adopts resctrld 0.1's records and groups, making and removing none",
@@ -203,7 +194,7 @@ TEST_CASE("an upgraded daemon adopts resctrld 0.1's records and groups, making a
     startDomainForProcess(*f.manager, Domain("beta").vcpus(1).cachetune("0", monitor("0")),
                           other.pid());
 
-    CHECK(f.listDomains() == std::set<std::string>{kNameA, "beta"});
+    CHECK(f.domainNames() == std::set<std::string>{kNameA, "beta"});
     std::set<std::string> withBeta = groups;
     withBeta.insert("mon_groups/resctrld-beta-vcpus_0");
     CHECK(f.prefixedGroups() == withBeta);
@@ -256,6 +247,6 @@ TEST_CASE("a record of a newer format keeps the daemon from starting, and nothin
     // Back on the version that wrote it (here: the record as ours again), the domain is there.
     std::ofstream(file, std::ios::trunc) << current;
     f.startDaemon();
-    CHECK(f.listDomains() == std::set<std::string>{"alpha"});
+    CHECK(f.domainNames() == std::set<std::string>{"alpha"});
     CHECK(f.prefixedGroups() == groups);
 }
