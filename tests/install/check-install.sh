@@ -128,6 +128,16 @@ if [[ $RESCTRLD_INSTALL_SYSTEMD == true ]]; then
             fail "no systemd/system/$name is installed"
         fi
     done
+    # With the exporter built, its units come with the system user they name.
+    if [[ -n $(find "$destdir" -path '*/systemd/system/resctrld-exporter.service' -type f) ]]; then
+        checked=$((checked + 1))
+        sysusers=$(find "$destdir" -path '*/sysusers.d/resctrld-exporter.conf' -type f | head -n1)
+        if [[ -n "$sysusers" ]] && grep -q '^u resctrld-exporter ' "$sysusers"; then
+            echo "ok: ${sysusers#"$destdir"} declares the exporter's user"
+        else
+            fail "resctrld-exporter.service is installed without sysusers.d/resctrld-exporter.conf"
+        fi
+    fi
 else
     absent "systemd unit (-Dsystemd=false)" '*/systemd/system/*'
 fi

@@ -10,18 +10,21 @@
 # and `systemctl stop` leaves the groups in place.
 #
 #   unit-in-systemd.sh BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM \
-#                      FAKE_HYPERVISOR DBUS_POLICY [EXPORTER_UNIT EXPORTER_SOCKET BUILD_EXPORTER]
+#                      FAKE_HYPERVISOR DBUS_POLICY \
+#                      [EXPORTER_UNIT EXPORTER_SOCKET BUILD_EXPORTER EXPORTER_SYSUSERS]
 #
-# With the exporter's units and binary, also: resctrld-exporter.socket activates the exporter at
-# the first scrape on 127.0.0.1:9878, as a dynamic user with its hardening in force, and the
-# scrape shows the daemon up and the domain started above.
+# With the exporter's units, binary and sysusers.d file, also: the system user is created from
+# that file by systemd-sysusers (into copies of /etc/passwd and /etc/group that only the
+# namespace sees), resctrld-exporter.socket activates the exporter at the first scrape on
+# 127.0.0.1:9878, the unit as installed runs it as that user with its hardening in force, and
+# the scrape shows the daemon up and the domain started above.
 #
 # Needs root, /dev/fuse, unshare/nsenter and systemd; fails (never skips) without them. Nothing
 # on the host changes: /etc, /var and /sys are read-only inside, /run and /tmp are fresh tmpfs.
 set -euo pipefail
 
-if [ $# -ne 6 ] && [ $# -ne 9 ]; then
-    echo "usage: $0 BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM FAKE_HYPERVISOR DBUS_POLICY [EXPORTER_UNIT EXPORTER_SOCKET BUILD_EXPORTER]" >&2
+if [ $# -ne 6 ] && [ $# -ne 10 ]; then
+    echo "usage: $0 BUILT_UNIT INSTALLED_RESCTRLD BUILD_RESCTRLD RESCTRLFS_SIM FAKE_HYPERVISOR DBUS_POLICY [EXPORTER_UNIT EXPORTER_SOCKET BUILD_EXPORTER EXPORTER_SYSUSERS]" >&2
     exit 2
 fi
 unit=$(realpath "$1")
@@ -31,10 +34,11 @@ sim=$(realpath "$4")
 fakehv=$(realpath "$5")
 policy=$(realpath "$6")
 exporter_unit=""
-if [ $# -eq 9 ]; then
+if [ $# -eq 10 ]; then
     exporter_unit=$(realpath "$7")
     exporter_socket=$(realpath "$8")
     exporter=$(realpath "$9")
+    exporter_sysusers=$(realpath "${10}")
 fi
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 systemd_bin=/lib/systemd/systemd
@@ -161,10 +165,17 @@ if [ -n "$exporter_unit" ]; then
     mkdir -p "$work/units/resctrld-exporter.service.d"
     cp "$exporter_unit" "$exporter_socket" "$work/units/"
     grep -qx 'DynamicUser=yes' "$exporter_unit" || fail "$exporter_unit: expected DynamicUser=yes"
-    # In this throw-away systemd no dynamic user can connect to the system bus (systemd-run -p
-    # DynamicUser=yes busctl --system list fails with ENOTCONN as well), so the exporter runs as
-    # nobody here; every other setting is the unit's.
-    printf '[Service]\nExecStart=\nExecStart=%s --bus system --verbose\nDynamicUser=no\nUser=nobody\n' \
+    grep -qx 'User=resctrld-exporter' "$exporter_unit" ||
+        fail "$exporter_unit: expected User=resctrld-exporter"
+    # The system user, made by systemd-sysusers from the file the build installs, in copies of
+    # the user database that the namespace mounts over /etc's (the host's stay untouched).
+    mkdir -p "$work/root/etc"
+    cp /etc/passwd /etc/group /etc/shadow /etc/gshadow "$work/root/etc/"
+    systemd-sysusers --root="$work/root" "$exporter_sysusers" ||
+        fail "systemd-sysusers could not create the user of $exporter_sysusers"
+    exporter_uid=$(awk -F: '$1=="resctrld-exporter"{print $3}' "$work/root/etc/passwd")
+    [ -n "$exporter_uid" ] || fail "$exporter_sysusers created no user resctrld-exporter"
+    printf '[Service]\nExecStart=\nExecStart=%s --bus system --verbose\n' \
         "$exporter" >"$work/units/resctrld-exporter.service.d/50-test.conf"
     if ldd "$exporter" | grep -q libasan; then
         printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' \
@@ -232,6 +243,9 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount --bind /proc/sys /proc/sys
 mount -o remount,bind,ro /proc/sys
 for d in /etc /var; do mount --bind \$d \$d; mount -o remount,bind,ro \$d; done
+if [ -d $work/root/etc ]; then
+    for f in passwd group shadow gshadow; do mount --bind $work/root/etc/\$f /etc/\$f; done
+fi
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/systemd/system /run/lock /run/dbus
 cp -a $work/units/. /run/systemd/system/
@@ -410,13 +424,14 @@ if [ -n "$exporter_unit" ]; then
     emain=$(prop resctrld-exporter.service MainPID)
     estatus=$(ns cat "/proc/$emain/status")
     euid=$(awk '$1=="Uid:"{print $2}' <<<"$estatus")
-    [ "$euid" -ne 0 ] || fail "the exporter runs as root"
+    expect_eq "the exporter's uid (the sysusers.d user)" "$euid" "$exporter_uid"
+    expect_eq "exporter DynamicUser" "$(prop resctrld-exporter.service DynamicUser)" yes
     expect_eq "exporter NoNewPrivs" "$(awk '$1=="NoNewPrivs:"{print $2}' <<<"$estatus")" 1
     expect_eq "exporter Seccomp" "$(awk '$1=="Seccomp:"{print $2}' <<<"$estatus")" 2
     expect_eq "exporter CapBnd" "$(awk '$1=="CapBnd:"{print $2}' <<<"$estatus")" 0000000000000000
     expect_eq "exporter PrivateUsers" "$(prop resctrld-exporter.service PrivateUsers)" yes
     expect_eq "exporter ProtectSystem" "$(prop resctrld-exporter.service ProtectSystem)" strict
-    ok "the exporter runs as uid $euid with no_new_privs, seccomp, no capabilities and its own user namespace"
+    ok "the exporter runs as resctrld-exporter (uid $euid) with no_new_privs, seccomp, no capabilities and its own user namespace"
     # Its mount namespace is a copy of the host's taken while resctrl was mounted: like the
     # daemon's, it would keep a resctrl unmounted on the host alive (resctrld-exporter(8),
     # "CHANGING MOUNT OPTIONS"). The checks of the remount below stop the daemon alone.
