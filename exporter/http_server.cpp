@@ -9,7 +9,7 @@
 #include <system_error>
 #include <unistd.h>
 
-#include "metrics.h"
+#include "exposition.h"
 
 namespace resctrld::exporter {
 
@@ -42,8 +42,12 @@ MHD_Result handle(void* cls, MHD_Connection* connection, const char* url, const 
     if (server.isOverloaded())
         return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "Too many connections\n",
                      "text/plain; charset=utf-8");
-    if (get && std::strcmp(url, "/metrics") == 0)
-        return reply(connection, MHD_HTTP_OK, server.metrics()(), kTextContentType);
+    if (get && std::strcmp(url, "/metrics") == 0) {
+        const char* accept =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+        const Exposition format = negotiate(accept != nullptr ? accept : "");
+        return reply(connection, MHD_HTTP_OK, server.metrics()(format), contentType(format));
+    }
     if (get && std::strcmp(url, "/") == 0)
         return reply(connection, MHD_HTTP_OK, kIndexPage, "text/html; charset=utf-8");
     return reply(connection, MHD_HTTP_NOT_FOUND, "Not found: try /metrics\n",

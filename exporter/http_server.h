@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "exposition.h"
+
 struct MHD_Daemon;
 
 namespace resctrld::exporter {
@@ -28,8 +30,9 @@ struct HttpLimits {
 
 class HttpServer {
 public:
-    // The body of GET /metrics, made per request.
-    using MetricsBody = std::function<std::string()>;
+    // The body of GET /metrics in the format the request's Accept header asks for, made per
+    // request.
+    using MetricsBody = std::function<std::string(Exposition)>;
 
     // Serves on already listening sockets (socket activation, or listenOn()). Takes ownership.
     HttpServer(std::vector<int> listenFds, MetricsBody metrics, HttpLimits limits = {});

@@ -119,43 +119,47 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    // The daemon's part of a scrape, rendered once per change on the follower's thread.
-    std::mutex textLock;
-    auto daemonText = std::make_shared<const std::string>(serializeText(daemonFamilies({})));
+    // The daemon's part of a scrape, rendered in both formats once per change on the follower's
+    // thread; a scrape adds the exporter's own counters.
+    std::mutex pageLock;
+    auto daemonPage = std::make_shared<const RenderedFamilies>(daemonFamilies({}));
     std::atomic<std::uint64_t> scrapes{0};
     std::atomic<std::uint64_t> localErrors{0};
 
     std::unique_ptr<Follower> follower;
-    auto exporterText = [&] {
-        return serializeText(
-            exporterFamilies({scrapes.load(), follower->errors() + localErrors.load()}));
+    auto exporterPart = [&](Exposition format) {
+        return serialize(
+            exporterFamilies({scrapes.load(), follower->errors() + localErrors.load()}), format);
     };
     auto publish = [&](const HostSnapshot& host) {
-        auto text = std::make_shared<const std::string>(serializeText(daemonFamilies(host)));
+        auto page = std::make_shared<const RenderedFamilies>(daemonFamilies(host));
         if (cl.textfileDir) {
             try {
-                writeTextfileAtomically(*cl.textfileDir, *text + exporterText());
+                writeTextfileAtomically(*cl.textfileDir,
+                                        page->text + exporterPart(Exposition::Text));
             } catch (const std::exception& e) {
                 localErrors.fetch_add(1);
                 spdlog::warn("{}", e.what());
             }
         }
-        std::lock_guard lock(textLock);
-        daemonText = std::move(text);
+        std::lock_guard lock(pageLock);
+        daemonPage = std::move(page);
     };
     follower = std::make_unique<Follower>(FollowerOptions{.bus = cl.bus}, publish);
 
     std::unique_ptr<HttpServer> server;
     if (!cl.textfileDir) {
         try {
-            server = std::make_unique<HttpServer>(listeningSockets(cl), [&] {
+            server = std::make_unique<HttpServer>(listeningSockets(cl), [&](Exposition format) {
                 scrapes.fetch_add(1);
-                std::shared_ptr<const std::string> text;
+                std::shared_ptr<const RenderedFamilies> page;
                 {
-                    std::lock_guard lock(textLock);
-                    text = daemonText;
+                    std::lock_guard lock(pageLock);
+                    page = daemonPage;
                 }
-                return *text + exporterText();
+                std::string body = page->in(format) + exporterPart(format);
+                body += endOfPage(format);
+                return body;
             });
         } catch (const std::exception& e) {
             spdlog::error("{}", e.what());

@@ -2,7 +2,8 @@
 #include "metrics.h"
 
 #include <algorithm>
-#include <prometheus/text_serializer.h>
+#include <set>
+#include <string_view>
 
 namespace resctrld::exporter {
 
@@ -33,6 +34,17 @@ void addCounter(MetricFamily& f, Labels labels, double value) {
     m.label = std::move(labels);
     m.counter.value = value;
     f.metric.push_back(std::move(m));
+}
+
+void dropRepeatedSeries(MetricFamily& f) {
+    std::set<std::vector<std::pair<std::string_view, std::string_view>>> seen;
+    std::erase_if(f.metric, [&](const ClientMetric& m) {
+        std::vector<std::pair<std::string_view, std::string_view>> labels;
+        labels.reserve(m.label.size());
+        for (const auto& l : m.label)
+            labels.emplace_back(l.name, l.value);
+        return !seen.insert(std::move(labels)).second;
+    });
 }
 
 std::string joined(const std::vector<std::string>& words) {
@@ -204,6 +216,11 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
     out.push_back(std::move(cacheBytes));
     out.push_back(std::move(memoryBandwidth));
 
+    // A cache monitor and a memory-bandwidth monitor over the same vCPUs share their name and
+    // their resctrl group: their series add up to one monitor's, and those both have (vCPUs,
+    // a counter's state) are the same series, written once.
+    for (auto& f : out)
+        dropRepeatedSeries(f);
     // An empty family would still print its HELP and TYPE lines; leave those out.
     std::erase_if(out, [](const MetricFamily& f) { return f.metric.empty(); });
     return out;
@@ -220,10 +237,6 @@ std::vector<MetricFamily> exporterFamilies(const ExporterCounters& counters) {
     addCounter(errors, {}, static_cast<double>(counters.errors));
     out.push_back(std::move(errors));
     return out;
-}
-
-std::string serializeText(const std::vector<MetricFamily>& families) {
-    return prometheus::TextSerializer().Serialize(families);
 }
 
 } // namespace resctrld::exporter

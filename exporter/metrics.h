@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The mapping from what the daemon publishes to the metric names, types and labels of the D-Bus
-// API reference ("Metrics for Prometheus"), serialized by prometheus-cpp in the text format
-// 0.0.4.
+// API reference ("Metrics for Prometheus"), as prometheus-cpp's metric families; exposition.h
+// writes them in the format a scraper asks for.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +22,5 @@ struct ExporterCounters {
     std::uint64_t errors = 0;
 };
 std::vector<prometheus::MetricFamily> exporterFamilies(const ExporterCounters& counters);
-
-std::string serializeText(const std::vector<prometheus::MetricFamily>& families);
-
-// The page a scrape serves: the daemon's part (rendered once per change) and the exporter's own.
-inline constexpr const char* kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 } // namespace resctrld::exporter

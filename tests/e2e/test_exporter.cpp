@@ -5,6 +5,7 @@
 // exporter's HTTP side against bad clients.
 
 #include <poll.h>
+#include <set>
 #include <sys/wait.h>
 
 #include "exporter_fixture.h"
@@ -189,6 +190,81 @@ TEST_CASE("promtool check metrics finds nothing to say about a scrape", "[e2e][e
     std::printf("e2e-exporter: promtool check metrics: exit %d, %zu finding(s) beyond the fixed "
                 "name resctrld_counter_state\n",
                 *rc, findings.size());
+}
+
+// Each sample of a page as "name{label="value",...} value", labels sorted, read by the Python
+// client library's parser for `format` ("openmetrics" or "text"): an independent reader.
+std::set<std::string> parsedSamples(const std::string& page, const std::string& format,
+                                    const fs::path& dir) {
+    const fs::path pageFile = dir / ("page." + format);
+    const fs::path script = dir / ("parse-" + format + ".py");
+    std::ofstream(pageFile) << page;
+    std::ofstream(script)
+        << "import sys\n"
+        << (format == "openmetrics" ? "from prometheus_client.openmetrics.parser"
+                                    : "from prometheus_client.parser")
+        << " import text_string_to_metric_families\n"
+           "for family in text_string_to_metric_families(sys.stdin.read()):\n"
+           "    for s in family.samples:\n"
+           "        labels = ','.join('%s=\"%s\"' % kv for kv in sorted(s.labels.items()))\n"
+           "        print('%s{%s} %s' % (s.name, labels, repr(float(s.value))))\n";
+    Process parser(
+        {"/bin/sh", "-c", "/usr/bin/python3 " + script.string() + " < " + pageFile.string()}, dir);
+    const auto rc = parser.waitExit();
+    INFO(format << " parser: " << parser.stderrText() << "\non this page:\n" << page);
+    REQUIRE(rc == 0);
+    std::set<std::string> samples;
+    std::istringstream lines(parser.stdoutText());
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("resctrld_exporter_", 0) != 0) // the exporter's own count every scrape
+            samples.insert(line);
+    return samples;
+}
+
+TEST_CASE("A scraper that asks for OpenMetrics gets it, with the same series as the text format",
+          "[e2e][exporter]") {
+    ExporterFixture f;
+    auto& hv = f.hypervisor();
+    const auto domainPath =
+        f.startDomain(Domain("om")
+                          .vcpus(4)
+                          .cachetune("0-1", l3(0, 5_MiB) + monitor("0-1"))
+                          .memorytune("0-1", node(0, 50) + memoryMonitor("0-1")),
+                      hv.vcpuThreads());
+    REQUIRE(waitUntil([&] {
+        return f.exporter.scrape().find("resctrld_memory_bandwidth_bytes_total{") !=
+               std::string::npos;
+    }));
+    // Prometheus 2.42's Accept header.
+    const std::string prometheusRequest =
+        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/openmetrics-text;"
+        "version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;"
+        "version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n";
+    HttpReply om;
+    HttpReply text;
+    std::set<std::string> fromOpenMetrics;
+    std::set<std::string> fromText;
+    // The two scrapes match unless a sample lands between them; a few tries rule that out.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        om = rawHttp(f.exporter.port(), prometheusRequest);
+        text = httpGet(f.exporter.port(), "/metrics");
+        REQUIRE(om.status == 200);
+        REQUIRE(text.status == 200);
+        fromOpenMetrics = parsedSamples(om.body, "openmetrics", f.dir.path());
+        fromText = parsedSamples(text.body, "text", f.dir.path());
+        if (fromOpenMetrics == fromText)
+            break;
+    }
+    CHECK(om.headers.find("Content-Type: application/openmetrics-text; version=1.0.0") !=
+          std::string::npos);
+    CHECK(text.headers.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+    CHECK(om.body.ends_with("\n# EOF\n"));
+    CHECK(om.body.find("# TYPE resctrld_memory_bandwidth_bytes counter\n") != std::string::npos);
+    CHECK(fromOpenMetrics.count("resctrld_domain_info{domain=\"om\",state=\"active\",uuid=\"" +
+                                f.property<std::string>(domainPath, kDomain, "Uuid") + "\"} 1.0") ==
+          1);
+    CHECK(fromOpenMetrics.size() > 10);
+    CHECK(fromOpenMetrics == fromText);
 }
 
 TEST_CASE("Wrong paths, huge headers, slow and many clients: the exporter keeps serving in "

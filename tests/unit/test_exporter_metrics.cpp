@@ -3,6 +3,7 @@
 // has them, no value series for a counter that is not ok, nothing but resctrld_up when down.
 #include <catch2/catch.hpp>
 
+#include "exposition.h"
 #include "host_snapshot.h"
 #include "metrics.h"
 
@@ -42,7 +43,7 @@ bool contains(const std::string& text, const std::string& line) {
 } // namespace
 
 TEST_CASE("A daemon that is down gives resctrld_up 0 and no other series", "[exporter]") {
-    std::string text = serializeText(daemonFamilies(HostSnapshot{}));
+    std::string text = serialize(daemonFamilies(HostSnapshot{}), Exposition::Text);
     CHECK(contains(text, "resctrld_up 0\n"));
     CHECK_FALSE(contains(text, "resctrld_info"));
     CHECK_FALSE(contains(text, "resctrld_llc"));
@@ -50,7 +51,7 @@ TEST_CASE("A daemon that is down gives resctrld_up 0 and no other series", "[exp
 
 TEST_CASE("Every series of a domain carries the names and labels of the metrics table",
           "[exporter]") {
-    std::string text = serializeText(daemonFamilies(oneDomain()));
+    std::string text = serialize(daemonFamilies(oneDomain()), Exposition::Text);
     CHECK(contains(text, "resctrld_up 1\n"));
     CHECK(contains(text, "resctrld_info{mount_options=\"cdp,mba_MBps\",resctrl_root=\"/sys/fs/"
                          "resctrl\",version=\"0.1.0\"} 1\n"));
@@ -81,7 +82,7 @@ TEST_CASE("A counter that is not ok loses its value series and keeps its state s
           "[exporter]") {
     auto host = oneDomain();
     host.monitors.begin()->second.counterStates[1] = "unavailable";
-    std::string text = serializeText(daemonFamilies(host));
+    std::string text = serialize(daemonFamilies(host), Exposition::Text);
     CHECK(contains(text, "resctrld_llc_occupancy_bytes{cache_id=\"0\""));
     CHECK_FALSE(contains(text, "resctrld_llc_occupancy_bytes{cache_id=\"1\""));
     CHECK_FALSE(contains(text, "resctrld_memory_bandwidth_bytes_total{cache_id=\"1\""));
@@ -92,7 +93,7 @@ TEST_CASE("A counter that is not ok loses its value series and keeps its state s
 TEST_CASE("Without mba_MBps the bandwidth unit is percent", "[exporter]") {
     auto host = oneDomain();
     host.manager.mountOptions = {};
-    std::string text = serializeText(daemonFamilies(host));
+    std::string text = serialize(daemonFamilies(host), Exposition::Text);
     CHECK(contains(text, "resctrld_info{mount_options=\"\","));
     CHECK(contains(text, "node=\"0\",unit=\"percent\"} 2000\n"));
 }
@@ -100,7 +101,7 @@ TEST_CASE("Without mba_MBps the bandwidth unit is percent", "[exporter]") {
 TEST_CASE("A stopped domain leaves no series behind, not even empty families", "[exporter]") {
     auto host = oneDomain();
     host.domains.clear();
-    std::string text = serializeText(daemonFamilies(host));
+    std::string text = serialize(daemonFamilies(host), Exposition::Text);
     CHECK_FALSE(contains(text, "vm1"));
     CHECK_FALSE(contains(text, "resctrld_llc_occupancy_bytes"));
     CHECK(contains(text, "resctrld_closids{state=\"free\"} 5\n"));
@@ -109,12 +110,12 @@ TEST_CASE("A stopped domain leaves no series behind, not even empty families", "
 TEST_CASE("Label values from the daemon are escaped", "[exporter]") {
     auto host = oneDomain();
     host.domains[kVm1].name = "a\"b\\c\nd";
-    std::string text = serializeText(daemonFamilies(host));
+    std::string text = serialize(daemonFamilies(host), Exposition::Text);
     CHECK(contains(text, "domain=\"a\\\"b\\\\c\\nd\""));
 }
 
 TEST_CASE("The exporter's own counters", "[exporter]") {
-    std::string text = serializeText(exporterFamilies({12, 3}));
+    std::string text = serialize(exporterFamilies({12, 3}), Exposition::Text);
     CHECK(contains(text, "# TYPE resctrld_exporter_scrapes_total counter\n"));
     CHECK(contains(text, "resctrld_exporter_scrapes_total 12\n"));
     CHECK(contains(text, "resctrld_exporter_errors_total 3\n"));
@@ -124,4 +125,86 @@ TEST_CASE("Object paths name their domain and index", "[exporter]") {
     CHECK(parentDomainPath(kVm1 + "/monitor/12") == kVm1);
     CHECK(lastPathComponent(kVm1 + "/monitor/12") == "12");
     CHECK(parentDomainPath("/x") == "");
+}
+
+TEST_CASE("OpenMetrics: counters are typed by their family name, samples end in _total",
+          "[exporter]") {
+    std::string page = serialize(daemonFamilies(oneDomain()), Exposition::OpenMetrics);
+    CHECK(contains(page, "# TYPE resctrld_memory_bandwidth_bytes counter\n"
+                         "# UNIT resctrld_memory_bandwidth_bytes bytes\n"));
+    CHECK(contains(page, "resctrld_memory_bandwidth_bytes_total{cache_id=\"0\",domain=\"vm1\","
+                         "monitor=\"vcpus_0-1\",scope=\"total\"} 5000\n"));
+    CHECK_FALSE(contains(page, "# TYPE resctrld_memory_bandwidth_bytes_total"));
+    CHECK(contains(page, "# TYPE resctrld_llc_occupancy_bytes gauge\n"
+                         "# UNIT resctrld_llc_occupancy_bytes bytes\n"));
+    CHECK(contains(page, "resctrld_llc_occupancy_bytes{cache_id=\"0\",domain=\"vm1\",monitor="
+                         "\"vcpus_0-1\"} 1048576\n"));
+    // Gauges without a unit suffix get no UNIT line.
+    CHECK(contains(page, "# TYPE resctrld_closids gauge\n# HELP resctrld_closids "));
+    CHECK_FALSE(contains(page, "# EOF"));
+    CHECK(endOfPage(Exposition::OpenMetrics) == "# EOF\n");
+    CHECK(endOfPage(Exposition::Text).empty());
+
+    std::string own = serialize(exporterFamilies({12, 3}), Exposition::OpenMetrics);
+    CHECK(contains(own, "# TYPE resctrld_exporter_scrapes counter\n"));
+    CHECK(contains(own, "resctrld_exporter_scrapes_total 12\n"));
+}
+
+TEST_CASE("OpenMetrics escapes label values and help text", "[exporter]") {
+    auto host = oneDomain();
+    host.domains[kVm1].name = "a\"b\\c\nd";
+    std::string page = serialize(daemonFamilies(host), Exposition::OpenMetrics);
+    CHECK(contains(page, "domain=\"a\\\"b\\\\c\\nd\""));
+    CHECK_FALSE(contains(page, "a\"b"));
+}
+
+TEST_CASE("The Accept header picks the format", "[exporter]") {
+    // Prometheus 2.x asks for OpenMetrics first and takes the text format at a lower quality.
+    CHECK(negotiate("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+                    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1") ==
+          Exposition::OpenMetrics);
+    CHECK(negotiate("application/openmetrics-text; version=1.0.0") == Exposition::OpenMetrics);
+    CHECK(negotiate("APPLICATION/OpenMetrics-Text") == Exposition::OpenMetrics);
+    CHECK(negotiate("") == Exposition::Text);
+    CHECK(negotiate("*/*") == Exposition::Text);
+    CHECK(negotiate("text/plain") == Exposition::Text);
+    CHECK(negotiate("text/plain;version=0.0.4") == Exposition::Text);
+    CHECK(negotiate("application/openmetrics-text;q=0") == Exposition::Text);
+    CHECK(negotiate("text/plain;q=0.9,application/openmetrics-text;q=0.5") == Exposition::Text);
+    CHECK(negotiate("text/plain;q=0.5,application/openmetrics-text;q=0.9") ==
+          Exposition::OpenMetrics);
+    CHECK(negotiate("*/*;q=0.9,application/openmetrics-text;q=0.5") == Exposition::Text);
+    CHECK(negotiate("application/openmetrics-text;q=junk") == Exposition::Text);
+    CHECK(contentType(Exposition::OpenMetrics) ==
+          std::string("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    CHECK(contentType(Exposition::Text) == std::string("text/plain; version=0.0.4; charset=utf-8"));
+}
+
+TEST_CASE("A cache and a bandwidth monitor over the same vCPUs give one set of series",
+          "[exporter]") {
+    auto host = oneDomain();
+    // The cache monitor reads occupancy, the bandwidth monitor bytes; both have states.
+    auto& cache = host.monitors.begin()->second;
+    auto memory = cache;
+    cache.memoryBytesTotal.clear();
+    cache.memoryBytesLocal.clear();
+    memory.cacheOccupancy.clear();
+    memory.counterStates[1] = "unavailable";
+    host.monitors[kVm1 + "/monitor/1"] = memory;
+    for (auto format : {Exposition::Text, Exposition::OpenMetrics}) {
+        std::string page = serialize(daemonFamilies(host), format);
+        auto count = [&](const std::string& line) {
+            std::size_t n = 0;
+            for (auto at = page.find(line); at != std::string::npos; at = page.find(line, at + 1))
+                ++n;
+            return n;
+        };
+        CHECK(count("resctrld_monitor_info{domain=\"vm1\",monitor=\"vcpus_0-1\"") == 1);
+        CHECK(count("resctrld_llc_occupancy_bytes{cache_id=\"0\",domain=\"vm1\"") == 1);
+        CHECK(count("resctrld_memory_bandwidth_bytes_total{cache_id=\"0\",domain=\"vm1\","
+                    "monitor=\"vcpus_0-1\",scope=\"total\"}") == 1);
+        CHECK(count("resctrld_counter_state{cache_id=\"0\",domain=\"vm1\"") == 1);
+        // Different states of the two are two series.
+        CHECK(count("resctrld_counter_state{cache_id=\"1\",domain=\"vm1\"") == 2);
+    }
 }
