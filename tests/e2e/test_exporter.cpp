@@ -19,6 +19,21 @@ std::string lastValue(const std::optional<double>& v) {
     return v ? std::to_string(*v) : std::string("none");
 }
 
+// A domain with a cache and a bandwidth monitor over the same vCPUs and an allocation of each
+// kind, once its bandwidth series are in a scrape.
+std::string startDomainWithEverySeries(ExporterFixture& f, const std::string& name) {
+    const auto path = f.startDomain(Domain(name)
+                                        .vcpus(4)
+                                        .cachetune("0-1", l3(0, 5_MiB) + monitor("0-1"))
+                                        .memorytune("0-1", node(0, 50) + memoryMonitor("0-1")),
+                                    f.hypervisor().vcpuThreads());
+    REQUIRE(waitUntil([&] {
+        return f.exporter.scrape().find("resctrld_memory_bandwidth_bytes_total{") !=
+               std::string::npos;
+    }));
+    return path;
+}
+
 } // namespace
 
 TEST_CASE("Prometheus stores a monitor's occupancy as the daemon's CacheOccupancy, and the "
@@ -157,16 +172,7 @@ TEST_CASE("Restarting the daemon sets resctrld_up to 0, drops its series, and ba
 TEST_CASE("promtool check metrics finds nothing to say about a scrape", "[e2e][exporter]") {
     requirePrometheus();
     ExporterFixture f;
-    auto& hv = f.hypervisor();
-    f.startDomain(Domain("lint")
-                      .vcpus(4)
-                      .cachetune("0-1", l3(0, 5_MiB) + monitor("0-1"))
-                      .memorytune("0-1", node(0, 50) + memoryMonitor("0-1")),
-                  hv.vcpuThreads());
-    REQUIRE(waitUntil([&] {
-        return f.exporter.scrape().find("resctrld_memory_bandwidth_bytes_total{") !=
-               std::string::npos;
-    }));
+    startDomainWithEverySeries(f, "lint");
     const fs::path scrape = f.dir.path() / "scrape.prom";
     std::ofstream(scrape) << f.exporter.scrape();
     Process promtool(
@@ -224,17 +230,7 @@ std::set<std::string> parsedSamples(const std::string& page, const std::string& 
 TEST_CASE("A scraper that asks for OpenMetrics gets it, with the same series as the text format",
           "[e2e][exporter]") {
     ExporterFixture f;
-    auto& hv = f.hypervisor();
-    const auto domainPath =
-        f.startDomain(Domain("om")
-                          .vcpus(4)
-                          .cachetune("0-1", l3(0, 5_MiB) + monitor("0-1"))
-                          .memorytune("0-1", node(0, 50) + memoryMonitor("0-1")),
-                      hv.vcpuThreads());
-    REQUIRE(waitUntil([&] {
-        return f.exporter.scrape().find("resctrld_memory_bandwidth_bytes_total{") !=
-               std::string::npos;
-    }));
+    const auto domainPath = startDomainWithEverySeries(f, "om");
     // Prometheus 2.42's Accept header.
     const std::string prometheusRequest =
         "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/openmetrics-text;"

@@ -107,11 +107,14 @@ TEST_CASE("A stopped domain leaves no series behind, not even empty families", "
     CHECK(contains(text, "resctrld_closids{state=\"free\"} 5\n"));
 }
 
-TEST_CASE("Label values from the daemon are escaped", "[exporter]") {
+TEST_CASE("Label values from the daemon are escaped in both formats", "[exporter]") {
     auto host = oneDomain();
     host.domains[kVm1].name = "a\"b\\c\nd";
-    std::string text = serialize(daemonFamilies(host), Exposition::Text);
-    CHECK(contains(text, "domain=\"a\\\"b\\\\c\\nd\""));
+    for (auto format : {Exposition::Text, Exposition::OpenMetrics}) {
+        std::string page = serialize(daemonFamilies(host), format);
+        CHECK(contains(page, "domain=\"a\\\"b\\\\c\\nd\""));
+        CHECK_FALSE(contains(page, "a\"b"));
+    }
 }
 
 TEST_CASE("The exporter's own counters", "[exporter]") {
@@ -148,14 +151,6 @@ TEST_CASE("OpenMetrics: counters are typed by their family name, samples end in 
     std::string own = serialize(exporterFamilies({12, 3}), Exposition::OpenMetrics);
     CHECK(contains(own, "# TYPE resctrld_exporter_scrapes counter\n"));
     CHECK(contains(own, "resctrld_exporter_scrapes_total 12\n"));
-}
-
-TEST_CASE("OpenMetrics escapes label values and help text", "[exporter]") {
-    auto host = oneDomain();
-    host.domains[kVm1].name = "a\"b\\c\nd";
-    std::string page = serialize(daemonFamilies(host), Exposition::OpenMetrics);
-    CHECK(contains(page, "domain=\"a\\\"b\\\\c\\nd\""));
-    CHECK_FALSE(contains(page, "a\"b"));
 }
 
 TEST_CASE("The Accept header picks the format", "[exporter]") {
