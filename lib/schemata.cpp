@@ -77,13 +77,13 @@ Schemata Schemata::parse(std::string_view text) {
             if (isCacheResource(*resource)) {
                 const auto mask = CbmMask::parseHex(valueText);
                 if (!mask)
-                    fail(lineNo, line, "'" + std::string(valueText) + "' is not a hex mask");
+                    fail(lineNo, line, fmt::format("'{}' is not a hex mask", valueText));
                 result.setMask(*resource, cacheId, *mask);
             } else {
                 const auto value = parseUnsigned<std::uint32_t>(valueText);
                 if (!value)
                     fail(lineNo, line,
-                         "'" + std::string(valueText) + "' is not a decimal bandwidth value");
+                         fmt::format("'{}' is not a decimal bandwidth value", valueText));
                 result.setBandwidth(*resource, cacheId, *value);
             }
             namesDomain = true;
