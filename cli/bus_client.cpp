@@ -36,7 +36,8 @@ std::unique_ptr<sdbus::IConnection> connectTo(const std::string& bus) {
 } // namespace
 
 ManagerProxy::ManagerProxy(sdbus::IConnection& connection)
-    : ProxyInterfaces(connection, kService, kRootPath) {}
+    : ProxyInterfaces(connection, kService, kRootPath) {
+}
 
 ManagerProxy::~ManagerProxy() {
     unregisterProxy();
@@ -84,7 +85,8 @@ void ManagerProxy::onPropertiesChanged(const std::string& interface, const Prope
 }
 
 DomainProxy::DomainProxy(sdbus::IConnection& connection, const sdbus::ObjectPath& path)
-    : ProxyInterfaces(connection, kService, path) {}
+    : ProxyInterfaces(connection, kService, path) {
+}
 
 DomainProxy::~DomainProxy() {
     unregisterProxy();
@@ -132,8 +134,9 @@ void BusClient::follow(ManagerEvents events) {
     guarded([&] {
         if (gone)
             matches_.push_back(connection_->addMatch(
-                std::string("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop."
-                            "DBus',member='NameOwnerChanged',arg0='") +
+                std::string(
+                    "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop."
+                    "DBus',member='NameOwnerChanged',arg0='") +
                     kService + "'",
                 [gone](sdbus::Message& message) {
                     std::string name, oldOwner, newOwner;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // resctrlctl capabilities: Manager.GetCapabilities as libvirt's XML (--xml), or read with libxml2
 // into a short summary (text or --json).
+#include <memory>
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <memory>
 
 #include "cli_error.h"
 #include "context.h"
@@ -87,15 +88,16 @@ void runCapabilities(Context& ctx) {
         ctx.out << xml << (xml.ends_with('\n') ? "" : "\n");
         return;
     }
-    XmlDoc doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), "capabilities.xml",
+    // <cache> and <memory_bandwidth> are siblings, as in libvirt's <host>: give them a root.
+    const std::string wrapped = "<capabilities>" + xml + "</capabilities>";
+    XmlDoc doc(xmlReadMemory(wrapped.data(), static_cast<int>(wrapped.size()), "capabilities.xml",
                              nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
     if (!doc)
         throw Refusal("org.resctrld1.Error.Failed",
                       "the daemon's capabilities are not well-formed XML (see --xml)");
     xmlNode* root = xmlDocGetRootElement(doc.get());
-    // The document is <cache>/<memory_bandwidth>, possibly under one wrapping element.
-    xmlNode* cache = named(root, "cache") ? root : child(root, "cache");
-    xmlNode* bandwidth = named(root, "memory_bandwidth") ? root : child(root, "memory_bandwidth");
+    xmlNode* cache = child(root, "cache");
+    xmlNode* bandwidth = child(root, "memory_bandwidth");
 
     Json banks = Json::array();
     for (xmlNode* bank : children(cache, "bank")) {
@@ -105,10 +107,10 @@ void runCapabilities(Context& ctx) {
             controls.push_back(
                 {{"type", attribute(control, "type")},
                  {"granularity_bytes", bytesOf(attribute(control, "granularity"), unit)},
-                 {"min_bytes", bytesOf(attribute(control, "min").empty()
-                                           ? attribute(control, "granularity")
-                                           : attribute(control, "min"),
-                                       unit)},
+                 {"min_bytes",
+                  bytesOf(attribute(control, "min").empty() ? attribute(control, "granularity")
+                                                            : attribute(control, "min"),
+                          unit)},
                  {"max_allocations", number(attribute(control, "maxAllocs"))}});
         }
         banks.push_back({{"id", number(attribute(bank, "id"))},
@@ -121,8 +123,8 @@ void runCapabilities(Context& ctx) {
     Json cacheMonitor = nullptr;
     if (xmlNode* monitor = child(cache, "monitor"))
         cacheMonitor = {{"level", number(attribute(monitor, "level"))},
-                         {"max_monitors", number(attribute(monitor, "maxMonitors"))},
-                         {"features", features(monitor)}};
+                        {"max_monitors", number(attribute(monitor, "maxMonitors"))},
+                        {"features", features(monitor)}};
     Json nodes = Json::array();
     for (xmlNode* node : children(bandwidth, "node")) {
         xmlNode* control = child(node, "control");
@@ -149,15 +151,26 @@ void runCapabilities(Context& ctx) {
     auto& out = ctx.out;
     if (banks.empty())
         out << "cache allocation and monitoring: none\n";
+    // Banks alike (level, size, controls) on one line: a host has dozens of L2 ids.
+    std::vector<std::pair<std::string, std::vector<std::uint32_t>>> alike;
     for (const auto& bank : banks) {
-        out << s.bold("L" + std::to_string(bank["level"].get<std::uint64_t>()) + " cache " +
-                      std::to_string(bank["id"].get<std::uint64_t>()))
-            << ": " << s.size(bank["bytes"]) << ", CPUs " << bank["cpus"].get<std::string>()
-            << "\n";
+        std::string text = ": " + s.size(bank["bytes"]) + " each";
         for (const auto& c : bank["controls"])
-            out << "  allocation " << c["type"].get<std::string>() << ": in steps of "
-                << s.size(c["granularity_bytes"]) << ", at least " << s.size(c["min_bytes"])
-                << ", " << c["max_allocations"].get<std::uint64_t>() << " groups\n";
+            text += "\n  allocation " + c["type"].get<std::string>() + ": in steps of " +
+                    s.size(c["granularity_bytes"]) + ", at least " + s.size(c["min_bytes"]) + ", " +
+                    std::to_string(c["max_allocations"].get<std::uint64_t>()) + " groups";
+        const std::string key =
+            "L" + std::to_string(bank["level"].get<std::uint64_t>()) + " cache" + text;
+        const auto id = static_cast<std::uint32_t>(bank["id"].get<std::uint64_t>());
+        if (!alike.empty() && alike.back().first == key)
+            alike.back().second.push_back(id);
+        else
+            alike.push_back({key, {id}});
+    }
+    for (const auto& [key, ids] : alike) {
+        const auto split = key.find(':');
+        out << s.bold(key.substr(0, split) + (ids.size() == 1 ? " id " : " ids ") + rangeList(ids))
+            << key.substr(split) << "\n";
     }
     if (!cacheMonitor.is_null())
         out << s.bold("cache monitoring") << ": L" << cacheMonitor["level"].get<std::uint64_t>()

@@ -71,11 +71,9 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> parseThreads(const std::str
 const std::set<std::string> kWithValue{"--bus", "--pid", "--threads", "--iterations", "--sort"};
 const std::map<std::string, std::string> kShort{
     {"-q", "--quiet"}, {"-n", "--iterations"}, {"-h", "--help"}};
-const std::set<std::string> kGlobal{"--json", "--bus", "--quiet", "--bytes", "--help",
-                                    "--version"};
-const std::set<std::string> kCommandOptions{"--names",      "--xml",   "--pid",  "--threads",
-                                            "--status",     "--batch", "--sort",
-                                            "--iterations"};
+const std::set<std::string> kGlobal{"--json", "--bus", "--quiet", "--bytes", "--help", "--version"};
+const std::set<std::string> kCommandOptions{"--names",  "--xml",   "--pid",  "--threads",
+                                            "--status", "--batch", "--sort", "--iterations"};
 
 } // namespace
 
@@ -181,8 +179,8 @@ Invocation parseCommandLine(int argc, char** argv) {
         if (!spec->second.options.contains(option))
             throw UsageError(inv.command + " does not take " + option);
     if (inv.command == "start") {
-        const int ways = (inv.pid ? 1 : 0) + (inv.threads.empty() ? 0 : 1) +
-                         (inv.statusDocument ? 1 : 0);
+        const int ways =
+            (inv.pid ? 1 : 0) + (inv.threads.empty() ? 0 : 1) + (inv.statusDocument ? 1 : 0);
         if (ways != 1)
             throw UsageError("start needs exactly one of --pid PID, --threads VCPU=TID,... and "
                              "--status");

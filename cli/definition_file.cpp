@@ -16,8 +16,8 @@ namespace {
 class InputFile {
 public:
     explicit InputFile(const std::string& path)
-        : fd_(path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
-          owned_(path != "-") {}
+        : fd_(path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC))
+        , owned_(path != "-") {}
     ~InputFile() {
         if (owned_ && fd_ >= 0)
             ::close(fd_);

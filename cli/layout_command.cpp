@@ -45,9 +45,9 @@ std::string gridRow(std::uint64_t mask, std::uint32_t ways, const std::string& m
     std::string row;
     for (std::uint32_t w = ways; w-- > 0;) {
         const bool set = (mask >> w & 1) != 0;
-        row += set ? (style.colour() ? std::string("\x1b[") + colour + "m" + mark + "\x1b[0m"
-                                     : mark)
-                   : std::string(".");
+        row +=
+            set ? (style.colour() ? std::string("\x1b[") + colour + "m" + mark + "\x1b[0m" : mark)
+                : std::string(".");
     }
     return row;
 }
@@ -70,8 +70,8 @@ void runLayout(Context& ctx) {
         for (const auto& c : caches) {
             Json groups = Json::array();
             for (const auto& g : c.get<6>())
-                groups.push_back({{"group", g.get<0>()}, {"owner", g.get<1>()},
-                                  {"mask", g.get<2>()}});
+                groups.push_back(
+                    {{"group", g.get<0>()}, {"owner", g.get<1>()}, {"mask", g.get<2>()}});
             cacheList.push_back({{"resource", c.get<0>()},
                                  {"cache_id", c.get<1>()},
                                  {"ways", c.get<2>()},
@@ -84,8 +84,8 @@ void runLayout(Context& ctx) {
         for (const auto& b : bandwidth) {
             Json groups = Json::array();
             for (const auto& g : b.get<3>())
-                groups.push_back({{"group", g.get<0>()}, {"owner", g.get<1>()},
-                                  {"value", g.get<2>()}});
+                groups.push_back(
+                    {{"group", g.get<0>()}, {"owner", g.get<1>()}, {"value", g.get<2>()}});
             bandwidthList.push_back({{"resource", b.get<0>()},
                                      {"unit", b.get<1>()},
                                      {"id", b.get<2>()},
@@ -115,8 +115,8 @@ void runLayout(Context& ctx) {
                            ownerColour(g.get<1>()))
                 << "  " << g.get<2>() << "\n";
         }
-        out << "  " << s.dim("sh   ") << gridRow(maskValue(c.get<4>()), ways, "s", s, "36")
-            << "  " << (c.get<4>().empty() ? "-" : c.get<4>()) << "  shareable\n";
+        out << "  " << s.dim("sh   ") << gridRow(maskValue(c.get<4>()), ways, "s", s, "36") << "  "
+            << (c.get<4>().empty() ? "-" : c.get<4>()) << "  shareable\n";
         if (!c.get<5>().empty())
             out << "  " << s.dim("io   ") << gridRow(maskValue(c.get<5>()), ways, "i", s, "36")
                 << "  " << c.get<5>() << "  I/O allocation\n";
@@ -129,8 +129,7 @@ void runLayout(Context& ctx) {
         table.print(out, s);
     }
     for (const auto& b : bandwidth) {
-        out << s.bold(b.get<0>() + " " + std::to_string(b.get<2>())) << " (" << b.get<1>()
-            << "):";
+        out << s.bold(b.get<0>() + " " + std::to_string(b.get<2>())) << " (" << b.get<1>() << "):";
         for (const auto& g : b.get<3>())
             out << "  " << groupLabel(g.get<0>()) << "=" << g.get<2>();
         out << "\n";

@@ -73,7 +73,9 @@ struct LiveState {
             else
                 host.apply(path, interface, props);
         };
-        e.daemonGone = [this] { daemonGone = true; };
+        e.daemonGone = [this] {
+            daemonGone = true;
+        };
         return e;
     }
 };
@@ -90,12 +92,11 @@ public:
 
     void render(std::uint64_t sampledUsec) {
         auto domains = live_.host.domains();
-        std::stable_sort(domains.begin(), domains.end(),
-                         [this](const DomainState& a, const DomainState& b) {
-                             return sort_ == TopSort::Bandwidth
-                                        ? a.bandwidthTotal() > b.bandwidthTotal()
-                                        : occupancyOf(a) > occupancyOf(b);
-                         });
+        std::stable_sort(
+            domains.begin(), domains.end(), [this](const DomainState& a, const DomainState& b) {
+                return sort_ == TopSort::Bandwidth ? a.bandwidthTotal() > b.bandwidthTotal()
+                                                   : occupancyOf(a) > occupancyOf(b);
+            });
         auto& out = ctx_.out;
         if (ctx_.json()) {
             Json list = Json::array();
@@ -120,8 +121,8 @@ public:
             << (domains.size() == 1 ? " domain" : " domains") << ", sampled "
             << clockText(sampledUsec, false) << ", CLOSIDs " << m.closidsFree << "/"
             << m.closidsTotal << " free, RMIDs " << m.rmidsFree << "/" << m.rmidsTotal
-            << " free, sorted by "
-            << (sort_ == TopSort::Bandwidth ? "bandwidth" : "occupancy") << "\n";
+            << " free, sorted by " << (sort_ == TopSort::Bandwidth ? "bandwidth" : "occupancy")
+            << "\n";
         Table table({"DOMAIN", "STATE", "VCPUS", "OCCUPANCY", "BW TOTAL", "BW LOCAL"});
         for (const auto& d : domains)
             table.add({d.name, s.state(d.state), std::to_string(d.vcpuThreads.size()),
@@ -190,8 +191,8 @@ void runTop(Context& ctx) {
     view.render(realtimeUsec());
     ++frames;
     // With sampling off (or slow), the view is read again when no tick came for a while.
-    const std::chrono::milliseconds interval{std::max<std::uint64_t>(
-        1000, 2 * live.manager.sampleIntervalUsec / 1000)};
+    const std::chrono::milliseconds interval{
+        std::max<std::uint64_t>(1000, 2 * live.manager.sampleIntervalUsec / 1000)};
     auto lastFrame = std::chrono::steady_clock::now();
     while (!wanted || frames < *wanted) {
         if (!loop.wait(std::chrono::milliseconds(200)))
@@ -247,7 +248,9 @@ void runMonitor(Context& ctx) {
                         const std::string& path) {
         emit(signal, name + " " + path, {{"name", name}, {"path", path}});
     };
-    events.layoutChanged = [&] { emit("LayoutChanged", "", Json::object()); };
+    events.layoutChanged = [&] {
+        emit("LayoutChanged", "", Json::object());
+    };
     events.sampled = [&](std::uint64_t timestamp,
                          const std::map<sdbus::ObjectPath, CounterMap>& occupancy) {
         for (const auto& [path, counters] : occupancy) {

@@ -68,9 +68,8 @@ bool LiveLoop::wait(std::chrono::milliseconds timeout) {
         const int busWait = poll.getPollTimeout();
         if (busWait >= 0 && busWait < wait)
             wait = busWait;
-        pollfd fds[3] = {{poll.fd, poll.events, 0},
-                         {signalFd_, POLLIN, 0},
-                         {keyboardFd_, POLLIN, 0}};
+        pollfd fds[3] = {
+            {poll.fd, poll.events, 0}, {signalFd_, POLLIN, 0}, {keyboardFd_, POLLIN, 0}};
         const int n = ::poll(fds, keyboardFd_ >= 0 ? 3 : 2, wait);
         if (n < 0 && errno != EINTR)
             throw std::system_error(errno, std::generic_category(), "poll");

@@ -20,12 +20,18 @@ int exitWith(ExitStatus status) {
 
 void run(Context& ctx) {
     static const std::map<std::string, void (*)(Context&)> kCommands{
-        {"status", runStatus},     {"list", runList},
-        {"show", runShow},         {"layout", runLayout},
-        {"capabilities", runCapabilities}, {"validate", runValidate},
-        {"start", runStart},       {"update", runUpdate},
-        {"stop", runStop},         {"stats", runStats},
-        {"top", runTop},           {"monitor", runMonitor},
+        {"status", runStatus},
+        {"list", runList},
+        {"show", runShow},
+        {"layout", runLayout},
+        {"capabilities", runCapabilities},
+        {"validate", runValidate},
+        {"start", runStart},
+        {"update", runUpdate},
+        {"stop", runStop},
+        {"stats", runStats},
+        {"top", runTop},
+        {"monitor", runMonitor},
     };
     kCommands.at(ctx.invocation.command)(ctx);
 }

@@ -37,8 +37,10 @@ std::string allocatedText(const DomainState& d, const TextStyle& style) {
     for (const auto& [key, ids] : byCache) {
         const auto& [level, type] = key;
         text += (text.empty() ? "" : "; ") + std::string("L") + std::to_string(level) +
-                (type == "both" ? "" : type.substr(0, 1) == "c" ? "code" : "data") + " " +
-                perCacheId(ids, style);
+                (type == "both"             ? ""
+                 : type.substr(0, 1) == "c" ? "code"
+                                            : "data") +
+                " " + perCacheId(ids, style);
     }
     return text.empty() ? "-" : text;
 }
