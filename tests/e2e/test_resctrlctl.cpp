@@ -326,7 +326,7 @@ TEST_CASE_METHOD(CliFixture, "monitor prints samples and a domain starting", "[e
     Process follower(withBinary({"monitor", "--json", "-n", "100"}), dir.path(), options);
     // A Sampled line of vm1 says the monitor follows the signals (a PropertiesChanged of the
     // Manager or the domain may come first).
-    Json sample;
+    Json sample = Json::object();
     while (sample.value("event", "") != "Sampled") {
         const auto line = follower.readStdoutLine();
         REQUIRE(line.has_value());
