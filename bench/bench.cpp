@@ -3,8 +3,8 @@
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]
-//                  [--only startstop|sampling|idle|reads|lock|memory|validate|layout] [--monitors
-//                  N,N,..]
+//                  [--only startstop|sampling|idle|reads|lock|memory|validate|layout|cli]
+//                  [--monitors N,N,..]
 //                  [--soak SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]
 //
 // --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
@@ -33,6 +33,8 @@
 //    same bytes (bench_validate.cpp).
 // 7. layout: GetLayout with every CLOSID of milan-2s in use against one bus round trip plus the
 //    same reads made directly (bench_layout.cpp).
+// 8. cli: resctrlctl list --json and show NAME --json as whole processes with a domain on every
+//    CLOSID of milan-2s, against a minimal sd-bus program making the same calls (bench_cli.cpp).
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -67,6 +69,7 @@
 #include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_cli.h"
 #include "bench_layout.h"
 #include "bench_validate.h"
 
@@ -242,7 +245,7 @@ struct Bench {
     int runs = 30;
     int warmup = 3;
     bool quick = false;
-    std::string only; // --only startstop|sampling|idle|reads|lock|memory|validate|layout
+    std::string only; // --only startstop|sampling|idle|reads|lock|memory|validate|layout|cli
     std::string floorDbus;
     int soakSeconds = 600; // --soak SECONDS: the memory benchmark's soak (--quick: 20)
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
@@ -1517,7 +1520,7 @@ int main(int argc, char** argv) {
             b.daemonEnv[setting.substr(0, equals)] = setting.substr(equals + 1);
         } else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
-                         "startstop|update|sampling|idle|reads|lock|memory|validate|layout] "
+                         "startstop|update|sampling|idle|reads|lock|memory|validate|layout|cli] "
                          "[--monitors N,N,..] [--soak SECONDS] [--strace DIR] "
                          "[--daemon-env NAME=VALUE] [--daemon-config KEY=VALUE]\n";
             return 2;
@@ -1631,6 +1634,12 @@ int main(int argc, char** argv) {
             benchMemory(b, b.dir / "memory", profile2, b.soakSeconds);
         if (wanted("validate"))
             for (const auto& row : resctrld::bench::benchValidate(b.dir / "validate", b.runs)) {
+                b.table.push_back(row.line);
+                b.record(row.json);
+            }
+        if (wanted("cli"))
+            for (const auto& row : resctrld::bench::benchCli(
+                     b.dir / "cli", b.runs, RESCTRLCTL_BINARY, BENCH_FLOOR_CLI, b.fakeHypervisor)) {
                 b.table.push_back(row.line);
                 b.record(row.json);
             }

@@ -68,6 +68,15 @@ same() {
 }
 
 expect exec "$RESCTRLD_SBINDIR/resctrld"
+expect exec "$RESCTRLD_BINDIR/resctrlctl"
+# resctrlctl's bash completion, where bash-completion's pkg-config file says (or the usual path).
+checked=$((checked + 1))
+completion=$(find "$destdir" -path "*/bash-completion/completions/resctrlctl" -type f | head -n1)
+if [[ -n "$completion" ]] && cmp -s "$completion" "$RESCTRLD_SOURCE_DIR/cli/resctrlctl.bash"; then
+    echo "ok: ${completion#"$destdir"} is cli/resctrlctl.bash"
+else
+    fail "no bash-completion/completions/resctrlctl is installed"
+fi
 expect file "$RESCTRLD_SYSCONFDIR/resctrld/resctrld.conf"
 same "$RESCTRLD_SYSCONFDIR/resctrld/resctrld.conf" config/resctrld.conf
 expect file "$RESCTRLD_DATADIR/dbus-1/system.d/org.resctrld1.conf"
@@ -103,7 +112,7 @@ absent() {
 
 # The man pages are installed and format without a warning.
 if [[ $RESCTRLD_INSTALL_MAN == true ]]; then
-    for page in man8/resctrld.8 man5/resctrld.conf.5; do
+    for page in man8/resctrld.8 man5/resctrld.conf.5 man1/resctrlctl.1; do
         expect file "$RESCTRLD_MANDIR/$page"
         checked=$((checked + 1))
         if warnings=$(groff -man -Tutf8 -ww -z "$destdir$RESCTRLD_MANDIR/$page" 2>&1) &&
@@ -115,6 +124,7 @@ if [[ $RESCTRLD_INSTALL_MAN == true ]]; then
     done
 else
     absent "man page (-Dman=false)" '*/man[58]/resctrld*'
+    absent "man page (-Dman=false)" '*/man1/resctrlctl*'
 fi
 
 # Where the units go is systemd's pkg-config variable, so look for the file names.
