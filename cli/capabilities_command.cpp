@@ -1,36 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // resctrlctl capabilities: Manager.GetCapabilities as libvirt's XML (--xml), or read with libxml2
 // into a short summary (text or --json).
-#include <memory>
-
-#include <libxml/parser.h>
-#include <libxml/tree.h>
+#include <cstring>
 
 #include "cli_error.h"
 #include "context.h"
 #include "json_view.h"
+#include "libxml_loader.h"
 
 namespace resctrld::cli {
 
 namespace {
 
-struct XmlDocFree {
-    void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
-};
-using XmlDoc = std::unique_ptr<xmlDoc, XmlDocFree>;
-
-std::string attribute(xmlNode* node, const char* name) {
-    xmlChar* value = xmlGetProp(node, reinterpret_cast<const xmlChar*>(name));
-    if (value == nullptr)
-        return {};
-    std::string text(reinterpret_cast<const char*>(value));
-    xmlFree(value);
-    return text;
-}
-
 bool named(xmlNode* node, const char* name) {
     return node->type == XML_ELEMENT_NODE &&
-           xmlStrcmp(node->name, reinterpret_cast<const xmlChar*>(name)) == 0;
+           std::strcmp(reinterpret_cast<const char*>(node->name), name) == 0;
 }
 
 std::vector<xmlNode*> children(xmlNode* node, const char* name) {
@@ -65,10 +49,10 @@ std::uint64_t number(const std::string& value) {
     return value.empty() ? 0 : std::stoull(value);
 }
 
-std::vector<std::string> features(xmlNode* monitor) {
+std::vector<std::string> features(const XmlDocument& doc, xmlNode* monitor) {
     std::vector<std::string> names;
     for (xmlNode* f : children(monitor, "feature"))
-        names.push_back(attribute(f, "name"));
+        names.push_back(doc.attribute(f, "name"));
     return names;
 }
 
@@ -90,12 +74,8 @@ void runCapabilities(Context& ctx) {
     }
     // <cache> and <memory_bandwidth> are siblings, as in libvirt's <host>: give them a root.
     const std::string wrapped = "<capabilities>" + xml + "</capabilities>";
-    XmlDoc doc(xmlReadMemory(wrapped.data(), static_cast<int>(wrapped.size()), "capabilities.xml",
-                             nullptr, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
-    if (!doc)
-        throw Refusal("org.resctrld1.Error.Failed",
-                      "the daemon's capabilities are not well-formed XML (see --xml)");
-    xmlNode* root = xmlDocGetRootElement(doc.get());
+    const XmlDocument doc(wrapped, "the daemon's capabilities (see --xml)");
+    xmlNode* root = doc.root();
     xmlNode* cache = child(root, "cache");
     xmlNode* bandwidth = child(root, "memory_bandwidth");
 
@@ -103,41 +83,42 @@ void runCapabilities(Context& ctx) {
     for (xmlNode* bank : children(cache, "bank")) {
         Json controls = Json::array();
         for (xmlNode* control : children(bank, "control")) {
-            const std::string unit = attribute(control, "unit");
+            const std::string unit = doc.attribute(control, "unit");
             controls.push_back(
-                {{"type", attribute(control, "type")},
-                 {"granularity_bytes", bytesOf(attribute(control, "granularity"), unit)},
-                 {"min_bytes",
-                  bytesOf(attribute(control, "min").empty() ? attribute(control, "granularity")
-                                                            : attribute(control, "min"),
-                          unit)},
-                 {"max_allocations", number(attribute(control, "maxAllocs"))}});
+                {{"type", doc.attribute(control, "type")},
+                 {"granularity_bytes", bytesOf(doc.attribute(control, "granularity"), unit)},
+                 {"min_bytes", bytesOf(doc.attribute(control, "min").empty()
+                                           ? doc.attribute(control, "granularity")
+                                           : doc.attribute(control, "min"),
+                                       unit)},
+                 {"max_allocations", number(doc.attribute(control, "maxAllocs"))}});
         }
-        banks.push_back({{"id", number(attribute(bank, "id"))},
-                         {"level", number(attribute(bank, "level"))},
-                         {"type", attribute(bank, "type")},
-                         {"bytes", bytesOf(attribute(bank, "size"), attribute(bank, "unit"))},
-                         {"cpus", attribute(bank, "cpus")},
-                         {"controls", controls}});
+        banks.push_back(
+            {{"id", number(doc.attribute(bank, "id"))},
+             {"level", number(doc.attribute(bank, "level"))},
+             {"type", doc.attribute(bank, "type")},
+             {"bytes", bytesOf(doc.attribute(bank, "size"), doc.attribute(bank, "unit"))},
+             {"cpus", doc.attribute(bank, "cpus")},
+             {"controls", controls}});
     }
     Json cacheMonitor = nullptr;
     if (xmlNode* monitor = child(cache, "monitor"))
-        cacheMonitor = {{"level", number(attribute(monitor, "level"))},
-                        {"max_monitors", number(attribute(monitor, "maxMonitors"))},
-                        {"features", features(monitor)}};
+        cacheMonitor = {{"level", number(doc.attribute(monitor, "level"))},
+                        {"max_monitors", number(doc.attribute(monitor, "maxMonitors"))},
+                        {"features", features(doc, monitor)}};
     Json nodes = Json::array();
     for (xmlNode* node : children(bandwidth, "node")) {
         xmlNode* control = child(node, "control");
-        nodes.push_back({{"id", number(attribute(node, "id"))},
-                         {"cpus", attribute(node, "cpus")},
-                         {"granularity", number(attribute(control, "granularity"))},
-                         {"min", number(attribute(control, "min"))},
-                         {"max_allocations", number(attribute(control, "maxAllocs"))}});
+        nodes.push_back({{"id", number(doc.attribute(node, "id"))},
+                         {"cpus", doc.attribute(node, "cpus")},
+                         {"granularity", number(doc.attribute(control, "granularity"))},
+                         {"min", number(doc.attribute(control, "min"))},
+                         {"max_allocations", number(doc.attribute(control, "maxAllocs"))}});
     }
     Json bandwidthMonitor = nullptr;
     if (xmlNode* monitor = child(bandwidth, "monitor"))
-        bandwidthMonitor = {{"max_monitors", number(attribute(monitor, "maxMonitors"))},
-                            {"features", features(monitor)}};
+        bandwidthMonitor = {{"max_monitors", number(doc.attribute(monitor, "maxMonitors"))},
+                            {"features", features(doc, monitor)}};
     if (ctx.json()) {
         ctx.out << Json{{"caches", banks},
                         {"cache_monitor", cacheMonitor},
