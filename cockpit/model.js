@@ -156,19 +156,47 @@
         })[c]);
     }
 
+    // A monitor's kind from the values it holds: a cache monitor reads llc_occupancy, a
+    // bandwidth monitor (a <monitor> in <memorytune>) the MBM counters; the other maps stay
+    // empty. undefined while it holds no value at all (every counter unavailable).
+    function monitorKind(m) {
+        const some = map => map && Object.keys(map).length > 0;
+        if (some(m.CacheOccupancy))
+            return "cache";
+        if (some(m.MemoryBytesTotal) || some(m.MemoryBytesLocal) ||
+            some(m.MemoryBandwidthTotal) || some(m.MemoryBandwidthLocal))
+            return "bandwidth";
+        return undefined;
+    }
+
+    // The kind of monitors that hold no value yet, from GetStats' keys (as cockpit.dbus decodes
+    // a{sv}): a name listed only under memory.bandwidth.monitor.<i>.name is a bandwidth monitor.
+    function kindsFromStats(stats) {
+        const cache = new Set();
+        const bandwidth = new Set();
+        for (const key of Object.keys(stats)) {
+            if (/^cpu\.cache\.monitor\.\d+\.name$/.test(key))
+                cache.add(stats[key].v);
+            else if (/^memory\.bandwidth\.monitor\.\d+\.name$/.test(key))
+                bandwidth.add(stats[key].v);
+        }
+        return name => (bandwidth.has(name) && !cache.has(name) ? "bandwidth" : "cache");
+    }
+
     // A definition for UpdateDomain rebuilt from what the daemon publishes: the domain's
     // allocations (with `edits` applied: key "alloc/<n>/cache/<level>/<id>/<type>" -> bytes,
-    // "alloc/<n>/node/<id>" -> value) and its monitors. Cache monitors go into the <cachetune>
-    // whose vCPUs hold them (or a monitor-only <cachetune> of their own); bandwidth monitors
-    // (`bandwidthMonitorNames`, from GetStats) into the <memorytune> of their allocation.
-    function definition(domain, allocations, monitors, bandwidthMonitorNames, edits) {
+    // "alloc/<n>/node/<id>" -> value) and its monitors ({name, vcpus, kind}). Cache monitors go
+    // into the <cachetune> whose vCPUs hold them (or a monitor-only <cachetune> of their own);
+    // bandwidth monitors into the <memorytune> of the allocation holding them.
+    function definition(domain, allocations, monitors, edits) {
         const lines = ["<domain>", "  <name>" + escapeXml(domain.name) + "</name>"];
         if (domain.uuid)
             lines.push("  <uuid>" + escapeXml(domain.uuid) + "</uuid>");
         lines.push("  <cputune>");
         const contains = (outer, inner) => inner.every(v => outer.includes(v));
+        const cacheMonitors = monitors.filter(m => m.kind !== "bandwidth");
+        const bandwidthMonitors = monitors.filter(m => m.kind === "bandwidth");
         const placed = new Set();
-        const bwNames = new Set(bandwidthMonitorNames);
         allocations.forEach((a, n) => {
             if (a.caches.length === 0)
                 return;
@@ -179,25 +207,25 @@
                 lines.push("      <cache id='" + id + "' level='" + level + "' type='" + type +
                            "' size='" + bytes + "' unit='B'/>");
             }
-            for (const m of monitors) {
-                if (!placed.has(m.name) && !bwNames.has(m.name) && contains(a.vcpus, m.vcpus)) {
+            for (const m of cacheMonitors) {
+                if (!placed.has(m) && contains(a.vcpus, m.vcpus)) {
                     lines.push("      <monitor level='3' vcpus='" + vcpuList(m.vcpus) + "'/>");
-                    placed.add(m.name);
+                    placed.add(m);
                 }
             }
             lines.push("    </cachetune>");
         });
-        for (const m of monitors) {
-            if (placed.has(m.name) || bwNames.has(m.name))
+        for (const m of cacheMonitors) {
+            if (placed.has(m))
                 continue;
             lines.push("    <cachetune vcpus='" + vcpuList(m.vcpus) + "'>");
             lines.push("      <monitor level='3' vcpus='" + vcpuList(m.vcpus) + "'/>");
             lines.push("    </cachetune>");
-            placed.add(m.name);
+            placed.add(m);
         }
         allocations.forEach((a, n) => {
-            const bwMonitors = monitors.filter(m => bwNames.has(m.name) && contains(a.vcpus, m.vcpus));
-            if (a.bandwidth.length === 0 && bwMonitors.length === 0)
+            const own = bandwidthMonitors.filter(m => !placed.has(m) && contains(a.vcpus, m.vcpus));
+            if (a.bandwidth.length === 0 && own.length === 0)
                 return;
             lines.push("    <memorytune vcpus='" + vcpuList(a.vcpus) + "'>");
             for (const [id, value] of a.bandwidth) {
@@ -205,23 +233,14 @@
                 lines.push("      <node id='" + id + "' bandwidth='" +
                            (key in edits ? edits[key] : value) + "'/>");
             }
-            for (const m of bwMonitors)
+            for (const m of own) {
                 lines.push("      <monitor vcpus='" + vcpuList(m.vcpus) + "'/>");
+                placed.add(m);
+            }
             lines.push("    </memorytune>");
         });
         lines.push("  </cputune>", "</domain>");
         return lines.join("\n") + "\n";
-    }
-
-    // The names of a domain's bandwidth monitors from GetStats' keys
-    // (memory.bandwidth.monitor.<i>.name), as cockpit.dbus decodes a{sv}.
-    function bandwidthMonitorNames(stats) {
-        const names = [];
-        for (const key of Object.keys(stats)) {
-            if (/^memory\.bandwidth\.monitor\.\d+\.name$/.test(key))
-                names.push(stats[key].v);
-        }
-        return names;
     }
 
     // A fixed-length history of samples, oldest first: each a timestamp (µs) and, per series
@@ -286,8 +305,9 @@
         formatBytes,
         formatRate,
         vcpuList,
+        monitorKind,
+        kindsFromStats,
         definition,
-        bandwidthMonitorNames,
         History,
         stackedBands,
     };

@@ -38,6 +38,7 @@
         renderTimer: null,
         dirty: new Set(),
         editing: null,
+        kinds: new Map(), // monitor path -> "cache" or "bandwidth", once its values told
     };
 
     // ---- DOM helpers ---------------------------------------------------------------------
@@ -155,6 +156,7 @@
         page.subscriptions = [];
         page.manager = null;
         page.objects = new Map();
+        page.kinds = new Map();
         page.layout = null;
         page.layoutError = null;
         page.occupancy.clear();
@@ -171,7 +173,7 @@
         clearState();
         setStatus("checking", "resctrld is not on the system bus.");
         const generation = page.generation;
-        cockpit.dbus(null, { bus: "system" })
+        cockpit.dbus("org.freedesktop.DBus", { bus: "system" })
                 .call("/org/freedesktop/DBus", "org.freedesktop.DBus", "ListActivatableNames", [])
                 .then(([names]) => {
                     if (generation !== page.generation)
@@ -339,30 +341,35 @@
                     .filter(a => a.Group !== undefined);
             const monitors = (d.Monitors || []).map(p => ({ path: p, ...(page.objects.get(p) || {})[MONITOR] }))
                     .filter(m => m.Name !== undefined)
-                    .map(m => ({ ...m, name: m.Name, vcpus: m.Vcpus || [] }));
-            const chosen = M.disjointMonitors(monitors);
-            const cacheIds = new Set();
-            for (const m of monitors) {
-                Object.keys(m.CacheOccupancy || {}).forEach(id => cacheIds.add(id));
-                Object.keys(m.CounterStates || {}).forEach(id => cacheIds.add(id));
-            }
-            const ids = Array.from(cacheIds).sort((a, b) => a - b);
+                    .map(m => ({ ...m, name: m.Name, vcpus: m.Vcpus || [], kind: kindOf(m) }));
+            const cacheMonitors = M.disjointMonitors(monitors.filter(m => m.kind !== "bandwidth"));
+            const bandwidthMonitors = M.disjointMonitors(monitors.filter(m => m.kind === "bandwidth"));
+            const idsOf = (list, maps) => {
+                const ids = new Set();
+                for (const m of list)
+                    for (const map of maps)
+                        Object.keys(m[map] || {}).forEach(id => ids.add(id));
+                return Array.from(ids).sort((a, b) => a - b);
+            };
+            const ids = idsOf(cacheMonitors, ["CacheOccupancy", "CounterStates"]);
+            const bwIds = idsOf(bandwidthMonitors, ["MemoryBandwidthTotal", "CounterStates"]);
             const occupancy = {};
             const bwTotal = {};
             const bwLocal = {};
-            for (const id of ids) {
-                occupancy[id] = M.sumOnCache(chosen, id, "CacheOccupancy", "CounterStates");
-                bwTotal[id] = M.sumOnCache(chosen, id, "MemoryBandwidthTotal", "CounterStates");
-                bwLocal[id] = M.sumOnCache(chosen, id, "MemoryBandwidthLocal", "CounterStates");
+            for (const id of ids)
+                occupancy[id] = M.sumOnCache(cacheMonitors, id, "CacheOccupancy", "CounterStates");
+            for (const id of bwIds) {
+                bwTotal[id] = M.sumOnCache(bandwidthMonitors, id, "MemoryBandwidthTotal", "CounterStates");
+                bwLocal[id] = M.sumOnCache(bandwidthMonitors, id, "MemoryBandwidthLocal", "CounterStates");
             }
-            const total = parts => {
+            const total = (parts, keys) => {
                 let sum = 0;
-                for (const id of ids) {
+                for (const id of keys) {
                     if (parts[id].state)
                         return parts[id];
                     sum += parts[id].value;
                 }
-                return ids.length ? { value: sum } : { state: "none" };
+                return keys.length ? { value: sum } : { state: "none" };
             };
             let allocated = 0;
             for (const a of allocations)
@@ -378,13 +385,21 @@
                 monitors,
                 ids,
                 occupancy,
-                occupancyTotal: total(occupancy),
-                bandwidthTotal: total(bwTotal),
-                bandwidthLocal: total(bwLocal),
+                occupancyTotal: total(occupancy, ids),
+                bandwidthTotal: total(bwTotal, bwIds),
+                bandwidthLocal: total(bwLocal, bwIds),
                 allocated,
             });
         }
         return vms;
+    }
+
+    // A monitor keeps the kind its values showed once, through ticks where none reads.
+    function kindOf(m) {
+        const kind = M.monitorKind(m);
+        if (kind)
+            page.kinds.set(m.path, kind);
+        return page.kinds.get(m.path);
     }
 
     function sortValue(vm, key) {
@@ -561,16 +576,25 @@
         }
         const occupancy = vm.ids.map(id => valueSpan("occ", { "data-cache-id": id }, vm.occupancy[id],
             v => "#" + id + " " + M.formatBytes(v)));
-        const perMonitor = vm.monitors.map(m => el("div", { class: "monitor", "data-monitor": m.name }, [
-            el("span", { class: "monitor-name", text: m.name }),
-            ...vm.ids.map(id => {
-                const state = (m.CounterStates || {})[id];
-                const value = (m.CacheOccupancy || {})[id];
-                const part = state && state !== "ok" ? { state } : value !== undefined ? { value } : { state: "none" };
-                return valueSpan("mon-occ", { "data-monitor": m.name, "data-cache-id": id }, part,
-                    v => "#" + id + " " + M.formatBytes(v));
-            }),
-        ]));
+        const perMonitor = vm.monitors.map(m => {
+            const states = m.CounterStates || {};
+            const part = (values, id) => {
+                const state = states[id];
+                const value = (m[values] || {})[id];
+                return state && state !== "ok" ? { state } : value !== undefined ? { value } : { state: "none" };
+            };
+            const ids = Object.keys({ ...states, ...(m.kind === "bandwidth" ? m.MemoryBandwidthTotal : m.CacheOccupancy) })
+                    .sort((a, b) => a - b);
+            const cells = m.kind === "bandwidth"
+                ? ids.map(id => valueSpan("mon-bw", { "data-monitor": m.name, "data-cache-id": id },
+                    part("MemoryBandwidthTotal", id), v => "#" + id + " " + M.formatRate(v)))
+                : ids.map(id => valueSpan("mon-occ", { "data-monitor": m.name, "data-cache-id": id },
+                    part("CacheOccupancy", id), v => "#" + id + " " + M.formatBytes(v)));
+            return el("div", { class: "monitor", "data-monitor": m.name, "data-kind": m.kind || "unknown" }, [
+                el("span", { class: "monitor-name", text: m.name + (m.kind === "bandwidth" ? " (bandwidth)" : "") }),
+                ...cells,
+            ]);
+        });
         const bandwidth = [
             valueSpan("bw-local", {}, vm.bandwidthLocal, M.formatRate), " / ",
             valueSpan("bw-total", {}, vm.bandwidthTotal, M.formatRate),
@@ -756,8 +780,9 @@
         const allocations = vm.allocations.map(a => ({ vcpus: a.Vcpus || [], caches: a.Caches || [], bandwidth: a.MemoryBandwidth || [] }));
         call(ROOT, MANAGER, "GetStats", [vm.name])
                 .then(([stats]) => {
-                    const text = M.definition({ name: vm.name, uuid: vm.uuid }, allocations, vm.monitors,
-                                              M.bandwidthMonitorNames(stats), edits);
+                    const kindByName = M.kindsFromStats(stats);
+                    const monitors = vm.monitors.map(m => ({ name: m.name, vcpus: m.vcpus, kind: m.kind || kindByName(m.name) }));
+                    const text = M.definition({ name: vm.name, uuid: vm.uuid }, allocations, monitors, edits);
                     return call(ROOT, MANAGER, "UpdateDomain", [text]);
                 })
                 .then(() => $("edit-dialog").close())

@@ -175,7 +175,9 @@ class Stack:
         result = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30)
         if result.returncode != 0:
             raise RuntimeError(f"busctl {' '.join(args)}: {result.stderr.strip()}")
-        return json.loads(result.stdout) if json_out else result.stdout
+        if json_out:
+            return json.loads(result.stdout) if result.stdout.strip() else None
+        return result.stdout
 
     def manager(self, method, signature, *args):
         return self.busctl("call", "org.resctrld1", "/org/resctrld1", "org.resctrld1.Manager",
