@@ -113,7 +113,7 @@ class Stack:
         wait_until(f"'{text}' in {name}.log", found, timeout)
 
     def _start_sim(self, profile, kernel):
-        self.spawn("sim", [self.paths["sim"], "--profile", profile, "--kernel", kernel,
+        self.sim = self.spawn("sim", [self.paths["sim"], "--profile", profile, "--kernel", kernel,
                            "--sysfs", os.path.join(self.dir, "sys"), "--control", self.control,
                            self.resctrl])
         self.wait_log("sim", "ready")
@@ -155,6 +155,11 @@ class Stack:
         self.daemon.send_signal(signal.SIGTERM)
         self.daemon.wait(timeout=15)
         self.daemon = None
+
+    def stop_sim(self):
+        """SIGTERM: the simulator unmounts resctrl and exits, as an umount on a host."""
+        self.sim.send_signal(signal.SIGTERM)
+        self.sim.wait(timeout=15)
 
     def fake_vm(self, vcpus):
         name = f"vm-process-{len(self.children)}"

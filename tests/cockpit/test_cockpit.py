@@ -374,6 +374,21 @@ def scenario_read_only(s, driver, outdir):
     return f"nobody's page is read-only; its StopDomain was refused ({error})"
 
 
+def scenario_unmounted(s, driver, outdir):
+    page = Page(driver, s.cockpits["root"], outdir)
+    page.open()
+    page.wait_status("running")
+    s.stop_sim()
+    page.wait_status("not-mounted", 10)
+    assert "resctrl is not mounted" in page.js("return document.getElementById('status').textContent")
+    page.wait("the way map replaced by a note", """
+        return document.querySelectorAll('table.waymap').length === 0
+            && document.getElementById('host-mounted').textContent.startsWith('not mounted')""",
+              TWO_TICKS)
+    page.screenshot("not-mounted")
+    return "resctrl unmounted under the daemon shown as not mounted"
+
+
 def browser_errors(driver):
     """Console errors of the page (a missing favicon is the browser's, not the page's)."""
     return [e for e in driver.get_log("browser")
@@ -417,6 +432,8 @@ def main():
             ("no console errors (administrator)", lambda: _no_errors(driver)),
             ("read-only view", lambda: scenario_read_only(s, driver, outdir)),
             ("no console errors (read-only)", lambda: _no_errors(driver)),
+            ("resctrl unmounted", lambda: scenario_unmounted(s, driver, outdir)),
+            ("no console errors (not mounted)", lambda: _no_errors(driver)),
         ]
         for name, step in steps:
             started = time.monotonic()
