@@ -8,12 +8,12 @@
 # meson passes the build directory and the configured directories in the environment:
 # RESCTRLD_BUILD_DIR, RESCTRLD_SOURCE_DIR, RESCTRLD_PREFIX and RESCTRLD_{SBIN,SYSCONF,DATA,MAN}DIR
 # (absolute, as the build was configured), and the options as RESCTRLD_INSTALL_{MAN,SYSTEMD,
-# LIBVIRT_HOOK} (true or false).
+# LIBVIRT_HOOK,COCKPIT} (true or false).
 set -euo pipefail
 
 for var in RESCTRLD_BUILD_DIR RESCTRLD_SOURCE_DIR RESCTRLD_PREFIX RESCTRLD_SBINDIR \
     RESCTRLD_SYSCONFDIR RESCTRLD_DATADIR RESCTRLD_MANDIR RESCTRLD_INSTALL_MAN \
-    RESCTRLD_INSTALL_SYSTEMD RESCTRLD_INSTALL_LIBVIRT_HOOK; do
+    RESCTRLD_INSTALL_SYSTEMD RESCTRLD_INSTALL_LIBVIRT_HOOK RESCTRLD_INSTALL_COCKPIT; do
     if [[ -z "${!var:-}" ]]; then
         echo "check-install: $var is not set (run this through meson test)" >&2
         exit 2
@@ -109,6 +109,16 @@ absent() {
         fail "$1 is off but ${found#"$destdir"} is installed"
     fi
 }
+
+# The Cockpit page, as Cockpit looks for packages: <datadir>/cockpit/<name>/manifest.json.
+if [[ $RESCTRLD_INSTALL_COCKPIT == true ]]; then
+    for file in manifest.json index.html resctrld.js model.js resctrld.css; do
+        expect file "$RESCTRLD_DATADIR/cockpit/resctrld/$file"
+        same "$RESCTRLD_DATADIR/cockpit/resctrld/$file" "cockpit/$file"
+    done
+else
+    absent "Cockpit page (-Dcockpit=false)" '*/cockpit/resctrld*'
+fi
 
 # The man pages are installed and format without a warning.
 if [[ $RESCTRLD_INSTALL_MAN == true ]]; then

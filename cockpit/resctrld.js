@@ -1,0 +1,830 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The Cockpit page: talks only to resctrld over the system bus. One state (the Manager's
+// properties, every object the ObjectManager reports, the last GetLayout, the sample history),
+// filled when the daemon's name appears, kept current by signals, and dropped when it goes; the
+// DOM is redrawn from it.
+(function () {
+    "use strict";
+
+    const M = window.ResctrldModel;
+    const BUS_NAME = "org.resctrld1";
+    const ROOT = "/org/resctrld1";
+    const MANAGER = "org.resctrld1.Manager";
+    const DOMAIN = "org.resctrld1.Domain";
+    const ALLOCATION = "org.resctrld1.Allocation";
+    const MONITOR = "org.resctrld1.Monitor";
+    const PROPERTIES = "org.freedesktop.DBus.Properties";
+    const OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager";
+    const HISTORY_SAMPLES = 300;
+    const PALETTE = ["#0066cc", "#4cb140", "#f4c145", "#8f4700", "#009596", "#5752d1",
+        "#ec7a08", "#7cc674", "#a30000", "#2b9af3", "#c46100",
+        "#38812f", "#8481dd", "#73c5c5", "#f0ab00", "#470000"];
+
+    const page = {
+        client: null,
+        generation: 0,
+        subscriptions: [],
+        owner: undefined,
+        manager: null,
+        objects: new Map(), // path -> {interface -> {property -> value}}
+        layout: null,
+        layoutError: null,
+        layoutPending: false,
+        layoutInFlight: false,
+        occupancy: new M.History(HISTORY_SAMPLES), // "vm|cacheId" -> value or state
+        bandwidth: new M.History(HISTORY_SAMPLES), // "vm" -> total bytes/s or state
+        admin: null,
+        sort: { key: "name", direction: 1 },
+        renderTimer: null,
+        dirty: new Set(),
+        editing: null,
+        kinds: new Map(), // monitor path -> "cache" or "bandwidth", once its values told
+    };
+
+    // ---- DOM helpers ---------------------------------------------------------------------
+
+    function $(id) {
+        return document.getElementById(id);
+    }
+
+    function el(tag, attributes, children) {
+        const node = tag.startsWith("svg:")
+            ? document.createElementNS("http://www.w3.org/2000/svg", tag.slice(4))
+            : document.createElement(tag);
+        for (const [key, value] of Object.entries(attributes || {})) {
+            if (value === undefined || value === null)
+                continue;
+            if (key === "text")
+                node.textContent = value;
+            else if (key === "colour")
+                node.style.backgroundColor = value;
+            else
+                node.setAttribute(key, String(value));
+        }
+        for (const child of children || [])
+            node.append(child);
+        return node;
+    }
+
+    function colourOf(owner) {
+        if (owner.kind === "default")
+            return "#d2d2d2";
+        if (owner.kind === "foreign")
+            return "#3c3f42";
+        let hash = 0;
+        for (const c of owner.name)
+            hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+        return PALETTE[hash % PALETTE.length];
+    }
+
+    function ownerLabel(owner, group) {
+        if (owner.kind === "default")
+            return "default group";
+        if (owner.kind === "foreign")
+            return "foreign: " + group;
+        return owner.name;
+    }
+
+    function schedule(part) {
+        page.dirty.add(part);
+        if (page.renderTimer === null)
+            page.renderTimer = window.setTimeout(render, 50);
+    }
+
+    function render() {
+        page.renderTimer = null;
+        const dirty = page.dirty;
+        page.dirty = new Set();
+        if (dirty.has("host"))
+            renderHost();
+        if (dirty.has("layout"))
+            renderLayout();
+        if (dirty.has("vms"))
+            renderVms();
+        if (dirty.has("charts"))
+            renderCharts();
+    }
+
+    // ---- state from the bus ----------------------------------------------------------------
+
+    function unwrap(properties) {
+        const out = {};
+        for (const [name, variant] of Object.entries(properties || {}))
+            out[name] = variant && variant.v !== undefined ? variant.v : variant;
+        return out;
+    }
+
+    function setStatus(state, text) {
+        const status = $("status");
+        status.dataset.state = state;
+        status.textContent = text;
+        document.body.dataset.state = state;
+    }
+
+    function call(path, iface, method, args) {
+        return page.client.call(path, iface, method, args);
+    }
+
+    function connectBus() {
+        const client = cockpit.dbus(BUS_NAME, { bus: "system", superuser: "try" });
+        page.client = client;
+        client.addEventListener("owner", (event, owner) => {
+            if (owner === page.owner)
+                return;
+            page.owner = owner;
+            if (owner)
+                load();
+            else
+                lost();
+        });
+        client.addEventListener("close", (event, options) => {
+            if (page.client !== client)
+                return;
+            page.client = null;
+            page.owner = undefined;
+            clearState();
+            setStatus("error", "The connection to the system bus closed: " +
+                      cockpit.message(options) + ". Reload the page to try again.");
+            scheduleAll();
+        });
+    }
+
+    function clearState() {
+        page.generation++;
+        for (const s of page.subscriptions)
+            s.remove();
+        page.subscriptions = [];
+        page.manager = null;
+        page.objects = new Map();
+        page.kinds = new Map();
+        page.layout = null;
+        page.layoutError = null;
+        page.occupancy.clear();
+        page.bandwidth.clear();
+    }
+
+    function scheduleAll() {
+        ["host", "layout", "vms", "charts"].forEach(schedule);
+    }
+
+    // The daemon's name has no owner: tell "not running" from "not installed" by whether the bus
+    // could start it (an activation file names it).
+    function lost() {
+        clearState();
+        setStatus("checking", "resctrld is not on the system bus.");
+        const generation = page.generation;
+        cockpit.dbus("org.freedesktop.DBus", { bus: "system" })
+                .call("/org/freedesktop/DBus", "org.freedesktop.DBus", "ListActivatableNames", [])
+                .then(([names]) => {
+                    if (generation !== page.generation)
+                        return;
+                    if (names.includes(BUS_NAME))
+                        setStatus("not-running", "resctrld is not running. Start it with " +
+                                  "“systemctl start resctrld”; this page follows it once it runs.");
+                    else
+                        setStatus("not-installed", "resctrld is not installed on this host " +
+                                  "(no D-Bus service org.resctrld1). Install the resctrld package.");
+                })
+                .catch(error => {
+                    if (generation === page.generation)
+                        setStatus("not-running", "resctrld is not running (" + error.message + ").");
+                });
+        scheduleAll();
+    }
+
+    function subscribe(match, handler) {
+        page.subscriptions.push(page.client.subscribe(match, handler));
+    }
+
+    function load() {
+        clearState();
+        const generation = page.generation;
+        setStatus("connecting", "Reading resctrld's state…");
+        const current = () => generation === page.generation;
+
+        subscribe({ path_namespace: ROOT, interface: PROPERTIES, member: "PropertiesChanged" },
+                  (path, iface, signal, [changedIface, changed]) => {
+                      if (current())
+                          propertiesChanged(path, changedIface, unwrap(changed));
+                  });
+        subscribe({ path: ROOT, interface: OBJECT_MANAGER, member: "InterfacesAdded" },
+                  (path, iface, signal, [objectPath, interfaces]) => {
+                      if (current())
+                          interfacesAdded(objectPath, interfaces);
+                  });
+        subscribe({ path: ROOT, interface: OBJECT_MANAGER, member: "InterfacesRemoved" },
+                  (path, iface, signal, [objectPath, interfaces]) => {
+                      if (current())
+                          interfacesRemoved(objectPath, interfaces);
+                  });
+        subscribe({ path: ROOT, interface: MANAGER, member: "Sampled" },
+                  (path, iface, signal, [timestamp, occupancy]) => {
+                      if (current())
+                          sampled(timestamp, occupancy);
+                  });
+        subscribe({ path: ROOT, interface: MANAGER, member: "LayoutChanged" }, () => {
+            if (current())
+                refreshLayout();
+        });
+
+        Promise.all([
+            call(ROOT, PROPERTIES, "GetAll", [MANAGER]),
+            call(ROOT, OBJECT_MANAGER, "GetManagedObjects", []),
+        ]).then(([[manager], [objects]]) => {
+            if (!current())
+                return;
+            page.manager = unwrap(manager);
+            for (const [path, interfaces] of Object.entries(objects))
+                interfacesAdded(path, interfaces);
+            updateStatus();
+            refreshLayout();
+            scheduleAll();
+        }).catch(error => {
+            if (current())
+                setStatus("error", "resctrld did not answer: " + error.message);
+        });
+    }
+
+    function updateStatus() {
+        if (!page.manager)
+            return;
+        if (page.manager.Mounted)
+            setStatus("running", "resctrld " + page.manager.Version + " manages " +
+                      page.manager.ResctrlRoot + ".");
+        else
+            setStatus("not-mounted", "resctrl is not mounted at " + page.manager.ResctrlRoot +
+                      ": nothing can be allocated or monitored. Mount it (“mount -t resctrl " +
+                      "resctrl /sys/fs/resctrl”, or enable sys-fs-resctrl.mount); resctrld " +
+                      "notices the mount by itself.");
+    }
+
+    function interfacesAdded(path, interfaces) {
+        const entry = page.objects.get(path) || {};
+        for (const [iface, properties] of Object.entries(interfaces))
+            entry[iface] = unwrap(properties);
+        page.objects.set(path, entry);
+        schedule("vms");
+    }
+
+    function interfacesRemoved(path, interfaces) {
+        const entry = page.objects.get(path);
+        if (!entry)
+            return;
+        for (const iface of interfaces)
+            delete entry[iface];
+        if (!entry[DOMAIN] && !entry[ALLOCATION] && !entry[MONITOR])
+            page.objects.delete(path);
+        schedule("vms");
+    }
+
+    function propertiesChanged(path, iface, changed) {
+        if (path === ROOT && iface === MANAGER) {
+            const wasMounted = page.manager && page.manager.Mounted;
+            Object.assign(page.manager, changed);
+            updateStatus();
+            if ("Mounted" in changed && changed.Mounted !== wasMounted)
+                refreshLayout();
+            schedule("host");
+            return;
+        }
+        const entry = page.objects.get(path);
+        if (!entry || !entry[iface])
+            return;
+        Object.assign(entry[iface], changed);
+        schedule("vms");
+    }
+
+    // GetLayout on LayoutChanged: one call at a time; changes meanwhile ask for one more.
+    function refreshLayout() {
+        if (page.layoutInFlight) {
+            page.layoutPending = true;
+            return;
+        }
+        const generation = page.generation;
+        if (!page.manager || !page.manager.Mounted) {
+            page.layout = null;
+            page.layoutError = null;
+            schedule("layout");
+            return;
+        }
+        page.layoutInFlight = true;
+        call(ROOT, MANAGER, "GetLayout", []).then(([caches, bandwidth]) => {
+            if (generation !== page.generation)
+                return;
+            page.layout = { caches: M.wayMaps(caches), bandwidth: M.bandwidthCaps(bandwidth) };
+            page.layoutError = null;
+        }).catch(error => {
+            if (generation !== page.generation)
+                return;
+            page.layout = null;
+            page.layoutError = error.message;
+        }).finally(() => {
+            page.layoutInFlight = false;
+            schedule("layout");
+            schedule("vms");
+            if (page.layoutPending) {
+                page.layoutPending = false;
+                refreshLayout();
+            }
+        });
+    }
+
+    // ---- the VMs as the table and charts use them ------------------------------------------
+
+    function vmModels() {
+        const vms = [];
+        for (const [path, entry] of page.objects) {
+            const d = entry[DOMAIN];
+            if (!d)
+                continue;
+            const allocations = (d.Allocations || []).map(p => ({ path: p, ...(page.objects.get(p) || {})[ALLOCATION] }))
+                    .filter(a => a.Group !== undefined);
+            const monitors = (d.Monitors || []).map(p => ({ path: p, ...(page.objects.get(p) || {})[MONITOR] }))
+                    .filter(m => m.Name !== undefined)
+                    .map(m => ({ ...m, name: m.Name, vcpus: m.Vcpus || [], kind: kindOf(m) }));
+            const cacheMonitors = M.disjointMonitors(monitors.filter(m => m.kind !== "bandwidth"));
+            const bandwidthMonitors = M.disjointMonitors(monitors.filter(m => m.kind === "bandwidth"));
+            const idsOf = (list, maps) => {
+                const ids = new Set();
+                for (const m of list)
+                    for (const map of maps)
+                        Object.keys(m[map] || {}).forEach(id => ids.add(id));
+                return Array.from(ids).sort((a, b) => a - b);
+            };
+            const ids = idsOf(cacheMonitors, ["CacheOccupancy", "CounterStates"]);
+            const bwIds = idsOf(bandwidthMonitors, ["MemoryBandwidthTotal", "CounterStates"]);
+            const occupancy = {};
+            const bwTotal = {};
+            const bwLocal = {};
+            for (const id of ids)
+                occupancy[id] = M.sumOnCache(cacheMonitors, id, "CacheOccupancy", "CounterStates");
+            for (const id of bwIds) {
+                bwTotal[id] = M.sumOnCache(bandwidthMonitors, id, "MemoryBandwidthTotal", "CounterStates");
+                bwLocal[id] = M.sumOnCache(bandwidthMonitors, id, "MemoryBandwidthLocal", "CounterStates");
+            }
+            const total = (parts, keys) => {
+                let sum = 0;
+                for (const id of keys) {
+                    if (parts[id].state)
+                        return parts[id];
+                    sum += parts[id].value;
+                }
+                return keys.length ? { value: sum } : { state: "none" };
+            };
+            let allocated = 0;
+            for (const a of allocations)
+                for (const c of a.Caches || [])
+                    allocated += c[3];
+            vms.push({
+                path,
+                name: d.Name,
+                uuid: d.Uuid,
+                state: d.State,
+                vcpus: (d.VcpuThreads || []).length,
+                allocations,
+                monitors,
+                ids,
+                occupancy,
+                occupancyTotal: total(occupancy, ids),
+                bandwidthTotal: total(bwTotal, bwIds),
+                bandwidthLocal: total(bwLocal, bwIds),
+                allocated,
+            });
+        }
+        return vms;
+    }
+
+    // A monitor keeps the kind its values showed once, through ticks where none reads.
+    function kindOf(m) {
+        const kind = M.monitorKind(m);
+        if (kind)
+            page.kinds.set(m.path, kind);
+        return page.kinds.get(m.path);
+    }
+
+    function sortValue(vm, key) {
+        switch (key) {
+        case "state": return vm.state;
+        case "vcpus": return vm.vcpus;
+        case "allocated": return vm.allocated;
+        case "occupancy": return vm.occupancyTotal.value ?? -1;
+        case "bandwidth": return vm.bandwidthTotal.value ?? -1;
+        default: return vm.name;
+        }
+    }
+
+    function sampled(timestamp, occupancy) {
+        // The signal carries every monitor's occupancy; it replaces the last property values
+        // (a cache id missing from it has no value this tick).
+        for (const [path, values] of Object.entries(occupancy)) {
+            const entry = page.objects.get(path);
+            if (entry && entry[MONITOR])
+                entry[MONITOR].CacheOccupancy = values;
+        }
+        const occupancyPoints = {};
+        const bandwidthPoints = {};
+        for (const vm of vmModels()) {
+            for (const id of vm.ids)
+                occupancyPoints[vm.name + "|" + id] = vm.occupancy[id];
+            bandwidthPoints[vm.name] = vm.bandwidthTotal;
+        }
+        page.occupancy.push(timestamp, occupancyPoints);
+        page.bandwidth.push(timestamp, bandwidthPoints);
+        schedule("vms");
+        schedule("charts");
+    }
+
+    // ---- rendering -------------------------------------------------------------------------
+
+    function renderHost() {
+        const m = page.manager;
+        const set = (id, text) => { $(id).textContent = text };
+        if (!m) {
+            ["host-mounted", "host-options", "host-closids", "host-rmids", "host-interval",
+                "host-version"].forEach(id => set(id, "—"));
+            return;
+        }
+        set("host-mounted", m.Mounted ? "mounted at " + m.ResctrlRoot : "not mounted (" + m.ResctrlRoot + ")");
+        set("host-options", m.Mounted ? ((m.MountOptions || []).join(", ") || "none") : "—");
+        set("host-closids", m.Mounted
+            ? (m.ClosidsTotal - m.ClosidsFree) + " used, " + m.ClosidsFree + " free of " + m.ClosidsTotal
+            : "—");
+        set("host-rmids", m.Mounted
+            ? (m.RmidsTotal - m.RmidsFree) + " used, " + m.RmidsFree + " free of " + m.RmidsTotal
+            : "—");
+        set("host-interval", m.SampleIntervalUSec
+            ? "every " + (m.SampleIntervalUSec / 1e6) + " s"
+            : "only on request");
+        set("host-version", m.Version);
+        $("host-closids").dataset.free = m.ClosidsFree;
+        $("host-rmids").dataset.free = m.RmidsFree;
+    }
+
+    function renderLayout() {
+        const maps = $("waymaps");
+        const caps = $("bwcaps");
+        const legend = $("layout-legend");
+        if (!page.layout) {
+            const text = page.layoutError
+                ? "The layout could not be read: " + page.layoutError
+                : (page.manager && page.manager.Mounted ? "Reading the layout…" : "No layout: resctrl is not available.");
+            maps.replaceChildren(el("p", { class: "empty", text }));
+            caps.replaceChildren();
+            legend.replaceChildren();
+            return;
+        }
+        maps.replaceChildren(...page.layout.caches.map(wayMapTable));
+        caps.replaceChildren(...page.layout.bandwidth.map(bandwidthTable));
+        legend.replaceChildren(
+            el("span", { class: "mark shareable-mark", text: "S" }), " shareable with devices ",
+            el("span", { class: "mark io-mark", text: "IO" }), " I/O allocation");
+    }
+
+    function wayMapTable(map) {
+        const header = el("tr", {}, [el("th", { text: map.resource + " #" + map.id }),
+            ...map.shareable.map((shareable, i) => {
+                const way = map.ways - 1 - i;
+                const marks = [];
+                if (shareable)
+                    marks.push("S");
+                if (map.io[i])
+                    marks.push("IO");
+                return el("th", {
+                    class: "way-head" + (shareable ? " shareable" : "") + (map.io[i] ? " io" : ""),
+                    "data-way": way,
+                    title: "way " + way + (shareable ? ", shareable" : "") + (map.io[i] ? ", I/O" : ""),
+                    text: marks.length ? marks.join(" ") : String(way),
+                });
+            }),
+            el("th", { text: "Size" })]);
+        const rows = map.rows.map(row => el("tr", {
+            class: "owner-" + row.owner.kind,
+            "data-group": row.group,
+            "data-owner": row.owner.kind === "domain" ? "domain:" + row.owner.name : row.owner.kind,
+        }, [
+            el("th", { class: "group", title: row.group || "(root group)", text: ownerLabel(row.owner, row.group) }),
+            ...row.cells.map((held, i) => el("td", {
+                class: "way" + (held ? " held" : "") + (map.shareable[i] ? " shareable" : "") + (map.io[i] ? " io" : ""),
+                "data-way": map.ways - 1 - i,
+                "data-held": held ? "1" : "0",
+                colour: held ? colourOf(row.owner) : undefined,
+            })),
+            el("td", { class: "size", text: map.bytesPerWay ? M.formatBytes(row.bytes) : M.popcount(row.mask) + " ways" }),
+        ]));
+        return el("table", { class: "waymap", "data-resource": map.resource, "data-cache-id": map.id }, [
+            el("caption", {
+                text: map.resource + " cache " + map.id + ": " + map.ways + " ways" +
+                      (map.bytesPerWay ? " of " + M.formatBytes(map.bytesPerWay) : ""),
+            }),
+            el("thead", {}, [header]),
+            el("tbody", {}, rows),
+        ]);
+    }
+
+    function bandwidthTable(caps) {
+        const unit = caps.unit === "percent" ? "%" : " " + caps.unit;
+        return el("table", { class: "bwcap", "data-resource": caps.resource, "data-node": caps.id }, [
+            el("caption", { text: caps.resource + " node " + caps.id }),
+            el("tbody", {}, caps.rows.map(row => el("tr", {
+                "data-group": row.group,
+                "data-owner": row.owner.kind === "domain" ? "domain:" + row.owner.name : row.owner.kind,
+            }, [
+                el("th", {}, [el("span", { class: "swatch", colour: colourOf(row.owner) }),
+                    ownerLabel(row.owner, row.group)]),
+                el("td", { class: "value", "data-value": row.value, text: row.value + unit }),
+            ]))),
+        ]);
+    }
+
+    function valueSpan(cls, attributes, part, format) {
+        if (part.value !== undefined)
+            return el("span", { class: cls, ...attributes, "data-bytes": part.value, text: format(part.value) });
+        return el("span", { class: cls + " counter-state", ...attributes, "data-state": part.state,
+            text: part.state === "none" ? "—" : part.state });
+    }
+
+    function renderVms() {
+        const vms = vmModels();
+        const { key, direction } = page.sort;
+        vms.sort((a, b) => {
+            const x = sortValue(a, key);
+            const y = sortValue(b, key);
+            const order = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
+            return direction * (order || a.name.localeCompare(b.name));
+        });
+        document.querySelectorAll("#vm-table th.sortable").forEach(th => {
+            th.dataset.sorted = th.dataset.sort === key ? (direction > 0 ? "ascending" : "descending") : "";
+        });
+        $("vm-rows").replaceChildren(...vms.map(vmRow));
+        const empty = $("vm-empty");
+        empty.hidden = vms.length > 0;
+        empty.textContent = page.manager ? "No VM is tuned by resctrld." : "No data: resctrld is not available.";
+        $("vm-table").hidden = vms.length === 0;
+    }
+
+    function vmRow(vm) {
+        const allocated = [];
+        for (const a of vm.allocations) {
+            for (const [level, id, type, size] of a.Caches || []) {
+                const resource = "L" + level + (type === "code" ? "CODE" : type === "data" ? "DATA" : "");
+                allocated.push(el("span", { class: "alloc", "data-cache": resource + ":" + id, "data-bytes": size,
+                    text: resource + " #" + id + " " + M.formatBytes(size) }));
+            }
+            for (const [node, value] of a.MemoryBandwidth || [])
+                allocated.push(el("span", { class: "alloc-bw", "data-node": node, "data-value": value,
+                    text: "MB #" + node + " " + value }));
+        }
+        const occupancy = vm.ids.map(id => valueSpan("occ", { "data-cache-id": id }, vm.occupancy[id],
+            v => "#" + id + " " + M.formatBytes(v)));
+        const perMonitor = vm.monitors.map(m => {
+            const states = m.CounterStates || {};
+            const part = (values, id) => {
+                const state = states[id];
+                const value = (m[values] || {})[id];
+                return state && state !== "ok" ? { state } : value !== undefined ? { value } : { state: "none" };
+            };
+            const ids = Object.keys({ ...states, ...(m.kind === "bandwidth" ? m.MemoryBandwidthTotal : m.CacheOccupancy) })
+                    .sort((a, b) => a - b);
+            const cells = m.kind === "bandwidth"
+                ? ids.map(id => valueSpan("mon-bw", { "data-monitor": m.name, "data-cache-id": id },
+                    part("MemoryBandwidthTotal", id), v => "#" + id + " " + M.formatRate(v)))
+                : ids.map(id => valueSpan("mon-occ", { "data-monitor": m.name, "data-cache-id": id },
+                    part("CacheOccupancy", id), v => "#" + id + " " + M.formatBytes(v)));
+            return el("div", { class: "monitor", "data-monitor": m.name, "data-kind": m.kind || "unknown" }, [
+                el("span", { class: "monitor-name", text: m.name + (m.kind === "bandwidth" ? " (bandwidth)" : "") }),
+                ...cells,
+            ]);
+        });
+        const bandwidth = [
+            valueSpan("bw-local", {}, vm.bandwidthLocal, M.formatRate), " / ",
+            valueSpan("bw-total", {}, vm.bandwidthTotal, M.formatRate),
+        ];
+        const stateCell = [el("span", { class: "state-badge", text: vm.state })];
+        if (vm.state === "degraded")
+            stateCell.push(el("div", { class: "reason", text: degradedReason(vm) }));
+        const actions = [];
+        if (page.admin === true) {
+            actions.push(el("button", { type: "button", class: "edit", "data-domain": vm.name, text: "Edit" }));
+            actions.push(el("button", { type: "button", class: "stop danger", "data-domain": vm.name, text: "Stop tuning" }));
+        }
+        return el("tr", { "data-domain": vm.name, "data-state": vm.state, class: "vm state-" + vm.state }, [
+            el("td", { class: "name" }, [el("span", { class: "swatch", colour: colourOf({ kind: "domain", name: vm.name }) }), vm.name]),
+            el("td", { class: "state" }, stateCell),
+            el("td", { class: "vcpus", text: vm.vcpus }),
+            el("td", { class: "allocated" }, allocated.length ? allocated : ["monitoring only"]),
+            el("td", { class: "occupancy" }, [el("div", { class: "occ-total" }, occupancy), ...perMonitor]),
+            el("td", { class: "bandwidth" }, bandwidth),
+            el("td", { class: "actions" }, actions),
+        ]);
+    }
+
+    function degradedReason(vm) {
+        const missing = vm.allocations.filter(a => !a.Schemata).map(a => a.Group);
+        if (missing.length)
+            return "No schemata for " + missing.join(", ") + ": the group is missing or does not fit resctrl as mounted now.";
+        if (vm.vcpus === 0)
+            return "No vCPU thread is attached.";
+        return "A thread left its group, a group vanished, or the definition does not fit the " +
+               "mount; resctrld checks again every few seconds (its journal names which).";
+    }
+
+    // Charts: plain SVG, redrawn on every Sampled signal.
+    const CHART_W = 600;
+    const CHART_H = 150;
+
+    function chart(title, history, keys, colourFor, labelFor, mode, formatValue, dataName) {
+        const svg = el("svg:svg", { viewBox: "0 0 " + CHART_W + " " + CHART_H, class: "chart-svg",
+            width: CHART_W, height: CHART_H, role: "img", "aria-label": title });
+        const x = i => CHART_W * (i + HISTORY_SAMPLES - history.samples.length) / (HISTORY_SAMPLES - 1);
+        let max;
+        let bands;
+        if (mode === "stacked") {
+            ({ bands, max } = M.stackedBands(history, keys));
+        } else {
+            bands = {};
+            max = 0;
+            for (const key of keys) {
+                const runs = [];
+                let run = null;
+                history.samples.forEach((s, i) => {
+                    const p = s.points[key];
+                    if (p && p.value !== undefined) {
+                        if (!run)
+                            runs.push(run = []);
+                        run.push([i, 0, p.value]);
+                        max = Math.max(max, p.value);
+                    } else {
+                        run = null;
+                    }
+                });
+                bands[key] = runs;
+            }
+        }
+        const scale = max > 0 ? (CHART_H - 10) / max : 0;
+        const y = v => CHART_H - v * scale;
+        for (const key of keys) {
+            for (const run of bands[key]) {
+                if (mode === "stacked") {
+                    const top = run.map(([i, , t]) => x(i).toFixed(1) + "," + y(t).toFixed(1));
+                    const bottom = run.slice().reverse().map(([i, b]) => x(i).toFixed(1) + "," + y(b).toFixed(1));
+                    if (run.length === 1)
+                        svg.append(el("svg:rect", { x: x(run[0][0]) - 1, y: y(run[0][2]), width: 2,
+                            height: Math.max(0, y(run[0][1]) - y(run[0][2])), fill: colourFor(key) }));
+                    else
+                        svg.append(el("svg:polygon", { points: top.concat(bottom).join(" "), fill: colourFor(key),
+                            "fill-opacity": "0.8", "data-series": key }));
+                } else {
+                    svg.append(el("svg:polyline", { points: run.map(([i, , t]) => x(i).toFixed(1) + "," + y(t).toFixed(1)).join(" "),
+                        fill: "none", stroke: colourFor(key), "stroke-width": "2", "data-series": key }));
+                }
+            }
+        }
+        const last = history.samples.length ? history.samples[history.samples.length - 1] : null;
+        const legend = el("ul", { class: "chart-legend" }, keys.map(key => {
+            const p = last ? last.points[key] : undefined;
+            const item = el("li", { "data-series": key }, [el("span", { class: "swatch", colour: colourFor(key) }), labelFor(key) + ": "]);
+            if (p && p.value !== undefined) {
+                item.append(el("span", { class: "legend-value", "data-bytes": p.value, text: formatValue(p.value) }));
+            } else {
+                const state = p ? p.state : "no sample";
+                item.append(el("span", { class: "legend-value counter-state", "data-state": state,
+                    text: state === "none" ? "no value" : state }));
+            }
+            return item;
+        }));
+        return el("figure", { class: "chart", "data-chart": dataName }, [
+            el("figcaption", { text: title + (max > 0 ? " (scale: " + formatValue(max) + ")" : "") }),
+            svg, legend,
+        ]);
+    }
+
+    function renderCharts() {
+        const occKeys = page.occupancy.keys();
+        const ids = Array.from(new Set(occKeys.map(k => k.split("|")[1]))).sort((a, b) => a - b);
+        const vmColour = key => colourOf({ kind: "domain", name: key.split("|")[0] });
+        $("occupancy-charts").replaceChildren(...ids.map(id => chart(
+            "L3 occupancy on cache " + id + ", stacked per VM", page.occupancy,
+            occKeys.filter(k => k.split("|")[1] === id), vmColour, k => k.split("|")[0], "stacked",
+            M.formatBytes, "occupancy-" + id)));
+        const bwKeys = page.bandwidth.keys().filter(k =>
+            page.bandwidth.samples.some(s => s.points[k] && s.points[k].state !== "none"));
+        $("bandwidth-chart").replaceChildren(bwKeys.length
+            ? chart("Memory bandwidth per VM (total)", page.bandwidth, bwKeys, vmColour, k => k, "lines",
+                M.formatRate, "bandwidth")
+            : el("p", { class: "empty", text: page.occupancy.samples.length ? "No memory-bandwidth counters." : "Waiting for the first sample…" }));
+    }
+
+    // ---- actions ---------------------------------------------------------------------------
+
+    function showError(node, error) {
+        node.hidden = false;
+        node.dataset.errorName = error.name || "";
+        node.textContent = error.message || String(error);
+    }
+
+    function openStop(name) {
+        $("stop-name").textContent = name;
+        $("stop-error").hidden = true;
+        $("stop-dialog").dataset.domain = name;
+        $("stop-dialog").showModal();
+    }
+
+    function confirmStop() {
+        const name = $("stop-dialog").dataset.domain;
+        const button = $("stop-confirm");
+        button.disabled = true;
+        call(ROOT, MANAGER, "StopDomain", [name])
+                .then(() => $("stop-dialog").close())
+                .catch(error => showError($("stop-error"), error))
+                .finally(() => { button.disabled = false });
+    }
+
+    function openEdit(name) {
+        const vm = vmModels().find(v => v.name === name);
+        if (!vm)
+            return;
+        page.editing = vm;
+        $("edit-name").textContent = name;
+        $("edit-error").hidden = true;
+        const fields = [];
+        vm.allocations.forEach((a, n) => {
+            fields.push(el("h4", { text: "vCPUs " + M.vcpuList(a.Vcpus || []) + " (" + a.Group + ")" }));
+            for (const [level, id, type, size] of a.Caches || []) {
+                const key = "alloc/" + n + "/cache/" + level + "/" + id + "/" + type;
+                fields.push(el("label", {}, ["L" + level + " cache " + id + (type === "both" ? "" : " " + type) + " (MiB) ",
+                    el("input", { type: "number", min: "0", step: "any", "data-key": key, "data-kind": "cache",
+                        value: String(+(size / M.MiB).toFixed(4)) })]));
+            }
+            for (const [node, value] of a.MemoryBandwidth || []) {
+                const key = "alloc/" + n + "/node/" + node;
+                fields.push(el("label", {}, ["Memory bandwidth node " + node + " ",
+                    el("input", { type: "number", min: "0", step: "1", "data-key": key, "data-kind": "node",
+                        value: String(value) })]));
+            }
+        });
+        if (fields.length === 0)
+            fields.push(el("p", { text: "This VM is only monitored: it has no allocation to change." }));
+        $("edit-fields").replaceChildren(...fields);
+        $("edit-dialog").showModal();
+    }
+
+    function saveEdit() {
+        const vm = page.editing;
+        const edits = {};
+        for (const input of $("edit-fields").querySelectorAll("input[data-key]")) {
+            const v = Number(input.value);
+            edits[input.dataset.key] = input.dataset.kind === "cache" ? Math.round(v * M.MiB) : Math.round(v);
+        }
+        const button = $("edit-save");
+        button.disabled = true;
+        const allocations = vm.allocations.map(a => ({ vcpus: a.Vcpus || [], caches: a.Caches || [], bandwidth: a.MemoryBandwidth || [] }));
+        call(ROOT, MANAGER, "GetStats", [vm.name])
+                .then(([stats]) => {
+                    const kindByName = M.kindsFromStats(stats);
+                    const monitors = vm.monitors.map(m => ({ name: m.name, vcpus: m.vcpus, kind: m.kind || kindByName(m.name) }));
+                    const text = M.definition({ name: vm.name, uuid: vm.uuid }, allocations, monitors, edits);
+                    return call(ROOT, MANAGER, "UpdateDomain", [text]);
+                })
+                .then(() => $("edit-dialog").close())
+                .catch(error => showError($("edit-error"), error))
+                .finally(() => { button.disabled = false });
+    }
+
+    function setAdmin(allowed) {
+        page.admin = allowed;
+        const access = $("access");
+        access.dataset.admin = allowed === true ? "yes" : allowed === false ? "no" : "unknown";
+        access.textContent = allowed === true
+            ? "Administrative access: you can stop and change tuning."
+            : allowed === false ? "Read-only: changing tuning needs administrative access." : "";
+        schedule("vms");
+    }
+
+    function init() {
+        $("vm-table").addEventListener("click", event => {
+            const target = event.target;
+            if (target.matches("th.sortable")) {
+                const key = target.dataset.sort;
+                page.sort = { key, direction: page.sort.key === key ? -page.sort.direction : 1 };
+                schedule("vms");
+            } else if (target.matches("button.stop")) {
+                openStop(target.dataset.domain);
+            } else if (target.matches("button.edit")) {
+                openEdit(target.dataset.domain);
+            }
+        });
+        $("stop-confirm").addEventListener("click", confirmStop);
+        $("stop-cancel").addEventListener("click", () => $("stop-dialog").close());
+        $("edit-save").addEventListener("click", saveEdit);
+        $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
+
+        const permission = cockpit.permission({ admin: true });
+        permission.addEventListener("changed", () => setAdmin(permission.allowed));
+        setAdmin(permission.allowed);
+
+        scheduleAll();
+        connectBus();
+    }
+
+    document.addEventListener("DOMContentLoaded", init);
+})();

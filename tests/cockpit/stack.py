@@ -1,0 +1,276 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The real stack under the Cockpit page: resctrlfs-sim, a private dbus-daemon configured like
+Debian's system bus with resctrld's policy, resctrld on the simulator, fake hypervisors, and
+cockpit-ws with a local session whose bridge talks to that bus. Every process is a child of this
+one, tracked by its pid and ended by it; nothing is looked up or killed by name."""
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+SKIP = 77
+
+
+def wait_until(what, check, timeout=10.0, interval=0.05):
+    """Polls `check` until it returns something true: for state with no event of its own (a
+    line in a log file, a port, the page's DOM)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+SYSTEM_BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>{servicedir}</servicedir>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <include>{policy}</include>
+</busconfig>
+"""
+
+
+class Stack:
+    def __init__(self, paths, profile="skx-2s-l3cat", kernel="6.1"):
+        self.paths = paths
+        self.dir = tempfile.mkdtemp(prefix="resctrld-cockpit.", dir="/dev/shm")
+        os.chmod(self.dir, 0o755)
+        self.children = []  # (name, Popen), ended in reverse order
+        self.daemon = None
+        self.cockpits = {}
+        self.resctrl = os.path.join(self.dir, "resctrl")
+        self.control = os.path.join(self.dir, "control")
+        os.makedirs(self.resctrl)
+        self._start_sim(profile, kernel)
+        self._start_bus()
+        self.state_dir = os.path.join(self.dir, "state")
+        os.mkdir(self.state_dir, 0o700)
+        self.start_daemon()
+
+    def log(self, name):
+        return os.path.join(self.dir, name + ".log")
+
+    def spawn(self, name, argv, env=None, user=None, cwd=None):
+        out = open(self.log(name), "ab")
+        preexec = None
+        if user is not None:
+            entry = pwd.getpwnam(user)
+
+            def preexec():
+                os.setgroups([])
+                os.setresgid(entry.pw_gid, entry.pw_gid, entry.pw_gid)
+                os.setresuid(entry.pw_uid, entry.pw_uid, entry.pw_uid)
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                   env=env, preexec_fn=preexec, cwd=cwd)
+        out.close()
+        self.children.append((name, process))
+        return process
+
+    def wait_log(self, name, text, timeout=15.0):
+        def found():
+            try:
+                with open(self.log(name), errors="replace") as f:
+                    return text in f.read()
+            except OSError:
+                return False
+        wait_until(f"'{text}' in {name}.log", found, timeout)
+
+    def _start_sim(self, profile, kernel):
+        self.sim = self.spawn("sim", [self.paths["sim"], "--profile", profile, "--kernel", kernel,
+                           "--sysfs", os.path.join(self.dir, "sys"), "--control", self.control,
+                           self.resctrl])
+        self.wait_log("sim", "ready")
+
+    def _start_bus(self):
+        servicedir = os.path.join(self.dir, "services")
+        os.mkdir(servicedir)
+        # The name is activatable as on a host with resctrld installed (the activation itself
+        # fails here): the page tells "not running" from "not installed" by it.
+        shutil.copy(os.path.join(self.paths["dbus_dir"], "org.resctrld1.service"), servicedir)
+        conf = os.path.join(self.dir, "system-bus.conf")
+        with open(conf, "w") as f:
+            f.write(SYSTEM_BUS_CONF.format(
+                socket=os.path.join(self.dir, "system_bus_socket"), servicedir=servicedir,
+                policy=os.path.join(self.paths["dbus_dir"], "org.resctrld1.conf")))
+        self.spawn("bus", ["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address"])
+        self.wait_log("bus", "unix:")
+        with open(self.log("bus")) as f:
+            self.address = next(line.strip() for line in f if line.startswith("unix:"))
+
+    def start_daemon(self):
+        conf = os.path.join(self.dir, "resctrld.conf")
+        with open(conf, "w") as f:
+            f.write("[Daemon]\nMount=no\nSampleIntervalSec=1\n")
+        log = self.log("resctrld")
+        start = os.path.getsize(log) if os.path.exists(log) else 0
+        self.daemon = self.spawn("resctrld", [
+            self.paths["resctrld"], "--config", conf, "--address", self.address,
+            "--resctrl-root", self.resctrl, "--sysfs-root", os.path.join(self.dir, "sys"),
+            "--state-dir", self.state_dir])
+
+        def serving():
+            with open(log, errors="replace") as f:
+                f.seek(start)
+                return "serving org.resctrld1" in f.read()
+        wait_until("resctrld serving", serving, 15)
+
+    def stop_daemon(self):
+        self.daemon.send_signal(signal.SIGTERM)
+        self.daemon.wait(timeout=15)
+        self.daemon = None
+
+    def stop_sim(self):
+        """SIGTERM: the simulator unmounts resctrl and exits, as an umount on a host."""
+        self.sim.send_signal(signal.SIGTERM)
+        self.sim.wait(timeout=15)
+
+    def fake_vm(self, vcpus):
+        name = f"vm-process-{len(self.children)}"
+        process = self.spawn(name, [self.paths["fake_hypervisor"], "--vcpus", str(vcpus)])
+        self.wait_log(name, "ready")
+        tids = {}
+        with open(self.log(name)) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[0] == "vcpu":
+                    tids[int(parts[1])] = int(parts[2])
+        return process, tids
+
+    def busctl(self, *args, json_out=False):
+        argv = ["busctl", "--address=" + self.address]
+        if json_out:
+            argv.append("--json=short")
+        result = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError(f"busctl {' '.join(args)}: {result.stderr.strip()}")
+        if json_out:
+            return json.loads(result.stdout) if result.stdout.strip() else None
+        return result.stdout
+
+    def manager(self, method, signature, *args):
+        return self.busctl("call", "org.resctrld1", "/org/resctrld1", "org.resctrld1.Manager",
+                           method, signature, *args, json_out=True)
+
+    def set_control(self, name, text):
+        """Rewrites a file of the simulator's control directory in one rename, so the
+        simulator never reads half of it."""
+        path = os.path.join(self.control, name)
+        with open(path + ".new", "w") as f:
+            f.write(text)
+        os.rename(path + ".new", path)
+
+    def schemata(self, group):
+        path = os.path.join(self.resctrl, group, "schemata") if group else \
+            os.path.join(self.resctrl, "schemata")
+        with open(path) as f:
+            return f.read()
+
+    def start_cockpit(self, label, user=None):
+        """cockpit-ws on 127.0.0.1 with a local session: its bridge runs as whoever runs it
+        (`user`, or root) and finds the page under XDG_DATA_DIRS."""
+        share = os.path.join(self.dir, "share")
+        os.makedirs(os.path.join(share, "cockpit"), exist_ok=True)
+        link = os.path.join(share, "cockpit", "resctrld")
+        if not os.path.exists(link):
+            os.symlink(self.paths["page"], link)
+        home = os.path.join(self.dir, "home-" + label)
+        os.makedirs(home, exist_ok=True)
+        runtime = os.path.join(self.dir, "run-" + label)
+        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (home, runtime):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        port = free_port()
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": home,
+            "XDG_RUNTIME_DIR": runtime,
+            "XDG_DATA_DIRS": share + ":/usr/local/share:/usr/share",
+            "DBUS_SYSTEM_BUS_ADDRESS": self.address,
+            "LANG": "C.UTF-8",
+        }
+        self.spawn("cockpit-" + label, [
+            "/usr/lib/cockpit/cockpit-ws", "--no-tls", "--address", "127.0.0.1", "--port",
+            str(port), "--local-session=/usr/bin/cockpit-bridge"], env=env, user=user)
+
+        def listening():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        wait_until(f"cockpit-ws ({label}) on port {port}", listening, 15)
+        url = f"http://127.0.0.1:{port}/cockpit/@localhost/resctrld/index.html"
+        self.cockpits[label] = url
+        return url
+
+    def close(self):
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def missing_prerequisites(paths):
+    """What the test needs and this machine lacks, as words for the skip message."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root")
+    if not os.path.exists("/dev/fuse"):
+        missing.append("/dev/fuse")
+    for tool in ("dbus-daemon", "busctl"):
+        if shutil.which(tool) is None:
+            missing.append(tool)
+    for path in ("/usr/lib/cockpit/cockpit-ws", "/usr/bin/cockpit-bridge",
+                 "/usr/share/cockpit/base1/cockpit.js.gz", paths["chromium"],
+                 paths["chromedriver"]):
+        if not os.path.exists(path):
+            missing.append(path)
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("python3-selenium")
+    return missing
