@@ -103,10 +103,16 @@ void runLayout(Context& ctx) {
         out << s.bold(c.get<0>() + " cache " + std::to_string(c.get<1>())) << ": " << ways
             << " ways of " << s.size(c.get<3>()) << " ("
             << s.size(c.get<3>() * static_cast<std::uint64_t>(ways)) << ")\n";
-        std::string ruler;
-        for (std::uint32_t w = ways; w-- > 0;)
-            ruler += std::to_string(w % 10);
-        out << "  " << s.dim("way  " + ruler) << "\n";
+        // Way numbers, highest first as masks are written: tens above units from way 10 on.
+        std::string tens;
+        std::string units;
+        for (std::uint32_t w = ways; w-- > 0;) {
+            tens += w >= 10 ? static_cast<char>('0' + w / 10 % 10) : ' ';
+            units += static_cast<char>('0' + w % 10);
+        }
+        if (ways > 10)
+            out << "  " << s.dim("     " + tens) << "\n";
+        out << "  " << s.dim("way  " + units) << "\n";
         for (const auto& g : c.get<6>()) {
             const char key = keys.keyOf(g.get<0>());
             legend.try_emplace(key, g.get<0>(), g.get<1>());

@@ -262,6 +262,17 @@ TEST_CASE_METHOD(CliFixture, "layout, capabilities and stats show what the daemo
     const Run grid = cli({"layout"});
     CHECK(grid.status == 0);
     CHECK_THAT(grid.out, Catch::Contains("domain:vm1") && Catch::Contains("L3 cache 0"));
+    // The ruler numbers ways highest first, with a row of tens from way 10 on.
+    const std::uint32_t ways = caches.at(0).get<2>();
+    std::string tens;
+    std::string units;
+    for (std::uint32_t w = ways; w-- > 0;) {
+        tens += w >= 10 ? static_cast<char>('0' + w / 10 % 10) : ' ';
+        units += static_cast<char>('0' + w % 10);
+    }
+    CHECK_THAT(grid.out, Catch::Contains("way  " + units + "\n"));
+    if (ways > 10)
+        CHECK_THAT(grid.out, Catch::Contains("       " + tens + "\n  way  "));
 
     std::string xml;
     manager->callMethod("GetCapabilities").onInterface(kManager).storeResultsTo(xml);
