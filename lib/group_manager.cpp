@@ -242,6 +242,25 @@ void GroupManager::reject(const std::string& what, const KernelFailure& failure)
     throw KernelRejected("resctrl refused to " + what + ": " + failure.describe());
 }
 
+void GroupManager::rejectCreate(const std::string& group, const KernelFailure& failure) const {
+    // The kernel answers mkdir with ENOSPC when no CLOSID or RMID is free and with EBUSY when the
+    // only RMIDs left are still in limbo after an rmdir, and says which in last_cmd_status.
+    const bool outOfIds = failure.status.find("Out of CLOSIDs") != std::string::npos ||
+                          failure.status.find("Out of RMIDs") != std::string::npos;
+    if (!outOfIds || (failure.error != std::errc::no_space_on_device &&
+                      failure.error != std::errc::device_or_resource_busy))
+        reject("create group " + group, failure);
+    if (failure.error == std::errc::device_or_resource_busy)
+        throw NoSpace(fmt::format(
+            "cannot create group {}: every free RMID is still in limbo after an earlier group's "
+            "removal ({}); the kernel frees one once the cache lines tagged with it fall below "
+            "info/L3_MON/max_threshold_occupancy, usually within seconds: try again",
+            group, failure.describe()));
+    throw NoSpace(fmt::format("cannot create group {}: {}; groups not created by resctrld hold "
+                              "what its count left free. Remove a group or stop a domain",
+                              group, failure.describe()));
+}
+
 void GroupManager::writeSchemata(const std::string& group, const Schemata& schemata) const {
     // One line per write: the kernel applies a write as one command and reports the first bad
     // line; separate writes make its last_cmd_status name the line that failed (§4.1).
@@ -313,7 +332,7 @@ DomainGroups GroupManager::start(const ResctrlLock&, const DomainDefinition& def
     };
     auto makeGroup = [&](const std::string& group) {
         if (auto failure = resctrl_.makeGroup(group))
-            reject("create group " + group, *failure);
+            rejectCreate(group, *failure);
         removeOnFailure(group);
     };
 
@@ -351,6 +370,10 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     // free for its new plan.
     HostState state = readHostState();
     const Schemata defaultBefore = state.groups.front().schemata;
+    unsigned controlGroupsNow = 0;
+    for (const GroupHolding& group : state.groups)
+        controlGroupsNow += group.owner == GroupOwner::Default ? 0 : 1;
+    const unsigned rmidsFreeNow = host_.rmidsFree(controlGroupsNow, state.monitorGroups);
     const std::vector<std::string> ownGroups = current.allocationGroups();
     std::erase_if(state.groups, [&](const GroupHolding& group) {
         return std::find(ownGroups.begin(), ownGroups.end(), group.name) != ownGroups.end();
@@ -359,8 +382,33 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     for (const PlannedMonitor& monitor : current.plan.monitors)
         ownMonitorGroups += monitor.createsGroup() ? 1 : 0;
     state.monitorGroups -= std::min(state.monitorGroups, ownMonitorGroups);
-    UpdateSteps steps =
-        planUpdate(current, layOut(definition.name, current.stem, plan(definition, state)));
+    const DomainGroups laidOut = layOut(definition.name, current.stem, plan(definition, state));
+    UpdateSteps steps = planUpdate(current, laidOut);
+    if (host_.monitoring) {
+        // The end state fits; the transition must too. Groups are created before the old ones
+        // are removed, and an RMID the kernel frees at rmdir stays busy (limbo) while the cache
+        // still holds lines tagged with it, so the update cannot count on the RMIDs it frees:
+        // what it takes must be free now. Monitoring groups that go are moved, keeping their
+        // RMIDs, to the paths of those that come, as many as the free pool lacks. (Renamed only
+        // then: a moved group keeps its counts, which a new monitor would report as its own.)
+        const unsigned taken = rmidBalance(current, steps).taken;
+        if (taken > rmidsFreeNow)
+            steps = planUpdate(current, laidOut, taken - rmidsFreeNow);
+        const RmidBalance balance = rmidBalance(current, steps);
+        if (balance.taken > rmidsFreeNow)
+            throw NoSpace(fmt::format(
+                "out of RMIDs for the update: it creates {} allocation groups and {} monitoring "
+                "groups, which need {} monitoring IDs, and the host has {} free; the {} it frees "
+                "{} (the end state fits, no order of steps does). Free {} monitoring IDs first "
+                "(stop a domain or remove a monitor), or keep more vCPU sets as they are",
+                steps.created.size(), steps.createdMonitorGroups.size(), balance.taken,
+                rmidsFreeNow, balance.released,
+                host_.monitoring->hasFeature("llc_occupancy")
+                    ? "stay busy after rmdir (limbo) until the cache lines tagged with them fall "
+                      "below info/L3_MON/max_threshold_occupancy"
+                    : "are free only once the old groups are removed, after the new ones exist",
+                balance.taken - rmidsFreeNow));
+    }
     const DomainGroups& next = steps.next;
 
     auto schemataBefore = [&](const std::string& group) {
@@ -380,7 +428,7 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     };
     auto makeGroup = [&](const std::string& group) {
         if (auto failure = resctrl_.makeGroup(group))
-            reject("create group " + group, *failure);
+            rejectCreate(group, *failure);
         undo("remove group " + group, [this, group] {
             if (auto failure = resctrl_.removeGroup(group))
                 reject("remove group " + group, *failure);
@@ -403,13 +451,43 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     }
     for (const std::string& group : steps.createdMonitorGroups)
         makeGroup(group);
+    std::set<std::string> renamedAway;
+    for (const UpdateSteps::Rename& rename : steps.renamedMonitorGroups) {
+        if (auto failure = resctrl_.renameGroup(rename.from, rename.to)) {
+            if (failure->error == std::errc::operation_not_permitted)
+                throw NoSpace(fmt::format(
+                    "out of RMIDs for the update: it needs to move monitoring group {} to {} to "
+                    "reuse its monitoring ID, and this kernel refuses ({}; moving a monitoring "
+                    "group needs Linux 6.2). Free a monitoring ID first (stop a domain or remove "
+                    "a monitor), or keep the monitors' vCPUs as they are",
+                    rename.from, rename.to, failure->describe()));
+            reject(fmt::format("move monitoring group {} to {}", rename.from, rename.to), *failure);
+        }
+        renamedAway.insert(rename.from);
+        // Renamed back, then given back the threads it held: a thread's own undo cannot put it
+        // there while the group has its new name (under another parent, the kernel refuses).
+        std::vector<std::pair<VcpuThread, std::vector<std::string>>> held;
+        for (const VcpuThread& thread : known)
+            if (auto groups = current.groupsOfVcpu(thread.vcpu);
+                std::find(groups.begin(), groups.end(), rename.from) != groups.end())
+                held.emplace_back(thread, std::move(groups));
+        undo("move monitoring group " + rename.to + " back",
+             [this, rename, held = std::move(held)] {
+                 if (auto failure = resctrl_.renameGroup(rename.to, rename.from))
+                     reject("move monitoring group " + rename.to + " back", *failure);
+                 for (const auto& [thread, groups] : held)
+                     placeTask(groups, thread);
+             });
+    }
 
     auto move = [&](const VcpuThread& thread, std::vector<std::string> from) {
         const std::vector<std::string> to = next.groupsOfVcpu(thread.vcpu);
         if (from == to)
             return;
+        std::vector<std::string> back = from;
+        std::erase_if(back, [&](const std::string& group) { return renamedAway.count(group); });
         undo(fmt::format("move thread {} back", thread.tid),
-             [this, from, thread] { placeTask(from, thread); });
+             [this, back, thread] { placeTask(back, thread); });
         placeTask(to, thread);
     };
     for (const VcpuThread& thread : known)
@@ -424,7 +502,8 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
         // Recreated as it was; its threads go back with the undone thread moves.
         std::vector<std::string> monitorGroups;
         for (const PlannedMonitor& monitor : current.plan.monitors)
-            if (monitor.createsGroup() && monitor.group.starts_with(group + "/"))
+            if (monitor.createsGroup() && monitor.group.starts_with(group + "/") &&
+                !renamedAway.count(monitor.group))
                 monitorGroups.push_back(monitor.group);
         undo("recreate group " + group,
              [this, group, monitorGroups, schemata = schemataBefore(group)] {

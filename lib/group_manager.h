@@ -187,6 +187,9 @@ private:
                            const Schemata& wanted) const;
     std::string writeRegrownDefaultGroup();
     [[noreturn]] void reject(const std::string& what, const KernelFailure& failure) const;
+    // reject() of a mkdir; NoSpace when the kernel says it is out of CLOSIDs or RMIDs (EBUSY: the
+    // RMIDs left are in limbo).
+    [[noreturn]] void rejectCreate(const std::string& group, const KernelFailure& failure) const;
 
     const HostModel& host_;
     ResctrlFs resctrl_;

@@ -2,6 +2,7 @@
 #include "resctrl_fs.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -79,6 +80,14 @@ std::optional<KernelFailure> ResctrlFs::makeGroup(const std::filesystem::path& g
 
 std::optional<KernelFailure> ResctrlFs::removeGroup(const std::filesystem::path& group) const {
     if (::rmdir((root_ / group).c_str()) != 0)
+        return failure(errno);
+    ++layoutChanges_;
+    return std::nullopt;
+}
+
+std::optional<KernelFailure> ResctrlFs::renameGroup(const std::filesystem::path& from,
+                                                    const std::filesystem::path& to) const {
+    if (::rename((root_ / from).c_str(), (root_ / to).c_str()) != 0)
         return failure(errno);
     ++layoutChanges_;
     return std::nullopt;

@@ -59,6 +59,10 @@ public:
 
     std::optional<KernelFailure> makeGroup(const std::filesystem::path& group) const;
     std::optional<KernelFailure> removeGroup(const std::filesystem::path& group) const;
+    // Moves a monitoring group (rename(2); the kernel allows it from Linux 6.2 on, and only for
+    // monitoring groups): it keeps its RMID, its tasks take the new parent's CLOSID.
+    std::optional<KernelFailure> renameGroup(const std::filesystem::path& from,
+                                             const std::filesystem::path& to) const;
     // Writes `command` with one write(2); the caller includes the final newline.
     std::optional<KernelFailure> write(const std::filesystem::path& file,
                                        std::string_view command) const;
