@@ -132,7 +132,8 @@ std::string GroupManager::legacyGroupStem(const std::string& domainName) const {
                        legacyHashName(domainName));
 }
 
-HostState GroupManager::readHostState(bool countMonitorGroups) const {
+HostState GroupManager::readHostState(bool countMonitorGroups,
+                                      const std::map<std::string, unsigned>* known) const {
     HostState state;
     auto rootSchemata = resctrl_.read("schemata");
     if (!rootSchemata)
@@ -147,24 +148,26 @@ HostState GroupManager::readHostState(bool countMonitorGroups) const {
         if (!isGroupDirectory(entry))
             continue;
         std::string name = entry.path().filename().string();
-        // A group removed by someone else between readdir and read is simply gone.
-        auto schemata = resctrl_.read(name + "/schemata");
-        if (!schemata)
-            continue;
-        auto mode = resctrl_.read(name + "/mode").value_or("");
-        GroupHolding holding{name, GroupOwner::Foreign, Schemata::parse(*schemata),
-                             mode.starts_with("exclusive") || mode.starts_with("pseudo")};
-        if (name.starts_with(options_.prefix)) {
-            // Own groups hold only what they reserved. One we have no record of (left by a
-            // crash, about to be removed as stray) keeps everything it has until then.
-            if (auto reserved = reservations_.find(name); reserved != reservations_.end()) {
-                holding.owner = GroupOwner::Own;
-                holding.schemata = reserved->second;
-            }
+        // Own groups hold only what they reserved, in the shareable mode they were created in:
+        // nothing of theirs needs reading. One we have no record of (left by a crash, about to
+        // be removed as stray) keeps everything it has until then.
+        const auto reserved =
+            name.starts_with(options_.prefix) ? reservations_.find(name) : reservations_.end();
+        if (reserved != reservations_.end()) {
+            state.groups.push_back({name, GroupOwner::Own, reserved->second, false});
+        } else {
+            // A group removed by someone else between readdir and read is simply gone.
+            auto schemata = resctrl_.read(name + "/schemata");
+            if (!schemata)
+                continue;
+            auto mode = resctrl_.read(name + "/mode").value_or("");
+            state.groups.push_back({name, GroupOwner::Foreign, Schemata::parse(*schemata),
+                                    mode.starts_with("exclusive") || mode.starts_with("pseudo")});
         }
-        state.groups.push_back(std::move(holding));
-        if (countMonitorGroups)
-            state.monitorGroups += monitorGroupsOf(name);
+        if (!countMonitorGroups)
+            continue;
+        state.monitorGroups +=
+            known && known->count(name) ? known->at(name) : monitorGroupsOf(name);
     }
     // An own group that vanished (removed by hand, a failed repair) keeps its reservation: its
     // domain gets it back on the next repair, so nobody else, the default group included, may
@@ -302,9 +305,12 @@ std::string GroupManager::writeDefaultGroup(const Schemata& wanted, const Schema
     return described;
 }
 
-void GroupManager::writeTask(const std::string& group, const VcpuThread& thread) const {
+void GroupManager::writeTask(const std::string& group, const VcpuThread& thread,
+                             ResctrlFs::OpenFiles* open) const {
     // One id per write(2): kernels before 6.7 (Debian 12's 6.1) take a single PID (§5.1).
-    auto failure = resctrl_.write(group + "/tasks", fmt::format("{}\n", thread.tid));
+    const std::string file = group + "/tasks";
+    const std::string command = fmt::format("{}\n", thread.tid);
+    auto failure = open ? resctrl_.write(*open, file, command) : resctrl_.write(file, command);
     if (!failure)
         return;
     if (failure->error == std::errc::no_such_process)
@@ -368,7 +374,13 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
                                   std::span<const VcpuThread> discovered, Rollback& rollback) {
     // The host as it would be without the domain: its groups, their ways and their RMIDs are
     // free for its new plan.
-    HostState state = readHostState();
+    std::map<std::string, unsigned> monitorGroupsUnder;
+    for (const PlannedAllocation& allocation : current.plan.allocations)
+        monitorGroupsUnder[allocation.group] = 0;
+    for (const PlannedMonitor& monitor : current.plan.monitors)
+        if (monitor.createsGroup() && monitor.allocation)
+            ++monitorGroupsUnder[current.plan.allocations[*monitor.allocation].group];
+    HostState state = readHostState(true, &monitorGroupsUnder);
     const Schemata defaultBefore = state.groups.front().schemata;
     unsigned controlGroupsNow = 0;
     for (const GroupHolding& group : state.groups)
@@ -480,6 +492,8 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
              });
     }
 
+    // Each tasks file opened once for all the threads moved into it.
+    ResctrlFs::OpenFiles taskFiles;
     auto move = [&](const VcpuThread& thread, std::vector<std::string> from) {
         const std::vector<std::string> to = next.groupsOfVcpu(thread.vcpu);
         if (from == to)
@@ -488,12 +502,13 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
         std::erase_if(back, [&](const std::string& group) { return renamedAway.count(group); });
         undo(fmt::format("move thread {} back", thread.tid),
              [this, back, thread] { placeTask(back, thread); });
-        placeTask(to, thread);
+        placeTask(to, thread, &taskFiles);
     };
     for (const VcpuThread& thread : known)
         move(thread, current.groupsOfVcpu(thread.vcpu));
     for (const VcpuThread& thread : discovered)
         move(thread, {});
+    taskFiles.clear();
 
     for (const std::string& group : steps.removed) {
         if (auto failure = resctrl_.removeGroup(group);
@@ -529,16 +544,18 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     return std::move(steps.next);
 }
 
-void GroupManager::placeTask(const std::vector<std::string>& groups,
-                             const VcpuThread& thread) const {
+void GroupManager::placeTask(const std::vector<std::string>& groups, const VcpuThread& thread,
+                             ResctrlFs::OpenFiles* open) const {
     if (groups.empty() || groups.front().starts_with("mon_groups/")) {
-        if (auto failure = resctrl_.write("tasks", fmt::format("{}\n", thread.tid)))
+        const std::string command = fmt::format("{}\n", thread.tid);
+        if (auto failure =
+                open ? resctrl_.write(*open, "tasks", command) : resctrl_.write("tasks", command))
             reject(fmt::format("move thread {} of vCPU {} into the default group", thread.tid,
                                thread.vcpu),
                    *failure);
     }
     for (const std::string& group : groups)
-        writeTask(group, thread);
+        writeTask(group, thread, open);
 }
 
 void GroupManager::writeChangedLines(const std::string& group, const Schemata& before,

@@ -95,9 +95,20 @@ std::optional<KernelFailure> ResctrlFs::renameGroup(const std::filesystem::path&
 
 std::optional<KernelFailure> ResctrlFs::write(const std::filesystem::path& file,
                                               std::string_view command) const {
-    UniqueFd fd(::open((root_ / file).c_str(), O_WRONLY | O_CLOEXEC));
+    OpenFiles once;
+    return write(once, file, command);
+}
+
+std::optional<KernelFailure> ResctrlFs::write(OpenFiles& open, const std::filesystem::path& file,
+                                              std::string_view command) const {
+    UniqueFd& fd = open[file];
     if (!fd.isValid())
-        return failure(errno);
+        fd = UniqueFd(::open((root_ / file).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.isValid()) {
+        const int error = errno;
+        open.erase(file);
+        return failure(error);
+    }
     ssize_t n;
     do
         n = ::write(fd.get(), command.data(), command.size());

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,6 +66,12 @@ public:
                                              const std::filesystem::path& to) const;
     // Writes `command` with one write(2); the caller includes the final newline.
     std::optional<KernelFailure> write(const std::filesystem::path& file,
+                                       std::string_view command) const;
+    // Files kept open for several commands, by path (write() below).
+    using OpenFiles = std::map<std::filesystem::path, UniqueFd>;
+    // The same, on the descriptor `open` holds for `file`, opened on first use: many threads
+    // moved into one group cost one open.
+    std::optional<KernelFailure> write(OpenFiles& open, const std::filesystem::path& file,
                                        std::string_view command) const;
     // Reads a whole file (st_size is 0 on resctrl: read until EOF).
     std::optional<std::string> read(const std::filesystem::path& file) const;
