@@ -735,13 +735,39 @@ void GroupManager::adopt(const ResctrlLock&, const DomainGroups& domain) {
             repairSchemata(domain.domain, group, allocation.schemata);
         }
     }
+    // Monitoring groups under the domain's allocation groups that its plan does not list: left
+    // by an update that crashed after moving (renaming) one of its monitoring groups there. Such
+    // a group is moved back rather than a new one made: at a full RMID budget, the new one
+    // would need the RMID the moved group holds.
+    std::set<std::string> planned;
+    for (const PlannedMonitor& monitor : domain.plan.monitors)
+        planned.insert(monitor.group);
+    std::vector<std::string> unplanned;
+    std::error_code ec;
+    for (const std::string& parent : domain.allocationGroups())
+        for (const auto& entry :
+             std::filesystem::directory_iterator(resctrl_.root() / parent / "mon_groups", ec)) {
+            const std::string name = entry.path().filename().string();
+            const std::string path = parent + "/mon_groups/" + name;
+            if (name.starts_with("vcpus_") && !planned.count(path))
+                unplanned.push_back(path);
+        }
     for (const PlannedMonitor& monitor : domain.plan.monitors) {
         const std::string& group = monitor.group;
-        if (monitor.createsGroup() && !resctrl_.exists(group)) {
-            spdlog::info("domain {}: recreating missing group {}", domain.domain, group);
-            if (auto failure = resctrl_.makeGroup(group))
-                reject("recreate group " + group, *failure);
+        if (!monitor.createsGroup() || resctrl_.exists(group))
+            continue;
+        if (!unplanned.empty()) {
+            const std::string from = unplanned.back();
+            unplanned.pop_back();
+            if (!resctrl_.renameGroup(from, group)) {
+                spdlog::info("domain {}: moved monitoring group {} back to {}", domain.domain, from,
+                             group);
+                continue;
+            }
         }
+        spdlog::info("domain {}: recreating missing group {}", domain.domain, group);
+        if (auto failure = resctrl_.makeGroup(group))
+            reject("recreate group " + group, *failure);
     }
 }
 

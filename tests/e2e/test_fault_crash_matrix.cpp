@@ -619,37 +619,20 @@ TEST_CASE("A daemon killed at any stall point of SetVcpuThread leaves the thread
         REQUIRE(waitUntil([&] {
             return env.holdsTasksFiles({kAttachAlloc, kAttachAllocMon, kAttachMon});
         }));
-        env.sim.setControl("faults", faultLine(step.op, glob, "stall", kCrashStall));
-        std::atomic<bool> finished = false;
-        std::string callError;
-        std::thread call([&] {
-            try {
-                auto connection = sdbus::createSessionBusConnectionWithAddress(env.bus.address());
-                sdbus::createProxy(*connection, kService, kRootPath)
-                    ->callMethod("SetVcpuThread")
+        const CrashAttempt attempt =
+            crashAt(env, step.op, glob, kCrashStall, [&](sdbus::IProxy& manager) {
+                manager.callMethod("SetVcpuThread")
                     .onInterface(kManager)
                     .withArguments(std::string("vm1"), static_cast<std::uint32_t>(step.vcpu),
                                    static_cast<std::uint32_t>(target.at(step.vcpu)));
-            } catch (const sdbus::Error& e) {
-                callError = e.getName() + ": " + e.getMessage();
-            }
-            finished = true;
-        });
-        const pid_t daemonPid = env.daemon->process().pid();
-        const bool stalled = waitUntil(
-            [&] { return finished || isStalledIn(daemonPid, step.op, env.sim.at(glob)); }, 5s);
-        if (finished || !stalled) {
-            call.join();
-            env.sim.setControl("faults", "");
-            notReached.push_back(what + (callError.empty() ? "" : " (" + callError + ")"));
+            });
+        if (!attempt.killed) {
+            notReached.push_back(what +
+                                 (attempt.callError.empty() ? "" : " (" + attempt.callError + ")"));
             env.stop("vm1");
             continue;
         }
         ++tried;
-        env.killDaemon();
-        call.join();
-        env.sim.setControl("faults", "");
-        env.startDaemon();
         INFO(env.log());
 
         CHECK(env.listDomains() == std::set<std::string>{"vm1"});
@@ -679,10 +662,8 @@ TEST_CASE("A daemon killed at any stall point of SetVcpuThread leaves the thread
         CHECK(env.groups().empty());
     }
     gCrashPointsTried += tried;
-    std::string skipped;
-    for (const auto& s : notReached)
-        skipped += "\n  not reached: " + s;
-    WARN("SetVcpuThread on " << kernel << ": " << tried << " crash points" << skipped);
+    WARN("SetVcpuThread on " << kernel << ": " << tried << " crash points"
+                             << listNotReached(notReached));
     std::printf("e2e-fault-matrix: SetVcpuThread on %s: %d crash points\n", kernel.c_str(), tried);
     CHECK(notReached.empty());
 }
@@ -735,10 +716,8 @@ TEST_CASE("A daemon killed at any stall point of its recovery repairs everything
         }
     }
     gCrashPointsTried += tried;
-    std::string skipped;
-    for (const auto& s : notReached)
-        skipped += "\n  not reached: " + s;
-    WARN("restart recovery on " << kernel << ": " << tried << " crash points" << skipped);
+    WARN("restart recovery on " << kernel << ": " << tried << " crash points"
+                                << listNotReached(notReached));
     std::printf("e2e-fault-matrix: restart recovery on %s: %d crash points\n", kernel.c_str(),
                 tried);
     CHECK(notReached.empty());

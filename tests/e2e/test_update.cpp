@@ -7,58 +7,10 @@
 #define CATCH_CONFIG_ENABLE_TUPLE_STRINGMAKER
 #define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
 
-#include <sys/stat.h>
-
-#include "domains_fixture.h"
+#include "update_fixture.h"
 
 using namespace resctrld::e2e;
 using namespace resctrld::e2e::domains;
-
-namespace {
-
-struct UpdateFixture : Fixture {
-    explicit UpdateFixture(const std::string& kernel)
-        : Fixture("skx-2s-l3cat", "", kernel) {
-        manager->uponSignal("DomainUpdated")
-            .onInterface(kManager)
-            .call([this](const std::string& name, const sdbus::ObjectPath& path) {
-                updated.emplace_back(name, path);
-            });
-        manager->finishRegistration();
-    }
-
-    sdbus::ObjectPath update(const std::string& definition) {
-        sdbus::ObjectPath path;
-        manager->callMethod("UpdateDomain")
-            .onInterface(kManager)
-            .withArguments(definition)
-            .storeResultsTo(path);
-        return path;
-    }
-
-    std::vector<std::pair<std::string, std::string>> updated;
-
-    // Foreign groups `<prefix>0`, `<prefix>1`, ... created until the kernel refuses one for want
-    // of a CLOSID or an RMID: that budget is then exactly full. Control groups are given
-    // `schemata` (the kernel gives a new one every way).
-    unsigned fillWithForeignGroups(const std::string& prefix, const std::string& schemata = "") {
-        for (unsigned n = 0;; ++n) {
-            const fs::path group = sim.at(prefix + std::to_string(n));
-            if (::mkdir(group.c_str(), 0755) != 0) {
-                REQUIRE(errno == ENOSPC);
-                return n;
-            }
-            if (!schemata.empty())
-                REQUIRE(simtest::writeFile(group / "schemata", schemata) == 0);
-        }
-    }
-};
-
-Domain vm1() {
-    return Domain("vm1").uuid(kUuid).vcpus(4);
-}
-
-} // namespace
 
 TEST_CASE("UpdateDomain grows, shrinks, splits and moves the allocations of a running domain",
           "[e2e][sim][update]") {
