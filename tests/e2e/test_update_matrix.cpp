@@ -29,6 +29,11 @@ const std::string kSplit = vm1()
 const std::string kSplitNew = "resctrld-vm1-vcpus_3";
 // Merges B into A: A is rewritten for vCPUs 0-3 and B removed.
 const std::string kMerge = vm1().cachetune("0-3", l3(0, 5_MiB) + monitor("1"));
+// At a full RMID budget: the monitor of vCPU 1 in A becomes one of vCPU 3 in B, so vcpus_1 is
+// renamed to take its place; then the threads of vCPUs 1 and 3 move (no ways change: the default
+// group is not written).
+const std::string kMonitorMoved =
+    vm1().cachetune("0-1", l3(0, 5_MiB)).cachetune("2-3", l3(0, 5_MiB) + monitor("3"));
 
 struct Step {
     std::string update;
@@ -51,6 +56,14 @@ const std::vector<Step> kSteps = {
     {kMerge, "write", "schemata"},
 };
 
+// kStart on a 4-vCPU VM, then foreign monitoring groups until no RMID is left.
+FakeVm& startAtFullRmids(UpdateFixture& f) {
+    FakeVm& vm = f.spawn(4);
+    f.start(kStart, vm.threadsOf({0, 1, 2, 3}));
+    REQUIRE(f.fillWithForeignGroups("mon_groups/foreign") > 0);
+    return vm;
+}
+
 std::string faultLine(const Step& step, const std::string& fault) {
     return step.op + " " + step.path + " 1 " + fault + "\n";
 }
@@ -65,7 +78,7 @@ TEST_CASE("UpdateDomain: a kernel error at any step leaves the tree and the reco
     FakeVm& vm = f.spawn(4);
     f.start(kStart, vm.threadsOf({0, 1, 2, 3}));
     const std::string before = f.snapshot();
-    const auto records = f.stateFiles();
+    const auto records = f.stateDirFiles();
     int tried = 0;
     for (const Step& step : kSteps) {
         for (const std::string fault : {"EIO", "EINVAL", "ENOSPC"}) {
@@ -75,7 +88,7 @@ TEST_CASE("UpdateDomain: a kernel error at any step leaves the tree and the reco
             f.sim.setControl("faults", "");
             CHECK_FALSE(error.getMessage().empty());
             CHECK(f.snapshot() == before);
-            CHECK(f.stateFiles() == records);
+            CHECK(f.stateDirFiles() == records);
             ++tried;
         }
     }
@@ -139,15 +152,10 @@ TEST_CASE("UpdateDomain at a full RMID budget: a kernel error at the rename of a
           "[e2e][sim][fault][update][budget]") {
     // Linux 6.1 cannot rename a monitoring group (e2e-update checks its NoSpace).
     UpdateFixture f("6.15");
-    FakeVm& vm = f.spawn(4);
-    f.start(kStart, vm.threadsOf({0, 1, 2, 3}));
-    REQUIRE(f.fillWithForeignGroups("mon_groups/foreign") > 0);
+    FakeVm& vm = startAtFullRmids(f);
     const std::string before = f.snapshot();
-    const auto records = f.stateFiles();
-    // The monitor of vCPU 1 in A becomes one of vCPU 3 in B: vcpus_1 is renamed to take its place;
-    // then the threads of vCPUs 1 and 3 move (no ways change: the default group is not written).
-    const std::string moved =
-        vm1().cachetune("0-1", l3(0, 5_MiB)).cachetune("2-3", l3(0, 5_MiB) + monitor("3"));
+    const auto records = f.stateDirFiles();
+    const std::string& moved = kMonitorMoved;
     const std::vector<Step> steps = {
         {moved, "rename", kA + "/mon_groups/vcpus_1"},
         {moved, "write", kA + "/tasks"},
@@ -160,7 +168,7 @@ TEST_CASE("UpdateDomain at a full RMID budget: a kernel error at the rename of a
         f.sim.setControl("faults", "");
         CHECK_FALSE(error.getMessage().empty());
         CHECK(f.snapshot() == before);
-        CHECK(f.stateFiles() == records);
+        CHECK(f.stateDirFiles() == records);
     }
     f.update(moved);
     CHECK(f.tasks(kB + "/mon_groups/vcpus_3") == TidSet{vm.tid(3)});
@@ -172,11 +180,8 @@ TEST_CASE("A daemon killed while it renames a monitoring group at a full RMID bu
           "with the old or the new definition fully applied",
           "[e2e][sim][crash][update][budget]") {
     UpdateFixture f("6.15");
-    FakeVm& vm = f.spawn(4);
-    f.start(kStart, vm.threadsOf({0, 1, 2, 3}));
-    REQUIRE(f.fillWithForeignGroups("mon_groups/foreign") > 0);
-    const std::string moved =
-        vm1().cachetune("0-1", l3(0, 5_MiB)).cachetune("2-3", l3(0, 5_MiB) + monitor("3"));
+    startAtFullRmids(f);
+    const std::string& moved = kMonitorMoved;
     const std::string old = f.snapshot();
     f.update(moved);
     const std::string applied = f.snapshot();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What the UpdateDomain tests share (test_update.cpp, test_update_matrix.cpp): the domains
-// fixture on skx-2s-l3cat with UpdateDomain, the DomainUpdated signals it saw and the state
-// directory's records, and the domain they re-tune.
+// fixture on skx-2s-l3cat with UpdateDomain, the DomainUpdated signals it saw, a way to fill the
+// CLOSID or RMID budget, and the domain they re-tune.
 #pragma once
 
 #include <cerrno>
@@ -33,16 +33,6 @@ struct UpdateFixture : Fixture {
             .withArguments(definition)
             .storeResultsTo(path);
         return path;
-    }
-
-    // The state directory's files by name, the lock file left out.
-    std::map<std::string, std::string> stateFiles() const {
-        std::map<std::string, std::string> files;
-        std::error_code ec;
-        for (const auto& entry : fs::directory_iterator(stateDir, ec))
-            if (entry.is_regular_file() && entry.path().filename() != "resctrld.lock")
-                files[entry.path().filename().string()] = readFile(entry.path());
-        return files;
     }
 
     // Foreign groups `<prefix>0`, `<prefix>1`, ... created until the kernel refuses one for want

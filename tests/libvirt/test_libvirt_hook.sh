@@ -412,15 +412,19 @@ ok "the monitor publishes CacheOccupancy by the simulator's cache ids: $(occupan
 #    restarts under the running guest and the hook's reconnect stage calls StartDomain.
 step "reconnect: move CPU 0/TCG out, restart libvirtd under the running guest"
 echo "$tid0" >"$mnt/tasks"
+# libvirtd stopped and started again under the running rdtest-tuned (its reconnect stage runs).
+restart_libvirtd() {
+    stop_pid "$libvirtd_pid" 15
+    libvirtd >>"$work/libvirtd.log" 2>&1 &
+    libvirtd_pid=$!
+    wait_for "libvirtd to answer again" 60 libvirtd_answers
+    [ "$(domain_state rdtest-tuned)" = running ] || fail "rdtest-tuned did not survive libvirtd's restart"
+}
 state() { bus get-property org.resctrld1 "$domain" org.resctrld1.Domain State | awk '{print $2}' | tr -d '"'; }
 state_is() { [ "$(state)" = "$1" ]; }
 wait_for "the domain to turn degraded" 10 state_is degraded
 since=$(mark)
-stop_pid "$libvirtd_pid" 15
-libvirtd >>"$work/libvirtd.log" 2>&1 &
-libvirtd_pid=$!
-wait_for "libvirtd to answer again" 60 libvirtd_answers
-[ "$(domain_state rdtest-tuned)" = running ] || fail "rdtest-tuned did not survive libvirtd's restart"
+restart_libvirtd
 in_group() { grep -qx "$1" "$mnt/$group/tasks"; }
 wait_for "CPU 0/TCG back in $group" 10 in_group "$tid0"
 wait_for "the domain to be active again" 10 state_is active
@@ -447,11 +451,7 @@ cmp -s "$work/tuned-live.xml" "$work/tuned-10.xml" && fail "no 5 MiB cache in vi
 manager UpdateDomain s "$(cat "$work/tuned-10.xml")" >/dev/null
 [ "$(ways_of_cache0)" -eq 4 ] || fail "after UpdateDomain, cache 0 has $(ways_of_cache0) ways in $group, want 4"
 since=$(mark)
-stop_pid "$libvirtd_pid" 15
-libvirtd >>"$work/libvirtd.log" 2>&1 &
-libvirtd_pid=$!
-wait_for "libvirtd to answer again" 60 libvirtd_answers
-[ "$(domain_state rdtest-tuned)" = running ] || fail "rdtest-tuned did not survive libvirtd's restart"
+restart_libvirtd
 # StartDomain with libvirt's 5 MiB definition is refused (AlreadyExists); the Ping tells the
 # refusal from an unreachable daemon.
 expect_calls "$since" '^StartDomain Ping $'
