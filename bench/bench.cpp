@@ -728,6 +728,20 @@ void benchUpdate(Bench& b, const std::string& label, const std::string& next, co
         daemonForward.push_back((t1 - t0) / 1e6);
         daemonBack.push_back((t2 - t1) / 1e6);
     }
+    if (!b.straceDir.empty()) {
+        // Profile (not measured): where the daemon's time goes in an update, syscall by syscall.
+        const std::string name = "update-" + dir.filename().string();
+        {
+            Strace strace(env.pid(), {"-c", "-w"}, b.straceDir / (name + ".summary"));
+            for (int i = 0; i < 10; ++i) {
+                update(next);
+                update(xml);
+            }
+        }
+        Strace strace(env.pid(), {"-tt", "-T", "-y"}, b.straceDir / (name + ".trace"));
+        update(next);
+        update(xml);
+    }
     env.stop("bench");
     const double ratio = median(daemonForward) / median(floorForward);
     const double ratioBack = median(daemonBack) / median(floorBack);

@@ -649,4 +649,62 @@ DomainDefinition parseDomainDefinition(std::string_view xml) {
     return out;
 }
 
+namespace {
+
+std::string describeCaches(const std::vector<CacheSpec>& caches) {
+    std::vector<std::string> parts;
+    for (const CacheSpec& cache : caches)
+        parts.push_back(fmt::format(
+            "L{} {}{} {}", cache.level, cache.id.value,
+            cache.type == CacheType::Both ? std::string() : " " + std::string(toString(cache.type)),
+            formatBytes(cache.size)));
+    return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string describeBandwidths(const std::vector<BandwidthSpec>& bandwidths) {
+    std::vector<std::string> parts;
+    for (const BandwidthSpec& node : bandwidths)
+        parts.push_back(fmt::format("node {} {}", node.node, node.bandwidth));
+    return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string describeMonitors(const std::vector<MonitorDefinition>& monitors) {
+    std::vector<std::string> parts;
+    for (const MonitorDefinition& monitor : monitors)
+        parts.push_back(fmt::format("{} {}", toString(monitor.kind), monitor.name()));
+    return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+} // namespace
+
+std::vector<std::string> tuningDifferences(const Tuning& running, const Tuning& given) {
+    std::vector<std::string> differences;
+    auto find = [](const Tuning& tuning, const VcpuSet& vcpus) -> const ResctrlDefinition* {
+        for (const ResctrlDefinition& definition : tuning.definitions)
+            if (definition.vcpus == vcpus)
+                return &definition;
+        return nullptr;
+    };
+    for (const ResctrlDefinition& mine : running.definitions) {
+        const ResctrlDefinition* theirs = find(given, mine.vcpus);
+        if (!theirs) {
+            differences.push_back(mine.name() + " only running");
+            continue;
+        }
+        auto compare = [&](const char* what, const std::string& a, const std::string& b) {
+            if (a != b)
+                differences.push_back(
+                    fmt::format("{}: {} {} running, {} given", mine.name(), what, a, b));
+        };
+        compare("caches", describeCaches(mine.caches), describeCaches(theirs->caches));
+        compare("bandwidths", describeBandwidths(mine.bandwidths),
+                describeBandwidths(theirs->bandwidths));
+        compare("monitors", describeMonitors(mine.monitors), describeMonitors(theirs->monitors));
+    }
+    for (const ResctrlDefinition& theirs : given.definitions)
+        if (!find(running, theirs.vcpus))
+            differences.push_back(theirs.name() + " only given");
+    return differences;
+}
+
 } // namespace resctrld

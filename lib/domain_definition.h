@@ -102,6 +102,11 @@ struct DomainDefinition {
     }
 };
 
+// What differs between the tuning of a running domain and another definition of it, one phrase
+// per resctrl definition (by vCPU set): "vcpus_0-1: caches L3 0 10 MiB running, L3 0 5 MiB
+// given", "vcpus_2 only running". Empty when the tunings are equal.
+std::vector<std::string> tuningDifferences(const Tuning& running, const Tuning& given);
+
 // The most elements of each kind one definition may hold. A host has a few dozen CLOSIDs and a
 // few hundred RMIDs at most, so no definition a host could start comes near these; they bound
 // what anyone who may call ValidateDomain can make the daemon do with one document. Counted

@@ -274,9 +274,18 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
     ValidatedThreads validated = validateThreads(definition, threads, hypervisor, owners);
 
     if (auto it = existing; it != domains_.end()) {
-        if (!it->second.definition.isEquivalentTo(definition))
-            throw AlreadyExists("domain '" + definition.name +
-                                "' is already started with another definition; stop it first");
+        if (!it->second.definition.isEquivalentTo(definition)) {
+            std::vector<std::string> differences =
+                tuningDifferences(it->second.definition.tuning, definition.tuning);
+            if (it->second.definition.uuid != definition.uuid)
+                differences.insert(differences.begin(),
+                                   fmt::format("uuid {} running, {} given",
+                                               it->second.definition.uuid, definition.uuid));
+            throw AlreadyExists(fmt::format(
+                "domain '{}' is already started with another definition ({}); stop it first, or "
+                "change the running one with UpdateDomain",
+                definition.name, fmt::join(differences, "; ")));
+        }
         return reconnect(lock, it->second, validated);
     }
 

@@ -132,7 +132,8 @@ std::string GroupManager::legacyGroupStem(const std::string& domainName) const {
                        legacyHashName(domainName));
 }
 
-HostState GroupManager::readHostState(bool countMonitorGroups) const {
+HostState GroupManager::readHostState(bool countMonitorGroups,
+                                      const std::map<std::string, unsigned>* known) const {
     HostState state;
     auto rootSchemata = resctrl_.read("schemata");
     if (!rootSchemata)
@@ -147,24 +148,26 @@ HostState GroupManager::readHostState(bool countMonitorGroups) const {
         if (!isGroupDirectory(entry))
             continue;
         std::string name = entry.path().filename().string();
-        // A group removed by someone else between readdir and read is simply gone.
-        auto schemata = resctrl_.read(name + "/schemata");
-        if (!schemata)
-            continue;
-        auto mode = resctrl_.read(name + "/mode").value_or("");
-        GroupHolding holding{name, GroupOwner::Foreign, Schemata::parse(*schemata),
-                             mode.starts_with("exclusive") || mode.starts_with("pseudo")};
-        if (name.starts_with(options_.prefix)) {
-            // Own groups hold only what they reserved. One we have no record of (left by a
-            // crash, about to be removed as stray) keeps everything it has until then.
-            if (auto reserved = reservations_.find(name); reserved != reservations_.end()) {
-                holding.owner = GroupOwner::Own;
-                holding.schemata = reserved->second;
-            }
+        // Own groups hold only what they reserved, in the shareable mode they were created in:
+        // nothing of theirs needs reading. One we have no record of (left by a crash, about to
+        // be removed as stray) keeps everything it has until then.
+        const auto reserved =
+            name.starts_with(options_.prefix) ? reservations_.find(name) : reservations_.end();
+        if (reserved != reservations_.end()) {
+            state.groups.push_back({name, GroupOwner::Own, reserved->second, false});
+        } else {
+            // A group removed by someone else between readdir and read is simply gone.
+            auto schemata = resctrl_.read(name + "/schemata");
+            if (!schemata)
+                continue;
+            auto mode = resctrl_.read(name + "/mode").value_or("");
+            state.groups.push_back({name, GroupOwner::Foreign, Schemata::parse(*schemata),
+                                    mode.starts_with("exclusive") || mode.starts_with("pseudo")});
         }
-        state.groups.push_back(std::move(holding));
-        if (countMonitorGroups)
-            state.monitorGroups += monitorGroupsOf(name);
+        if (!countMonitorGroups)
+            continue;
+        state.monitorGroups +=
+            known && known->count(name) ? known->at(name) : monitorGroupsOf(name);
     }
     // An own group that vanished (removed by hand, a failed repair) keeps its reservation: its
     // domain gets it back on the next repair, so nobody else, the default group included, may
@@ -242,6 +245,25 @@ void GroupManager::reject(const std::string& what, const KernelFailure& failure)
     throw KernelRejected("resctrl refused to " + what + ": " + failure.describe());
 }
 
+void GroupManager::rejectCreate(const std::string& group, const KernelFailure& failure) const {
+    // The kernel answers mkdir with ENOSPC when no CLOSID or RMID is free and with EBUSY when the
+    // only RMIDs left are still in limbo after an rmdir, and says which in last_cmd_status.
+    const bool outOfIds = failure.status.find("Out of CLOSIDs") != std::string::npos ||
+                          failure.status.find("Out of RMIDs") != std::string::npos;
+    if (!outOfIds || (failure.error != std::errc::no_space_on_device &&
+                      failure.error != std::errc::device_or_resource_busy))
+        reject("create group " + group, failure);
+    if (failure.error == std::errc::device_or_resource_busy)
+        throw NoSpace(fmt::format(
+            "cannot create group {}: every free RMID is still in limbo after an earlier group's "
+            "removal ({}); the kernel frees one once the cache lines tagged with it fall below "
+            "info/L3_MON/max_threshold_occupancy, usually within seconds: try again",
+            group, failure.describe()));
+    throw NoSpace(fmt::format("cannot create group {}: {}; groups not created by resctrld hold "
+                              "what its count left free. Remove a group or stop a domain",
+                              group, failure.describe()));
+}
+
 void GroupManager::writeSchemata(const std::string& group, const Schemata& schemata) const {
     // One line per write: the kernel applies a write as one command and reports the first bad
     // line; separate writes make its last_cmd_status name the line that failed (§4.1).
@@ -283,9 +305,12 @@ std::string GroupManager::writeDefaultGroup(const Schemata& wanted, const Schema
     return described;
 }
 
-void GroupManager::writeTask(const std::string& group, const VcpuThread& thread) const {
+void GroupManager::writeTask(const std::string& group, const VcpuThread& thread,
+                             ResctrlFs::OpenFiles* open) const {
     // One id per write(2): kernels before 6.7 (Debian 12's 6.1) take a single PID (§5.1).
-    auto failure = resctrl_.write(group + "/tasks", fmt::format("{}\n", thread.tid));
+    const std::string file = group + "/tasks";
+    const std::string command = fmt::format("{}\n", thread.tid);
+    auto failure = open ? resctrl_.write(*open, file, command) : resctrl_.write(file, command);
     if (!failure)
         return;
     if (failure->error == std::errc::no_such_process)
@@ -313,7 +338,7 @@ DomainGroups GroupManager::start(const ResctrlLock&, const DomainDefinition& def
     };
     auto makeGroup = [&](const std::string& group) {
         if (auto failure = resctrl_.makeGroup(group))
-            reject("create group " + group, *failure);
+            rejectCreate(group, *failure);
         removeOnFailure(group);
     };
 
@@ -349,8 +374,18 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
                                   std::span<const VcpuThread> discovered, Rollback& rollback) {
     // The host as it would be without the domain: its groups, their ways and their RMIDs are
     // free for its new plan.
-    HostState state = readHostState();
+    std::map<std::string, unsigned> monitorGroupsUnder;
+    for (const PlannedAllocation& allocation : current.plan.allocations)
+        monitorGroupsUnder[allocation.group] = 0;
+    for (const PlannedMonitor& monitor : current.plan.monitors)
+        if (monitor.createsGroup() && monitor.allocation)
+            ++monitorGroupsUnder[current.plan.allocations[*monitor.allocation].group];
+    HostState state = readHostState(true, &monitorGroupsUnder);
     const Schemata defaultBefore = state.groups.front().schemata;
+    unsigned controlGroupsNow = 0;
+    for (const GroupHolding& group : state.groups)
+        controlGroupsNow += group.owner == GroupOwner::Default ? 0 : 1;
+    const unsigned rmidsFreeNow = host_.rmidsFree(controlGroupsNow, state.monitorGroups);
     const std::vector<std::string> ownGroups = current.allocationGroups();
     std::erase_if(state.groups, [&](const GroupHolding& group) {
         return std::find(ownGroups.begin(), ownGroups.end(), group.name) != ownGroups.end();
@@ -359,8 +394,33 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     for (const PlannedMonitor& monitor : current.plan.monitors)
         ownMonitorGroups += monitor.createsGroup() ? 1 : 0;
     state.monitorGroups -= std::min(state.monitorGroups, ownMonitorGroups);
-    UpdateSteps steps =
-        planUpdate(current, layOut(definition.name, current.stem, plan(definition, state)));
+    const DomainGroups laidOut = layOut(definition.name, current.stem, plan(definition, state));
+    UpdateSteps steps = planUpdate(current, laidOut);
+    if (host_.monitoring) {
+        // The end state fits; the transition must too. Groups are created before the old ones
+        // are removed, and an RMID the kernel frees at rmdir stays busy (limbo) while the cache
+        // still holds lines tagged with it, so the update cannot count on the RMIDs it frees:
+        // what it takes must be free now. Monitoring groups that go are moved, keeping their
+        // RMIDs, to the paths of those that come, as many as the free pool lacks. (Renamed only
+        // then: a moved group keeps its counts, which a new monitor would report as its own.)
+        const unsigned taken = rmidBalance(current, steps).taken;
+        if (taken > rmidsFreeNow)
+            steps = planUpdate(current, laidOut, taken - rmidsFreeNow);
+        const RmidBalance balance = rmidBalance(current, steps);
+        if (balance.taken > rmidsFreeNow)
+            throw NoSpace(fmt::format(
+                "out of RMIDs for the update: it creates {} allocation groups and {} monitoring "
+                "groups, which need {} monitoring IDs, and the host has {} free; the {} it frees "
+                "{} (the end state fits, no order of steps does). Free {} monitoring IDs first "
+                "(stop a domain or remove a monitor), or keep more vCPU sets as they are",
+                steps.created.size(), steps.createdMonitorGroups.size(), balance.taken,
+                rmidsFreeNow, balance.released,
+                host_.monitoring->hasFeature("llc_occupancy")
+                    ? "stay busy after rmdir (limbo) until the cache lines tagged with them fall "
+                      "below info/L3_MON/max_threshold_occupancy"
+                    : "are free only once the old groups are removed, after the new ones exist",
+                balance.taken - rmidsFreeNow));
+    }
     const DomainGroups& next = steps.next;
 
     auto schemataBefore = [&](const std::string& group) {
@@ -380,7 +440,7 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     };
     auto makeGroup = [&](const std::string& group) {
         if (auto failure = resctrl_.makeGroup(group))
-            reject("create group " + group, *failure);
+            rejectCreate(group, *failure);
         undo("remove group " + group, [this, group] {
             if (auto failure = resctrl_.removeGroup(group))
                 reject("remove group " + group, *failure);
@@ -403,19 +463,52 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     }
     for (const std::string& group : steps.createdMonitorGroups)
         makeGroup(group);
+    std::set<std::string> renamedAway;
+    for (const UpdateSteps::Rename& rename : steps.renamedMonitorGroups) {
+        if (auto failure = resctrl_.renameGroup(rename.from, rename.to)) {
+            if (failure->error == std::errc::operation_not_permitted)
+                throw NoSpace(fmt::format(
+                    "out of RMIDs for the update: it needs to move monitoring group {} to {} to "
+                    "reuse its monitoring ID, and this kernel refuses ({}; moving a monitoring "
+                    "group needs Linux 6.2). Free a monitoring ID first (stop a domain or remove "
+                    "a monitor), or keep the monitors' vCPUs as they are",
+                    rename.from, rename.to, failure->describe()));
+            reject(fmt::format("move monitoring group {} to {}", rename.from, rename.to), *failure);
+        }
+        renamedAway.insert(rename.from);
+        // Renamed back, then given back the threads it held: a thread's own undo cannot put it
+        // there while the group has its new name (under another parent, the kernel refuses).
+        std::vector<std::pair<VcpuThread, std::vector<std::string>>> held;
+        for (const VcpuThread& thread : known)
+            if (auto groups = current.groupsOfVcpu(thread.vcpu);
+                std::find(groups.begin(), groups.end(), rename.from) != groups.end())
+                held.emplace_back(thread, std::move(groups));
+        undo("move monitoring group " + rename.to + " back",
+             [this, rename, held = std::move(held)] {
+                 if (auto failure = resctrl_.renameGroup(rename.to, rename.from))
+                     reject("move monitoring group " + rename.to + " back", *failure);
+                 for (const auto& [thread, groups] : held)
+                     placeTask(groups, thread);
+             });
+    }
 
+    // Each tasks file opened once for all the threads moved into it.
+    ResctrlFs::OpenFiles taskFiles;
     auto move = [&](const VcpuThread& thread, std::vector<std::string> from) {
         const std::vector<std::string> to = next.groupsOfVcpu(thread.vcpu);
         if (from == to)
             return;
+        std::vector<std::string> back = from;
+        std::erase_if(back, [&](const std::string& group) { return renamedAway.count(group); });
         undo(fmt::format("move thread {} back", thread.tid),
-             [this, from, thread] { placeTask(from, thread); });
-        placeTask(to, thread);
+             [this, back, thread] { placeTask(back, thread); });
+        placeTask(to, thread, &taskFiles);
     };
     for (const VcpuThread& thread : known)
         move(thread, current.groupsOfVcpu(thread.vcpu));
     for (const VcpuThread& thread : discovered)
         move(thread, {});
+    taskFiles.clear();
 
     for (const std::string& group : steps.removed) {
         if (auto failure = resctrl_.removeGroup(group);
@@ -424,7 +517,8 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
         // Recreated as it was; its threads go back with the undone thread moves.
         std::vector<std::string> monitorGroups;
         for (const PlannedMonitor& monitor : current.plan.monitors)
-            if (monitor.createsGroup() && monitor.group.starts_with(group + "/"))
+            if (monitor.createsGroup() && monitor.group.starts_with(group + "/") &&
+                !renamedAway.count(monitor.group))
                 monitorGroups.push_back(monitor.group);
         undo("recreate group " + group,
              [this, group, monitorGroups, schemata = schemataBefore(group)] {
@@ -450,16 +544,18 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     return std::move(steps.next);
 }
 
-void GroupManager::placeTask(const std::vector<std::string>& groups,
-                             const VcpuThread& thread) const {
+void GroupManager::placeTask(const std::vector<std::string>& groups, const VcpuThread& thread,
+                             ResctrlFs::OpenFiles* open) const {
     if (groups.empty() || groups.front().starts_with("mon_groups/")) {
-        if (auto failure = resctrl_.write("tasks", fmt::format("{}\n", thread.tid)))
+        const std::string command = fmt::format("{}\n", thread.tid);
+        if (auto failure =
+                open ? resctrl_.write(*open, "tasks", command) : resctrl_.write("tasks", command))
             reject(fmt::format("move thread {} of vCPU {} into the default group", thread.tid,
                                thread.vcpu),
                    *failure);
     }
     for (const std::string& group : groups)
-        writeTask(group, thread);
+        writeTask(group, thread, open);
 }
 
 void GroupManager::writeChangedLines(const std::string& group, const Schemata& before,
@@ -639,13 +735,39 @@ void GroupManager::adopt(const ResctrlLock&, const DomainGroups& domain) {
             repairSchemata(domain.domain, group, allocation.schemata);
         }
     }
+    // Monitoring groups under the domain's allocation groups that its plan does not list: left
+    // by an update that crashed after moving (renaming) one of its monitoring groups there. Such
+    // a group is moved back rather than a new one made: at a full RMID budget, the new one
+    // would need the RMID the moved group holds.
+    std::set<std::string> planned;
+    for (const PlannedMonitor& monitor : domain.plan.monitors)
+        planned.insert(monitor.group);
+    std::vector<std::string> unplanned;
+    std::error_code ec;
+    for (const std::string& parent : domain.allocationGroups())
+        for (const auto& entry :
+             std::filesystem::directory_iterator(resctrl_.root() / parent / "mon_groups", ec)) {
+            const std::string name = entry.path().filename().string();
+            const std::string path = parent + "/mon_groups/" + name;
+            if (name.starts_with("vcpus_") && !planned.count(path))
+                unplanned.push_back(path);
+        }
     for (const PlannedMonitor& monitor : domain.plan.monitors) {
         const std::string& group = monitor.group;
-        if (monitor.createsGroup() && !resctrl_.exists(group)) {
-            spdlog::info("domain {}: recreating missing group {}", domain.domain, group);
-            if (auto failure = resctrl_.makeGroup(group))
-                reject("recreate group " + group, *failure);
+        if (!monitor.createsGroup() || resctrl_.exists(group))
+            continue;
+        if (!unplanned.empty()) {
+            const std::string from = unplanned.back();
+            unplanned.pop_back();
+            if (!resctrl_.renameGroup(from, group)) {
+                spdlog::info("domain {}: moved monitoring group {} back to {}", domain.domain, from,
+                             group);
+                continue;
+            }
         }
+        spdlog::info("domain {}: recreating missing group {}", domain.domain, group);
+        if (auto failure = resctrl_.makeGroup(group))
+            reject("recreate group " + group, *failure);
     }
 }
 

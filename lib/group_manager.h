@@ -150,7 +150,10 @@ public:
     // What is on the host now: every control group's holdings and, unless `countMonitorGroups`
     // is false (monitorGroups left 0: a listing of each group's mon_groups/ saved), the
     // monitoring groups.
-    HostState readHostState(bool countMonitorGroups = true) const;
+    // `known`: monitoring groups under these control groups, counted by the caller (the
+    // domain's own, which it just planned), so their mon_groups/ are not listed.
+    HostState readHostState(bool countMonitorGroups = true,
+                            const std::map<std::string, unsigned>* known = nullptr) const;
 
     // How many control groups (root excluded) and monitoring groups the host has now, from
     // directory listings only: what the CLOSID and RMID budgets need.
@@ -178,15 +181,21 @@ private:
     // Writes the lines of `wanted` the group does not hold (any more).
     void repairSchemata(const std::string& domainName, const std::string& group,
                         const Schemata& wanted) const;
-    void writeTask(const std::string& group, const VcpuThread& thread) const;
+    // `open`: tasks files kept open across calls (one open per group for many threads).
+    void writeTask(const std::string& group, const VcpuThread& thread,
+                   ResctrlFs::OpenFiles* open = nullptr) const;
     // Writes a thread to `groups` (a groupsOfVcpu list); to the default group first when none of
     // them is a control group, as a monitoring group under the root takes only its tasks.
-    void placeTask(const std::vector<std::string>& groups, const VcpuThread& thread) const;
+    void placeTask(const std::vector<std::string>& groups, const VcpuThread& thread,
+                   ResctrlFs::OpenFiles* open = nullptr) const;
     // Writes the lines of `wanted` that differ from `before`.
     void writeChangedLines(const std::string& group, const Schemata& before,
                            const Schemata& wanted) const;
     std::string writeRegrownDefaultGroup();
     [[noreturn]] void reject(const std::string& what, const KernelFailure& failure) const;
+    // reject() of a mkdir; NoSpace when the kernel says it is out of CLOSIDs or RMIDs (EBUSY: the
+    // RMIDs left are in limbo).
+    [[noreturn]] void rejectCreate(const std::string& group, const KernelFailure& failure) const;
 
     const HostModel& host_;
     ResctrlFs resctrl_;

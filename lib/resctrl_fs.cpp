@@ -2,6 +2,7 @@
 #include "resctrl_fs.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -84,11 +85,30 @@ std::optional<KernelFailure> ResctrlFs::removeGroup(const std::filesystem::path&
     return std::nullopt;
 }
 
+std::optional<KernelFailure> ResctrlFs::renameGroup(const std::filesystem::path& from,
+                                                    const std::filesystem::path& to) const {
+    if (::rename((root_ / from).c_str(), (root_ / to).c_str()) != 0)
+        return failure(errno);
+    ++layoutChanges_;
+    return std::nullopt;
+}
+
 std::optional<KernelFailure> ResctrlFs::write(const std::filesystem::path& file,
                                               std::string_view command) const {
-    UniqueFd fd(::open((root_ / file).c_str(), O_WRONLY | O_CLOEXEC));
+    OpenFiles once;
+    return write(once, file, command);
+}
+
+std::optional<KernelFailure> ResctrlFs::write(OpenFiles& open, const std::filesystem::path& file,
+                                              std::string_view command) const {
+    UniqueFd& fd = open[file];
     if (!fd.isValid())
-        return failure(errno);
+        fd = UniqueFd(::open((root_ / file).c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.isValid()) {
+        const int error = errno;
+        open.erase(file);
+        return failure(error);
+    }
     ssize_t n;
     do
         n = ::write(fd.get(), command.data(), command.size());

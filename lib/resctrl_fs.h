@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,8 +60,18 @@ public:
 
     std::optional<KernelFailure> makeGroup(const std::filesystem::path& group) const;
     std::optional<KernelFailure> removeGroup(const std::filesystem::path& group) const;
+    // Moves a monitoring group (rename(2); the kernel allows it from Linux 6.2 on, and only for
+    // monitoring groups): it keeps its RMID, its tasks take the new parent's CLOSID.
+    std::optional<KernelFailure> renameGroup(const std::filesystem::path& from,
+                                             const std::filesystem::path& to) const;
     // Writes `command` with one write(2); the caller includes the final newline.
     std::optional<KernelFailure> write(const std::filesystem::path& file,
+                                       std::string_view command) const;
+    // Files kept open for several commands, by path (write() below).
+    using OpenFiles = std::map<std::filesystem::path, UniqueFd>;
+    // The same, on the descriptor `open` holds for `file`, opened on first use: many threads
+    // moved into one group cost one open.
+    std::optional<KernelFailure> write(OpenFiles& open, const std::filesystem::path& file,
                                        std::string_view command) const;
     // Reads a whole file (st_size is 0 on resctrl: read until EOF).
     std::optional<std::string> read(const std::filesystem::path& file) const;

@@ -27,7 +27,7 @@ std::string unusedPath(const std::string& wanted, const std::set<std::string>& t
 
 } // namespace
 
-UpdateSteps planUpdate(const DomainGroups& current, DomainGroups next) {
+UpdateSteps planUpdate(const DomainGroups& current, DomainGroups next, std::size_t renames) {
     UpdateSteps steps;
     const auto& before = current.plan.allocations;
     auto& after = next.plan.allocations;
@@ -123,8 +123,46 @@ UpdateSteps planUpdate(const DomainGroups& current, DomainGroups next) {
     for (std::size_t j = 0; j < before.size(); ++j)
         if (!taken[j])
             steps.removed.push_back(before[j].group);
+
+    // Renames: the groups that go (in plan order, those under removed groups too) give their
+    // RMIDs to the first monitoring groups to create.
+    std::vector<std::string> going;
+    for (const PlannedMonitor& monitor : current.plan.monitors)
+        if (monitor.createsGroup() && !monitorsAfter.count(monitor.group))
+            going.push_back(monitor.group);
+    const std::size_t count = std::min({renames, going.size(), steps.createdMonitorGroups.size()});
+    for (std::size_t k = 0; k < count; ++k) {
+        steps.renamedMonitorGroups.push_back({going[k], steps.createdMonitorGroups[k]});
+        std::erase(steps.removed, going[k]);
+    }
+    steps.createdMonitorGroups.erase(steps.createdMonitorGroups.begin(),
+                                     steps.createdMonitorGroups.begin() +
+                                         static_cast<std::ptrdiff_t>(count));
     steps.next = std::move(next);
     return steps;
+}
+
+RmidBalance rmidBalance(const DomainGroups& current, const UpdateSteps& steps) {
+    RmidBalance balance;
+    balance.taken = static_cast<unsigned>(steps.createdMonitorGroups.size() + steps.created.size());
+    std::set<std::string> renamed;
+    for (const UpdateSteps::Rename& rename : steps.renamedMonitorGroups)
+        renamed.insert(rename.from);
+    for (const std::string& group : steps.removed) {
+        const bool controlGroup = std::any_of(
+            current.plan.allocations.begin(), current.plan.allocations.end(),
+            [&](const PlannedAllocation& allocation) { return allocation.group == group; });
+        if (!controlGroup) {
+            ++balance.released;
+            continue;
+        }
+        ++balance.released;
+        for (const PlannedMonitor& monitor : current.plan.monitors)
+            if (monitor.createsGroup() && monitor.group.starts_with(group + "/") &&
+                !renamed.count(monitor.group))
+                ++balance.released;
+    }
+    return balance;
 }
 
 } // namespace resctrld

@@ -111,4 +111,13 @@ std::set<std::string> DaemonFixture::domainNames() {
     return names;
 }
 
+std::map<std::string, std::string> DaemonFixture::stateDirFiles() const {
+    std::map<std::string, std::string> files;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(stateDir, ec))
+        if (entry.is_regular_file() && entry.path().filename() != "resctrld.lock")
+            files[entry.path().filename().string()] = readFile(entry.path());
+    return files;
+}
+
 } // namespace resctrld::e2e

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -71,6 +72,9 @@ public:
     std::vector<sdbus::Struct<std::string, std::string>> validate(const std::string& definition);
     // The names of the started domains, as ListDomains answers root.
     std::set<std::string> domainNames();
+    // Every file of the state directory with its bytes, but the instance lock (it holds the
+    // running daemon's pid, which a restart changes by design).
+    std::map<std::string, std::string> stateDirFiles() const;
 
     TempDir dir;
     simtest::SimInstance sim;

@@ -3,12 +3,21 @@
 // operation holds it (resctrlfs-sim's `faults` control file, `stall`).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <thread>
+#include <vector>
 
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "daemon_fixture.h"
+#include "dbus_names.h"
 #include "harness.h"
 
 namespace resctrld::e2e {
@@ -55,12 +64,67 @@ inline bool isStalledIn(pid_t pid, const std::string& op, const std::filesystem:
         if (op == "rmdir" && ((number == 84 && pathIs(a0)) ||
                               (number == 263 && (a2 & kAtRemoveDir) != 0 && pathIs(a1))))
             return true;
+        if (op == "rename" &&
+            ((number == 82 && pathIs(a0)) || ((number == 264 || number == 316) && pathIs(a1))))
+            return true;
         if (op == "write" && (number == 1 || number == 18 || number == 20) && fdIs(a0))
             return true;
         if (op == "open" && ((number == 2 && pathIs(a0)) || (number == 257 && pathIs(a1))))
             return true;
     }
     return false;
+}
+
+// What crashAt() saw.
+struct CrashAttempt {
+    bool killed = false;   // the daemon was killed while blocked at the point
+    std::string callError; // the call's D-Bus error when it finished first, else ""
+};
+
+// Stalls `op` on the simulator path `path` (resctrlfs-sim's `faults` control, `stall`), makes
+// `call` on the Manager from another thread over a connection of its own, and kills the daemon
+// while it is blocked exactly there; then clears the fault and starts the daemon again (waiting
+// until it is ready). When the call finishes first or the point is not reached within 5 s,
+// nothing is killed: the fault is cleared and the daemon keeps running.
+inline CrashAttempt crashAt(DaemonFixture& f, const std::string& op, const std::string& path,
+                            std::chrono::milliseconds stall,
+                            const std::function<void(sdbus::IProxy&)>& call) {
+    f.sim.setControl("faults",
+                     op + " " + path + " 1 stall " + std::to_string(stall.count()) + "\n");
+    CrashAttempt attempt;
+    std::atomic<bool> finished = false;
+    std::thread caller([&] {
+        try {
+            auto connection = sdbus::createSessionBusConnectionWithAddress(f.bus.address());
+            call(*sdbus::createProxy(*connection, kService, kRootPath));
+        } catch (const sdbus::Error& e) {
+            attempt.callError = e.getName() + ": " + e.getMessage();
+        }
+        finished = true;
+    });
+    const pid_t daemonPid = f.daemon->process().pid();
+    const bool stalled =
+        simtest::waitUntil([&] { return finished || isStalledIn(daemonPid, op, f.sim.at(path)); },
+                           std::chrono::seconds(5));
+    if (finished || !stalled) {
+        caller.join();
+        f.sim.setControl("faults", "");
+        return attempt;
+    }
+    attempt.killed = true;
+    f.killDaemon();
+    caller.join();
+    f.sim.setControl("faults", "");
+    f.startDaemon();
+    return attempt;
+}
+
+// "\n  not reached: <point>" for each point a crash matrix could not stop the daemon at.
+inline std::string listNotReached(const std::vector<std::string>& points) {
+    std::string list;
+    for (const std::string& point : points)
+        list += "\n  not reached: " + point;
+    return list;
 }
 
 } // namespace resctrld::e2e

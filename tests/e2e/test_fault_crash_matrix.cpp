@@ -213,17 +213,6 @@ struct Env : DaemonFixture {
         return entries;
     }
 
-    // Every file of the state directory with its bytes, but the instance lock (it holds the
-    // running daemon's pid, which a restart changes by design).
-    std::map<std::string, std::string> stateFiles() const {
-        std::map<std::string, std::string> files;
-        std::error_code ec;
-        for (const auto& entry : fs::directory_iterator(stateDir, ec))
-            if (entry.is_regular_file() && entry.path().filename() != "resctrld.lock")
-                files[entry.path().filename().string()] = readFile(entry.path());
-        return files;
-    }
-
     // Whether the daemon holds each group's tasks file open: the health check opens them once
     // and keeps them; until it did, an `open` fault could be taken by the check instead.
     bool holdsTasksFiles(const std::vector<std::string>& groups) {
@@ -409,7 +398,7 @@ TEST_CASE("SetVcpuThread: a kernel error at any step leaves resctrl and the stat
     const std::map<unsigned, pid_t> target{{2, plain[0]}, {3, plain[1]}};
 
     const Snapshot before = env.snapshot();
-    const auto stateBefore = env.stateFiles();
+    const auto stateBefore = env.stateDirFiles();
     const auto threadsBefore = env.vcpuThreads("vm1");
     REQUIRE(stateBefore.size() >= 1);
     int tried = 0;
@@ -436,7 +425,7 @@ TEST_CASE("SetVcpuThread: a kernel error at any step leaves resctrl and the stat
             const Snapshot after = env.snapshot();
             INFO("the tree differs from before the call:\n" << differences(before, after));
             CHECK(after == before);
-            CHECK(env.stateFiles() == stateBefore);
+            CHECK(env.stateDirFiles() == stateBefore);
             CHECK(env.vcpuThreads("vm1") == threadsBefore);
             if (after != before) {
                 // Put the thread back where it was, so the next pair starts from the same tree.
@@ -498,12 +487,12 @@ TEST_CASE("Restart recovery: a kernel error while repairing leaves every group c
     env.start(kRecoverDomain, vm.threadsOf({0, 1, 2, 3}));
     const Snapshot s0 = env.snapshot();
     REQUIRE(env.groups() == std::set<std::string>{kAlloc, kAllocMon, kMon});
-    const auto state0 = env.stateFiles();
+    const auto state0 = env.stateDirFiles();
     // A plain kill -9 and restart changes nothing (the baseline every pair relies on).
     env.killDaemon();
     env.startDaemon();
     REQUIRE(differences(s0, env.snapshot()) == "");
-    REQUIRE(env.stateFiles() == state0);
+    REQUIRE(env.stateDirFiles() == state0);
 
     int tried = 0;
     for (const RecoveryStep& step : kRecoverySteps) {
@@ -538,7 +527,7 @@ TEST_CASE("Restart recovery: a kernel error while repairing leaves every group c
             }
             INFO("entries neither repaired nor left as the damage left them:\n" << thirdValues);
             CHECK(thirdValues == "");
-            CHECK(env.stateFiles() == state0);
+            CHECK(env.stateDirFiles() == state0);
 
             const std::string unrepaired =
                 differences(partOf(s0, "resctrld-vm1-"), partOf(s2, "resctrld-vm1-"));
@@ -575,7 +564,7 @@ TEST_CASE("Restart recovery: a kernel error while repairing leaves every group c
             INFO("differences from before the damage:\n" << differences(s0, s3));
             CHECK(s3 == s0);
             CHECK(env.state("vm1") == "active");
-            CHECK(env.stateFiles() == state0);
+            CHECK(env.stateDirFiles() == state0);
             if (s3 != s0) {
                 // Put the tree back by hand so the next pair starts from S0.
                 env.stop("vm1");
@@ -619,37 +608,20 @@ TEST_CASE("A daemon killed at any stall point of SetVcpuThread leaves the thread
         REQUIRE(waitUntil([&] {
             return env.holdsTasksFiles({kAttachAlloc, kAttachAllocMon, kAttachMon});
         }));
-        env.sim.setControl("faults", faultLine(step.op, glob, "stall", kCrashStall));
-        std::atomic<bool> finished = false;
-        std::string callError;
-        std::thread call([&] {
-            try {
-                auto connection = sdbus::createSessionBusConnectionWithAddress(env.bus.address());
-                sdbus::createProxy(*connection, kService, kRootPath)
-                    ->callMethod("SetVcpuThread")
+        const CrashAttempt attempt =
+            crashAt(env, step.op, glob, kCrashStall, [&](sdbus::IProxy& manager) {
+                manager.callMethod("SetVcpuThread")
                     .onInterface(kManager)
                     .withArguments(std::string("vm1"), static_cast<std::uint32_t>(step.vcpu),
                                    static_cast<std::uint32_t>(target.at(step.vcpu)));
-            } catch (const sdbus::Error& e) {
-                callError = e.getName() + ": " + e.getMessage();
-            }
-            finished = true;
-        });
-        const pid_t daemonPid = env.daemon->process().pid();
-        const bool stalled = waitUntil(
-            [&] { return finished || isStalledIn(daemonPid, step.op, env.sim.at(glob)); }, 5s);
-        if (finished || !stalled) {
-            call.join();
-            env.sim.setControl("faults", "");
-            notReached.push_back(what + (callError.empty() ? "" : " (" + callError + ")"));
+            });
+        if (!attempt.killed) {
+            notReached.push_back(what +
+                                 (attempt.callError.empty() ? "" : " (" + attempt.callError + ")"));
             env.stop("vm1");
             continue;
         }
         ++tried;
-        env.killDaemon();
-        call.join();
-        env.sim.setControl("faults", "");
-        env.startDaemon();
         INFO(env.log());
 
         CHECK(env.listDomains() == std::set<std::string>{"vm1"});
@@ -657,7 +629,7 @@ TEST_CASE("A daemon killed at any stall point of SetVcpuThread leaves the thread
         CHECK(env.groups() == std::set<std::string>{kAttachAlloc, kAttachAllocMon, kAttachMon});
         CHECK(simtest::readFile(env.sim.at(kAttachAlloc) / "schemata") ==
               s0.at(kAttachAlloc + "/schemata"));
-        CHECK(env.stateFiles().size() >= 1);
+        CHECK(env.stateDirFiles().size() >= 1);
         const auto recorded = env.vcpuThreads("vm1");
         const TidSet ours = vm.taskIds();
         for (const std::string& group : {kAttachAlloc, kAttachAllocMon, kAttachMon}) {
@@ -679,10 +651,8 @@ TEST_CASE("A daemon killed at any stall point of SetVcpuThread leaves the thread
         CHECK(env.groups().empty());
     }
     gCrashPointsTried += tried;
-    std::string skipped;
-    for (const auto& s : notReached)
-        skipped += "\n  not reached: " + s;
-    WARN("SetVcpuThread on " << kernel << ": " << tried << " crash points" << skipped);
+    WARN("SetVcpuThread on " << kernel << ": " << tried << " crash points"
+                             << listNotReached(notReached));
     std::printf("e2e-fault-matrix: SetVcpuThread on %s: %d crash points\n", kernel.c_str(), tried);
     CHECK(notReached.empty());
 }
@@ -699,7 +669,7 @@ TEST_CASE("A daemon killed at any stall point of its recovery repairs everything
     Vm& vm = env.spawn(4);
     env.start(kRecoverDomain, vm.threadsOf({0, 1, 2, 3}));
     const Snapshot s0 = env.snapshot();
-    const auto state0 = env.stateFiles();
+    const auto state0 = env.stateDirFiles();
     int tried = 0;
     std::vector<std::string> notReached;
     for (const RecoveryStep& step : kRecoverySteps) {
@@ -727,7 +697,7 @@ TEST_CASE("A daemon killed at any stall point of its recovery repairs everything
         CHECK(s1 == s0);
         CHECK(env.listDomains() == std::set<std::string>{"vm1"});
         CHECK(env.state("vm1") == "active");
-        CHECK(env.stateFiles() == state0);
+        CHECK(env.stateDirFiles() == state0);
         if (s1 != s0) {
             env.stop("vm1");
             env.start(kRecoverDomain, vm.threadsOf({0, 1, 2, 3}));
@@ -735,10 +705,8 @@ TEST_CASE("A daemon killed at any stall point of its recovery repairs everything
         }
     }
     gCrashPointsTried += tried;
-    std::string skipped;
-    for (const auto& s : notReached)
-        skipped += "\n  not reached: " + s;
-    WARN("restart recovery on " << kernel << ": " << tried << " crash points" << skipped);
+    WARN("restart recovery on " << kernel << ": " << tried << " crash points"
+                                << listNotReached(notReached));
     std::printf("e2e-fault-matrix: restart recovery on %s: %d crash points\n", kernel.c_str(),
                 tried);
     CHECK(notReached.empty());

@@ -7,41 +7,10 @@
 #define CATCH_CONFIG_ENABLE_TUPLE_STRINGMAKER
 #define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
 
-#include "domains_fixture.h"
+#include "update_fixture.h"
 
 using namespace resctrld::e2e;
 using namespace resctrld::e2e::domains;
-
-namespace {
-
-struct UpdateFixture : Fixture {
-    explicit UpdateFixture(const std::string& kernel)
-        : Fixture("skx-2s-l3cat", "", kernel) {
-        manager->uponSignal("DomainUpdated")
-            .onInterface(kManager)
-            .call([this](const std::string& name, const sdbus::ObjectPath& path) {
-                updated.emplace_back(name, path);
-            });
-        manager->finishRegistration();
-    }
-
-    sdbus::ObjectPath update(const std::string& definition) {
-        sdbus::ObjectPath path;
-        manager->callMethod("UpdateDomain")
-            .onInterface(kManager)
-            .withArguments(definition)
-            .storeResultsTo(path);
-        return path;
-    }
-
-    std::vector<std::pair<std::string, std::string>> updated;
-};
-
-Domain vm1() {
-    return Domain("vm1").uuid(kUuid).vcpus(4);
-}
-
-} // namespace
 
 TEST_CASE("UpdateDomain grows, shrinks, splits and moves the allocations of a running domain",
           "[e2e][sim][update]") {
@@ -210,4 +179,96 @@ TEST_CASE("a monitor whose vCPUs stay keeps its bandwidth totals across an updat
     CHECK(bandwidthOf(f.schemata("resctrld-vm1-vcpus_0-3"), 0) == 70);
     CHECK(total() >= before);
     f.sim.setControl("traffic", "");
+}
+
+TEST_CASE("at exactly full CLOSIDs, an update whose end state fits succeeds and one that needs "
+          "another CLOSID answers NoSpace naming it",
+          "[e2e][sim][update][budget]") {
+    const std::string kernel = GENERATE("6.15", "6.1");
+    INFO("kernel " << kernel);
+    UpdateFixture f(kernel);
+    FakeVm& vm = f.spawn(4);
+    f.start(vm1().cachetune("0-1", l3(0, 5_MiB)).cachetune("2-3", l3(0, 5_MiB)),
+            vm.threadsOf({0, 1, 2, 3}));
+    REQUIRE(f.fillWithForeignGroups("foreign", "L3:0=400;1=400\n") > 0);
+
+    // vCPU 1 moves: both groups are rewritten in place.
+    f.update(vm1().cachetune("0", l3(0, 5_MiB)).cachetune("1-3", l3(0, 5_MiB)));
+    CHECK(f.groupOf(vm, 0) != f.groupOf(vm, 1));
+    CHECK(f.groupOf(vm, 1) == f.groupOf(vm, 3));
+
+    const std::string before = f.snapshot();
+    const auto error = errorOf([&] {
+        f.update(vm1()
+                     .cachetune("0", l3(0, 2560_KiB))
+                     .cachetune("1", l3(0, 2560_KiB))
+                     .cachetune("2-3", l3(0, 2560_KiB)));
+    });
+    CHECK(error.getName() == "org.resctrld1.Error.NoSpace");
+    CHECK_THAT(error.getMessage(), Catch::Contains("CLOSID"));
+    CHECK(f.snapshot() == before);
+}
+
+TEST_CASE("at exactly full RMIDs, a monitor moved to other vCPUs takes the RMID of the one that "
+          "goes (Linux 6.2 on), and NoSpace names what is missing otherwise",
+          "[e2e][sim][update][budget]") {
+    const std::string kernel = GENERATE("6.15", "6.1");
+    INFO("kernel " << kernel);
+    UpdateFixture f(kernel);
+    FakeVm& vm = f.spawn(4);
+    const std::string a = "resctrld-vm1-vcpus_0-1";
+    const std::string b = "resctrld-vm1-vcpus_2-3";
+    f.start(vm1().cachetune("0-1", l3(0, 5_MiB) + monitor("1")).cachetune("2-3", l3(0, 5_MiB)),
+            vm.threadsOf({0, 1, 2, 3}));
+    REQUIRE(f.fillWithForeignGroups("mon_groups/foreign") > 0);
+    const std::string before = f.snapshot();
+
+    // The monitor of vCPU 1 becomes one of vCPU 3, in the other group: same RMID count.
+    const std::string moved =
+        vm1().cachetune("0-1", l3(0, 5_MiB)).cachetune("2-3", l3(0, 5_MiB) + monitor("3"));
+    if (kernel == "6.1") {
+        const auto error = errorOf([&] { f.update(moved); });
+        CHECK(error.getName() == "org.resctrld1.Error.NoSpace");
+        CHECK_THAT(error.getMessage(), Catch::Contains("RMID") && Catch::Contains("6.2"));
+        CHECK(f.snapshot() == before);
+    } else {
+        f.update(moved);
+        CHECK(f.groups().count(a + "/mon_groups/vcpus_1") == 0);
+        CHECK(f.tasks(b + "/mon_groups/vcpus_3") == TidSet{vm.tid(3)});
+        CHECK(f.tasks(a) == TidSet{vm.tid(0), vm.tid(1)});
+        CHECK(f.tasks(b) == TidSet{vm.tid(2), vm.tid(3)});
+        // And back, on the same budget.
+        f.update(
+            vm1().cachetune("0-1", l3(0, 5_MiB) + monitor("1")).cachetune("2-3", l3(0, 5_MiB)));
+        CHECK(f.tasks(a + "/mon_groups/vcpus_1") == TidSet{vm.tid(1)});
+        CHECK(f.groups().count(b + "/mon_groups/vcpus_3") == 0);
+    }
+
+    // An allocation group traded for a monitoring group: the end state holds as many RMIDs, but
+    // the one the removed group frees stays in limbo, so no order of steps fits.
+    const std::string now = f.snapshot();
+    const auto error = errorOf(
+        [&] { f.update(vm1().cachetune("0-1", l3(0, 5_MiB) + monitor("1") + monitor("0"))); });
+    CHECK(error.getName() == "org.resctrld1.Error.NoSpace");
+    CHECK_THAT(error.getMessage(), Catch::Contains("RMID") && Catch::Contains("limbo"));
+    CHECK(f.snapshot() == now);
+}
+
+TEST_CASE("an RMID in limbo after a removal counts as busy: the update that needs it answers "
+          "NoSpace naming limbo",
+          "[e2e][sim][update][budget]") {
+    UpdateFixture f("6.15");
+    FakeVm& vm = f.spawn(4);
+    f.start(vm1().cachetune("0-3", l3(0, 5_MiB) + monitor("1")), vm.threadsOf({0, 1, 2, 3}));
+    REQUIRE(f.fillWithForeignGroups("mon_groups/foreign") > 0);
+    // A threshold of 0 keeps every freed RMID in limbo until the next mount.
+    REQUIRE(simtest::writeFile(f.sim.at("info/L3_MON/max_threshold_occupancy"), "0\n") == 0);
+    f.update(vm1().cachetune("0-3", l3(0, 5_MiB)));
+    // One RMID is free by the count of groups, and the kernel holds it in limbo.
+    const std::string before = f.snapshot();
+    const auto error =
+        errorOf([&] { f.update(vm1().cachetune("0-3", l3(0, 5_MiB) + monitor("2"))); });
+    CHECK(error.getName() == "org.resctrld1.Error.NoSpace");
+    CHECK_THAT(error.getMessage(), Catch::Contains("limbo"));
+    CHECK(f.snapshot() == before);
 }

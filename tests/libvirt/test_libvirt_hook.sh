@@ -412,21 +412,68 @@ ok "the monitor publishes CacheOccupancy by the simulator's cache ids: $(occupan
 #    restarts under the running guest and the hook's reconnect stage calls StartDomain.
 step "reconnect: move CPU 0/TCG out, restart libvirtd under the running guest"
 echo "$tid0" >"$mnt/tasks"
+# libvirtd stopped and started again under the running rdtest-tuned (its reconnect stage runs).
+restart_libvirtd() {
+    stop_pid "$libvirtd_pid" 15
+    libvirtd >>"$work/libvirtd.log" 2>&1 &
+    libvirtd_pid=$!
+    wait_for "libvirtd to answer again" 60 libvirtd_answers
+    [ "$(domain_state rdtest-tuned)" = running ] || fail "rdtest-tuned did not survive libvirtd's restart"
+}
 state() { bus get-property org.resctrld1 "$domain" org.resctrld1.Domain State | awk '{print $2}' | tr -d '"'; }
 state_is() { [ "$(state)" = "$1" ]; }
 wait_for "the domain to turn degraded" 10 state_is degraded
 since=$(mark)
-stop_pid "$libvirtd_pid" 15
-libvirtd >>"$work/libvirtd.log" 2>&1 &
-libvirtd_pid=$!
-wait_for "libvirtd to answer again" 60 libvirtd_answers
-[ "$(domain_state rdtest-tuned)" = running ] || fail "rdtest-tuned did not survive libvirtd's restart"
+restart_libvirtd
 in_group() { grep -qx "$1" "$mnt/$group/tasks"; }
 wait_for "CPU 0/TCG back in $group" 10 in_group "$tid0"
 wait_for "the domain to be active again" 10 state_is active
 expect_calls "$since" '^StartDomain '
 echo "   reconnect took $(step_ms) ms (libvirtd stop + start + hook)"
 ok "libvirtd's reconnect re-attached the moved vCPU thread; State is active again"
+
+# 3b. Live re-tuning: UpdateDomain gives the running guest 10 MiB instead of libvirt's 5. libvirt
+#     keeps its definition and has no live-update stage; on a reconnect the update stays and the
+#     hook only logs what differs.
+step "UpdateDomain rdtest-tuned to 10 MiB, then restart libvirtd under the running guest"
+ways_of_cache0() {
+    local mask
+    mask=$(sed -n 's/^ *L3:\(.*\)$/\1/p' "$mnt/$group/schemata" | tr -d ' ' | tr ';' '\n' | sed -n 's/^0=//p')
+    local n=0
+    for ((bits = 16#$mask; bits; bits >>= 1)); do n=$((n + (bits & 1))); done
+    echo "$n"
+}
+# libvirt's live definition (its uuid included) with 10 MiB instead of 5.
+virsh dumpxml rdtest-tuned >"$work/tuned-live.xml"
+# (libvirt writes the metadata back with libxml2's double quotes.)
+sed -E "s/size=['\"]5['\"] unit=['\"]MiB['\"]/size='10' unit='MiB'/" "$work/tuned-live.xml" >"$work/tuned-10.xml"
+cmp -s "$work/tuned-live.xml" "$work/tuned-10.xml" && fail "no 5 MiB cache in virsh dumpxml rdtest-tuned"
+manager UpdateDomain s "$(cat "$work/tuned-10.xml")" >/dev/null
+[ "$(ways_of_cache0)" -eq 4 ] || fail "after UpdateDomain, cache 0 has $(ways_of_cache0) ways in $group, want 4"
+since=$(mark)
+restart_libvirtd
+# StartDomain with libvirt's 5 MiB definition is refused (AlreadyExists); the Ping tells the
+# refusal from an unreachable daemon.
+expect_calls "$since" '^StartDomain Ping $'
+[ "$(ways_of_cache0)" -eq 4 ] || fail "the reconnect undid the update: cache 0 has $(ways_of_cache0) ways"
+[ "$(state)" = active ] || fail "State is '$(state)' after the reconnect, want active"
+# What the hook says there, run by hand as libvirt runs it, on libvirt's own status document.
+reconnect_status=0
+env -i HOME=/root LC_ALL=C PATH="$PATH" "$hook_file" rdtest-tuned reconnect begin - \
+    <"$work/tuned.xml" >"$work/reconnect.out" 2>"$work/reconnect.err" || reconnect_status=$?
+[ "$reconnect_status" -eq 0 ] || fail "reconnect of an updated domain: exit $reconnect_status"
+[ ! -s "$work/reconnect.out" ] || fail "the hook wrote to stdout at reconnect"
+grep -qF "rdtest-tuned: the running domain's definition in resctrld differs from libvirt's" \
+    "$work/reconnect.err" || fail "reconnect: no note of the difference: $(cat "$work/reconnect.err")"
+grep -qF "vcpus_0-1: caches L3 0 10 MiB running, L3 0 5 MiB given" "$work/reconnect.err" ||
+    fail "reconnect: the note does not name the differing element: $(cat "$work/reconnect.err")"
+grep -qF "uuid" "$work/reconnect.err" && fail "reconnect: a uuid difference reported: $(cat "$work/reconnect.err")"
+echo "   $(cat "$work/reconnect.err")"
+[ "$(ways_of_cache0)" -eq 4 ] || fail "the hook run by hand undid the update"
+# Back to libvirt's definition for what follows.
+manager UpdateDomain s "$(cat "$work/tuned-live.xml")" >/dev/null
+[ "$(ways_of_cache0)" -eq 2 ] || fail "UpdateDomain back to 5 MiB left $(ways_of_cache0) ways"
+ok "a reconnect after UpdateDomain leaves the update in place and logs the differing element"
 
 # 4. A definition that does not fit aborts the start with the daemon's message.
 step "rdtest-toobig (100 MiB on cache 0): virsh start must fail"

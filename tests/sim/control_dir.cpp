@@ -167,8 +167,8 @@ std::vector<FaultRule> parseFaults(std::string_view text, std::vector<std::strin
         uint64_t count = 0, ms = 0;
         bool ok = (f.size() == 4 || f.size() == 5) && toU64(f[2], count);
         if (ok)
-            ok = f[0] == "mkdir" || f[0] == "rmdir" || f[0] == "write" || f[0] == "read" ||
-                 f[0] == "open";
+            ok = f[0] == "mkdir" || f[0] == "rmdir" || f[0] == "rename" || f[0] == "write" ||
+                 f[0] == "read" || f[0] == "open";
         if (ok && f.size() == 5)
             ok = f[3] == "stall" && toU64(f[4], ms);
         if (ok && f.size() == 4)

@@ -505,6 +505,16 @@ void opRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
         return;
     }
     std::string from = SimFs::join(*p, name), to = SimFs::join(*np, newname);
+    // A fault rule for rename matches the source path.
+    if (int err = fs.prologue(lock, "rename", from)) {
+        fuse_reply_err(req, err);
+        return;
+    }
+    // The stall released the lock: the directories may be gone meanwhile.
+    if (!fs.pathOf(parent) || !fs.pathOf(newparent)) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
     int err = fs.model_.access(splitPath(*p), 3, fs.callerOf(req));
     if (err == 0)
         err = fs.model_.access(splitPath(*np), 3, fs.callerOf(req));

@@ -620,6 +620,9 @@ TEST_CASE("control file parsing", "[sim]") {
     CHECK(takeFault(rules, "mkdir", "resctrld-c").err == 0); // count used up
     CHECK(takeFault(rules, "write", "g/mon_groups/m/tasks").stallMs == 500);
     CHECK(takeFault(rules, "read", "x").err == EIO);
+    auto renames = parseFaults("rename g/mon_groups/* 1 EIO\n", errors);
+    REQUIRE(renames.size() == 1);
+    CHECK(takeFault(renames, "rename", "g/mon_groups/m").err == EIO);
     CHECK(errnoFromName("EBUSY") == EBUSY);
     CHECK(errnoFromName("nonsense") == 0);
 }

@@ -538,3 +538,19 @@ TEST_CASE("a cache collision is reported against the first colliding cache of th
         domainWith("<cachetune vcpus='0'><cache id='0' level='3' type='both' size='3' unit='MiB'/>"
                    "<cache id='0' level='2' type='both' size='3' unit='MiB'/></cachetune>")));
 }
+
+TEST_CASE("tuningDifferences names each vCPU set whose caches, bandwidths or monitors differ",
+          "[xml]") {
+    const auto running = parseDomainDefinition(
+        domainWith("<cachetune vcpus='0-1'><cache id='0' level='3' type='both' size='10' "
+                   "unit='MiB'/><monitor level='3' vcpus='0'/></cachetune>"
+                   "<memorytune vcpus='2'><node id='0' bandwidth='50'/></memorytune>"));
+    const auto given = parseDomainDefinition(
+        domainWith("<cachetune vcpus='0-1'><cache id='0' level='3' type='both' size='5' "
+                   "unit='MiB'/><monitor level='3' vcpus='0'/></cachetune>"
+                   "<memorytune vcpus='3'><node id='0' bandwidth='50'/></memorytune>"));
+    CHECK(tuningDifferences(running.tuning, given.tuning) ==
+          std::vector<std::string>{"vcpus_0-1: caches L3 0 10 MiB running, L3 0 5 MiB given",
+                                   "vcpus_2 only running", "vcpus_3 only given"});
+    CHECK(tuningDifferences(running.tuning, running.tuning).empty());
+}

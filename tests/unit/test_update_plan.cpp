@@ -100,7 +100,8 @@ TEST_CASE("a new group never takes the path of a kept one", "[update]") {
     CHECK(steps.created == std::vector<std::size_t>{1});
 }
 
-TEST_CASE("monitors keep their groups under kept groups; others are created or removed",
+TEST_CASE("monitors keep their groups under kept groups; others are created or removed, "
+          "taking and freeing one RMID each",
           "[update]") {
     const std::string a = kStem + "-vcpus_0-3";
     const std::string b = kStem + "-vcpus_4-5";
@@ -112,4 +113,44 @@ TEST_CASE("monitors keep their groups under kept groups; others are created or r
     CHECK(steps.createdMonitorGroups == std::vector<std::string>{a + "/mon_groups/vcpus_2"});
     // vcpus_4 goes with its group.
     CHECK(steps.removed == std::vector<std::string>{a + "/mon_groups/vcpus_1", b});
+    // One RMID taken (vcpus_2), three freed: vcpus_1, b and vcpus_4 under it.
+    const RmidBalance balance = rmidBalance(current, steps);
+    CHECK(balance.taken == 1);
+    CHECK(balance.released == 3);
+}
+
+TEST_CASE("monitoring groups that go are renamed to those that come, as many as asked",
+          "[update]") {
+    const std::string a = kStem + "-vcpus_0-3";
+    const std::string b = kStem + "-vcpus_4-5";
+    const auto current = groups({allocation("0-3", "L3:0=f\n"), allocation("4-5", "L3:0=30\n")},
+                                {monitor("1", 0, a), monitor("4", 1, b)});
+    const auto next = groups({allocation("0-3", "L3:0=3\n")},
+                             {monitor("2", 0, a), monitor("3", 0, a), monitor("0", 0, a)});
+
+    SECTION("none asked: created and removed") {
+        const auto steps = planUpdate(current, next);
+        CHECK(steps.renamedMonitorGroups.empty());
+        CHECK(steps.createdMonitorGroups.size() == 3);
+        CHECK(rmidBalance(current, steps).taken == 3);
+    }
+    SECTION("two asked: the first two to create take the two that go, in plan order") {
+        const auto steps = planUpdate(current, next, 2);
+        REQUIRE(steps.renamedMonitorGroups.size() == 2);
+        CHECK(steps.renamedMonitorGroups[0].from == a + "/mon_groups/vcpus_1");
+        CHECK(steps.renamedMonitorGroups[0].to == a + "/mon_groups/vcpus_2");
+        // Moved out of a group that goes, before it goes.
+        CHECK(steps.renamedMonitorGroups[1].from == b + "/mon_groups/vcpus_4");
+        CHECK(steps.renamedMonitorGroups[1].to == a + "/mon_groups/vcpus_3");
+        CHECK(steps.createdMonitorGroups == std::vector<std::string>{a + "/mon_groups/vcpus_0"});
+        CHECK(steps.removed == std::vector<std::string>{b});
+        const RmidBalance balance = rmidBalance(current, steps);
+        CHECK(balance.taken == 1);
+        CHECK(balance.released == 1); // b alone: vcpus_4 left it
+    }
+    SECTION("more asked than there are groups that go") {
+        const auto steps = planUpdate(current, next, 10);
+        CHECK(steps.renamedMonitorGroups.size() == 2);
+        CHECK(steps.createdMonitorGroups.size() == 1);
+    }
 }
