@@ -71,7 +71,7 @@ std::vector<gid_t> groupsOfUser(uid_t uid) {
     return gids;
 }
 
-// "StopDomain of domain 'vm1' by uid 1000 (alice)", the outcome to follow.
+// "StopDomain of domain 'vm1' by uid 1000", the outcome to follow.
 std::string auditText(std::string_view method, const std::string& domain, uid_t uid) {
     std::string text(method);
     if (!domain.empty())

@@ -2,9 +2,10 @@
 #include "audit_log.h"
 
 #include <array>
-#include <pwd.h>
 
 #include <spdlog/spdlog.h>
+
+#include "thread_owners.h"
 
 namespace resctrld {
 
@@ -90,12 +91,7 @@ void releaseAuditLine(std::string_view errorName) noexcept {
 std::string describeCaller(uid_t uid) {
     if (uid == static_cast<uid_t>(-1))
         return "an unknown uid";
-    std::array<char, 4096> buffer{};
-    passwd entry{};
-    passwd* found = nullptr;
-    if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr)
-        return fmt::format("uid {}", uid);
-    return fmt::format("uid {} ({})", uid, found->pw_name);
+    return describeUser(uid);
 }
 
 std::string quoteForLog(std::string_view text) {

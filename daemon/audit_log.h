@@ -54,7 +54,7 @@ void holdAuditLine(AuditLog& audit, uid_t uid, std::string text);
 // "<text>: failed (<error>)" for any other; `errorName` is the full D-Bus name.
 void releaseAuditLine(std::string_view errorName) noexcept;
 
-// "uid 1000 (alice)", "uid 1000" when the user database does not know it, "an unknown uid".
+// "uid 1000", or "an unknown uid" when the bus gave none.
 std::string describeCaller(uid_t uid);
 
 // `text` as a log line may show it: printable ASCII kept, every other byte as \xNN, at most 128

@@ -338,6 +338,14 @@ DomainService::Updated DomainService::update(const ResctrlLock& lock,
     if (it == domains_.end() || it->second.stopping)
         throw NotFound("no domain named '" + definition.name + "' is started");
     ActiveDomain& domain = it->second;
+    // The uuid names the VM as libvirt knows it: a definition without one keeps the running
+    // domain's, and one with another is of another VM.
+    if (definition.uuid.empty())
+        definition.uuid = domain.definition.uuid;
+    else if (definition.uuid != domain.definition.uuid)
+        throw NotFound(fmt::format("the definition's uuid {} is not that of the started domain "
+                                   "'{}' ({})",
+                                   definition.uuid, definition.name, domain.definition.uuid));
     if (!domain.misfit.empty() || domain.needsRepair)
         throw Busy(fmt::format("domain '{}' is being repaired after a restart or a new mount; "
                                "try again once it is active",

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "thread_owners.h"
 
-#include <array>
 #include <fmt/format.h>
-#include <pwd.h>
 
 #include "errors.h"
 #include "process_table.h"
@@ -31,12 +29,7 @@ void ThreadOwners::require(const ProcessTable& processes, pid_t tid,
 }
 
 std::string describeUser(uid_t uid) {
-    std::array<char, 4096> buffer{};
-    passwd entry{};
-    passwd* found = nullptr;
-    if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr)
-        return fmt::format("uid {}", uid);
-    return fmt::format("{} (uid {})", found->pw_name, uid);
+    return fmt::format("uid {}", uid);
 }
 
 } // namespace resctrld

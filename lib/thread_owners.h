@@ -18,7 +18,7 @@ class ThreadOwners {
 public:
     static ThreadOwners anyone() { return ThreadOwners(); }
     // Threads whose every uid is one of `uids`; `whom` says who that is in a refusal
-    // ("uid 1000 (alice) or HypervisorUsers= (libvirt-qemu, qemu)").
+    // ("uid 1000 or HypervisorUsers= (libvirt-qemu, qemu)").
     static ThreadOwners only(std::set<uid_t> uids, std::string whom);
 
     bool admitsAnyone() const noexcept { return !uids_; }
@@ -35,7 +35,9 @@ private:
     std::string whom_;
 };
 
-// "root (uid 0)", or "uid 1234" for a uid the user database does not know.
+// "uid 1234". Never the user's name: a lookup in the user database may ask another program (nscd,
+// sssd, LDAP) and wait on it, and messages are made on the daemon's event loop, some of them for
+// any local user's refused call.
 std::string describeUser(uid_t uid);
 
 } // namespace resctrld

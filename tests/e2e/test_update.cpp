@@ -122,6 +122,21 @@ TEST_CASE("UpdateDomain of a domain not started is NotFound; an equal definition
     domain->callMethod("Update").onInterface(kDomain).withArguments(
         std::string(vm1().vcpus(2).cachetune("0-1", l3(0, 10_MiB))));
     CHECK(std::popcount(maskOf(f.schemata("resctrld-vm1-vcpus_0-1"), "L3", 0)) == 4);
+    // A definition without a uuid keeps the running one; one with another uuid is another VM.
+    f.update(Domain("vm1").vcpus(2).cachetune("0-1", l3(0, 5_MiB)));
+    std::string uuid;
+    domain->getProperty("Uuid").onInterface(kDomain).storeResultsTo(uuid);
+    CHECK(uuid == kUuid);
+    const std::string afterUpdate = f.snapshot();
+    const auto otherVm = errorOf([&] {
+        f.update(Domain("vm1")
+                     .uuid("00000000-0000-0000-0000-000000000001")
+                     .vcpus(2)
+                     .cachetune("0-1", l3(0, 10_MiB)));
+    });
+    CHECK(otherVm.getName() == "org.resctrld1.Error.NotFound");
+    CHECK_THAT(otherVm.getMessage(), Catch::Contains(kUuid));
+    CHECK(f.snapshot() == afterUpdate);
 }
 
 TEST_CASE("monitors whose vCPUs stay keep their objects across an update", "[e2e][sim][update]") {
