@@ -51,7 +51,10 @@ inline std::vector<std::string_view> splitLines(std::string_view text) {
 }
 
 // Reads all of fd from offset 0 with pread, for files whose st_size lies or is 0 (resctrl, sysfs,
-// /proc): until EOF. Empty on a read error, with errno set.
+// /proc): until EOF. Empty on a read error, with errno set. These files are rendered whole by one
+// show callback (kernfs and procfs seq_files), so a read that does not fill the buffer reached
+// the end: that ends it without one more read (a round trip through the filesystem each, which
+// for resctrl behind FUSE costs as much as the first).
 inline std::optional<std::string> readAll(int fd) {
     std::string text;
     char buffer[4096];
@@ -65,6 +68,8 @@ inline std::optional<std::string> readAll(int fd) {
         if (n == 0)
             return text;
         text.append(buffer, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof buffer)
+            return text;
         offset += n;
     }
 }
