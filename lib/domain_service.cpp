@@ -290,7 +290,8 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
         if (auto error = removeGroups(lock, domain.groups))
             spdlog::warn("domain {}: cannot undo its groups: {}", definition.name, *error);
     });
-    requireSameThreads(lock, validated.threads);
+    requireSameThreads(lock, validated.threads,
+                       validated.owner ? std::optional<pid_t>(validated.owner->pid) : std::nullopt);
 
     domain.definition = std::move(definition);
     domain.record.name = domain.definition.name;
@@ -605,8 +606,16 @@ void DomainService::evictReusedIds(const ResctrlLock& lock, const ActiveDomain& 
 }
 
 void DomainService::requireSameThreads(const ResctrlLock& lock,
-                                       const std::vector<ThreadRecord>& threads) const {
+                                       const std::vector<ThreadRecord>& threads,
+                                       std::optional<pid_t> owner) const {
     for (const ThreadRecord& thread : threads) {
+        // One read for a thread still in its process as it was; anything else is looked at
+        // as any thread id is, to tell an exit from a reuse.
+        if (owner) {
+            const auto same = processes_.threadOf(*owner, static_cast<pid_t>(thread.tid));
+            if (same && same->startTime == thread.startTime && !same->exited)
+                continue;
+        }
         const auto info = processes_.thread(static_cast<pid_t>(thread.tid));
         if (info && info->startTime == thread.startTime && !info->exited)
             continue;
