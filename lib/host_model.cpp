@@ -295,6 +295,7 @@ MonitorResource discoverMonitoring(const InfoDir& files, const fs::path& resctrl
                 CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
     }
     std::sort(monitor.domains.begin(), monitor.domains.end());
+    monitor.domainsListed = !monitor.domains.empty();
     if (monitor.domains.empty())
         monitor.domains = idsOf(l3Caches);
     return monitor;
