@@ -694,9 +694,10 @@ std::optional<std::string> readHeld(UniqueFd& fd, const std::filesystem::path& p
             fd.reset(); // a removed group's file fails (ENODEV); reopen next time
             return std::nullopt;
         }
-        if (n == 0)
-            return text;
         text.append(buffer, static_cast<std::size_t>(n));
+        // A short read is the end, as for readAll(): no extra round trip through FUSE.
+        if (static_cast<std::size_t>(n) < sizeof buffer)
+            return text;
         offset += n;
     }
 }
