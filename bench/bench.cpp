@@ -977,9 +977,9 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                      ", \"once_per_tick\": " + (check.ok ? "true" : "false") + "}");
         }
         // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the domain
-        // check (ManagerObject::checkDomains, every CheckIntervalSec: threads, each group's tasks
+        // check (Supervisor::checkDomains, every CheckIntervalSec: threads, each group's tasks
         // file), the counter reads (MonitorObject::sample) and the Sampled signal. Shares of the
-        // samples of ManagerObject::sampleMonitors plus checkDomains.
+        // samples of Supervisor::sampleMonitors plus checkDomains.
         if (!b.quick && access("/usr/bin/perf", X_OK) == 0) {
             const fs::path data = run / "perf.data";
             const double seconds = std::max(6.0, 3 * point.floorWallUs / 1e6 * 4);
@@ -1001,8 +1001,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                         return std::stod(line.substr(line.find_first_not_of(' ')));
                 return 0.0;
             };
-            const double check = share("resctrld::ManagerObject::checkDomains");
-            const double tick = share("resctrld::ManagerObject::sampleMonitors") + check;
+            const double check = share("resctrld::Supervisor::checkDomains");
+            const double tick = share("resctrld::Supervisor::sampleMonitors") + check;
             const double counters = share("resctrld::MonitorObject::sample");
             const double signal = share("Manager_adaptor::emitSampled");
             auto& p = points.back();
