@@ -32,7 +32,7 @@ std::optional<std::string> readFile(const fs::path& path) {
             return std::nullopt;
         throw ResctrlUnavailable("cannot open " + path.string() + ": " + std::strerror(errno));
     }
-    auto text = readAll(fd.get());
+    auto text = readAll(fd.get(), true); // attributes, each shown whole
     if (!text)
         throw ResctrlUnavailable("cannot read " + path.string() + ": " + std::strerror(errno));
     return text;

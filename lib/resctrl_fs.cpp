@@ -108,7 +108,7 @@ std::optional<std::string> ResctrlFs::read(const std::filesystem::path& file) co
     UniqueFd fd(::open((root_ / file).c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.isValid())
         return std::nullopt;
-    return readAll(fd.get());
+    return readAll(fd.get(), true); // kernfs attributes, each shown whole
 }
 
 bool ResctrlFs::exists(const std::filesystem::path& path) const {
