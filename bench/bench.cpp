@@ -71,9 +71,12 @@
 #include "../tests/sim/conformance/sim_instance.h"
 #include "bench_cli.h"
 #include "bench_layout.h"
+#include "bench_util.h"
 #include "bench_validate.h"
 
 namespace fs = std::filesystem;
+using resctrld::bench::fixed;
+using resctrld::bench::medianOf;
 using resctrld::e2e::Daemon;
 using resctrld::e2e::FakeHypervisor;
 using resctrld::e2e::kManager;
@@ -96,25 +99,11 @@ std::int64_t nowNs() {
         .count();
 }
 
-double median(std::vector<double> v) {
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 std::string slurp(const fs::path& path) {
     std::ifstream in(path);
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
-}
-
-std::string fmt(double value, int decimals = 2) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
-    return buffer;
 }
 
 // Runs argv to completion and returns its stdout; throws on a non-zero exit.
@@ -537,29 +526,32 @@ void benchStartStop(Bench& b, const std::string& label, const Shape& shape, cons
         env.start(xml, threads);
         env.stop("bench");
     }
-    const double ratio = median(dTotal) / median(fTotal);
-    b.table.push_back(
-        "start/stop " + label + ": daemon " + fmt(median(dStart)) + " + " + fmt(median(dStop)) +
-        " = " + fmt(median(dTotal)) + " ms, floor " + fmt(median(fStart)) + " + " +
-        fmt(median(fStop)) + " = " + fmt(median(fTotal)) + " ms, ratio start " +
-        fmt(median(dStart) / median(fStart)) + " stop " + fmt(median(dStop) / median(fStop)) +
-        " total " + fmt(ratio) + " (n=" + std::to_string(dTotal.size()) + ")");
+    const double ratio = medianOf(dTotal) / medianOf(fTotal);
+    b.table.push_back("start/stop " + label + ": daemon " + fixed(medianOf(dStart)) + " + " +
+                      fixed(medianOf(dStop)) + " = " + fixed(medianOf(dTotal)) + " ms, floor " +
+                      fixed(medianOf(fStart)) + " + " + fixed(medianOf(fStop)) + " = " +
+                      fixed(medianOf(fTotal)) + " ms, ratio start " +
+                      fixed(medianOf(dStart) / medianOf(fStart)) + " stop " +
+                      fixed(medianOf(dStop) / medianOf(fStop)) + " total " + fixed(ratio) +
+                      " (n=" + std::to_string(dTotal.size()) + ")");
     std::cout << b.table.back() << std::endl;
-    b.table.push_back("  fixed per call: bus round trip (Peer.Ping) " + fmt(median(ping), 3) +
+    b.table.push_back("  fixed per call: bus round trip (Peer.Ping) " + fixed(medianOf(ping), 3) +
                       " ms, StopDomain of an unknown domain (access check + mount probe) " +
-                      fmt(median(rejected), 3) + " ms");
+                      fixed(medianOf(rejected), 3) + " ms");
     std::cout << b.table.back() << std::endl;
     b.record("{\"bench\": \"startstop\", \"case\": \"" + label + "\", \"vcpus\": " +
              std::to_string(shape.vcpus) + ", \"cachetunes\": " + std::to_string(shape.cachetunes) +
-             ", \"monitors\": " + std::to_string(monitors) + ", \"runs\": " +
-             std::to_string(dTotal.size()) + ", \"daemon_start_ms\": " + fmt(median(dStart), 3) +
-             ", \"daemon_stop_ms\": " + fmt(median(dStop), 3) + ", \"daemon_total_ms\": " +
-             fmt(median(dTotal), 3) + ", \"floor_start_ms\": " + fmt(median(fStart), 3) +
-             ", \"floor_stop_ms\": " + fmt(median(fStop), 3) +
-             ", \"floor_total_ms\": " + fmt(median(fTotal), 3) + ", \"ratio\": " + fmt(ratio, 3) +
-             ", \"start_ratio\": " + fmt(median(dStart) / median(fStart), 3) +
-             ", \"stop_ratio\": " + fmt(median(dStop) / median(fStop), 3) + ", \"ping_ms\": " +
-             fmt(median(ping), 3) + ", \"rejected_call_ms\": " + fmt(median(rejected), 3) + "}");
+             ", \"monitors\": " + std::to_string(monitors) +
+             ", \"runs\": " + std::to_string(dTotal.size()) + ", \"daemon_start_ms\": " +
+             fixed(medianOf(dStart), 3) + ", \"daemon_stop_ms\": " + fixed(medianOf(dStop), 3) +
+             ", \"daemon_total_ms\": " + fixed(medianOf(dTotal), 3) + ", \"floor_start_ms\": " +
+             fixed(medianOf(fStart), 3) + ", \"floor_stop_ms\": " + fixed(medianOf(fStop), 3) +
+             ", \"floor_total_ms\": " + fixed(medianOf(fTotal), 3) +
+             ", \"ratio\": " + fixed(ratio, 3) +
+             ", \"start_ratio\": " + fixed(medianOf(dStart) / medianOf(fStart), 3) +
+             ", \"stop_ratio\": " + fixed(medianOf(dStop) / medianOf(fStop), 3) +
+             ", \"ping_ms\": " + fixed(medianOf(ping), 3) +
+             ", \"rejected_call_ms\": " + fixed(medianOf(rejected), 3) + "}");
 }
 
 // --- 1b. UpdateDomain latency ---------------------------------------------------------------
@@ -717,8 +709,8 @@ void benchUpdate(Bench& b, const std::string& label, const std::string& next, co
         std::istringstream floor(
             runProgram({b.floorStartStop, (dir / "update.script").string(), "0", "1"}));
         for (double f, g; floor >> f >> g;) {
-            floorForward.push_back(f / 1e6 + median(ping));
-            floorBack.push_back(g / 1e6 + median(ping));
+            floorForward.push_back(f / 1e6 + medianOf(ping));
+            floorBack.push_back(g / 1e6 + medianOf(ping));
         }
         const auto t0 = nowNs();
         update(next);
@@ -743,20 +735,22 @@ void benchUpdate(Bench& b, const std::string& label, const std::string& next, co
         update(xml);
     }
     env.stop("bench");
-    const double ratio = median(daemonForward) / median(floorForward);
-    const double ratioBack = median(daemonBack) / median(floorBack);
-    b.table.push_back("update " + label + ": daemon " + fmt(median(daemonForward)) + " ms, back " +
-                      fmt(median(daemonBack)) + " ms; floor (same writes + one round trip " +
-                      fmt(median(ping), 3) + " ms) " + fmt(median(floorForward)) + " ms, back " +
-                      fmt(median(floorBack)) + " ms; ratio " + fmt(ratio) + ", back " +
-                      fmt(ratioBack) + " (n=" + std::to_string(daemonForward.size()) + ")");
+    const double ratio = medianOf(daemonForward) / medianOf(floorForward);
+    const double ratioBack = medianOf(daemonBack) / medianOf(floorBack);
+    b.table.push_back("update " + label + ": daemon " + fixed(medianOf(daemonForward)) +
+                      " ms, back " + fixed(medianOf(daemonBack)) +
+                      " ms; floor (same writes + one round trip " + fixed(medianOf(ping), 3) +
+                      " ms) " + fixed(medianOf(floorForward)) + " ms, back " +
+                      fixed(medianOf(floorBack)) + " ms; ratio " + fixed(ratio) + ", back " +
+                      fixed(ratioBack) + " (n=" + std::to_string(daemonForward.size()) + ")");
     std::cout << b.table.back() << std::endl;
     b.record("{\"bench\": \"update\", \"case\": \"" + label +
-             "\", \"runs\": " + std::to_string(daemonForward.size()) + ", \"daemon_ms\": " +
-             fmt(median(daemonForward), 3) + ", \"daemon_back_ms\": " + fmt(median(daemonBack), 3) +
-             ", \"floor_ms\": " + fmt(median(floorForward), 3) +
-             ", \"floor_back_ms\": " + fmt(median(floorBack), 3) + ", \"ratio\": " + fmt(ratio, 3) +
-             ", \"ratio_back\": " + fmt(ratioBack, 3) + "}");
+             "\", \"runs\": " + std::to_string(daemonForward.size()) +
+             ", \"daemon_ms\": " + fixed(medianOf(daemonForward), 3) +
+             ", \"daemon_back_ms\": " + fixed(medianOf(daemonBack), 3) +
+             ", \"floor_ms\": " + fixed(medianOf(floorForward), 3) +
+             ", \"floor_back_ms\": " + fixed(medianOf(floorBack), 3) +
+             ", \"ratio\": " + fixed(ratio, 3) + ", \"ratio_back\": " + fixed(ratioBack, 3) + "}");
 }
 
 // --- 2. sampling cost ------------------------------------------------------------------------
@@ -941,29 +935,29 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             floorUs.push_back(cpu / 1e3);
             floorWallUs.push_back(wall / 1e3);
         }
-        point.daemonUs = median(daemonUs);
-        point.daemonStatUs = median(daemonStatUs);
-        point.floorUs = median(floorUs);
-        point.floorWallUs = median(floorWallUs);
+        point.daemonUs = medianOf(daemonUs);
+        point.daemonStatUs = medianOf(daemonStatUs);
+        point.floorUs = medianOf(floorUs);
+        point.floorWallUs = medianOf(floorWallUs);
         points.push_back(point);
         const std::string line =
             "sampling " + std::to_string(domains) + " L3 x " + std::to_string(monitors) +
             " monitors (" + std::to_string(point.counters) + " counter files): daemon " +
-            fmt(point.daemonUs / 1e3, 3) + " ms CPU/tick (utime+stime " +
-            fmt(point.daemonStatUs / 1e3, 1) + "), floor " + fmt(point.floorUs / 1e3, 3) +
-            " ms CPU/loop (" + fmt(point.floorWallUs / 1e3, 2) + " ms wall), ratio " +
-            fmt(point.daemonUs / point.floorUs);
+            fixed(point.daemonUs / 1e3, 3) + " ms CPU/tick (utime+stime " +
+            fixed(point.daemonStatUs / 1e3, 1) + "), floor " + fixed(point.floorUs / 1e3, 3) +
+            " ms CPU/loop (" + fixed(point.floorWallUs / 1e3, 2) + " ms wall), ratio " +
+            fixed(point.daemonUs / point.floorUs);
         b.table.push_back(line);
         std::cout << line << std::endl;
         b.record("{\"bench\": \"sampling\", \"l3_domains\": " + std::to_string(domains) +
                  ", \"monitors\": " + std::to_string(monitors) +
                  ", \"counter_files\": " + std::to_string(point.counters) +
                  ", \"ticks_per_round\": " + std::to_string(ticks) +
-                 ", \"daemon_cpu_us_per_tick\": " + fmt(point.daemonUs, 1) +
-                 ", \"daemon_utime_stime_us_per_tick\": " + fmt(point.daemonStatUs, 1) +
-                 ", \"floor_cpu_us_per_loop\": " + fmt(point.floorUs, 1) +
-                 ", \"floor_wall_us_per_loop\": " + fmt(point.floorWallUs, 1) +
-                 ", \"ratio\": " + fmt(point.daemonUs / point.floorUs, 3) + "}");
+                 ", \"daemon_cpu_us_per_tick\": " + fixed(point.daemonUs, 1) +
+                 ", \"daemon_utime_stime_us_per_tick\": " + fixed(point.daemonStatUs, 1) +
+                 ", \"floor_cpu_us_per_loop\": " + fixed(point.floorUs, 1) +
+                 ", \"floor_wall_us_per_loop\": " + fixed(point.floorWallUs, 1) +
+                 ", \"ratio\": " + fixed(point.daemonUs / point.floorUs, 3) + "}");
 
         if (!b.straceDir.empty()) {
             const std::string name =
@@ -1000,9 +994,9 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                      ", \"once_per_tick\": " + (check.ok ? "true" : "false") + "}");
         }
         // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the domain
-        // check (ManagerObject::checkDomains, every CheckIntervalSec: threads, each group's tasks
+        // check (Supervisor::checkDomains, every CheckIntervalSec: threads, each group's tasks
         // file), the counter reads (MonitorObject::sample) and the Sampled signal. Shares of the
-        // samples of ManagerObject::sampleMonitors plus checkDomains.
+        // samples of Supervisor::sampleMonitors plus checkDomains.
         if (!b.quick && access("/usr/bin/perf", X_OK) == 0) {
             const fs::path data = run / "perf.data";
             const double seconds = std::max(6.0, 3 * point.floorWallUs / 1e6 * 4);
@@ -1024,8 +1018,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                         return std::stod(line.substr(line.find_first_not_of(' ')));
                 return 0.0;
             };
-            const double check = share("resctrld::ManagerObject::checkDomains");
-            const double tick = share("resctrld::ManagerObject::sampleMonitors") + check;
+            const double check = share("resctrld::Supervisor::checkDomains");
+            const double tick = share("resctrld::Supervisor::sampleMonitors") + check;
             const double counters = share("resctrld::MonitorObject::sample");
             const double signal = share("Manager_adaptor::emitSampled");
             auto& p = points.back();
@@ -1036,22 +1030,22 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                 p.healthUs = p.daemonUs * check / tick;
                 const double samplingUs = p.daemonUs * (tick - check) / tick;
                 const std::string hline = "  perf: of the tick's CPU " +
-                                          fmt(check / tick * 100, 0) + "% health check, " +
-                                          fmt(counters / tick * 100, 0) + "% counter reads, " +
-                                          fmt(signal / tick * 100, 0) +
+                                          fixed(check / tick * 100, 0) + "% health check, " +
+                                          fixed(counters / tick * 100, 0) + "% counter reads, " +
+                                          fixed(signal / tick * 100, 0) +
                                           "% Sampled signal; sampling (tick minus health "
                                           "check) " +
-                                          fmt(samplingUs / 1e3, 3) + " ms, ratio to the floor " +
-                                          fmt(samplingUs / p.floorUs);
+                                          fixed(samplingUs / 1e3, 3) + " ms, ratio to the floor " +
+                                          fixed(samplingUs / p.floorUs);
                 b.table.push_back(hline);
                 std::cout << hline << std::endl;
                 b.record("{\"bench\": \"tick_profile\", \"l3_domains\": " +
                          std::to_string(domains) + ", \"monitors\": " + std::to_string(monitors) +
-                         ", \"health_check_share\": " + fmt(check / tick, 3) +
-                         ", \"counter_reads_share\": " + fmt(counters / tick, 3) +
-                         ", \"sampled_signal_share\": " + fmt(signal / tick, 3) +
-                         ", \"sampling_us_per_tick\": " + fmt(samplingUs, 1) +
-                         ", \"sampling_ratio\": " + fmt(samplingUs / p.floorUs, 3) + "}");
+                         ", \"health_check_share\": " + fixed(check / tick, 3) +
+                         ", \"counter_reads_share\": " + fixed(counters / tick, 3) +
+                         ", \"sampled_signal_share\": " + fixed(signal / tick, 3) +
+                         ", \"sampling_us_per_tick\": " + fixed(samplingUs, 1) +
+                         ", \"sampling_ratio\": " + fixed(samplingUs / p.floorUs, 3) + "}");
             }
         }
         manager->callMethod("StopDomain")
@@ -1123,16 +1117,16 @@ void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
     const std::string secs = std::to_string(window.count());
     const std::string line =
         "idle wake-ups over " + secs + " s: " + std::to_string(fresh) + " fresh (" +
-        fmt(freshCpu / 1e3, 0) + " us CPU; mount table changed " + std::to_string(freshMounts) +
-        " times), " + std::to_string(after) + " after a start+stop (" + fmt(afterCpu / 1e3, 0) +
+        fixed(freshCpu / 1e3, 0) + " us CPU; mount table changed " + std::to_string(freshMounts) +
+        " times), " + std::to_string(after) + " after a start+stop (" + fixed(afterCpu / 1e3, 0) +
         " us CPU; mount table changed " + std::to_string(afterMounts) + " times)";
     b.table.push_back(line);
     std::cout << line << std::endl;
     b.record("{\"bench\": \"idle_wakeups\", \"window_s\": " + secs +
              ", \"context_switches_fresh\": " + std::to_string(fresh) +
              ", \"context_switches_after_stop\": " + std::to_string(after) +
-             ", \"cpu_us_fresh\": " + fmt(freshCpu / 1e3, 0) +
-             ", \"cpu_us_after_stop\": " + fmt(afterCpu / 1e3, 0) +
+             ", \"cpu_us_fresh\": " + fixed(freshCpu / 1e3, 0) +
+             ", \"cpu_us_after_stop\": " + fixed(afterCpu / 1e3, 0) +
              ", \"mount_table_changes_fresh\": " + std::to_string(freshMounts) +
              ", \"mount_table_changes_after_stop\": " + std::to_string(afterMounts) + "}");
 }
@@ -1293,7 +1287,7 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
             std::vector<double> values;
             for (const Throughput& t : runs)
                 values.push_back(t.*field);
-            return median(values);
+            return medianOf(values);
         };
         const double f = med(floorRuns, &Throughput::callsPerSecond);
         const double st = med(statsRuns, &Throughput::callsPerSecond);
@@ -1303,36 +1297,37 @@ void benchReads(Bench& b, const fs::path& dir, const fs::path& profile) {
         const double pu = med(payloadUndecodedRuns, &Throughput::callsPerSecond);
         // Where a call's CPU goes: the answering process and dbus-daemon, per call.
         auto cpu = [&](const std::vector<Throughput>& runs) {
-            return fmt(med(runs, &Throughput::serverUsPerCall), 1) + "+" +
-                   fmt(med(runs, &Throughput::busUsPerCall), 1);
+            return fixed(med(runs, &Throughput::serverUsPerCall), 1) + "+" +
+                   fixed(med(runs, &Throughput::busUsPerCall), 1);
         };
         const std::string line =
             "D-Bus reads, " + std::to_string(clients) + " client" + (clients > 1 ? "s" : "") +
-            ": GetStats " + fmt(st, 0) + "/s (ratio " + fmt(st / f) + "; reply not decoded " +
-            fmt(su, 0) + "/s, ratio " + fmt(su / f) + "), Get(CacheOccupancy) " + fmt(g, 0) +
-            "/s (ratio " + fmt(g / f) + "), floor Trivial() " + fmt(f, 0) +
-            "/s; same payload from memory " + fmt(p, 0) + "/s (not decoded " + fmt(pu, 0) +
-            "/s): GetStats / payload floor " + fmt(st / p) + " (not decoded " + fmt(su / pu) +
+            ": GetStats " + fixed(st, 0) + "/s (ratio " + fixed(st / f) + "; reply not decoded " +
+            fixed(su, 0) + "/s, ratio " + fixed(su / f) + "), Get(CacheOccupancy) " + fixed(g, 0) +
+            "/s (ratio " + fixed(g / f) + "), floor Trivial() " + fixed(f, 0) +
+            "/s; same payload from memory " + fixed(p, 0) + "/s (not decoded " + fixed(pu, 0) +
+            "/s): GetStats / payload floor " + fixed(st / p) + " (not decoded " + fixed(su / pu) +
             "); CPU per call, server+bus µs: Trivial " + cpu(floorRuns) + ", payload " +
             cpu(payloadRuns) + ", GetStats " + cpu(statsRuns) + ", Get " + cpu(getRuns);
         b.table.push_back(line);
         std::cout << line << std::endl;
         b.record(
             "{\"bench\": \"dbus_reads\", \"clients\": " + std::to_string(clients) +
-            ", \"floor_calls_per_s\": " + fmt(f, 0) + ", \"getstats_calls_per_s\": " + fmt(st, 0) +
-            ", \"getstats_ratio\": " + fmt(st / f, 3) + ", \"getstats_undecoded_calls_per_s\": " +
-            fmt(su, 0) + ", \"getstats_undecoded_ratio\": " + fmt(su / f, 3) +
-            ", \"get_occupancy_calls_per_s\": " + fmt(g, 0) + ", \"get_occupancy_ratio\": " +
-            fmt(g / f, 3) + ", \"payload_floor_calls_per_s\": " + fmt(p, 0) +
-            ", \"payload_floor_undecoded_calls_per_s\": " + fmt(pu, 0) +
-            ", \"getstats_payload_ratio\": " + fmt(st / p, 3) +
-            ", \"getstats_undecoded_payload_ratio\": " + fmt(su / pu, 3) +
-            ", \"payload_server_us\": " + fmt(med(payloadRuns, &Throughput::serverUsPerCall), 2) +
-            ", \"payload_bus_us\": " + fmt(med(payloadRuns, &Throughput::busUsPerCall), 2) +
-            ", \"floor_server_us\": " + fmt(med(floorRuns, &Throughput::serverUsPerCall), 2) +
-            ", \"floor_bus_us\": " + fmt(med(floorRuns, &Throughput::busUsPerCall), 2) +
-            ", \"getstats_server_us\": " + fmt(med(statsRuns, &Throughput::serverUsPerCall), 2) +
-            ", \"getstats_bus_us\": " + fmt(med(statsRuns, &Throughput::busUsPerCall), 2) + "}");
+            ", \"floor_calls_per_s\": " + fixed(f, 0) + ", \"getstats_calls_per_s\": " +
+            fixed(st, 0) + ", \"getstats_ratio\": " + fixed(st / f, 3) +
+            ", \"getstats_undecoded_calls_per_s\": " + fixed(su, 0) +
+            ", \"getstats_undecoded_ratio\": " + fixed(su / f, 3) +
+            ", \"get_occupancy_calls_per_s\": " + fixed(g, 0) + ", \"get_occupancy_ratio\": " +
+            fixed(g / f, 3) + ", \"payload_floor_calls_per_s\": " + fixed(p, 0) +
+            ", \"payload_floor_undecoded_calls_per_s\": " + fixed(pu, 0) +
+            ", \"getstats_payload_ratio\": " + fixed(st / p, 3) +
+            ", \"getstats_undecoded_payload_ratio\": " + fixed(su / pu, 3) +
+            ", \"payload_server_us\": " + fixed(med(payloadRuns, &Throughput::serverUsPerCall), 2) +
+            ", \"payload_bus_us\": " + fixed(med(payloadRuns, &Throughput::busUsPerCall), 2) +
+            ", \"floor_server_us\": " + fixed(med(floorRuns, &Throughput::serverUsPerCall), 2) +
+            ", \"floor_bus_us\": " + fixed(med(floorRuns, &Throughput::busUsPerCall), 2) +
+            ", \"getstats_server_us\": " + fixed(med(statsRuns, &Throughput::serverUsPerCall), 2) +
+            ", \"getstats_bus_us\": " + fixed(med(statsRuns, &Throughput::busUsPerCall), 2) + "}");
     }
     env.stop("reads");
 }
@@ -1373,7 +1368,7 @@ void benchLockHeld(Bench& b, const fs::path& dir, const fs::path& profile) {
     double heldWorst = 0;
     readLatencies(); // warm-up
     for (int r = 0; r < rounds; ++r) {
-        freeMedians.push_back(median(readLatencies()));
+        freeMedians.push_back(medianOf(readLatencies()));
         resctrld::e2e::ResctrlLockHolder holder(env.sim.root(), kNobody, kNogroup);
         // Sent before the reads on the same connection, so the daemon holds it while they come.
         bool answered = false;
@@ -1387,7 +1382,7 @@ void benchLockHeld(Bench& b, const fs::path& dir, const fs::path& profile) {
                     error = e->getName() + ": " + e->getMessage();
             });
         const auto held = readLatencies();
-        heldMedians.push_back(median(held));
+        heldMedians.push_back(medianOf(held));
         heldWorst = std::max(heldWorst, *std::max_element(held.begin(), held.end()));
         if (answered)
             throw std::runtime_error("StartDomain was answered while the lock was held: " + error);
@@ -1404,17 +1399,17 @@ void benchLockHeld(Bench& b, const fs::path& dir, const fs::path& profile) {
             throw std::runtime_error("the waiting StartDomain did not succeed: " + error);
         env.stop("waiting");
     }
-    const double freeUs = median(freeMedians), heldUs = median(heldMedians);
+    const double freeUs = medianOf(freeMedians), heldUs = medianOf(heldMedians);
     const std::string line = "root Get(Version) while another user holds the resctrl lock and a "
                              "StartDomain waits: " +
-                             fmt(heldUs, 1) + " µs median (slowest " + fmt(heldWorst / 1000, 1) +
-                             " ms), lock free " + fmt(freeUs, 1) + " µs; ratio " +
-                             fmt(heldUs / freeUs) + " (target <= 2)";
+                             fixed(heldUs, 1) + " µs median (slowest " +
+                             fixed(heldWorst / 1000, 1) + " ms), lock free " + fixed(freeUs, 1) +
+                             " µs; ratio " + fixed(heldUs / freeUs) + " (target <= 2)";
     b.table.push_back(line);
     std::cout << line << std::endl;
-    b.record("{\"bench\": \"read_while_lock_held\", \"free_us\": " + fmt(freeUs, 2) +
-             ", \"held_us\": " + fmt(heldUs, 2) + ", \"held_worst_us\": " + fmt(heldWorst, 0) +
-             ", \"ratio\": " + fmt(heldUs / freeUs, 3) + "}");
+    b.record("{\"bench\": \"read_while_lock_held\", \"free_us\": " + fixed(freeUs, 2) +
+             ", \"held_us\": " + fixed(heldUs, 2) + ", \"held_worst_us\": " + fixed(heldWorst, 0) +
+             ", \"ratio\": " + fixed(heldUs / freeUs, 3) + "}");
     env.stop("running");
 }
 
@@ -1484,12 +1479,13 @@ void benchMemory(Bench& b, const fs::path& dir, const fs::path& profile, int soa
     env.stop("memory");
 
     const std::string line =
-        "memory, " + std::to_string(monitors) + " monitors: peak RSS " + fmt(peakKiB / 1024.0, 1) +
-        " MiB (idle " + fmt(idleKiB / 1024.0, 1) + " MiB); RSS after warm-up " +
-        fmt(warmKiB / 1024.0, 2) + " MiB, after a " + std::to_string(soakSeconds) + " s soak (" +
-        std::to_string(cycles) + " start/GetStats/stop cycles) " + fmt(endKiB / 1024.0, 2) +
-        " MiB: growth " + std::to_string(endKiB - warmKiB) + " KiB; open fds " +
-        std::to_string(warmFds) + " -> " + std::to_string(endFds);
+        "memory, " + std::to_string(monitors) + " monitors: peak RSS " +
+        fixed(peakKiB / 1024.0, 1) + " MiB (idle " + fixed(idleKiB / 1024.0, 1) +
+        " MiB); RSS after warm-up " + fixed(warmKiB / 1024.0, 2) + " MiB, after a " +
+        std::to_string(soakSeconds) + " s soak (" + std::to_string(cycles) +
+        " start/GetStats/stop cycles) " + fixed(endKiB / 1024.0, 2) + " MiB: growth " +
+        std::to_string(endKiB - warmKiB) + " KiB; open fds " + std::to_string(warmFds) + " -> " +
+        std::to_string(endFds);
     b.table.push_back(line);
     std::cout << line << std::endl;
     b.record("{\"bench\": \"memory\", \"monitors\": " + std::to_string(monitors) +
@@ -1616,27 +1612,27 @@ int main(int argc, char** argv) {
                 }
             if (xs.size() >= 2) {
                 const auto [slopeS, interceptS] = fit(xs, ys);
-                const std::string sline = "sampling part slope: " + fmt(slopeS, 2) +
+                const std::string sline = "sampling part slope: " + fixed(slopeS, 2) +
                                           " us CPU per monitor x L3 domain per tick (+" +
-                                          fmt(interceptS, 0) + " us)";
+                                          fixed(interceptS, 0) + " us)";
                 b.table.push_back(sline);
                 std::cout << sline << std::endl;
                 b.record("{\"bench\": \"sampling_part_slope\", \"us_per_monitor_domain\": " +
-                         fmt(slopeS, 3) + ", \"intercept_us\": " + fmt(interceptS, 1) + "}");
+                         fixed(slopeS, 3) + ", \"intercept_us\": " + fixed(interceptS, 1) + "}");
             }
             const auto [slopeF, interceptF] = fit(x, yf);
-            const std::string line = "sampling slope: daemon " + fmt(slopeD, 2) +
+            const std::string line = "sampling slope: daemon " + fixed(slopeD, 2) +
                                      " us CPU per monitor x L3 domain per tick (+" +
-                                     fmt(interceptD, 0) + " us), floor " + fmt(slopeF, 2) +
-                                     " us (+" + fmt(interceptF, 0) + " us), slope ratio " +
-                                     fmt(slopeD / slopeF);
+                                     fixed(interceptD, 0) + " us), floor " + fixed(slopeF, 2) +
+                                     " us (+" + fixed(interceptF, 0) + " us), slope ratio " +
+                                     fixed(slopeD / slopeF);
             b.table.push_back(line);
             std::cout << line << std::endl;
             b.record("{\"bench\": \"sampling_slope\", \"daemon_us_per_monitor_domain\": " +
-                     fmt(slopeD, 3) + ", \"daemon_intercept_us\": " + fmt(interceptD, 1) +
-                     ", \"floor_us_per_monitor_domain\": " + fmt(slopeF, 3) +
-                     ", \"floor_intercept_us\": " + fmt(interceptF, 1) +
-                     ", \"slope_ratio\": " + fmt(slopeD / slopeF, 3) + "}");
+                     fixed(slopeD, 3) + ", \"daemon_intercept_us\": " + fixed(interceptD, 1) +
+                     ", \"floor_us_per_monitor_domain\": " + fixed(slopeF, 3) +
+                     ", \"floor_intercept_us\": " + fixed(interceptF, 1) +
+                     ", \"slope_ratio\": " + fixed(slopeD / slopeF, 3) + "}");
         }
         if (wanted("idle"))
             benchWakeups(b, b.dir / "idle", profile2);

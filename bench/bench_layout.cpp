@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <iostream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_util.h"
 
 namespace resctrld::bench {
 
@@ -37,20 +37,6 @@ using CacheList = std::vector<sdbus::Struct<std::string, std::uint32_t, std::uin
                                             std::uint64_t, std::string, std::string, WireHolders>>;
 using BandwidthList =
     std::vector<sdbus::Struct<std::string, std::string, std::uint32_t, WireHolders>>;
-
-double medianOf(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::string fixed(double value, int decimals) {
-    std::ostringstream text;
-    text.setf(std::ios::fixed);
-    text.precision(decimals);
-    text << value;
-    return text.str();
-}
 
 // Reads a whole file as the daemon does (until EOF: resctrl files have st_size 0).
 void readWhole(const std::string& path) {

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <iostream>
 #include <malloc.h>
-#include <sstream>
 
 #include <libxml/parser.h>
 #include <sdbus-c++/sdbus-c++.h>
@@ -19,6 +18,7 @@
 #include "../tests/e2e/harness.h"
 #include "../tests/e2e/hostile_shapes.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_util.h"
 
 namespace resctrld::bench {
 
@@ -29,20 +29,6 @@ using Milliseconds = std::chrono::duration<double, std::milli>;
 
 constexpr double kTargetRatio = 3.0;
 constexpr std::chrono::seconds kCallTimeout{120};
-
-double medianOf(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-std::string fixed(double value, int decimals) {
-    std::ostringstream text;
-    text.setf(std::ios::fixed);
-    text.precision(decimals);
-    text << value;
-    return text.str();
-}
 
 std::string jsonString(const std::string& text) {
     std::string out = "\"";

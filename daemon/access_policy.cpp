@@ -167,7 +167,12 @@ std::shared_ptr<AuditedCall> AccessPolicy::requirePrivileged(sdbus::IObject& obj
     const auto* call = object.getCurrentlyProcessedMessage();
     if (call == nullptr)
         throw AccessDenied(std::string(method) + ": no caller to check");
-    const auto caller = credentialsOf(object.getConnection(), call->getSender());
+    const std::string sender = call->getSender();
+    auto known = callers_.find(sender);
+    const CallerCredentials caller =
+        known ? std::move(*known) : credentialsOf(object.getConnection(), sender);
+    if (!known)
+        callers_.remember(sender, caller);
     if (!isPrivileged(caller)) {
         audit_.log(caller.uid, auditText(method, domain, caller.uid) + ": refused (AccessDenied)");
         throw AccessDenied(fmt::format(

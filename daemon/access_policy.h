@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "audit_log.h"
+#include "caller_cache.h"
 #include "thread_owners.h"
 
 namespace sdbus {
@@ -17,14 +18,6 @@ class IObject;
 } // namespace sdbus
 
 namespace resctrld {
-
-// Who a caller is, as the bus vouches for it.
-struct CallerCredentials {
-    uid_t uid = static_cast<uid_t>(-1);
-    gid_t gid = static_cast<gid_t>(-1);
-    std::vector<gid_t> supplementaryGids;
-    bool supplementaryGidsKnown = false;
-};
 
 // A privileged call being handled: who called, whose threads it may pass, and its audit line.
 // The line is logged by finish() once the call is answered (a call that waits for the resctrl
@@ -88,6 +81,8 @@ private:
     std::vector<uid_t> hypervisorUids_;
     // The audit trail is output, not policy: logging a decision does not change the policy.
     mutable AuditLog audit_;
+    // What the bus said of callers it was asked about: a cache, not policy.
+    mutable CallerCache callers_;
 };
 
 // The credentials the bus took from the socket of `sender` when it connected

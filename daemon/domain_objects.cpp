@@ -252,6 +252,16 @@ std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind)
     return events;
 }
 
+// The host's L3 monitoring domains, when its mon_data listed them: a new monitor's counters are
+// then opened without listing its group's mon_data first.
+std::vector<unsigned> monitoringDomains(const HostModel& host) {
+    std::vector<unsigned> ids;
+    if (host.monitoring && host.monitoring->domainsListed)
+        for (CacheId id : host.monitoring->domains)
+            ids.push_back(id.value);
+    return ids;
+}
+
 // --- PublishedDomain ---
 
 PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& service,
@@ -274,7 +284,8 @@ PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& s
         monitorPaths.emplace_back(monitorObjectPath(name, i));
         monitors_.push_back(std::make_unique<MonitorObject>(
             bus, monitorPaths.back(), monitor,
-            MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind))));
+            MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind),
+                            monitoringDomains(host))));
     }
     nextAllocation_ = allocations_.size();
     nextMonitor_ = monitors_.size();
@@ -321,7 +332,8 @@ void PublishedDomain::update(sdbus::IConnection& bus, const ActiveDomain& domain
         monitorPaths.emplace_back(monitorObjectPath(name, nextMonitor_++));
         monitors_.push_back(std::make_unique<MonitorObject>(
             bus, monitorPaths.back(), monitor,
-            MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind))));
+            MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind),
+                            monitoringDomains(host))));
     }
     domain_->setChildren(std::move(allocationPaths), std::move(monitorPaths));
 }

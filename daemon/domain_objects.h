@@ -144,6 +144,8 @@ private:
 // The counter files a monitor of that kind reads on this host (docs/definitions.md appendix §5.1:
 // llc_* for cache monitors, mbm_* for bandwidth monitors), limited to mon_features.
 std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind);
+// The host's L3 monitoring domains as its mon_data lists them; empty when it lists none.
+std::vector<unsigned> monitoringDomains(const HostModel& host);
 
 // The bus objects of one started domain. Registering them emits InterfacesAdded for each;
 // destroying them emits InterfacesRemoved.

@@ -299,7 +299,8 @@ DomainService::startParsed(const ResctrlLock& lock, std::string_view definitionX
         if (auto error = removeGroups(lock, domain.groups))
             spdlog::warn("domain {}: cannot undo its groups: {}", definition.name, *error);
     });
-    requireSameThreads(lock, validated.threads);
+    requireSameThreads(lock, validated.threads,
+                       validated.owner ? std::optional<pid_t>(validated.owner->pid) : std::nullopt);
 
     domain.definition = std::move(definition);
     domain.record.name = domain.definition.name;
@@ -622,8 +623,16 @@ void DomainService::evictReusedIds(const ResctrlLock& lock, const ActiveDomain& 
 }
 
 void DomainService::requireSameThreads(const ResctrlLock& lock,
-                                       const std::vector<ThreadRecord>& threads) const {
+                                       const std::vector<ThreadRecord>& threads,
+                                       std::optional<pid_t> owner) const {
     for (const ThreadRecord& thread : threads) {
+        // One read for a thread still in its process as it was; anything else is looked at
+        // as any thread id is, to tell an exit from a reuse.
+        if (owner) {
+            const auto same = processes_.threadOf(*owner, static_cast<pid_t>(thread.tid));
+            if (same && same->startTime == thread.startTime && !same->exited)
+                continue;
+        }
         const auto info = processes_.thread(static_cast<pid_t>(thread.tid));
         if (info && info->startTime == thread.startTime && !info->exited)
             continue;
@@ -702,9 +711,10 @@ std::optional<std::string> readHeld(UniqueFd& fd, const std::filesystem::path& p
             fd.reset(); // a removed group's file fails (ENODEV); reopen next time
             return std::nullopt;
         }
-        if (n == 0)
-            return text;
         text.append(buffer, static_cast<std::size_t>(n));
+        // A short read is the end, as for readAll(): no extra round trip through FUSE.
+        if (static_cast<std::size_t>(n) < sizeof buffer)
+            return text;
         offset += n;
     }
 }

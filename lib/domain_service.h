@@ -231,8 +231,9 @@ private:
     // The kernel takes a thread id, not a thread: one that exited between its check and its
     // tasks write may have been given to another thread, which the write then moved. After
     // every write: such a thread goes back to the default group and ProcessNotFound is thrown.
-    void requireSameThreads(const ResctrlLock& lock,
-                            const std::vector<ThreadRecord>& threads) const;
+    // `owner`, when known, is the process every thread was validated as part of.
+    void requireSameThreads(const ResctrlLock& lock, const std::vector<ThreadRecord>& threads,
+                            std::optional<pid_t> owner = std::nullopt) const;
     // Tasks of the domain's groups under the ids of dropped threads now name other threads:
     // moved back to the default group.
     void evictReusedIds(const ResctrlLock& lock, const ActiveDomain& domain,

@@ -40,10 +40,9 @@ std::string mangledName(const std::string& domainName) {
     return mangled;
 }
 
-bool isGroupDirectory(const std::filesystem::directory_entry& entry) {
-    auto name = entry.path().filename().string();
-    std::error_code ec;
-    return entry.is_directory(ec) && name != "info" && name != "mon_groups" && name != "mon_data";
+// Of the root's subdirectories, those that are groups.
+bool isGroupName(const std::string& name) {
+    return name != "info" && name != "mon_groups" && name != "mon_data";
 }
 
 // The root group's schemata on a host where nobody holds anything.
@@ -143,11 +142,9 @@ HostState GroupManager::readHostState(bool countMonitorGroups,
     if (countMonitorGroups)
         state.monitorGroups += monitorGroupsOf("");
 
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
-        if (!isGroupDirectory(entry))
+    for (const std::string& name : resctrl_.subdirectories("")) {
+        if (!isGroupName(name))
             continue;
-        std::string name = entry.path().filename().string();
         // Own groups hold only what they reserved, in the shareable mode they were created in:
         // nothing of theirs needs reading. One we have no record of (left by a crash, about to
         // be removed as stray) keeps everything it has until then.
@@ -185,24 +182,17 @@ HostState GroupManager::readHostState(bool countMonitorGroups,
 GroupManager::GroupCounts GroupManager::countGroups() const {
     GroupCounts counts;
     counts.monitorGroups = monitorGroupsOf("");
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
-        if (!isGroupDirectory(entry))
+    for (const std::string& name : resctrl_.subdirectories("")) {
+        if (!isGroupName(name))
             continue;
         ++counts.controlGroups;
-        counts.monitorGroups += monitorGroupsOf(entry.path().filename());
+        counts.monitorGroups += monitorGroupsOf(name);
     }
     return counts;
 }
 
 unsigned GroupManager::monitorGroupsOf(const std::filesystem::path& group) const {
-    unsigned count = 0;
-    std::error_code ec;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(resctrl_.root() / group / "mon_groups", ec))
-        if (entry.is_directory(ec))
-            ++count;
-    return count;
+    return static_cast<unsigned>(resctrl_.subdirectories(group / "mon_groups").size());
 }
 
 Plan GroupManager::plan(const DomainDefinition& definition, const HostState& state) const {
@@ -784,10 +774,8 @@ GroupManager::StrayRemoval GroupManager::removeStrayGroups(const ResctrlLock&,
         }
         result.removed.push_back(group);
     };
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(resctrl_.root(), ec)) {
-        std::string name = entry.path().filename().string();
-        if (!isGroupDirectory(entry) || !name.starts_with(options_.prefix))
+    for (const std::string& name : resctrl_.subdirectories("")) {
+        if (!isGroupName(name) || !name.starts_with(options_.prefix))
             continue;
         if (!known.count(name)) {
             removeIfStray(name);
@@ -795,17 +783,13 @@ GroupManager::StrayRemoval GroupManager::removeStrayGroups(const ResctrlLock&,
         }
         // A crash in an update leaves the monitor groups it created under a kept group; they
         // bear libvirt's monitor names, and our groups hold no one else's.
-        for (const auto& monitor :
-             std::filesystem::directory_iterator(entry.path() / "mon_groups", ec))
-            if (monitor.path().filename().string().starts_with("vcpus_"))
-                removeIfStray(name + "/mon_groups/" + monitor.path().filename().string());
+        for (const std::string& monitor : resctrl_.subdirectories(name + "/mon_groups"))
+            if (monitor.starts_with("vcpus_"))
+                removeIfStray(name + "/mon_groups/" + monitor);
     }
-    for (const auto& entry :
-         std::filesystem::directory_iterator(resctrl_.root() / "mon_groups", ec)) {
-        std::string name = entry.path().filename().string();
+    for (const std::string& name : resctrl_.subdirectories("mon_groups"))
         if (name.starts_with(options_.prefix))
             removeIfStray("mon_groups/" + name);
-    }
     return result;
 }
 

@@ -32,7 +32,7 @@ std::optional<std::string> readFile(const fs::path& path) {
             return std::nullopt;
         throw ResctrlUnavailable("cannot open " + path.string() + ": " + std::strerror(errno));
     }
-    auto text = readAll(fd.get());
+    auto text = readAll(fd.get(), true); // attributes, each shown whole
     if (!text)
         throw ResctrlUnavailable("cannot read " + path.string() + ": " + std::strerror(errno));
     return text;
@@ -295,6 +295,7 @@ MonitorResource discoverMonitoring(const InfoDir& files, const fs::path& resctrl
                 CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
     }
     std::sort(monitor.domains.begin(), monitor.domains.end());
+    monitor.domainsListed = !monitor.domains.empty();
     if (monitor.domains.empty())
         monitor.domains = idsOf(l3Caches);
     return monitor;

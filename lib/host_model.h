@@ -95,6 +95,9 @@ struct MonitorResource {
     Bytes maxThresholdOccupancy = 0;
     // Monitoring domains: the L3 ids of the root's mon_data/mon_L3_XX directories.
     std::vector<CacheId> domains;
+    // They were listed there (not taken from sysfs for want of them): every group's mon_data
+    // has the same directories.
+    bool domainsListed = false;
 
     bool hasFeature(std::string_view event) const;
 };

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "monitor_counters.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <limits>
 #include <system_error>
 #include <unistd.h>
@@ -78,16 +80,27 @@ std::optional<std::uint64_t> bandwidth(std::uint64_t prevValue, std::uint64_t pr
 }
 
 MonitorCounters::MonitorCounters(std::filesystem::path resctrlRoot, std::string group,
-                                 std::vector<CounterEvent> events)
+                                 std::vector<CounterEvent> events, std::vector<unsigned> domains)
     : monData_(std::move(resctrlRoot) / group / "mon_data")
     , group_(std::move(group))
+    , knownDomains_(std::move(domains))
     , events_(std::move(events)) {
+    std::sort(knownDomains_.begin(), knownDomains_.end());
 }
 
 // The domains are listed once: they only change with CPU hotplug of a whole L3 (§7.1); a caller
 // that must follow that makes a new MonitorCounters. A group that had no mon_L3_* yet (not
 // created, or being removed) is listed again on the next sample.
 void MonitorCounters::discoverDomains() {
+    if (!knownDomains_.empty()) {
+        for (unsigned id : knownDomains_)
+            for (CounterEvent event : events_)
+                counters_.push_back(
+                    {id, event,
+                     monData_ / fmt::format("{}{:02}", kDomainPrefix, id) / fileName(event),
+                     UniqueFd(), std::nullopt});
+        return;
+    }
     std::map<unsigned, std::filesystem::path> domains; // id -> directory, ordered by id
     std::error_code error;
     for (std::filesystem::directory_iterator it(monData_, error), end; !error && it != end;

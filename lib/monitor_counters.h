@@ -62,8 +62,11 @@ struct MonitorSample {
 // file reads as Error, like a vanished group.
 class MonitorCounters {
 public:
+    // `domains`, when not empty, are the host's L3 monitoring domains (the root's mon_data
+    // lists them, and every group's mon_data has the same): the group's own mon_data is then not
+    // listed, which saves a directory read per new monitor. Empty: listed on the first sample.
     MonitorCounters(std::filesystem::path resctrlRoot, std::string group,
-                    std::vector<CounterEvent> events);
+                    std::vector<CounterEvent> events, std::vector<unsigned> domains = {});
 
     // Reads every (domain, event) counter once and returns the new sample (also last()).
     // Expected failures are values: a counter that cannot be opened or read (group removed:
@@ -98,6 +101,7 @@ private:
 
     std::filesystem::path monData_;
     std::string group_;
+    std::vector<unsigned> knownDomains_;
     std::vector<CounterEvent> events_;
     std::vector<Counter> counters_; // by cache id, then in the order of events_
     MonitorSample last_;

@@ -30,7 +30,7 @@ std::optional<std::string> readFile(const std::filesystem::path& path) {
             throw std::system_error(errno, std::generic_category(), "open " + path.string());
         return std::nullopt;
     }
-    return readAll(fd.get());
+    return readAll(fd.get(), true); // stat, status and comm: one show each
 }
 
 struct StatFields {

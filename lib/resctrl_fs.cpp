@@ -3,10 +3,12 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
 
@@ -126,12 +128,43 @@ std::optional<std::string> ResctrlFs::read(const std::filesystem::path& file) co
     UniqueFd fd(::open((root_ / file).c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.isValid())
         return std::nullopt;
-    return readAll(fd.get());
+    return readAll(fd.get(), true); // kernfs attributes, each shown whole
 }
 
 bool ResctrlFs::exists(const std::filesystem::path& path) const {
     struct stat st;
     return ::stat((root_ / path).c_str(), &st) == 0;
+}
+
+std::vector<std::string> ResctrlFs::subdirectories(const std::filesystem::path& directory) const {
+    std::vector<std::string> names;
+    const std::filesystem::path path = root_ / directory;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.isValid())
+        return names;
+    alignas(dirent64) char buffer[16384];
+    for (;;) {
+        const long n = ::syscall(SYS_getdents64, fd.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return names;
+        for (long offset = 0; offset < n;) {
+            const auto* entry = reinterpret_cast<const dirent64*>(buffer + offset);
+            offset += entry->d_reclen;
+            const std::string_view name = entry->d_name;
+            if (name == "." || name == "..")
+                continue;
+            bool isDirectory = entry->d_type == DT_DIR;
+            if (entry->d_type == DT_UNKNOWN) {
+                struct stat st {};
+                isDirectory = ::fstatat(fd.get(), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                              S_ISDIR(st.st_mode);
+            }
+            if (isDirectory)
+                names.emplace_back(name);
+        }
+    }
 }
 
 std::string ResctrlFs::lastCmdStatus() const {

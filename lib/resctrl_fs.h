@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "unique_fd.h"
 
@@ -77,6 +78,10 @@ public:
     std::optional<std::string> read(const std::filesystem::path& file) const;
     bool exists(const std::filesystem::path& path) const;
     std::string lastCmdStatus() const;
+    // The names of the directories in `directory` (relative to the root), "." and ".." left
+    // out, in the kernel's order; empty when it cannot be read. One open and getdents64 until
+    // the end: no fstat as opendir(3) and std::filesystem make (each a round trip behind FUSE).
+    std::vector<std::string> subdirectories(const std::filesystem::path& directory) const;
 
     // How many groups and schemata this object changed so far (each mkdir, rmdir and schemata
     // write that succeeded): whoever wants to tell others that the host's layout changed compares

@@ -51,8 +51,13 @@ inline std::vector<std::string_view> splitLines(std::string_view text) {
 }
 
 // Reads all of fd from offset 0 with pread, for files whose st_size lies or is 0 (resctrl, sysfs,
-// /proc): until EOF. Empty on a read error, with errno set.
-inline std::optional<std::string> readAll(int fd) {
+// /proc): until EOF. Empty on a read error, with errno set. With `shortReadEnds`, a read that
+// does not fill the buffer is taken for the end, which saves the read that would return 0 (a
+// round trip through the filesystem, which for resctrl behind FUSE costs as much as the first):
+// only for files one show callback renders whole (resctrl's and sysfs's attributes, /proc's
+// per-process stat, status and comm). A file of many records (/proc/self/mountinfo) may return
+// less than asked before its end: seq_file stops at a record that does not fit its buffer.
+inline std::optional<std::string> readAll(int fd, bool shortReadEnds = false) {
     std::string text;
     char buffer[4096];
     off_t offset = 0;
@@ -65,6 +70,8 @@ inline std::optional<std::string> readAll(int fd) {
         if (n == 0)
             return text;
         text.append(buffer, static_cast<std::size_t>(n));
+        if (shortReadEnds && static_cast<std::size_t>(n) < sizeof buffer)
+            return text;
         offset += n;
     }
 }

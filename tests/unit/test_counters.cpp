@@ -143,6 +143,26 @@ TEST_CASE("MonitorCounters finds mon_L3_XX domains by number and ignores other e
     CHECK(&counters.last() == &sample);
 }
 
+TEST_CASE("MonitorCounters given the host's domains opens their files without listing",
+          "[counters]") {
+    FakeGroup fake;
+    fake.set("mon_L3_00", "llc_occupancy", "64\n");
+    fake.set("mon_L3_100", "llc_occupancy", "192\n");
+    // Not one of the host's domains: never read. A host domain without its directory: Error.
+    fake.set("mon_L3_07", "llc_occupancy", "1\n");
+    MonitorCounters counters(fake.root(), "g", {CounterEvent::LlcOccupancy}, {100, 0, 5});
+    const auto& sample = counters.sample();
+    CHECK(sample.occupancy == std::map<unsigned, std::uint64_t>{{0, 64}, {100, 192}});
+    CHECK(sample.states == std::map<unsigned, CounterState>{{0, CounterState::Ok},
+                                                            {5, CounterState::Error},
+                                                            {100, CounterState::Ok}});
+    CHECK(counters.readsInLastSample() == 2);
+    CHECK(counters.opensInLastSample() == 3);
+    // The missing one is opened again next time, and found once it is there.
+    fake.set("mon_L3_05", "llc_occupancy", "320\n");
+    CHECK(counters.sample().occupancy.at(5) == 320);
+}
+
 TEST_CASE("MonitorCounters computes bandwidth, restarts after a reset and after a gap",
           "[counters]") {
     FakeGroup fake;

@@ -13,6 +13,7 @@
 #include "access_policy.h"
 #include "audit_log.h"
 #include "bus_errors.h"
+#include "caller_cache.h"
 #include "command_line.h"
 #include "daemon_config.h"
 #include "instance_lock.h"
@@ -496,4 +497,34 @@ TEST_CASE("a reload applies what can change at run time and names what needs a r
     // Kept until the next start.
     CHECK(running.groupPrefix == "resctrld-");
     CHECK(running.stateDirectory == "/run/resctrld");
+}
+
+TEST_CASE("the caller cache keeps what the bus said of unique names only, and forgets the oldest",
+          "[access]") {
+    resctrld::CallerCache cache(2);
+    resctrld::CallerCredentials root;
+    root.uid = 0;
+    resctrld::CallerCredentials user;
+    user.uid = 1000;
+    user.supplementaryGids = {1000, 27};
+    user.supplementaryGidsKnown = true;
+
+    cache.remember(":1.1", root);
+    cache.remember(":1.2", user);
+    REQUIRE(cache.find(":1.1").value().uid == 0);
+    REQUIRE(cache.find(":1.2").value().supplementaryGids == std::vector<gid_t>{1000, 27});
+
+    // A well-known name can change owner; an unknown uid is asked again next time.
+    cache.remember("org.example.Tool", root);
+    cache.remember(":1.3", resctrld::CallerCredentials{});
+    CHECK_FALSE(cache.find("org.example.Tool"));
+    CHECK_FALSE(cache.find(":1.3"));
+    CHECK(cache.size() == 2);
+
+    // Past its capacity the oldest entry goes.
+    cache.remember(":1.4", user);
+    CHECK_FALSE(cache.find(":1.1"));
+    CHECK(cache.find(":1.2"));
+    CHECK(cache.find(":1.4").value().uid == 1000);
+    CHECK(cache.size() == 2);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The I/O helpers on an ordinary directory: locking between processes and the error values.
 // Kernel behaviour itself is tested against resctrlfs-sim, not here.
+#include <algorithm>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -140,4 +141,25 @@ TEST_CASE("ResctrlFs reports errno and last_cmd_status as values", "[resctrl-fs]
 TEST_CASE("KernelFailure leaves out a status of ok", "[resctrl-fs]") {
     KernelFailure failure{std::make_error_code(std::errc::invalid_argument), "ok"};
     CHECK(failure.describe() == "Invalid argument");
+}
+
+TEST_CASE("subdirectories lists directories only, and nothing for a missing one", "[resctrl-fs]") {
+    TempDir dir;
+    fs::create_directories(dir.path / "g1" / "mon_groups" / "m1");
+    fs::create_directories(dir.path / "g2");
+    std::ofstream(dir.path / "schemata") << "L3:0=ff\n";
+    std::ofstream(dir.path / "g1" / "tasks") << "1\n";
+    // More names than one getdents64 buffer holds: the listing goes on to the end.
+    for (int i = 0; i < 600; ++i)
+        fs::create_directories(dir.path / "many" / ("group-with-a-long-name-" + std::to_string(i)));
+    ResctrlFs resctrl(dir.path);
+
+    auto root = resctrl.subdirectories("");
+    std::sort(root.begin(), root.end());
+    CHECK(root == std::vector<std::string>{"g1", "g2", "many"});
+    CHECK(resctrl.subdirectories("g1/mon_groups") == std::vector<std::string>{"m1"});
+    CHECK(resctrl.subdirectories("g2").empty());
+    CHECK(resctrl.subdirectories("missing").empty());
+    CHECK(resctrl.subdirectories("schemata").empty());
+    CHECK(resctrl.subdirectories("many").size() == 600);
 }
