@@ -2,6 +2,7 @@
 #include "bus_client.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "cli_error.h"
 
@@ -28,9 +29,12 @@ bool meansUnreachable(const std::string& name) {
 std::unique_ptr<sdbus::IConnection> connectTo(const std::string& bus) {
     if (bus == "system")
         return sdbus::createSystemBusConnection();
-    if (bus == "session")
-        return sdbus::createSessionBusConnection();
-    return sdbus::createSessionBusConnectionWithAddress(bus);
+    // An address goes through sd-bus's own session-bus opener, which reads it from
+    // DBUS_SESSION_BUS_ADDRESS: sdbus-c++ 1.2's connection to an address leaks the half-made bus
+    // when the connection fails, and failing to connect is an answer here (exit status 3).
+    if (bus != "session")
+        setenv("DBUS_SESSION_BUS_ADDRESS", bus.c_str(), 1);
+    return sdbus::createSessionBusConnection();
 }
 
 } // namespace

@@ -15,7 +15,9 @@ constexpr std::chrono::milliseconds kLongestPause{10};
 
 ResctrlLockQueue::ResctrlLockQueue(EventLoop& loop, std::filesystem::path root)
     : loop_(loop)
-    , root_(std::move(root)) {
+    , root_(std::move(root))
+    , retry_(loop, kFirstPause, [this] { tryRun(); }) {
+    retry_.disarm();
 }
 
 void ResctrlLockQueue::submit(Work work, Clock::time_point deadline, Failed failed) {
@@ -96,8 +98,7 @@ void ResctrlLockQueue::failAll(const Error& error) {
 
 void ResctrlLockQueue::stopRetrying() {
     // Disarmed, not destroyed: this may run inside the timer's own callback.
-    if (retry_)
-        retry_->disarm();
+    retry_.disarm();
     pause_ = kFirstPause;
 }
 
@@ -106,10 +107,7 @@ void ResctrlLockQueue::scheduleRetry() {
         stopRetrying();
         return;
     }
-    if (!retry_)
-        retry_.emplace(loop_, pause_, [this] { tryRun(); });
-    else
-        retry_->setInterval(pause_);
+    retry_.setInterval(pause_);
     pause_ = std::min(pause_ * 2, kLongestPause);
 }
 

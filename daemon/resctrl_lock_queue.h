@@ -59,7 +59,9 @@ private:
     EventLoop& loop_;
     std::filesystem::path root_;
     std::deque<Job> jobs_;
-    std::optional<PeriodicTimer> retry_;
+    // Made with the queue and disarmed, not on the first busy lock: the daemon holds the same
+    // descriptors whether or not another program ever held the lock.
+    PeriodicTimer retry_;
     std::function<void()> afterWork_;
     std::chrono::milliseconds pause_{1};
     bool running_ = false;

@@ -31,9 +31,10 @@ using ManagedObjects = std::map<sdbus::ObjectPath, Interfaces>;
 std::unique_ptr<sdbus::IConnection> connect(const std::string& bus) {
     if (bus == "system")
         return sdbus::createSystemBusConnection();
-    if (bus == "session")
-        return sdbus::createSessionBusConnection();
-    return sdbus::createSessionBusConnectionWithAddress(bus);
+    // An address was put in DBUS_SESSION_BUS_ADDRESS by main() (sdbus-c++ 1.2's connection to
+    // an address leaks the half-made bus at every failed attempt; sd-bus's session opener
+    // frees it).
+    return sdbus::createSessionBusConnection();
 }
 
 std::uint64_t monotonicUsec() {

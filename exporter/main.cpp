@@ -4,6 +4,7 @@
 //   resctrld-exporter [--bus system|session|ADDRESS] [--listen HOST:PORT]... [--textfile DIR]
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -145,6 +146,9 @@ int main(int argc, char** argv) {
         std::lock_guard lock(pageLock);
         daemonPage = std::move(page);
     };
+    // Before any thread: an address reaches sd-bus through the environment (follower.cpp).
+    if (cl.bus != "system" && cl.bus != "session")
+        setenv("DBUS_SESSION_BUS_ADDRESS", cl.bus.c_str(), 1);
     follower = std::make_unique<Follower>(FollowerOptions{.bus = cl.bus}, publish);
 
     std::unique_ptr<HttpServer> server;

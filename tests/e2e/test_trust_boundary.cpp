@@ -290,9 +290,8 @@ TEST_CASE("A member of AllowedGroups= may pass only its own threads and Hypervis
                        startDomain(m, definition("vm1"), rootVm.vcpuThreads());
                    }));
     // The refusal is in the audit trail with the caller's uid.
-    CHECK(f.daemon->process().waitForStderr("audit: StartDomain by uid " +
-                                            std::to_string(admin.uid) + " (" +
-                                            accounts.adminName() + "): refused (AccessDenied)"));
+    CHECK(f.daemon->process().waitForStderr(
+        "audit: StartDomain by uid " + std::to_string(admin.uid) + ": refused (AccessDenied)"));
     refusedForRoot("StartDomainForProcess of a root process",
                    "hypervisor process " + std::to_string(rootVm.pid()),
                    f.call(admin, [&](sdbus::IProxy& m) {
@@ -433,14 +432,12 @@ TEST_CASE("Privileged calls and refusals leave audit lines, a flood of them only
     CHECK(daemon.waitForStderr("audit: StartDomain of domain 'vm1' by uid 0: done"));
 
     CHECK(f.call(accounts.admin, [](sdbus::IProxy& m) { stopDomain(m, "vm1"); }).ok);
-    CHECK(daemon.waitForStderr("audit: StopDomain of domain 'vm1' by " + adminUid + " (" +
-                               accounts.adminName() + "): done"));
+    CHECK(daemon.waitForStderr("audit: StopDomain of domain 'vm1' by " + adminUid + ": done"));
 
     const auto floodStart = Clock::now();
     const auto refused = f.call(accounts.outsider, [](sdbus::IProxy& m) { stopDomain(m, "vm2"); });
     CHECK(refused.errorName == kDenied);
-    const std::string refusal = "audit: StopDomain of domain 'vm2' by " + outsiderUid + " (" +
-                                accounts.outsiderName() + "): refused";
+    const std::string refusal = "audit: StopDomain of domain 'vm2' by " + outsiderUid + ": refused";
     CHECK(daemon.waitForStderr(refusal));
 
     // One caller's flood: its lines stop at the limit; another caller's still appear.
@@ -477,7 +474,7 @@ TEST_CASE("Privileged calls and refusals leave audit lines, a flood of them only
     std::this_thread::sleep_until(floodStart + std::chrono::milliseconds(10500));
     CHECK(f.call(accounts.outsider, [](sdbus::IProxy& m) { stopDomain(m, "vm2"); }).errorName ==
           kDenied);
-    CHECK(daemon.waitForStderr("audit: " + outsiderUid + " (" + accounts.outsiderName() +
-                               "): " + std::to_string(1 + kFlood - 20) + " more lines suppressed"));
+    CHECK(daemon.waitForStderr("audit: " + outsiderUid + ": " + std::to_string(1 + kFlood - 20) +
+                               " more lines suppressed"));
     CHECK(count(refusal) == 21);
 }

@@ -124,8 +124,7 @@ TEST_CASE("UpdateDomain of a domain not started is NotFound; an equal definition
     CHECK(std::popcount(maskOf(f.schemata("resctrld-vm1-vcpus_0-1"), "L3", 0)) == 4);
     // A definition without a uuid keeps the running one; one with another uuid is another VM.
     f.update(Domain("vm1").vcpus(2).cachetune("0-1", l3(0, 5_MiB)));
-    std::string uuid;
-    domain->getProperty("Uuid").onInterface(kDomain).storeResultsTo(uuid);
+    const auto uuid = domain->getProperty("Uuid").onInterface(kDomain).get<std::string>();
     CHECK(uuid == kUuid);
     const std::string afterUpdate = f.snapshot();
     const auto otherVm = errorOf([&] {
