@@ -18,6 +18,7 @@
 #include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_stack.h"
 
 extern char** environ;
 
@@ -88,27 +89,18 @@ std::vector<BenchRow> benchCli(const std::filesystem::path& dir, int runs,
                                const std::string& resctrlctl, const std::string& floorCli,
                                const std::string& fakeHypervisor) {
     std::filesystem::create_directories(dir);
-    resctrld::simtest::SimInstance sim({kProfile, "6.15", "", true});
-    PrivateBus bus(dir);
-    Daemon::Options options;
-    options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n";
-    options.resctrlRoot = sim.root();
-    options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-    options.stateDir = dir / "state";
-    Daemon daemon(bus, dir, options);
-    auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
-    auto manager = sdbus::createProxy(*connection, kService, kRootPath);
+    BenchStack stack(dir, kProfile);
 
     // As many domains as the host has CLOSIDs: every one holds one.
     const auto closids =
-        manager->getProperty("ClosidsTotal").onInterface(kManager).get<std::uint32_t>();
+        stack.manager->getProperty("ClosidsTotal").onInterface(kManager).get<std::uint32_t>();
     std::vector<std::unique_ptr<FakeHypervisor>> vms;
     for (unsigned i = 0; i < closids; ++i) {
         vms.push_back(std::make_unique<FakeHypervisor>(fakeHypervisor, dir, 2));
-        startDomain(*manager, benchDomain("bench" + std::to_string(i), l3Id(i % 16)),
+        startDomain(*stack.manager, benchDomain("bench" + std::to_string(i), l3Id(i % 16)),
                     vms.back()->vcpuThreads());
     }
-    const std::string address = bus.address();
+    const std::string address = stack.bus.address();
     const std::string name = "bench" + std::to_string(closids / 2);
     struct Case {
         std::string label;

@@ -19,6 +19,7 @@
 #include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_stack.h"
 #include "bench_util.h"
 
 namespace resctrld::bench {
@@ -107,63 +108,54 @@ std::string benchDomain(const std::string& name, unsigned first, unsigned alloca
 std::vector<BenchRow> benchLayout(const std::filesystem::path& dir, int runs,
                                   const std::string& floorDbus, const std::string& fakeHypervisor) {
     std::filesystem::create_directories(dir);
-    resctrld::simtest::SimInstance sim({kProfile, "6.15", "", true});
-    PrivateBus bus(dir);
-    Daemon::Options options;
-    options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n";
-    options.resctrlRoot = sim.root();
-    options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-    options.stateDir = dir / "state";
-    Daemon daemon(bus, dir, options);
-    auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
-    auto manager = sdbus::createProxy(*connection, kService, kRootPath);
+    BenchStack stack(dir, kProfile);
 
     // Every CLOSID in use: two domains' groups first (6 groups, 12 monitoring groups), then
     // foreign groups made directly, each with a monitoring group, until mkdir runs out.
     constexpr unsigned kAllocations = 6;
     FakeHypervisor vm1(fakeHypervisor, dir, 2 * (kAllocations - 1));
-    startDomain(*manager, benchDomain("bench1", 0, kAllocations - 1), vm1.vcpuThreads(),
+    startDomain(*stack.manager, benchDomain("bench1", 0, kAllocations - 1), vm1.vcpuThreads(),
                 kCallTimeout);
     FakeHypervisor vm2(fakeHypervisor, dir, 2);
-    startDomain(*manager, benchDomain("bench2", kAllocations - 1, 1), vm2.vcpuThreads(),
+    startDomain(*stack.manager, benchDomain("bench2", kAllocations - 1, 1), vm2.vcpuThreads(),
                 kCallTimeout);
     unsigned foreign = 0;
     for (;; ++foreign) {
-        const auto group = sim.at("foreign" + std::to_string(foreign));
+        const auto group = stack.sim.at("foreign" + std::to_string(foreign));
         if (::mkdir(group.c_str(), 0755) != 0)
             break;
         ::mkdir((group / "mon_groups" / "m").c_str(), 0755);
         resctrld::simtest::writeFile(group / "schemata", "MB:0=512\n");
     }
     const auto closidsFree =
-        manager->getProperty("ClosidsFree").onInterface(kManager).get<std::uint32_t>();
+        stack.manager->getProperty("ClosidsFree").onInterface(kManager).get<std::uint32_t>();
     if (closidsFree != 0 || foreign == 0)
         throw std::runtime_error("the layout benchmark needs every CLOSID in use; " +
                                  std::to_string(closidsFree) + " are free");
 
     Process::Options floorOptions;
     floorOptions.pipeStdout = true;
-    Process floorService({floorDbus, bus.address()}, dir, floorOptions);
+    Process floorService({floorDbus, stack.bus.address()}, dir, floorOptions);
     if (floorService.readStdoutLine() != std::optional<std::string>("ready"))
         throw std::runtime_error("bench-floor-dbus did not start: " + floorService.stderrText());
-    auto floor =
-        sdbus::createProxy(*connection, "org.resctrld1.BenchFloor", "/org/resctrld1/BenchFloor");
+    auto floor = sdbus::createProxy(*stack.connection, "org.resctrld1.BenchFloor",
+                                    "/org/resctrld1/BenchFloor");
 
-    const std::size_t groups = getLayout(*manager);
+    const std::size_t groups = getLayout(*stack.manager);
     if (groups != 1 + kAllocations + foreign)
         throw std::runtime_error("GetLayout shows " + std::to_string(groups) +
                                  " groups on a cache id, not " +
                                  std::to_string(1 + kAllocations + foreign));
-    const std::string root = sim.root().string();
+    const std::string root = stack.sim.root().string();
     for (int i = 0; i < 20; ++i) { // warm-up: page faults, the bus's and FUSE's first requests
-        getLayout(*manager);
+        getLayout(*stack.manager);
         trivialCall(*floor);
         readLayoutFiles(root);
     }
     std::vector<double> daemonUs, floorUs;
     for (int i = 0; i < runs * 10; ++i) {
         auto start = std::chrono::steady_clock::now();
-        getLayout(*manager);
+        getLayout(*stack.manager);
         daemonUs.push_back(Microseconds(std::chrono::steady_clock::now() - start).count());
         start = std::chrono::steady_clock::now();
         trivialCall(*floor);

@@ -18,6 +18,7 @@
 #include "../tests/e2e/harness.h"
 #include "../tests/e2e/hostile_shapes.h"
 #include "../tests/sim/conformance/sim_instance.h"
+#include "bench_stack.h"
 #include "bench_util.h"
 
 namespace resctrld::bench {
@@ -74,28 +75,19 @@ std::vector<BenchRow> benchValidate(const std::filesystem::path& dir, int runs) 
         ~RestoreFastbins() { mallopt(M_MXFAST, 64 * sizeof(std::size_t) / 4); }
     } restore;
     std::filesystem::create_directories(dir);
-    resctrld::simtest::SimInstance sim({"skx-2s-l3cat", "6.15", "", true});
-    PrivateBus bus(dir);
-    Daemon::Options options;
-    options.configText = "[Daemon]\nMount=no\nSampleIntervalSec=0\n";
-    options.resctrlRoot = sim.root();
-    options.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
-    options.stateDir = dir / "state";
-    Daemon daemon(bus, dir, options);
-    auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
-    auto manager = sdbus::createProxy(*connection, kService, kRootPath);
+    BenchStack stack(dir, "skx-2s-l3cat");
 
     std::vector<BenchRow> rows;
     double worst = 0;
 
     for (const auto& shape : hostile::hostileShapes()) {
         // One call of each first: page faults, libxml2's dictionary, the daemon's first read.
-        validateMilliseconds(*manager, shape.xml);
+        validateMilliseconds(*stack.manager, shape.xml);
         parseMilliseconds(shape.xml);
         std::vector<double> daemonMs;
         std::vector<double> floorMs;
         for (int i = 0; i < runs; ++i) {
-            daemonMs.push_back(validateMilliseconds(*manager, shape.xml));
+            daemonMs.push_back(validateMilliseconds(*stack.manager, shape.xml));
             floorMs.push_back(parseMilliseconds(shape.xml));
         }
         const double d = medianOf(daemonMs);
