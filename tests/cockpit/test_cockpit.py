@@ -405,22 +405,12 @@ def main():
     if missing:
         print("skipping: missing " + ", ".join(missing))
         return stack.SKIP
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = PATHS["chromium"]
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1400,1700"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-
     s = stack.Stack(PATHS)
     driver = None
     failures = 0
     try:
         process, vm1_tids = start_vm1(s)
-        driver = webdriver.Chrome(service=Service(PATHS["chromedriver"]), options=options)
+        driver = stack.chromium(PATHS)
         page = Page(driver, s.start_cockpit("root"), outdir)
         steps = [
             ("administrator's view", lambda: scenario_admin(s, page, vm1_tids)),
