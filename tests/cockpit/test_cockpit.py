@@ -251,6 +251,8 @@ def scenario_api_changes(s, page):
 
 
 def scenario_unavailable(s, page):
+    # The row is kept across ticks and a counter's change of state: only its cells change.
+    page.js("window.rowBefore = document.querySelector(\"tr[data-domain='vm1']\")")
     s.set_control("counters", "0 llc_occupancy Unavailable\n0 mbm_total_bytes Unavailable\n"
                               "0 mbm_local_bytes Unavailable\n")
     page.wait("cache 0's occupancy shown as unavailable", """
@@ -269,6 +271,8 @@ def scenario_unavailable(s, page):
     page.wait("cache 0's value back", """
         const e = document.querySelector("tr[data-domain='vm1'] span.occ[data-cache-id='0']");
         return e && e.dataset.bytes !== undefined""", 3 * TWO_TICKS)
+    assert page.js("return document.querySelector(\"tr[data-domain='vm1']\") === window.rowBefore"), \
+        "vm1's row was built again for a change of values"
     return "an unavailable counter shown as its state, then its value again"
 
 
