@@ -732,16 +732,16 @@
     const CHART_W = 600;
     const CHART_H = 150;
     const Y_UNIT = 1e6;
-    const ONE_PIXEL = (HISTORY_SAMPLES - 1) / CHART_W; // in samples
     // x is counted from the sample the chart was built at; it is built again before that count
     // grows large enough for single-precision SVG coordinates to blur it.
     const REBASE_SAMPLES = 100000;
 
     class LiveChart {
         // options: title, history, mode ("stacked" or "lines"), colourFor, labelFor, formatValue,
-        // dataName.
+        // dataName; samples, the window's width in samples (the history's limit).
         constructor(options) {
             Object.assign(this, options);
+            this.onePixel = (this.samples - 1) / CHART_W; // in samples
             this.node = null;
         }
 
@@ -801,13 +801,13 @@
                         ? el("svg:polygon", { fill: this.colourFor(key), "fill-opacity": "0.8", "data-series": key })
                         : el("svg:polyline", { fill: "none", stroke: this.colourFor(key), "stroke-width": "2",
                             "vector-effect": "non-scaling-stroke", "data-series": key });
-                    series.runs.push({ node, points: [] });
+                    // start: the x of its first point; head: while it has one point, [bottom, top].
+                    series.runs.push({ node, start: sample.seq - this.origin, n: 0, head: null });
                     series.open = true;
                     this.group.append(node);
                 }
-                const run = series.runs[series.runs.length - 1];
-                run.points.push([sample.seq - this.origin, band[0] / Y_UNIT, band[1] / Y_UNIT]);
-                this.extend(run);
+                this.extend(series.runs[series.runs.length - 1], sample.seq - this.origin,
+                            band[0] / Y_UNIT, band[1] / Y_UNIT);
             }
             this.totals.push([sample.seq, total]);
             this.nextSeq = sample.seq + 1;
@@ -825,21 +825,6 @@
             return { bands, total };
         }
 
-        // A band's outline: its tops left to right, then its bottoms right to left; a band of one
-        // sample is a bar two pixels wide.
-        outline(run) {
-            const text = (x, y) => x + "," + y;
-            if (this.mode !== "stacked")
-                return run.points.map(([x, , top]) => text(x, top)).join(" ");
-            if (run.points.length === 1) {
-                const [x, bottom, top] = run.points[0];
-                return [text(x - ONE_PIXEL, top), text(x + ONE_PIXEL, top), text(x + ONE_PIXEL, bottom),
-                    text(x - ONE_PIXEL, bottom)].join(" ");
-            }
-            return run.points.map(([x, , top]) => text(x, top))
-                    .concat(run.points.slice().reverse().map(([x, bottom]) => text(x, bottom))).join(" ");
-        }
-
         point(x, y) {
             const p = this.svg.createSVGPoint();
             p.x = x;
@@ -847,19 +832,33 @@
             return p;
         }
 
-        extend(run) {
-            const n = run.points.length;
-            if (n <= 2) {
-                run.node.setAttribute("points", this.outline(run));
-                return;
-            }
-            const [x, bottom, top] = run.points[n - 1];
+        // A stacked band's outline is its tops left to right, then its bottoms right to left; a
+        // band of one sample is a bar two pixels wide.
+        bar(x, bottom, top) {
+            const d = this.onePixel;
+            return (x - d) + "," + top + " " + (x + d) + "," + top + " " + (x + d) + "," + bottom + " " +
+                   (x - d) + "," + bottom;
+        }
+
+        extend(run, x, bottom, top) {
+            run.n++;
             const list = run.node.points;
-            if (this.mode === "stacked") {
-                list.insertItemBefore(this.point(x, top), n - 1);
-                list.insertItemBefore(this.point(x, bottom), n);
+            if (this.mode !== "stacked") {
+                if (run.n === 1)
+                    run.node.setAttribute("points", x + "," + top);
+                else
+                    list.appendItem(this.point(x, top));
+            } else if (run.n === 1) {
+                run.head = [bottom, top];
+                run.node.setAttribute("points", this.bar(x, bottom, top));
+            } else if (run.n === 2) {
+                const [b0, t0] = run.head;
+                run.head = null;
+                run.node.setAttribute("points", run.start + "," + t0 + " " + x + "," + top + " " + x + "," +
+                                      bottom + " " + run.start + "," + b0);
             } else {
-                list.appendItem(this.point(x, top));
+                list.insertItemBefore(this.point(x, top), run.n - 1);
+                list.insertItemBefore(this.point(x, bottom), run.n);
             }
         }
 
@@ -870,28 +869,29 @@
             for (const series of this.series.values()) {
                 while (series.runs.length) {
                     const run = series.runs[0];
-                    let gone = 0;
-                    while (gone < run.points.length && run.points[gone][0] < first)
-                        gone++;
-                    if (gone === 0)
+                    const gone = Math.min(run.n, first - run.start);
+                    if (gone <= 0)
                         break;
-                    if (gone === run.points.length) {
+                    if (gone === run.n) {
                         run.node.remove();
                         series.runs.shift();
                         if (series.runs.length === 0)
                             series.open = false;
                         continue;
                     }
-                    run.points.splice(0, gone);
-                    if (run.points.length <= 2) {
-                        run.node.setAttribute("points", this.outline(run));
-                    } else {
-                        const list = run.node.points;
-                        for (let i = 0; i < gone; i++) {
-                            list.removeItem(0);
-                            if (this.mode === "stacked")
-                                list.removeItem(list.numberOfItems - 1);
-                        }
+                    run.n -= gone;
+                    run.start += gone;
+                    const list = run.node.points;
+                    for (let i = 0; i < gone; i++) {
+                        list.removeItem(0);
+                        if (this.mode === "stacked")
+                            list.removeItem(list.numberOfItems - 1);
+                    }
+                    if (this.mode === "stacked" && run.n === 1) {
+                        const top = list.getItem(0).y;
+                        const bottom = list.getItem(1).y;
+                        run.head = [bottom, top];
+                        run.node.setAttribute("points", this.bar(run.start, bottom, top));
                     }
                     break;
                 }
@@ -905,8 +905,8 @@
             for (const [, total] of this.totals)
                 max = Math.max(max, total);
             const scale = max > 0 ? (CHART_H - 10) / (max / Y_UNIT) : 0;
-            const xScale = CHART_W / (HISTORY_SAMPLES - 1);
-            const oldest = this.nextSeq - HISTORY_SAMPLES - this.origin;
+            const xScale = CHART_W / (this.samples - 1);
+            const oldest = this.nextSeq - this.samples - this.origin;
             this.group.setAttribute("transform",
                 "matrix(" + xScale + " 0 0 " + -scale + " " + -xScale * oldest + " " + CHART_H + ")");
             if (scale !== this.scale) {
@@ -933,7 +933,7 @@
         const charts = new Map();
         const figures = ids.map(id => {
             const chart = page.charts.get(id) || new LiveChart({
-                title: "L3 occupancy on cache " + id + ", stacked per VM", history: page.occupancy,
+                title: "L3 occupancy on cache " + id + ", stacked per VM", history: page.occupancy, samples: HISTORY_SAMPLES,
                 mode: "stacked", colourFor: vmColour, labelFor: k => k.split("|")[0],
                 formatValue: M.formatBytes, dataName: "occupancy-" + id,
             });
@@ -949,7 +949,7 @@
         const bwBox = $("bandwidth-chart");
         if (bwKeys.length) {
             page.bandwidthChart = page.bandwidthChart || new LiveChart({
-                title: "Memory bandwidth per VM (total)", history: page.bandwidth, mode: "lines",
+                title: "Memory bandwidth per VM (total)", history: page.bandwidth, samples: HISTORY_SAMPLES, mode: "lines",
                 colourFor: vmColour, labelFor: k => k, formatValue: M.formatRate, dataName: "bandwidth",
             });
             const figure = page.bandwidthChart.update(bwKeys);
@@ -1074,5 +1074,7 @@
         connectBus();
     }
 
+    // The end-to-end test holds a chart with a short window against its whole history.
+    window.ResctrldLiveChart = LiveChart;
     document.addEventListener("DOMContentLoaded", init);
 })();

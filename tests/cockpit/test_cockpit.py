@@ -281,6 +281,13 @@ def open_edit(page, domain):
     page.wait("the edit dialog", "return document.getElementById('edit-dialog').open")
 
 
+def scenario_chart_geometry(page):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "chart_check.js")) as f:
+        result = page.js(f.read())
+    assert "ok" in result, f"a kept chart differs from one drawn from its whole history: {result}"
+    return f"a chart of 20 samples kept through 400 matches its whole history at {result['ok']} updates"
+
+
 def scenario_edit(s, page):
     group = "resctrld-vm1-vcpus_0-1"
     before = s.schemata(group)
@@ -420,6 +427,7 @@ def main():
             ("administrator's view", lambda: scenario_admin(s, page, vm1_tids)),
             ("API changes followed", lambda: scenario_api_changes(s, page)),
             ("unavailable counter", lambda: scenario_unavailable(s, page)),
+            ("charts kept between ticks", lambda: scenario_chart_geometry(page)),
             ("edit from the page", lambda: scenario_edit(s, page)),
             ("stop from the page", lambda: scenario_stop_from_page(s, page)),
             ("daemon stopped and restarted", lambda: scenario_daemon_restart(s, page)),
