@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// resctrld-exporter's benchmarks, against a stand-in daemon on a private bus that publishes N
-// monitors (default 256: more than the simulator's hosts have RMIDs for) with the daemon's
-// objects, properties and signals, and changes every monitor's counters at every tick.
+// resctrld-exporter's benchmarks, against a stand-in daemon on a private bus (fake_daemon.h) that
+// publishes N monitors (default 256: more than the simulator's hosts have RMIDs for) with the
+// daemon's objects, properties and signals, and changes every monitor's counters at every tick.
 //
 //   resctrld-exporter-bench [--monitors N] [--scrapes N] [--soak SECONDS] [--tick-ms MS]
 //
@@ -11,14 +11,12 @@
 // 3. CPU per tick: the exporter's user+system time over the soak divided by the ticks.
 #include <algorithm>
 #include <arpa/inet.h>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
@@ -26,150 +24,15 @@
 #include <unistd.h>
 #include <vector>
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include "../tests/e2e/harness.h"
+#include "fake_daemon.h"
 
 using namespace resctrld::e2e;
+using resctrld::bench::FakeDaemon;
+using resctrld::bench::FakeDaemonShape;
 using namespace std::chrono_literals;
 
 namespace {
-
-using CounterMap = std::map<uint32_t, uint64_t>;
-constexpr const char* kManager = "org.resctrld1.Manager";
-constexpr const char* kDomain = "org.resctrld1.Domain";
-constexpr const char* kMonitor = "org.resctrld1.Monitor";
-
-struct MonitorState {
-    std::string name;
-    CounterMap occupancy{{0, 0}, {1, 0}};
-    CounterMap total{{0, 0}, {1, 0}};
-    CounterMap local{{0, 0}, {1, 0}};
-    std::unique_ptr<sdbus::IObject> object;
-};
-
-// The stand-in daemon: its own thread owns the connection and every object.
-class FakeDaemon {
-public:
-    FakeDaemon(std::string address, unsigned monitors, std::chrono::milliseconds tick)
-        : address_(std::move(address))
-        , monitors_(monitors)
-        , tick_(tick) {
-        thread_ = std::thread([this] { run(); });
-        while (!ready_.load())
-            std::this_thread::sleep_for(10ms);
-    }
-    ~FakeDaemon() {
-        stop_ = true;
-        thread_.join();
-    }
-    uint64_t ticks() const { return ticks_.load(); }
-
-private:
-    void run() {
-        auto connection = sdbus::createSessionBusConnectionWithAddress(address_);
-        auto root = sdbus::createObject(*connection, "/org/resctrld1");
-        root->addObjectManager();
-        root->registerProperty("Version").onInterface(kManager).withGetter(
-            [] { return std::string("bench"); });
-        root->registerProperty("ResctrlRoot").onInterface(kManager).withGetter([] {
-            return std::string("/sys/fs/resctrl");
-        });
-        root->registerProperty("MountOptions").onInterface(kManager).withGetter([] {
-            return std::vector<std::string>{};
-        });
-        for (const char* name : {"ClosidsTotal", "ClosidsFree", "RmidsTotal", "RmidsFree"})
-            root->registerProperty(name).onInterface(kManager).withGetter([] { return 15u; });
-        root->registerSignal("Sampled")
-            .onInterface(kManager)
-            .withParameters<uint64_t, std::map<sdbus::ObjectPath, CounterMap>>();
-        root->finishRegistration();
-
-        std::vector<std::unique_ptr<sdbus::IObject>> domains;
-        std::vector<std::unique_ptr<MonitorState>> monitors;
-        const unsigned perDomain = 16;
-        for (unsigned d = 0; d * perDomain < monitors_; ++d) {
-            const std::string name = "vm" + std::to_string(d);
-            const std::string path = "/org/resctrld1/domain/" + name;
-            auto domain = sdbus::createObject(*connection, path);
-            domain->registerProperty("Name").onInterface(kDomain).withGetter(
-                [name] { return name; });
-            domain->registerProperty("Uuid").onInterface(kDomain).withGetter(
-                [] { return std::string("00000000-0000-0000-0000-000000000000"); });
-            domain->registerProperty("State").onInterface(kDomain).withGetter(
-                [] { return std::string("active"); });
-            domain->finishRegistration();
-            domain->emitInterfacesAddedSignal();
-            domains.push_back(std::move(domain));
-            for (unsigned m = 0; m < perDomain && monitors.size() < monitors_; ++m) {
-                auto state = std::make_unique<MonitorState>();
-                state->name = "vcpus_" + std::to_string(m);
-                auto* s = state.get();
-                s->object =
-                    sdbus::createObject(*connection, path + "/monitor/" + std::to_string(m));
-                auto& o = *s->object;
-                o.registerProperty("Name").onInterface(kMonitor).withGetter(
-                    [s] { return s->name; });
-                o.registerProperty("Vcpus").onInterface(kMonitor).withGetter(
-                    [m] { return std::vector<uint32_t>{m}; });
-                o.registerProperty("CacheOccupancy").onInterface(kMonitor).withGetter([s] {
-                    return s->occupancy;
-                });
-                o.registerProperty("MemoryBytesTotal").onInterface(kMonitor).withGetter([s] {
-                    return s->total;
-                });
-                o.registerProperty("MemoryBytesLocal").onInterface(kMonitor).withGetter([s] {
-                    return s->local;
-                });
-                o.registerProperty("CounterStates").onInterface(kMonitor).withGetter([] {
-                    return std::map<uint32_t, std::string>{{0, "ok"}, {1, "ok"}};
-                });
-                o.finishRegistration();
-                o.emitInterfacesAddedSignal();
-                monitors.push_back(std::move(state));
-            }
-        }
-        connection->requestName("org.resctrld1");
-        ready_ = true;
-
-        auto next = std::chrono::steady_clock::now() + tick_;
-        while (!stop_.load()) {
-            auto poll = connection->getEventLoopPollData();
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                next - std::chrono::steady_clock::now());
-            pollfd fd{poll.fd, poll.events, 0};
-            ::poll(&fd, 1, static_cast<int>(std::max<long>(0, std::min<long>(left.count(), 50))));
-            while (connection->processPendingRequest()) {
-            }
-            if (std::chrono::steady_clock::now() < next)
-                continue;
-            next += tick_;
-            std::map<sdbus::ObjectPath, CounterMap> sampled;
-            for (auto& s : monitors) {
-                for (auto& [id, v] : s->occupancy)
-                    v = (v + 65536 * (id + 1)) % (32 << 20);
-                for (auto& [id, v] : s->total)
-                    v += 100'000'000;
-                for (auto& [id, v] : s->local)
-                    v += 40'000'000;
-                s->object->emitPropertiesChangedSignal(
-                    kMonitor, {"CacheOccupancy", "MemoryBytesTotal", "MemoryBytesLocal"});
-                sampled[s->object->getObjectPath()] = s->occupancy;
-            }
-            root->emitSignal("Sampled").onInterface(kManager).withArguments(
-                static_cast<uint64_t>(ticks_.load()), sampled);
-            ++ticks_;
-        }
-    }
-
-    std::string address_;
-    unsigned monitors_;
-    std::chrono::milliseconds tick_;
-    std::atomic<bool> ready_{false};
-    std::atomic<bool> stop_{false};
-    std::atomic<uint64_t> ticks_{0};
-    std::thread thread_;
-};
 
 unsigned freePort() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -269,7 +132,10 @@ int main(int argc, char** argv) {
     }
     TempDir dir;
     PrivateBus bus(dir.path());
-    FakeDaemon daemon(bus.address(), monitors, std::chrono::milliseconds(tickMs));
+    // 16 monitors per domain, each reading every counter: the shape of the earlier reports.
+    FakeDaemon daemon(bus.address(), FakeDaemonShape{(monitors + 15) / 16, monitors,
+                                                     FakeDaemonShape::Monitors::EveryCounter,
+                                                     std::chrono::milliseconds(tickMs)});
 
     const unsigned port = freePort();
     Process exporter({RESCTRLD_EXPORTER_BINARY, "--bus", bus.address(), "--listen",

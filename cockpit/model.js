@@ -243,54 +243,79 @@
         return lines.join("\n") + "\n";
     }
 
-    // A fixed-length history of samples, oldest first: each a timestamp (µs) and, per series
-    // key, {value} or {state}.
+    // A fixed-length history of samples, oldest first: each a timestamp (µs), its sequence
+    // number (counting every sample pushed since the history was made) and, per series key,
+    // {value} or {state}. It counts per key the samples holding it, and those telling something
+    // (a value or a state other than "none"), so that the page asks for its keys once a tick
+    // without walking every sample.
     class History {
         constructor(limit) {
             this.limit = limit;
             this.samples = [];
+            this.pushed = 0;
+            this.epoch = 0;
+            this.present = new Map();
+            this.telling = new Map();
         }
+        // Returns the sample it dropped to stay within the limit, or null.
         push(timestamp, points) {
-            this.samples.push({ timestamp, points });
-            if (this.samples.length > this.limit)
-                this.samples.shift();
+            this.samples.push({ timestamp, seq: this.pushed++, points });
+            this.count(points, 1);
+            if (this.samples.length <= this.limit)
+                return null;
+            const dropped = this.samples.shift();
+            this.count(dropped.points, -1);
+            return dropped;
+        }
+        count(points, delta) {
+            for (const [key, p] of Object.entries(points)) {
+                add(this.present, key, delta);
+                if (p && (p.value !== undefined || p.state !== "none"))
+                    add(this.telling, key, delta);
+            }
         }
         clear() {
             this.samples = [];
+            this.present = new Map();
+            this.telling = new Map();
+            this.epoch++;
         }
         keys() {
-            const keys = new Set();
-            for (const s of this.samples)
-                Object.keys(s.points).forEach(k => keys.add(k));
-            return Array.from(keys).sort();
+            return Array.from(this.present.keys()).sort();
+        }
+        // The keys with a value or a state other than "none" in some sample.
+        tellingKeys() {
+            return Array.from(this.telling.keys()).sort();
+        }
+        last() {
+            return this.samples.length ? this.samples[this.samples.length - 1] : null;
         }
     }
 
-    // Stacked bands for an area chart: for each key in order, runs of consecutive samples where
-    // it has a value, each point [index, bottom, top]. A sample where a key has a state instead
-    // of a value breaks its band (a gap); keys above it stack on what is known.
-    function stackedBands(history, keys) {
-        const bands = {};
-        const base = history.samples.map(() => 0);
+    function add(counts, key, delta) {
+        const n = (counts.get(key) || 0) + delta;
+        if (n > 0)
+            counts.set(key, n);
+        else
+            counts.delete(key);
+    }
+
+    // One sample of a stacked area chart: for each key in order, [bottom, top] where it has a
+    // value and null where it has a state instead (a gap in its band); keys above a gap stack on
+    // what is known. total is the stack's height.
+    function stackSample(points, keys) {
+        const bands = new Map();
+        let base = 0;
         for (const key of keys) {
-            const runs = [];
-            let run = null;
-            history.samples.forEach((s, i) => {
-                const p = s.points[key];
-                if (p && p.value !== undefined) {
-                    if (!run) {
-                        run = [];
-                        runs.push(run);
-                    }
-                    run.push([i, base[i], base[i] + p.value]);
-                    base[i] += p.value;
-                } else {
-                    run = null;
-                }
-            });
-            bands[key] = runs;
+            const p = points[key];
+            if (p && p.value !== undefined) {
+                bands.set(key, [base, base + p.value]);
+                base += p.value;
+            } else {
+                bands.set(key, null);
+            }
         }
-        return { bands, max: Math.max(0, ...base) };
+        return { bands, total: base };
     }
 
     return {
@@ -309,6 +334,6 @@
         kindsFromStats,
         definition,
         History,
-        stackedBands,
+        stackSample,
     };
 });

@@ -39,6 +39,11 @@
         dirty: new Set(),
         editing: null,
         kinds: new Map(), // monitor path -> "cache" or "bandwidth", once its values told
+        vms: null, // vmModels() until the objects change
+        rows: new Map(), // domain name -> {tr, spans, shape}: the VM table's rows
+        rowOrder: [], // the domain names in the table's order
+        charts: new Map(), // cache id -> its occupancy LiveChart
+        bandwidthChart: null,
     };
 
     // ---- DOM helpers ---------------------------------------------------------------------
@@ -157,6 +162,7 @@
         page.manager = null;
         page.objects = new Map();
         page.kinds = new Map();
+        page.vms = null;
         page.layout = null;
         page.layoutError = null;
         page.occupancy.clear();
@@ -263,7 +269,7 @@
         for (const [iface, properties] of Object.entries(interfaces))
             entry[iface] = unwrap(properties);
         page.objects.set(path, entry);
-        schedule("vms");
+        objectsChanged();
     }
 
     function interfacesRemoved(path, interfaces) {
@@ -274,7 +280,7 @@
             delete entry[iface];
         if (!entry[DOMAIN] && !entry[ALLOCATION] && !entry[MONITOR])
             page.objects.delete(path);
-        schedule("vms");
+        objectsChanged();
     }
 
     function propertiesChanged(path, iface, changed) {
@@ -291,7 +297,7 @@
         if (!entry || !entry[iface])
             return;
         Object.assign(entry[iface], changed);
-        schedule("vms");
+        objectsChanged();
     }
 
     // GetLayout on LayoutChanged: one call at a time; changes meanwhile ask for one more.
@@ -331,7 +337,18 @@
 
     // ---- the VMs as the table and charts use them ------------------------------------------
 
+    function objectsChanged() {
+        page.vms = null;
+        schedule("vms");
+    }
+
     function vmModels() {
+        if (page.vms === null)
+            page.vms = buildVmModels();
+        return page.vms;
+    }
+
+    function buildVmModels() {
         const vms = [];
         for (const [path, entry] of page.objects) {
             const d = entry[DOMAIN];
@@ -421,6 +438,7 @@
             if (entry && entry[MONITOR])
                 entry[MONITOR].CacheOccupancy = values;
         }
+        page.vms = null;
         const occupancyPoints = {};
         const bandwidthPoints = {};
         for (const vm of vmModels()) {
@@ -536,15 +554,44 @@
         ]);
     }
 
-    function valueSpan(cls, attributes, part, format) {
-        if (part.value !== undefined)
-            return el("span", { class: cls, ...attributes, "data-bytes": part.value, text: format(part.value) });
-        return el("span", { class: cls + " counter-state", ...attributes, "data-state": part.state,
-            text: part.state === "none" ? "—" : part.state });
+    // A value ({value}) or a counter's state ({state}) in a span; showPart sets it on a new span
+    // and changes only what differs on one already shown.
+    function valueSpan(cls, attributes, part, text) {
+        return showPart(el("span", attributes), cls, part, text);
     }
 
+    function showPart(node, cls, part, text) {
+        const hasValue = part.value !== undefined;
+        const className = hasValue ? cls : cls + " counter-state";
+        if (node.className !== className)
+            node.className = className;
+        setData(node, "bytes", hasValue ? String(part.value) : undefined);
+        setData(node, "state", hasValue ? undefined : part.state);
+        if (node.textContent !== text)
+            node.textContent = text;
+        return node;
+    }
+
+    function setData(node, name, value) {
+        if (node.dataset[name] === value)
+            return;
+        if (value === undefined)
+            delete node.dataset[name];
+        else
+            node.dataset[name] = value;
+    }
+
+    function cellText(part, format) {
+        if (part.value !== undefined)
+            return format(part.value);
+        return part.state === "none" ? "—" : part.state;
+    }
+
+    // The VM table keeps one row per domain. A tick rewrites only the value cells whose text or
+    // state changed; a row is built again only when its shape (state, vCPUs, allocations, its
+    // monitors and their cache ids, the buttons) changed; rows move only when the order changed.
     function renderVms() {
-        const vms = vmModels();
+        const vms = vmModels().slice();
         const { key, direction } = page.sort;
         vms.sort((a, b) => {
             const x = sortValue(a, key);
@@ -553,16 +600,81 @@
             return direction * (order || a.name.localeCompare(b.name));
         });
         document.querySelectorAll("#vm-table th.sortable").forEach(th => {
-            th.dataset.sorted = th.dataset.sort === key ? (direction > 0 ? "ascending" : "descending") : "";
+            const sorted = th.dataset.sort === key ? (direction > 0 ? "ascending" : "descending") : "";
+            if (th.dataset.sorted !== sorted)
+                th.dataset.sorted = sorted;
         });
-        $("vm-rows").replaceChildren(...vms.map(vmRow));
+        const rows = new Map();
+        let moved = vms.length !== page.rows.size;
+        vms.forEach((vm, i) => {
+            const cells = valueCells(vm);
+            const shape = rowShape(vm, cells);
+            let row = page.rows.get(vm.name);
+            if (!row || row.shape !== shape) {
+                const fresh = vmRow(vm, cells);
+                fresh.shape = shape;
+                if (row)
+                    row.tr.replaceWith(fresh.tr);
+                row = fresh;
+                moved = moved || !row.tr.parentNode;
+            } else {
+                cells.forEach((c, n) => showPart(row.spans[n], c.cls, c.part, cellText(c.part, c.format)));
+            }
+            moved = moved || page.rowOrder[i] !== vm.name;
+            rows.set(vm.name, row);
+        });
+        page.rows = rows;
+        if (moved) {
+            $("vm-rows").replaceChildren(...vms.map(vm => rows.get(vm.name).tr));
+            page.rowOrder = vms.map(vm => vm.name);
+        }
         const empty = $("vm-empty");
         empty.hidden = vms.length > 0;
-        empty.textContent = page.manager ? "No VM is tuned by resctrld." : "No data: resctrld is not available.";
+        const emptyText = page.manager ? "No VM is tuned by resctrld." : "No data: resctrld is not available.";
+        if (empty.textContent !== emptyText)
+            empty.textContent = emptyText;
         $("vm-table").hidden = vms.length === 0;
     }
 
-    function vmRow(vm) {
+    // A row's value cells in the order vmRow places them: the VM's occupancy per cache id, each
+    // monitor's cells, then its bandwidth (local, total).
+    function valueCells(vm) {
+        const cells = vm.ids.map(id => ({ group: "occ", cls: "occ", attributes: { "data-cache-id": id },
+            part: vm.occupancy[id], format: v => "#" + id + " " + M.formatBytes(v) }));
+        for (const m of vm.monitors) {
+            const states = m.CounterStates || {};
+            const bandwidth = m.kind === "bandwidth";
+            const values = bandwidth ? "MemoryBandwidthTotal" : "CacheOccupancy";
+            const ids = Object.keys({ ...states, ...(bandwidth ? m.MemoryBandwidthTotal : m.CacheOccupancy) })
+                    .sort((a, b) => a - b);
+            for (const id of ids) {
+                const state = states[id];
+                const value = (m[values] || {})[id];
+                cells.push({
+                    group: m, cls: bandwidth ? "mon-bw" : "mon-occ",
+                    attributes: { "data-monitor": m.name, "data-cache-id": id },
+                    part: state && state !== "ok" ? { state } : value !== undefined ? { value } : { state: "none" },
+                    format: v => "#" + id + " " + (bandwidth ? M.formatRate(v) : M.formatBytes(v)),
+                });
+            }
+        }
+        cells.push({ group: "bw", cls: "bw-local", attributes: {}, part: vm.bandwidthLocal, format: M.formatRate });
+        cells.push({ group: "bw", cls: "bw-total", attributes: {}, part: vm.bandwidthTotal, format: M.formatRate });
+        return cells;
+    }
+
+    // Everything a row shows but its values: when it changes, the row is built again.
+    function rowShape(vm, cells) {
+        return JSON.stringify([
+            vm.state, vm.state === "degraded" ? degradedReason(vm) : "", vm.vcpus,
+            vm.allocations.map(a => [a.Caches, a.MemoryBandwidth]),
+            vm.monitors.map(m => [m.name, m.kind]),
+            cells.map(c => [c.cls, c.attributes]),
+            page.admin === true,
+        ]);
+    }
+
+    function vmRow(vm, cells) {
         const allocated = [];
         for (const a of vm.allocations) {
             for (const [level, id, type, size] of a.Caches || []) {
@@ -574,31 +686,13 @@
                 allocated.push(el("span", { class: "alloc-bw", "data-node": node, "data-value": value,
                     text: "MB #" + node + " " + value }));
         }
-        const occupancy = vm.ids.map(id => valueSpan("occ", { "data-cache-id": id }, vm.occupancy[id],
-            v => "#" + id + " " + M.formatBytes(v)));
-        const perMonitor = vm.monitors.map(m => {
-            const states = m.CounterStates || {};
-            const part = (values, id) => {
-                const state = states[id];
-                const value = (m[values] || {})[id];
-                return state && state !== "ok" ? { state } : value !== undefined ? { value } : { state: "none" };
-            };
-            const ids = Object.keys({ ...states, ...(m.kind === "bandwidth" ? m.MemoryBandwidthTotal : m.CacheOccupancy) })
-                    .sort((a, b) => a - b);
-            const cells = m.kind === "bandwidth"
-                ? ids.map(id => valueSpan("mon-bw", { "data-monitor": m.name, "data-cache-id": id },
-                    part("MemoryBandwidthTotal", id), v => "#" + id + " " + M.formatRate(v)))
-                : ids.map(id => valueSpan("mon-occ", { "data-monitor": m.name, "data-cache-id": id },
-                    part("CacheOccupancy", id), v => "#" + id + " " + M.formatBytes(v)));
-            return el("div", { class: "monitor", "data-monitor": m.name, "data-kind": m.kind || "unknown" }, [
-                el("span", { class: "monitor-name", text: m.name + (m.kind === "bandwidth" ? " (bandwidth)" : "") }),
-                ...cells,
-            ]);
-        });
-        const bandwidth = [
-            valueSpan("bw-local", {}, vm.bandwidthLocal, M.formatRate), " / ",
-            valueSpan("bw-total", {}, vm.bandwidthTotal, M.formatRate),
-        ];
+        const spans = cells.map(c => valueSpan(c.cls, c.attributes, c.part, cellText(c.part, c.format)));
+        const spansOf = group => spans.filter((s, n) => cells[n].group === group);
+        const perMonitor = vm.monitors.map(m => el("div", { class: "monitor", "data-monitor": m.name, "data-kind": m.kind || "unknown" }, [
+            el("span", { class: "monitor-name", text: m.name + (m.kind === "bandwidth" ? " (bandwidth)" : "") }),
+            ...spansOf(m),
+        ]));
+        const [bwLocal, bwTotal] = spansOf("bw");
         const stateCell = [el("span", { class: "state-badge", text: vm.state })];
         if (vm.state === "degraded")
             stateCell.push(el("div", { class: "reason", text: degradedReason(vm) }));
@@ -607,15 +701,16 @@
             actions.push(el("button", { type: "button", class: "edit", "data-domain": vm.name, text: "Edit" }));
             actions.push(el("button", { type: "button", class: "stop danger", "data-domain": vm.name, text: "Stop tuning" }));
         }
-        return el("tr", { "data-domain": vm.name, "data-state": vm.state, class: "vm state-" + vm.state }, [
+        const tr = el("tr", { "data-domain": vm.name, "data-state": vm.state, class: "vm state-" + vm.state }, [
             el("td", { class: "name" }, [el("span", { class: "swatch", colour: colourOf({ kind: "domain", name: vm.name }) }), vm.name]),
             el("td", { class: "state" }, stateCell),
             el("td", { class: "vcpus", text: vm.vcpus }),
             el("td", { class: "allocated" }, allocated.length ? allocated : ["monitoring only"]),
-            el("td", { class: "occupancy" }, [el("div", { class: "occ-total" }, occupancy), ...perMonitor]),
-            el("td", { class: "bandwidth" }, bandwidth),
+            el("td", { class: "occupancy" }, [el("div", { class: "occ-total" }, spansOf("occ")), ...perMonitor]),
+            el("td", { class: "bandwidth" }, [bwLocal, " / ", bwTotal]),
             el("td", { class: "actions" }, actions),
         ]);
+        return { tr, spans };
     }
 
     function degradedReason(vm) {
@@ -628,90 +723,243 @@
                "mount; resctrld checks again every few seconds (its journal names which).";
     }
 
-    // Charts: plain SVG, redrawn on every Sampled signal.
+    // Charts: plain SVG. Each keeps one polygon (stacked) or polyline (lines) per run of
+    // consecutive samples where a series has a value, in data units (x: the sample's sequence
+    // number, y: the value in millions), placed by one transform. A new sample appends its point
+    // to each run and the oldest leaves from the front; the window's slide and a change of scale
+    // only rewrite the transform. A chart is built again from the history only when its series
+    // change (or the history was cleared).
     const CHART_W = 600;
     const CHART_H = 150;
+    const Y_UNIT = 1e6;
+    // x is counted from the sample the chart was built at; it is built again before that count
+    // grows large enough for single-precision SVG coordinates to blur it.
+    const REBASE_SAMPLES = 100000;
 
-    function chart(title, history, keys, colourFor, labelFor, mode, formatValue, dataName) {
-        const svg = el("svg:svg", { viewBox: "0 0 " + CHART_W + " " + CHART_H, class: "chart-svg",
-            width: CHART_W, height: CHART_H, role: "img", "aria-label": title });
-        const x = i => CHART_W * (i + HISTORY_SAMPLES - history.samples.length) / (HISTORY_SAMPLES - 1);
-        let max;
-        let bands;
-        if (mode === "stacked") {
-            ({ bands, max } = M.stackedBands(history, keys));
-        } else {
-            bands = {};
-            max = 0;
-            for (const key of keys) {
-                const runs = [];
-                let run = null;
-                history.samples.forEach((s, i) => {
-                    const p = s.points[key];
-                    if (p && p.value !== undefined) {
-                        if (!run)
-                            runs.push(run = []);
-                        run.push([i, 0, p.value]);
-                        max = Math.max(max, p.value);
-                    } else {
-                        run = null;
-                    }
-                });
-                bands[key] = runs;
+    class LiveChart {
+        // options: title, history, mode ("stacked" or "lines"), colourFor, labelFor, formatValue,
+        // dataName; samples, the window's width in samples (the history's limit).
+        constructor(options) {
+            Object.assign(this, options);
+            this.onePixel = (this.samples - 1) / CHART_W; // in samples
+            this.node = null;
+        }
+
+        // Brings the chart up to its history for these keys; returns its figure.
+        update(keys) {
+            const samples = this.history.samples;
+            const first = samples.length ? samples[0].seq : 0;
+            if (!this.node || this.epoch !== this.history.epoch || this.keys.join("\n") !== keys.join("\n") ||
+                this.nextSeq < first || this.nextSeq - this.origin > REBASE_SAMPLES) {
+                this.build(keys);
+            } else {
+                const start = samples.length - (this.history.pushed - this.nextSeq);
+                for (let i = Math.max(0, start); i < samples.length; i++)
+                    this.append(samples[i]);
+                this.dropBefore(first);
+            }
+            this.place();
+            this.showLegend();
+            return this.node;
+        }
+
+        build(keys) {
+            this.keys = keys;
+            this.epoch = this.history.epoch;
+            this.series = new Map(keys.map(key => [key, { runs: [], open: false }]));
+            this.totals = []; // [seq, the sample's height] for each sample shown
+            this.nextSeq = this.history.samples.length ? this.history.samples[0].seq : this.history.pushed;
+            this.origin = this.nextSeq;
+            this.scale = undefined;
+            this.group = el("svg:g", {});
+            const svg = this.svg = el("svg:svg", { viewBox: "0 0 " + CHART_W + " " + CHART_H, class: "chart-svg",
+                width: CHART_W, height: CHART_H, role: "img", "aria-label": this.title }, [this.group]);
+            this.caption = el("figcaption", { text: this.title });
+            this.values = new Map();
+            const legend = el("ul", { class: "chart-legend" }, this.keys.map(key => {
+                const value = el("span", {});
+                this.values.set(key, value);
+                return el("li", { "data-series": key }, [el("span", { class: "swatch", colour: this.colourFor(key) }),
+                    this.labelFor(key) + ": ", value]);
+            }));
+            this.node = el("figure", { class: "chart", "data-chart": this.dataName }, [this.caption, svg, legend]);
+            for (const sample of this.history.samples)
+                this.append(sample);
+        }
+
+        append(sample) {
+            const stacked = this.mode === "stacked";
+            const { bands, total } = stacked ? M.stackSample(sample.points, this.keys) : this.lineSample(sample.points);
+            for (const [key, band] of bands) {
+                const series = this.series.get(key);
+                if (!band) {
+                    series.open = false;
+                    continue;
+                }
+                if (!series.open) {
+                    const node = stacked
+                        ? el("svg:polygon", { fill: this.colourFor(key), "fill-opacity": "0.8", "data-series": key })
+                        : el("svg:polyline", { fill: "none", stroke: this.colourFor(key), "stroke-width": "2",
+                            "vector-effect": "non-scaling-stroke", "data-series": key });
+                    // start: the x of its first point; head: while it has one point, [bottom, top].
+                    series.runs.push({ node, start: sample.seq - this.origin, n: 0, head: null });
+                    series.open = true;
+                    this.group.append(node);
+                }
+                this.extend(series.runs[series.runs.length - 1], sample.seq - this.origin,
+                            band[0] / Y_UNIT, band[1] / Y_UNIT);
+            }
+            this.totals.push([sample.seq, total]);
+            this.nextSeq = sample.seq + 1;
+        }
+
+        lineSample(points) {
+            const bands = new Map();
+            let total = 0;
+            for (const key of this.keys) {
+                const p = points[key];
+                bands.set(key, p && p.value !== undefined ? [0, p.value] : null);
+                if (p && p.value !== undefined)
+                    total = Math.max(total, p.value);
+            }
+            return { bands, total };
+        }
+
+        point(x, y) {
+            const p = this.svg.createSVGPoint();
+            p.x = x;
+            p.y = y;
+            return p;
+        }
+
+        // A stacked band's outline is its tops left to right, then its bottoms right to left; a
+        // band of one sample is a bar two pixels wide.
+        bar(x, bottom, top) {
+            const d = this.onePixel;
+            return (x - d) + "," + top + " " + (x + d) + "," + top + " " + (x + d) + "," + bottom + " " +
+                   (x - d) + "," + bottom;
+        }
+
+        extend(run, x, bottom, top) {
+            run.n++;
+            const list = run.node.points;
+            if (this.mode !== "stacked") {
+                if (run.n === 1)
+                    run.node.setAttribute("points", x + "," + top);
+                else
+                    list.appendItem(this.point(x, top));
+            } else if (run.n === 1) {
+                run.head = [bottom, top];
+                run.node.setAttribute("points", this.bar(x, bottom, top));
+            } else if (run.n === 2) {
+                const [b0, t0] = run.head;
+                run.head = null;
+                run.node.setAttribute("points", run.start + "," + t0 + " " + x + "," + top + " " + x + "," +
+                                      bottom + " " + run.start + "," + b0);
+            } else {
+                list.insertItemBefore(this.point(x, top), run.n - 1);
+                list.insertItemBefore(this.point(x, bottom), run.n);
             }
         }
-        const scale = max > 0 ? (CHART_H - 10) / max : 0;
-        const y = v => CHART_H - v * scale;
-        for (const key of keys) {
-            for (const run of bands[key]) {
-                if (mode === "stacked") {
-                    const top = run.map(([i, , t]) => x(i).toFixed(1) + "," + y(t).toFixed(1));
-                    const bottom = run.slice().reverse().map(([i, b]) => x(i).toFixed(1) + "," + y(b).toFixed(1));
-                    if (run.length === 1)
-                        svg.append(el("svg:rect", { x: x(run[0][0]) - 1, y: y(run[0][2]), width: 2,
-                            height: Math.max(0, y(run[0][1]) - y(run[0][2])), fill: colourFor(key) }));
-                    else
-                        svg.append(el("svg:polygon", { points: top.concat(bottom).join(" "), fill: colourFor(key),
-                            "fill-opacity": "0.8", "data-series": key }));
-                } else {
-                    svg.append(el("svg:polyline", { points: run.map(([i, , t]) => x(i).toFixed(1) + "," + y(t).toFixed(1)).join(" "),
-                        fill: "none", stroke: colourFor(key), "stroke-width": "2", "data-series": key }));
+
+        dropBefore(first) {
+            while (this.totals.length && this.totals[0][0] < first)
+                this.totals.shift();
+            first -= this.origin;
+            for (const series of this.series.values()) {
+                while (series.runs.length) {
+                    const run = series.runs[0];
+                    const gone = Math.min(run.n, first - run.start);
+                    if (gone <= 0)
+                        break;
+                    if (gone === run.n) {
+                        run.node.remove();
+                        series.runs.shift();
+                        if (series.runs.length === 0)
+                            series.open = false;
+                        continue;
+                    }
+                    run.n -= gone;
+                    run.start += gone;
+                    const list = run.node.points;
+                    for (let i = 0; i < gone; i++) {
+                        list.removeItem(0);
+                        if (this.mode === "stacked")
+                            list.removeItem(list.numberOfItems - 1);
+                    }
+                    if (this.mode === "stacked" && run.n === 1) {
+                        const top = list.getItem(0).y;
+                        const bottom = list.getItem(1).y;
+                        run.head = [bottom, top];
+                        run.node.setAttribute("points", this.bar(run.start, bottom, top));
+                    }
+                    break;
                 }
             }
         }
-        const last = history.samples.length ? history.samples[history.samples.length - 1] : null;
-        const legend = el("ul", { class: "chart-legend" }, keys.map(key => {
-            const p = last ? last.points[key] : undefined;
-            const item = el("li", { "data-series": key }, [el("span", { class: "swatch", colour: colourFor(key) }), labelFor(key) + ": "]);
-            if (p && p.value !== undefined) {
-                item.append(el("span", { class: "legend-value", "data-bytes": p.value, text: formatValue(p.value) }));
-            } else {
-                const state = p ? p.state : "no sample";
-                item.append(el("span", { class: "legend-value counter-state", "data-state": state,
-                    text: state === "none" ? "no value" : state }));
+
+        // The transform maps sample numbers to the window (the newest sample at the right edge)
+        // and values to the height, the largest shown 10 px below the top.
+        place() {
+            let max = 0;
+            for (const [, total] of this.totals)
+                max = Math.max(max, total);
+            const scale = max > 0 ? (CHART_H - 10) / (max / Y_UNIT) : 0;
+            const xScale = CHART_W / (this.samples - 1);
+            const oldest = this.nextSeq - this.samples - this.origin;
+            this.group.setAttribute("transform",
+                "matrix(" + xScale + " 0 0 " + -scale + " " + -xScale * oldest + " " + CHART_H + ")");
+            if (scale !== this.scale) {
+                this.scale = scale;
+                this.caption.textContent = this.title + (max > 0 ? " (scale: " + this.formatValue(max) + ")" : "");
             }
-            return item;
-        }));
-        return el("figure", { class: "chart", "data-chart": dataName }, [
-            el("figcaption", { text: title + (max > 0 ? " (scale: " + formatValue(max) + ")" : "") }),
-            svg, legend,
-        ]);
+        }
+
+        showLegend() {
+            const last = this.history.last();
+            for (const [key, node] of this.values) {
+                const p = last ? last.points[key] : undefined;
+                const part = p || { state: "no sample" };
+                showPart(node, "legend-value", part,
+                    part.value !== undefined ? this.formatValue(part.value) : part.state === "none" ? "no value" : part.state);
+            }
+        }
     }
 
     function renderCharts() {
         const occKeys = page.occupancy.keys();
         const ids = Array.from(new Set(occKeys.map(k => k.split("|")[1]))).sort((a, b) => a - b);
         const vmColour = key => colourOf({ kind: "domain", name: key.split("|")[0] });
-        $("occupancy-charts").replaceChildren(...ids.map(id => chart(
-            "L3 occupancy on cache " + id + ", stacked per VM", page.occupancy,
-            occKeys.filter(k => k.split("|")[1] === id), vmColour, k => k.split("|")[0], "stacked",
-            M.formatBytes, "occupancy-" + id)));
-        const bwKeys = page.bandwidth.keys().filter(k =>
-            page.bandwidth.samples.some(s => s.points[k] && s.points[k].state !== "none"));
-        $("bandwidth-chart").replaceChildren(bwKeys.length
-            ? chart("Memory bandwidth per VM (total)", page.bandwidth, bwKeys, vmColour, k => k, "lines",
-                M.formatRate, "bandwidth")
-            : el("p", { class: "empty", text: page.occupancy.samples.length ? "No memory-bandwidth counters." : "Waiting for the first sample…" }));
+        const charts = new Map();
+        const figures = ids.map(id => {
+            const chart = page.charts.get(id) || new LiveChart({
+                title: "L3 occupancy on cache " + id + ", stacked per VM", history: page.occupancy, samples: HISTORY_SAMPLES,
+                mode: "stacked", colourFor: vmColour, labelFor: k => k.split("|")[0],
+                formatValue: M.formatBytes, dataName: "occupancy-" + id,
+            });
+            charts.set(id, chart);
+            return chart.update(occKeys.filter(k => k.split("|")[1] === id));
+        });
+        page.charts = charts;
+        const box = $("occupancy-charts");
+        if (figures.length !== box.children.length || figures.some((f, i) => box.children[i] !== f))
+            box.replaceChildren(...figures);
+
+        const bwKeys = page.bandwidth.tellingKeys();
+        const bwBox = $("bandwidth-chart");
+        if (bwKeys.length) {
+            page.bandwidthChart = page.bandwidthChart || new LiveChart({
+                title: "Memory bandwidth per VM (total)", history: page.bandwidth, samples: HISTORY_SAMPLES, mode: "lines",
+                colourFor: vmColour, labelFor: k => k, formatValue: M.formatRate, dataName: "bandwidth",
+            });
+            const figure = page.bandwidthChart.update(bwKeys);
+            if (bwBox.firstElementChild !== figure || bwBox.children.length !== 1)
+                bwBox.replaceChildren(figure);
+        } else {
+            page.bandwidthChart = null;
+            bwBox.replaceChildren(el("p", { class: "empty",
+                text: page.occupancy.samples.length ? "No memory-bandwidth counters." : "Waiting for the first sample…" }));
+        }
     }
 
     // ---- actions ---------------------------------------------------------------------------
@@ -826,5 +1074,7 @@
         connectBus();
     }
 
+    // The end-to-end test holds a chart with a short window against its whole history.
+    window.ResctrldLiveChart = LiveChart;
     document.addEventListener("DOMContentLoaded", init);
 })();

@@ -67,22 +67,19 @@ SYSTEM_BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus C
 """
 
 
-class Stack:
-    def __init__(self, paths, profile="skx-2s-l3cat", kernel="6.1"):
+class BusStack:
+    """A private dbus-daemon configured like Debian's system bus with resctrld's policy, and
+    cockpit-ws sessions whose bridges talk to it. Whatever serves org.resctrld1 on it is up to
+    the caller (resctrld in Stack, a stand-in in the page's benchmark)."""
+
+    def __init__(self, paths, prefix="resctrld-cockpit."):
         self.paths = paths
-        self.dir = tempfile.mkdtemp(prefix="resctrld-cockpit.", dir="/dev/shm")
+        self.dir = tempfile.mkdtemp(prefix=prefix, dir="/dev/shm")
         os.chmod(self.dir, 0o755)
         self.children = []  # (name, Popen), ended in reverse order
-        self.daemon = None
-        self.cockpits = {}
-        self.resctrl = os.path.join(self.dir, "resctrl")
-        self.control = os.path.join(self.dir, "control")
-        os.makedirs(self.resctrl)
-        self._start_sim(profile, kernel)
+        self.cockpits = {}  # label -> the page's URL
+        self.ports = {}  # label -> cockpit-ws's port
         self._start_bus()
-        self.state_dir = os.path.join(self.dir, "state")
-        os.mkdir(self.state_dir, 0o700)
-        self.start_daemon()
 
     def log(self, name):
         return os.path.join(self.dir, name + ".log")
@@ -112,12 +109,6 @@ class Stack:
                 return False
         wait_until(f"'{text}' in {name}.log", found, timeout)
 
-    def _start_sim(self, profile, kernel):
-        self.sim = self.spawn("sim", [self.paths["sim"], "--profile", profile, "--kernel", kernel,
-                           "--sysfs", os.path.join(self.dir, "sys"), "--control", self.control,
-                           self.resctrl])
-        self.wait_log("sim", "ready")
-
     def _start_bus(self):
         servicedir = os.path.join(self.dir, "services")
         os.mkdir(servicedir)
@@ -133,6 +124,99 @@ class Stack:
         self.wait_log("bus", "unix:")
         with open(self.log("bus")) as f:
             self.address = next(line.strip() for line in f if line.startswith("unix:"))
+
+    def busctl(self, *args, json_out=False):
+        argv = ["busctl", "--address=" + self.address]
+        if json_out:
+            argv.append("--json=short")
+        result = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError(f"busctl {' '.join(args)}: {result.stderr.strip()}")
+        if json_out:
+            return json.loads(result.stdout) if result.stdout.strip() else None
+        return result.stdout
+
+    def manager(self, method, signature, *args):
+        return self.busctl("call", "org.resctrld1", "/org/resctrld1", "org.resctrld1.Manager",
+                           method, signature, *args, json_out=True)
+
+    def start_cockpit(self, label, user=None, packages=None):
+        """cockpit-ws on 127.0.0.1 with a local session: its bridge runs as whoever runs it
+        (`user`, or root) and finds the page, and any other `packages` ({name: directory}),
+        under XDG_DATA_DIRS. Returns the page's URL; package_url() gives the others'."""
+        share = os.path.join(self.dir, "share")
+        os.makedirs(os.path.join(share, "cockpit"), exist_ok=True)
+        for name, directory in {"resctrld": self.paths["page"], **(packages or {})}.items():
+            link = os.path.join(share, "cockpit", name)
+            if not os.path.exists(link):
+                os.symlink(directory, link)
+        home = os.path.join(self.dir, "home-" + label)
+        os.makedirs(home, exist_ok=True)
+        runtime = os.path.join(self.dir, "run-" + label)
+        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (home, runtime):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        port = free_port()
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": home,
+            "XDG_RUNTIME_DIR": runtime,
+            "XDG_DATA_DIRS": share + ":/usr/local/share:/usr/share",
+            "DBUS_SYSTEM_BUS_ADDRESS": self.address,
+            "LANG": "C.UTF-8",
+        }
+        self.spawn("cockpit-" + label, [
+            "/usr/lib/cockpit/cockpit-ws", "--no-tls", "--address", "127.0.0.1", "--port",
+            str(port), "--local-session=/usr/bin/cockpit-bridge"], env=env, user=user)
+
+        def listening():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        wait_until(f"cockpit-ws ({label}) on port {port}", listening, 15)
+        self.ports[label] = port
+        self.cockpits[label] = self.package_url(label, "resctrld")
+        return self.cockpits[label]
+
+    def package_url(self, label, package):
+        return f"http://127.0.0.1:{self.ports[label]}/cockpit/@localhost/{package}/index.html"
+
+    def close(self):
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Stack(BusStack):
+    """The real stack: resctrlfs-sim, the bus and resctrld on the simulator (fake hypervisors on
+    demand). Every process is a child of this one, tracked by its pid and ended by it."""
+
+    def __init__(self, paths, profile="skx-2s-l3cat", kernel="6.1"):
+        super().__init__(paths)
+        self.daemon = None
+        self.resctrl = os.path.join(self.dir, "resctrl")
+        self.control = os.path.join(self.dir, "control")
+        os.makedirs(self.resctrl)
+        self._start_sim(profile, kernel)
+        self.state_dir = os.path.join(self.dir, "state")
+        os.mkdir(self.state_dir, 0o700)
+        self.start_daemon()
+
+    def _start_sim(self, profile, kernel):
+        self.sim = self.spawn("sim", [self.paths["sim"], "--profile", profile, "--kernel", kernel,
+                           "--sysfs", os.path.join(self.dir, "sys"), "--control", self.control,
+                           self.resctrl])
+        self.wait_log("sim", "ready")
 
     def start_daemon(self):
         conf = os.path.join(self.dir, "resctrld.conf")
@@ -173,21 +257,6 @@ class Stack:
                     tids[int(parts[1])] = int(parts[2])
         return process, tids
 
-    def busctl(self, *args, json_out=False):
-        argv = ["busctl", "--address=" + self.address]
-        if json_out:
-            argv.append("--json=short")
-        result = subprocess.run(argv + list(args), capture_output=True, text=True, timeout=30)
-        if result.returncode != 0:
-            raise RuntimeError(f"busctl {' '.join(args)}: {result.stderr.strip()}")
-        if json_out:
-            return json.loads(result.stdout) if result.stdout.strip() else None
-        return result.stdout
-
-    def manager(self, method, signature, *args):
-        return self.busctl("call", "org.resctrld1", "/org/resctrld1", "org.resctrld1.Manager",
-                           method, signature, *args, json_out=True)
-
     def set_control(self, name, text):
         """Rewrites a file of the simulator's control directory in one rename, so the
         simulator never reads half of it."""
@@ -202,64 +271,29 @@ class Stack:
         with open(path) as f:
             return f.read()
 
-    def start_cockpit(self, label, user=None):
-        """cockpit-ws on 127.0.0.1 with a local session: its bridge runs as whoever runs it
-        (`user`, or root) and finds the page under XDG_DATA_DIRS."""
-        share = os.path.join(self.dir, "share")
-        os.makedirs(os.path.join(share, "cockpit"), exist_ok=True)
-        link = os.path.join(share, "cockpit", "resctrld")
-        if not os.path.exists(link):
-            os.symlink(self.paths["page"], link)
-        home = os.path.join(self.dir, "home-" + label)
-        os.makedirs(home, exist_ok=True)
-        runtime = os.path.join(self.dir, "run-" + label)
-        os.makedirs(runtime, mode=0o700, exist_ok=True)
-        if user is not None:
-            entry = pwd.getpwnam(user)
-            for path in (home, runtime):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-        port = free_port()
-        env = {
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": home,
-            "XDG_RUNTIME_DIR": runtime,
-            "XDG_DATA_DIRS": share + ":/usr/local/share:/usr/share",
-            "DBUS_SYSTEM_BUS_ADDRESS": self.address,
-            "LANG": "C.UTF-8",
-        }
-        self.spawn("cockpit-" + label, [
-            "/usr/lib/cockpit/cockpit-ws", "--no-tls", "--address", "127.0.0.1", "--port",
-            str(port), "--local-session=/usr/bin/cockpit-bridge"], env=env, user=user)
-
-        def listening():
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    return True
-            except OSError:
-                return False
-        wait_until(f"cockpit-ws ({label}) on port {port}", listening, 15)
-        url = f"http://127.0.0.1:{port}/cockpit/@localhost/resctrld/index.html"
-        self.cockpits[label] = url
-        return url
-
-    def close(self):
-        for name, process in reversed(self.children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def missing_prerequisites(paths):
+def chromium(paths, window_size="1400,1700", logs=True):
+    """Headless Chromium under WebDriver (python3-selenium, chromium-driver)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths["chromium"]
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=" + window_size):
+        options.add_argument(argument)
+    if logs:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(paths["chromedriver"]), options=options)
+
+
+def missing_prerequisites(paths, fuse=True):
     """What the test needs and this machine lacks, as words for the skip message."""
     missing = []
     if os.geteuid() != 0:
         missing.append("root")
-    if not os.path.exists("/dev/fuse"):
+    if fuse and not os.path.exists("/dev/fuse"):
         missing.append("/dev/fuse")
     for tool in ("dbus-daemon", "busctl"):
         if shutil.which(tool) is None:

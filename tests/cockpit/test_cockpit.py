@@ -251,6 +251,8 @@ def scenario_api_changes(s, page):
 
 
 def scenario_unavailable(s, page):
+    # The row is kept across ticks and a counter's change of state: only its cells change.
+    page.js("window.rowBefore = document.querySelector(\"tr[data-domain='vm1']\")")
     s.set_control("counters", "0 llc_occupancy Unavailable\n0 mbm_total_bytes Unavailable\n"
                               "0 mbm_local_bytes Unavailable\n")
     page.wait("cache 0's occupancy shown as unavailable", """
@@ -269,12 +271,21 @@ def scenario_unavailable(s, page):
     page.wait("cache 0's value back", """
         const e = document.querySelector("tr[data-domain='vm1'] span.occ[data-cache-id='0']");
         return e && e.dataset.bytes !== undefined""", 3 * TWO_TICKS)
+    assert page.js("return document.querySelector(\"tr[data-domain='vm1']\") === window.rowBefore"), \
+        "vm1's row was built again for a change of values"
     return "an unavailable counter shown as its state, then its value again"
 
 
 def open_edit(page, domain):
     page.js(f"document.querySelector(\"button.edit[data-domain='{domain}']\").click()")
     page.wait("the edit dialog", "return document.getElementById('edit-dialog').open")
+
+
+def scenario_chart_geometry(page):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "chart_check.js")) as f:
+        result = page.js(f.read())
+    assert "ok" in result, f"a kept chart differs from one drawn from its whole history: {result}"
+    return f"a chart of 20 samples kept through 400 matches its whole history at {result['ok']} updates"
 
 
 def scenario_edit(s, page):
@@ -405,27 +416,18 @@ def main():
     if missing:
         print("skipping: missing " + ", ".join(missing))
         return stack.SKIP
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = PATHS["chromium"]
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--window-size=1400,1700"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-
     s = stack.Stack(PATHS)
     driver = None
     failures = 0
     try:
         process, vm1_tids = start_vm1(s)
-        driver = webdriver.Chrome(service=Service(PATHS["chromedriver"]), options=options)
+        driver = stack.chromium(PATHS)
         page = Page(driver, s.start_cockpit("root"), outdir)
         steps = [
             ("administrator's view", lambda: scenario_admin(s, page, vm1_tids)),
             ("API changes followed", lambda: scenario_api_changes(s, page)),
             ("unavailable counter", lambda: scenario_unavailable(s, page)),
+            ("charts kept between ticks", lambda: scenario_chart_geometry(page)),
             ("edit from the page", lambda: scenario_edit(s, page)),
             ("stop from the page", lambda: scenario_stop_from_page(s, page)),
             ("daemon stopped and restarted", lambda: scenario_daemon_restart(s, page)),

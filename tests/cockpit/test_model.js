@@ -61,24 +61,41 @@ test("a counter that is not ok is a state, never a zero", () => {
     assert.deepEqual(M.sumOnCache([{ CacheOccupancy: {} }], "0", "CacheOccupancy", "CounterStates"), { state: "none" });
 });
 
-test("a stacked band breaks where its series has no value", () => {
-    const h = new M.History(10);
-    h.push(1, { a: { value: 2 }, b: { value: 3 } });
-    h.push(2, { a: { state: "unavailable" }, b: { value: 3 } });
-    h.push(3, { a: { value: 2 }, b: { value: 3 } });
-    const { bands, max } = M.stackedBands(h, ["a", "b"]);
-    assert.equal(bands.a.length, 2);
-    assert.deepEqual(bands.b[0], [[0, 2, 5], [1, 0, 3], [2, 2, 5]]);
-    assert.equal(max, 5);
+test("a stacked sample leaves a gap where a series has no value", () => {
+    const full = M.stackSample({ a: { value: 2 }, b: { value: 3 } }, ["a", "b"]);
+    assert.deepEqual(Array.from(full.bands), [["a", [0, 2]], ["b", [2, 5]]]);
+    assert.equal(full.total, 5);
+    const gap = M.stackSample({ a: { state: "unavailable" }, b: { value: 3 } }, ["a", "b", "c"]);
+    assert.deepEqual(Array.from(gap.bands), [["a", null], ["b", [0, 3]], ["c", null]]);
+    assert.equal(gap.total, 3);
 });
 
-test("the history keeps its last samples only", () => {
+test("the history keeps its last samples only, numbered, and hands back the one it drops", () => {
     const h = new M.History(2);
-    h.push(1, { a: { value: 1 } });
-    h.push(2, { b: { value: 1 } });
-    h.push(3, { c: { value: 1 } });
+    assert.equal(h.push(1, { a: { value: 1 } }), null);
+    assert.equal(h.push(2, { b: { value: 1 } }), null);
+    assert.equal(h.push(3, { c: { value: 1 } }).timestamp, 1);
     assert.deepEqual(h.samples.map(s => s.timestamp), [2, 3]);
+    assert.deepEqual(h.samples.map(s => s.seq), [1, 2]);
     assert.deepEqual(h.keys(), ["b", "c"]);
+    assert.equal(h.last().timestamp, 3);
+});
+
+test("the history's telling keys are those with a value or a state other than none", () => {
+    const h = new M.History(2);
+    h.push(1, { a: { value: 1 }, b: { state: "none" }, c: { state: "unavailable" } });
+    assert.deepEqual(h.keys(), ["a", "b", "c"]);
+    assert.deepEqual(h.tellingKeys(), ["a", "c"]);
+    h.push(2, { b: { value: 4 } });
+    h.push(3, { b: { state: "none" } });
+    assert.deepEqual(h.keys(), ["b"]);
+    assert.deepEqual(h.tellingKeys(), ["b"]);
+    h.push(4, { b: { state: "none" } });
+    assert.deepEqual(h.tellingKeys(), []);
+    const epoch = h.epoch;
+    h.clear();
+    assert.deepEqual(h.keys(), []);
+    assert.notEqual(h.epoch, epoch);
 });
 
 test("the definition keeps every monitor where it was and applies the edits", () => {
