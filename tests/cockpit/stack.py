@@ -36,35 +36,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-SYSTEM_BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <servicedir>{servicedir}</servicedir>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
-"""
+# A bus configured like the system bus, with the project's policy (shared with the libvirt hook's
+# test).
+SYSTEM_BUS_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                               "system-bus.conf.in")
 
 
 class BusStack:
@@ -116,10 +91,11 @@ class BusStack:
         # fails here): the page tells "not running" from "not installed" by it.
         shutil.copy(os.path.join(self.paths["dbus_dir"], "org.resctrld1.service"), servicedir)
         conf = os.path.join(self.dir, "system-bus.conf")
-        with open(conf, "w") as f:
-            f.write(SYSTEM_BUS_CONF.format(
-                socket=os.path.join(self.dir, "system_bus_socket"), servicedir=servicedir,
-                policy=os.path.join(self.paths["dbus_dir"], "org.resctrld1.conf")))
+        with open(SYSTEM_BUS_CONF) as template, open(conf, "w") as f:
+            f.write(template.read()
+                    .replace("@SOCKET@", os.path.join(self.dir, "system_bus_socket"))
+                    .replace("@SERVICEDIR@", servicedir)
+                    .replace("@POLICY@", os.path.join(self.paths["dbus_dir"], "org.resctrld1.conf")))
         self.spawn("bus", ["dbus-daemon", "--config-file=" + conf, "--nofork", "--print-address"])
         self.wait_log("bus", "unix:")
         with open(self.log("bus")) as f:

@@ -156,37 +156,10 @@ sim_pid=$!
 wait_for "the simulator" 20 grep -qs "^resctrlfs-sim: ready" "$work/sim.log"
 
 step "starting a private bus configured like the system bus, with dbus/org.resctrld1.conf"
-cat >"$work/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$work/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <include>$src/dbus/org.resctrld1.conf</include>
-</busconfig>
-EOF
+mkdir -p "$work/services"
+sed -e "s|@SOCKET@|$work/system_bus_socket|" -e "s|@SERVICEDIR@|$work/services|" \
+    -e "s|@POLICY@|$src/dbus/org.resctrld1.conf|" "$src/tests/data/system-bus.conf.in" \
+    >"$work/bus.conf"
 dbus-daemon --config-file="$work/bus.conf" --nofork --print-address >"$work/bus.address" \
     2>"$work/bus.log" &
 bus_pid=$!
