@@ -251,8 +251,9 @@ struct Bench {
     }
 };
 
-// A host profile with plenty of RMIDs (the RMID limbo of docs/kernel.md §7.4 keeps freed ones busy
-// for a second; the sampling benchmark needs > 1024 monitor groups).
+// A host profile with plenty of RMIDs (the kernel keeps a freed RMID busy while its cache lines
+// still count against it, for a second or more; the sampling benchmark needs > 1024 monitor
+// groups).
 fs::path writeProfile(const fs::path& dir, unsigned l3Domains) {
     const fs::path path = dir / ("bench-" + std::to_string(l3Domains) + "l3.ini");
     const unsigned cores = 40;

@@ -141,8 +141,8 @@ private:
     std::optional<std::chrono::steady_clock::time_point> sampledAt_;
 };
 
-// The counter files a monitor of that kind reads on this host (docs/definitions.md appendix §5.1:
-// llc_* for cache monitors, mbm_* for bandwidth monitors), limited to mon_features.
+// The counter files a monitor of that kind reads on this host (llc_* for cache monitors, mbm_*
+// for bandwidth monitors), limited to the events the host lists in mon_features.
 std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind);
 // The host's L3 monitoring domains as its mon_data lists them; empty when it lists none.
 std::vector<unsigned> monitoringDomains(const HostModel& host);
