@@ -177,9 +177,11 @@ class Stack(BusStack):
     """The real stack: resctrlfs-sim, the bus and resctrld on the simulator (fake hypervisors on
     demand). Every process is a child of this one, tracked by its pid and ended by it."""
 
-    def __init__(self, paths, profile="skx-2s-l3cat", kernel="6.1"):
-        super().__init__(paths)
+    def __init__(self, paths, profile="skx-2s-l3cat", kernel="6.1", daemon_config="",
+                 prefix="resctrld-cockpit."):
+        super().__init__(paths, prefix=prefix)
         self.daemon = None
+        self.daemon_config = daemon_config
         self.resctrl = os.path.join(self.dir, "resctrl")
         self.control = os.path.join(self.dir, "control")
         os.makedirs(self.resctrl)
@@ -197,7 +199,7 @@ class Stack(BusStack):
     def start_daemon(self):
         conf = os.path.join(self.dir, "resctrld.conf")
         with open(conf, "w") as f:
-            f.write("[Daemon]\nMount=no\nSampleIntervalSec=1\n")
+            f.write("[Daemon]\nMount=no\nSampleIntervalSec=1\n" + self.daemon_config)
         log = self.log("resctrld")
         start = os.path.getsize(log) if os.path.exists(log) else 0
         self.daemon = self.spawn("resctrld", [

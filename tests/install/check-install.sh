@@ -120,6 +120,24 @@ else
     absent "Cockpit page (-Dcockpit=false)" '*/cockpit/resctrld*'
 fi
 
+# The GNOME Shell extension, as the shell looks for system-wide extensions:
+# <datadir>/gnome-shell/extensions/<uuid>/metadata.json, the uuid being the directory's name.
+extension=$RESCTRLD_DATADIR/gnome-shell/extensions/resctrld@resctrld.github.io
+if [[ $RESCTRLD_INSTALL_GNOME_SHELL_EXTENSION == true ]]; then
+    for file in metadata.json extension.js logic.js model.js stylesheet.css; do
+        expect file "$extension/$file"
+        same "$extension/$file" "desktop/gnome-shell/$file"
+    done
+    checked=$((checked + 1))
+    if grep -q '"uuid": "resctrld@resctrld.github.io"' "$destdir$extension/metadata.json"; then
+        echo "ok: the extension's directory is named after its uuid"
+    else
+        fail "metadata.json's uuid is not the directory's name"
+    fi
+else
+    absent "GNOME Shell extension (-Dgnome_shell_extension=false)" '*/gnome-shell/extensions/resctrld*'
+fi
+
 # The man pages are installed and format without a warning.
 if [[ $RESCTRLD_INSTALL_MAN == true ]]; then
     for page in man8/resctrld.8 man5/resctrld.conf.5 man1/resctrlctl.1; do
