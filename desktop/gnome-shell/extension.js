@@ -23,6 +23,12 @@ function cockpitPageInstalled() {
             GLib.FileTest.EXISTS));
 }
 
+// Most ticks change no text: a label is only set when its text does.
+function setText(label, text) {
+    if (label.get_text() !== text)
+        label.set_text(text);
+}
+
 function countActors(actor) {
     let n = 1;
     for (const child of actor.get_children())
@@ -50,7 +56,8 @@ class ResctrldVmRow extends PopupMenu.PopupBaseMenuItem {
         }
         while (this._labels.length > lines.length)
             this._labels.pop().destroy();
-        lines.forEach((line, i) => this._labels[i].set_text(line));
+        // Most ticks change no text: a label is only set when its text does.
+        lines.forEach((line, i) => setText(this._labels[i], line));
         if (vm.degraded)
             this._labels[0].add_style_class_name("resctrld-degraded");
         else
@@ -74,8 +81,14 @@ class ResctrldIndicator extends PanelMenu.Button {
 
         this._status = new PopupMenu.PopupMenuItem("", { reactive: false });
         this.menu.addMenuItem(this._status);
+        // The rows scroll inside the menu: with tens of VMs they are taller than a screen.
         this._section = new PopupMenu.PopupMenuSection();
-        this.menu.addMenuItem(this._section);
+        const scroll = new St.ScrollView({ style_class: "resctrld-rows", overlay_scrollbars: true,
+            hscrollbar_policy: St.PolicyType.NEVER, vscrollbar_policy: St.PolicyType.AUTOMATIC });
+        scroll.add_actor(this._section.actor);
+        const scrolled = new PopupMenu.PopupMenuSection();
+        scrolled.actor.add_actor(scroll);
+        this.menu.addMenuItem(scrolled);
         this._rows = new Map(); // domain name -> VmRow, kept across ticks
         if (cockpitPageInstalled()) {
             this.menu.addMenuItem(new PopupMenu.PopupSeparatorMenuItem());
@@ -103,8 +116,8 @@ class ResctrldIndicator extends PanelMenu.Button {
         const vms = this._model.domainObjects().map(({ domain, monitors }) =>
             Logic.vmSummary(domain, monitors));
         const status = this._model.status;
-        this._label.set_text(Logic.indicatorText(status, Logic.totals(vms)));
-        this._status.label.set_text(this._statusText(status, vms.length));
+        setText(this._label, Logic.indicatorText(status, Logic.totals(vms)));
+        setText(this._status.label, this._statusText(status, vms.length));
 
         const names = new Set(vms.map(vm => vm.name));
         for (const [name, row] of this._rows) {

@@ -188,6 +188,7 @@ def scenario_unmounted(s, probe):
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)
     missing = ds.missing_prerequisites("gjs")
     if missing:
         print("skipping: missing " + ", ".join(missing))

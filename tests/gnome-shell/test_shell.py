@@ -119,6 +119,7 @@ def scenario_log(shell):
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
