@@ -173,7 +173,8 @@ function totals(vms) {
 
 // The panel's text: "LLC 18.0 MiB · 2 VMs"; "≥" when some counter had no value (the sum is then
 // a lower bound), "LLC unavailable" when none had one; the daemon's state when it cannot answer.
-// status: "running", "not-running", "not-mounted" or "connecting".
+// status: "running", "not-running", "not-mounted", "connecting" or "error" (the daemon holds
+// its name but did not answer the first read; the menu says why).
 function indicatorText(status, total) {
     if (status === "not-running")
         return "resctrld not running";
@@ -181,6 +182,8 @@ function indicatorText(status, total) {
         return "resctrl not mounted";
     if (status === "connecting")
         return "resctrld …";
+    if (status === "error")
+        return "resctrld error";
     const count = total.vms + (total.vms === 1 ? " VM" : " VMs");
     if (total.vms === 0)
         return "LLC · " + count;

@@ -87,6 +87,8 @@ check("no value at all", Logic.indicatorText("running", Logic.totals([dark])),
 check("no VM", Logic.indicatorText("running", Logic.totals([])), "LLC · 0 VMs");
 check("the daemon away", Logic.indicatorText("not-running", Logic.totals([s1])),
     "resctrld not running");
+check("the daemon not answering", Logic.indicatorText("error", Logic.totals([])),
+    "resctrld error");
 check("resctrl unmounted", Logic.indicatorText("not-mounted", Logic.totals([])),
     "resctrl not mounted");
 
