@@ -103,6 +103,14 @@ def scenario_restart(s, shell, outdir):
     return f"not running shown after {gone:.1f} s, recovered {back:.1f} s after the restart"
 
 
+def scenario_unmounted(s, shell):
+    s.stop_sim()
+    view, shown = timed(shell, "'resctrl not mounted'",
+                        lambda v: v["text"] == "resctrl not mounted", 10)
+    assert view["status"].startswith("resctrl is not mounted at "), view
+    return f"shown {shown:.1f} s after the unmount"
+
+
 def scenario_disabled(shell):
     shell.disable()
     ds.stack.wait_until("the indicator removed", lambda: shell.indicator() is None, 5)
@@ -141,6 +149,7 @@ def main():
             ("start, stop and degraded followed",
              lambda: scenario_api_changes(s, shell, vms, outdir)),
             ("daemon stopped and restarted", lambda: scenario_restart(s, shell, outdir)),
+            ("resctrl unmounted", lambda: scenario_unmounted(s, shell)),
             ("disabling removes the indicator", lambda: scenario_disabled(shell)),
             ("the shell's log", lambda: scenario_log(shell)),
         ]

@@ -41,8 +41,12 @@ def counts(shell):
 
 
 def exercise_menu(shell):
+    """Opens and closes the menu; with 64 rows it must still fit on the 800 pixel screen (the
+    rows scroll)."""
     shell.eval(f"{INDICATOR}.menu.open(false)")
+    bottom = shell.eval(f"(a => a.get_transformed_position()[1] + a.height)({INDICATOR}.menu.actor)")
     shell.eval(f"{INDICATOR}.menu.close(false)")
+    assert 0 < bottom <= 800, f"the menu ends at y={bottom}, off the screen"
 
 
 def main():
