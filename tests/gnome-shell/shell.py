@@ -31,6 +31,21 @@ class Shell:
         os.makedirs(os.path.join(share, "cockpit"))
         if cockpit_page:
             os.symlink(ds.PATHS["page"], os.path.join(share, "cockpit", "resctrld"))
+        # The default web browser: a script that writes down the address it was asked to open.
+        self.opened_uri = os.path.join(self.dir, "opened-uri")
+        browser = os.path.join(self.dir, "browser")
+        with open(browser, "w") as f:
+            f.write(f'#!/bin/sh\nprintf "%s" "$1" > {self.opened_uri}.new && '
+                    f'mv {self.opened_uri}.new {self.opened_uri}\n')
+        os.chmod(browser, 0o755)
+        applications = os.path.join(home, ".local", "share", "applications")
+        os.makedirs(applications)
+        with open(os.path.join(applications, "test-browser.desktop"), "w") as f:
+            f.write("[Desktop Entry]\nType=Application\nName=Test browser\n"
+                    f"Exec={browser} %u\nMimeType=x-scheme-handler/http;\nNoDisplay=true\n")
+        os.makedirs(os.path.join(home, ".config"))
+        with open(os.path.join(home, ".config", "mimeapps.list"), "w") as f:
+            f.write("[Default Applications]\nx-scheme-handler/http=test-browser.desktop\n")
         runtime = os.path.join(self.dir, "run")
         os.makedirs(runtime, mode=0o700)
         address_file = os.path.join(self.dir, "session-bus")
@@ -166,6 +181,12 @@ class Shell:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         raise RuntimeError("no VmRSS for gnome-shell")
+
+    def cpu_seconds(self):
+        """User and system CPU time the shell has used so far."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def extension_log_lines(self):
         """Lines of the shell's log that come from the extension and tell of trouble."""

@@ -16,7 +16,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import desktop_stack as ds  # noqa: E402
 from desktop_stack import MiB, TWO_TICKS  # noqa: E402
-from shell import Shell  # noqa: E402
+from shell import INDICATOR, Shell  # noqa: E402
 
 
 def daemon_total(s, names):
@@ -55,6 +55,11 @@ def scenario_total(s, shell, vms, outdir):
     assert row_names(view) == ["vm1", "vm2"], view["rows"]
     assert all(r["lines"][1] == "LLC  0: 2.0 MiB  1: 4.0 MiB" for r in view["rows"]), view["rows"]
     assert view["cockpit"], "no menu item for the installed Cockpit page"
+    shell.eval(f"{INDICATOR}._cockpit.activate(imports.gi.Clutter.get_current_event())")
+    ds.stack.wait_until("the browser asked to open the Cockpit page",
+                        lambda: os.path.exists(shell.opened_uri), 10)
+    with open(shell.opened_uri) as f:
+        assert f.read() == "http://localhost:9090/resctrld", "the browser opened another address"
     # vm1's bandwidth monitor: two threads at 100 MB/s, 60 MB/s of it local, shown as rates.
     s.set_control("traffic", "".join(f"{tid} 0 100000000 60000000\n"
                                      for tid in vms["vm1"][1].values()))
