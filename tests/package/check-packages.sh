@@ -148,8 +148,9 @@ else
         fail "dpkg-source -b failed: $(cat "$work/source.log")"
     mkdir "$work/source"
     mv "$work"/resctrld_*.dsc "$work"/resctrld_*.tar.* "$work/source/"
-    tar -tf "$work"/source/resctrld_*.tar.* | grep -q '/cockpit/resctrld\.js$' ||
-        fail "the source package has no cockpit/resctrld.js"
+    # Listed whole first: with pipefail, grep -q leaving early would fail tar with SIGPIPE.
+    listing=$(tar -tf "$work"/source/resctrld_*.tar.*)
+    grep -q '/cockpit/resctrld\.js$' <<<"$listing" || fail "the source package has no cockpit/resctrld.js"
 
     build() { # LOG ARGS...: dpkg-buildpackage without network and without the test suites
         local log=$1
