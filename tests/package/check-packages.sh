@@ -37,6 +37,7 @@ sim=$(realpath "$2")
 fakehv=$(realpath "$3")
 systemd_bin=/lib/systemd/systemd
 nobody=65534
+packages="resctrld resctrld-exporter cockpit-resctrld gnome-shell-extension-resctrld"
 
 sd=""   # host PID of the namespace's systemd
 work="" # everything of this run; its overlay root is $work/root
@@ -165,10 +166,10 @@ else
     build "$work/build-v1.log"
     v1=$(cd "$work/src" && dpkg-parsechangelog -S Version)
     mv "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$work/v1/"
-    for package in resctrld resctrld-exporter cockpit-resctrld; do
+    for package in $packages; do
         ls "$work/v1/${package}_${v1}_"*.deb >/dev/null 2>&1 || fail "no $package $v1 package was built"
     done
-    ok "dpkg-buildpackage -b without network built resctrld, resctrld-exporter and cockpit-resctrld $v1 in $((SECONDS - t)) s"
+    ok "dpkg-buildpackage -b without network built $packages $v1 in $((SECONDS - t)) s"
 
     deps=$(dpkg-deb -f "$work/v1/resctrld_${v1}_"*.deb Depends)
     for lib in libsdbus-c++1 libspdlog1 libxml2 libsystemd0 libinih1; do
@@ -332,7 +333,7 @@ pkg() { ns env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteract
 
 # --- dpkg -i of the first version. ---
 out=$(pkg dpkg -i "$work"/v1/*.deb 2>&1) || fail "dpkg -i of $v1 failed: $out"
-for package in resctrld resctrld-exporter cockpit-resctrld; do
+for package in $packages; do
     expect_eq "$package version" "$(ns dpkg-query -W -f='${Version}' "$package")" "$v1"
 done
 expect_eq "resctrld.service enabled" "$(ns systemctl is-enabled resctrld.service)" enabled
@@ -353,13 +354,15 @@ ns getent passwd resctrld-exporter >/dev/null || fail "the exporter's system use
 expect_eq "resctrld-exporter-textfile.service enabled" \
     "$(ns systemctl is-enabled resctrld-exporter-textfile.service || true)" disabled
 ns test -f /usr/share/cockpit/resctrld/manifest.json || fail "the Cockpit page is not installed"
+ns test -f /usr/share/gnome-shell/extensions/resctrld@resctrld.github.io/metadata.json ||
+    fail "the GNOME Shell extension is not installed"
 ns test -f /usr/share/resctrld/hooks/qemu || fail "the libvirt hook is not installed"
 ns test -f /usr/share/bash-completion/completions/resctrlctl || fail "no resctrlctl completion"
 conffiles=$(ns dpkg-query -W -f='${Conffiles}' resctrld)
 for conffile in /etc/resctrld/resctrld.conf /etc/resctrld/hook.env; do
     [[ $conffiles == *"$conffile "* ]] || fail "$conffile is not a conffile: $conffiles"
 done
-ok "the exporter's socket listens and its user exists, the textfile service is left to the administrator, the page, the hook and the completion are installed, the configuration is a conffile"
+ok "the exporter's socket listens and its user exists, the textfile service is left to the administrator, the page, the GNOME Shell extension, the hook and the completion are installed, the configuration is a conffile"
 
 # --- A domain for a running hypervisor, owned by another user as QEMU is. ---
 as_nobody "$fakehv" --vcpus 2 >"$work/fakehv.out" 2>&1 &
