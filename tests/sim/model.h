@@ -27,17 +27,18 @@ namespace resctrlsim {
 
 // Kernel flavours that change user-visible behaviour (spec §0.3).
 struct KernelFlavour {
-    bool paddedSchemata = false;   // <= 6.14: zero/space padded values (§4.6)
-    bool multiPidTasks = true;     // >= 6.7: comma lists in tasks (§5.1)
-    bool rmidBeforeClosid = false; // 6.1: RMID allocated before the CLOSID on mkdir (§3.2)
-    bool renameSupported = true;   // >= 6.2 (§3.5)
-    bool sparseMasksFile = true;   // >= 6.7/6.8 info/<cache>/sparse_masks
-    bool mbaMbpsEvent = true;      // >= 6.14 mba_MBps_event file
-    bool oldMbMessage = false;     // <= 6.14 "Non-decimal digit in MB value"
-    bool smba = true;              // >= 6.3 AMD slow-memory bandwidth allocation
-    bool bmec = true;              // >= 6.3 mbm_{total,local}_bytes_config
-    bool counterAssign = false;    // >= 6.18 mbm_assign_mode and assignable counters
-    bool ioAlloc = false;          // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
+    bool paddedSchemata = false;       // <= 6.14: zero/space padded values (§4.6)
+    bool multiPidTasks = true;         // >= 6.7: comma lists in tasks (§5.1)
+    bool rmidBeforeClosid = false;     // 6.1: RMID allocated before the CLOSID on mkdir (§3.2)
+    bool renameSupported = true;       // >= 6.2 (§3.5)
+    bool sparseMasksFile = true;       // >= 6.7/6.8 info/<cache>/sparse_masks
+    bool mbaMbpsEvent = true;          // >= 6.14 mba_MBps_event file
+    bool oldMbMessage = false;         // <= 6.14 "Non-decimal digit in MB value"
+    bool smba = true;                  // >= 6.3 AMD slow-memory bandwidth allocation
+    bool bmec = true;                  // >= 6.3 mbm_{total,local}_bytes_config
+    bool counterAssign = false;        // >= 6.18 mbm_assign_mode and assignable counters
+    bool ioAlloc = false;              // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
+    bool ioAllocInvalidDomain = false; // later kernels: "Invalid domain N" in io_alloc_cbm
 
     static std::optional<KernelFlavour> fromVersion(std::string_view version);
 };
@@ -204,6 +205,18 @@ private:
     std::string bitUsage(const Schema& s) const;
     // writes
     int writeSchemata(Group& g, std::string_view data);
+    // One cache mask of a schemata-style write, checked in the kernel's order with its
+    // status texts; `mode` is the writer's mode.
+    int validateCbm(const Schema& s, size_t dom, const std::string& value, unsigned closid,
+                    Mode mode, uint64_t& cbm);
+    // io_alloc (AMD SDCIAE): the highest CLOSID reserved for I/O, its L3 mask.
+    bool ioAllocCapable() const;
+    unsigned ioAllocClosid() const;
+    bool isIoAllocDir(const std::string& res) const;
+    std::string readIoAlloc(const std::string& res) const;
+    int readIoAllocCbm(const std::string& res, std::string& out);
+    int writeIoAlloc(const std::string& res, std::string_view data);
+    int writeIoAllocCbm(const std::string& res, std::string_view data);
     int writeTasks(Group& g, std::string_view data, const Caller& caller);
     int moveTask(Group& g, pid_t pid, const Caller& caller);
     int writeCpus(Group& g, std::string_view data, bool list);
@@ -285,6 +298,7 @@ private:
     std::unique_ptr<CounterAssignment> counters_;
     bool assignable() const { return counters_ && profile_.mon->numMbmCntrs > 0; }
     uint64_t lastAdvance_ = 0;
+    bool ioAllocEnabled_ = false;
 };
 
 } // namespace resctrlsim
