@@ -175,6 +175,7 @@ struct ResctrlModel::Schema {
     int peer = -1; // index of the other CDP half
     unsigned numClosids = 0;
     CacheAllocSpec cache;
+    MbSpec bw; // bandwidth resources (MB, SMBA)
     unsigned cbmLen = 0;
     uint64_t domainBytes = 0;
     unsigned nameExtra = 0; // +4 for a CDP-capable resource while CDP is off (§4.6)
@@ -240,6 +241,9 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
         threshold_ = profile_.l3Bytes / profile_.mon->numRmids / scale * scale;
         if (!profile_.mon->mbmLocal)
             root_->mbaEvent = "mbm_total_bytes";
+        // BMEC's boot masks: every transaction for total, the local-domain ones for local.
+        bmec_[0].assign(profile_.l3Ids.size(), 0x7f);
+        bmec_[1].assign(profile_.l3Ids.size(), 0x15);
         if (flavour_.counterAssign)
             counters_ = std::make_unique<CounterAssignment>(
                 profile_.l3Ids, profile_.mon->numMbmCntrs, profile_.mon->mbmTotal,
@@ -306,11 +310,26 @@ void ResctrlModel::buildSchemas() {
         s.name = "MB";
         s.isCache = false;
         s.numClosids = profile_.mb->numClosids;
+        s.bw = *profile_.mb;
         s.domainIds = profile_.l3Ids;
         uint64_t def = options_.mbaMbps ? 4294967295ULL : profile_.mb->maxBandwidth;
         s.ctrl.assign(s.domainIds.size(), std::vector<uint64_t>(s.numClosids, def));
         schemas_.push_back(std::move(s));
         dataWidth_ = std::max(dataWidth_, profile_.mb->dataWidth);
+    }
+    if (profile_.mb && profile_.smba && flavour_.smba) {
+        // Slow-memory bandwidth: AMD MB's format and checks, its own CLOSID count, never in
+        // MiB/s, and listed first when read (reverse resource order).
+        Schema s;
+        s.name = "SMBA";
+        s.isCache = false;
+        s.numClosids = profile_.smba->numClosids;
+        s.bw = MbSpec{profile_.smba->numClosids, 0, 1, false, profile_.smba->maxBandwidth, "",
+                      profile_.mb->dataWidth};
+        s.domainIds = profile_.l3Ids;
+        s.ctrl.assign(s.domainIds.size(),
+                      std::vector<uint64_t>(s.numClosids, profile_.smba->maxBandwidth));
+        schemas_.push_back(std::move(s));
     }
     closidCount_ = 0;
     for (const auto& s : schemas_) {
@@ -543,6 +562,12 @@ int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>
             {"max_threshold_occupancy", false}, {"mon_features", false}, {"num_rmids", false}};
         if (counters_)
             entries.push_back({"mbm_assign_mode", false});
+        if (bmecVisible()) {
+            if (profile_.mon->mbmLocal)
+                entries.push_back({"mbm_local_bytes_config", false});
+            if (profile_.mon->mbmTotal)
+                entries.push_back({"mbm_total_bytes_config", false});
+        }
         if (assignable()) {
             entries.push_back({"available_mbm_cntrs", false});
             entries.push_back({"event_configs", true});
@@ -571,7 +596,7 @@ int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>
                        {"delay_linear", false},
                        {"min_bandwidth", false},
                        {"num_closids", false}};
-            if (!profile_.mb->throttleMode.empty())
+            if (!s.bw.throttleMode.empty())
                 entries.push_back({"thread_throttle_mode", false});
         }
         return 0;
@@ -857,10 +882,15 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
             if (m.llcOccupancy)
                 out += "llc_occupancy\n";
             if (m.mbmTotal)
-                out += "mbm_total_bytes\n";
+                out += bmecVisible() ? "mbm_total_bytes\nmbm_total_bytes_config\n"
+                                     : "mbm_total_bytes\n";
             if (m.mbmLocal)
-                out += "mbm_local_bytes\n";
+                out += bmecVisible() ? "mbm_local_bytes\nmbm_local_bytes_config\n"
+                                     : "mbm_local_bytes\n";
             return out;
+        }
+        if (file == "mbm_total_bytes_config" || file == "mbm_local_bytes_config") {
+            return readBmec(file == "mbm_total_bytes_config" ? 0 : 1);
         }
         return "";
     }
@@ -881,7 +911,7 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
             if (file == "bit_usage")
                 return bitUsage(s);
         } else {
-            const MbSpec& mb = *profile_.mb;
+            const MbSpec& mb = s.bw;
             if (file == "min_bandwidth")
                 return std::to_string(mb.minBandwidth) + "\n";
             if (file == "bandwidth_gran")
@@ -1072,6 +1102,9 @@ std::optional<int> ResctrlModel::writeInfoFile(const std::string& res, const std
         return writeIoAlloc(res, data);
     if (file == "io_alloc_cbm" && isIoAllocDir(res))
         return writeIoAllocCbm(res, data);
+    if (res == "L3_MON" && bmecVisible() &&
+        (file == "mbm_total_bytes_config" || file == "mbm_local_bytes_config"))
+        return writeBmec(file == "mbm_total_bytes_config" ? 0 : 1, data);
     if (res != "L3_MON" || !counters_)
         return std::nullopt;
     if (file == "mbm_assign_mode") {
@@ -1668,7 +1701,7 @@ int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
                     return err;
                 staged.push_back({*si, *di, cbm});
             } else {
-                const MbSpec& mb = *profile_.mb;
+                const MbSpec& mb = s.bw;
                 int perr = kstrto(value, 10, false,
                                   flavour_.oldMbMessage ? ULONG_MAX >> 1 : UINT32_MAX, v);
                 if (perr != 0 || (flavour_.oldMbMessage && v > UINT32_MAX)) {
@@ -1678,7 +1711,7 @@ int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
                     return EINVAL;
                 }
                 uint64_t bw = static_cast<uint64_t>(v);
-                if (options_.mbaMbps) {
+                if (options_.mbaMbps && s.name == "MB") {
                     // The software controller stores MiB/s at once, even if a later line
                     // fails (§4.2, code reading).
                     schemas_[*si].ctrl[*di][g.closid] = bw;
@@ -1985,6 +2018,66 @@ int ResctrlModel::writeIoAllocCbm(const std::string& res, std::string_view data)
     return 0;
 }
 
+// ---------------------------------------------------------------- BMEC
+
+bool ResctrlModel::bmecVisible() const {
+    // In mbm_event mode the per-counter event filters replace these files.
+    return profile_.mon && profile_.mon->bmec && flavour_.bmec &&
+           !(counters_ && counters_->isActive());
+}
+
+std::string ResctrlModel::readBmec(int event) const {
+    std::string out;
+    for (size_t d = 0; d < profile_.l3Ids.size(); ++d) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%u=0x%02x", d ? ";" : "", profile_.l3Ids[d],
+                      bmec_[event][d]);
+        out += buf;
+    }
+    return out + "\n";
+}
+
+int ResctrlModel::writeBmec(int event, std::string_view data) {
+    if (data.empty() || data.back() != '\n')
+        return EINVAL;
+    std::string buf(data.substr(0, data.size() - 1));
+    clearStatus();
+    advanceCounters();
+    // Items apply one by one: a later bad item leaves the earlier ones applied.
+    size_t pos = 0;
+    while (pos <= buf.size()) {
+        size_t semi = buf.find(';', pos);
+        std::string item(trim(std::string_view(buf).substr(pos, semi - pos)));
+        pos = semi == std::string::npos ? buf.size() + 1 : semi + 1;
+        size_t eq = item.find('=');
+        long long id = 0, value = 0;
+        if (eq == std::string::npos || kstrto(item.substr(0, eq), 10, false, ULONG_MAX >> 1, id)) {
+            addStatus("Missing '=' or non-numeric domain id\n");
+            return EINVAL;
+        }
+        if (kstrto(item.substr(eq + 1), 16, false, ULONG_MAX >> 1, value)) {
+            addStatus("Non-numeric event configuration value\n");
+            return EINVAL;
+        }
+        if (value & ~0x7fLL) {
+            addStatus("Invalid event configuration: max valid mask is 0x7f\n");
+            return EINVAL;
+        }
+        auto dom = monDomainIndex(static_cast<unsigned>(id));
+        if (!dom || static_cast<unsigned long long>(id) > UINT_MAX)
+            return EINVAL; // unknown domain: status "ok"
+        uint32_t& current = bmec_[event][*dom];
+        if (current == static_cast<uint32_t>(value))
+            continue;
+        current = static_cast<uint32_t>(value);
+        // The hardware clears both bandwidth counters of every RMID on that domain; each
+        // reads Unavailable once.
+        for (auto& perRmid : mbm_)
+            perRmid[*dom] = Mbm{0, 0, true, true};
+    }
+    return 0;
+}
+
 // ---------------------------------------------------------------- groups
 
 void ResctrlModel::processLimbo() {
@@ -2048,7 +2141,8 @@ int ResctrlModel::initCtrlValues(unsigned closid) {
         for (size_t d = 0; d < s.domainIds.size(); ++d) {
             if (!s.isCache) {
                 staged.push_back(
-                    {si, d, options_.mbaMbps ? 4294967295ULL : profile_.mb->maxBandwidth});
+                    {si, d,
+                     options_.mbaMbps && s.name == "MB" ? 4294967295ULL : s.bw.maxBandwidth});
                 continue;
             }
             // §3.3: shareable bits + masks of shareable groups + bits nobody uses.

@@ -217,6 +217,10 @@ private:
     int readIoAllocCbm(const std::string& res, std::string& out);
     int writeIoAlloc(const std::string& res, std::string_view data);
     int writeIoAllocCbm(const std::string& res, std::string_view data);
+    // BMEC: per-domain transaction masks of mbm_total_bytes (0) and mbm_local_bytes (1).
+    bool bmecVisible() const;
+    std::string readBmec(int event) const;
+    int writeBmec(int event, std::string_view data);
     int writeTasks(Group& g, std::string_view data, const Caller& caller);
     int moveTask(Group& g, pid_t pid, const Caller& caller);
     int writeCpus(Group& g, std::string_view data, bool list);
@@ -299,6 +303,7 @@ private:
     bool assignable() const { return counters_ && profile_.mon->numMbmCntrs > 0; }
     uint64_t lastAdvance_ = 0;
     bool ioAllocEnabled_ = false;
+    std::vector<uint32_t> bmec_[2]; // [event][domain index]
 };
 
 } // namespace resctrlsim

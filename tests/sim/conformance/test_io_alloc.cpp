@@ -4,7 +4,6 @@
 // files.
 #include <cerrno>
 #include <fcntl.h>
-#include <fstream>
 #include <sys/stat.h>
 
 #include "test_support.h"
@@ -22,22 +21,6 @@ std::string sameEverywhere(const ProfileFacts& facts, const std::string& value) 
         s += (s.empty() ? "" : ";") + std::to_string(id) + "=" + value;
     return s + "\n";
 }
-
-// A profile file in a temporary directory that lives as long as the object.
-class ProfileFile {
-public:
-    explicit ProfileFile(const std::string& text) {
-        char tmpl[] = "/tmp/sim-io-alloc-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir_ = tmpl;
-        std::ofstream(dir_ / "host.ini") << text;
-    }
-    ~ProfileFile() { fs::remove_all(dir_); }
-    std::string path() const { return (dir_ / "host.ini").string(); }
-
-private:
-    fs::path dir_;
-};
 
 // An AMD-like host with io_alloc whose MB has fewer CLOSIDs than its L3, and an L2 CAT.
 const char* const kSmallMbHost = R"([host]
