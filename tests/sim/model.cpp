@@ -254,10 +254,11 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
                           }},
                 [this](unsigned rmid, MbmEvent event, size_t dom) {
                     Mbm& m = mbm_[rmid][dom];
+                    const bool once = quirks_.unavailableAfterAssign;
                     if (event == MbmEvent::Total)
-                        m = Mbm{0, m.local, false, m.localUnavailable};
+                        m = Mbm{0, m.local, once, m.localUnavailable};
                     else
-                        m = Mbm{m.total, 0, m.totalUnavailable, false};
+                        m = Mbm{m.total, 0, m.totalUnavailable, once};
                 });
     }
     groups_[root_->serial] = root_.get();

@@ -103,6 +103,12 @@ struct CounterStateEntry {
     CounterState state;
 };
 
+// Hardware behaviours a test can switch on (control file `quirks`).
+struct ModelQuirks {
+    // An assigned counter (after assignment or a filter change) reads Unavailable once.
+    bool unavailableAfterAssign = false;
+};
+
 using Path = std::vector<std::string>;
 Path splitPath(std::string_view path);
 
@@ -137,6 +143,7 @@ public:
     // info/ files ("RES/FILE") the simulator leaves out, as a kernel or a fixture tree that
     // lacks them would.
     void setAbsentInfoFiles(std::set<std::string> files);
+    void setQuirks(ModelQuirks quirks) { quirks_ = quirks; }
 
     const std::string& lastCmdStatusBuffer() const { return status_; }
     const Profile& profile() const { return profile_; }
@@ -297,6 +304,7 @@ private:
     std::vector<TrafficEntry> traffic_;
     std::vector<CounterStateEntry> counterStates_;
     std::set<std::string> absentInfoFiles_;
+    ModelQuirks quirks_;
     std::vector<std::vector<Mbm>> mbm_; // [rmid][domain index]
     // mbm_assign_mode and the counter pool (kernels >= 6.18 with L3 monitoring).
     std::unique_ptr<CounterAssignment> counters_;

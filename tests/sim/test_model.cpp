@@ -628,6 +628,11 @@ TEST_CASE("control file parsing", "[sim]") {
     CHECK(takeFault(renames, "rename", "g/mon_groups/m").err == EIO);
     CHECK(errnoFromName("EBUSY") == EBUSY);
     CHECK(errnoFromName("nonsense") == 0);
+    std::vector<std::string> quirkErrors;
+    CHECK(parseQuirks("# c\nunavailable-after-assign\n", quirkErrors).unavailableAfterAssign);
+    CHECK(quirkErrors.empty());
+    CHECK_FALSE(parseQuirks("bogus\n", quirkErrors).unavailableAfterAssign);
+    CHECK(quirkErrors.size() == 1);
 }
 
 TEST_CASE("profile files", "[sim]") {
