@@ -1980,7 +1980,7 @@ int ResctrlModel::writeIoAllocCbm(const std::string& res, std::string_view data)
         std::string value(eq == std::string::npos ? "" : trim(item.substr(eq + 1)));
         std::vector<size_t> targets;
         long long n = 0;
-        if (eq != std::string::npos && id == "*") {
+        if (eq != std::string::npos && id == "*" && flavour_.ioAllocCbmRevised) {
             global = true;
             for (size_t d = 0; d < s.domainIds.size(); ++d)
                 targets.push_back(d);
@@ -1993,7 +1993,7 @@ int ResctrlModel::writeIoAllocCbm(const std::string& res, std::string_view data)
                     targets.push_back(d);
             if (targets.empty()) {
                 // 6.19 fails without a message; later kernels name the domain.
-                if (flavour_.ioAllocInvalidDomain)
+                if (flavour_.ioAllocCbmRevised)
                     addStatus("Invalid domain " + std::to_string(n) + "\n");
                 return EINVAL;
             }

@@ -27,18 +27,20 @@ namespace resctrlsim {
 
 // Kernel flavours that change user-visible behaviour (spec §0.3).
 struct KernelFlavour {
-    bool paddedSchemata = false;       // <= 6.14: zero/space padded values (§4.6)
-    bool multiPidTasks = true;         // >= 6.7: comma lists in tasks (§5.1)
-    bool rmidBeforeClosid = false;     // 6.1: RMID allocated before the CLOSID on mkdir (§3.2)
-    bool renameSupported = true;       // >= 6.2 (§3.5)
-    bool sparseMasksFile = true;       // >= 6.7/6.8 info/<cache>/sparse_masks
-    bool mbaMbpsEvent = true;          // >= 6.14 mba_MBps_event file
-    bool oldMbMessage = false;         // <= 6.14 "Non-decimal digit in MB value"
-    bool smba = true;                  // >= 6.3 AMD slow-memory bandwidth allocation
-    bool bmec = true;                  // >= 6.3 mbm_{total,local}_bytes_config
-    bool counterAssign = false;        // >= 6.18 mbm_assign_mode and assignable counters
-    bool ioAlloc = false;              // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
-    bool ioAllocInvalidDomain = false; // later kernels: "Invalid domain N" in io_alloc_cbm
+    bool paddedSchemata = false;   // <= 6.14: zero/space padded values (§4.6)
+    bool multiPidTasks = true;     // >= 6.7: comma lists in tasks (§5.1)
+    bool rmidBeforeClosid = false; // 6.1: RMID allocated before the CLOSID on mkdir (§3.2)
+    bool renameSupported = true;   // >= 6.2 (§3.5)
+    bool sparseMasksFile = true;   // >= 6.7/6.8 info/<cache>/sparse_masks
+    bool mbaMbpsEvent = true;      // >= 6.14 mba_MBps_event file
+    bool oldMbMessage = false;     // <= 6.14 "Non-decimal digit in MB value"
+    bool smba = true;              // >= 6.3 AMD slow-memory bandwidth allocation
+    bool bmec = true;              // >= 6.3 mbm_{total,local}_bytes_config
+    bool counterAssign = false;    // >= 6.18 mbm_assign_mode and assignable counters
+    bool ioAlloc = false;          // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
+    // After 6.19 (merged for 7.0/7.1): io_alloc_cbm names an unknown domain ("Invalid domain N")
+    // and takes "*=mask" for every domain. No --kernel selects it yet.
+    bool ioAllocCbmRevised = false;
 
     static std::optional<KernelFlavour> fromVersion(std::string_view version);
 };

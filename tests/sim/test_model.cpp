@@ -741,3 +741,23 @@ TEST_CASE("in mbm_event mode traffic counts only into assigned counters", "[sim]
     CHECK(f.read(total) == "0\n");
     CHECK(f.model->read(splitPath("info/L3_MON/mbm_total_bytes_config"), out) == 0);
 }
+
+TEST_CASE("io_alloc_cbm after 6.19: '*' for every domain and a named unknown domain", "[sim]") {
+    FakeTasks tasks;
+    KernelFlavour revised = *KernelFlavour::fromVersion("6.19");
+    revised.ioAllocCbmRevised = true;
+    ResctrlModel model(*builtinProfile("turin-2s"), revised, MountOptions{}, tasks,
+                       [] { return uint64_t{1}; });
+    Caller root{1, 0, 0, 022};
+    std::string out;
+    REQUIRE(model.write(splitPath("info/L3/io_alloc"), "1\n", root) == 0);
+    REQUIRE(model.write(splitPath("info/L3/io_alloc_cbm"), "*=f\n", root) == 0);
+    REQUIRE(model.read(splitPath("info/L3/io_alloc_cbm"), out) == 0);
+    CHECK(out.rfind("0=f;1=f;2=f;", 0) == 0);
+    CHECK(model.write(splitPath("info/L3/io_alloc_cbm"), "*=3;0=1\n", root) == EINVAL);
+    CHECK(model.lastCmdStatusBuffer() == "Configurations after global '*'\n");
+    CHECK(model.write(splitPath("info/L3/io_alloc_cbm"), "99=1\n", root) == EINVAL);
+    CHECK(model.lastCmdStatusBuffer() == "Invalid domain 99\n");
+    REQUIRE(model.read(splitPath("info/L3/io_alloc_cbm"), out) == 0);
+    CHECK(out.rfind("0=f;1=f;2=f;", 0) == 0);
+}
