@@ -362,6 +362,10 @@ TEST_CASE("b31: groups get counters on mkdir in the kernel's order, as mbm_assig
     REQUIRE(makeDir(sim.at("quiet")) == 0);
     CHECK(readFile(sim.at("quiet/mbm_L3_assignments")) == assignments(none, none));
     CHECK(readFile(available) == sameEverywhere("30"));
+    REQUIRE(writeFile(onMkdir, "enabled\n") == 0);
+    CHECK(readFile(onMkdir) == "1\n");
+    REQUIRE(writeFile(onMkdir, "disabled") == 0);
+    CHECK(readFile(onMkdir) == "0\n");
     REQUIRE(writeFile(onMkdir, "yes please\n") == 0);
     CHECK(readFile(onMkdir) == "1\n");
     provokeStatus(sim);
