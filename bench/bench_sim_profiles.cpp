@@ -38,6 +38,7 @@ const std::vector<std::string> kProfiles{
     "skx-2s-l3cat",
     "gnr-2s-snc3",
     "gnr-2s-nosnc",
+    "turin-2s",
 };
 
 using Clock = std::chrono::steady_clock;

@@ -17,8 +17,10 @@
 #include <string_view>
 #include <sys/types.h>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
+#include "counter_assign.h"
 #include "mon_topology.h"
 #include "profile.h"
 #include "task_source.h"
@@ -35,6 +37,13 @@ struct KernelFlavour {
     bool sparseMasksFile = true;   // >= 6.7/6.8 info/<cache>/sparse_masks
     bool mbaMbpsEvent = true;      // >= 6.14 mba_MBps_event file
     bool oldMbMessage = false;     // <= 6.14 "Non-decimal digit in MB value"
+    bool smba = true;              // >= 6.3 AMD slow-memory bandwidth allocation
+    bool bmec = true;              // >= 6.3 mbm_{total,local}_bytes_config
+    bool counterAssign = false;    // >= 6.18 mbm_assign_mode and assignable counters
+    bool ioAlloc = false;          // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
+    // After 6.19 (merged for 7.0/7.1): io_alloc_cbm names an unknown domain ("Invalid domain N")
+    // and takes "*=mask" for every domain. No --kernel selects it yet.
+    bool ioAllocCbmRevised = false;
 
     static std::optional<KernelFlavour> fromVersion(std::string_view version);
 };
@@ -103,6 +112,12 @@ struct CounterStateEntry {
     bool byNode = false;
 };
 
+// Hardware behaviours a test can switch on (control file `quirks`).
+struct ModelQuirks {
+    // An assigned counter (after assignment or a filter change) reads Unavailable once.
+    bool unavailableAfterAssign = false;
+};
+
 using Path = std::vector<std::string>;
 Path splitPath(std::string_view path);
 
@@ -141,6 +156,7 @@ public:
     // info/ files ("RES/FILE") the simulator leaves out, as a kernel or a fixture tree that
     // lacks them would.
     void setAbsentInfoFiles(std::set<std::string> files);
+    void setQuirks(ModelQuirks quirks) { quirks_ = quirks; }
 
     const std::string& lastCmdStatusBuffer() const { return status_; }
     const Profile& profile() const { return profile_; }
@@ -165,6 +181,9 @@ private:
     struct Mbm {
         long double total = 0;
         long double local = 0;
+        // The next read of the event reads Unavailable once (hardware reset of a counter).
+        bool totalUnavailable = false;
+        bool localUnavailable = false;
     };
     struct LimboEntry {
         unsigned rmid;
@@ -197,15 +216,41 @@ private:
     // The event file of mon_L3_<l3Id>, or of its mon_sub_L3_<node> with SNC.
     std::string readMonFile(Group& g, unsigned l3Id, std::optional<unsigned> node,
                             const std::string& event);
-    // The value of one monitoring domain for `g` (with its MON groups for a CTRL_MON group),
-    // or the state that makes its read fail.
+    // The state that makes every read of one monitoring domain fail (control file
+    // `counters`/`node_counters`), if any.
     std::optional<CounterState> failedState(size_t monDomain, const std::string& event) const;
-    uint64_t monValue(Group& g, size_t monDomain, const std::string& event);
+    // The value of one monitoring domain for `g` (with its MON groups for a CTRL_MON group),
+    // or, for a bandwidth event none of whose RMIDs could be read, why not (Unassigned,
+    // Unavailable once after a counter reset).
+    std::variant<uint64_t, CounterState> monValue(Group& g, size_t monDomain,
+                                                  const std::string& event);
+    std::variant<uint64_t, CounterState> readMbm(const Group& g, size_t monDomain, MbmEvent event);
+    // The info files whose read can fail (counter assignment, io_alloc); nullopt for others.
+    std::optional<int> readInfoFileChecked(const std::string& res, const std::string& file,
+                                           std::string& out);
+    std::optional<int> writeInfoFile(const std::string& res, const std::string& file,
+                                     std::string_view data);
     std::string formatSchemata(Group& g, bool sizes) const;
     std::string formatCpus(const std::vector<bool>& cpus, bool list) const;
     std::string bitUsage(const Schema& s) const;
     // writes
     int writeSchemata(Group& g, std::string_view data);
+    // One cache mask of a schemata-style write, checked in the kernel's order with its
+    // status texts; `mode` is the writer's mode.
+    int validateCbm(const Schema& s, size_t dom, const std::string& value, unsigned closid,
+                    Mode mode, uint64_t& cbm);
+    // io_alloc (AMD SDCIAE): the highest CLOSID reserved for I/O, its L3 mask.
+    bool ioAllocCapable() const;
+    unsigned ioAllocClosid() const;
+    bool isIoAllocDir(const std::string& res) const;
+    std::string readIoAlloc(const std::string& res) const;
+    int readIoAllocCbm(const std::string& res, std::string& out);
+    int writeIoAlloc(const std::string& res, std::string_view data);
+    int writeIoAllocCbm(const std::string& res, std::string_view data);
+    // BMEC: per-domain transaction masks of mbm_total_bytes (0) and mbm_local_bytes (1).
+    bool bmecVisible() const;
+    std::string readBmec(int event) const;
+    int writeBmec(int event, std::string_view data);
     int writeTasks(Group& g, std::string_view data, const Caller& caller);
     int moveTask(Group& g, pid_t pid, const Caller& caller);
     int writeCpus(Group& g, std::string_view data, bool list);
@@ -287,8 +332,15 @@ private:
     std::vector<TrafficEntry> traffic_;                      // domain = monitoring domain index
     std::vector<CounterStateEntry> counterStates_, nodeCounterStates_;
     std::set<std::string> absentInfoFiles_;
+    ModelQuirks quirks_;
     std::vector<std::vector<Mbm>> mbm_; // [rmid][monitoring domain]
+    // mbm_assign_mode and the counter pool (kernels >= 6.18 with L3 monitoring), per L3
+    // domain index.
+    std::unique_ptr<CounterAssignment> counters_;
+    bool assignable() const { return counters_ && profile_.mon->numMbmCntrs > 0; }
     uint64_t lastAdvance_ = 0;
+    bool ioAllocEnabled_ = false;
+    std::vector<uint32_t> bmec_[2]; // [event][domain index]
 };
 
 } // namespace resctrlsim
