@@ -93,9 +93,7 @@ unsigned popcount(uint64_t v) {
 }
 
 std::string monDomainName(unsigned id) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "mon_L3_%02u", id);
-    return buf;
+    return MonTopology::l3DirName(id);
 }
 
 const char* counterText(CounterState s) {
@@ -132,14 +130,22 @@ std::optional<KernelFlavour> KernelFlavour::fromVersion(std::string_view version
     KernelFlavour f;
     if (version == "6.15")
         return f;
+    if (version == "6.18" || version == "6.19") {
+        f.counterAssign = true;
+        f.ioAlloc = version == "6.19";
+        return f;
+    }
     if (version == "6.1") {
         f.paddedSchemata = true;
         f.multiPidTasks = false;
         f.rmidBeforeClosid = true;
         f.renameSupported = false;
+        f.sncMonitoring = false;
         f.sparseMasksFile = false;
         f.mbaMbpsEvent = false;
         f.oldMbMessage = true;
+        f.smba = false;
+        f.bmec = false;
         return f;
     }
     return std::nullopt;
@@ -168,6 +174,7 @@ struct ResctrlModel::Schema {
     int peer = -1; // index of the other CDP half
     unsigned numClosids = 0;
     CacheAllocSpec cache;
+    MbSpec bw; // bandwidth resources (MB, SMBA)
     unsigned cbmLen = 0;
     uint64_t domainBytes = 0;
     unsigned nameExtra = 0; // +4 for a CDP-capable resource while CDP is off (§4.6)
@@ -181,9 +188,11 @@ enum class NodeKind {
     MonGroupsDir,
     MonDataDir,
     MonDomainDir,
+    MonSubDir,
     MonFile,
     InfoDir,
     InfoResDir,
+    InfoSubDir, // info/L3_MON/event_configs and its per-event directories
     InfoFile
 };
 
@@ -193,6 +202,7 @@ struct ResctrlModel::Node {
     std::string res;  // info resource dir
     std::string file; // file name
     unsigned domain = 0;
+    std::optional<unsigned> subNode; // mon_sub_L3_<node> (SNC)
 };
 
 ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions options,
@@ -200,6 +210,7 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
     : profile_(std::move(profile))
     , flavour_(flavour)
     , options_(options)
+    , topo_(profile_, flavour_.sncMonitoring)
     , tasks_(tasks)
     , clock_(std::move(clock)) {
     validateProfile(profile_);
@@ -208,11 +219,19 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
         throw MountError(EINVAL, "cdp: L3 CDP not supported by this host");
     if (options_.cdpl2 && !(profile_.l2 && profile_.l2->cdpCapable))
         throw MountError(EINVAL, "cdpl2: L2 CDP not supported by this host");
+    // The software controller needs MBA and MBM at the same scope; with SNC the MBM domains
+    // are nodes while MBA stays per L3.
+    if (options_.mbaMbps && topo_.snc())
+        throw MountError(EINVAL, "mba_MBps requires MBM and linear scale MBA at L3 scope");
     if (options_.mbaMbps) {
         bool mbm = profile_.mon &&
                    (profile_.mon->mbmLocal || (!flavour_.oldMbMessage && profile_.mon->mbmTotal));
         if (!profile_.mb || !profile_.mb->delayLinear || !mbm)
             throw MountError(EINVAL, "mba_MBps requires MBM and linear scale MBA at L3 scope");
+        // Refused on hardware that can assign counters, whatever the mode.
+        if (flavour_.counterAssign && profile_.mon->numMbmCntrs > 0)
+            throw MountError(EINVAL, "mba_MBps requires MBM (mbm_event mode not supported) and "
+                                     "linear scale MBA at L3 scope");
     }
     buildSchemas();
 
@@ -221,15 +240,42 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
     root_->cpus.assign(profile_.cpus, true);
     if (profile_.mon) {
         root_->rmid = 0;
-        for (unsigned r = 1; r < profile_.mon->numRmids; ++r)
+        numRmids_ = topo_.visibleRmids(profile_.mon->numRmids);
+        for (unsigned r = 1; r < numRmids_; ++r)
             freeRmids_.push_back(r);
-        mbm_.assign(profile_.mon->numRmids, std::vector<Mbm>(profile_.l3Ids.size()));
+        mbm_.assign(numRmids_, std::vector<Mbm>(topo_.size()));
+        // The default is the whole L3 over the visible RMIDs, rounded down to the CPUID
+        // occupancy scale (not the per-node unit SNC counts in).
         uint64_t scale = profile_.mon->occupancyScale;
-        threshold_ = profile_.l3Bytes / profile_.mon->numRmids / scale * scale;
+        threshold_ = profile_.l3Bytes / numRmids_ / scale * scale;
         if (!profile_.mon->mbmLocal)
             root_->mbaEvent = "mbm_total_bytes";
+        // BMEC's boot masks: every transaction for total, the local-domain ones for local.
+        bmec_[0].assign(profile_.l3Ids.size(), 0x7f);
+        bmec_[1].assign(profile_.l3Ids.size(), 0x15);
+        if (flavour_.counterAssign)
+            counters_ = std::make_unique<CounterAssignment>(
+                profile_.l3Ids, profile_.mon->numMbmCntrs, profile_.mon->mbmTotal,
+                profile_.mon->mbmLocal, profile_.mon->bootMbmEvent,
+                StatusOps{[this] { clearStatus(); },
+                          [this](std::string_view text) {
+                              addStatus(text);
+                          }},
+                [this](unsigned rmid, MbmEvent event, size_t l3) {
+                    // A counter counts the whole L3 domain: every node of it restarts.
+                    const bool once = quirks_.unavailableAfterAssign;
+                    for (size_t d = topo_.firstOfL3(l3); d < topo_.firstOfL3(l3 + 1); ++d) {
+                        Mbm& m = mbm_[rmid][d];
+                        if (event == MbmEvent::Total)
+                            m = Mbm{0, m.local, once, m.localUnavailable};
+                        else
+                            m = Mbm{m.total, 0, m.totalUnavailable, once};
+                    }
+                });
     }
     groups_[root_->serial] = root_.get();
+    if (counters_)
+        counters_->assignOnCreate(0); // the root gets its counters at mount
     closidUsed_.assign(std::max(closidCount_, 1u), false);
     closidUsed_[0] = true;
     lastAdvance_ = clock_();
@@ -277,11 +323,26 @@ void ResctrlModel::buildSchemas() {
         s.name = "MB";
         s.isCache = false;
         s.numClosids = profile_.mb->numClosids;
+        s.bw = *profile_.mb;
         s.domainIds = profile_.l3Ids;
         uint64_t def = options_.mbaMbps ? 4294967295ULL : profile_.mb->maxBandwidth;
         s.ctrl.assign(s.domainIds.size(), std::vector<uint64_t>(s.numClosids, def));
         schemas_.push_back(std::move(s));
         dataWidth_ = std::max(dataWidth_, profile_.mb->dataWidth);
+    }
+    if (profile_.mb && profile_.smba && flavour_.smba) {
+        // Slow-memory bandwidth: AMD MB's format and checks, its own CLOSID count, never in
+        // MiB/s, and listed first when read (reverse resource order).
+        Schema s;
+        s.name = "SMBA";
+        s.isCache = false;
+        s.numClosids = profile_.smba->numClosids;
+        s.bw = MbSpec{profile_.smba->numClosids, 0, 1, false, profile_.smba->maxBandwidth, "",
+                      profile_.mb->dataWidth};
+        s.domainIds = profile_.l3Ids;
+        s.ctrl.assign(s.domainIds.size(),
+                      std::vector<uint64_t>(s.numClosids, profile_.smba->maxBandwidth));
+        schemas_.push_back(std::move(s));
     }
     closidCount_ = 0;
     for (const auto& s : schemas_) {
@@ -305,13 +366,6 @@ size_t ResctrlModel::groupCount() const {
     return groups_.size();
 }
 
-std::optional<size_t> ResctrlModel::monDomainIndex(unsigned id) const {
-    for (size_t i = 0; i < profile_.l3Ids.size(); ++i)
-        if (profile_.l3Ids[i] == id)
-            return i;
-    return std::nullopt;
-}
-
 // ---------------------------------------------------------------- path resolution
 
 namespace {
@@ -323,8 +377,10 @@ struct FileSpec {
 
 } // namespace
 
-static std::vector<FileSpec> groupFiles(bool ctrl, bool mbaEvent) {
+static std::vector<FileSpec> groupFiles(bool ctrl, bool mbaEvent, bool assignable) {
     std::vector<FileSpec> f{{"cpus", 0644}, {"cpus_list", 0644}, {"tasks", 0644}};
+    if (assignable)
+        f.push_back({"mbm_L3_assignments", 0644});
     if (ctrl) {
         f.push_back({"mode", 0644});
         f.push_back({"schemata", 0644});
@@ -358,6 +414,21 @@ bool ResctrlModel::resolve(const Path& path, Node& node) {
         for (const auto& s : schemas_)
             isRes |= s.name == path[1];
         isRes |= profile_.mon && path[1] == "L3_MON";
+        if (isRes && path[1] == "L3_MON" && path.size() > 2 && path[2] == "event_configs" &&
+            assignable()) {
+            // info/L3_MON/event_configs/<event>/event_filter
+            node.res = path[1];
+            auto names = counters_->eventNames();
+            bool known =
+                path.size() < 4 || std::find(names.begin(), names.end(), path[3]) != names.end();
+            if (!known || path.size() > 5 || (path.size() == 5 && path[4] != "event_filter"))
+                return false;
+            node.kind = path.size() == 5 ? NodeKind::InfoFile : NodeKind::InfoSubDir;
+            node.file = path.size() == 3 ? "event_configs" : "event_configs/" + path[3];
+            if (path.size() == 5)
+                node.file += "/event_filter";
+            return true;
+        }
         if (!isRes || path.size() > 3)
             return false;
         node.res = path[1];
@@ -385,7 +456,7 @@ bool ResctrlModel::resolve(const Path& path, Node& node) {
             return true;
         }
         const std::string& name = path[i];
-        for (const auto& f : groupFiles(g->type != GroupType::Mon, mbaEvent)) {
+        for (const auto& f : groupFiles(g->type != GroupType::Mon, mbaEvent, assignable())) {
             if (name == f.name) {
                 if (i + 1 != path.size())
                     return false;
@@ -412,11 +483,24 @@ bool ResctrlModel::resolve(const Path& path, Node& node) {
                 node.kind = NodeKind::MonDomainDir;
                 return true;
             }
-            const std::string& ev = path[i + 2];
+            size_t evAt = i + 2;
+            if (topo_.snc()) {
+                const size_t first = topo_.firstOfL3(*topo_.l3Index(*dom));
+                for (size_t m = first; m < first + topo_.nodesPerL3(); ++m)
+                    if (MonTopology::subDirName(topo_.nodeIdOf(m)) == path[evAt])
+                        node.subNode = topo_.nodeIdOf(m);
+                if (node.subNode) {
+                    if (++evAt == path.size()) {
+                        node.kind = NodeKind::MonSubDir;
+                        return true;
+                    }
+                }
+            }
+            const std::string& ev = path[evAt];
             bool known = (ev == "llc_occupancy" && profile_.mon->llcOccupancy) ||
                          (ev == "mbm_total_bytes" && profile_.mon->mbmTotal) ||
                          (ev == "mbm_local_bytes" && profile_.mon->mbmLocal);
-            if (!known || i + 3 != path.size())
+            if (!known || evAt + 1 != path.size())
                 return false;
             node.kind = NodeKind::MonFile;
             node.file = ev;
@@ -455,16 +539,27 @@ int ResctrlModel::stat(const Path& path, NodeAttr& attr) {
     switch (n.kind) {
     case NodeKind::InfoDir:
     case NodeKind::InfoResDir:
+    case NodeKind::InfoSubDir:
         attr.isDir = true;
         attr.mode = 0555;
         return 0;
-    case NodeKind::InfoFile:
-        attr.mode = n.file == "max_threshold_occupancy" ? 0644 : 0444;
+    case NodeKind::InfoFile: {
+        static const std::set<std::string> writable{"max_threshold_occupancy",
+                                                    "mbm_assign_mode",
+                                                    "mbm_assign_on_mkdir",
+                                                    "mbm_total_bytes_config",
+                                                    "mbm_local_bytes_config",
+                                                    "io_alloc",
+                                                    "io_alloc_cbm"};
+        bool filter = n.file.ends_with("/event_filter");
+        attr.mode = writable.count(n.file) || filter ? 0644 : 0444;
         return 0;
+    }
     case NodeKind::GroupDir:
     case NodeKind::MonGroupsDir:
     case NodeKind::MonDataDir:
     case NodeKind::MonDomainDir:
+    case NodeKind::MonSubDir:
         attr.isDir = true;
         attr.mode = n.group->dirMode;
         break;
@@ -485,6 +580,20 @@ int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>
     if (res == "L3_MON" && profile_.mon) {
         entries = {
             {"max_threshold_occupancy", false}, {"mon_features", false}, {"num_rmids", false}};
+        if (counters_)
+            entries.push_back({"mbm_assign_mode", false});
+        if (bmecVisible()) {
+            if (profile_.mon->mbmLocal)
+                entries.push_back({"mbm_local_bytes_config", false});
+            if (profile_.mon->mbmTotal)
+                entries.push_back({"mbm_total_bytes_config", false});
+        }
+        if (assignable()) {
+            entries.push_back({"available_mbm_cntrs", false});
+            entries.push_back({"event_configs", true});
+            entries.push_back({"mbm_assign_on_mkdir", false});
+            entries.push_back({"num_mbm_cntrs", false});
+        }
         return 0;
     }
     for (const auto& s : schemas_) {
@@ -498,12 +607,16 @@ int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>
                        {"shareable_bits", false}};
             if (flavour_.sparseMasksFile)
                 entries.push_back({"sparse_masks", false});
+            if (ioAllocCapable()) {
+                entries.push_back({"io_alloc", false});
+                entries.push_back({"io_alloc_cbm", false});
+            }
         } else {
             entries = {{"bandwidth_gran", false},
                        {"delay_linear", false},
                        {"min_bandwidth", false},
                        {"num_closids", false}};
-            if (!profile_.mb->throttleMode.empty())
+            if (!s.bw.throttleMode.empty())
                 entries.push_back({"thread_throttle_mode", false});
         }
         return 0;
@@ -534,8 +647,8 @@ int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
         return 0;
     case NodeKind::GroupDir: {
         Group& g = *n.group;
-        for (const auto& f :
-             groupFiles(g.type != GroupType::Mon, options_.mbaMbps && flavour_.mbaMbpsEvent))
+        for (const auto& f : groupFiles(g.type != GroupType::Mon,
+                                        options_.mbaMbps && flavour_.mbaMbpsEvent, assignable()))
             entries.push_back({f.name, false});
         if (profile_.mon) {
             entries.push_back({"mon_data", true});
@@ -549,6 +662,13 @@ int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
         }
         return 0;
     }
+    case NodeKind::InfoSubDir:
+        if (n.file == "event_configs")
+            for (const auto& name : counters_->eventNames())
+                entries.push_back({name, true});
+        else
+            entries.push_back({"event_filter", false});
+        return 0;
     case NodeKind::MonGroupsDir:
         for (const auto& [name, child] : n.group->monGroups)
             entries.push_back({name, true});
@@ -558,12 +678,19 @@ int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
             entries.push_back({monDomainName(id), true});
         return 0;
     case NodeKind::MonDomainDir:
+    case NodeKind::MonSubDir:
         if (profile_.mon->llcOccupancy)
             entries.push_back({"llc_occupancy", false});
         if (profile_.mon->mbmLocal)
             entries.push_back({"mbm_local_bytes", false});
         if (profile_.mon->mbmTotal)
             entries.push_back({"mbm_total_bytes", false});
+        if (n.kind == NodeKind::MonDomainDir && topo_.snc()) {
+            // The L3's sum files sit beside one directory per SNC node.
+            const size_t first = topo_.firstOfL3(*topo_.l3Index(n.domain));
+            for (size_t m = first; m < first + topo_.nodesPerL3(); ++m)
+                entries.push_back({MonTopology::subDirName(topo_.nodeIdOf(m)), true});
+        }
         return 0;
     default:
         return ENOTDIR;
@@ -608,13 +735,17 @@ int ResctrlModel::read(const Path& path, std::string& out) {
         return ENOENT;
     switch (n.kind) {
     case NodeKind::GroupFile:
+        if (n.file == "mbm_L3_assignments")
+            return counters_->readAssignments(n.group->rmid.value_or(0), out);
         out = readGroupFile(*n.group, n.file);
         return 0;
     case NodeKind::InfoFile:
+        if (auto err = readInfoFileChecked(n.res, n.file, out))
+            return *err;
         out = readInfoFile(n.res, n.file);
         return 0;
     case NodeKind::MonFile:
-        out = readMonFile(*n.group, n.domain, n.file);
+        out = readMonFile(*n.group, n.domain, n.subNode, n.file);
         return 0;
     default:
         return EISDIR;
@@ -734,10 +865,14 @@ std::string ResctrlModel::readGroupFile(Group& g, const std::string& file) {
 std::string ResctrlModel::bitUsage(const Schema& s) const {
     std::string out;
     for (size_t d = 0; d < s.domainIds.size(); ++d) {
-        uint64_t sw = 0, excl = 0;
+        uint64_t sw = 0, excl = 0, io = 0;
         for (unsigned c = 0; c < closidCount_; ++c) {
             if (!closidUsed_[c])
                 continue;
+            if (ioAllocEnabled_ && c == ioAllocClosid()) {
+                io |= s.ctrl[d][c]; // I/O ways count as hardware-shared
+                continue;
+            }
             Mode m = modeOfClosid(c);
             if (m == Mode::Shareable)
                 sw |= s.ctrl[d][c];
@@ -747,7 +882,7 @@ std::string ResctrlModel::bitUsage(const Schema& s) const {
         if (d)
             out += ';';
         out += std::to_string(s.domainIds[d]) + "=";
-        uint64_t hw = s.cache.shareableBits;
+        uint64_t hw = s.cache.shareableBits | (s.name.starts_with("L3") ? io : 0);
         for (unsigned b = s.cbmLen; b-- > 0;) {
             bool hwb = (hw >> b) & 1, swb = (sw >> b) & 1, eb = (excl >> b) & 1;
             out += hwb && swb ? 'X' : hwb ? 'H' : swb ? 'S' : eb ? 'E' : '0';
@@ -762,18 +897,27 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
     if (res == "L3_MON") {
         const MonSpec& m = *profile_.mon;
         if (file == "num_rmids")
-            return std::to_string(m.numRmids) + "\n";
+            return std::to_string(numRmids_) + "\n";
         if (file == "max_threshold_occupancy")
             return std::to_string(threshold_) + "\n";
+        if (file == "mbm_assign_mode")
+            return counters_->readMode();
+        if (file == "num_mbm_cntrs")
+            return counters_->readNumCounters();
         if (file == "mon_features") {
             std::string out;
             if (m.llcOccupancy)
                 out += "llc_occupancy\n";
             if (m.mbmTotal)
-                out += "mbm_total_bytes\n";
+                out += bmecVisible() ? "mbm_total_bytes\nmbm_total_bytes_config\n"
+                                     : "mbm_total_bytes\n";
             if (m.mbmLocal)
-                out += "mbm_local_bytes\n";
+                out += bmecVisible() ? "mbm_local_bytes\nmbm_local_bytes_config\n"
+                                     : "mbm_local_bytes\n";
             return out;
+        }
+        if (file == "mbm_total_bytes_config" || file == "mbm_local_bytes_config") {
+            return readBmec(file == "mbm_total_bytes_config" ? 0 : 1);
         }
         return "";
     }
@@ -794,7 +938,7 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
             if (file == "bit_usage")
                 return bitUsage(s);
         } else {
-            const MbSpec& mb = *profile_.mb;
+            const MbSpec& mb = s.bw;
             if (file == "min_bandwidth")
                 return std::to_string(mb.minBandwidth) + "\n";
             if (file == "bandwidth_gran")
@@ -827,36 +971,41 @@ void ResctrlModel::advanceCounters() {
     // One liveness check per thread, not per (thread, domain) line.
     std::unordered_map<pid_t, std::optional<uint64_t>> rmidOfTid;
     for (const auto& t : traffic_) {
-        auto dom = monDomainIndex(t.domain);
-        if (!dom)
-            continue;
         auto [it, fresh] = rmidOfTid.try_emplace(t.tid);
         if (fresh)
             if (auto placement = livePlacement(t.tid))
                 it->second = rmidOfPlacement(*placement);
         if (!it->second)
             continue;
-        uint64_t rmid = *it->second;
-        mbm_[rmid][*dom].total += static_cast<long double>(t.totalPerSec) * seconds;
-        mbm_[rmid][*dom].local += static_cast<long double>(t.localPerSec) * seconds;
+        const unsigned rmid = static_cast<unsigned>(*it->second);
+        // In mbm_event mode only an assigned counter counts; the hardware tracks nothing
+        // for an unassigned (RMID, event). Counters are assigned per L3 domain.
+        const bool gated = counters_ && counters_->isActive();
+        const size_t l3 = topo_.l3IndexOf(t.domain);
+        if (!gated || counters_->isAssigned(rmid, MbmEvent::Total, l3))
+            mbm_[rmid][t.domain].total += static_cast<long double>(t.totalPerSec) * seconds;
+        if (!gated || counters_->isAssigned(rmid, MbmEvent::Local, l3))
+            mbm_[rmid][t.domain].local += static_cast<long double>(t.localPerSec) * seconds;
     }
 }
 
-uint64_t ResctrlModel::occupancyCap(const Group& g, size_t domIdx) const {
+uint64_t ResctrlModel::occupancyCap(const Group& g, size_t monDomain) const {
     // Occupancy cannot exceed what the CLOSID's L3 mask covers (interface: occupancy
-    // model); with CDP the DATA mask. Without L3 CAT the whole cache.
+    // model); with CDP the DATA mask. Without L3 CAT the whole cache. With SNC each node
+    // holds its share of every way: the capacity per bit is divided by the nodes per L3.
+    const size_t l3 = topo_.l3IndexOf(monDomain);
     for (const auto& s : schemas_) {
         if (s.name == "L3" || s.name == "L3DATA") {
-            return s.domainBytes / s.cbmLen * popcount(s.ctrl[domIdx][g.closid]);
+            return s.domainBytes / s.cbmLen * popcount(s.ctrl[l3][g.closid]) / topo_.nodesPerL3();
         }
     }
-    return profile_.l3Bytes;
+    return profile_.l3Bytes / topo_.nodesPerL3();
 }
 
-std::vector<ResctrlModel::Occupant> ResctrlModel::occupants(std::optional<unsigned> domainId) {
+std::vector<ResctrlModel::Occupant> ResctrlModel::occupants(std::optional<size_t> monDomain) {
     std::vector<Occupant> out;
     for (const auto& [tid, perDomain] : footprints_) {
-        if (domainId && !perDomain.count(*domainId))
+        if (monDomain && !perDomain.count(*monDomain))
             continue;
         auto placement = livePlacement(tid);
         if (!placement)
@@ -870,10 +1019,10 @@ std::vector<ResctrlModel::Occupant> ResctrlModel::occupants(std::optional<unsign
 }
 
 ResctrlModel::OccupancyTotals
-ResctrlModel::occupancyTotals(unsigned domainId, const std::vector<Occupant>& occupants) const {
+ResctrlModel::occupancyTotals(size_t monDomain, const std::vector<Occupant>& occupants) const {
     OccupancyTotals totals;
     for (const Occupant& o : occupants) {
-        auto it = o.bytes->find(domainId);
+        auto it = o.bytes->find(monDomain);
         if (it == o.bytes->end())
             continue;
         totals.byRmid[o.rmid] += it->second;
@@ -882,7 +1031,7 @@ ResctrlModel::occupancyTotals(unsigned domainId, const std::vector<Occupant>& oc
     return totals;
 }
 
-uint64_t ResctrlModel::occupancyOf(const Group& owner, size_t domIdx,
+uint64_t ResctrlModel::occupancyOf(const Group& owner, size_t monDomain,
                                    const OccupancyTotals& totals) const {
     // The threads of one CLOSID share the ways its mask gives them: when their footprints
     // together exceed that, each RMID of the CLOSID gets its proportional share of the cap.
@@ -890,58 +1039,250 @@ uint64_t ResctrlModel::occupancyOf(const Group& owner, size_t domIdx,
     auto closidIt = totals.byClosid.find(owner.closid);
     uint64_t sum = sumIt == totals.byRmid.end() ? 0 : sumIt->second;
     uint64_t closidSum = closidIt == totals.byClosid.end() ? 0 : closidIt->second;
-    uint64_t cap = occupancyCap(owner, domIdx);
-    if (closidSum <= cap)
-        return sum;
-    return static_cast<uint64_t>(static_cast<long double>(sum) * cap / closidSum);
+    uint64_t cap = occupancyCap(owner, monDomain);
+    uint64_t value = closidSum <= cap
+                         ? sum
+                         : static_cast<uint64_t>(static_cast<long double>(sum) * cap / closidSum);
+    if (topo_.snc()) {
+        // A node counts in units of the CPUID scale divided by the nodes per L3.
+        const uint64_t unit = topo_.occupancyUnit(profile_.mon->occupancyScale);
+        if (unit > 0)
+            value = value / unit * unit;
+    }
+    return value;
 }
 
-std::string ResctrlModel::readMonFile(Group& g, unsigned domain, const std::string& event) {
-    for (auto it = counterStates_.rbegin(); it != counterStates_.rend(); ++it) {
-        if (it->domain == domain && (it->event == "*" || it->event == event)) {
-            if (it->state != CounterState::Ok)
-                return counterText(it->state);
-            break;
-        }
-    }
-    advanceCounters();
-    size_t dom = *monDomainIndex(domain);
+std::optional<CounterState> ResctrlModel::failedState(size_t monDomain,
+                                                      const std::string& event) const {
+    auto lastMatch = [&](const std::vector<CounterStateEntry>& entries,
+                         unsigned id) -> std::optional<CounterState> {
+        for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+            if (it->domain == id && (it->event == "*" || it->event == event))
+                return it->state;
+        return std::nullopt;
+    };
+    // A node_counters line for the node wins over a counters line for its L3.
+    std::optional<CounterState> st;
+    if (topo_.snc())
+        st = lastMatch(nodeCounterStates_, topo_.nodeIdOf(monDomain));
+    if (!st)
+        st = lastMatch(counterStates_, profile_.l3Ids[topo_.l3IndexOf(monDomain)]);
+    if (!st || *st == CounterState::Ok)
+        return std::nullopt;
+    return st;
+}
+
+namespace {
+
+// A monitoring domain's file text: the number, or the state the read fails with.
+std::string monText(const std::variant<uint64_t, CounterState>& value) {
+    if (const uint64_t* v = std::get_if<uint64_t>(&value))
+        return std::to_string(*v) + "\n";
+    return counterText(std::get<CounterState>(value));
+}
+
+} // namespace
+
+std::variant<uint64_t, CounterState> ResctrlModel::monValue(Group& g, size_t monDomain,
+                                                            const std::string& event) {
+    if (event != "llc_occupancy")
+        return readMbm(g, monDomain,
+                       event == "mbm_total_bytes" ? MbmEvent::Total : MbmEvent::Local);
     // A CTRL_MON group's value is its own RMID plus all its MON groups (§7.2).
     std::vector<const Group*> owners{&g};
     if (g.type != GroupType::Mon)
         for (const auto& [name, child] : g.monGroups)
             owners.push_back(child.get());
     unsigned long long sum = 0;
-    if (event == "llc_occupancy") {
-        // Only the threads with a footprint on this domain are looked at, each once.
-        OccupancyTotals totals = occupancyTotals(domain, occupants(domain));
-        for (const Group* o : owners)
-            sum += occupancyOf(*o, dom, totals);
-        return std::to_string(sum) + "\n";
-    }
+    // Only the threads with a footprint on this domain are looked at, each once.
+    OccupancyTotals totals = occupancyTotals(monDomain, occupants(monDomain));
+    for (const Group* o : owners)
+        sum += occupancyOf(*o, monDomain, totals);
+    return sum;
+}
+
+std::variant<uint64_t, CounterState> ResctrlModel::readMbm(const Group& g, size_t monDomain,
+                                                           MbmEvent event) {
+    // A CTRL_MON group sums itself and its MON groups: a number if at least one member
+    // could be read, otherwise the failure of the last member read (§7.2).
+    std::vector<const Group*> owners{&g};
+    if (g.type != GroupType::Mon)
+        for (const auto& [name, child] : g.monGroups)
+            owners.push_back(child.get());
+    unsigned long long sum = 0;
+    bool anyRead = false;
+    CounterState failure = CounterState::Ok;
+    const size_t l3 = topo_.l3IndexOf(monDomain);
     for (const Group* o : owners) {
-        unsigned r = o->rmid.value_or(0);
-        if (event == "mbm_total_bytes")
-            sum += static_cast<unsigned long long>(mbm_[r][dom].total);
-        else
-            sum += static_cast<unsigned long long>(mbm_[r][dom].local);
+        const unsigned r = o->rmid.value_or(0);
+        if (counters_ && counters_->isActive() && !counters_->isAssigned(r, event, l3)) {
+            failure = CounterState::Unassigned;
+            continue;
+        }
+        Mbm& m = mbm_[r][monDomain];
+        bool& unavailable = event == MbmEvent::Total ? m.totalUnavailable : m.localUnavailable;
+        if (unavailable) {
+            unavailable = false;
+            failure = CounterState::Unavailable;
+            continue;
+        }
+        anyRead = true;
+        sum += static_cast<unsigned long long>(event == MbmEvent::Total ? m.total : m.local);
     }
-    return std::to_string(sum) + "\n";
+    if (!anyRead)
+        return failure;
+    return sum;
+}
+
+std::string ResctrlModel::readMonFile(Group& g, unsigned l3Id, std::optional<unsigned> node,
+                                      const std::string& event) {
+    const size_t first = topo_.firstOfL3(*topo_.l3Index(l3Id));
+    if (node) {
+        const size_t m = *topo_.domainOfNode(*node);
+        if (auto st = failedState(m, event))
+            return counterText(*st);
+        advanceCounters();
+        return monText(monValue(g, m, event));
+    }
+    if (!topo_.snc()) {
+        if (auto st = failedState(first, event))
+            return counterText(*st);
+        advanceCounters();
+        return monText(monValue(g, first, event));
+    }
+    // The L3 file sums its nodes: a number if any node could be read (failed nodes add
+    // nothing), Unavailable only when every node failed.
+    advanceCounters();
+    bool any = false;
+    unsigned long long sum = 0;
+    for (size_t m = first; m < first + topo_.nodesPerL3(); ++m) {
+        if (failedState(m, event))
+            continue;
+        auto value = monValue(g, m, event);
+        if (const uint64_t* v = std::get_if<uint64_t>(&value)) {
+            any = true;
+            sum += *v;
+        }
+    }
+    return any ? std::to_string(sum) + "\n" : std::string(counterText(CounterState::Unavailable));
+}
+
+void ResctrlModel::applyFootprints() {
+    // An L3 line is spread evenly over that L3's monitoring domains (all of it without SNC);
+    // a node line lands on the node (on its L3 without SNC). Unknown ids are ignored.
+    footprints_.clear();
+    const unsigned n = topo_.nodesPerL3();
+    for (const auto& e : l3Footprints_) {
+        auto l3 = topo_.l3Index(e.domain);
+        if (!l3)
+            continue;
+        for (unsigned k = 0; k < n; ++k)
+            footprints_[e.tid][topo_.firstOfL3(*l3) + k] +=
+                e.bytes / n + (k == 0 ? e.bytes % n : 0);
+    }
+    for (const auto& e : nodeFootprints_)
+        if (auto m = topo_.domainOfNode(e.domain))
+            footprints_[e.tid][*m] += e.bytes;
+}
+
+void ResctrlModel::applyTraffic() {
+    advanceCounters(); // integrate the old rates up to now
+    traffic_.clear();
+    const unsigned n = topo_.nodesPerL3();
+    for (const auto& e : l3Traffic_) {
+        auto l3 = topo_.l3Index(e.domain);
+        if (!l3)
+            continue;
+        for (unsigned k = 0; k < n; ++k)
+            traffic_.push_back({e.tid, static_cast<unsigned>(topo_.firstOfL3(*l3) + k),
+                                e.totalPerSec / n, e.localPerSec / n});
+    }
+    for (const auto& e : nodeTraffic_)
+        if (auto m = topo_.domainOfNode(e.domain))
+            traffic_.push_back({e.tid, static_cast<unsigned>(*m), e.totalPerSec, e.localPerSec});
+}
+
+std::optional<int> ResctrlModel::readInfoFileChecked(const std::string& res,
+                                                     const std::string& file, std::string& out) {
+    if (file == "io_alloc" && isIoAllocDir(res)) {
+        out = readIoAlloc(res);
+        return 0;
+    }
+    if (file == "io_alloc_cbm" && isIoAllocDir(res))
+        return readIoAllocCbm(res, out);
+    if (res == "L3_MON" && assignable()) {
+        if (file == "available_mbm_cntrs")
+            return counters_->readAvailable(out);
+        if (file == "mbm_assign_on_mkdir")
+            return counters_->readOnMkdir(out);
+        if (file.ends_with("/event_filter")) {
+            auto event = CounterAssignment::eventByName(splitPath(file).at(1));
+            return counters_->readFilter(*event, out);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<int> ResctrlModel::writeInfoFile(const std::string& res, const std::string& file,
+                                               std::string_view data) {
+    if (file == "io_alloc" && isIoAllocDir(res))
+        return writeIoAlloc(res, data);
+    if (file == "io_alloc_cbm" && isIoAllocDir(res))
+        return writeIoAllocCbm(res, data);
+    if (res == "L3_MON" && bmecVisible() &&
+        (file == "mbm_total_bytes_config" || file == "mbm_local_bytes_config"))
+        return writeBmec(file == "mbm_total_bytes_config" ? 0 : 1, data);
+    if (res != "L3_MON" || !counters_)
+        return std::nullopt;
+    if (file == "mbm_assign_mode") {
+        bool switched = false;
+        int err = counters_->writeMode(data, switched);
+        if (switched) {
+            // Every group's MBM state restarts; in mbm_event mode nobody has a counter.
+            advanceCounters();
+            for (auto& perRmid : mbm_)
+                for (auto& m : perRmid)
+                    m = Mbm{};
+        }
+        return err;
+    }
+    if (!assignable())
+        return std::nullopt;
+    if (file == "mbm_assign_on_mkdir")
+        return counters_->writeOnMkdir(data);
+    if (file.ends_with("/event_filter")) {
+        advanceCounters();
+        return counters_->writeFilter(*CounterAssignment::eventByName(splitPath(file).at(1)), data);
+    }
+    return std::nullopt;
 }
 
 void ResctrlModel::setFootprints(std::vector<FootprintEntry> entries) {
-    footprints_.clear();
-    for (const auto& e : entries)
-        footprints_[e.tid][e.domain] = e.bytes;
+    l3Footprints_ = std::move(entries);
+    applyFootprints();
+}
+
+void ResctrlModel::setNodeFootprints(std::vector<FootprintEntry> entries) {
+    nodeFootprints_ = std::move(entries);
+    applyFootprints();
 }
 
 void ResctrlModel::setTraffic(std::vector<TrafficEntry> entries) {
-    advanceCounters(); // integrate the old rates up to now
-    traffic_ = std::move(entries);
+    l3Traffic_ = std::move(entries);
+    applyTraffic();
+}
+
+void ResctrlModel::setNodeTraffic(std::vector<TrafficEntry> entries) {
+    nodeTraffic_ = std::move(entries);
+    applyTraffic();
 }
 
 void ResctrlModel::setCounterStates(std::vector<CounterStateEntry> entries) {
     counterStates_ = std::move(entries);
+}
+
+void ResctrlModel::setNodeCounterStates(std::vector<CounterStateEntry> entries) {
+    nodeCounterStates_ = std::move(entries);
 }
 
 void ResctrlModel::setAbsentInfoFiles(std::set<std::string> files) {
@@ -1384,6 +1725,42 @@ bool ResctrlModel::cbmOverlaps(const Schema& s, size_t dom, uint64_t cbm, unsign
     return false;
 }
 
+int ResctrlModel::validateCbm(const Schema& s, size_t dom, const std::string& value,
+                              unsigned closid, Mode mode, uint64_t& cbm) {
+    long long v = 0;
+    if (kstrto(value, 16, false, ULONG_MAX >> 1, v) != 0) {
+        addStatus("Non-hex character in the mask " + value + "\n");
+        return EINVAL;
+    }
+    cbm = static_cast<uint64_t>(v);
+    if ((s.cache.minCbmBits > 0 && cbm == 0) || cbm > s.cache.cbmMask) {
+        addStatus("Mask out of range\n");
+        return EINVAL;
+    }
+    unsigned first = cbm ? static_cast<unsigned>(std::countr_zero(cbm)) : s.cbmLen;
+    unsigned zero = first;
+    while (zero < s.cbmLen && ((cbm >> zero) & 1))
+        ++zero;
+    if (!s.cache.sparseMasks && zero < s.cbmLen && (cbm >> zero) != 0) {
+        addStatus("The mask " + hex(cbm) + " has non-consecutive 1-bits\n");
+        return EINVAL;
+    }
+    if (zero - first < s.cache.minCbmBits) {
+        addStatus("Need at least " + std::to_string(s.cache.minCbmBits) + " bits in the mask\n");
+        return EINVAL;
+    }
+    if (cbmOverlaps(s, dom, cbm, closid, true)) {
+        addStatus("Overlaps with exclusive group\n");
+        return EINVAL;
+    }
+    if (cbmOverlaps(s, dom, cbm, closid, false) &&
+        (mode == Mode::Exclusive || mode == Mode::PseudoLockSetup)) {
+        addStatus("Overlaps with other group\n");
+        return EINVAL;
+    }
+    return 0;
+}
+
 int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
     if (data.empty() || data.back() != '\n')
         return EINVAL; // before the status is cleared (§2.3)
@@ -1459,40 +1836,12 @@ int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
             }
             long long v = 0;
             if (s.isCache) {
-                if (kstrto(value, 16, false, ULONG_MAX >> 1, v) != 0) {
-                    addStatus("Non-hex character in the mask " + value + "\n");
-                    return EINVAL;
-                }
-                uint64_t cbm = static_cast<uint64_t>(v);
-                if ((s.cache.minCbmBits > 0 && cbm == 0) || cbm > s.cache.cbmMask) {
-                    addStatus("Mask out of range\n");
-                    return EINVAL;
-                }
-                unsigned first = cbm ? static_cast<unsigned>(std::countr_zero(cbm)) : s.cbmLen;
-                unsigned zero = first;
-                while (zero < s.cbmLen && ((cbm >> zero) & 1))
-                    ++zero;
-                if (!s.cache.sparseMasks && zero < s.cbmLen && (cbm >> zero) != 0) {
-                    addStatus("The mask " + hex(cbm) + " has non-consecutive 1-bits\n");
-                    return EINVAL;
-                }
-                if (zero - first < s.cache.minCbmBits) {
-                    addStatus("Need at least " + std::to_string(s.cache.minCbmBits) +
-                              " bits in the mask\n");
-                    return EINVAL;
-                }
-                if (cbmOverlaps(s, *di, cbm, g.closid, true)) {
-                    addStatus("Overlaps with exclusive group\n");
-                    return EINVAL;
-                }
-                if (cbmOverlaps(s, *di, cbm, g.closid, false) &&
-                    (g.mode == Mode::Exclusive || g.mode == Mode::PseudoLockSetup)) {
-                    addStatus("Overlaps with other group\n");
-                    return EINVAL;
-                }
+                uint64_t cbm = 0;
+                if (int err = validateCbm(s, *di, value, g.closid, g.mode, cbm))
+                    return err;
                 staged.push_back({*si, *di, cbm});
             } else {
-                const MbSpec& mb = *profile_.mb;
+                const MbSpec& mb = s.bw;
                 int perr = kstrto(value, 10, false,
                                   flavour_.oldMbMessage ? ULONG_MAX >> 1 : UINT32_MAX, v);
                 if (perr != 0 || (flavour_.oldMbMessage && v > UINT32_MAX)) {
@@ -1502,7 +1851,7 @@ int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
                     return EINVAL;
                 }
                 uint64_t bw = static_cast<uint64_t>(v);
-                if (options_.mbaMbps) {
+                if (options_.mbaMbps && s.name == "MB") {
                     // The software controller stores MiB/s at once, even if a later line
                     // fails (§4.2, code reading).
                     schemas_[*si].ctrl[*di][g.closid] = bw;
@@ -1616,6 +1965,8 @@ int ResctrlModel::write(const Path& path, std::string_view data, const Caller& c
     if (n.kind == NodeKind::InfoFile) {
         if (n.file == "max_threshold_occupancy")
             return writeThreshold(data);
+        if (auto err = writeInfoFile(n.res, n.file, data))
+            return *err;
         return EACCES;
     }
     if (n.kind != NodeKind::GroupFile)
@@ -1631,7 +1982,241 @@ int ResctrlModel::write(const Path& path, std::string_view data, const Caller& c
         return writeMode(g, data);
     if (n.file == "mba_MBps_event")
         return writeMbaEvent(g, data);
+    if (n.file == "mbm_L3_assignments") {
+        advanceCounters();
+        return counters_->writeAssignments(g.rmid.value_or(0), data);
+    }
     return EACCES;
+}
+
+// ---------------------------------------------------------------- io_alloc
+
+bool ResctrlModel::ioAllocCapable() const {
+    return flavour_.ioAlloc && profile_.l3 && profile_.l3->ioAlloc;
+}
+
+bool ResctrlModel::isIoAllocDir(const std::string& res) const {
+    if (!ioAllocCapable())
+        return false;
+    for (const auto& s : schemas_)
+        if (s.isCache && s.name == res)
+            return true;
+    return false;
+}
+
+unsigned ResctrlModel::ioAllocClosid() const {
+    // The highest CLOSID of the L3 hardware: with CDP the highest of the halved range.
+    for (const auto& s : schemas_)
+        if (s.name == "L3" || s.name == "L3CODE")
+            return s.numClosids - 1;
+    return 0;
+}
+
+std::string ResctrlModel::readIoAlloc(const std::string& res) const {
+    if (!res.starts_with("L3"))
+        return "not supported\n";
+    return ioAllocEnabled_ ? "enabled\n" : "disabled\n";
+}
+
+int ResctrlModel::readIoAllocCbm(const std::string& res, std::string& out) {
+    clearStatus();
+    if (!res.starts_with("L3")) {
+        addStatus("io_alloc is not supported on " + res + "\n");
+        return ENODEV;
+    }
+    if (!ioAllocEnabled_) {
+        addStatus("io_alloc is not enabled on " + res + "\n");
+        return EINVAL;
+    }
+    const unsigned closid = ioAllocClosid();
+    out.clear();
+    for (const auto& s : schemas_) {
+        if (s.name != res)
+            continue;
+        for (size_t d = 0; d < s.domainIds.size(); ++d)
+            out += (d ? ";" : "") + std::to_string(s.domainIds[d]) + "=" + hex(s.ctrl[d][closid]);
+    }
+    out += "\n";
+    return 0;
+}
+
+int ResctrlModel::writeIoAlloc(const std::string& res, std::string_view data) {
+    auto enable = parseKernelBool(data);
+    if (!enable)
+        return EINVAL;
+    clearStatus();
+    if (!res.starts_with("L3")) {
+        addStatus("io_alloc is not supported on " + res + "\n");
+        return ENODEV;
+    }
+    if (*enable == ioAllocEnabled_)
+        return 0;
+    const unsigned closid = ioAllocClosid();
+    if (!*enable) {
+        // The CLOSID is free again; its masks stay until a group takes it.
+        closidUsed_[closid] = false;
+        ioAllocEnabled_ = false;
+        return 0;
+    }
+    if (closid >= closidCount_) {
+        addStatus("io_alloc CLOSID (ctrl_hw_id) " + std::to_string(closid) + " is not available\n");
+        return EINVAL;
+    }
+    if (closidUsed_[closid]) {
+        std::string owner = "another";
+        for (const auto& [name, g] : root_->ctrlGroups)
+            if (g->closid == closid)
+                owner = name;
+        addStatus("CLOSID (ctrl_hw_id) " + std::to_string(closid) + " for io_alloc is used by " +
+                  owner + " group\n");
+        return ENOSPC;
+    }
+    // The I/O mask starts as a new group's default mask would.
+    if (int err = initCtrlValues(closid)) {
+        addStatus("Failed to initialize io_alloc allocations\n");
+        return err;
+    }
+    for (auto& s : schemas_)
+        if (s.name == "L3DATA" && s.peer >= 0)
+            for (size_t d = 0; d < s.domainIds.size(); ++d)
+                s.ctrl[d][closid] = schemas_[static_cast<size_t>(s.peer)].ctrl[d][closid];
+    closidUsed_[closid] = true;
+    ioAllocEnabled_ = true;
+    return 0;
+}
+
+int ResctrlModel::writeIoAllocCbm(const std::string& res, std::string_view data) {
+    if (data.empty() || data.back() != '\n')
+        return EINVAL;
+    std::string buf(data.substr(0, data.size() - 1));
+    clearStatus();
+    if (!res.starts_with("L3")) {
+        addStatus("io_alloc is not supported on " + res + "\n");
+        return ENODEV;
+    }
+    if (!ioAllocEnabled_) {
+        addStatus("io_alloc is not enabled on " + res + "\n");
+        return EINVAL;
+    }
+    size_t si = 0;
+    while (schemas_[si].name != res)
+        ++si;
+    const Schema& s = schemas_[si];
+    const unsigned closid = ioAllocClosid();
+    std::vector<std::pair<size_t, uint64_t>> staged; // domain index, mask
+    size_t pos = 0;
+    bool global = false;
+    while (pos <= buf.size()) {
+        size_t semi = buf.find(';', pos);
+        std::string item = buf.substr(pos, semi - pos);
+        pos = semi == std::string::npos ? buf.size() + 1 : semi + 1;
+        if (global) {
+            addStatus("Configurations after global '*'\n");
+            return EINVAL;
+        }
+        size_t eq = item.find('=');
+        std::string id = item.substr(0, eq);
+        std::string value(eq == std::string::npos ? "" : trim(item.substr(eq + 1)));
+        std::vector<size_t> targets;
+        long long n = 0;
+        if (eq != std::string::npos && id == "*" && flavour_.ioAllocCbmRevised) {
+            global = true;
+            for (size_t d = 0; d < s.domainIds.size(); ++d)
+                targets.push_back(d);
+        } else if (eq == std::string::npos || kstrto(id, 10, false, ULONG_MAX >> 1, n) != 0) {
+            addStatus("Missing '=' or non-numeric domain\n");
+            return EINVAL;
+        } else {
+            for (size_t d = 0; d < s.domainIds.size(); ++d)
+                if (s.domainIds[d] == static_cast<unsigned long long>(n))
+                    targets.push_back(d);
+            if (targets.empty()) {
+                // 6.19 fails without a message; later kernels name the domain.
+                if (flavour_.ioAllocCbmRevised)
+                    addStatus("Invalid domain " + std::to_string(n) + "\n");
+                return EINVAL;
+            }
+            for (const auto& st : staged) {
+                if (st.first == targets.front()) {
+                    addStatus("Duplicate domain " + std::to_string(n) + "\n");
+                    return EINVAL;
+                }
+            }
+        }
+        for (size_t d : targets) {
+            uint64_t cbm = 0;
+            if (int err = validateCbm(s, d, value, closid, Mode::Shareable, cbm))
+                return err;
+            staged.push_back({d, cbm});
+        }
+    }
+    // All or nothing; with CDP both halves keep the same I/O mask.
+    for (auto& sc : schemas_)
+        if (sc.name.starts_with("L3"))
+            for (const auto& [d, cbm] : staged)
+                sc.ctrl[d][closid] = cbm;
+    return 0;
+}
+
+// ---------------------------------------------------------------- BMEC
+
+bool ResctrlModel::bmecVisible() const {
+    // In mbm_event mode the per-counter event filters replace these files.
+    return profile_.mon && profile_.mon->bmec && flavour_.bmec &&
+           !(counters_ && counters_->isActive());
+}
+
+std::string ResctrlModel::readBmec(int event) const {
+    std::string out;
+    for (size_t d = 0; d < profile_.l3Ids.size(); ++d) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%u=0x%02x", d ? ";" : "", profile_.l3Ids[d],
+                      bmec_[event][d]);
+        out += buf;
+    }
+    return out + "\n";
+}
+
+int ResctrlModel::writeBmec(int event, std::string_view data) {
+    if (data.empty() || data.back() != '\n')
+        return EINVAL;
+    std::string buf(data.substr(0, data.size() - 1));
+    clearStatus();
+    advanceCounters();
+    // Items apply one by one: a later bad item leaves the earlier ones applied.
+    size_t pos = 0;
+    while (pos <= buf.size()) {
+        size_t semi = buf.find(';', pos);
+        std::string item(trim(std::string_view(buf).substr(pos, semi - pos)));
+        pos = semi == std::string::npos ? buf.size() + 1 : semi + 1;
+        size_t eq = item.find('=');
+        long long id = 0, value = 0;
+        if (eq == std::string::npos || kstrto(item.substr(0, eq), 10, false, ULONG_MAX >> 1, id)) {
+            addStatus("Missing '=' or non-numeric domain id\n");
+            return EINVAL;
+        }
+        if (kstrto(item.substr(eq + 1), 16, false, ULONG_MAX >> 1, value)) {
+            addStatus("Non-numeric event configuration value\n");
+            return EINVAL;
+        }
+        if (value & ~0x7fLL) {
+            addStatus("Invalid event configuration: max valid mask is 0x7f\n");
+            return EINVAL;
+        }
+        auto dom = topo_.l3Index(static_cast<unsigned>(id));
+        if (!dom || static_cast<unsigned long long>(id) > UINT_MAX)
+            return EINVAL; // unknown domain: status "ok"
+        uint32_t& current = bmec_[event][*dom];
+        if (current == static_cast<uint32_t>(value))
+            continue;
+        current = static_cast<uint32_t>(value);
+        // The hardware clears both bandwidth counters of every RMID on that domain; each
+        // reads Unavailable once.
+        for (auto& perRmid : mbm_)
+            for (size_t d = topo_.firstOfL3(*dom); d < topo_.firstOfL3(*dom + 1); ++d)
+                perRmid[d] = Mbm{0, 0, true, true};
+    }
+    return 0;
 }
 
 // ---------------------------------------------------------------- groups
@@ -1697,7 +2282,8 @@ int ResctrlModel::initCtrlValues(unsigned closid) {
         for (size_t d = 0; d < s.domainIds.size(); ++d) {
             if (!s.isCache) {
                 staged.push_back(
-                    {si, d, options_.mbaMbps ? 4294967295ULL : profile_.mb->maxBandwidth});
+                    {si, d,
+                     options_.mbaMbps && s.name == "MB" ? 4294967295ULL : s.bw.maxBandwidth});
                 continue;
             }
             // §3.3: shareable bits + masks of shareable groups + bits nobody uses.
@@ -1712,7 +2298,9 @@ int ResctrlModel::initCtrlValues(unsigned closid) {
                 uint64_t peer = s.peer >= 0 ? schemas_[static_cast<size_t>(s.peer)].ctrl[d][c] : 0;
                 uint64_t v = s.ctrl[d][c];
                 used |= v | peer;
-                if (m == Mode::Shareable)
+                // The I/O ways are used, but offered only through a shareable group's mask.
+                const bool io = ioAllocEnabled_ && c == ioAllocClosid();
+                if (m == Mode::Shareable && !io)
                     candidate |= v | peer;
             }
             candidate |= s.cache.cbmMask & ~used;
@@ -1784,6 +2372,8 @@ int ResctrlModel::mkdir(const Path& path, mode_t mode, const Caller& caller) {
         g->serial = nextSerial_++;
         groups_[g->serial] = g.get();
         p.monGroups[name] = std::move(g);
+        if (counters_)
+            counters_->assignOnCreate(rmid); // a shortage is no error
         return 0;
     }
     std::optional<unsigned> rmid;
@@ -1832,6 +2422,8 @@ int ResctrlModel::mkdir(const Path& path, mode_t mode, const Caller& caller) {
     g->serial = nextSerial_++;
     groups_[g->serial] = g.get();
     root_->ctrlGroups[name] = std::move(g);
+    if (counters_ && rmid)
+        counters_->assignOnCreate(*rmid); // a shortage is no error
     return 0;
 }
 
@@ -1843,15 +2435,17 @@ void ResctrlModel::removeGroup(Group& g) {
     auto release = [&](const Group& owner) {
         if (!owner.rmid)
             return;
+        if (counters_)
+            counters_->release(*owner.rmid);
         std::vector<uint64_t> occupancy;
         if (profile_.mon->llcOccupancy) {
             if (totals.empty()) {
                 auto live = occupants(std::nullopt);
-                for (unsigned id : profile_.l3Ids)
-                    totals.push_back(occupancyTotals(id, live));
+                for (size_t m = 0; m < topo_.size(); ++m)
+                    totals.push_back(occupancyTotals(m, live));
             }
-            for (size_t d = 0; d < profile_.l3Ids.size(); ++d)
-                occupancy.push_back(occupancyOf(owner, d, totals[d]));
+            for (size_t m = 0; m < topo_.size(); ++m)
+                occupancy.push_back(occupancyOf(owner, m, totals[m]));
         }
         freeRmid(*owner.rmid, std::move(occupancy));
     };

@@ -17,8 +17,11 @@
 #include <string_view>
 #include <sys/types.h>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
+#include "counter_assign.h"
+#include "mon_topology.h"
 #include "profile.h"
 #include "task_source.h"
 
@@ -30,9 +33,17 @@ struct KernelFlavour {
     bool multiPidTasks = true;     // >= 6.7: comma lists in tasks (§5.1)
     bool rmidBeforeClosid = false; // 6.1: RMID allocated before the CLOSID on mkdir (§3.2)
     bool renameSupported = true;   // >= 6.2 (§3.5)
+    bool sncMonitoring = true;     // >= 6.11 per-node monitoring domains on SNC hosts
     bool sparseMasksFile = true;   // >= 6.7/6.8 info/<cache>/sparse_masks
     bool mbaMbpsEvent = true;      // >= 6.14 mba_MBps_event file
     bool oldMbMessage = false;     // <= 6.14 "Non-decimal digit in MB value"
+    bool smba = true;              // >= 6.3 AMD slow-memory bandwidth allocation
+    bool bmec = true;              // >= 6.3 mbm_{total,local}_bytes_config
+    bool counterAssign = false;    // >= 6.18 mbm_assign_mode and assignable counters
+    bool ioAlloc = false;          // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
+    // After 6.19 (merged for 7.0/7.1): io_alloc_cbm names an unknown domain ("Invalid domain N")
+    // and takes "*=mask" for every domain. No --kernel selects it yet.
+    bool ioAllocCbmRevised = false;
 
     static std::optional<KernelFlavour> fromVersion(std::string_view version);
 };
@@ -80,21 +91,31 @@ struct DirEntry {
 enum class CounterState { Ok, Unavailable, Error, Unassigned };
 
 // Monitoring inputs that tests control (interface: control dir footprint/traffic/counters).
+// `domain` is an L3 domain id, or a NUMA node id when `byNode` (the node_* control files).
 struct FootprintEntry {
     pid_t tid;
     unsigned domain;
     uint64_t bytes;
+    bool byNode = false;
 };
 struct TrafficEntry {
     pid_t tid;
     unsigned domain;
     double totalPerSec;
     double localPerSec;
+    bool byNode = false;
 };
 struct CounterStateEntry {
     unsigned domain;
     std::string event; // event name or "*"
     CounterState state;
+    bool byNode = false;
+};
+
+// Hardware behaviours a test can switch on (control file `quirks`).
+struct ModelQuirks {
+    // An assigned counter (after assignment or a filter change) reads Unavailable once.
+    bool unavailableAfterAssign = false;
 };
 
 using Path = std::vector<std::string>;
@@ -128,9 +149,14 @@ public:
     void setFootprints(std::vector<FootprintEntry> entries);
     void setTraffic(std::vector<TrafficEntry> entries);
     void setCounterStates(std::vector<CounterStateEntry> entries);
+    // The same inputs per NUMA node (node_footprint, node_traffic, node_counters).
+    void setNodeFootprints(std::vector<FootprintEntry> entries);
+    void setNodeTraffic(std::vector<TrafficEntry> entries);
+    void setNodeCounterStates(std::vector<CounterStateEntry> entries);
     // info/ files ("RES/FILE") the simulator leaves out, as a kernel or a fixture tree that
     // lacks them would.
     void setAbsentInfoFiles(std::set<std::string> files);
+    void setQuirks(ModelQuirks quirks) { quirks_ = quirks; }
 
     const std::string& lastCmdStatusBuffer() const { return status_; }
     const Profile& profile() const { return profile_; }
@@ -155,19 +181,22 @@ private:
     struct Mbm {
         long double total = 0;
         long double local = 0;
+        // The next read of the event reads Unavailable once (hardware reset of a counter).
+        bool totalUnavailable = false;
+        bool localUnavailable = false;
     };
     struct LimboEntry {
         unsigned rmid;
         uint64_t freedAt;
-        std::vector<uint64_t> occupancy; // per L3 domain index at the time of rmdir
+        std::vector<uint64_t> occupancy; // per monitoring domain at the time of rmdir
     };
     // A live thread with a footprint, resolved once per operation.
     struct Occupant {
         uint64_t rmid;
         unsigned closid;
-        const std::map<unsigned, uint64_t>* bytes; // per L3 domain id
+        const std::map<size_t, uint64_t>* bytes; // per monitoring domain
     };
-    // Footprint bytes on one L3 domain, summed per RMID and per CLOSID.
+    // Footprint bytes on one monitoring domain, summed per RMID and per CLOSID.
     struct OccupancyTotals {
         std::unordered_map<uint64_t, uint64_t> byRmid;
         std::unordered_map<unsigned, uint64_t> byClosid;
@@ -184,12 +213,44 @@ private:
     // reads
     std::string readGroupFile(Group& g, const std::string& file);
     std::string readInfoFile(const std::string& res, const std::string& file);
-    std::string readMonFile(Group& g, unsigned domain, const std::string& event);
+    // The event file of mon_L3_<l3Id>, or of its mon_sub_L3_<node> with SNC.
+    std::string readMonFile(Group& g, unsigned l3Id, std::optional<unsigned> node,
+                            const std::string& event);
+    // The state that makes every read of one monitoring domain fail (control file
+    // `counters`/`node_counters`), if any.
+    std::optional<CounterState> failedState(size_t monDomain, const std::string& event) const;
+    // The value of one monitoring domain for `g` (with its MON groups for a CTRL_MON group),
+    // or, for a bandwidth event none of whose RMIDs could be read, why not (Unassigned,
+    // Unavailable once after a counter reset).
+    std::variant<uint64_t, CounterState> monValue(Group& g, size_t monDomain,
+                                                  const std::string& event);
+    std::variant<uint64_t, CounterState> readMbm(const Group& g, size_t monDomain, MbmEvent event);
+    // The info files whose read can fail (counter assignment, io_alloc); nullopt for others.
+    std::optional<int> readInfoFileChecked(const std::string& res, const std::string& file,
+                                           std::string& out);
+    std::optional<int> writeInfoFile(const std::string& res, const std::string& file,
+                                     std::string_view data);
     std::string formatSchemata(Group& g, bool sizes) const;
     std::string formatCpus(const std::vector<bool>& cpus, bool list) const;
     std::string bitUsage(const Schema& s) const;
     // writes
     int writeSchemata(Group& g, std::string_view data);
+    // One cache mask of a schemata-style write, checked in the kernel's order with its
+    // status texts; `mode` is the writer's mode.
+    int validateCbm(const Schema& s, size_t dom, const std::string& value, unsigned closid,
+                    Mode mode, uint64_t& cbm);
+    // io_alloc (AMD SDCIAE): the highest CLOSID reserved for I/O, its L3 mask.
+    bool ioAllocCapable() const;
+    unsigned ioAllocClosid() const;
+    bool isIoAllocDir(const std::string& res) const;
+    std::string readIoAlloc(const std::string& res) const;
+    int readIoAllocCbm(const std::string& res, std::string& out);
+    int writeIoAlloc(const std::string& res, std::string_view data);
+    int writeIoAllocCbm(const std::string& res, std::string_view data);
+    // BMEC: per-domain transaction masks of mbm_total_bytes (0) and mbm_local_bytes (1).
+    bool bmecVisible() const;
+    std::string readBmec(int event) const;
+    int writeBmec(int event, std::string_view data);
     int writeTasks(Group& g, std::string_view data, const Caller& caller);
     int moveTask(Group& g, pid_t pid, const Caller& caller);
     int writeCpus(Group& g, std::string_view data, bool list);
@@ -225,18 +286,21 @@ private:
     // monitoring
     void advanceCounters();
     uint64_t rmidOfPlacement(std::pair<uint64_t, uint64_t> placement) const;
-    // The live threads with a footprint (on `domainId` only, if given).
-    std::vector<Occupant> occupants(std::optional<unsigned> domainId);
-    OccupancyTotals occupancyTotals(unsigned domainId,
-                                    const std::vector<Occupant>& occupants) const;
-    uint64_t occupancyOf(const Group& owner, size_t domIdx, const OccupancyTotals& totals) const;
-    uint64_t occupancyCap(const Group& ctrl, size_t domIdx) const;
-    std::optional<size_t> monDomainIndex(unsigned id) const;
+    // The live threads with a footprint (on monitoring domain `monDomain` only, if given).
+    std::vector<Occupant> occupants(std::optional<size_t> monDomain);
+    OccupancyTotals occupancyTotals(size_t monDomain, const std::vector<Occupant>& occupants) const;
+    uint64_t occupancyOf(const Group& owner, size_t monDomain, const OccupancyTotals& totals) const;
+    uint64_t occupancyCap(const Group& ctrl, size_t monDomain) const;
+    // Monitoring inputs by L3 id or node id, resolved to monitoring domains.
+    void applyFootprints();
+    void applyTraffic();
     uint64_t thresholdBytes() const { return threshold_; }
 
     Profile profile_;
     KernelFlavour flavour_;
     MountOptions options_;
+    MonTopology topo_;
+    unsigned numRmids_ = 0; // info/L3_MON/num_rmids
     TaskSource& tasks_;
     Clock clock_;
     std::string status_;
@@ -262,12 +326,21 @@ private:
     uint64_t threshold_ = 0;
 
     // monitoring inputs and state
-    std::map<pid_t, std::map<unsigned, uint64_t>> footprints_;
-    std::vector<TrafficEntry> traffic_;
-    std::vector<CounterStateEntry> counterStates_;
+    std::vector<FootprintEntry> l3Footprints_, nodeFootprints_;
+    std::vector<TrafficEntry> l3Traffic_, nodeTraffic_;
+    std::map<pid_t, std::map<size_t, uint64_t>> footprints_; // per monitoring domain
+    std::vector<TrafficEntry> traffic_;                      // domain = monitoring domain index
+    std::vector<CounterStateEntry> counterStates_, nodeCounterStates_;
     std::set<std::string> absentInfoFiles_;
-    std::vector<std::vector<Mbm>> mbm_; // [rmid][domain index]
+    ModelQuirks quirks_;
+    std::vector<std::vector<Mbm>> mbm_; // [rmid][monitoring domain]
+    // mbm_assign_mode and the counter pool (kernels >= 6.18 with L3 monitoring), per L3
+    // domain index.
+    std::unique_ptr<CounterAssignment> counters_;
+    bool assignable() const { return counters_ && profile_.mon->numMbmCntrs > 0; }
     uint64_t lastAdvance_ = 0;
+    bool ioAllocEnabled_ = false;
+    std::vector<uint32_t> bmec_[2]; // [event][domain index]
 };
 
 } // namespace resctrlsim

@@ -10,6 +10,25 @@
 namespace resctrlsim {
 namespace {
 
+// A Granite Rapids-AP-like host: 2 sockets of 96 cores, one 480 MiB L3 each, 512 hardware
+// RMIDs; with SNC-3 each socket is three NUMA nodes of 32 cores.
+Profile gnrBase(std::string name, unsigned nodesPerL3) {
+    Profile p;
+    p.name = std::move(name);
+    p.cpus = 384;
+    p.threadsPerCore = 2;
+    p.coresPerL3 = 96;
+    p.l3Ids = {0, 1};
+    p.l2Bytes = 2ULL * 1024 * 1024;
+    p.l3Bytes = 491520ULL * 1024;
+    p.nodesPerL3 = nodesPerL3;
+    p.sncModel = true;
+    p.l3 = CacheAllocSpec{15, 0x7fff, 1, 0x6000, true, true};
+    p.mb = MbSpec{15, 10, 10, true, 100, "per-thread", 3};
+    p.mon = MonSpec{512, true, true, true, 196608};
+    return p;
+}
+
 Profile skxBase(std::string name) {
     Profile p;
     p.name = std::move(name);
@@ -27,8 +46,35 @@ Profile skxBase(std::string name) {
 } // namespace
 
 std::vector<std::string> builtinProfileNames() {
-    return {"skx-2s-l3cat", "skx-2s-no-l3cat", "bdx-2s", "milan-2s", "modern-intel-l2"};
+    return {
+        "skx-2s-l3cat",         "skx-2s-no-l3cat", "bdx-2s",   "milan-2s",        "modern-intel-l2",
+        "gnr-2s-snc3",          "gnr-2s-nosnc",    "turin-2s", "turin-2s-pre618", "turin-2s-pre619",
+        "turin-2s-default-mode"};
 }
+
+namespace {
+
+// AMD EPYC 9005 "Turin"-like: 2 sockets x 16 CCDs of 8 cores, one 32 MiB L3 per CCD, with
+// counter assignment (ABMC), SMBA, BMEC and I/O allocation (SDCIAE).
+Profile turin(std::string name, std::string kernel) {
+    Profile p;
+    p.name = std::move(name);
+    p.defaultKernel = std::move(kernel);
+    p.cpus = 512;
+    p.coresPerL3 = 8;
+    p.l3Ids.clear();
+    for (unsigned i = 0; i < 32; ++i)
+        p.l3Ids.push_back(i);
+    p.l2Bytes = 1024 * 1024;
+    p.l3Bytes = 32ULL * 1024 * 1024;
+    p.l3 = CacheAllocSpec{16, 0xffff, 0, 0, true, true, true};
+    p.mb = MbSpec{16, 0, 1, false, 2048, "", 4};
+    p.smba = SmbaSpec{16, 2048};
+    p.mon = MonSpec{256, true, true, true, 64, 32, true, true};
+    return p;
+}
+
+} // namespace
 
 std::optional<Profile> builtinProfile(std::string_view name) {
     if (name == "skx-2s-l3cat") {
@@ -65,6 +111,17 @@ std::optional<Profile> builtinProfile(std::string_view name) {
         p.mon = MonSpec{256, true, true, true, 64};
         return p;
     }
+    if (name == "turin-2s")
+        return turin("turin-2s", "6.19");
+    if (name == "turin-2s-pre618")
+        return turin("turin-2s-pre618", "6.15");
+    if (name == "turin-2s-pre619")
+        return turin("turin-2s-pre619", "6.18");
+    if (name == "turin-2s-default-mode") {
+        Profile p = turin("turin-2s-default-mode", "6.19");
+        p.mon->bootMbmEvent = false;
+        return p;
+    }
     if (name == "modern-intel-l2") {
         Profile p;
         p.name = "modern-intel-l2";
@@ -79,6 +136,10 @@ std::optional<Profile> builtinProfile(std::string_view name) {
         p.mon = MonSpec{256, true, true, true, 64};
         return p;
     }
+    if (name == "gnr-2s-snc3")
+        return gnrBase("gnr-2s-snc3", 3);
+    if (name == "gnr-2s-nosnc")
+        return gnrBase("gnr-2s-nosnc", 1); // SNC off in the firmware: one node per socket
     return std::nullopt;
 }
 
@@ -95,6 +156,8 @@ void validateProfile(const Profile& p) {
     if (!std::is_sorted(p.l3Ids.begin(), p.l3Ids.end()) ||
         std::adjacent_find(p.l3Ids.begin(), p.l3Ids.end()) != p.l3Ids.end())
         fail("l3_ids must be ascending and unique");
+    if (p.nodesPerL3 > 0 && p.coresPerL3 % p.nodesPerL3 != 0)
+        fail("cores_per_l3 must be a multiple of nodes_per_l3");
     if (p.cpus > 4096)
         fail("at most 4096 cpus");
     for (const auto* c : {&p.l3, &p.l2}) {
@@ -109,6 +172,12 @@ void validateProfile(const Profile& p) {
     }
     if (p.mb && (p.mb->numClosids == 0 || p.mb->bandwidthGran == 0))
         fail("MB num_closids and bandwidth_gran must be positive");
+    if (p.l2 && p.l2->ioAlloc)
+        fail("io_alloc is an L3 feature");
+    if (p.smba && (p.smba->numClosids == 0 || !p.mb))
+        fail("SMBA needs MB and a positive num_closids");
+    if (p.mon && p.mon->numMbmCntrs > 0 && !p.mon->mbmTotal && !p.mon->mbmLocal)
+        fail("num_mbm_cntrs needs an MBM event");
     if (p.mon && p.mon->numRmids == 0)
         fail("num_rmids must be positive");
     if (!p.allocCapable() && !p.mon)
@@ -152,6 +221,8 @@ void applyCache(CacheAllocSpec& c, const std::string& key, const std::string& va
         c.cdpCapable = parseBool(value);
     else if (key == "sparse_masks")
         c.sparseMasks = parseBool(value);
+    else if (key == "io_alloc")
+        c.ioAlloc = parseBool(value);
     else
         throw std::invalid_argument("unknown key '" + key + "'");
 }
@@ -197,6 +268,12 @@ int onIniValue(void* user, const char* sectionC, const char* keyC, const char* v
                 p.l2Bytes = parseNumber(value, 10) * 1024;
             else if (key == "l3_kb")
                 p.l3Bytes = parseNumber(value, 10) * 1024;
+            else if (key == "nodes_per_l3")
+                p.nodesPerL3 = static_cast<unsigned>(parseNumber(value, 10));
+            else if (key == "snc")
+                p.sncModel = parseBool(value);
+            else if (key == "kernel")
+                p.defaultKernel = value;
             else
                 throw std::invalid_argument("unknown key '" + key + "'");
         } else if (section == "L3") {
@@ -227,6 +304,15 @@ int onIniValue(void* user, const char* sectionC, const char* keyC, const char* v
                 m.dataWidth = static_cast<unsigned>(parseNumber(value, 10));
             else
                 throw std::invalid_argument("unknown key '" + key + "'");
+        } else if (section == "SMBA") {
+            if (!p.smba)
+                p.smba = SmbaSpec{};
+            if (key == "num_closids")
+                p.smba->numClosids = static_cast<unsigned>(parseNumber(value, 10));
+            else if (key == "max_bandwidth")
+                p.smba->maxBandwidth = static_cast<unsigned>(parseNumber(value, 10));
+            else
+                throw std::invalid_argument("unknown key '" + key + "'");
         } else if (section == "L3_MON") {
             if (!p.mon)
                 p.mon = MonSpec{};
@@ -241,6 +327,16 @@ int onIniValue(void* user, const char* sectionC, const char* keyC, const char* v
                 m.mbmLocal = parseBool(value);
             else if (key == "occupancy_scale")
                 m.occupancyScale = parseNumber(value, 10);
+            else if (key == "num_mbm_cntrs")
+                m.numMbmCntrs = static_cast<unsigned>(parseNumber(value, 10));
+            else if (key == "mbm_assign_mode")
+                m.bootMbmEvent = [&] {
+                    if (value == "mbm_event" || value == "default")
+                        return value == "mbm_event";
+                    throw std::invalid_argument("mbm_assign_mode is mbm_event or default");
+                }();
+            else if (key == "bmec")
+                m.bmec = parseBool(value);
             else
                 throw std::invalid_argument("unknown key '" + key + "'");
         } else {

@@ -17,6 +17,7 @@ struct CacheAllocSpec {
     uint64_t shareableBits = 0;
     bool cdpCapable = true;
     bool sparseMasks = false;
+    bool ioAlloc = false; // AMD SDCIAE: the highest CLOSID can be reserved for I/O (L3 only)
 };
 
 // Memory bandwidth allocation (info/MB/).
@@ -30,6 +31,12 @@ struct MbSpec {
     unsigned dataWidth = 3;           // padding width in the <=6.14 format (AMD: 4)
 };
 
+// AMD slow-memory bandwidth allocation (info/SMBA/): MB's format, its own CLOSID count.
+struct SmbaSpec {
+    unsigned numClosids = 16;
+    unsigned maxBandwidth = 2048;
+};
+
 // L3 monitoring (info/L3_MON/).
 struct MonSpec {
     unsigned numRmids = 160;
@@ -37,6 +44,9 @@ struct MonSpec {
     bool mbmTotal = true;
     bool mbmLocal = true;
     uint64_t occupancyScale = 64; // bytes per hardware occupancy unit
+    unsigned numMbmCntrs = 0;     // assignable MBM counters per domain (AMD ABMC); 0: none
+    bool bootMbmEvent = true;     // with counters: the mode at boot is mbm_event
+    bool bmec = false;            // AMD: per-domain configurable MBM events
 };
 
 struct Profile {
@@ -49,16 +59,32 @@ struct Profile {
     uint64_t l1iBytes = 32 * 1024;
     uint64_t l2Bytes = 1024 * 1024;
     uint64_t l3Bytes = 28160ULL * 1024;
+    // NUMA nodes per L3 domain as sysfs shows them (0: the profile describes no NUMA
+    // topology). Node ids are global and consecutive: L3 domain i holds nodes
+    // i*n .. i*n+n-1, each with an equal share of that L3's cores.
+    unsigned nodesPerL3 = 0;
+    // The CPU model is one the kernel knows for Sub-NUMA Clustering: with more than one node
+    // per L3 it makes each node its own monitoring domain (mon_sub_L3_*).
+    bool sncModel = false;
     std::optional<CacheAllocSpec> l3;
     std::optional<CacheAllocSpec> l2;
     std::optional<MbSpec> mb;
+    std::optional<SmbaSpec> smba;
     std::optional<MonSpec> mon;
+    // The kernel the host is meant to run when no --kernel is given.
+    std::string defaultKernel = "6.15";
 
     // CPU numbering as Linux does it on these hosts: CPU c is a hyperthread of core
     // c % cores, so socket 0 holds 0..n-1 and the siblings n..2n-1 (hosts README).
     unsigned cores() const { return cpus / threadsPerCore; }
     unsigned coreOf(unsigned cpu) const { return cpu % cores(); }
     unsigned l3IdOf(unsigned cpu) const { return l3Ids.at(coreOf(cpu) / coresPerL3); }
+    unsigned numaNodes() const { return nodesPerL3 * static_cast<unsigned>(l3Ids.size()); }
+    // The NUMA node of a CPU (only meaningful when nodesPerL3 > 0).
+    unsigned nodeOf(unsigned cpu) const {
+        const unsigned core = coreOf(cpu);
+        return core / coresPerL3 * nodesPerL3 + core % coresPerL3 / (coresPerL3 / nodesPerL3);
+    }
     bool allocCapable() const { return l3 || l2 || mb; }
 };
 
