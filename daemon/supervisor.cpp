@@ -232,6 +232,8 @@ void Supervisor::publish(const ActiveDomain& domain) {
                            [this, group = std::move(group), assign](const ResctrlLock& lock,
                                                                     AuditedCall&) {
                                requireHost().counters().assignGroup(lock, group, assign);
+                               // A release hands the counters on at once (after this work).
+                               countersCheckDue_ = true;
                                publishCounters();
                            });
             },
@@ -240,7 +242,7 @@ void Supervisor::publish(const ActiveDomain& domain) {
         bus_, host_->domains(), domain, host_->model(), host_->groups().resctrl(), access_,
         std::move(actions), std::move(monitorActions));
     for (auto& monitor : published_[name]->monitors())
-        monitor->setCountersAssigned(host_->counters().assignedTo(monitor->plan().group));
+        monitor->setCountersAssigned(countersAssignedTo(monitor->plan()));
     watchHypervisor(domain);
 }
 
@@ -264,11 +266,18 @@ void Supervisor::publishCounters() {
     const CounterAssigner& counters = host_->counters();
     for (auto& [name, published] : published_)
         for (auto& monitor : published->monitors())
-            monitor->setCountersAssigned(counters.assignedTo(monitor->plan().group));
+            monitor->setCountersAssigned(countersAssignedTo(monitor->plan()));
     if (counters.status() != countersAnnounced_) {
         countersAnnounced_ = counters.status();
         announce_.propertiesChanged({"CounterMode", "CountersTotal", "CountersFree"});
     }
+}
+
+std::map<uint32_t, bool> Supervisor::countersAssignedTo(const PlannedMonitor& monitor) const {
+    // A cache monitor sharing its group with a bandwidth monitor holds no counter of its own.
+    if (!host_ || monitor.kind != MonitorKind::MemoryBandwidth)
+        return {};
+    return host_->counters().assignedTo(monitor.group);
 }
 
 CounterStatus Supervisor::counterStatus() const {
@@ -398,6 +407,8 @@ sdbus::ObjectPath Supervisor::updated(const DomainService::Updated& updated) {
     const std::string& name = updated.domain.record.name;
     auto& published = published_.at(name);
     if (updated.changed) {
+        // A new priority re-ranks the monitors even when no group changed.
+        countersCheckDue_ = true;
         statsCache_.erase(name);
         published->update(bus_, updated.domain, host_->model(), host_->groups().resctrl());
         published->domain().emitThreadsChanged();

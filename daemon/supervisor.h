@@ -117,6 +117,8 @@ private:
     // The monitors' CountersAssigned and the Manager's counter properties, announced when they
     // changed.
     void publishCounters();
+    // Monitor.CountersAssigned of that monitor: empty for a cache monitor.
+    std::map<uint32_t, bool> countersAssignedTo(const PlannedMonitor& monitor) const;
     // CounterMode=mbm_event or default: queues the switch (once per start of the daemon).
     void switchCounterMode();
     // After work under the resctrl lock: LayoutChanged when it changed groups or schemata.
