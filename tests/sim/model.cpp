@@ -132,6 +132,11 @@ std::optional<KernelFlavour> KernelFlavour::fromVersion(std::string_view version
     KernelFlavour f;
     if (version == "6.15")
         return f;
+    if (version == "6.18" || version == "6.19") {
+        f.counterAssign = true;
+        f.ioAlloc = version == "6.19";
+        return f;
+    }
     if (version == "6.1") {
         f.paddedSchemata = true;
         f.multiPidTasks = false;
@@ -140,6 +145,8 @@ std::optional<KernelFlavour> KernelFlavour::fromVersion(std::string_view version
         f.sparseMasksFile = false;
         f.mbaMbpsEvent = false;
         f.oldMbMessage = true;
+        f.smba = false;
+        f.bmec = false;
         return f;
     }
     return std::nullopt;
@@ -184,6 +191,7 @@ enum class NodeKind {
     MonFile,
     InfoDir,
     InfoResDir,
+    InfoSubDir, // info/L3_MON/event_configs and its per-event directories
     InfoFile
 };
 
@@ -213,6 +221,10 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
                    (profile_.mon->mbmLocal || (!flavour_.oldMbMessage && profile_.mon->mbmTotal));
         if (!profile_.mb || !profile_.mb->delayLinear || !mbm)
             throw MountError(EINVAL, "mba_MBps requires MBM and linear scale MBA at L3 scope");
+        // Refused on hardware that can assign counters, whatever the mode.
+        if (flavour_.counterAssign && profile_.mon->numMbmCntrs > 0)
+            throw MountError(EINVAL, "mba_MBps requires MBM (mbm_event mode not supported) and "
+                                     "linear scale MBA at L3 scope");
     }
     buildSchemas();
 
@@ -228,8 +240,25 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
         threshold_ = profile_.l3Bytes / profile_.mon->numRmids / scale * scale;
         if (!profile_.mon->mbmLocal)
             root_->mbaEvent = "mbm_total_bytes";
+        if (flavour_.counterAssign)
+            counters_ = std::make_unique<CounterAssignment>(
+                profile_.l3Ids, profile_.mon->numMbmCntrs, profile_.mon->mbmTotal,
+                profile_.mon->mbmLocal, profile_.mon->bootMbmEvent,
+                StatusOps{[this] { clearStatus(); },
+                          [this](std::string_view text) {
+                              addStatus(text);
+                          }},
+                [this](unsigned rmid, MbmEvent event, size_t dom) {
+                    Mbm& m = mbm_[rmid][dom];
+                    if (event == MbmEvent::Total)
+                        m = Mbm{0, m.local, false, m.localUnavailable};
+                    else
+                        m = Mbm{m.total, 0, m.totalUnavailable, false};
+                });
     }
     groups_[root_->serial] = root_.get();
+    if (counters_)
+        counters_->assignOnCreate(0); // the root gets its counters at mount
     closidUsed_.assign(std::max(closidCount_, 1u), false);
     closidUsed_[0] = true;
     lastAdvance_ = clock_();
@@ -323,8 +352,10 @@ struct FileSpec {
 
 } // namespace
 
-static std::vector<FileSpec> groupFiles(bool ctrl, bool mbaEvent) {
+static std::vector<FileSpec> groupFiles(bool ctrl, bool mbaEvent, bool assignable) {
     std::vector<FileSpec> f{{"cpus", 0644}, {"cpus_list", 0644}, {"tasks", 0644}};
+    if (assignable)
+        f.push_back({"mbm_L3_assignments", 0644});
     if (ctrl) {
         f.push_back({"mode", 0644});
         f.push_back({"schemata", 0644});
@@ -358,6 +389,21 @@ bool ResctrlModel::resolve(const Path& path, Node& node) {
         for (const auto& s : schemas_)
             isRes |= s.name == path[1];
         isRes |= profile_.mon && path[1] == "L3_MON";
+        if (isRes && path[1] == "L3_MON" && path.size() > 2 && path[2] == "event_configs" &&
+            assignable()) {
+            // info/L3_MON/event_configs/<event>/event_filter
+            node.res = path[1];
+            auto names = counters_->eventNames();
+            bool known =
+                path.size() < 4 || std::find(names.begin(), names.end(), path[3]) != names.end();
+            if (!known || path.size() > 5 || (path.size() == 5 && path[4] != "event_filter"))
+                return false;
+            node.kind = path.size() == 5 ? NodeKind::InfoFile : NodeKind::InfoSubDir;
+            node.file = path.size() == 3 ? "event_configs" : "event_configs/" + path[3];
+            if (path.size() == 5)
+                node.file += "/event_filter";
+            return true;
+        }
         if (!isRes || path.size() > 3)
             return false;
         node.res = path[1];
@@ -385,7 +431,7 @@ bool ResctrlModel::resolve(const Path& path, Node& node) {
             return true;
         }
         const std::string& name = path[i];
-        for (const auto& f : groupFiles(g->type != GroupType::Mon, mbaEvent)) {
+        for (const auto& f : groupFiles(g->type != GroupType::Mon, mbaEvent, assignable())) {
             if (name == f.name) {
                 if (i + 1 != path.size())
                     return false;
@@ -455,12 +501,22 @@ int ResctrlModel::stat(const Path& path, NodeAttr& attr) {
     switch (n.kind) {
     case NodeKind::InfoDir:
     case NodeKind::InfoResDir:
+    case NodeKind::InfoSubDir:
         attr.isDir = true;
         attr.mode = 0555;
         return 0;
-    case NodeKind::InfoFile:
-        attr.mode = n.file == "max_threshold_occupancy" ? 0644 : 0444;
+    case NodeKind::InfoFile: {
+        static const std::set<std::string> writable{"max_threshold_occupancy",
+                                                    "mbm_assign_mode",
+                                                    "mbm_assign_on_mkdir",
+                                                    "mbm_total_bytes_config",
+                                                    "mbm_local_bytes_config",
+                                                    "io_alloc",
+                                                    "io_alloc_cbm"};
+        bool filter = n.file.ends_with("/event_filter");
+        attr.mode = writable.count(n.file) || filter ? 0644 : 0444;
         return 0;
+    }
     case NodeKind::GroupDir:
     case NodeKind::MonGroupsDir:
     case NodeKind::MonDataDir:
@@ -485,6 +541,14 @@ int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>
     if (res == "L3_MON" && profile_.mon) {
         entries = {
             {"max_threshold_occupancy", false}, {"mon_features", false}, {"num_rmids", false}};
+        if (counters_)
+            entries.push_back({"mbm_assign_mode", false});
+        if (assignable()) {
+            entries.push_back({"available_mbm_cntrs", false});
+            entries.push_back({"event_configs", true});
+            entries.push_back({"mbm_assign_on_mkdir", false});
+            entries.push_back({"num_mbm_cntrs", false});
+        }
         return 0;
     }
     for (const auto& s : schemas_) {
@@ -534,8 +598,8 @@ int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
         return 0;
     case NodeKind::GroupDir: {
         Group& g = *n.group;
-        for (const auto& f :
-             groupFiles(g.type != GroupType::Mon, options_.mbaMbps && flavour_.mbaMbpsEvent))
+        for (const auto& f : groupFiles(g.type != GroupType::Mon,
+                                        options_.mbaMbps && flavour_.mbaMbpsEvent, assignable()))
             entries.push_back({f.name, false});
         if (profile_.mon) {
             entries.push_back({"mon_data", true});
@@ -549,6 +613,13 @@ int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
         }
         return 0;
     }
+    case NodeKind::InfoSubDir:
+        if (n.file == "event_configs")
+            for (const auto& name : counters_->eventNames())
+                entries.push_back({name, true});
+        else
+            entries.push_back({"event_filter", false});
+        return 0;
     case NodeKind::MonGroupsDir:
         for (const auto& [name, child] : n.group->monGroups)
             entries.push_back({name, true});
@@ -608,9 +679,13 @@ int ResctrlModel::read(const Path& path, std::string& out) {
         return ENOENT;
     switch (n.kind) {
     case NodeKind::GroupFile:
+        if (n.file == "mbm_L3_assignments")
+            return counters_->readAssignments(n.group->rmid.value_or(0), out);
         out = readGroupFile(*n.group, n.file);
         return 0;
     case NodeKind::InfoFile:
+        if (auto err = readInfoFileChecked(n.res, n.file, out))
+            return *err;
         out = readInfoFile(n.res, n.file);
         return 0;
     case NodeKind::MonFile:
@@ -765,6 +840,10 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
             return std::to_string(m.numRmids) + "\n";
         if (file == "max_threshold_occupancy")
             return std::to_string(threshold_) + "\n";
+        if (file == "mbm_assign_mode")
+            return counters_->readMode();
+        if (file == "num_mbm_cntrs")
+            return counters_->readNumCounters();
         if (file == "mon_features") {
             std::string out;
             if (m.llcOccupancy)
@@ -836,9 +915,14 @@ void ResctrlModel::advanceCounters() {
                 it->second = rmidOfPlacement(*placement);
         if (!it->second)
             continue;
-        uint64_t rmid = *it->second;
-        mbm_[rmid][*dom].total += static_cast<long double>(t.totalPerSec) * seconds;
-        mbm_[rmid][*dom].local += static_cast<long double>(t.localPerSec) * seconds;
+        const unsigned rmid = static_cast<unsigned>(*it->second);
+        // In mbm_event mode only an assigned counter counts; the hardware tracks nothing
+        // for an unassigned (RMID, event).
+        const bool gated = counters_ && counters_->isActive();
+        if (!gated || counters_->isAssigned(rmid, MbmEvent::Total, *dom))
+            mbm_[rmid][*dom].total += static_cast<long double>(t.totalPerSec) * seconds;
+        if (!gated || counters_->isAssigned(rmid, MbmEvent::Local, *dom))
+            mbm_[rmid][*dom].local += static_cast<long double>(t.localPerSec) * seconds;
     }
 }
 
@@ -911,22 +995,88 @@ std::string ResctrlModel::readMonFile(Group& g, unsigned domain, const std::stri
     if (g.type != GroupType::Mon)
         for (const auto& [name, child] : g.monGroups)
             owners.push_back(child.get());
-    unsigned long long sum = 0;
     if (event == "llc_occupancy") {
+        unsigned long long sum = 0;
         // Only the threads with a footprint on this domain are looked at, each once.
         OccupancyTotals totals = occupancyTotals(domain, occupants(domain));
         for (const Group* o : owners)
             sum += occupancyOf(*o, dom, totals);
         return std::to_string(sum) + "\n";
     }
+    return readMbm(g, dom, event == "mbm_total_bytes" ? MbmEvent::Total : MbmEvent::Local);
+}
+
+std::string ResctrlModel::readMbm(const Group& g, size_t dom, MbmEvent event) {
+    // A CTRL_MON group sums itself and its MON groups: a number if at least one member
+    // could be read, otherwise the failure of the last member read (§7.2).
+    std::vector<const Group*> owners{&g};
+    if (g.type != GroupType::Mon)
+        for (const auto& [name, child] : g.monGroups)
+            owners.push_back(child.get());
+    unsigned long long sum = 0;
+    bool anyRead = false;
+    CounterState failure = CounterState::Ok;
     for (const Group* o : owners) {
-        unsigned r = o->rmid.value_or(0);
-        if (event == "mbm_total_bytes")
-            sum += static_cast<unsigned long long>(mbm_[r][dom].total);
-        else
-            sum += static_cast<unsigned long long>(mbm_[r][dom].local);
+        const unsigned r = o->rmid.value_or(0);
+        if (counters_ && counters_->isActive() && !counters_->isAssigned(r, event, dom)) {
+            failure = CounterState::Unassigned;
+            continue;
+        }
+        Mbm& m = mbm_[r][dom];
+        bool& unavailable = event == MbmEvent::Total ? m.totalUnavailable : m.localUnavailable;
+        if (unavailable) {
+            unavailable = false;
+            failure = CounterState::Unavailable;
+            continue;
+        }
+        anyRead = true;
+        sum += static_cast<unsigned long long>(event == MbmEvent::Total ? m.total : m.local);
     }
+    if (!anyRead)
+        return counterText(failure);
     return std::to_string(sum) + "\n";
+}
+
+std::optional<int> ResctrlModel::readInfoFileChecked(const std::string& res,
+                                                     const std::string& file, std::string& out) {
+    if (res == "L3_MON" && assignable()) {
+        if (file == "available_mbm_cntrs")
+            return counters_->readAvailable(out);
+        if (file == "mbm_assign_on_mkdir")
+            return counters_->readOnMkdir(out);
+        if (file.ends_with("/event_filter")) {
+            auto event = CounterAssignment::eventByName(splitPath(file).at(1));
+            return counters_->readFilter(*event, out);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<int> ResctrlModel::writeInfoFile(const std::string& res, const std::string& file,
+                                               std::string_view data) {
+    if (res != "L3_MON" || !counters_)
+        return std::nullopt;
+    if (file == "mbm_assign_mode") {
+        bool switched = false;
+        int err = counters_->writeMode(data, switched);
+        if (switched) {
+            // Every group's MBM state restarts; in mbm_event mode nobody has a counter.
+            advanceCounters();
+            for (auto& perRmid : mbm_)
+                for (auto& m : perRmid)
+                    m = Mbm{};
+        }
+        return err;
+    }
+    if (!assignable())
+        return std::nullopt;
+    if (file == "mbm_assign_on_mkdir")
+        return counters_->writeOnMkdir(data);
+    if (file.ends_with("/event_filter")) {
+        advanceCounters();
+        return counters_->writeFilter(*CounterAssignment::eventByName(splitPath(file).at(1)), data);
+    }
+    return std::nullopt;
 }
 
 void ResctrlModel::setFootprints(std::vector<FootprintEntry> entries) {
@@ -1616,6 +1766,8 @@ int ResctrlModel::write(const Path& path, std::string_view data, const Caller& c
     if (n.kind == NodeKind::InfoFile) {
         if (n.file == "max_threshold_occupancy")
             return writeThreshold(data);
+        if (auto err = writeInfoFile(n.res, n.file, data))
+            return *err;
         return EACCES;
     }
     if (n.kind != NodeKind::GroupFile)
@@ -1631,6 +1783,10 @@ int ResctrlModel::write(const Path& path, std::string_view data, const Caller& c
         return writeMode(g, data);
     if (n.file == "mba_MBps_event")
         return writeMbaEvent(g, data);
+    if (n.file == "mbm_L3_assignments") {
+        advanceCounters();
+        return counters_->writeAssignments(g.rmid.value_or(0), data);
+    }
     return EACCES;
 }
 
@@ -1784,6 +1940,8 @@ int ResctrlModel::mkdir(const Path& path, mode_t mode, const Caller& caller) {
         g->serial = nextSerial_++;
         groups_[g->serial] = g.get();
         p.monGroups[name] = std::move(g);
+        if (counters_)
+            counters_->assignOnCreate(rmid); // a shortage is no error
         return 0;
     }
     std::optional<unsigned> rmid;
@@ -1832,6 +1990,8 @@ int ResctrlModel::mkdir(const Path& path, mode_t mode, const Caller& caller) {
     g->serial = nextSerial_++;
     groups_[g->serial] = g.get();
     root_->ctrlGroups[name] = std::move(g);
+    if (counters_ && rmid)
+        counters_->assignOnCreate(*rmid); // a shortage is no error
     return 0;
 }
 
@@ -1843,6 +2003,8 @@ void ResctrlModel::removeGroup(Group& g) {
     auto release = [&](const Group& owner) {
         if (!owner.rmid)
             return;
+        if (counters_)
+            counters_->release(*owner.rmid);
         std::vector<uint64_t> occupancy;
         if (profile_.mon->llcOccupancy) {
             if (totals.empty()) {

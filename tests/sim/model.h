@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "counter_assign.h"
 #include "profile.h"
 #include "task_source.h"
 
@@ -33,6 +34,10 @@ struct KernelFlavour {
     bool sparseMasksFile = true;   // >= 6.7/6.8 info/<cache>/sparse_masks
     bool mbaMbpsEvent = true;      // >= 6.14 mba_MBps_event file
     bool oldMbMessage = false;     // <= 6.14 "Non-decimal digit in MB value"
+    bool smba = true;              // >= 6.3 AMD slow-memory bandwidth allocation
+    bool bmec = true;              // >= 6.3 mbm_{total,local}_bytes_config
+    bool counterAssign = false;    // >= 6.18 mbm_assign_mode and assignable counters
+    bool ioAlloc = false;          // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
 
     static std::optional<KernelFlavour> fromVersion(std::string_view version);
 };
@@ -155,6 +160,9 @@ private:
     struct Mbm {
         long double total = 0;
         long double local = 0;
+        // The next read of the event reads Unavailable once (hardware reset of a counter).
+        bool totalUnavailable = false;
+        bool localUnavailable = false;
     };
     struct LimboEntry {
         unsigned rmid;
@@ -184,6 +192,12 @@ private:
     // reads
     std::string readGroupFile(Group& g, const std::string& file);
     std::string readInfoFile(const std::string& res, const std::string& file);
+    // The info files whose read can fail (counter assignment, io_alloc); nullopt for others.
+    std::optional<int> readInfoFileChecked(const std::string& res, const std::string& file,
+                                           std::string& out);
+    std::optional<int> writeInfoFile(const std::string& res, const std::string& file,
+                                     std::string_view data);
+    std::string readMbm(const Group& g, size_t domIdx, MbmEvent event);
     std::string readMonFile(Group& g, unsigned domain, const std::string& event);
     std::string formatSchemata(Group& g, bool sizes) const;
     std::string formatCpus(const std::vector<bool>& cpus, bool list) const;
@@ -267,6 +281,9 @@ private:
     std::vector<CounterStateEntry> counterStates_;
     std::set<std::string> absentInfoFiles_;
     std::vector<std::vector<Mbm>> mbm_; // [rmid][domain index]
+    // mbm_assign_mode and the counter pool (kernels >= 6.18 with L3 monitoring).
+    std::unique_ptr<CounterAssignment> counters_;
+    bool assignable() const { return counters_ && profile_.mon->numMbmCntrs > 0; }
     uint64_t lastAdvance_ = 0;
 };
 

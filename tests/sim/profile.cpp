@@ -27,8 +27,34 @@ Profile skxBase(std::string name) {
 } // namespace
 
 std::vector<std::string> builtinProfileNames() {
-    return {"skx-2s-l3cat", "skx-2s-no-l3cat", "bdx-2s", "milan-2s", "modern-intel-l2"};
+    return {"skx-2s-l3cat",    "skx-2s-no-l3cat", "bdx-2s",
+            "milan-2s",        "modern-intel-l2", "turin-2s",
+            "turin-2s-pre618", "turin-2s-pre619", "turin-2s-default-mode"};
 }
+
+namespace {
+
+// AMD EPYC 9005 "Turin"-like: 2 sockets x 16 CCDs of 8 cores, one 32 MiB L3 per CCD, with
+// counter assignment (ABMC), SMBA, BMEC and I/O allocation (SDCIAE).
+Profile turin(std::string name, std::string kernel) {
+    Profile p;
+    p.name = std::move(name);
+    p.defaultKernel = std::move(kernel);
+    p.cpus = 512;
+    p.coresPerL3 = 8;
+    p.l3Ids.clear();
+    for (unsigned i = 0; i < 32; ++i)
+        p.l3Ids.push_back(i);
+    p.l2Bytes = 1024 * 1024;
+    p.l3Bytes = 32ULL * 1024 * 1024;
+    p.l3 = CacheAllocSpec{16, 0xffff, 0, 0, true, true, true};
+    p.mb = MbSpec{16, 0, 1, false, 2048, "", 4};
+    p.smba = SmbaSpec{16, 2048};
+    p.mon = MonSpec{256, true, true, true, 64, 32, true, true};
+    return p;
+}
+
+} // namespace
 
 std::optional<Profile> builtinProfile(std::string_view name) {
     if (name == "skx-2s-l3cat") {
@@ -63,6 +89,17 @@ std::optional<Profile> builtinProfile(std::string_view name) {
         p.l3 = CacheAllocSpec{16, 0xffff, 0, 0, true, true};
         p.mb = MbSpec{16, 0, 1, false, 2048, "", 4};
         p.mon = MonSpec{256, true, true, true, 64};
+        return p;
+    }
+    if (name == "turin-2s")
+        return turin("turin-2s", "6.19");
+    if (name == "turin-2s-pre618")
+        return turin("turin-2s-pre618", "6.15");
+    if (name == "turin-2s-pre619")
+        return turin("turin-2s-pre619", "6.18");
+    if (name == "turin-2s-default-mode") {
+        Profile p = turin("turin-2s-default-mode", "6.19");
+        p.mon->bootMbmEvent = false;
         return p;
     }
     if (name == "modern-intel-l2") {
@@ -109,6 +146,12 @@ void validateProfile(const Profile& p) {
     }
     if (p.mb && (p.mb->numClosids == 0 || p.mb->bandwidthGran == 0))
         fail("MB num_closids and bandwidth_gran must be positive");
+    if (p.l2 && p.l2->ioAlloc)
+        fail("io_alloc is an L3 feature");
+    if (p.smba && (p.smba->numClosids == 0 || !p.mb))
+        fail("SMBA needs MB and a positive num_closids");
+    if (p.mon && p.mon->numMbmCntrs > 0 && !p.mon->mbmTotal && !p.mon->mbmLocal)
+        fail("num_mbm_cntrs needs an MBM event");
     if (p.mon && p.mon->numRmids == 0)
         fail("num_rmids must be positive");
     if (!p.allocCapable() && !p.mon)
@@ -152,6 +195,8 @@ void applyCache(CacheAllocSpec& c, const std::string& key, const std::string& va
         c.cdpCapable = parseBool(value);
     else if (key == "sparse_masks")
         c.sparseMasks = parseBool(value);
+    else if (key == "io_alloc")
+        c.ioAlloc = parseBool(value);
     else
         throw std::invalid_argument("unknown key '" + key + "'");
 }
@@ -197,6 +242,8 @@ int onIniValue(void* user, const char* sectionC, const char* keyC, const char* v
                 p.l2Bytes = parseNumber(value, 10) * 1024;
             else if (key == "l3_kb")
                 p.l3Bytes = parseNumber(value, 10) * 1024;
+            else if (key == "kernel")
+                p.defaultKernel = value;
             else
                 throw std::invalid_argument("unknown key '" + key + "'");
         } else if (section == "L3") {
@@ -227,6 +274,15 @@ int onIniValue(void* user, const char* sectionC, const char* keyC, const char* v
                 m.dataWidth = static_cast<unsigned>(parseNumber(value, 10));
             else
                 throw std::invalid_argument("unknown key '" + key + "'");
+        } else if (section == "SMBA") {
+            if (!p.smba)
+                p.smba = SmbaSpec{};
+            if (key == "num_closids")
+                p.smba->numClosids = static_cast<unsigned>(parseNumber(value, 10));
+            else if (key == "max_bandwidth")
+                p.smba->maxBandwidth = static_cast<unsigned>(parseNumber(value, 10));
+            else
+                throw std::invalid_argument("unknown key '" + key + "'");
         } else if (section == "L3_MON") {
             if (!p.mon)
                 p.mon = MonSpec{};
@@ -241,6 +297,16 @@ int onIniValue(void* user, const char* sectionC, const char* keyC, const char* v
                 m.mbmLocal = parseBool(value);
             else if (key == "occupancy_scale")
                 m.occupancyScale = parseNumber(value, 10);
+            else if (key == "num_mbm_cntrs")
+                m.numMbmCntrs = static_cast<unsigned>(parseNumber(value, 10));
+            else if (key == "mbm_assign_mode")
+                m.bootMbmEvent = [&] {
+                    if (value == "mbm_event" || value == "default")
+                        return value == "mbm_event";
+                    throw std::invalid_argument("mbm_assign_mode is mbm_event or default");
+                }();
+            else if (key == "bmec")
+                m.bmec = parseBool(value);
             else
                 throw std::invalid_argument("unknown key '" + key + "'");
         } else {

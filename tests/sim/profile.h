@@ -17,6 +17,7 @@ struct CacheAllocSpec {
     uint64_t shareableBits = 0;
     bool cdpCapable = true;
     bool sparseMasks = false;
+    bool ioAlloc = false; // AMD SDCIAE: the highest CLOSID can be reserved for I/O (L3 only)
 };
 
 // Memory bandwidth allocation (info/MB/).
@@ -30,6 +31,12 @@ struct MbSpec {
     unsigned dataWidth = 3;           // padding width in the <=6.14 format (AMD: 4)
 };
 
+// AMD slow-memory bandwidth allocation (info/SMBA/): MB's format, its own CLOSID count.
+struct SmbaSpec {
+    unsigned numClosids = 16;
+    unsigned maxBandwidth = 2048;
+};
+
 // L3 monitoring (info/L3_MON/).
 struct MonSpec {
     unsigned numRmids = 160;
@@ -37,6 +44,9 @@ struct MonSpec {
     bool mbmTotal = true;
     bool mbmLocal = true;
     uint64_t occupancyScale = 64; // bytes per hardware occupancy unit
+    unsigned numMbmCntrs = 0;     // assignable MBM counters per domain (AMD ABMC); 0: none
+    bool bootMbmEvent = true;     // with counters: the mode at boot is mbm_event
+    bool bmec = false;            // AMD: per-domain configurable MBM events
 };
 
 struct Profile {
@@ -52,7 +62,10 @@ struct Profile {
     std::optional<CacheAllocSpec> l3;
     std::optional<CacheAllocSpec> l2;
     std::optional<MbSpec> mb;
+    std::optional<SmbaSpec> smba;
     std::optional<MonSpec> mon;
+    // The kernel the host is meant to run when no --kernel is given.
+    std::string defaultKernel = "6.15";
 
     // CPU numbering as Linux does it on these hosts: CPU c is a hyperthread of core
     // c % cores, so socket 0 holds 0..n-1 and the siblings n..2n-1 (hosts README).

@@ -546,7 +546,7 @@ void opLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
 }
 
 void usage(FILE* out) {
-    std::fprintf(out, "usage: resctrlfs-sim [--profile NAME|FILE] [--kernel 6.1|6.15]\n"
+    std::fprintf(out, "usage: resctrlfs-sim [--profile NAME|FILE] [--kernel 6.1|6.15|6.18|6.19]\n"
                       "                     [--mount-options cdp,cdpl2,mba_MBps] [--sysfs DIR]\n"
                       "                     [--control DIR] MOUNTPOINT\n"
                       "built-in profiles:");
@@ -560,7 +560,7 @@ void usage(FILE* out) {
 
 int main(int argc, char** argv) {
     using namespace resctrlsim;
-    std::string profileArg = "skx-2s-l3cat", kernelArg = "6.15", mountOpts, sysfsDir, controlDir;
+    std::string profileArg = "skx-2s-l3cat", kernelArg, mountOpts, sysfsDir, controlDir;
     static const option kLong[] = {
         {"profile", required_argument, nullptr, 'p'},
         {"kernel", required_argument, nullptr, 'k'},
@@ -602,12 +602,6 @@ int main(int argc, char** argv) {
     }
     std::string mountpoint = argv[optind];
 
-    auto flavour = KernelFlavour::fromVersion(kernelArg);
-    if (!flavour) {
-        std::fprintf(stderr, "resctrlfs-sim: unknown --kernel '%s' (6.1 or 6.15)\n",
-                     kernelArg.c_str());
-        return 2;
-    }
     MountOptions options;
     for (const auto& o : splitPath([&] {
              std::string s = mountOpts;
@@ -643,6 +637,15 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // Without --kernel the host runs the kernel its profile is meant for.
+    if (kernelArg.empty())
+        kernelArg = profile.defaultKernel;
+    auto flavour = KernelFlavour::fromVersion(kernelArg);
+    if (!flavour) {
+        std::fprintf(stderr, "resctrlfs-sim: unknown --kernel '%s' (6.1, 6.15, 6.18 or 6.19)\n",
+                     kernelArg.c_str());
+        return 2;
+    }
     ProcTaskSource tasks;
     std::unique_ptr<ResctrlModel> model;
     try {
