@@ -4,6 +4,7 @@
 // real fake hypervisors, a real private bus. More monitors than counters under each policy,
 // priorities, hand-over at stop, foreign assignments, a mode switch at start-up.
 #include "runtime_fixture.h"
+#include "stall_points.h"
 
 using namespace resctrld::e2e;
 using namespace resctrld::e2e::runtime;
@@ -217,4 +218,142 @@ TEST_CASE("CounterMode=keep leaves a host in default mode alone", "[e2e][sim][co
     // No assignment in default mode: every monitor counts, nothing to show.
     CHECK(f.assigned(monitors[0]).empty());
     CHECK(f.assignError(monitors[0], true).starts_with("org.resctrld1.Error.NotSupported"));
+}
+
+// --- faults and crashes ----------------------------------------------------------------------
+
+namespace {
+
+const std::vector<std::string> kWriteErrors{"EINVAL", "EIO", "EBUSY", "ENOSPC", "ENOENT"};
+
+// 17 monitors of priority 0 then 2 of priority 9: the kernel gives the first 15 counters on
+// mkdir, so the policy must take them from the last two of priority 0 for the last two:
+// two release writes and two assignment writes.
+std::string rankedDomain() {
+    std::string monitors;
+    for (unsigned v = 0; v < kMonitorsThatFit + 2; ++v)
+        monitors += "<monitor vcpus='" + std::to_string(v) + "' priority='" +
+                    (v >= kMonitorsThatFit ? "9" : "0") + "'/>";
+    return Domain("ranked")
+        .vcpus(kMonitorsThatFit + 2)
+        .memorytune("0-" + std::to_string(kMonitorsThatFit + 1), monitors)
+        .inMetadata()
+        .str();
+}
+
+// Who should hold counters in rankedDomain(): everyone but monitors 13 and 14.
+bool rankedAsPolicyWants(CounterFixture& f, const PathList& monitors) {
+    for (std::size_t i = 0; i < monitors.size(); ++i) {
+        const bool wanted = i < kMonitorsThatFit - 2 || i >= kMonitorsThatFit;
+        const auto assigned = f.assigned(monitors[i]);
+        if (wanted ? !holdsEverywhere(assigned) : !holdsNowhere(assigned))
+            return false;
+        // What the monitor says is what the kernel holds.
+        const auto file = f.assignments(f.group(monitors[i], kMonitor));
+        if (wanted ? file.find("=_") != std::string::npos : file.find("=e") != std::string::npos)
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("every failing assignment write leaves the counters as the kernel has them, and the "
+          "next check puts them right",
+          "[e2e][sim][counters][fault]") {
+    for (const std::string& errnoName : kWriteErrors) {
+        INFO("every mbm_L3_assignments write fails with " << errnoName);
+        CounterFixture f(turin());
+        INFO(f.log());
+        f.sim.setControl("faults", "write *resctrld-*/mbm_L3_assignments 1000 " + errnoName + "\n");
+        auto& hv = f.hypervisor(kMonitorsThatFit + 2);
+        const auto monitors = f.start(rankedDomain(), hv);
+        // The kernel's own assignment at mkdir stands, and the monitors say so.
+        REQUIRE(simtest::waitUntil([&] { return f.holding(monitors) == kMonitorsThatFit; }, 20s));
+        for (std::size_t i = 0; i < kMonitorsThatFit; ++i)
+            CHECK(holdsEverywhere(f.assigned(monitors[i])));
+        CHECK(holdsNowhere(f.assigned(monitors.back())));
+        f.sim.setControl("faults", "");
+        REQUIRE(simtest::waitUntil([&] { return rankedAsPolicyWants(f, monitors); }, 20s));
+    }
+}
+
+TEST_CASE("a failing AssignCounters write is an error and changes nothing",
+          "[e2e][sim][counters][fault]") {
+    CounterFixture f(turin("CounterAssignment=manual\n"));
+    INFO(f.log());
+    auto& hv = f.hypervisor(1);
+    const auto monitors = f.start(monitorsDomain("manual", 1), hv);
+    REQUIRE(simtest::waitUntil([&] { return holdsNowhere(f.assigned(monitors[0])); }, 20s));
+    const std::string group = f.group(monitors[0], kMonitor);
+    const std::string before = f.assignments(group);
+    const auto freeBefore = f.free();
+    for (const std::string& errnoName : kWriteErrors) {
+        INFO("the assignment write fails with " << errnoName);
+        f.sim.setControl("faults", "write " + group + "/mbm_L3_assignments 1 " + errnoName + "\n");
+        const std::string error = f.assignError(monitors[0], true);
+        f.sim.setControl("faults", "");
+        CHECK_THAT(error,
+                   Catch::StartsWith(errnoName == "ENOSPC" ? "org.resctrld1.Error.NoSpace"
+                                                           : "org.resctrld1.Error.KernelRejected"));
+        CHECK(f.assignments(group) == before);
+        CHECK(holdsNowhere(f.assigned(monitors[0])));
+        CHECK(f.free() == freeBefore);
+    }
+    // Without the fault it succeeds.
+    CHECK(f.assignError(monitors[0], true) == "");
+    CHECK(holdsEverywhere(f.assigned(monitors[0])));
+}
+
+TEST_CASE("a daemon killed at any stall point of an assignment re-assigns on the next start",
+          "[e2e][sim][counters][crash]") {
+    CounterFixture f(turin());
+    INFO(f.log());
+    auto& hv = f.hypervisor(kMonitorsThatFit + 2);
+    // The groups the policy writes: two released (13, 14), two assigned (15, 16).
+    const std::vector<std::string> points{"write", "open"};
+    const auto monitors = f.start(rankedDomain(), hv);
+    REQUIRE(simtest::waitUntil([&] { return rankedAsPolicyWants(f, monitors); }, 20s));
+    std::vector<std::string> groups;
+    for (std::size_t i = kMonitorsThatFit - 2; i < monitors.size(); ++i)
+        groups.push_back(f.group(monitors[i], kMonitor));
+    int killed = 0;
+    std::vector<std::string> notReached;
+    for (const std::string& group : groups)
+        for (const std::string& op : points) {
+            const std::string path = group + "/mbm_L3_assignments";
+            INFO(op << " " << path);
+            // Undo the policy's work behind the daemon's back (the kernel's state after a
+            // remount): every monitor of the domain holds counters it should not, or none.
+            f.killDaemon();
+            for (const std::string& g : groups)
+                simtest::writeFile(f.sim.at(g + "/mbm_L3_assignments"),
+                                   "mbm_total_bytes:*=_\nmbm_local_bytes:*=_\n");
+            // groups[0] and [1] are monitors 13 and 14.
+            for (std::size_t i = 0; i < 2; ++i)
+                simtest::writeFile(f.sim.at(groups[i] + "/mbm_L3_assignments"),
+                                   "mbm_total_bytes:*=e\nmbm_local_bytes:*=e\n");
+            f.sim.setControl("faults", op + " " + path + " 1 stall 700\n");
+            // Recovery runs before the daemon says it is ready: do not wait for that.
+            f.startDaemon(false);
+            const pid_t pid = f.daemon->process().pid();
+            if (!simtest::waitUntil([&] { return isStalledIn(pid, op, f.sim.at(path)); }, 10s)) {
+                notReached.push_back(op + " " + path);
+                f.sim.setControl("faults", "");
+                continue;
+            }
+            f.killDaemon();
+            ++killed;
+            f.sim.setControl("faults", "");
+            f.startDaemon();
+            // Recovery re-assigns: the counters end where the policy wants them.
+            INFO(f.log());
+            REQUIRE(f.getDomainError("ranked") == "");
+            const auto recovered = f.children(f.getDomain("ranked"), "Monitors");
+            CHECK(simtest::waitUntil([&] { return rankedAsPolicyWants(f, recovered); }, 20s));
+        }
+    INFO(listNotReached(notReached));
+    // Two points (open, write) on each of the four groups the policy writes.
+    CHECK(killed == 8);
+    std::printf("e2e-counters: daemon killed at %d assignment stall points\n", killed);
 }
