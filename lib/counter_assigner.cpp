@@ -173,9 +173,11 @@ CounterAssigner::reconcile(const ResctrlLock& lock,
     collect(domains, claimed, others);
 
     // Counters on own groups no monitor wants (the kernel assigns some to every new group).
+    // What each group holds, read once per call; read again only where this call wrote.
+    std::map<std::string, std::map<unsigned, unsigned>> seen;
     for (const std::string& group : others) {
         std::vector<unsigned> holding;
-        for (const auto& [domain, count] : readHeld(group))
+        for (const auto& [domain, count] : seen[group] = readHeld(group))
             if (count > 0)
                 holding.push_back(domain);
         if (!holding.empty() && releaseIn(lock, group, holding)) {
@@ -186,9 +188,11 @@ CounterAssigner::reconcile(const ResctrlLock& lock,
 
     std::vector<CounterClaim> claims;
     for (const auto& [group, claim] : claimed)
-        claims.push_back({group, claim.priority, claim.order, readHeld(group)});
+        claims.push_back({group, claim.priority, claim.order, seen[group] = readHeld(group)});
     const CounterPolicy policy(static_cast<unsigned>(events_.size()));
-    const CounterMoves moves = policy.plan(claims, files_.countersFree());
+    // The free counts after the releases above: read again only when there were some.
+    const CounterMoves moves =
+        policy.plan(claims, changed.empty() ? status_.free : files_.countersFree());
     // Give back first, so the counters are free for the ones that take them.
     for (const auto& [group, domainList] : moves.release)
         if (releaseIn(lock, group, domainList)) {
@@ -205,14 +209,17 @@ CounterAssigner::reconcile(const ResctrlLock& lock,
         }
     waiting_ = moves.waiting;
 
+    for (const std::string& group : changed)
+        seen[group] = readHeld(group);
     held_.clear();
-    for (const auto& [group, claim] : claimed)
-        held_[group] = readHeld(group);
     for (const auto& [name, domain] : domains)
         for (const PlannedMonitor& monitor : domain.groups.plan.monitors)
-            if (monitor.kind == MonitorKind::MemoryBandwidth && !held_.count(monitor.group))
-                held_[monitor.group] = readHeld(monitor.group);
-    refreshStatus();
+            if (monitor.kind == MonitorKind::MemoryBandwidth && !monitor.group.empty()) {
+                auto it = seen.find(monitor.group);
+                held_[monitor.group] = it != seen.end() ? it->second : readHeld(monitor.group);
+            }
+    if (!changed.empty())
+        refreshStatus();
     return changed;
 }
 
