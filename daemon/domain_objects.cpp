@@ -234,11 +234,14 @@ void MonitorObject::AssignCounters(sdbus::Result<>&& result, bool assign) {
     auto reply = pendingReply(std::move(result));
     std::shared_ptr<AuditedCall> audit;
     if (!admitOrReply("Monitor.AssignCounters", *reply, [&] {
-            if (plan_.kind != MonitorKind::MemoryBandwidth)
-                throw NotSupported("monitor " + plan_.name +
-                                   " is a cache monitor: only bandwidth monitors hold hardware "
-                                   "bandwidth counters");
             audit = access_.requirePrivileged(getObject(), "Monitor.AssignCounters", path_);
+            if (plan_.kind != MonitorKind::MemoryBandwidth) {
+                const NotSupported refusal("monitor " + plan_.name +
+                                           " is a cache monitor: only bandwidth monitors hold "
+                                           "hardware bandwidth counters");
+                audit->finish(refusal.dbusName());
+                throw refusal;
+            }
         }))
         return;
     actions_.assignCounters(std::move(reply), std::move(audit), counters_.group(), assign);
