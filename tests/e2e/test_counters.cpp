@@ -357,3 +357,27 @@ TEST_CASE("a daemon killed at any stall point of an assignment re-assigns on the
     CHECK(killed == 8);
     std::printf("e2e-counters: daemon killed at %d assignment stall points\n", killed);
 }
+
+TEST_CASE("AssignCounters is privileged: nobody is refused and nothing changes",
+          "[e2e][sim][counters][access]") {
+    CounterFixture f(turin("CounterAssignment=manual\n"));
+    INFO(f.log());
+    auto& hv = f.hypervisor(1);
+    const auto monitors = f.start(monitorsDomain("guarded", 1), hv);
+    REQUIRE(simtest::waitUntil([&] { return holdsNowhere(f.assigned(monitors[0])); }, 20s));
+    const std::string group = f.group(monitors[0], kMonitor);
+    const std::string before = f.assignments(group);
+    const std::string monitor = monitors[0];
+    const CallResult result =
+        runAsUser(f.bus.address(), 65534, 65534, {}, [&](sdbus::IConnection& c) {
+            sdbus::createProxy(c, kService, monitor)
+                ->callMethod("AssignCounters")
+                .onInterface(kMonitor)
+                .withArguments(true);
+        });
+    CHECK_FALSE(result.ok);
+    CHECK(result.errorName == "org.resctrld1.Error.AccessDenied");
+    CHECK_THAT(result.errorMessage, Catch::Contains("uid 65534"));
+    CHECK(f.assignments(group) == before);
+    CHECK(holdsNowhere(f.assigned(monitors[0])));
+}
