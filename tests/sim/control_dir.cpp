@@ -200,6 +200,17 @@ std::set<std::string> parseAbsentInfoFiles(std::string_view text,
     return out;
 }
 
+ModelQuirks parseQuirks(std::string_view text, std::vector<std::string>& errors) {
+    ModelQuirks out;
+    for (const auto& [n, f] : fieldLines(text)) {
+        if (f.size() == 1 && f[0] == "unavailable-after-assign")
+            out.unavailableAfterAssign = true;
+        else
+            errors.push_back(bad(n, "expected 'unavailable-after-assign'"));
+    }
+    return out;
+}
+
 FaultAction takeFault(std::vector<FaultRule>& rules, std::string_view op, const std::string& path) {
     for (auto& r : rules) {
         if (r.remaining <= 0 || r.op != op || fnmatch(r.glob.c_str(), path.c_str(), 0) != 0)
@@ -260,6 +271,10 @@ void ControlDir::refresh(ResctrlModel& model) {
     if (changed("absent", absent_, text)) {
         model.setAbsentInfoFiles(parseAbsentInfoFiles(text, errors));
         report("absent");
+    }
+    if (changed("quirks", quirks_, text)) {
+        model.setQuirks(parseQuirks(text, errors));
+        report("quirks");
     }
     if (changed("faults", faults_, text)) {
         rules_ = parseFaults(text, errors); // rewriting re-arms every line

@@ -37,6 +37,8 @@ std::vector<FaultRule> parseFaults(std::string_view text, std::vector<std::strin
 // `absent`: one info file per line, "info/RES/FILE" (e.g. info/MB/delay_linear); returns the
 // "RES/FILE" names.
 std::set<std::string> parseAbsentInfoFiles(std::string_view text, std::vector<std::string>& errors);
+// `quirks`: one hardware quirk per line (unavailable-after-assign).
+ModelQuirks parseQuirks(std::string_view text, std::vector<std::string>& errors);
 // errno by name ("ENOSPC") or number ("28"); 0 if unknown.
 int errnoFromName(std::string_view name);
 
@@ -65,7 +67,7 @@ private:
     bool changed(const std::string& name, Stamp& stamp, std::string& text);
 
     std::string dir_;
-    Stamp footprint_, traffic_, counters_, faults_, absent_;
+    Stamp footprint_, traffic_, counters_, faults_, absent_, quirks_;
     std::vector<FaultRule> rules_;
 };
 

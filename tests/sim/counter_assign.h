@@ -81,7 +81,8 @@ private:
     std::vector<std::vector<std::optional<Slot>>> slots_; // [domain index][counter]
 };
 
-// The kernel's kstrtobool(): only the first one or two characters count.
+// The kernel's kstrtobool(): only the first one or two characters count. Every kernel with
+// these files (>= 6.16) also takes e/E (enabled) and d/D (disabled) besides y/t/1/on, n/f/0/off.
 std::optional<bool> parseKernelBool(std::string_view s);
 
 } // namespace resctrlsim

@@ -175,6 +175,7 @@ struct ResctrlModel::Schema {
     int peer = -1; // index of the other CDP half
     unsigned numClosids = 0;
     CacheAllocSpec cache;
+    MbSpec bw; // bandwidth resources (MB, SMBA)
     unsigned cbmLen = 0;
     uint64_t domainBytes = 0;
     unsigned nameExtra = 0; // +4 for a CDP-capable resource while CDP is off (§4.6)
@@ -240,6 +241,9 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
         threshold_ = profile_.l3Bytes / profile_.mon->numRmids / scale * scale;
         if (!profile_.mon->mbmLocal)
             root_->mbaEvent = "mbm_total_bytes";
+        // BMEC's boot masks: every transaction for total, the local-domain ones for local.
+        bmec_[0].assign(profile_.l3Ids.size(), 0x7f);
+        bmec_[1].assign(profile_.l3Ids.size(), 0x15);
         if (flavour_.counterAssign)
             counters_ = std::make_unique<CounterAssignment>(
                 profile_.l3Ids, profile_.mon->numMbmCntrs, profile_.mon->mbmTotal,
@@ -250,10 +254,11 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
                           }},
                 [this](unsigned rmid, MbmEvent event, size_t dom) {
                     Mbm& m = mbm_[rmid][dom];
+                    const bool once = quirks_.unavailableAfterAssign;
                     if (event == MbmEvent::Total)
-                        m = Mbm{0, m.local, false, m.localUnavailable};
+                        m = Mbm{0, m.local, once, m.localUnavailable};
                     else
-                        m = Mbm{m.total, 0, m.totalUnavailable, false};
+                        m = Mbm{m.total, 0, m.totalUnavailable, once};
                 });
     }
     groups_[root_->serial] = root_.get();
@@ -306,11 +311,26 @@ void ResctrlModel::buildSchemas() {
         s.name = "MB";
         s.isCache = false;
         s.numClosids = profile_.mb->numClosids;
+        s.bw = *profile_.mb;
         s.domainIds = profile_.l3Ids;
         uint64_t def = options_.mbaMbps ? 4294967295ULL : profile_.mb->maxBandwidth;
         s.ctrl.assign(s.domainIds.size(), std::vector<uint64_t>(s.numClosids, def));
         schemas_.push_back(std::move(s));
         dataWidth_ = std::max(dataWidth_, profile_.mb->dataWidth);
+    }
+    if (profile_.mb && profile_.smba && flavour_.smba) {
+        // Slow-memory bandwidth: AMD MB's format and checks, its own CLOSID count, never in
+        // MiB/s, and listed first when read (reverse resource order).
+        Schema s;
+        s.name = "SMBA";
+        s.isCache = false;
+        s.numClosids = profile_.smba->numClosids;
+        s.bw = MbSpec{profile_.smba->numClosids, 0, 1, false, profile_.smba->maxBandwidth, "",
+                      profile_.mb->dataWidth};
+        s.domainIds = profile_.l3Ids;
+        s.ctrl.assign(s.domainIds.size(),
+                      std::vector<uint64_t>(s.numClosids, profile_.smba->maxBandwidth));
+        schemas_.push_back(std::move(s));
     }
     closidCount_ = 0;
     for (const auto& s : schemas_) {
@@ -543,6 +563,12 @@ int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>
             {"max_threshold_occupancy", false}, {"mon_features", false}, {"num_rmids", false}};
         if (counters_)
             entries.push_back({"mbm_assign_mode", false});
+        if (bmecVisible()) {
+            if (profile_.mon->mbmLocal)
+                entries.push_back({"mbm_local_bytes_config", false});
+            if (profile_.mon->mbmTotal)
+                entries.push_back({"mbm_total_bytes_config", false});
+        }
         if (assignable()) {
             entries.push_back({"available_mbm_cntrs", false});
             entries.push_back({"event_configs", true});
@@ -562,12 +588,16 @@ int ResctrlModel::listInfoResource(const std::string& res, std::vector<DirEntry>
                        {"shareable_bits", false}};
             if (flavour_.sparseMasksFile)
                 entries.push_back({"sparse_masks", false});
+            if (ioAllocCapable()) {
+                entries.push_back({"io_alloc", false});
+                entries.push_back({"io_alloc_cbm", false});
+            }
         } else {
             entries = {{"bandwidth_gran", false},
                        {"delay_linear", false},
                        {"min_bandwidth", false},
                        {"num_closids", false}};
-            if (!profile_.mb->throttleMode.empty())
+            if (!s.bw.throttleMode.empty())
                 entries.push_back({"thread_throttle_mode", false});
         }
         return 0;
@@ -809,10 +839,14 @@ std::string ResctrlModel::readGroupFile(Group& g, const std::string& file) {
 std::string ResctrlModel::bitUsage(const Schema& s) const {
     std::string out;
     for (size_t d = 0; d < s.domainIds.size(); ++d) {
-        uint64_t sw = 0, excl = 0;
+        uint64_t sw = 0, excl = 0, io = 0;
         for (unsigned c = 0; c < closidCount_; ++c) {
             if (!closidUsed_[c])
                 continue;
+            if (ioAllocEnabled_ && c == ioAllocClosid()) {
+                io |= s.ctrl[d][c]; // I/O ways count as hardware-shared
+                continue;
+            }
             Mode m = modeOfClosid(c);
             if (m == Mode::Shareable)
                 sw |= s.ctrl[d][c];
@@ -822,7 +856,7 @@ std::string ResctrlModel::bitUsage(const Schema& s) const {
         if (d)
             out += ';';
         out += std::to_string(s.domainIds[d]) + "=";
-        uint64_t hw = s.cache.shareableBits;
+        uint64_t hw = s.cache.shareableBits | (s.name.starts_with("L3") ? io : 0);
         for (unsigned b = s.cbmLen; b-- > 0;) {
             bool hwb = (hw >> b) & 1, swb = (sw >> b) & 1, eb = (excl >> b) & 1;
             out += hwb && swb ? 'X' : hwb ? 'H' : swb ? 'S' : eb ? 'E' : '0';
@@ -849,10 +883,15 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
             if (m.llcOccupancy)
                 out += "llc_occupancy\n";
             if (m.mbmTotal)
-                out += "mbm_total_bytes\n";
+                out += bmecVisible() ? "mbm_total_bytes\nmbm_total_bytes_config\n"
+                                     : "mbm_total_bytes\n";
             if (m.mbmLocal)
-                out += "mbm_local_bytes\n";
+                out += bmecVisible() ? "mbm_local_bytes\nmbm_local_bytes_config\n"
+                                     : "mbm_local_bytes\n";
             return out;
+        }
+        if (file == "mbm_total_bytes_config" || file == "mbm_local_bytes_config") {
+            return readBmec(file == "mbm_total_bytes_config" ? 0 : 1);
         }
         return "";
     }
@@ -873,7 +912,7 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
             if (file == "bit_usage")
                 return bitUsage(s);
         } else {
-            const MbSpec& mb = *profile_.mb;
+            const MbSpec& mb = s.bw;
             if (file == "min_bandwidth")
                 return std::to_string(mb.minBandwidth) + "\n";
             if (file == "bandwidth_gran")
@@ -1039,6 +1078,12 @@ std::string ResctrlModel::readMbm(const Group& g, size_t dom, MbmEvent event) {
 
 std::optional<int> ResctrlModel::readInfoFileChecked(const std::string& res,
                                                      const std::string& file, std::string& out) {
+    if (file == "io_alloc" && isIoAllocDir(res)) {
+        out = readIoAlloc(res);
+        return 0;
+    }
+    if (file == "io_alloc_cbm" && isIoAllocDir(res))
+        return readIoAllocCbm(res, out);
     if (res == "L3_MON" && assignable()) {
         if (file == "available_mbm_cntrs")
             return counters_->readAvailable(out);
@@ -1054,6 +1099,13 @@ std::optional<int> ResctrlModel::readInfoFileChecked(const std::string& res,
 
 std::optional<int> ResctrlModel::writeInfoFile(const std::string& res, const std::string& file,
                                                std::string_view data) {
+    if (file == "io_alloc" && isIoAllocDir(res))
+        return writeIoAlloc(res, data);
+    if (file == "io_alloc_cbm" && isIoAllocDir(res))
+        return writeIoAllocCbm(res, data);
+    if (res == "L3_MON" && bmecVisible() &&
+        (file == "mbm_total_bytes_config" || file == "mbm_local_bytes_config"))
+        return writeBmec(file == "mbm_total_bytes_config" ? 0 : 1, data);
     if (res != "L3_MON" || !counters_)
         return std::nullopt;
     if (file == "mbm_assign_mode") {
@@ -1534,6 +1586,42 @@ bool ResctrlModel::cbmOverlaps(const Schema& s, size_t dom, uint64_t cbm, unsign
     return false;
 }
 
+int ResctrlModel::validateCbm(const Schema& s, size_t dom, const std::string& value,
+                              unsigned closid, Mode mode, uint64_t& cbm) {
+    long long v = 0;
+    if (kstrto(value, 16, false, ULONG_MAX >> 1, v) != 0) {
+        addStatus("Non-hex character in the mask " + value + "\n");
+        return EINVAL;
+    }
+    cbm = static_cast<uint64_t>(v);
+    if ((s.cache.minCbmBits > 0 && cbm == 0) || cbm > s.cache.cbmMask) {
+        addStatus("Mask out of range\n");
+        return EINVAL;
+    }
+    unsigned first = cbm ? static_cast<unsigned>(std::countr_zero(cbm)) : s.cbmLen;
+    unsigned zero = first;
+    while (zero < s.cbmLen && ((cbm >> zero) & 1))
+        ++zero;
+    if (!s.cache.sparseMasks && zero < s.cbmLen && (cbm >> zero) != 0) {
+        addStatus("The mask " + hex(cbm) + " has non-consecutive 1-bits\n");
+        return EINVAL;
+    }
+    if (zero - first < s.cache.minCbmBits) {
+        addStatus("Need at least " + std::to_string(s.cache.minCbmBits) + " bits in the mask\n");
+        return EINVAL;
+    }
+    if (cbmOverlaps(s, dom, cbm, closid, true)) {
+        addStatus("Overlaps with exclusive group\n");
+        return EINVAL;
+    }
+    if (cbmOverlaps(s, dom, cbm, closid, false) &&
+        (mode == Mode::Exclusive || mode == Mode::PseudoLockSetup)) {
+        addStatus("Overlaps with other group\n");
+        return EINVAL;
+    }
+    return 0;
+}
+
 int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
     if (data.empty() || data.back() != '\n')
         return EINVAL; // before the status is cleared (§2.3)
@@ -1609,40 +1697,12 @@ int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
             }
             long long v = 0;
             if (s.isCache) {
-                if (kstrto(value, 16, false, ULONG_MAX >> 1, v) != 0) {
-                    addStatus("Non-hex character in the mask " + value + "\n");
-                    return EINVAL;
-                }
-                uint64_t cbm = static_cast<uint64_t>(v);
-                if ((s.cache.minCbmBits > 0 && cbm == 0) || cbm > s.cache.cbmMask) {
-                    addStatus("Mask out of range\n");
-                    return EINVAL;
-                }
-                unsigned first = cbm ? static_cast<unsigned>(std::countr_zero(cbm)) : s.cbmLen;
-                unsigned zero = first;
-                while (zero < s.cbmLen && ((cbm >> zero) & 1))
-                    ++zero;
-                if (!s.cache.sparseMasks && zero < s.cbmLen && (cbm >> zero) != 0) {
-                    addStatus("The mask " + hex(cbm) + " has non-consecutive 1-bits\n");
-                    return EINVAL;
-                }
-                if (zero - first < s.cache.minCbmBits) {
-                    addStatus("Need at least " + std::to_string(s.cache.minCbmBits) +
-                              " bits in the mask\n");
-                    return EINVAL;
-                }
-                if (cbmOverlaps(s, *di, cbm, g.closid, true)) {
-                    addStatus("Overlaps with exclusive group\n");
-                    return EINVAL;
-                }
-                if (cbmOverlaps(s, *di, cbm, g.closid, false) &&
-                    (g.mode == Mode::Exclusive || g.mode == Mode::PseudoLockSetup)) {
-                    addStatus("Overlaps with other group\n");
-                    return EINVAL;
-                }
+                uint64_t cbm = 0;
+                if (int err = validateCbm(s, *di, value, g.closid, g.mode, cbm))
+                    return err;
                 staged.push_back({*si, *di, cbm});
             } else {
-                const MbSpec& mb = *profile_.mb;
+                const MbSpec& mb = s.bw;
                 int perr = kstrto(value, 10, false,
                                   flavour_.oldMbMessage ? ULONG_MAX >> 1 : UINT32_MAX, v);
                 if (perr != 0 || (flavour_.oldMbMessage && v > UINT32_MAX)) {
@@ -1652,7 +1712,7 @@ int ResctrlModel::writeSchemata(Group& g, std::string_view data) {
                     return EINVAL;
                 }
                 uint64_t bw = static_cast<uint64_t>(v);
-                if (options_.mbaMbps) {
+                if (options_.mbaMbps && s.name == "MB") {
                     // The software controller stores MiB/s at once, even if a later line
                     // fails (§4.2, code reading).
                     schemas_[*si].ctrl[*di][g.closid] = bw;
@@ -1790,6 +1850,235 @@ int ResctrlModel::write(const Path& path, std::string_view data, const Caller& c
     return EACCES;
 }
 
+// ---------------------------------------------------------------- io_alloc
+
+bool ResctrlModel::ioAllocCapable() const {
+    return flavour_.ioAlloc && profile_.l3 && profile_.l3->ioAlloc;
+}
+
+bool ResctrlModel::isIoAllocDir(const std::string& res) const {
+    if (!ioAllocCapable())
+        return false;
+    for (const auto& s : schemas_)
+        if (s.isCache && s.name == res)
+            return true;
+    return false;
+}
+
+unsigned ResctrlModel::ioAllocClosid() const {
+    // The highest CLOSID of the L3 hardware: with CDP the highest of the halved range.
+    for (const auto& s : schemas_)
+        if (s.name == "L3" || s.name == "L3CODE")
+            return s.numClosids - 1;
+    return 0;
+}
+
+std::string ResctrlModel::readIoAlloc(const std::string& res) const {
+    if (!res.starts_with("L3"))
+        return "not supported\n";
+    return ioAllocEnabled_ ? "enabled\n" : "disabled\n";
+}
+
+int ResctrlModel::readIoAllocCbm(const std::string& res, std::string& out) {
+    clearStatus();
+    if (!res.starts_with("L3")) {
+        addStatus("io_alloc is not supported on " + res + "\n");
+        return ENODEV;
+    }
+    if (!ioAllocEnabled_) {
+        addStatus("io_alloc is not enabled on " + res + "\n");
+        return EINVAL;
+    }
+    const unsigned closid = ioAllocClosid();
+    out.clear();
+    for (const auto& s : schemas_) {
+        if (s.name != res)
+            continue;
+        for (size_t d = 0; d < s.domainIds.size(); ++d)
+            out += (d ? ";" : "") + std::to_string(s.domainIds[d]) + "=" + hex(s.ctrl[d][closid]);
+    }
+    out += "\n";
+    return 0;
+}
+
+int ResctrlModel::writeIoAlloc(const std::string& res, std::string_view data) {
+    auto enable = parseKernelBool(data);
+    if (!enable)
+        return EINVAL;
+    clearStatus();
+    if (!res.starts_with("L3")) {
+        addStatus("io_alloc is not supported on " + res + "\n");
+        return ENODEV;
+    }
+    if (*enable == ioAllocEnabled_)
+        return 0;
+    const unsigned closid = ioAllocClosid();
+    if (!*enable) {
+        // The CLOSID is free again; its masks stay until a group takes it.
+        closidUsed_[closid] = false;
+        ioAllocEnabled_ = false;
+        return 0;
+    }
+    if (closid >= closidCount_) {
+        addStatus("io_alloc CLOSID (ctrl_hw_id) " + std::to_string(closid) + " is not available\n");
+        return EINVAL;
+    }
+    if (closidUsed_[closid]) {
+        std::string owner = "another";
+        for (const auto& [name, g] : root_->ctrlGroups)
+            if (g->closid == closid)
+                owner = name;
+        addStatus("CLOSID (ctrl_hw_id) " + std::to_string(closid) + " for io_alloc is used by " +
+                  owner + " group\n");
+        return ENOSPC;
+    }
+    // The I/O mask starts as a new group's default mask would.
+    if (int err = initCtrlValues(closid)) {
+        addStatus("Failed to initialize io_alloc allocations\n");
+        return err;
+    }
+    for (auto& s : schemas_)
+        if (s.name == "L3DATA" && s.peer >= 0)
+            for (size_t d = 0; d < s.domainIds.size(); ++d)
+                s.ctrl[d][closid] = schemas_[static_cast<size_t>(s.peer)].ctrl[d][closid];
+    closidUsed_[closid] = true;
+    ioAllocEnabled_ = true;
+    return 0;
+}
+
+int ResctrlModel::writeIoAllocCbm(const std::string& res, std::string_view data) {
+    if (data.empty() || data.back() != '\n')
+        return EINVAL;
+    std::string buf(data.substr(0, data.size() - 1));
+    clearStatus();
+    if (!res.starts_with("L3")) {
+        addStatus("io_alloc is not supported on " + res + "\n");
+        return ENODEV;
+    }
+    if (!ioAllocEnabled_) {
+        addStatus("io_alloc is not enabled on " + res + "\n");
+        return EINVAL;
+    }
+    size_t si = 0;
+    while (schemas_[si].name != res)
+        ++si;
+    const Schema& s = schemas_[si];
+    const unsigned closid = ioAllocClosid();
+    std::vector<std::pair<size_t, uint64_t>> staged; // domain index, mask
+    size_t pos = 0;
+    bool global = false;
+    while (pos <= buf.size()) {
+        size_t semi = buf.find(';', pos);
+        std::string item = buf.substr(pos, semi - pos);
+        pos = semi == std::string::npos ? buf.size() + 1 : semi + 1;
+        if (global) {
+            addStatus("Configurations after global '*'\n");
+            return EINVAL;
+        }
+        size_t eq = item.find('=');
+        std::string id = item.substr(0, eq);
+        std::string value(eq == std::string::npos ? "" : trim(item.substr(eq + 1)));
+        std::vector<size_t> targets;
+        long long n = 0;
+        if (eq != std::string::npos && id == "*" && flavour_.ioAllocCbmRevised) {
+            global = true;
+            for (size_t d = 0; d < s.domainIds.size(); ++d)
+                targets.push_back(d);
+        } else if (eq == std::string::npos || kstrto(id, 10, false, ULONG_MAX >> 1, n) != 0) {
+            addStatus("Missing '=' or non-numeric domain\n");
+            return EINVAL;
+        } else {
+            for (size_t d = 0; d < s.domainIds.size(); ++d)
+                if (s.domainIds[d] == static_cast<unsigned long long>(n))
+                    targets.push_back(d);
+            if (targets.empty()) {
+                // 6.19 fails without a message; later kernels name the domain.
+                if (flavour_.ioAllocCbmRevised)
+                    addStatus("Invalid domain " + std::to_string(n) + "\n");
+                return EINVAL;
+            }
+            for (const auto& st : staged) {
+                if (st.first == targets.front()) {
+                    addStatus("Duplicate domain " + std::to_string(n) + "\n");
+                    return EINVAL;
+                }
+            }
+        }
+        for (size_t d : targets) {
+            uint64_t cbm = 0;
+            if (int err = validateCbm(s, d, value, closid, Mode::Shareable, cbm))
+                return err;
+            staged.push_back({d, cbm});
+        }
+    }
+    // All or nothing; with CDP both halves keep the same I/O mask.
+    for (auto& sc : schemas_)
+        if (sc.name.starts_with("L3"))
+            for (const auto& [d, cbm] : staged)
+                sc.ctrl[d][closid] = cbm;
+    return 0;
+}
+
+// ---------------------------------------------------------------- BMEC
+
+bool ResctrlModel::bmecVisible() const {
+    // In mbm_event mode the per-counter event filters replace these files.
+    return profile_.mon && profile_.mon->bmec && flavour_.bmec &&
+           !(counters_ && counters_->isActive());
+}
+
+std::string ResctrlModel::readBmec(int event) const {
+    std::string out;
+    for (size_t d = 0; d < profile_.l3Ids.size(); ++d) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%s%u=0x%02x", d ? ";" : "", profile_.l3Ids[d],
+                      bmec_[event][d]);
+        out += buf;
+    }
+    return out + "\n";
+}
+
+int ResctrlModel::writeBmec(int event, std::string_view data) {
+    if (data.empty() || data.back() != '\n')
+        return EINVAL;
+    std::string buf(data.substr(0, data.size() - 1));
+    clearStatus();
+    advanceCounters();
+    // Items apply one by one: a later bad item leaves the earlier ones applied.
+    size_t pos = 0;
+    while (pos <= buf.size()) {
+        size_t semi = buf.find(';', pos);
+        std::string item(trim(std::string_view(buf).substr(pos, semi - pos)));
+        pos = semi == std::string::npos ? buf.size() + 1 : semi + 1;
+        size_t eq = item.find('=');
+        long long id = 0, value = 0;
+        if (eq == std::string::npos || kstrto(item.substr(0, eq), 10, false, ULONG_MAX >> 1, id)) {
+            addStatus("Missing '=' or non-numeric domain id\n");
+            return EINVAL;
+        }
+        if (kstrto(item.substr(eq + 1), 16, false, ULONG_MAX >> 1, value)) {
+            addStatus("Non-numeric event configuration value\n");
+            return EINVAL;
+        }
+        if (value & ~0x7fLL) {
+            addStatus("Invalid event configuration: max valid mask is 0x7f\n");
+            return EINVAL;
+        }
+        auto dom = monDomainIndex(static_cast<unsigned>(id));
+        if (!dom || static_cast<unsigned long long>(id) > UINT_MAX)
+            return EINVAL; // unknown domain: status "ok"
+        uint32_t& current = bmec_[event][*dom];
+        if (current == static_cast<uint32_t>(value))
+            continue;
+        current = static_cast<uint32_t>(value);
+        // The hardware clears both bandwidth counters of every RMID on that domain; each
+        // reads Unavailable once.
+        for (auto& perRmid : mbm_)
+            perRmid[*dom] = Mbm{0, 0, true, true};
+    }
+    return 0;
+}
+
 // ---------------------------------------------------------------- groups
 
 void ResctrlModel::processLimbo() {
@@ -1853,7 +2142,8 @@ int ResctrlModel::initCtrlValues(unsigned closid) {
         for (size_t d = 0; d < s.domainIds.size(); ++d) {
             if (!s.isCache) {
                 staged.push_back(
-                    {si, d, options_.mbaMbps ? 4294967295ULL : profile_.mb->maxBandwidth});
+                    {si, d,
+                     options_.mbaMbps && s.name == "MB" ? 4294967295ULL : s.bw.maxBandwidth});
                 continue;
             }
             // §3.3: shareable bits + masks of shareable groups + bits nobody uses.
@@ -1868,7 +2158,9 @@ int ResctrlModel::initCtrlValues(unsigned closid) {
                 uint64_t peer = s.peer >= 0 ? schemas_[static_cast<size_t>(s.peer)].ctrl[d][c] : 0;
                 uint64_t v = s.ctrl[d][c];
                 used |= v | peer;
-                if (m == Mode::Shareable)
+                // The I/O ways are used, but offered only through a shareable group's mask.
+                const bool io = ioAllocEnabled_ && c == ioAllocClosid();
+                if (m == Mode::Shareable && !io)
                     candidate |= v | peer;
             }
             candidate |= s.cache.cbmMask & ~used;

@@ -38,6 +38,9 @@ struct KernelFlavour {
     bool bmec = true;              // >= 6.3 mbm_{total,local}_bytes_config
     bool counterAssign = false;    // >= 6.18 mbm_assign_mode and assignable counters
     bool ioAlloc = false;          // >= 6.19 info/<cache>/io_alloc, io_alloc_cbm
+    // After 6.19 (merged for 7.0/7.1): io_alloc_cbm names an unknown domain ("Invalid domain N")
+    // and takes "*=mask" for every domain. No --kernel selects it yet.
+    bool ioAllocCbmRevised = false;
 
     static std::optional<KernelFlavour> fromVersion(std::string_view version);
 };
@@ -102,6 +105,12 @@ struct CounterStateEntry {
     CounterState state;
 };
 
+// Hardware behaviours a test can switch on (control file `quirks`).
+struct ModelQuirks {
+    // An assigned counter (after assignment or a filter change) reads Unavailable once.
+    bool unavailableAfterAssign = false;
+};
+
 using Path = std::vector<std::string>;
 Path splitPath(std::string_view path);
 
@@ -136,6 +145,7 @@ public:
     // info/ files ("RES/FILE") the simulator leaves out, as a kernel or a fixture tree that
     // lacks them would.
     void setAbsentInfoFiles(std::set<std::string> files);
+    void setQuirks(ModelQuirks quirks) { quirks_ = quirks; }
 
     const std::string& lastCmdStatusBuffer() const { return status_; }
     const Profile& profile() const { return profile_; }
@@ -204,6 +214,22 @@ private:
     std::string bitUsage(const Schema& s) const;
     // writes
     int writeSchemata(Group& g, std::string_view data);
+    // One cache mask of a schemata-style write, checked in the kernel's order with its
+    // status texts; `mode` is the writer's mode.
+    int validateCbm(const Schema& s, size_t dom, const std::string& value, unsigned closid,
+                    Mode mode, uint64_t& cbm);
+    // io_alloc (AMD SDCIAE): the highest CLOSID reserved for I/O, its L3 mask.
+    bool ioAllocCapable() const;
+    unsigned ioAllocClosid() const;
+    bool isIoAllocDir(const std::string& res) const;
+    std::string readIoAlloc(const std::string& res) const;
+    int readIoAllocCbm(const std::string& res, std::string& out);
+    int writeIoAlloc(const std::string& res, std::string_view data);
+    int writeIoAllocCbm(const std::string& res, std::string_view data);
+    // BMEC: per-domain transaction masks of mbm_total_bytes (0) and mbm_local_bytes (1).
+    bool bmecVisible() const;
+    std::string readBmec(int event) const;
+    int writeBmec(int event, std::string_view data);
     int writeTasks(Group& g, std::string_view data, const Caller& caller);
     int moveTask(Group& g, pid_t pid, const Caller& caller);
     int writeCpus(Group& g, std::string_view data, bool list);
@@ -280,11 +306,14 @@ private:
     std::vector<TrafficEntry> traffic_;
     std::vector<CounterStateEntry> counterStates_;
     std::set<std::string> absentInfoFiles_;
+    ModelQuirks quirks_;
     std::vector<std::vector<Mbm>> mbm_; // [rmid][domain index]
     // mbm_assign_mode and the counter pool (kernels >= 6.18 with L3 monitoring).
     std::unique_ptr<CounterAssignment> counters_;
     bool assignable() const { return counters_ && profile_.mon->numMbmCntrs > 0; }
     uint64_t lastAdvance_ = 0;
+    bool ioAllocEnabled_ = false;
+    std::vector<uint32_t> bmec_[2]; // [event][domain index]
 };
 
 } // namespace resctrlsim

@@ -143,6 +143,7 @@ case $profile in
 skx-2s-l3cat) cos=8 ways=11 contention=0x600 mask=0x7ff l3ids="0 1" mba_cos=8 mba_max=100 ;;
 milan-2s) cos=16 ways=16 contention=0x0 mask=0xffff l3ids="0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23" mba_cos=16 mba_max=2048 ;;
 bdx-2s) cos=16 ways=20 contention=0xc0000 mask=0xfffff l3ids="0 1" mba_cos= mba_max= ;;
+turin-2s) cos=16 ways=16 contention=0x0 mask=0xffff l3ids="$(seq -s ' ' 0 31)" mba_cos=16 mba_max=2048 ;;
 *) fail "no expectations written for profile $profile" ;;
 esac
 
@@ -189,6 +190,17 @@ grep -Eq "^ *L3:0=${mask#0x}[;$]" /sys/fs/resctrl/schemata || fail "root schemat
 grep -Eq "^ *L3:0=${mask#0x}[;$]" /sys/fs/resctrl/COS2/schemata || fail "COS2 schemata changed"
 out=$(run_pqos -I -s)
 expect "$out" "L3CA COS1 => MASK 0x3" "pqos -s after -e"
+
+# --- turin-2s: pqos knows MB but not SMBA; an MB change must leave the SMBA line alone ---
+if [[ $profile == turin-2s ]]; then
+    run_pqos -I -e 'mba:1=64' >/dev/null
+    want_mb="MB:" want_smba="SMBA:"
+    for id in $l3ids; do want_mb+="$id=64;" want_smba+="$id=2048;"; done
+    [[ $(grep -E '^ *MB:' /sys/fs/resctrl/COS1/schemata | tr -d ' ') == "${want_mb%;}" ]] ||
+        fail "COS1 MB after pqos -e mba: $(cat /sys/fs/resctrl/COS1/schemata)"
+    [[ $(head -n1 /sys/fs/resctrl/COS1/schemata | tr -d ' ') == "${want_smba%;}" ]] ||
+        fail "COS1 SMBA after pqos -e mba: $(cat /sys/fs/resctrl/COS1/schemata)"
+fi
 
 # --- pqos -I -a: a core association lands in COS1's cpus ---
 run_pqos -I -a 'llc:1=5' >/dev/null

@@ -1,7 +1,10 @@
 // Unit tests of the simulator's in-memory model (no FUSE, no root). Behaviour numbers refer
 // to spec §10 of docs/kernel.md.
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -625,6 +628,11 @@ TEST_CASE("control file parsing", "[sim]") {
     CHECK(takeFault(renames, "rename", "g/mon_groups/m").err == EIO);
     CHECK(errnoFromName("EBUSY") == EBUSY);
     CHECK(errnoFromName("nonsense") == 0);
+    std::vector<std::string> quirkErrors;
+    CHECK(parseQuirks("# c\nunavailable-after-assign\n", quirkErrors).unavailableAfterAssign);
+    CHECK(quirkErrors.empty());
+    CHECK_FALSE(parseQuirks("bogus\n", quirkErrors).unavailableAfterAssign);
+    CHECK(quirkErrors.size() == 1);
 }
 
 TEST_CASE("profile files", "[sim]") {
@@ -642,4 +650,114 @@ TEST_CASE("permissions of non-root callers", "[sim]") {
     REQUIRE(f.model->mkdir(splitPath("g"), 0755, user) == 0); // as if chowned by an admin
     CHECK(f.model->open(splitPath("g/tasks"), true, user) == 0);
     CHECK(f.model->open(splitPath("g/size"), true, f.root) == EACCES);
+}
+
+TEST_CASE("kernel flavours 6.18 and 6.19 add counter assignment, then io_alloc", "[sim]") {
+    auto f618 = KernelFlavour::fromVersion("6.18");
+    auto f619 = KernelFlavour::fromVersion("6.19");
+    REQUIRE(f618);
+    REQUIRE(f619);
+    CHECK(f618->counterAssign);
+    CHECK_FALSE(f618->ioAlloc);
+    CHECK(f619->counterAssign);
+    CHECK(f619->ioAlloc);
+    CHECK_FALSE(KernelFlavour::fromVersion("6.1")->smba);
+    CHECK_FALSE(KernelFlavour::fromVersion("6.15")->counterAssign);
+    CHECK_FALSE(KernelFlavour::fromVersion("6.17"));
+    CHECK(builtinProfile("turin-2s")->defaultKernel == "6.19");
+    CHECK(builtinProfile("turin-2s-pre618")->defaultKernel == "6.15");
+    CHECK(builtinProfile("turin-2s-pre619")->defaultKernel == "6.18");
+    CHECK_FALSE(builtinProfile("turin-2s-default-mode")->mon->bootMbmEvent);
+    CHECK(builtinProfile("skx-2s-l3cat")->defaultKernel == "6.15");
+}
+
+TEST_CASE("kstrtobool looks at the first characters only", "[sim]") {
+    CHECK(parseKernelBool("1") == true);
+    CHECK(parseKernelBool("yes\n") == true);
+    CHECK(parseKernelBool("on") == true);
+    CHECK(parseKernelBool("off") == false);
+    CHECK(parseKernelBool("N") == false);
+    CHECK_FALSE(parseKernelBool("o"));
+    CHECK_FALSE(parseKernelBool("2"));
+    CHECK_FALSE(parseKernelBool(""));
+}
+
+TEST_CASE("profile files take the AMD keys", "[sim]") {
+    char dir[] = "/tmp/sim-unit-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    const std::string path = std::string(dir) + "/amd.ini";
+    auto load = [&](const std::string& text) {
+        FILE* f = std::fopen(path.c_str(), "w");
+        REQUIRE(f);
+        std::fputs(text.c_str(), f);
+        std::fclose(f);
+        return loadProfileFile(path);
+    };
+    const std::string base = "[host]\ncpus = 16\ncores_per_l3 = 8\nl3_ids = 0\nkernel = 6.19\n"
+                             "[L3]\ncbm_mask = ffff\nio_alloc = true\n"
+                             "[MB]\nmax_bandwidth = 2048\n";
+    Profile p = load(base + "[SMBA]\nnum_closids = 4\nmax_bandwidth = 1024\n"
+                            "[L3_MON]\nnum_mbm_cntrs = 8\nmbm_assign_mode = default\nbmec = 1\n");
+    CHECK(p.defaultKernel == "6.19");
+    CHECK(p.l3->ioAlloc);
+    REQUIRE(p.smba);
+    CHECK(p.smba->numClosids == 4);
+    CHECK(p.smba->maxBandwidth == 1024);
+    CHECK(p.mon->numMbmCntrs == 8);
+    CHECK_FALSE(p.mon->bootMbmEvent);
+    CHECK(p.mon->bmec);
+    CHECK_THROWS(load(base + "[L3_MON]\nmbm_assign_mode = abmc\n"));
+    CHECK_THROWS(load(base + "[SMBA]\nnum_closids = 0\n"));
+    CHECK_THROWS(load(base + "[L2]\nio_alloc = true\n"));
+    std::remove(path.c_str());
+    rmdir(dir);
+}
+
+TEST_CASE("in mbm_event mode traffic counts only into assigned counters", "[sim]") {
+    Fixture f("turin-2s", "6.19");
+    f.tasks.add(100, 100);
+    REQUIRE(f.model->mkdir(splitPath("g"), 0755, f.root) == 0);
+    REQUIRE(f.model->write(splitPath("g/tasks"), "100", f.root) == 0);
+    f.model->setTraffic({{100, 0, 1000, 500}});
+    const std::string total = "g/mon_data/mon_L3_00/mbm_total_bytes";
+    const std::string local = "g/mon_data/mon_L3_00/mbm_local_bytes";
+    f.now += 1000000000ULL;
+    CHECK(f.read(total) == "1000\n");
+    CHECK(f.read(local) == "500\n");
+    REQUIRE(f.model->write(splitPath("g/mbm_L3_assignments"), "mbm_total_bytes:0=_\n", f.root) ==
+            0);
+    f.now += 1000000000ULL;
+    CHECK(f.read(total) == "Unassigned\n");
+    CHECK(f.read(local) == "1000\n");
+    REQUIRE(f.model->write(splitPath("g/mbm_L3_assignments"), "mbm_total_bytes:0=e\n", f.root) ==
+            0);
+    CHECK(f.read(total) == "0\n");
+    f.now += 2000000000ULL;
+    CHECK(f.read(total) == "2000\n");
+    // BMEC files are hidden in mbm_event mode and appear in default mode.
+    std::string out;
+    CHECK(f.model->read(splitPath("info/L3_MON/mbm_total_bytes_config"), out) == ENOENT);
+    REQUIRE(f.model->write(splitPath("info/L3_MON/mbm_assign_mode"), "default\n", f.root) == 0);
+    CHECK(f.read(total) == "0\n");
+    CHECK(f.model->read(splitPath("info/L3_MON/mbm_total_bytes_config"), out) == 0);
+}
+
+TEST_CASE("io_alloc_cbm after 6.19: '*' for every domain and a named unknown domain", "[sim]") {
+    FakeTasks tasks;
+    KernelFlavour revised = *KernelFlavour::fromVersion("6.19");
+    revised.ioAllocCbmRevised = true;
+    ResctrlModel model(*builtinProfile("turin-2s"), revised, MountOptions{}, tasks,
+                       [] { return uint64_t{1}; });
+    Caller root{1, 0, 0, 022};
+    std::string out;
+    REQUIRE(model.write(splitPath("info/L3/io_alloc"), "1\n", root) == 0);
+    REQUIRE(model.write(splitPath("info/L3/io_alloc_cbm"), "*=f\n", root) == 0);
+    REQUIRE(model.read(splitPath("info/L3/io_alloc_cbm"), out) == 0);
+    CHECK(out.rfind("0=f;1=f;2=f;", 0) == 0);
+    CHECK(model.write(splitPath("info/L3/io_alloc_cbm"), "*=3;0=1\n", root) == EINVAL);
+    CHECK(model.lastCmdStatusBuffer() == "Configurations after global '*'\n");
+    CHECK(model.write(splitPath("info/L3/io_alloc_cbm"), "99=1\n", root) == EINVAL);
+    CHECK(model.lastCmdStatusBuffer() == "Invalid domain 99\n");
+    REQUIRE(model.read(splitPath("info/L3/io_alloc_cbm"), out) == 0);
+    CHECK(out.rfind("0=f;1=f;2=f;", 0) == 0);
 }

@@ -120,6 +120,8 @@ inline const ProfileFacts& profileFacts(const std::string& name) {
              false},
             {"milan-2s", true, milanIds, 16, 0xffff, 0, 0, 16, true, true, 16, 0, 1, 2048, 256,
              32ull << 20, 256, true},
+            {"turin-2s", true, range(0, 31), 16, 0xffff, 0, 0, 16, true, true, 16, 0, 1, 2048, 256,
+             32ull << 20, 512, true},
         };
     }();
     for (const auto& p : all)

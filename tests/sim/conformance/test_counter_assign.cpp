@@ -362,6 +362,10 @@ TEST_CASE("b31: groups get counters on mkdir in the kernel's order, as mbm_assig
     REQUIRE(makeDir(sim.at("quiet")) == 0);
     CHECK(readFile(sim.at("quiet/mbm_L3_assignments")) == assignments(none, none));
     CHECK(readFile(available) == sameEverywhere("30"));
+    REQUIRE(writeFile(onMkdir, "enabled\n") == 0);
+    CHECK(readFile(onMkdir) == "1\n");
+    REQUIRE(writeFile(onMkdir, "disabled") == 0);
+    CHECK(readFile(onMkdir) == "0\n");
     REQUIRE(writeFile(onMkdir, "yes please\n") == 0);
     CHECK(readFile(onMkdir) == "1\n");
     provokeStatus(sim);
@@ -389,4 +393,32 @@ TEST_CASE("b31: groups get counters on mkdir in the kernel's order, as mbm_assig
     CHECK(readFile(sim.at("g/mon_groups/m2/mbm_L3_assignments")) == assignments(all, all));
     REQUIRE(removeDir(sim.at("g/mon_groups/m2")) == 0);
     CHECK(readFile(available) == sameEverywhere("2"));
+}
+
+TEST_CASE("b30: with the unavailable-after-assign quirk a new counter reads Unavailable once",
+          "[sim][assign][b30]") {
+    SimInstance sim(kTurin);
+    sim.setControl("quirks", "# AMD may report a fresh counter as unavailable\n"
+                             "unavailable-after-assign\n");
+    REQUIRE(makeDir(sim.at("g")) == 0);
+    CHECK(mbm(sim, "g", 0, "mbm_total_bytes") == "Unavailable\n");
+    CHECK(number(mbm(sim, "g", 0, "mbm_total_bytes")) == 0);
+    CHECK(mbm(sim, "g", 1, "mbm_local_bytes") == "Unavailable\n");
+    CHECK(number(mbm(sim, "g", 1, "mbm_local_bytes")) == 0);
+    REQUIRE(writeFile(sim.at("g/mbm_L3_assignments"), "mbm_total_bytes:0=_\n") == 0);
+    CHECK(mbm(sim, "g", 0, "mbm_total_bytes") == "Unassigned\n");
+    REQUIRE(writeFile(sim.at("g/mbm_L3_assignments"), "mbm_total_bytes:0=e\n") == 0);
+    CHECK(mbm(sim, "g", 0, "mbm_total_bytes") == "Unavailable\n");
+    CHECK(number(mbm(sim, "g", 0, "mbm_total_bytes")) == 0);
+    // A filter change makes that event's counters unavailable once, not the other event's.
+    CHECK(mbm(sim, "g", 2, "mbm_local_bytes") == "Unavailable\n");
+    CHECK(mbm(sim, "g", 2, "mbm_total_bytes") == "Unavailable\n");
+    REQUIRE(writeFile(sim.at("info/L3_MON/event_configs/mbm_local_bytes/event_filter"),
+                      "local_reads\n") == 0);
+    CHECK(mbm(sim, "g", 2, "mbm_local_bytes") == "Unavailable\n");
+    CHECK(mbm(sim, "g", 2, "mbm_total_bytes") == "0\n");
+    // Without the quirk a fresh counter reads a number at once.
+    sim.setControl("quirks", "");
+    REQUIRE(makeDir(sim.at("h")) == 0);
+    CHECK(number(mbm(sim, "h", 0, "mbm_total_bytes")) == 0);
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -142,6 +144,25 @@ private:
     SimOptions options_;
     std::map<unsigned, uint32_t> code_, data_;
     std::map<unsigned, uint64_t> mb_;
+};
+
+// A profile file (tests/sim/README.md format) in a temporary directory that lives as long as
+// the object; its path() is what SimOptions::profile takes.
+class ProfileFile {
+public:
+    explicit ProfileFile(const std::string& text) {
+        char tmpl[] = "/tmp/sim-profile-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        dir_ = tmpl;
+        std::ofstream(dir_ / "host.ini") << text;
+    }
+    ~ProfileFile() { std::filesystem::remove_all(dir_); }
+    ProfileFile(const ProfileFile&) = delete;
+    ProfileFile& operator=(const ProfileFile&) = delete;
+    std::string path() const { return (dir_ / "host.ini").string(); }
+
+private:
+    std::filesystem::path dir_;
 };
 
 // "L3:0=f;1=f;..." for every L3 domain of a profile.

@@ -346,8 +346,8 @@ int main(int argc, char** argv) {
 
         // No leaked group: only the root's own entries remain, and no root MON group.
         static const std::set<std::string> rootEntries = {
-            "cpus",       "cpus_list", "info", "mode",  "mon_data",
-            "mon_groups", "schemata",  "size", "tasks", "mba_MBps_event"};
+            "cpus",     "cpus_list", "info",  "mode",           "mon_data",          "mon_groups",
+            "schemata", "size",      "tasks", "mba_MBps_event", "mbm_L3_assignments"};
         for (const auto& e : fs::directory_iterator(sim.root()))
             if (!rootEntries.count(e.path().filename()))
                 failures += fail("leaked group " + e.path().filename().string());
@@ -355,6 +355,27 @@ int main(int argc, char** argv) {
             failures += fail("leaked MON group mon_groups/" + e.path().filename().string());
         if (lastCmdStatus(sim).empty())
             failures += fail("empty last_cmd_status");
+        // Where counters are assigned, every group's went back to the pool: only the root's
+        // two per domain (total and local) are taken.
+        if (pathExists(sim.at("info/L3_MON/available_mbm_cntrs"))) {
+            auto values = [&](const char* file) {
+                std::vector<long> out;
+                std::string text = readFile(sim.at(file));
+                for (size_t eq = text.find('='); eq != std::string::npos;
+                     eq = text.find('=', eq + 1))
+                    out.push_back(std::stol(text.substr(eq + 1)));
+                return out;
+            };
+            auto total = values("info/L3_MON/num_mbm_cntrs");
+            auto available = values("info/L3_MON/available_mbm_cntrs");
+            for (size_t d = 0; d < total.size(); ++d) {
+                if (d >= available.size() || available[d] != total[d] - 2) {
+                    failures += fail("counters leaked: available_mbm_cntrs " +
+                                     readFile(sim.at("info/L3_MON/available_mbm_cntrs")));
+                    break;
+                }
+            }
+        }
 
         // Freed RMIDs sit in limbo until the next check finds them clean (spec §7.4); no
         // footprint is configured, so that takes about a second. Raise the threshold to
