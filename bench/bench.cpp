@@ -3,7 +3,7 @@
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]
-//                  [--only startstop|sampling|idle|reads|lock|memory|validate|layout|cli]
+//                  [--only startstop|sampling|counters|idle|reads|lock|memory|validate|layout|cli]
 //                  [--monitors N,N,..]
 //                  [--soak SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]
 //
@@ -1057,6 +1057,92 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
 }
 
 // Least squares of y on x: (slope, intercept).
+// --- 2b. sampling with every bandwidth counter assigned ----------------------------------------
+
+// turin-2s (32 L3 ids, 32 assignable counters each, mbm_event mode): 15 bandwidth monitors take
+// every counter the default group leaves (2 each per id), so a tick reads 960 counter files that
+// all count. The floor reads the same files at the same cadence; the daemon's tick also carries
+// the counter reconciliation of its periodic check (every CheckIntervalSec=, 5 s), spread here
+// over the ticks as it is in service.
+void benchCounters(Bench& b, const fs::path& dir) {
+    fs::create_directories(dir);
+    constexpr unsigned kMonitors = 15;
+    SimInstance sim(SimOptions{"turin-2s", "6.19", "", true});
+    FakeHypervisor vm(b.fakeHypervisor, dir, kMonitors);
+    PrivateBus bus(dir);
+    Daemon::Options daemonOptions;
+    daemonOptions.configText = "[Daemon]\nMount=no\nSampleIntervalSec=1\n" + b.daemonConfig;
+    daemonOptions.resctrlRoot = sim.root();
+    daemonOptions.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+    Daemon daemon(bus, dir, daemonOptions);
+    auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
+    auto manager = sdbus::createProxy(*connection, kService, kRootPath);
+    std::ostringstream xml;
+    xml << "<domain type='kvm'><name>counted</name><vcpu>" << kMonitors
+        << "</vcpu><cputune><memorytune vcpus='0-" << kMonitors - 1 << "'>";
+    for (unsigned v = 0; v < kMonitors; ++v)
+        xml << "<monitor vcpus='" << v << "'/>";
+    xml << "</memorytune></cputune></domain>";
+    sdbus::ObjectPath path;
+    manager->callMethod("StartDomain")
+        .onInterface(kManager)
+        .withTimeout(std::chrono::seconds(300))
+        .withArguments(xml.str(), threadsOf(vm, kMonitors))
+        .storeResultsTo(path);
+
+    // Every counter assigned before measuring: the daemon reconciles right after the start.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    for (;;) {
+        std::map<uint32_t, uint32_t> free;
+        manager->getProperty("CountersFree").onInterface(kManager).get<decltype(free)>().swap(free);
+        if (!free.empty() &&
+            std::all_of(free.begin(), free.end(), [](const auto& e) { return e.second == 0; }))
+            break;
+        if (std::chrono::steady_clock::now() > deadline)
+            throw std::runtime_error("the daemon did not assign every counter within 120 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100)); // polling a property
+    }
+
+    std::vector<std::string> files;
+    for (const auto& group : fs::directory_iterator(sim.root() / "mon_groups"))
+        for (const auto& domain : fs::directory_iterator(group.path() / "mon_data"))
+            for (const char* event : {"mbm_total_bytes", "mbm_local_bytes"})
+                files.push_back((domain.path() / event).string());
+    std::sort(files.begin(), files.end());
+    {
+        std::ofstream list(dir / "counters.list");
+        for (const auto& f : files)
+            list << f << "\n";
+    }
+    const unsigned ticks = b.quick ? 5 : 10;
+    TickWatch watch(bus.address(), daemon.process().pid());
+    watch.measure(1, std::chrono::seconds(120));
+    std::vector<double> daemonUs, floorUs;
+    for (int r = 0; r < 3; ++r) {
+        const auto [from, to] = watch.measure(ticks, std::chrono::seconds(600));
+        daemonUs.push_back((to.runNs - from.runNs) / 1e3 / ticks);
+        std::istringstream floor(runProgram(
+            {b.floorSample, (dir / "counters.list").string(), std::to_string(ticks), "1000"}));
+        double cpu = 0, wall = 0;
+        floor >> cpu >> wall;
+        floorUs.push_back(cpu / 1e3);
+    }
+    const double daemonTick = medianOf(daemonUs), floorTick = medianOf(floorUs);
+    const std::string line = "counters: 32 L3 x " + std::to_string(kMonitors) +
+                             " bandwidth monitors, every counter assigned (" +
+                             std::to_string(files.size()) + " counter files): daemon " +
+                             fixed(daemonTick / 1e3, 3) + " ms CPU/tick, floor " +
+                             fixed(floorTick / 1e3, 3) + " ms CPU/loop, ratio " +
+                             fixed(daemonTick / floorTick) + " (target <= 1.3)";
+    b.table.push_back(line);
+    std::cout << line << std::endl;
+    b.record("{\"bench\": \"counters\", \"l3_domains\": 32, \"monitors\": " +
+             std::to_string(kMonitors) + ", \"counter_files\": " + std::to_string(files.size()) +
+             ", \"daemon_cpu_us_per_tick\": " + fixed(daemonTick, 1) +
+             ", \"floor_cpu_us_per_loop\": " + fixed(floorTick, 1) +
+             ", \"ratio\": " + fixed(daemonTick / floorTick, 3) + "}");
+}
+
 std::pair<double, double> fit(const std::vector<double>& x, const std::vector<double>& y) {
     const double n = static_cast<double>(x.size());
     const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n;
@@ -1588,6 +1674,18 @@ int main(int argc, char** argv) {
                         profile2);
             benchUpdate(b, "(b) one allocation of 4 split, 64 vCPUs", split, b.dir / "update-b",
                         profile2);
+        }
+        if (b.only == "counters") {
+            benchCounters(b, b.dir / "counters");
+        } else if (wanted("counters")) {
+            // A full run goes on without it where the simulator has no counter assignment.
+            try {
+                benchCounters(b, b.dir / "counters");
+            } catch (const std::exception& e) {
+                const std::string line = std::string("counters: NOT MEASURED: ") + e.what();
+                b.table.push_back(line);
+                std::cout << line << std::endl;
+            }
         }
         if (wanted("sampling")) {
 

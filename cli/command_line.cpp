@@ -31,6 +31,7 @@ const std::map<std::string, CommandSpec>& commandSpecs() {
         {"update", {2, "NAME FILE", {}}},
         {"stop", {1, "NAME", {}}},
         {"stats", {1, "NAME", {}}},
+        {"counters", {0, "", {}}},
         {"top", {0, "", {"--iterations", "--batch", "--sort"}}},
         {"monitor", {0, "", {"--iterations"}}},
     };
@@ -207,6 +208,8 @@ Commands:
   update NAME FILE       re-tune a started domain to a new definition
   stop NAME              stop a domain and remove its groups
   stats NAME             the domain's counters under virsh domstats keys
+  counters               hardware bandwidth counters per cache id, and the monitors waiting
+                         for one (hosts that assign counters)
   top [-n N] [--batch] [--sort occupancy|bandwidth]
                          live view of the domains, refreshed at every sample
   monitor [-n N]         follow the daemon's signals, one line each

@@ -47,6 +47,7 @@ void runStart(Context& ctx);
 void runUpdate(Context& ctx);
 void runStop(Context& ctx);
 void runStats(Context& ctx);
+void runCounters(Context& ctx);
 void runTop(Context& ctx);
 void runMonitor(Context& ctx);
 

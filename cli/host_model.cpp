@@ -50,6 +50,9 @@ void ManagerState::apply(const Properties& props) {
     read(props, "RmidsTotal", rmidsTotal);
     read(props, "RmidsFree", rmidsFree);
     read(props, "SampleIntervalUSec", sampleIntervalUsec);
+    read(props, "CounterMode", counterMode);
+    read(props, "CountersTotal", countersTotal);
+    read(props, "CountersFree", countersFree);
 }
 
 CounterMap DomainState::occupancy() const {
@@ -126,6 +129,7 @@ void HostModel::apply(const std::string& path, const std::string& interface,
         read(props, "MemoryBandwidthTotal", m.memoryBandwidthTotal);
         read(props, "MemoryBandwidthLocal", m.memoryBandwidthLocal);
         read(props, "CounterStates", m.counterStates);
+        read(props, "CountersAssigned", m.countersAssigned);
         read(props, "SampledAt", m.sampledAtUsec);
     }
 }

@@ -26,6 +26,9 @@ struct ManagerState {
     std::vector<std::string> mountOptions;
     std::uint32_t closidsTotal = 0, closidsFree = 0, rmidsTotal = 0, rmidsFree = 0;
     std::uint64_t sampleIntervalUsec = 0;
+    // Hosts that assign bandwidth counters: the mode and, by L3 cache id, the counters.
+    std::string counterMode;
+    std::map<std::uint32_t, std::uint32_t> countersTotal, countersFree;
 
     void apply(const Properties& props);
 };
@@ -57,6 +60,8 @@ struct MonitorState {
     CounterMap memoryBytesTotal, memoryBytesLocal;
     CounterMap memoryBandwidthTotal, memoryBandwidthLocal;
     std::map<std::uint32_t, std::string> counterStates;
+    // L3 cache id -> holds its hardware bandwidth counters (hosts that assign them).
+    std::map<std::uint32_t, bool> countersAssigned;
     std::uint64_t sampledAtUsec = 0;
 };
 

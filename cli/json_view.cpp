@@ -32,6 +32,17 @@ Json counterJson(const CounterMap& map) {
     return out;
 }
 
+Json countersJson(const ManagerState& m) {
+    Json counters = Json::object();
+    for (const auto& [id, total] : m.countersTotal) {
+        const auto free = m.countersFree.find(id);
+        counters[std::to_string(id)] = {
+            {"total", total},
+            {"free", free == m.countersFree.end() ? Json(nullptr) : Json(free->second)}};
+    }
+    return counters;
+}
+
 Json managerJson(const ManagerState& m, std::size_t domains) {
     return {{"version", m.version},
             {"resctrl_root", m.resctrlRoot},
@@ -46,7 +57,9 @@ Json managerJson(const ManagerState& m, std::size_t domains) {
               {"free", m.rmidsFree},
               {"used", m.rmidsTotal - std::min(m.rmidsFree, m.rmidsTotal)}}},
             {"domains", domains},
-            {"sample_interval_usec", m.sampleIntervalUsec}};
+            {"sample_interval_usec", m.sampleIntervalUsec},
+            {"counter_mode", m.counterMode},
+            {"counters", countersJson(m)}};
 }
 
 Json domainSummaryJson(const DomainState& d) {
@@ -92,6 +105,9 @@ Json domainJson(const DomainState& d) {
         Json states = Json::object();
         for (const auto& [id, state] : m.counterStates)
             states[std::to_string(id)] = state;
+        Json assigned = Json::object();
+        for (const auto& [id, held] : m.countersAssigned)
+            assigned[std::to_string(id)] = held;
         monitors.push_back({{"path", m.path},
                             {"name", m.name},
                             {"vcpus", m.vcpus},
@@ -103,6 +119,7 @@ Json domainJson(const DomainState& d) {
                             {"memory_bandwidth_total", counterJson(m.memoryBandwidthTotal)},
                             {"memory_bandwidth_local", counterJson(m.memoryBandwidthLocal)},
                             {"counter_states", states},
+                            {"counters_assigned", assigned},
                             {"sampled_at_usec", m.sampledAtUsec}});
     }
     out["allocations"] = allocations;

@@ -12,6 +12,8 @@ namespace resctrld::cli {
 
 using Json = nlohmann::ordered_json;
 
+// By L3 cache id: {"total", "free"} of the hardware bandwidth counters; empty where none.
+Json countersJson(const ManagerState& manager);
 Json managerJson(const ManagerState& manager, std::size_t domains);
 // list: a domain with its allocations summed per cache and its occupancy per cache id.
 Json domainSummaryJson(const DomainState& domain);

@@ -30,6 +30,7 @@ void run(Context& ctx) {
         {"update", runUpdate},
         {"stop", runStop},
         {"stats", runStats},
+        {"counters", runCounters},
         {"top", runTop},
         {"monitor", runMonitor},
     };

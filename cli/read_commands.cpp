@@ -130,12 +130,29 @@ void printDomain(Context& ctx, const DomainState& d) {
                 return rate ? s.rate(it->second) : s.size(it->second);
             };
             const auto state = m.counterStates.find(id);
+            const auto held = m.countersAssigned.find(id);
             out << "  cache " << id << ": occupancy " << value(m.cacheOccupancy, false)
                 << ", bandwidth total " << value(m.memoryBandwidthTotal, true) << " local "
                 << value(m.memoryBandwidthLocal, true) << ", counters "
-                << (state == m.counterStates.end() ? "-" : s.state(state->second)) << "\n";
+                << (state == m.counterStates.end() ? "-" : s.state(state->second))
+                << (held == m.countersAssigned.end() ? ""
+                    : held->second                   ? " (hardware counters assigned)"
+                                                     : " (waiting for hardware counters)")
+                << "\n";
         }
     }
+}
+
+// "L3 0: 30 free of 32; 1: 28 free of 32"
+std::string counterBudgetText(const ManagerState& m) {
+    std::string text;
+    for (const auto& [id, total] : m.countersTotal) {
+        const auto free = m.countersFree.find(id);
+        text += (text.empty() ? "L3 " : "; ") + std::to_string(id) + ": " +
+                (free == m.countersFree.end() ? std::string("-") : std::to_string(free->second)) +
+                " free of " + std::to_string(total);
+    }
+    return text.empty() ? "no counters listed" : text;
 }
 
 } // namespace
@@ -163,8 +180,10 @@ void runStatus(Context& ctx) {
             << " used, " << m.closidsFree << " free of " << m.closidsTotal << "\n"
             << "  RMIDs:     " << m.rmidsTotal - std::min(m.rmidsFree, m.rmidsTotal) << " used, "
             << m.rmidsFree << " free of " << m.rmidsTotal << "\n"
-            << "  domains:   " << domains << "\n"
-            << "  sampling:  "
+            << "  domains:   " << domains << "\n";
+    if (!m.counterMode.empty())
+        ctx.out << "  counters:  " << m.counterMode << ", " << counterBudgetText(m) << "\n";
+    ctx.out << "  sampling:  "
             << (m.sampleIntervalUsec == 0
                     ? std::string("on request only")
                     : "every " + std::to_string(m.sampleIntervalUsec / 1000) + " ms")
@@ -220,6 +239,54 @@ void runShow(Context& ctx) {
     }
     // Stopped between the two calls.
     throw Refusal("org.resctrld1.Error.NotFound", "domain '" + name + "' stopped meanwhile");
+}
+
+void runCounters(Context& ctx) {
+    auto& bus = ctx.bus();
+    ManagerState m;
+    m.apply(bus.managerProperties());
+    HostModel host;
+    host.load(bus.managedObjects());
+    struct Row {
+        std::string domain, monitor;
+        std::uint32_t cacheId;
+        bool assigned;
+    };
+    std::vector<Row> rows;
+    for (const auto& d : host.domains())
+        for (const auto& monitor : d.monitors)
+            for (const auto& [id, held] : monitor.countersAssigned)
+                rows.push_back({d.name, monitor.name, id, held});
+    if (ctx.json()) {
+        Json monitors = Json::array();
+        for (const auto& r : rows)
+            monitors.push_back({{"domain", r.domain},
+                                {"monitor", r.monitor},
+                                {"cache_id", r.cacheId},
+                                {"assigned", r.assigned}});
+        ctx.out << Json{{"counter_mode", m.counterMode},
+                        {"counters", countersJson(m)},
+                        {"monitors", monitors}}
+                       .dump(2)
+                << "\n";
+        return;
+    }
+    if (m.counterMode.empty()) {
+        if (!ctx.invocation.global.quiet)
+            ctx.out << "this host does not assign bandwidth counters: every monitor counts\n";
+        return;
+    }
+    ctx.out << "mode " << m.counterMode << ", " << counterBudgetText(m) << "\n";
+    if (rows.empty())
+        return;
+    // Waiting monitors first: they are what an operator looks for.
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const Row& a, const Row& b) { return !a.assigned && b.assigned; });
+    Table table({"DOMAIN", "MONITOR", "CACHE ID", "COUNTERS"});
+    for (const auto& r : rows)
+        table.add({r.domain, r.monitor, std::to_string(r.cacheId),
+                   r.assigned ? std::string("assigned") : ctx.style.state("waiting")});
+    table.print(ctx.out, ctx.style);
 }
 
 void runStats(Context& ctx) {

@@ -15,7 +15,7 @@ _resctrlctl_domains() {
 
 _resctrlctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="status list show layout capabilities validate start update stop stats top monitor"
+    local commands="status list show layout capabilities validate start update stop stats counters top monitor"
     local global="--json --bus --bytes --quiet --help --version"
     local command="" operand=0 i
     for ((i = 1; i < COMP_CWORD; i++)); do

@@ -297,6 +297,9 @@
         if (!entry || !entry[iface])
             return;
         Object.assign(entry[iface], changed);
+        // The host panel counts the monitors waiting for a bandwidth counter.
+        if ("CountersAssigned" in changed)
+            schedule("host");
         objectsChanged();
     }
 
@@ -476,6 +479,31 @@
         set("host-version", m.Version);
         $("host-closids").dataset.free = m.ClosidsFree;
         $("host-rmids").dataset.free = m.RmidsFree;
+        renderCounters(m);
+    }
+
+    // Hosts that assign hardware bandwidth counters: the budget per L3 cache id and how many
+    // bandwidth monitors wait for a counter (their values read "unassigned" meanwhile).
+    function renderCounters(m) {
+        const shown = Boolean(m.CounterMode);
+        $("host-counters-label").hidden = !shown;
+        $("host-counters").hidden = !shown;
+        if (!shown)
+            return;
+        const total = m.CountersTotal || {};
+        const free = m.CountersFree || {};
+        const budget = Object.keys(total).sort((a, b) => a - b)
+            .map(id => "#" + id + " " + (free[id] !== undefined ? free[id] : "—") + " free of " + total[id])
+            .join(", ");
+        let waiting = 0;
+        for (const [, entry] of page.objects) {
+            const assigned = (entry[MONITOR] || {}).CountersAssigned || {};
+            if (Object.values(assigned).some(held => !held))
+                waiting += 1;
+        }
+        $("host-counters").textContent = m.CounterMode + ": " + (budget || "no counters listed") +
+            (waiting ? "; " + waiting + (waiting === 1 ? " monitor waits" : " monitors wait") + " for counters" : "");
+        $("host-counters").dataset.waiting = waiting;
     }
 
     function renderLayout() {

@@ -78,6 +78,25 @@ struct ParseContext {
     std::optional<std::string> firstError;
 };
 
+std::optional<CounterMode> parseCounterModeSetting(std::string_view key, std::string_view value) {
+    if (value == "keep")
+        return std::nullopt;
+    if (auto mode = parseCounterMode(value))
+        return mode;
+    throw ConfigError(std::string(key) + "=" + std::string(value) +
+                      " is not one of: keep (never change the host's mode), mbm_event, default");
+}
+
+CounterAssignment parseCounterAssignment(std::string_view key, std::string_view value) {
+    if (value == "auto")
+        return CounterAssignment::Auto;
+    if (value == "manual")
+        return CounterAssignment::Manual;
+    throw ConfigError(std::string(key) + "=" + std::string(value) +
+                      " is not one of: auto (by priority, then order of start), manual (only "
+                      "Monitor.AssignCounters)");
+}
+
 void applyKey(Config& config, std::string_view key, std::string_view value) {
     if (key == "ResctrlRoot")
         config.resctrlRoot = parseAbsolutePath(key, value);
@@ -107,6 +126,10 @@ void applyKey(Config& config, std::string_view key, std::string_view value) {
         config.lockTimeout = parseSeconds(key, value);
     else if (key == "LogLevel")
         config.logLevel = parseLogLevel(key, value);
+    else if (key == "CounterMode")
+        config.counterMode = parseCounterModeSetting(key, value);
+    else if (key == "CounterAssignment")
+        config.counterAssignment = parseCounterAssignment(key, value);
     else
         throw std::out_of_range("unknown key");
 }
@@ -269,6 +292,8 @@ std::vector<std::string> applyReload(Config& running, const Config& reloaded) {
     note(running.threadEvents != reloaded.threadEvents, "ThreadEvents");
     note(running.mount != reloaded.mount, "Mount");
     note(running.mountOptions != reloaded.mountOptions, "MountOptions");
+    note(running.counterMode != reloaded.counterMode, "CounterMode");
+    note(running.counterAssignment != reloaded.counterAssignment, "CounterAssignment");
     running.allowedGroups = reloaded.allowedGroups;
     running.hypervisorUsers = reloaded.hypervisorUsers;
     running.sampleInterval = reloaded.sampleInterval;

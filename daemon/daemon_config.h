@@ -9,6 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "counter_policy.h"
+#include "mbm_assignment.h"
+
 namespace resctrld {
 
 // A configuration file, drop-in or command-line value the daemon cannot use. The message names
@@ -45,6 +48,10 @@ struct Config {
     std::vector<std::string> hypervisorUsers = {"libvirt-qemu", "qemu"};
     std::chrono::microseconds lockTimeout = std::chrono::seconds(5);
     std::string logLevel = "info";
+    // CounterMode=: nullopt (keep) never writes the host-wide mbm_assign_mode; a mode switches
+    // to it once at start-up.
+    std::optional<CounterMode> counterMode;
+    CounterAssignment counterAssignment = CounterAssignment::Auto;
 };
 
 // <sysconfdir>/resctrld/resctrld.conf of the build (/etc/resctrld/resctrld.conf for a
@@ -66,7 +73,8 @@ std::vector<std::string> applyConfigFiles(Config& config, const std::filesystem:
 // A reload (SIGHUP): copies into `running` what a running daemon applies at once (AllowedGroups=,
 // HypervisorUsers=, SampleIntervalSec=, CheckIntervalSec=, LockTimeoutSec=, LogLevel=) and
 // returns the keys of the settings that differ but take effect only at the next start (the
-// resctrl and sysfs roots, the state directory, the group prefix, the default group, mounting).
+// resctrl and sysfs roots, the state directory, the group prefix, the default group, mounting,
+// the counter mode and assignment).
 std::vector<std::string> applyReload(Config& running, const Config& reloaded);
 
 // Parsers shared by the file and the command line; they throw ConfigError naming `key`.

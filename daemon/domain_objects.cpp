@@ -174,11 +174,13 @@ std::string AllocationObject::Schemata() {
 // --- Monitor ---
 
 MonitorObject::MonitorObject(sdbus::IConnection& bus, std::string path, const PlannedMonitor& plan,
-                             MonitorCounters counters)
+                             MonitorCounters counters, const AccessPolicy& access, Actions actions)
     : AdaptorInterfaces(bus, path)
     , path_(std::move(path))
     , plan_(plan)
-    , counters_(std::move(counters)) {
+    , counters_(std::move(counters))
+    , access_(access)
+    , actions_(std::move(actions)) {
     // Every counter property has a value and a state from the start (and in InterfacesAdded),
     // not only from the first sampling tick.
     counters_.sample();
@@ -218,6 +220,31 @@ const MonitorSample& MonitorObject::sample() {
     changed.emplace_back("SampledAt");
     getObject().emitPropertiesChangedSignal(INTERFACE_NAME, changed);
     return now;
+}
+
+void MonitorObject::setCountersAssigned(std::map<uint32_t, bool> assigned) {
+    if (assigned == countersAssigned_)
+        return;
+    countersAssigned_ = std::move(assigned);
+    counters_.restartRates();
+    getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"CountersAssigned"});
+}
+
+void MonitorObject::AssignCounters(sdbus::Result<>&& result, bool assign) {
+    auto reply = pendingReply(std::move(result));
+    std::shared_ptr<AuditedCall> audit;
+    if (!admitOrReply("Monitor.AssignCounters", *reply, [&] {
+            audit = access_.requirePrivileged(getObject(), "Monitor.AssignCounters", path_);
+            if (plan_.kind != MonitorKind::MemoryBandwidth) {
+                const NotSupported refusal("monitor " + plan_.name +
+                                           " is a cache monitor: only bandwidth monitors hold "
+                                           "hardware bandwidth counters");
+                audit->finish(refusal.dbusName());
+                throw refusal;
+            }
+        }))
+        return;
+    actions_.assignCounters(std::move(reply), std::move(audit), counters_.group(), assign);
 }
 
 std::map<uint32_t, uint64_t> MonitorObject::Sample() {
@@ -267,8 +294,11 @@ std::vector<unsigned> monitoringDomains(const HostModel& host) {
 PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& service,
                                  const ActiveDomain& domain, const HostModel& host,
                                  const ResctrlFs& resctrl, const AccessPolicy& access,
-                                 DomainObject::Actions actions)
-    : path_(domainObjectPath(domain.record.name)) {
+                                 DomainObject::Actions actions,
+                                 MonitorObject::Actions monitorActions)
+    : path_(domainObjectPath(domain.record.name))
+    , access_(access)
+    , monitorActions_(std::move(monitorActions)) {
     const std::string& name = domain.record.name;
     const DomainGroups& groups = domain.groups;
     std::vector<sdbus::ObjectPath> allocationPaths;
@@ -285,7 +315,8 @@ PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& s
         monitors_.push_back(std::make_unique<MonitorObject>(
             bus, monitorPaths.back(), monitor,
             MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind),
-                            monitoringDomains(host))));
+                            monitoringDomains(host)),
+            access_, monitorActions_));
     }
     nextAllocation_ = allocations_.size();
     nextMonitor_ = monitors_.size();
@@ -333,7 +364,8 @@ void PublishedDomain::update(sdbus::IConnection& bus, const ActiveDomain& domain
         monitors_.push_back(std::make_unique<MonitorObject>(
             bus, monitorPaths.back(), monitor,
             MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind),
-                            monitoringDomains(host))));
+                            monitoringDomains(host)),
+            access_, monitorActions_));
     }
     domain_->setChildren(std::move(allocationPaths), std::move(monitorPaths));
 }

@@ -105,8 +105,15 @@ private:
 class MonitorObject final : public sdbus::AdaptorInterfaces<org::resctrld1::Monitor_adaptor,
                                                             sdbus::ManagedObject_adaptor> {
 public:
+    struct Actions {
+        // Queues Monitor.AssignCounters for the monitor's group; answers `reply` when done.
+        std::function<void(PendingReply<> reply, std::shared_ptr<AuditedCall> audit,
+                           std::string group, bool assign)>
+            assignCounters;
+    };
+
     MonitorObject(sdbus::IConnection& bus, std::string path, const PlannedMonitor& plan,
-                  MonitorCounters counters);
+                  MonitorCounters counters, const AccessPolicy& access, Actions actions);
     ~MonitorObject();
 
     // Reads the counters once; when a value or state changed, emits one PropertiesChanged with
@@ -120,9 +127,17 @@ public:
     const PlannedMonitor& plan() const noexcept { return plan_; }
     // The same monitor (name, kind, group) after an update: its counters go on.
     void replan(const PlannedMonitor& plan) { plan_ = plan; }
+    // Where its bandwidth events hold hardware counters now (L3 cache id -> held). When that
+    // changed, its rates restart (no rate across a counter's reset) and CountersAssigned is
+    // announced.
+    void setCountersAssigned(std::map<uint32_t, bool> assigned);
+    // Every counter of the host was reset (a mode switch): no rate across it.
+    void restartRates() noexcept { counters_.restartRates(); }
 
 private:
     std::map<uint32_t, uint64_t> Sample() override;
+    void AssignCounters(sdbus::Result<>&& result, bool assign) override;
+    std::map<uint32_t, bool> CountersAssigned() override { return countersAssigned_; }
     std::string Name() override { return plan_.name; }
     std::vector<uint32_t> Vcpus() override;
     uint32_t Level() override { return 3; }
@@ -139,6 +154,9 @@ private:
     PlannedMonitor plan_;
     MonitorCounters counters_;
     std::optional<std::chrono::steady_clock::time_point> sampledAt_;
+    std::map<uint32_t, bool> countersAssigned_;
+    const AccessPolicy& access_;
+    Actions actions_;
 };
 
 // The counter files a monitor of that kind reads on this host (llc_* for cache monitors, mbm_*
@@ -153,7 +171,8 @@ class PublishedDomain {
 public:
     PublishedDomain(sdbus::IConnection& bus, const DomainService& service,
                     const ActiveDomain& domain, const HostModel& host, const ResctrlFs& resctrl,
-                    const AccessPolicy& access, DomainObject::Actions actions);
+                    const AccessPolicy& access, DomainObject::Actions actions,
+                    MonitorObject::Actions monitorActions);
 
     DomainObject& domain() { return *domain_; }
     const std::string& path() const noexcept { return path_; }
@@ -166,6 +185,8 @@ public:
 
 private:
     std::string path_;
+    const AccessPolicy& access_;
+    MonitorObject::Actions monitorActions_;
     // The next unused index of allocation and monitor object paths.
     std::size_t nextAllocation_ = 0;
     std::size_t nextMonitor_ = 0;

@@ -283,6 +283,18 @@ uint32_t ManagerObject::RmidsTotal() {
     return translateErrors("RmidsTotal", [&] { return supervisor_.budgets().rmidsTotal; });
 }
 
+std::string ManagerObject::CounterMode() {
+    return supervisor_.counterStatus().mode;
+}
+
+std::map<uint32_t, uint32_t> ManagerObject::CountersTotal() {
+    return supervisor_.counterStatus().total;
+}
+
+std::map<uint32_t, uint32_t> ManagerObject::CountersFree() {
+    return supervisor_.counterStatus().free;
+}
+
 uint32_t ManagerObject::RmidsFree() {
     return translateErrors("RmidsFree", [&] { return supervisor_.budgets().rmidsFree; });
 }

@@ -70,6 +70,9 @@ private:
     uint32_t ClosidsFree() override;
     uint32_t RmidsTotal() override;
     uint32_t RmidsFree() override;
+    std::string CounterMode() override;
+    std::map<uint32_t, uint32_t> CountersTotal() override;
+    std::map<uint32_t, uint32_t> CountersFree() override;
     uint64_t SampleIntervalUSec() override;
 
     // Throws AccessDenied unless the caller of the method being handled is privileged; the

@@ -63,7 +63,7 @@ void ResctrlLockQueue::tryRun() {
     }
     if (afterWork_) {
         try {
-            afterWork_();
+            afterWork_(*lock);
         } catch (const std::exception& e) {
             spdlog::error("work after the resctrl lock's queue failed: {}", e.what());
         }

@@ -39,7 +39,7 @@ public:
     bool idle() const noexcept { return jobs_.empty(); }
     // `after` runs each time the queued work has run, still under the lock (once for every
     // batch of work that ran under one taking of it).
-    void afterWork(std::function<void()> after) { afterWork_ = std::move(after); }
+    void afterWork(std::function<void(const ResctrlLock&)> after) { afterWork_ = std::move(after); }
 
 private:
     struct Job {
@@ -62,7 +62,7 @@ private:
     // Made with the queue and disarmed, not on the first busy lock: the daemon holds the same
     // descriptors whether or not another program ever held the lock.
     PeriodicTimer retry_;
-    std::function<void()> afterWork_;
+    std::function<void(const ResctrlLock&)> afterWork_;
     std::chrono::milliseconds pause_{1};
     bool running_ = false;
 };

@@ -38,7 +38,10 @@ Supervisor::Supervisor(sdbus::IConnection& bus, EventLoop& loop, const Config& c
     , store_(config.stateDirectory)
     , locks_(loop, config.resctrlRoot) {
     // Every change of groups and schemata is made under the lock, whichever path makes it.
-    locks_.afterWork([this] { announceLayoutChanges(); });
+    locks_.afterWork([this](const ResctrlLock& lock) {
+        assignCounters(lock);
+        announceLayoutChanges();
+    });
 }
 
 Supervisor::~Supervisor() {
@@ -221,10 +224,64 @@ void Supervisor::publish(const ActiveDomain& domain) {
                            });
             },
     };
-    published_[name] =
-        std::make_unique<PublishedDomain>(bus_, host_->domains(), domain, host_->model(),
-                                          host_->groups().resctrl(), access_, std::move(actions));
+    MonitorObject::Actions monitorActions{
+        .assignCounters =
+            [this](PendingReply<> reply, std::shared_ptr<AuditedCall> audit, std::string group,
+                   bool assign) {
+                whenLocked("Monitor.AssignCounters", std::move(reply), std::move(audit),
+                           [this, group = std::move(group), assign](const ResctrlLock& lock,
+                                                                    AuditedCall&) {
+                               requireHost().counters().assignGroup(lock, group, assign);
+                               // A release hands the counters on at once (after this work).
+                               countersCheckDue_ = true;
+                               publishCounters();
+                           });
+            },
+    };
+    published_[name] = std::make_unique<PublishedDomain>(
+        bus_, host_->domains(), domain, host_->model(), host_->groups().resctrl(), access_,
+        std::move(actions), std::move(monitorActions));
+    for (auto& monitor : published_[name]->monitors())
+        monitor->setCountersAssigned(countersAssignedTo(monitor->plan()));
     watchHypervisor(domain);
+}
+
+void Supervisor::assignCounters(const ResctrlLock& lock) {
+    if (!host_)
+        return;
+    // After groups came or went (start, stop, update, cleanup, recovery) and on every check,
+    // which also hands on counters that other tools gave back.
+    const std::uint64_t changes = host_->groups().resctrl().layoutChanges();
+    if (changes == countersReconciledAt_ && !countersCheckDue_)
+        return;
+    countersReconciledAt_ = changes;
+    countersCheckDue_ = false;
+    host_->counters().reconcile(lock, host_->domains().domains());
+    publishCounters();
+}
+
+void Supervisor::publishCounters() {
+    if (!host_)
+        return;
+    const CounterAssigner& counters = host_->counters();
+    for (auto& [name, published] : published_)
+        for (auto& monitor : published->monitors())
+            monitor->setCountersAssigned(countersAssignedTo(monitor->plan()));
+    if (counters.status() != countersAnnounced_) {
+        countersAnnounced_ = counters.status();
+        announce_.propertiesChanged({"CounterMode", "CountersTotal", "CountersFree"});
+    }
+}
+
+std::map<uint32_t, bool> Supervisor::countersAssignedTo(const PlannedMonitor& monitor) const {
+    // A cache monitor sharing its group with a bandwidth monitor holds no counter of its own.
+    if (!host_ || monitor.kind != MonitorKind::MemoryBandwidth)
+        return {};
+    return host_->counters().assignedTo(monitor.group);
+}
+
+CounterStatus Supervisor::counterStatus() const {
+    return host_ ? host_->counters().status() : CounterStatus{};
 }
 
 void Supervisor::watchHypervisor(const ActiveDomain& domain) {
@@ -350,6 +407,8 @@ sdbus::ObjectPath Supervisor::updated(const DomainService::Updated& updated) {
     const std::string& name = updated.domain.record.name;
     auto& published = published_.at(name);
     if (updated.changed) {
+        // A new priority re-ranks the monitors even when no group changed.
+        countersCheckDue_ = true;
         statsCache_.erase(name);
         published->update(bus_, updated.domain, host_->model(), host_->groups().resctrl());
         published->domain().emitThreadsChanged();
@@ -457,6 +516,7 @@ void Supervisor::checkDomains(const ResctrlLock& lock) {
 }
 
 void Supervisor::applyCheck(const ResctrlLock& lock) {
+    countersCheckDue_ = true;
     const DomainChanges changes = host_->domains().check(lock);
     for (const std::string& name : changes.died)
         unpublish(name);
@@ -523,7 +583,7 @@ bool Supervisor::discoverHost() {
         options.manageDefaultGroup = config_.manageDefaultGroup;
         host_ = std::make_unique<ResctrlHost>(
             HostPaths{.resctrlRoot = config_.resctrlRoot, .sysfsRoot = config_.sysfsRoot}, options,
-            store_, getpid());
+            store_, getpid(), config_.counterAssignment);
         spdlog::info("resctrl at {}: {} CLOSIDs and {} RMIDs for resctrld's groups",
                      config_.resctrlRoot.string(), host_->model().closidBudget(),
                      host_->model().rmidBudget());
@@ -535,7 +595,12 @@ bool Supervisor::discoverHost() {
     discoveryError_.clear();
     watchThreadEvents();
     layoutChangesAnnounced_ = 0;
+    countersReconciledAt_ = 0;
+    countersCheckDue_ = true;
+    switchCounterMode();
     adoptRecords();
+    // With manual assignment, what the recorded monitors hold was assigned on purpose.
+    host_->counters().adopt(host_->domains().domains());
     // Repairing changes resctrl: it waits for the lock, and every call queued after it finds the
     // domains' groups whole.
     locks_.submit([this](const ResctrlLock& lock) { repairAdopted(lock); },
@@ -545,6 +610,29 @@ bool Supervisor::discoverHost() {
                                     e.what());
                   });
     return true;
+}
+
+void Supervisor::switchCounterMode() {
+    // CounterMode= applies once per start of the daemon: a later mount keeps whatever mode the
+    // host has then (an operator may have changed it on purpose).
+    if (counterModeApplied_)
+        return;
+    counterModeApplied_ = true;
+    // Queued first, so it runs before recovery's repair and before any baseline of a new
+    // monitor; recovery then finds every group without counters and assigns them again.
+    if (config_.counterMode)
+        locks_.submit(
+            [this](const ResctrlLock& lock) {
+                if (host_ && host_->counters().applyMode(lock, config_.counterMode)) {
+                    countersCheckDue_ = true;
+                    for (auto& [name, published] : published_)
+                        for (auto& monitor : published->monitors())
+                            monitor->restartRates();
+                }
+            },
+            [](const Error& e) {
+                spdlog::error("cannot switch the host's bandwidth counter mode: {}", e.what());
+            });
 }
 
 void Supervisor::discoveryFailed(spdlog::level::level_enum level, const std::string& message) {

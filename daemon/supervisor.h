@@ -72,6 +72,8 @@ public:
     bool isMounted() const;
     std::vector<std::string> mountOptions() const;
     Budgets budgets() const;
+    // The host's bandwidth counters as last read (CounterMode, CountersTotal, CountersFree).
+    CounterStatus counterStatus() const;
     // The discovered host, nullptr while there is none.
     ResctrlHost* host() noexcept { return host_.get(); }
     // Throws ResctrlUnavailable when resctrl is not mounted or could not be read.
@@ -109,6 +111,16 @@ private:
     void unpublish(const std::string& name);
     // CLOSIDs and RMIDs were taken or given back.
     void emitBudgetsChanged();
+    // After work under the lock: bandwidth counters put where the policy wants them when groups
+    // came or went or a check is due (CounterAssigner::reconcile), then published.
+    void assignCounters(const ResctrlLock& lock);
+    // The monitors' CountersAssigned and the Manager's counter properties, announced when they
+    // changed.
+    void publishCounters();
+    // Monitor.CountersAssigned of that monitor: empty for a cache monitor.
+    std::map<uint32_t, bool> countersAssignedTo(const PlannedMonitor& monitor) const;
+    // CounterMode=mbm_event or default: queues the switch (once per start of the daemon).
+    void switchCounterMode();
     // After work under the resctrl lock: LayoutChanged when it changed groups or schemata.
     void announceLayoutChanges();
     // Removes the groups of domains whose hypervisor exited, as soon as the lock allows.
@@ -186,6 +198,12 @@ private:
     // look at the host.
     std::optional<Budgets> budgetSnapshot_;
     bool mounted_ = false;
+    // The host's ResctrlFs::layoutChanges() when counters were last reconciled, and whether a
+    // check asks for a reconcile anyway.
+    std::uint64_t countersReconciledAt_ = 0;
+    bool countersCheckDue_ = true;
+    CounterStatus countersAnnounced_;
+    bool counterModeApplied_ = false;
     // ResctrlMountState::identity of the mount the host was discovered on.
     std::string mountIdentity_;
     // Why the last discovery failed; empty when it succeeded.

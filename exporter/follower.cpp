@@ -101,6 +101,19 @@ struct Follower::Session {
         read(props, "ClosidsFree", m.closidsFree);
         read(props, "RmidsTotal", m.rmidsTotal);
         read(props, "RmidsFree", m.rmidsFree);
+        readBounded(props, "CountersTotal", m.countersTotal);
+        readBounded(props, "CountersFree", m.countersFree);
+    }
+
+    // A dictionary property, no larger than the exporter's limit of entries.
+    template <class Map> void readBounded(const Properties& props, const char* name, Map& out) {
+        Map value;
+        if (!read(props, name, value))
+            return;
+        if (value.size() > owner.options_.maxEntries)
+            fail(name);
+        else
+            out = std::move(value);
     }
 
     std::size_t objectCount() const {
@@ -163,6 +176,7 @@ struct Follower::Session {
                 else
                     m.counterStates = std::move(states);
             }
+            readBounded(props, "CountersAssigned", m.countersAssigned);
         } else {
             return;
         }

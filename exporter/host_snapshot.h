@@ -18,6 +18,10 @@ struct ManagerSnapshot {
     std::uint32_t closidsFree = 0;
     std::uint32_t rmidsTotal = 0;
     std::uint32_t rmidsFree = 0;
+    // Hosts that assign bandwidth counters: L3 cache id -> counters (CountersTotal,
+    // CountersFree); empty elsewhere.
+    std::map<std::uint32_t, std::uint32_t> countersTotal;
+    std::map<std::uint32_t, std::uint32_t> countersFree;
 };
 
 struct DomainSnapshot {
@@ -52,6 +56,8 @@ struct MonitorSnapshot {
     CounterMap memoryBytesTotal;
     CounterMap memoryBytesLocal;
     std::map<std::uint32_t, std::string> counterStates;
+    // L3 cache id -> holds its hardware counters (CountersAssigned); empty where not assigned.
+    std::map<std::uint32_t, bool> countersAssigned;
 };
 
 // Everything keyed by object path: domains by their own path, allocations and monitors by theirs

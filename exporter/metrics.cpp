@@ -127,6 +127,17 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
     addGauge(rmids, {{"state", "total"}}, mgr.rmidsTotal);
     addGauge(rmids, {{"state", "free"}}, mgr.rmidsFree);
     out.push_back(std::move(rmids));
+    // Only on hosts that assign bandwidth counters: elsewhere the daemon's maps are empty.
+    if (!mgr.countersTotal.empty()) {
+        auto counters = family("resctrld_counters",
+                               "Hardware bandwidth counters per L3 cache id (assignable counters)",
+                               MetricType::Gauge);
+        for (const auto& [id, total] : mgr.countersTotal)
+            addGauge(counters, {{"cache_id", std::to_string(id)}, {"state", "total"}}, total);
+        for (const auto& [id, free] : mgr.countersFree)
+            addGauge(counters, {{"cache_id", std::to_string(id)}, {"state", "free"}}, free);
+        out.push_back(std::move(counters));
+    }
 
     auto domainInfo =
         family("resctrld_domain_info", "One per domain started by resctrld", MetricType::Gauge);
@@ -148,6 +159,10 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
     auto states =
         family("resctrld_counter_state", "A monitor counter's state; not ok means no value series",
                MetricType::Gauge);
+    auto assigned = family("resctrld_monitor_counters_assigned",
+                           "1 when a bandwidth monitor holds hardware counters on that L3 cache "
+                           "id, 0 when it waits for them",
+                           MetricType::Gauge);
     for (const auto& [path, m] : host.monitors) {
         const std::string* domain = domainName(m.domainPath);
         if (domain == nullptr)
@@ -177,11 +192,16 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
                       {"monitor", m.name},
                       {"state", state}},
                      1);
+        for (const auto& [id, held] : m.countersAssigned)
+            addGauge(assigned,
+                     {{"cache_id", std::to_string(id)}, {"domain", *domain}, {"monitor", m.name}},
+                     held ? 1 : 0);
     }
     out.push_back(std::move(monitorInfo));
     out.push_back(std::move(occupancy));
     out.push_back(std::move(bandwidth));
     out.push_back(std::move(states));
+    out.push_back(std::move(assigned));
 
     auto cacheBytes =
         family("resctrld_allocation_cache_bytes",

@@ -384,8 +384,28 @@ private:
                 (monitorsOf_[v][0] == kNone ? monitorsOf_[v][0] : monitorsOf_[v][1]) = index;
             monitored_.insert(vcpus);
         }
-        entry.def.monitors.push_back(MonitorDefinition{kind, vcpus});
+        entry.def.monitors.push_back(MonitorDefinition{kind, vcpus, parsePriority(node, where)});
         entry.monitorsWritten.push_back(written);
+    }
+
+    // The counter-assignment priority: an extension of the metadata form, so libvirt's own
+    // <cputune> (whose schema has no such attribute) keeps its meaning and only warns.
+    unsigned parsePriority(const xmlNode* node, const std::string& where) {
+        auto text = attribute(node, "priority");
+        if (!text)
+            return 0;
+        if (rule_ == NsRule::None) {
+            warnings_.push_back(where + ": <monitor> attribute " + quoted("priority", *text) +
+                                " is ignored in libvirt's <cputune>; it belongs to the metadata "
+                                "form");
+            return 0;
+        }
+        auto value = parseUnsigned<unsigned>(*text);
+        if (!value || *value > kMaxMonitorPriority)
+            invalid(fmt::format("{}: <monitor> attribute {} must be an integer from 0 to {} "
+                                "(higher gets a bandwidth counter first)",
+                                where, quoted("priority", *text), kMaxMonitorPriority));
+        return *value;
     }
 
     // The earlier monitors of `entry` that a monitor over `vcpus` can clash with, ascending: the

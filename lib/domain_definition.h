@@ -30,12 +30,18 @@ struct BandwidthSpec {
 
 enum class MonitorKind { Cache, MemoryBandwidth };
 
+inline constexpr unsigned kMaxMonitorPriority = 1000;
+
 std::string_view toString(MonitorKind kind) noexcept;
 
 // A `<monitor>` of a cachetune (kind Cache, level 3) or of a memorytune (kind MemoryBandwidth).
 struct MonitorDefinition {
     MonitorKind kind = MonitorKind::Cache;
     VcpuSet vcpus;
+    // Who gets a hardware bandwidth counter first on hosts with fewer counters than monitors
+    // (higher first, then in order of start): the `priority` attribute of the metadata form,
+    // 0 to kMaxMonitorPriority.
+    unsigned priority = 0;
     // libvirt's monitor name: `vcpus_<list>` (docs/definitions.md "Names and reporting").
     std::string name() const { return "vcpus_" + vcpus.format(); }
     friend bool operator==(const MonitorDefinition&, const MonitorDefinition&) = default;

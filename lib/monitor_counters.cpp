@@ -146,6 +146,11 @@ CounterReading MonitorCounters::read(Counter& counter, std::uint64_t& timeNs) {
     return parseCounter(std::string_view(buffer, static_cast<std::size_t>(n)));
 }
 
+void MonitorCounters::restartRates() noexcept {
+    for (Counter& counter : counters_)
+        counter.baseline.reset();
+}
+
 const MonitorSample& MonitorCounters::sample() {
     reads_ = 0;
     opens_ = 0;

@@ -76,6 +76,9 @@ public:
     // The sample before last() (empty before the second sample()), to tell what changed.
     const MonitorSample& previous() const noexcept { return previous_; }
     const std::string& group() const noexcept { return group_; }
+    // The bandwidth counters were assigned or released (or otherwise restarted): the next
+    // sample takes new baselines instead of a rate across the reset.
+    void restartRates() noexcept;
 
     // Counter file reads (preads) and opens done by the last sample(): in a steady state one
     // read per counter and no open.

@@ -48,6 +48,8 @@ struct PlannedMonitor {
     std::string name;
     VcpuSet vcpus;
     MonitorKind kind = MonitorKind::Cache;
+    // MonitorDefinition::priority: the order in which bandwidth monitors get hardware counters.
+    unsigned priority = 0;
     // Index into Plan::allocations of the group it lives in; empty: the resctrl root, i.e. its
     // group is `mon_groups/<name>` of the root (a monitor-only cachetune/memorytune).
     std::optional<std::size_t> allocation;

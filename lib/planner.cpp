@@ -101,6 +101,7 @@ Plan planDomain(const Tuning& tuning, const HostModel& host, const HostState& st
             planned.name = monitor.name();
             planned.vcpus = monitor.vcpus;
             planned.kind = monitor.kind;
+            planned.priority = monitor.priority;
             planned.allocation = allocationIndex;
             planned.readsAllocationGroup = def.isDefaultMonitor(monitor);
             if (!planned.readsAllocationGroup)

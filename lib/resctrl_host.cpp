@@ -7,10 +7,11 @@
 namespace resctrld {
 
 ResctrlHost::ResctrlHost(const HostPaths& paths, const GroupManagerOptions& options,
-                         StateStore& store, pid_t self)
+                         StateStore& store, pid_t self, CounterAssignment counterPolicy)
     : model_(HostModel::discover(paths))
     , groups_(model_, ResctrlFs(paths.resctrlRoot), options)
-    , domains_(groups_, ProcessTable(), store, self) {
+    , domains_(groups_, ProcessTable(), store, self)
+    , counters_(groups_.resctrl(), counterPolicy) {
 }
 
 Budgets ResctrlHost::budgets() const {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <sys/types.h>
 
+#include "counter_assigner.h"
 #include "domain_service.h"
 #include "group_manager.h"
 #include "host_layout.h"
@@ -30,7 +31,7 @@ public:
     // Reads the host at `paths` (HostModel::discover). Throws ResctrlUnavailable when resctrl is
     // not there or a file does not hold what the kernel writes; nothing is changed on the host.
     ResctrlHost(const HostPaths& paths, const GroupManagerOptions& options, StateStore& store,
-                pid_t self);
+                pid_t self, CounterAssignment counterPolicy = CounterAssignment::Auto);
     ResctrlHost(const ResctrlHost&) = delete;
     ResctrlHost& operator=(const ResctrlHost&) = delete;
 
@@ -39,6 +40,9 @@ public:
     const GroupManager& groups() const noexcept { return groups_; }
     DomainService& domains() noexcept { return domains_; }
     const DomainService& domains() const noexcept { return domains_; }
+    // The hardware bandwidth counters of hosts that assign them (mbm_assign_mode).
+    CounterAssigner& counters() noexcept { return counters_; }
+    const CounterAssigner& counters() const noexcept { return counters_; }
 
     // The budgets, with the free counts read from resctrl now (foreign tools may create or
     // remove groups at any time).
@@ -52,6 +56,7 @@ private:
     HostModel model_;
     GroupManager groups_;
     DomainService domains_;
+    CounterAssigner counters_;
 };
 
 } // namespace resctrld

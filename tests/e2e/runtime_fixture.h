@@ -226,14 +226,17 @@ inline auto isMember(const std::string& member) {
 struct FixtureOptions {
     std::string profile = "skx-2s-l3cat";
     std::string configText = config();
+    std::string kernel = "6.15";
 };
 
 // The fixture (daemon_fixture.h), its daemon restartable on the same state directory, with a
 // signal recorder and the fake hypervisors of the test.
 struct Fixture : DaemonFixture {
     explicit Fixture(FixtureOptions options = {})
-        : DaemonFixture(
-              {.profile = options.profile, .config = options.configText, .startDaemon = false})
+        : DaemonFixture({.profile = options.profile,
+                         .kernel = options.kernel,
+                         .config = options.configText,
+                         .startDaemon = false})
         , signals(bus.address()) {
         startDaemon();
         // The default group as the daemon left it at startup, to compare with after cleanups.

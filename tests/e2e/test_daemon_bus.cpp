@@ -95,6 +95,10 @@ InterfaceShape specManager() {
         {"Version", "s read"},       {"ResctrlRoot", "s read"},  {"Mounted", "b read"},
         {"MountOptions", "as read"}, {"ClosidsTotal", "u read"}, {"ClosidsFree", "u read"},
         {"RmidsTotal", "u read"},    {"RmidsFree", "u read"},    {"SampleIntervalUSec", "t read"}};
+    // Version 1.1 additions for today's hardware: assignable bandwidth counters.
+    s.properties["CounterMode"] = "s read";
+    s.properties["CountersTotal"] = "a{uu} read";
+    s.properties["CountersFree"] = "a{uu} read";
     return s;
 }
 
@@ -135,6 +139,9 @@ InterfaceShape specMonitor() {
                     {"MemoryBandwidthLocal", "a{ut} read"},
                     {"CounterStates", "a{us} read"},
                     {"SampledAt", "t read"}};
+    // Version 1.1 additions for today's hardware: assignable bandwidth counters.
+    s.methods["AssignCounters"] = "b -> ";
+    s.properties["CountersAssigned"] = "a{ub} read";
     return s;
 }
 

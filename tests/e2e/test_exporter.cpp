@@ -497,3 +497,38 @@ TEST_CASE("Beyond 64 connections new ones are answered 503 at once, and the expo
     CHECK(waitUntil([&] { return httpGet(exporter.port(), "/metrics").status == 200; }));
     CHECK(exporter.process().running());
 }
+
+TEST_CASE("Counter budgets and the monitors waiting for counters are series on turin-2s",
+          "[e2e][exporter][counters]") {
+    runtime::Fixture f({.profile = "turin-2s", .configText = config("0.2"), .kernel = "6.19"});
+    Exporter exporter(f.bus.address(), f.dir.path());
+    // 16 bandwidth monitors: 15 fit in the 30 counters the default group leaves per cache id.
+    constexpr unsigned kVcpus = 16;
+    std::string monitors;
+    for (unsigned v = 0; v < kVcpus; ++v)
+        monitors += memoryMonitor(std::to_string(v));
+    f.startDomain(Domain("ex").vcpus(kVcpus).memorytune("0-15", monitors),
+                  f.hypervisor(kVcpus).vcpuThreads());
+    const std::vector<std::string> expected{
+        "resctrld_counters{cache_id=\"0\",state=\"total\"} 32\n",
+        "resctrld_counters{cache_id=\"31\",state=\"free\"} 0\n",
+        "resctrld_monitor_counters_assigned{cache_id=\"0\",domain=\"ex\",monitor=\"vcpus_0\"} 1\n",
+        "resctrld_monitor_counters_assigned{cache_id=\"0\",domain=\"ex\",monitor=\"vcpus_15\"} 0\n",
+        "resctrld_counter_state{cache_id=\"0\",domain=\"ex\",monitor=\"vcpus_15\","
+        "state=\"unassigned\"} 1\n",
+    };
+    std::string scrape;
+    const bool all = waitUntil(
+        [&] {
+            scrape = exporter.scrape();
+            return std::all_of(expected.begin(), expected.end(), [&](const std::string& line) {
+                return scrape.find(line) != std::string::npos;
+            });
+        },
+        20s);
+    INFO(scrape);
+    CHECK(all);
+    // The waiting monitor has no bandwidth value, never a 0.
+    CHECK(scrape.find("resctrld_memory_bandwidth_bytes_total{cache_id=\"0\",domain=\"ex\","
+                      "monitor=\"vcpus_15\"") == std::string::npos);
+}

@@ -31,6 +31,8 @@ class CliFixture : public DaemonFixture {
 public:
     CliFixture()
         : DaemonFixture(cliOptions()) {}
+    explicit CliFixture(DaemonFixture::Options options)
+        : DaemonFixture(std::move(options)) {}
 
     // resctrlctl with `args` on the fixture's bus (unless `bus` says otherwise).
     Run cli(std::vector<std::string> args, const Process::Options& options = {}) {
@@ -472,4 +474,52 @@ TEST_CASE_METHOD(CliFixture, "bash completion offers commands and the started do
     CHECK(complete(prefix + "stop v", 4) == "vm1\n");
     CHECK(complete(prefix + "st", 3) == "status\nstart\nstop\nstats\n");
     CHECK(complete(prefix + "top --so", 4) == "--sort\n");
+}
+
+TEST_CASE("counters shows the budget per cache id and the monitors waiting for counters",
+          "[e2e][cli][counters]") {
+    auto options = cliOptions();
+    options.profile = "turin-2s";
+    options.kernel = "6.19";
+    options.config += "CheckIntervalSec=0.5\n";
+    CliFixture f(options);
+    // 17 bandwidth monitors, 15 fit in the 30 counters the default group leaves per cache id.
+    constexpr unsigned kVcpus = 17;
+    FakeVm vm(f.dir.path(), kVcpus);
+    std::string monitors;
+    for (unsigned v = 0; v < kVcpus; ++v)
+        monitors += "<monitor vcpus='" + std::to_string(v) + "'/>";
+    const auto file = f.writeFile("many.xml", "<domain type='kvm'><name>many</name><vcpu>" +
+                                                  std::to_string(kVcpus) +
+                                                  "</vcpu><cputune><memorytune vcpus='0-16'>" +
+                                                  monitors + "</memorytune></cputune></domain>");
+    REQUIRE(f.cli({"start", file, "--pid", std::to_string(vm.pid())}).status == 0);
+    auto waiting = [&] {
+        const Json counters = parsed(f.cli({"counters", "--json"}));
+        unsigned n = 0;
+        for (const auto& m : counters["monitors"])
+            n += m["assigned"] == false ? 1 : 0;
+        return n;
+    };
+    // Two monitors wait on each of the 32 cache ids.
+    REQUIRE(simtest::waitUntil([&] { return waiting() == 2 * 32; }, std::chrono::seconds(20)));
+    const Json counters = parsed(f.cli({"counters", "--json"}));
+    CHECK(counters["counter_mode"] == "mbm_event");
+    CHECK(counters["counters"]["0"]["total"] == 32);
+    CHECK(counters["counters"]["0"]["free"] == 0);
+    const Json status = parsed(f.cli({"status", "--json"}));
+    CHECK(status["counter_mode"] == "mbm_event");
+    const Run text = f.cli({"counters"});
+    CHECK(text.status == 0);
+    CHECK_THAT(text.out, Catch::Contains("mode mbm_event, L3 0: 0 free of 32") &&
+                             Catch::Contains("vcpus_16") && Catch::Contains("waiting"));
+    CHECK_THAT(f.cli({"show", "many"}).out, Catch::Contains("(waiting for hardware counters)"));
+}
+
+TEST_CASE_METHOD(CliFixture, "counters on a host without counter assignment says so",
+                 "[e2e][cli][counters]") {
+    const Run text = cli({"counters"});
+    CHECK(text.status == 0);
+    CHECK_THAT(text.out, Catch::Contains("does not assign bandwidth counters"));
+    CHECK(parsed(cli({"counters", "--json"}))["counter_mode"] == "");
 }

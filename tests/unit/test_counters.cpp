@@ -284,3 +284,25 @@ TEST_CASE("MonitorCounters keeps the sample before the last one, to tell what ch
     CHECK(counters.previous().occupancy == std::map<unsigned, std::uint64_t>{{0, 64}});
     CHECK(counters.last().occupancy == std::map<unsigned, std::uint64_t>{{0, 128}});
 }
+
+TEST_CASE("after a counter assignment the next sample takes a baseline, not a rate across it",
+          "[counters]") {
+    FakeGroup fake;
+    fake.set("mon_L3_00", "mbm_total_bytes", "1000\n");
+    MonitorCounters counters(fake.root(), "g", {CounterEvent::MbmTotalBytes});
+    counters.sample();
+    fake.set("mon_L3_00", "mbm_total_bytes", "2000\n");
+    REQUIRE(counters.sample().bandwidthTotal.count(0));
+
+    // Released and assigned again between two ticks: the counter restarted from 0 and has
+    // already passed the old value, which a rate would take for traffic.
+    counters.restartRates();
+    fake.set("mon_L3_00", "mbm_total_bytes", "900000\n");
+    const auto restarted = counters.sample();
+    CHECK(restarted.bytesTotal.at(0) == 900000);
+    CHECK(restarted.bandwidthTotal.empty());
+    CHECK(restarted.states.at(0) == CounterState::Ok);
+
+    fake.set("mon_L3_00", "mbm_total_bytes", "901000\n");
+    CHECK(counters.sample().bandwidthTotal.count(0));
+}

@@ -554,3 +554,42 @@ TEST_CASE("tuningDifferences names each vCPU set whose caches, bandwidths or mon
                                    "vcpus_2 only running", "vcpus_3 only given"});
     CHECK(tuningDifferences(running.tuning, running.tuning).empty());
 }
+
+namespace {
+
+std::string metadataWith(const std::string& cputune) {
+    return "<domain type='kvm'><name>vm</name><vcpu>4</vcpu><metadata>"
+           "<rd:cputune xmlns:rd='urn:resctrld:cputune:1'>" +
+           cputune + "</rd:cputune></metadata></domain>";
+}
+
+} // namespace
+
+TEST_CASE("a monitor's priority in the metadata form orders counter assignment", "[xml]") {
+    auto d = parseDomainDefinition(
+        metadataWith("<rd:memorytune vcpus='0-3'><rd:monitor vcpus='0-1' priority='700'/>"
+                     "<rd:monitor vcpus='2-3'/></rd:memorytune>"));
+    REQUIRE(d.tuning.definitions.size() == 1);
+    REQUIRE(d.tuning.definitions[0].monitors.size() == 2);
+    CHECK(d.tuning.definitions[0].monitors[0].priority == 700);
+    CHECK(d.tuning.definitions[0].monitors[1].priority == 0);
+}
+
+TEST_CASE("a priority outside 0 to 1000 is InvalidDefinition naming it", "[xml]") {
+    const std::string value = GENERATE(as<std::string>{}, "1001", "-1", "high", "", "4294967296");
+    auto [name, message] =
+        errorOf(metadataWith("<rd:memorytune vcpus='0-1'><rd:monitor vcpus='0-1' priority='" +
+                             value + "'/></rd:memorytune>"));
+    CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+    CHECK_THAT(message,
+               Catch::Contains("priority='" + value + "'") && Catch::Contains("from 0 to 1000"));
+}
+
+TEST_CASE("a priority in libvirt's own cputune is ignored with a warning", "[xml]") {
+    auto d = parseDomainDefinition(
+        domainWith("<memorytune vcpus='0-1'><monitor vcpus='0-1' priority='5'/></memorytune>"));
+    REQUIRE(d.tuning.definitions.size() == 1);
+    CHECK(d.tuning.definitions[0].monitors[0].priority == 0);
+    REQUIRE(d.warnings.size() == 1);
+    CHECK_THAT(d.warnings[0], Catch::Contains("priority='5'") && Catch::Contains("ignored"));
+}

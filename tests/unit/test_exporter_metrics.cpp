@@ -16,7 +16,7 @@ const std::string kVm1 = "/org/resctrld1/domain/vm1";
 HostSnapshot oneDomain() {
     HostSnapshot host;
     host.up = true;
-    host.manager = {"0.1.0", "/sys/fs/resctrl", {"cdp", "mba_MBps"}, 7, 5, 160, 150};
+    host.manager = {"0.1.0", "/sys/fs/resctrl", {"cdp", "mba_MBps"}, 7, 5, 160, 150, {}, {}};
     host.domains[kVm1] = {"vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", "active"};
     MonitorSnapshot m;
     m.domainPath = kVm1;
@@ -202,4 +202,31 @@ TEST_CASE("A cache and a bandwidth monitor over the same vCPUs give one set of s
         // Different states of the two are two series.
         CHECK(count("resctrld_counter_state{cache_id=\"1\",domain=\"vm1\"") == 2);
     }
+}
+
+TEST_CASE("Counter budgets and assignments are series on hosts that assign counters",
+          "[exporter]") {
+    auto host = oneDomain();
+    host.manager.countersTotal = {{0, 32}, {1, 32}};
+    host.manager.countersFree = {{0, 0}, {1, 4}};
+    auto& m = host.monitors.begin()->second;
+    m.countersAssigned = {{0, false}, {1, true}};
+    m.counterStates[0] = "unassigned";
+    std::string text = serialize(daemonFamilies(host), Exposition::Text);
+    CHECK(contains(text, "# TYPE resctrld_counters gauge\n"));
+    CHECK(contains(text, "resctrld_counters{cache_id=\"0\",state=\"total\"} 32\n"));
+    CHECK(contains(text, "resctrld_counters{cache_id=\"1\",state=\"free\"} 4\n"));
+    CHECK(contains(text, "resctrld_monitor_counters_assigned{cache_id=\"0\",domain=\"vm1\","
+                         "monitor=\"vcpus_0-1\"} 0\n"));
+    CHECK(contains(text, "resctrld_monitor_counters_assigned{cache_id=\"1\",domain=\"vm1\","
+                         "monitor=\"vcpus_0-1\"} 1\n"));
+    // A monitor waiting for counters has no bandwidth value there, never a 0.
+    CHECK_FALSE(contains(text, "resctrld_memory_bandwidth_bytes_total{cache_id=\"0\""));
+    CHECK(contains(text, "state=\"unassigned\"} 1\n"));
+}
+
+TEST_CASE("Hosts without counter assignment have no counter series", "[exporter]") {
+    std::string text = serialize(daemonFamilies(oneDomain()), Exposition::Text);
+    CHECK_FALSE(contains(text, "resctrld_counters"));
+    CHECK_FALSE(contains(text, "resctrld_monitor_counters_assigned"));
 }
