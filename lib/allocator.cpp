@@ -230,6 +230,10 @@ CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache
         return window;
     }
 
+    if (options_.sparseMasks && cache.sparseMasks)
+        if (const auto sparse = placeSparse(need, free, cache, request.id))
+            return *sparse;
+
     const CbmMask::Run largest = free.largestRun();
     std::string message = "not enough room for " + formatBytes(request.size) + " (" +
                           waysText(need) + ") on " + cacheName(request) +
@@ -240,6 +244,31 @@ CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache
                    " from it would leave the default group fewer than " +
                    waysText(defaultGroupMinimum(cache));
     throw NoSpace(message);
+}
+
+// The `need` lowest free ways, ways outside shareable_bits first (other hardware, such as a
+// GPU's or the I/O hub's caching, may use those). A way taken that the default group needs for
+// its minimum is given back for the next higher one; none when the free ways are too few.
+std::optional<CbmMask> Allocator::placeSparse(unsigned need, CbmMask free,
+                                              const CacheResource& cache, CacheId id) const {
+    std::vector<unsigned> order;
+    for (bool shareable : {false, true})
+        for (unsigned way = 0; way < 64; ++way)
+            if (free.test(way) && cache.shareableBits.test(way) == shareable)
+                order.push_back(way);
+    CbmMask picked;
+    for (unsigned way : order) {
+        if (picked.count() == need)
+            break;
+        const CbmMask candidate = picked | CbmMask::fromRun(way, 1);
+        if (options_.manageDefaultGroup &&
+            defaultGroupMask(cache, id, candidate).count() < defaultGroupMinimum(cache))
+            continue;
+        picked = candidate;
+    }
+    if (picked.count() < need)
+        return std::nullopt;
+    return picked;
 }
 
 Schemata Allocator::allocate(std::span<const CacheRequest> caches,
@@ -321,7 +350,7 @@ Schemata Allocator::completeSchemata(const Schemata& reserved) const {
 unsigned Allocator::closidsFree() const {
     unsigned groups = 0;
     for (const GroupHolding& group : groups_)
-        groups += group.owner == GroupOwner::Default ? 0 : 1;
+        groups += takesGroupClosid(group.owner) ? 1 : 0;
     return host_.closidsFree(groups);
 }
 
