@@ -283,6 +283,16 @@ uint32_t ManagerObject::RmidsTotal() {
     return translateErrors("RmidsTotal", [&] { return supervisor_.budgets().rmidsTotal; });
 }
 
+std::map<uint32_t, std::string> ManagerObject::IoAllocWays() {
+    return translateErrors("IoAllocWays", [&] {
+        std::map<uint32_t, std::string> ways;
+        if (ResctrlHost* host = supervisor_.host(); host && supervisor_.isMounted())
+            for (const auto& [id, mask] : host->ioAllocWays())
+                ways.emplace(id.value, mask.toHex());
+        return ways;
+    });
+}
+
 uint32_t ManagerObject::RmidsFree() {
     return translateErrors("RmidsFree", [&] { return supervisor_.budgets().rmidsFree; });
 }

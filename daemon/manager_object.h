@@ -70,6 +70,7 @@ private:
     uint32_t ClosidsFree() override;
     uint32_t RmidsTotal() override;
     uint32_t RmidsFree() override;
+    std::map<uint32_t, std::string> IoAllocWays() override;
     uint64_t SampleIntervalUSec() override;
 
     // Throws AccessDenied unless the caller of the method being handled is privileged; the

@@ -521,6 +521,7 @@ bool Supervisor::discoverHost() {
         GroupManagerOptions options;
         options.prefix = config_.groupPrefix;
         options.manageDefaultGroup = config_.manageDefaultGroup;
+        options.sparseMasks = config_.sparseMasks;
         host_ = std::make_unique<ResctrlHost>(
             HostPaths{.resctrlRoot = config_.resctrlRoot, .sysfsRoot = config_.sysfsRoot}, options,
             store_, getpid());
