@@ -98,39 +98,42 @@ int errnoFromName(std::string_view name) {
     return 0;
 }
 
-std::vector<FootprintEntry> parseFootprints(std::string_view text,
-                                            std::vector<std::string>& errors) {
+std::vector<FootprintEntry> parseFootprints(std::string_view text, std::vector<std::string>& errors,
+                                            bool byNode) {
     std::vector<FootprintEntry> out;
     for (const auto& [n, f] : fieldLines(text)) {
         uint64_t tid, dom, bytes;
         if (f.size() != 3 || !toU64(f[0], tid) || !toU64(f[1], dom) || !toU64(f[2], bytes)) {
-            errors.push_back(bad(n, "expected 'TID L3_DOMAIN_ID BYTES'"));
+            errors.push_back(bad(n, byNode ? "expected 'TID NODE_ID BYTES'"
+                                           : "expected 'TID L3_DOMAIN_ID BYTES'"));
             continue;
         }
-        out.push_back({static_cast<pid_t>(tid), static_cast<unsigned>(dom), bytes});
+        out.push_back({static_cast<pid_t>(tid), static_cast<unsigned>(dom), bytes, byNode});
     }
     return out;
 }
 
-std::vector<TrafficEntry> parseTraffic(std::string_view text, std::vector<std::string>& errors) {
+std::vector<TrafficEntry> parseTraffic(std::string_view text, std::vector<std::string>& errors,
+                                       bool byNode) {
     std::vector<TrafficEntry> out;
     for (const auto& [n, f] : fieldLines(text)) {
         uint64_t tid, dom;
         double total = 0, local = 0;
         if ((f.size() != 3 && f.size() != 4) || !toU64(f[0], tid) || !toU64(f[1], dom) ||
             !toDouble(f[2], total) || (f.size() == 4 && !toDouble(f[3], local))) {
-            errors.push_back(bad(n, "expected 'TID L3_DOMAIN_ID TOTAL_BPS [LOCAL_BPS]'"));
+            errors.push_back(bad(n, byNode ? "expected 'TID NODE_ID TOTAL_BPS [LOCAL_BPS]'"
+                                           : "expected 'TID L3_DOMAIN_ID TOTAL_BPS [LOCAL_BPS]'"));
             continue;
         }
         if (f.size() == 3)
             local = total;
-        out.push_back({static_cast<pid_t>(tid), static_cast<unsigned>(dom), total, local});
+        out.push_back({static_cast<pid_t>(tid), static_cast<unsigned>(dom), total, local, byNode});
     }
     return out;
 }
 
 std::vector<CounterStateEntry> parseCounterStates(std::string_view text,
-                                                  std::vector<std::string>& errors) {
+                                                  std::vector<std::string>& errors, bool byNode) {
     std::vector<CounterStateEntry> out;
     for (const auto& [n, f] : fieldLines(text)) {
         uint64_t dom;
@@ -151,11 +154,12 @@ std::vector<CounterStateEntry> parseCounterStates(std::string_view text,
                 ok = false;
         }
         if (!ok) {
-            errors.push_back(
-                bad(n, "expected 'L3_DOMAIN_ID EVENT|* Unavailable|Error|Unassigned|ok'"));
+            errors.push_back(bad(n, byNode ? "expected 'NODE_ID EVENT|* Unavailable|Error|ok'"
+                                           : "expected 'L3_DOMAIN_ID EVENT|* "
+                                             "Unavailable|Error|Unassigned|ok'"));
             continue;
         }
-        out.push_back({static_cast<unsigned>(dom), f[1], st});
+        out.push_back({static_cast<unsigned>(dom), f[1], st, byNode});
     }
     return out;
 }
@@ -256,6 +260,18 @@ void ControlDir::refresh(ResctrlModel& model) {
     if (changed("counters", counters_, text)) {
         model.setCounterStates(parseCounterStates(text, errors));
         report("counters");
+    }
+    if (changed("node_footprint", nodeFootprint_, text)) {
+        model.setNodeFootprints(parseFootprints(text, errors, true));
+        report("node_footprint");
+    }
+    if (changed("node_traffic", nodeTraffic_, text)) {
+        model.setNodeTraffic(parseTraffic(text, errors, true));
+        report("node_traffic");
+    }
+    if (changed("node_counters", nodeCounters_, text)) {
+        model.setNodeCounterStates(parseCounterStates(text, errors, true));
+        report("node_counters");
     }
     if (changed("absent", absent_, text)) {
         model.setAbsentInfoFiles(parseAbsentInfoFiles(text, errors));

@@ -27,12 +27,14 @@ struct FaultAction {
 };
 
 // Each parser skips blank lines and '#' comments and appends one message per bad line to
-// `errors` (the line is then ignored).
-std::vector<FootprintEntry> parseFootprints(std::string_view text,
-                                            std::vector<std::string>& errors);
-std::vector<TrafficEntry> parseTraffic(std::string_view text, std::vector<std::string>& errors);
-std::vector<CounterStateEntry> parseCounterStates(std::string_view text,
-                                                  std::vector<std::string>& errors);
+// `errors` (the line is then ignored). With `byNode` the second field is a NUMA node id
+// (the node_* files) instead of an L3 domain id.
+std::vector<FootprintEntry> parseFootprints(std::string_view text, std::vector<std::string>& errors,
+                                            bool byNode = false);
+std::vector<TrafficEntry> parseTraffic(std::string_view text, std::vector<std::string>& errors,
+                                       bool byNode = false);
+std::vector<CounterStateEntry>
+parseCounterStates(std::string_view text, std::vector<std::string>& errors, bool byNode = false);
 std::vector<FaultRule> parseFaults(std::string_view text, std::vector<std::string>& errors);
 // `absent`: one info file per line, "info/RES/FILE" (e.g. info/MB/delay_linear); returns the
 // "RES/FILE" names.
@@ -66,6 +68,7 @@ private:
 
     std::string dir_;
     Stamp footprint_, traffic_, counters_, faults_, absent_;
+    Stamp nodeFootprint_, nodeTraffic_, nodeCounters_;
     std::vector<FaultRule> rules_;
 };
 

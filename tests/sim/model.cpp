@@ -93,9 +93,7 @@ unsigned popcount(uint64_t v) {
 }
 
 std::string monDomainName(unsigned id) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "mon_L3_%02u", id);
-    return buf;
+    return MonTopology::l3DirName(id);
 }
 
 const char* counterText(CounterState s) {
@@ -137,6 +135,7 @@ std::optional<KernelFlavour> KernelFlavour::fromVersion(std::string_view version
         f.multiPidTasks = false;
         f.rmidBeforeClosid = true;
         f.renameSupported = false;
+        f.sncMonitoring = false;
         f.sparseMasksFile = false;
         f.mbaMbpsEvent = false;
         f.oldMbMessage = true;
@@ -181,6 +180,7 @@ enum class NodeKind {
     MonGroupsDir,
     MonDataDir,
     MonDomainDir,
+    MonSubDir,
     MonFile,
     InfoDir,
     InfoResDir,
@@ -193,6 +193,7 @@ struct ResctrlModel::Node {
     std::string res;  // info resource dir
     std::string file; // file name
     unsigned domain = 0;
+    std::optional<unsigned> subNode; // mon_sub_L3_<node> (SNC)
 };
 
 ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions options,
@@ -200,6 +201,7 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
     : profile_(std::move(profile))
     , flavour_(flavour)
     , options_(options)
+    , topo_(profile_, flavour_.sncMonitoring)
     , tasks_(tasks)
     , clock_(std::move(clock)) {
     validateProfile(profile_);
@@ -208,6 +210,10 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
         throw MountError(EINVAL, "cdp: L3 CDP not supported by this host");
     if (options_.cdpl2 && !(profile_.l2 && profile_.l2->cdpCapable))
         throw MountError(EINVAL, "cdpl2: L2 CDP not supported by this host");
+    // The software controller needs MBA and MBM at the same scope; with SNC the MBM domains
+    // are nodes while MBA stays per L3.
+    if (options_.mbaMbps && topo_.snc())
+        throw MountError(EINVAL, "mba_MBps requires MBM and linear scale MBA at L3 scope");
     if (options_.mbaMbps) {
         bool mbm = profile_.mon &&
                    (profile_.mon->mbmLocal || (!flavour_.oldMbMessage && profile_.mon->mbmTotal));
@@ -221,11 +227,14 @@ ResctrlModel::ResctrlModel(Profile profile, KernelFlavour flavour, MountOptions 
     root_->cpus.assign(profile_.cpus, true);
     if (profile_.mon) {
         root_->rmid = 0;
-        for (unsigned r = 1; r < profile_.mon->numRmids; ++r)
+        numRmids_ = topo_.visibleRmids(profile_.mon->numRmids);
+        for (unsigned r = 1; r < numRmids_; ++r)
             freeRmids_.push_back(r);
-        mbm_.assign(profile_.mon->numRmids, std::vector<Mbm>(profile_.l3Ids.size()));
+        mbm_.assign(numRmids_, std::vector<Mbm>(topo_.size()));
+        // The default is the whole L3 over the visible RMIDs, rounded down to the CPUID
+        // occupancy scale (not the per-node unit SNC counts in).
         uint64_t scale = profile_.mon->occupancyScale;
-        threshold_ = profile_.l3Bytes / profile_.mon->numRmids / scale * scale;
+        threshold_ = profile_.l3Bytes / numRmids_ / scale * scale;
         if (!profile_.mon->mbmLocal)
             root_->mbaEvent = "mbm_total_bytes";
     }
@@ -303,13 +312,6 @@ ResctrlModel::Group* ResctrlModel::groupBySerial(uint64_t serial) const {
 
 size_t ResctrlModel::groupCount() const {
     return groups_.size();
-}
-
-std::optional<size_t> ResctrlModel::monDomainIndex(unsigned id) const {
-    for (size_t i = 0; i < profile_.l3Ids.size(); ++i)
-        if (profile_.l3Ids[i] == id)
-            return i;
-    return std::nullopt;
 }
 
 // ---------------------------------------------------------------- path resolution
@@ -412,11 +414,24 @@ bool ResctrlModel::resolve(const Path& path, Node& node) {
                 node.kind = NodeKind::MonDomainDir;
                 return true;
             }
-            const std::string& ev = path[i + 2];
+            size_t evAt = i + 2;
+            if (topo_.snc()) {
+                const size_t first = topo_.firstOfL3(*topo_.l3Index(*dom));
+                for (size_t m = first; m < first + topo_.nodesPerL3(); ++m)
+                    if (MonTopology::subDirName(topo_.nodeIdOf(m)) == path[evAt])
+                        node.subNode = topo_.nodeIdOf(m);
+                if (node.subNode) {
+                    if (++evAt == path.size()) {
+                        node.kind = NodeKind::MonSubDir;
+                        return true;
+                    }
+                }
+            }
+            const std::string& ev = path[evAt];
             bool known = (ev == "llc_occupancy" && profile_.mon->llcOccupancy) ||
                          (ev == "mbm_total_bytes" && profile_.mon->mbmTotal) ||
                          (ev == "mbm_local_bytes" && profile_.mon->mbmLocal);
-            if (!known || i + 3 != path.size())
+            if (!known || evAt + 1 != path.size())
                 return false;
             node.kind = NodeKind::MonFile;
             node.file = ev;
@@ -465,6 +480,7 @@ int ResctrlModel::stat(const Path& path, NodeAttr& attr) {
     case NodeKind::MonGroupsDir:
     case NodeKind::MonDataDir:
     case NodeKind::MonDomainDir:
+    case NodeKind::MonSubDir:
         attr.isDir = true;
         attr.mode = n.group->dirMode;
         break;
@@ -558,12 +574,19 @@ int ResctrlModel::list(const Path& path, std::vector<DirEntry>& entries) {
             entries.push_back({monDomainName(id), true});
         return 0;
     case NodeKind::MonDomainDir:
+    case NodeKind::MonSubDir:
         if (profile_.mon->llcOccupancy)
             entries.push_back({"llc_occupancy", false});
         if (profile_.mon->mbmLocal)
             entries.push_back({"mbm_local_bytes", false});
         if (profile_.mon->mbmTotal)
             entries.push_back({"mbm_total_bytes", false});
+        if (n.kind == NodeKind::MonDomainDir && topo_.snc()) {
+            // The L3's sum files sit beside one directory per SNC node.
+            const size_t first = topo_.firstOfL3(*topo_.l3Index(n.domain));
+            for (size_t m = first; m < first + topo_.nodesPerL3(); ++m)
+                entries.push_back({MonTopology::subDirName(topo_.nodeIdOf(m)), true});
+        }
         return 0;
     default:
         return ENOTDIR;
@@ -614,7 +637,7 @@ int ResctrlModel::read(const Path& path, std::string& out) {
         out = readInfoFile(n.res, n.file);
         return 0;
     case NodeKind::MonFile:
-        out = readMonFile(*n.group, n.domain, n.file);
+        out = readMonFile(*n.group, n.domain, n.subNode, n.file);
         return 0;
     default:
         return EISDIR;
@@ -762,7 +785,7 @@ std::string ResctrlModel::readInfoFile(const std::string& res, const std::string
     if (res == "L3_MON") {
         const MonSpec& m = *profile_.mon;
         if (file == "num_rmids")
-            return std::to_string(m.numRmids) + "\n";
+            return std::to_string(numRmids_) + "\n";
         if (file == "max_threshold_occupancy")
             return std::to_string(threshold_) + "\n";
         if (file == "mon_features") {
@@ -827,9 +850,6 @@ void ResctrlModel::advanceCounters() {
     // One liveness check per thread, not per (thread, domain) line.
     std::unordered_map<pid_t, std::optional<uint64_t>> rmidOfTid;
     for (const auto& t : traffic_) {
-        auto dom = monDomainIndex(t.domain);
-        if (!dom)
-            continue;
         auto [it, fresh] = rmidOfTid.try_emplace(t.tid);
         if (fresh)
             if (auto placement = livePlacement(t.tid))
@@ -837,26 +857,28 @@ void ResctrlModel::advanceCounters() {
         if (!it->second)
             continue;
         uint64_t rmid = *it->second;
-        mbm_[rmid][*dom].total += static_cast<long double>(t.totalPerSec) * seconds;
-        mbm_[rmid][*dom].local += static_cast<long double>(t.localPerSec) * seconds;
+        mbm_[rmid][t.domain].total += static_cast<long double>(t.totalPerSec) * seconds;
+        mbm_[rmid][t.domain].local += static_cast<long double>(t.localPerSec) * seconds;
     }
 }
 
-uint64_t ResctrlModel::occupancyCap(const Group& g, size_t domIdx) const {
+uint64_t ResctrlModel::occupancyCap(const Group& g, size_t monDomain) const {
     // Occupancy cannot exceed what the CLOSID's L3 mask covers (interface: occupancy
-    // model); with CDP the DATA mask. Without L3 CAT the whole cache.
+    // model); with CDP the DATA mask. Without L3 CAT the whole cache. With SNC each node
+    // holds its share of every way: the capacity per bit is divided by the nodes per L3.
+    const size_t l3 = topo_.l3IndexOf(monDomain);
     for (const auto& s : schemas_) {
         if (s.name == "L3" || s.name == "L3DATA") {
-            return s.domainBytes / s.cbmLen * popcount(s.ctrl[domIdx][g.closid]);
+            return s.domainBytes / s.cbmLen * popcount(s.ctrl[l3][g.closid]) / topo_.nodesPerL3();
         }
     }
-    return profile_.l3Bytes;
+    return profile_.l3Bytes / topo_.nodesPerL3();
 }
 
-std::vector<ResctrlModel::Occupant> ResctrlModel::occupants(std::optional<unsigned> domainId) {
+std::vector<ResctrlModel::Occupant> ResctrlModel::occupants(std::optional<size_t> monDomain) {
     std::vector<Occupant> out;
     for (const auto& [tid, perDomain] : footprints_) {
-        if (domainId && !perDomain.count(*domainId))
+        if (monDomain && !perDomain.count(*monDomain))
             continue;
         auto placement = livePlacement(tid);
         if (!placement)
@@ -870,10 +892,10 @@ std::vector<ResctrlModel::Occupant> ResctrlModel::occupants(std::optional<unsign
 }
 
 ResctrlModel::OccupancyTotals
-ResctrlModel::occupancyTotals(unsigned domainId, const std::vector<Occupant>& occupants) const {
+ResctrlModel::occupancyTotals(size_t monDomain, const std::vector<Occupant>& occupants) const {
     OccupancyTotals totals;
     for (const Occupant& o : occupants) {
-        auto it = o.bytes->find(domainId);
+        auto it = o.bytes->find(monDomain);
         if (it == o.bytes->end())
             continue;
         totals.byRmid[o.rmid] += it->second;
@@ -882,7 +904,7 @@ ResctrlModel::occupancyTotals(unsigned domainId, const std::vector<Occupant>& oc
     return totals;
 }
 
-uint64_t ResctrlModel::occupancyOf(const Group& owner, size_t domIdx,
+uint64_t ResctrlModel::occupancyOf(const Group& owner, size_t monDomain,
                                    const OccupancyTotals& totals) const {
     // The threads of one CLOSID share the ways its mask gives them: when their footprints
     // together exceed that, each RMID of the CLOSID gets its proportional share of the cap.
@@ -890,22 +912,40 @@ uint64_t ResctrlModel::occupancyOf(const Group& owner, size_t domIdx,
     auto closidIt = totals.byClosid.find(owner.closid);
     uint64_t sum = sumIt == totals.byRmid.end() ? 0 : sumIt->second;
     uint64_t closidSum = closidIt == totals.byClosid.end() ? 0 : closidIt->second;
-    uint64_t cap = occupancyCap(owner, domIdx);
-    if (closidSum <= cap)
-        return sum;
-    return static_cast<uint64_t>(static_cast<long double>(sum) * cap / closidSum);
+    uint64_t cap = occupancyCap(owner, monDomain);
+    uint64_t value = closidSum <= cap
+                         ? sum
+                         : static_cast<uint64_t>(static_cast<long double>(sum) * cap / closidSum);
+    if (topo_.snc()) {
+        // A node counts in units of the CPUID scale divided by the nodes per L3.
+        const uint64_t unit = topo_.occupancyUnit(profile_.mon->occupancyScale);
+        if (unit > 0)
+            value = value / unit * unit;
+    }
+    return value;
 }
 
-std::string ResctrlModel::readMonFile(Group& g, unsigned domain, const std::string& event) {
-    for (auto it = counterStates_.rbegin(); it != counterStates_.rend(); ++it) {
-        if (it->domain == domain && (it->event == "*" || it->event == event)) {
-            if (it->state != CounterState::Ok)
-                return counterText(it->state);
-            break;
-        }
-    }
-    advanceCounters();
-    size_t dom = *monDomainIndex(domain);
+std::optional<CounterState> ResctrlModel::failedState(size_t monDomain,
+                                                      const std::string& event) const {
+    auto lastMatch = [&](const std::vector<CounterStateEntry>& entries,
+                         unsigned id) -> std::optional<CounterState> {
+        for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+            if (it->domain == id && (it->event == "*" || it->event == event))
+                return it->state;
+        return std::nullopt;
+    };
+    // A node_counters line for the node wins over a counters line for its L3.
+    std::optional<CounterState> st;
+    if (topo_.snc())
+        st = lastMatch(nodeCounterStates_, topo_.nodeIdOf(monDomain));
+    if (!st)
+        st = lastMatch(counterStates_, profile_.l3Ids[topo_.l3IndexOf(monDomain)]);
+    if (!st || *st == CounterState::Ok)
+        return std::nullopt;
+    return st;
+}
+
+uint64_t ResctrlModel::monValue(Group& g, size_t monDomain, const std::string& event) {
     // A CTRL_MON group's value is its own RMID plus all its MON groups (§7.2).
     std::vector<const Group*> owners{&g};
     if (g.type != GroupType::Mon)
@@ -914,34 +954,112 @@ std::string ResctrlModel::readMonFile(Group& g, unsigned domain, const std::stri
     unsigned long long sum = 0;
     if (event == "llc_occupancy") {
         // Only the threads with a footprint on this domain are looked at, each once.
-        OccupancyTotals totals = occupancyTotals(domain, occupants(domain));
+        OccupancyTotals totals = occupancyTotals(monDomain, occupants(monDomain));
         for (const Group* o : owners)
-            sum += occupancyOf(*o, dom, totals);
-        return std::to_string(sum) + "\n";
+            sum += occupancyOf(*o, monDomain, totals);
+        return sum;
     }
     for (const Group* o : owners) {
         unsigned r = o->rmid.value_or(0);
         if (event == "mbm_total_bytes")
-            sum += static_cast<unsigned long long>(mbm_[r][dom].total);
+            sum += static_cast<unsigned long long>(mbm_[r][monDomain].total);
         else
-            sum += static_cast<unsigned long long>(mbm_[r][dom].local);
+            sum += static_cast<unsigned long long>(mbm_[r][monDomain].local);
     }
-    return std::to_string(sum) + "\n";
+    return sum;
+}
+
+std::string ResctrlModel::readMonFile(Group& g, unsigned l3Id, std::optional<unsigned> node,
+                                      const std::string& event) {
+    const size_t first = topo_.firstOfL3(*topo_.l3Index(l3Id));
+    if (node) {
+        const size_t m = *topo_.domainOfNode(*node);
+        if (auto st = failedState(m, event))
+            return counterText(*st);
+        advanceCounters();
+        return std::to_string(monValue(g, m, event)) + "\n";
+    }
+    if (!topo_.snc()) {
+        if (auto st = failedState(first, event))
+            return counterText(*st);
+        advanceCounters();
+        return std::to_string(monValue(g, first, event)) + "\n";
+    }
+    // The L3 file sums its nodes: a number if any node could be read (failed nodes add
+    // nothing), Unavailable only when every node failed.
+    advanceCounters();
+    bool any = false;
+    unsigned long long sum = 0;
+    for (size_t m = first; m < first + topo_.nodesPerL3(); ++m) {
+        if (failedState(m, event))
+            continue;
+        any = true;
+        sum += monValue(g, m, event);
+    }
+    return any ? std::to_string(sum) + "\n" : std::string(counterText(CounterState::Unavailable));
+}
+
+void ResctrlModel::applyFootprints() {
+    // An L3 line is spread evenly over that L3's monitoring domains (all of it without SNC);
+    // a node line lands on the node (on its L3 without SNC). Unknown ids are ignored.
+    footprints_.clear();
+    const unsigned n = topo_.nodesPerL3();
+    for (const auto& e : l3Footprints_) {
+        auto l3 = topo_.l3Index(e.domain);
+        if (!l3)
+            continue;
+        for (unsigned k = 0; k < n; ++k)
+            footprints_[e.tid][topo_.firstOfL3(*l3) + k] +=
+                e.bytes / n + (k == 0 ? e.bytes % n : 0);
+    }
+    for (const auto& e : nodeFootprints_)
+        if (auto m = topo_.domainOfNode(e.domain))
+            footprints_[e.tid][*m] += e.bytes;
+}
+
+void ResctrlModel::applyTraffic() {
+    advanceCounters(); // integrate the old rates up to now
+    traffic_.clear();
+    const unsigned n = topo_.nodesPerL3();
+    for (const auto& e : l3Traffic_) {
+        auto l3 = topo_.l3Index(e.domain);
+        if (!l3)
+            continue;
+        for (unsigned k = 0; k < n; ++k)
+            traffic_.push_back({e.tid, static_cast<unsigned>(topo_.firstOfL3(*l3) + k),
+                                e.totalPerSec / n, e.localPerSec / n});
+    }
+    for (const auto& e : nodeTraffic_)
+        if (auto m = topo_.domainOfNode(e.domain))
+            traffic_.push_back({e.tid, static_cast<unsigned>(*m), e.totalPerSec, e.localPerSec});
 }
 
 void ResctrlModel::setFootprints(std::vector<FootprintEntry> entries) {
-    footprints_.clear();
-    for (const auto& e : entries)
-        footprints_[e.tid][e.domain] = e.bytes;
+    l3Footprints_ = std::move(entries);
+    applyFootprints();
+}
+
+void ResctrlModel::setNodeFootprints(std::vector<FootprintEntry> entries) {
+    nodeFootprints_ = std::move(entries);
+    applyFootprints();
 }
 
 void ResctrlModel::setTraffic(std::vector<TrafficEntry> entries) {
-    advanceCounters(); // integrate the old rates up to now
-    traffic_ = std::move(entries);
+    l3Traffic_ = std::move(entries);
+    applyTraffic();
+}
+
+void ResctrlModel::setNodeTraffic(std::vector<TrafficEntry> entries) {
+    nodeTraffic_ = std::move(entries);
+    applyTraffic();
 }
 
 void ResctrlModel::setCounterStates(std::vector<CounterStateEntry> entries) {
     counterStates_ = std::move(entries);
+}
+
+void ResctrlModel::setNodeCounterStates(std::vector<CounterStateEntry> entries) {
+    nodeCounterStates_ = std::move(entries);
 }
 
 void ResctrlModel::setAbsentInfoFiles(std::set<std::string> files) {
@@ -1847,11 +1965,11 @@ void ResctrlModel::removeGroup(Group& g) {
         if (profile_.mon->llcOccupancy) {
             if (totals.empty()) {
                 auto live = occupants(std::nullopt);
-                for (unsigned id : profile_.l3Ids)
-                    totals.push_back(occupancyTotals(id, live));
+                for (size_t m = 0; m < topo_.size(); ++m)
+                    totals.push_back(occupancyTotals(m, live));
             }
-            for (size_t d = 0; d < profile_.l3Ids.size(); ++d)
-                occupancy.push_back(occupancyOf(owner, d, totals[d]));
+            for (size_t m = 0; m < topo_.size(); ++m)
+                occupancy.push_back(occupancyOf(owner, m, totals[m]));
         }
         freeRmid(*owner.rmid, std::move(occupancy));
     };

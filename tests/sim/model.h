@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mon_topology.h"
 #include "profile.h"
 #include "task_source.h"
 
@@ -30,6 +31,7 @@ struct KernelFlavour {
     bool multiPidTasks = true;     // >= 6.7: comma lists in tasks (§5.1)
     bool rmidBeforeClosid = false; // 6.1: RMID allocated before the CLOSID on mkdir (§3.2)
     bool renameSupported = true;   // >= 6.2 (§3.5)
+    bool sncMonitoring = true;     // >= 6.11 per-node monitoring domains on SNC hosts
     bool sparseMasksFile = true;   // >= 6.7/6.8 info/<cache>/sparse_masks
     bool mbaMbpsEvent = true;      // >= 6.14 mba_MBps_event file
     bool oldMbMessage = false;     // <= 6.14 "Non-decimal digit in MB value"
@@ -80,21 +82,25 @@ struct DirEntry {
 enum class CounterState { Ok, Unavailable, Error, Unassigned };
 
 // Monitoring inputs that tests control (interface: control dir footprint/traffic/counters).
+// `domain` is an L3 domain id, or a NUMA node id when `byNode` (the node_* control files).
 struct FootprintEntry {
     pid_t tid;
     unsigned domain;
     uint64_t bytes;
+    bool byNode = false;
 };
 struct TrafficEntry {
     pid_t tid;
     unsigned domain;
     double totalPerSec;
     double localPerSec;
+    bool byNode = false;
 };
 struct CounterStateEntry {
     unsigned domain;
     std::string event; // event name or "*"
     CounterState state;
+    bool byNode = false;
 };
 
 using Path = std::vector<std::string>;
@@ -128,6 +134,10 @@ public:
     void setFootprints(std::vector<FootprintEntry> entries);
     void setTraffic(std::vector<TrafficEntry> entries);
     void setCounterStates(std::vector<CounterStateEntry> entries);
+    // The same inputs per NUMA node (node_footprint, node_traffic, node_counters).
+    void setNodeFootprints(std::vector<FootprintEntry> entries);
+    void setNodeTraffic(std::vector<TrafficEntry> entries);
+    void setNodeCounterStates(std::vector<CounterStateEntry> entries);
     // info/ files ("RES/FILE") the simulator leaves out, as a kernel or a fixture tree that
     // lacks them would.
     void setAbsentInfoFiles(std::set<std::string> files);
@@ -159,15 +169,15 @@ private:
     struct LimboEntry {
         unsigned rmid;
         uint64_t freedAt;
-        std::vector<uint64_t> occupancy; // per L3 domain index at the time of rmdir
+        std::vector<uint64_t> occupancy; // per monitoring domain at the time of rmdir
     };
     // A live thread with a footprint, resolved once per operation.
     struct Occupant {
         uint64_t rmid;
         unsigned closid;
-        const std::map<unsigned, uint64_t>* bytes; // per L3 domain id
+        const std::map<size_t, uint64_t>* bytes; // per monitoring domain
     };
-    // Footprint bytes on one L3 domain, summed per RMID and per CLOSID.
+    // Footprint bytes on one monitoring domain, summed per RMID and per CLOSID.
     struct OccupancyTotals {
         std::unordered_map<uint64_t, uint64_t> byRmid;
         std::unordered_map<unsigned, uint64_t> byClosid;
@@ -184,7 +194,13 @@ private:
     // reads
     std::string readGroupFile(Group& g, const std::string& file);
     std::string readInfoFile(const std::string& res, const std::string& file);
-    std::string readMonFile(Group& g, unsigned domain, const std::string& event);
+    // The event file of mon_L3_<l3Id>, or of its mon_sub_L3_<node> with SNC.
+    std::string readMonFile(Group& g, unsigned l3Id, std::optional<unsigned> node,
+                            const std::string& event);
+    // The value of one monitoring domain for `g` (with its MON groups for a CTRL_MON group),
+    // or the state that makes its read fail.
+    std::optional<CounterState> failedState(size_t monDomain, const std::string& event) const;
+    uint64_t monValue(Group& g, size_t monDomain, const std::string& event);
     std::string formatSchemata(Group& g, bool sizes) const;
     std::string formatCpus(const std::vector<bool>& cpus, bool list) const;
     std::string bitUsage(const Schema& s) const;
@@ -225,18 +241,21 @@ private:
     // monitoring
     void advanceCounters();
     uint64_t rmidOfPlacement(std::pair<uint64_t, uint64_t> placement) const;
-    // The live threads with a footprint (on `domainId` only, if given).
-    std::vector<Occupant> occupants(std::optional<unsigned> domainId);
-    OccupancyTotals occupancyTotals(unsigned domainId,
-                                    const std::vector<Occupant>& occupants) const;
-    uint64_t occupancyOf(const Group& owner, size_t domIdx, const OccupancyTotals& totals) const;
-    uint64_t occupancyCap(const Group& ctrl, size_t domIdx) const;
-    std::optional<size_t> monDomainIndex(unsigned id) const;
+    // The live threads with a footprint (on monitoring domain `monDomain` only, if given).
+    std::vector<Occupant> occupants(std::optional<size_t> monDomain);
+    OccupancyTotals occupancyTotals(size_t monDomain, const std::vector<Occupant>& occupants) const;
+    uint64_t occupancyOf(const Group& owner, size_t monDomain, const OccupancyTotals& totals) const;
+    uint64_t occupancyCap(const Group& ctrl, size_t monDomain) const;
+    // Monitoring inputs by L3 id or node id, resolved to monitoring domains.
+    void applyFootprints();
+    void applyTraffic();
     uint64_t thresholdBytes() const { return threshold_; }
 
     Profile profile_;
     KernelFlavour flavour_;
     MountOptions options_;
+    MonTopology topo_;
+    unsigned numRmids_ = 0; // info/L3_MON/num_rmids
     TaskSource& tasks_;
     Clock clock_;
     std::string status_;
@@ -262,11 +281,13 @@ private:
     uint64_t threshold_ = 0;
 
     // monitoring inputs and state
-    std::map<pid_t, std::map<unsigned, uint64_t>> footprints_;
-    std::vector<TrafficEntry> traffic_;
-    std::vector<CounterStateEntry> counterStates_;
+    std::vector<FootprintEntry> l3Footprints_, nodeFootprints_;
+    std::vector<TrafficEntry> l3Traffic_, nodeTraffic_;
+    std::map<pid_t, std::map<size_t, uint64_t>> footprints_; // per monitoring domain
+    std::vector<TrafficEntry> traffic_;                      // domain = monitoring domain index
+    std::vector<CounterStateEntry> counterStates_, nodeCounterStates_;
     std::set<std::string> absentInfoFiles_;
-    std::vector<std::vector<Mbm>> mbm_; // [rmid][domain index]
+    std::vector<std::vector<Mbm>> mbm_; // [rmid][monitoring domain]
     uint64_t lastAdvance_ = 0;
 };
 

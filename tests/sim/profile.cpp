@@ -10,6 +10,25 @@
 namespace resctrlsim {
 namespace {
 
+// A Granite Rapids-AP-like host: 2 sockets of 96 cores, one 480 MiB L3 each, 512 hardware
+// RMIDs; with SNC-3 each socket is three NUMA nodes of 32 cores.
+Profile gnrBase(std::string name, unsigned nodesPerL3) {
+    Profile p;
+    p.name = std::move(name);
+    p.cpus = 384;
+    p.threadsPerCore = 2;
+    p.coresPerL3 = 96;
+    p.l3Ids = {0, 1};
+    p.l2Bytes = 2ULL * 1024 * 1024;
+    p.l3Bytes = 491520ULL * 1024;
+    p.nodesPerL3 = nodesPerL3;
+    p.sncModel = true;
+    p.l3 = CacheAllocSpec{15, 0x7fff, 1, 0x6000, true, true};
+    p.mb = MbSpec{15, 10, 10, true, 100, "per-thread", 3};
+    p.mon = MonSpec{512, true, true, true, 196608};
+    return p;
+}
+
 Profile skxBase(std::string name) {
     Profile p;
     p.name = std::move(name);
@@ -27,7 +46,8 @@ Profile skxBase(std::string name) {
 } // namespace
 
 std::vector<std::string> builtinProfileNames() {
-    return {"skx-2s-l3cat", "skx-2s-no-l3cat", "bdx-2s", "milan-2s", "modern-intel-l2"};
+    return {"skx-2s-l3cat",    "skx-2s-no-l3cat", "bdx-2s",      "milan-2s",
+            "modern-intel-l2", "gnr-2s-snc3",     "gnr-2s-nosnc"};
 }
 
 std::optional<Profile> builtinProfile(std::string_view name) {
@@ -79,6 +99,10 @@ std::optional<Profile> builtinProfile(std::string_view name) {
         p.mon = MonSpec{256, true, true, true, 64};
         return p;
     }
+    if (name == "gnr-2s-snc3")
+        return gnrBase("gnr-2s-snc3", 3);
+    if (name == "gnr-2s-nosnc")
+        return gnrBase("gnr-2s-nosnc", 1); // SNC off in the firmware: one node per socket
     return std::nullopt;
 }
 
@@ -95,6 +119,8 @@ void validateProfile(const Profile& p) {
     if (!std::is_sorted(p.l3Ids.begin(), p.l3Ids.end()) ||
         std::adjacent_find(p.l3Ids.begin(), p.l3Ids.end()) != p.l3Ids.end())
         fail("l3_ids must be ascending and unique");
+    if (p.nodesPerL3 > 0 && p.coresPerL3 % p.nodesPerL3 != 0)
+        fail("cores_per_l3 must be a multiple of nodes_per_l3");
     if (p.cpus > 4096)
         fail("at most 4096 cpus");
     for (const auto* c : {&p.l3, &p.l2}) {
@@ -197,6 +223,10 @@ int onIniValue(void* user, const char* sectionC, const char* keyC, const char* v
                 p.l2Bytes = parseNumber(value, 10) * 1024;
             else if (key == "l3_kb")
                 p.l3Bytes = parseNumber(value, 10) * 1024;
+            else if (key == "nodes_per_l3")
+                p.nodesPerL3 = static_cast<unsigned>(parseNumber(value, 10));
+            else if (key == "snc")
+                p.sncModel = parseBool(value);
             else
                 throw std::invalid_argument("unknown key '" + key + "'");
         } else if (section == "L3") {

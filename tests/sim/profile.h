@@ -49,6 +49,13 @@ struct Profile {
     uint64_t l1iBytes = 32 * 1024;
     uint64_t l2Bytes = 1024 * 1024;
     uint64_t l3Bytes = 28160ULL * 1024;
+    // NUMA nodes per L3 domain as sysfs shows them (0: the profile describes no NUMA
+    // topology). Node ids are global and consecutive: L3 domain i holds nodes
+    // i*n .. i*n+n-1, each with an equal share of that L3's cores.
+    unsigned nodesPerL3 = 0;
+    // The CPU model is one the kernel knows for Sub-NUMA Clustering: with more than one node
+    // per L3 it makes each node its own monitoring domain (mon_sub_L3_*).
+    bool sncModel = false;
     std::optional<CacheAllocSpec> l3;
     std::optional<CacheAllocSpec> l2;
     std::optional<MbSpec> mb;
@@ -59,6 +66,12 @@ struct Profile {
     unsigned cores() const { return cpus / threadsPerCore; }
     unsigned coreOf(unsigned cpu) const { return cpu % cores(); }
     unsigned l3IdOf(unsigned cpu) const { return l3Ids.at(coreOf(cpu) / coresPerL3); }
+    unsigned numaNodes() const { return nodesPerL3 * static_cast<unsigned>(l3Ids.size()); }
+    // The NUMA node of a CPU (only meaningful when nodesPerL3 > 0).
+    unsigned nodeOf(unsigned cpu) const {
+        const unsigned core = coreOf(cpu);
+        return core / coresPerL3 * nodesPerL3 + core % coresPerL3 / (coresPerL3 / nodesPerL3);
+    }
     bool allocCapable() const { return l3 || l2 || mb; }
 };
 

@@ -79,6 +79,24 @@ void writeSysfsTree(const Profile& p, const std::string& dir) {
             put(idx / "shared_cpu_list", formatCpuList(*indexes[i].shared));
         }
     }
+    if (p.nodesPerL3 == 0)
+        return;
+    // The NUMA nodes, for profiles that describe them: with SNC several per L3.
+    fs::path nodeDir = fs::path(dir) / "devices/system/node";
+    std::vector<std::vector<unsigned>> nodeCpus(p.numaNodes());
+    for (unsigned cpu = 0; cpu < p.cpus; ++cpu)
+        nodeCpus[p.nodeOf(cpu)].push_back(cpu);
+    const std::string nodes = "0-" + std::to_string(p.numaNodes() - 1);
+    fs::create_directories(nodeDir, ec);
+    put(nodeDir / "online", nodes);
+    put(nodeDir / "possible", nodes);
+    for (unsigned node = 0; node < p.numaNodes(); ++node) {
+        fs::path d = nodeDir / ("node" + std::to_string(node));
+        fs::create_directories(d, ec);
+        if (ec)
+            throw std::runtime_error("cannot create " + d.string() + ": " + ec.message());
+        put(d / "cpulist", formatCpuList(nodeCpus[node]));
+    }
 }
 
 } // namespace resctrlsim
