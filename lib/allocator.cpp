@@ -142,15 +142,31 @@ void Allocator::check(const CacheRequest& request) const {
                                 " is not possible: an allocation must be smaller than "
                                 "the whole cache (" +
                                 formatBytes(cacheSize) + ")");
-    if (request.size % granularity != 0) {
-        const Bytes below = request.size / granularity * granularity;
-        std::string hint = below > 0 ? formatBytes(below) + " or " : std::string();
+    const auto ways = cache->waysFor(request.id, request.size);
+    if (!ways) {
+        // The exact sizes nearest to the request: whole ways, and with SNC whole kernel ways
+        // once multiplied by the nodes.
+        unsigned below = 0;
+        unsigned above = cache->ways();
+        for (unsigned n = 1; n <= cache->ways(); ++n) {
+            if (!cache->waysFor(request.id, cache->bytesFor(request.id, n)))
+                continue;
+            if (cache->bytesFor(request.id, n) < request.size)
+                below = n;
+            else if (n < above)
+                above = n;
+        }
+        std::string hint =
+            below > 0 ? formatBytes(cache->bytesFor(request.id, below)) + " or " : std::string();
+        std::string perNode = cache->nodesPerCache > 1
+                                  ? fmt::format(" / {} SNC nodes", cache->nodesPerCache)
+                                  : std::string();
         throw InvalidDefinition(asked + " is not a multiple of the granularity " +
                                 formatBytes(granularity) + " (" + formatBytes(cacheSize) + " / " +
-                                waysText(cache->ways()) + "): use " + hint +
-                                formatBytes(below + granularity));
+                                waysText(cache->ways()) + perNode + "): use " + hint +
+                                formatBytes(cache->bytesFor(request.id, above)));
     }
-    if (request.size < cache->minimumAllocation(request.id))
+    if (*ways < cache->minCbmBits)
         throw InvalidDefinition(asked + " is less than the minimum allocation " +
                                 formatBytes(cache->minimumAllocation(request.id)) + " (" +
                                 waysText(cache->minCbmBits) + " of " + formatBytes(granularity) +
@@ -200,7 +216,7 @@ void Allocator::check(const BandwidthRequest& request) const {
 // minimum ways is skipped.
 CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache) const {
     const Bytes granularity = cache.granularity(request.id);
-    const auto need = static_cast<unsigned>(request.size / granularity);
+    const unsigned need = cache.waysFor(request.id, request.size).value_or(0);
     if (need == 0)
         return CbmMask(); // min_cbm_bits 0 (AMD): an empty mask is a valid request
     const CbmMask free = freeWays(cache.resource, request.id);

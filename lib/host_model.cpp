@@ -510,6 +510,24 @@ Bytes CacheResource::granularity(CacheId id) const {
     return it->second / ways() / std::max(nodesPerCache, 1U);
 }
 
+std::optional<unsigned> CacheResource::waysFor(CacheId id, Bytes size) const {
+    const auto it = domains.find(id);
+    if (it == domains.end() || ways() == 0 || it->second < ways())
+        return std::nullopt;
+    const Bytes kernelWay = it->second / ways();
+    const Bytes scaled = size * std::max(nodesPerCache, 1U);
+    if (scaled / std::max(nodesPerCache, 1U) != size || scaled % kernelWay != 0)
+        return std::nullopt;
+    return static_cast<unsigned>(scaled / kernelWay);
+}
+
+Bytes CacheResource::bytesFor(CacheId id, unsigned count) const {
+    const auto it = domains.find(id);
+    if (it == domains.end() || ways() == 0)
+        return 0;
+    return it->second / ways() * count / std::max(nodesPerCache, 1U);
+}
+
 Bytes CacheResource::minimumAllocation(CacheId id) const {
     return granularity(id) * minCbmBits;
 }

@@ -62,6 +62,12 @@ struct CacheResource {
     Bytes granularity(CacheId id) const;
     // The smallest allocation: granularity x min_cbm_bits.
     Bytes minimumAllocation(CacheId id) const;
+    // The ways that hold exactly `size` bytes per node on that domain: size x nodesPerCache /
+    // (cache size / ways). Empty when that is not a whole number (with SNC-3 a way holds a third
+    // of a kernel way, so only some sizes are exact) or the size is unknown.
+    std::optional<unsigned> waysFor(CacheId id, Bytes size) const;
+    // The bytes per node that `ways` ways hold, rounded down.
+    Bytes bytesFor(CacheId id, unsigned ways) const;
 };
 
 // What an MB/SMBA value means (docs/kernel.md §4.4).

@@ -497,13 +497,16 @@ TEST_CASE("SparseMasks=yes places in non-contiguous free ways only when no run f
           "[allocator]") {
     const HostTree tree(gnr2sSnc3());
     const HostModel host = tree.discover();
-    const Bytes way = host.cacheResource(Resource::L3)->granularity(CacheId{0});
+    const CacheResource& l3 = *host.cacheResource(Resource::L3);
     // A foreign group holds ways 4-8: 0-3 and 9-14 are free, 9-12 outside shareable_bits 6000.
     std::vector<GroupHolding> groups{
         {"", GroupOwner::Default, Schemata::parse("L3:0=7fff;1=7fff\n"), false},
         {"other", GroupOwner::Foreign, Schemata::parse("L3:0=1f0;1=7fff\n"), false}};
-    const std::vector<CacheRequest> fits{{3, CacheType::Both, CacheId{0}, 4 * way}};
-    const std::vector<CacheRequest> big{{3, CacheType::Both, CacheId{0}, 8 * way}};
+    // With SNC-3 exact sizes come in threes of ways: 3 ways fit a run, 9 ways fit none.
+    const std::vector<CacheRequest> fits{
+        {3, CacheType::Both, CacheId{0}, l3.bytesFor(CacheId{0}, 3)}};
+    const std::vector<CacheRequest> big{
+        {3, CacheType::Both, CacheId{0}, l3.bytesFor(CacheId{0}, 9)}};
     SECTION("off (the default): contiguous only") {
         Allocator allocator(host, groups);
         CHECK_THROWS_AS(allocator.allocate(big), NoSpace);
@@ -515,8 +518,10 @@ TEST_CASE("SparseMasks=yes places in non-contiguous free ways only when no run f
     SECTION("on: the lowest free ways outside shareable_bits, the default group keeping one") {
         Allocator allocator(host, groups, AllocatorOptions{true, true});
         const CbmMask mask = *allocator.allocate(big).mask(Resource::L3, CacheId{0});
-        CHECK(mask.count() == 8);
+        CHECK(mask.count() == 9);
         CHECK_FALSE(mask.isContiguous());
+        // Ways 0-3 and 9-12 outside shareable_bits 6000 first, then way 13.
+        CHECK(mask == CbmMask(0x3e0f));
         CHECK_FALSE(mask.overlaps(CbmMask(0x1f0)));
         CHECK(allocator.defaultGroupSchemata().mask(Resource::L3, CacheId{0})->count() >= 1);
     }
