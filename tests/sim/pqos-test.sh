@@ -143,6 +143,7 @@ case $profile in
 skx-2s-l3cat) cos=8 ways=11 contention=0x600 mask=0x7ff l3ids="0 1" mba_cos=8 mba_max=100 ;;
 milan-2s) cos=16 ways=16 contention=0x0 mask=0xffff l3ids="0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23" mba_cos=16 mba_max=2048 ;;
 bdx-2s) cos=16 ways=20 contention=0xc0000 mask=0xfffff l3ids="0 1" mba_cos= mba_max= ;;
+gnr-2s-snc3) cos=15 ways=15 contention=0x6000 mask=0x7fff l3ids="0 1" mba_cos=15 mba_max=100 ;;
 *) fail "no expectations written for profile $profile" ;;
 esac
 
@@ -198,6 +199,21 @@ run_pqos -I -a 'llc:1=5' >/dev/null
 [[ $(cat /sys/fs/resctrl/info/last_cmd_status) == ok ]] || fail "last_cmd_status after -a: $(cat /sys/fs/resctrl/info/last_cmd_status)"
 out=$(run_pqos -I -s)
 expect "$out" "Core 5, L2ID [0-9]+, L3ID [0-9]+ => COS1" "pqos -s: core 5 association"
+
+# --- SNC host: pqos monitors a process through the L3 sum files ---
+if [[ $profile == gnr-2s-snc3 ]]; then
+    # pqos 4.5 predates Sub-NUMA Clustering: it reads mon_L3_XX/llc_occupancy, which the
+    # kernel makes the sum of that L3's nodes, and never the mon_sub_L3_YY files. A process
+    # with 3 MiB on node 1 (L3 0) and 1 MiB on node 4 (L3 1) must read 4096 KB in all. IPC
+    # and LLC misses come from perf, which this machine may lack, so they are left out.
+    sleep 120 &
+    sleeper=$!
+    printf '%s 1 3145728\n%s 4 1048576\n' "$sleeper" "$sleeper" >"$work/control/node_footprint"
+    out=$(run_pqos -I --disable-mon-ipc --disable-mon-llc_miss -p "llc:$sleeper" -t 1 -i 5)
+    kill "$sleeper"
+    expect "$out" "^ *$sleeper +[0-9]+ +4096\.0\s*$" "pqos -p: LLC occupancy summed over the SNC nodes"
+    [[ -n $(ls /sys/fs/resctrl/mon_data/mon_L3_00/mon_sub_L3_01) ]] || fail "no mon_sub_L3_01"
+fi
 
 # A foreign group the simulator holds is still there, i.e. pqos and the simulator agree on
 # state across processes.
