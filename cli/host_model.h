@@ -57,6 +57,10 @@ struct MonitorState {
     CounterMap memoryBytesTotal, memoryBytesLocal;
     CounterMap memoryBandwidthTotal, memoryBandwidthLocal;
     std::map<std::uint32_t, std::string> counterStates;
+    // Sub-NUMA Clustering hosts: the same per NUMA node id (empty elsewhere).
+    CounterMap nodeOccupancy;
+    CounterMap nodeBandwidthTotal, nodeBandwidthLocal;
+    std::map<std::uint32_t, std::string> nodeCounterStates;
     std::uint64_t sampledAtUsec = 0;
 };
 

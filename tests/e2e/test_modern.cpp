@@ -64,6 +64,16 @@ TEST_CASE("gnr-2s-snc3: a monitor publishes each SNC node's occupancy beside the
     CHECK(l3.at(1) == nodes.at(3) + nodes.at(4) + nodes.at(5));
     const auto states = f.property<States>(monitor, kMonitor, "NodeCounterStates");
     CHECK(states == States{{0, "ok"}, {1, "ok"}, {2, "ok"}, {3, "ok"}, {4, "ok"}, {5, "ok"}});
+
+    // resctrlctl show lists the nodes under the L3s.
+    Process cli({RESCTRLCTL_BINARY, "--bus", f.bus.address(), "--bytes", "show", "snc"},
+                f.dir.path());
+    REQUIRE(cli.waitExit(std::chrono::seconds(30)) == 0);
+    const std::string shown = cli.stdoutText();
+    INFO(shown);
+    CHECK_THAT(shown, Catch::Contains("  node 1: occupancy 262144,") &&
+                          Catch::Contains("  node 4: occupancy 131072,") &&
+                          Catch::Contains("  node 5: occupancy 0,"));
 }
 
 TEST_CASE("gnr-2s-snc3: a node whose counter fails has a state and no value, the others go on",
