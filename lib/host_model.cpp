@@ -17,6 +17,7 @@
 #include "schemata.h"
 #include "text.h"
 #include "unique_fd.h"
+#include "vcpu_set.h"
 
 namespace resctrld {
 namespace fs = std::filesystem;
@@ -552,6 +553,42 @@ std::vector<unsigned> MonitorResource::sncNodeIds() const {
     for (const auto& [id, nodes] : sncNodes)
         ids.insert(ids.end(), nodes.begin(), nodes.end());
     return ids;
+}
+
+unsigned sncNodesPerL3(const fs::path& sysfsRoot) {
+    auto cpusIn = [](const fs::path& file) -> std::size_t {
+        const auto text = readFile(file);
+        if (!text)
+            return 0;
+        try {
+            return VcpuSet::parse(trim(*text)).size();
+        } catch (const Error&) {
+            return 0;
+        }
+    };
+    auto holdsCpu0 = [](const fs::path& file) {
+        const auto text = readFile(file);
+        try {
+            return text && VcpuSet::parse(trim(*text)).contains(0);
+        } catch (const Error&) {
+            return false;
+        }
+    };
+    std::size_t l3Cpus = 0;
+    std::size_t nodeCpus = 0;
+    try {
+        for (const fs::path& index : sortedEntries(sysfsRoot / "devices/system/cpu/cpu0/cache"))
+            if (readFile(index / "level").value_or("") == "3\n")
+                l3Cpus = cpusIn(index / "shared_cpu_list");
+        for (const fs::path& node : sortedEntries(sysfsRoot / "devices/system/node"))
+            if (isNumberedEntry(node.filename().string(), "node") && holdsCpu0(node / "cpulist"))
+                nodeCpus = cpusIn(node / "cpulist");
+    } catch (const Error&) {
+        return 1; // unreadable sysfs: nothing known of SNC
+    }
+    if (l3Cpus == 0 || nodeCpus == 0 || l3Cpus <= nodeCpus)
+        return 1;
+    return static_cast<unsigned>(l3Cpus / nodeCpus);
 }
 
 HostModel HostModel::discover(const HostPaths& paths) {

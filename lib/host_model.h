@@ -180,4 +180,9 @@ struct HostModel {
     unsigned rmidsFree(unsigned ctrlMonGroups, unsigned monGroups) const;
 };
 
+// Sub-NUMA Clustering as the CPU topology in sysfs shows it, before resctrl is mounted: the CPUs
+// sharing CPU 0's L3 divided by the CPUs of CPU 0's NUMA node (the kernel's own rule). 1 where
+// sysfs says nothing of L3 caches or NUMA nodes.
+unsigned sncNodesPerL3(const std::filesystem::path& sysfsRoot);
+
 } // namespace resctrld

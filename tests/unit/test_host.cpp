@@ -585,3 +585,20 @@ TEST_CASE("BMEC event configurations are read per L3 id, and absent where hidden
         CHECK_THROWS_WITH(tree.discover(), Catch::Contains("mbm_total_bytes_config"));
     }
 }
+
+TEST_CASE("SNC is seen in sysfs before mounting: CPUs of CPU 0's L3 over its node's", "[host]") {
+    const HostTree tree(gnr2sSnc3()); // 24 CPUs, 12 per L3 (6 cores, 2 threads)
+    SECTION("no NUMA nodes in sysfs") {
+        CHECK(sncNodesPerL3(tree.sysfsRoot()) == 1);
+    }
+    SECTION("three nodes per L3") {
+        writeFile(tree.sysfsRoot() / "devices/system/node/node0/cpulist", "0-1,12-13\n");
+        writeFile(tree.sysfsRoot() / "devices/system/node/node1/cpulist", "2-3,14-15\n");
+        writeFile(tree.sysfsRoot() / "devices/system/node/possible", "0-5\n");
+        CHECK(sncNodesPerL3(tree.sysfsRoot()) == 3);
+    }
+    SECTION("one node per socket") {
+        writeFile(tree.sysfsRoot() / "devices/system/node/node0/cpulist", "0-5,12-17\n");
+        CHECK(sncNodesPerL3(tree.sysfsRoot()) == 1);
+    }
+}
