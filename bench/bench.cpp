@@ -3,7 +3,8 @@
 // the same run on the same resctrlfs-sim mount, so it holds on a noisy shared machine.
 //
 //   resctrld-bench [--json FILE] [--runs N] [--quick]
-//                  [--only startstop|sampling|counters|idle|reads|lock|memory|validate|layout|cli]
+//                  [--only startstop|sampling|sampling-snc|counters|idle|reads|lock|memory|
+//                          validate|layout|cli]
 //                  [--monitors N,N,..]
 //                  [--soak SECONDS] [--strace DIR] [--daemon-env NAME=VALUE]
 //
@@ -21,7 +22,8 @@
 // 2. sampling: the daemon's CPU time per tick (all its threads' schedstat run time, cross-checked
 //    with utime+stime of /proc/<pid>/stat) with 16..1024 monitors over 2 and 8 L3 domains, against
 //    bench-floor-sample preading the same counter files on held descriptors; the slope per
-//    monitor x domain; the daemon's wake-ups over 10 s with no domain.
+//    monitor x domain; the daemon's wake-ups over 10 s with no domain. sampling-snc: the same on
+//    gnr-2s-snc3 (Sub-NUMA Clustering), the floor preading the L3 sums and every mon_sub_L3_*.
 // 3. reads per tick: strace -y of the daemon over a few ticks, every counter file read exactly
 //    once per tick and never reopened.
 // 4. D-Bus reads: GetStats and Get(CacheOccupancy) calls per second from 1 and 8 clients against
@@ -876,12 +878,16 @@ ReadCheck straceReads(pid_t pid, const fs::path& dir, unsigned expectedFiles, do
     return check;
 }
 
+// `simProfile` names one of resctrlfs-sim's own profiles instead of the generated one (the SNC
+// run: gnr-2s-snc3 on a kernel with per-node monitoring, where every monitor also reads its
+// mon_sub_L3_* files and so does the floor).
 void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& monitorCounts,
-                   std::vector<SamplePoint>& points, const fs::path& dir) {
+                   std::vector<SamplePoint>& points, const fs::path& dir,
+                   const std::string& simProfile = "") {
     fs::create_directories(dir);
-    const fs::path profile = writeProfile(dir, domains);
+    const fs::path profile = simProfile.empty() ? writeProfile(dir, domains) : fs::path(simProfile);
     const unsigned maxMonitors = *std::max_element(monitorCounts.begin(), monitorCounts.end());
-    SimOptions options{profile.string(), "6.1", "", true};
+    SimOptions options{profile.string(), simProfile.empty() ? "6.1" : "6.15", "", true};
     SimInstance sim(options);
     (void)maxMonitors;
     for (unsigned monitors : monitorCounts) {
@@ -909,9 +915,15 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         // The floor's files: every counter of every monitor group the daemon made.
         std::vector<std::string> files;
         for (const auto& group : fs::directory_iterator(sim.root() / "mon_groups"))
-            for (const auto& domain : fs::directory_iterator(group.path() / "mon_data"))
-                // <monitor level='3'> is a cache monitor: the daemon reads llc_occupancy.
+            for (const auto& domain : fs::directory_iterator(group.path() / "mon_data")) {
+                // <monitor level='3'> is a cache monitor: the daemon reads llc_occupancy, on an
+                // SNC host in the L3's directory and in each of its nodes' mon_sub_L3_*.
                 files.push_back((domain.path() / "llc_occupancy").string());
+                for (const auto& sub : fs::directory_iterator(domain.path()))
+                    if (sub.is_directory() &&
+                        sub.path().filename().string().starts_with("mon_sub_L3_"))
+                        files.push_back((sub.path() / "llc_occupancy").string());
+            }
         std::sort(files.begin(), files.end());
         {
             std::ofstream list(run / "counters.list");
@@ -942,15 +954,16 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         point.floorWallUs = medianOf(floorWallUs);
         points.push_back(point);
         const std::string line =
-            "sampling " + std::to_string(domains) + " L3 x " + std::to_string(monitors) +
-            " monitors (" + std::to_string(point.counters) + " counter files): daemon " +
-            fixed(point.daemonUs / 1e3, 3) + " ms CPU/tick (utime+stime " +
-            fixed(point.daemonStatUs / 1e3, 1) + "), floor " + fixed(point.floorUs / 1e3, 3) +
-            " ms CPU/loop (" + fixed(point.floorWallUs / 1e3, 2) + " ms wall), ratio " +
-            fixed(point.daemonUs / point.floorUs);
+            "sampling " + (simProfile.empty() ? "" : simProfile + " ") + std::to_string(domains) +
+            " L3 x " + std::to_string(monitors) + " monitors (" + std::to_string(point.counters) +
+            " counter files): daemon " + fixed(point.daemonUs / 1e3, 3) +
+            " ms CPU/tick (utime+stime " + fixed(point.daemonStatUs / 1e3, 1) + "), floor " +
+            fixed(point.floorUs / 1e3, 3) + " ms CPU/loop (" + fixed(point.floorWallUs / 1e3, 2) +
+            " ms wall), ratio " + fixed(point.daemonUs / point.floorUs);
         b.table.push_back(line);
         std::cout << line << std::endl;
-        b.record("{\"bench\": \"sampling\", \"l3_domains\": " + std::to_string(domains) +
+        b.record("{\"bench\": \"" + std::string(simProfile.empty() ? "sampling" : "sampling_snc") +
+                 "\", \"l3_domains\": " + std::to_string(domains) +
                  ", \"monitors\": " + std::to_string(monitors) +
                  ", \"counter_files\": " + std::to_string(point.counters) +
                  ", \"ticks_per_round\": " + std::to_string(ticks) +
@@ -1732,6 +1745,13 @@ int main(int argc, char** argv) {
                      ", \"floor_us_per_monitor_domain\": " + fixed(slopeF, 3) +
                      ", \"floor_intercept_us\": " + fixed(interceptF, 1) +
                      ", \"slope_ratio\": " + fixed(slopeD / slopeF, 3) + "}");
+        }
+        if (wanted("sampling-snc")) {
+            // Sub-NUMA Clustering (3 nodes per L3): 8 counter files per monitor, the two L3
+            // sums and six nodes; target: at most 1.3 times the floor.
+            std::vector<SamplePoint> points;
+            benchSampling(b, 2, b.quick ? std::vector<unsigned>{16} : std::vector<unsigned>{16, 64},
+                          points, b.dir / "sample-snc", "gnr-2s-snc3");
         }
         if (wanted("idle"))
             benchWakeups(b, b.dir / "idle", profile2);

@@ -130,6 +130,10 @@ void HostModel::apply(const std::string& path, const std::string& interface,
         read(props, "MemoryBandwidthLocal", m.memoryBandwidthLocal);
         read(props, "CounterStates", m.counterStates);
         read(props, "CountersAssigned", m.countersAssigned);
+        read(props, "NodeOccupancy", m.nodeOccupancy);
+        read(props, "NodeBandwidthTotal", m.nodeBandwidthTotal);
+        read(props, "NodeBandwidthLocal", m.nodeBandwidthLocal);
+        read(props, "NodeCounterStates", m.nodeCounterStates);
         read(props, "SampledAt", m.sampledAtUsec);
     }
 }

@@ -62,6 +62,10 @@ struct MonitorState {
     std::map<std::uint32_t, std::string> counterStates;
     // L3 cache id -> holds its hardware bandwidth counters (hosts that assign them).
     std::map<std::uint32_t, bool> countersAssigned;
+    // Sub-NUMA Clustering hosts: the same per NUMA node id (empty elsewhere).
+    CounterMap nodeOccupancy;
+    CounterMap nodeBandwidthTotal, nodeBandwidthLocal;
+    std::map<std::uint32_t, std::string> nodeCounterStates;
     std::uint64_t sampledAtUsec = 0;
 };
 

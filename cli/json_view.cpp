@@ -120,6 +120,9 @@ Json domainJson(const DomainState& d) {
                             {"memory_bandwidth_local", counterJson(m.memoryBandwidthLocal)},
                             {"counter_states", states},
                             {"counters_assigned", assigned},
+                            {"node_occupancy", counterJson(m.nodeOccupancy)},
+                            {"node_bandwidth_total", counterJson(m.nodeBandwidthTotal)},
+                            {"node_bandwidth_local", counterJson(m.nodeBandwidthLocal)},
                             {"sampled_at_usec", m.sampledAtUsec}});
     }
     out["allocations"] = allocations;

@@ -140,6 +140,18 @@ void printDomain(Context& ctx, const DomainState& d) {
                                                      : " (waiting for hardware counters)")
                 << "\n";
         }
+        // Sub-NUMA Clustering: each node of the L3s above (their values are the nodes' sums).
+        for (const auto& [node, nodeState] : m.nodeCounterStates) {
+            auto value = [&](const CounterMap& map, bool rate) {
+                const auto it = map.find(node);
+                if (it == map.end())
+                    return std::string("-");
+                return rate ? s.rate(it->second) : s.size(it->second);
+            };
+            out << "  node " << node << ": occupancy " << value(m.nodeOccupancy, false)
+                << ", bandwidth total " << value(m.nodeBandwidthTotal, true) << " local "
+                << value(m.nodeBandwidthLocal, true) << ", counters " << s.state(nodeState) << "\n";
+        }
     }
 }
 

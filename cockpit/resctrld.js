@@ -685,6 +685,21 @@
                     format: v => "#" + id + " " + (bandwidth ? M.formatRate(v) : M.formatBytes(v)),
                 });
             }
+            // Sub-NUMA Clustering hosts: the monitor's value on each node ("n<id>"), beside the
+            // L3 sums above. Absent elsewhere (the Node* properties are empty).
+            const nodeStates = m.NodeCounterStates || {};
+            const nodeValues = bandwidth ? m.NodeBandwidthTotal : m.NodeOccupancy;
+            const nodes = Object.keys({ ...nodeStates, ...nodeValues }).sort((a, b) => a - b);
+            for (const node of nodes) {
+                const state = nodeStates[node];
+                const value = (nodeValues || {})[node];
+                cells.push({
+                    group: m, cls: bandwidth ? "mon-node-bw" : "mon-node-occ",
+                    attributes: { "data-monitor": m.name, "data-node": node },
+                    part: state && state !== "ok" ? { state } : value !== undefined ? { value } : { state: "none" },
+                    format: v => "n" + node + " " + (bandwidth ? M.formatRate(v) : M.formatBytes(v)),
+                });
+            }
         }
         cells.push({ group: "bw", cls: "bw-local", attributes: {}, part: vm.bandwidthLocal, format: M.formatRate });
         cells.push({ group: "bw", cls: "bw-total", attributes: {}, part: vm.bandwidthTotal, format: M.formatRate });

@@ -112,6 +112,8 @@ void applyKey(Config& config, std::string_view key, std::string_view value) {
         config.groupPrefix = parseGroupPrefix(key, value);
     else if (key == "ManageDefaultGroup")
         config.manageDefaultGroup = parseBoolean(key, value);
+    else if (key == "SparseMasks")
+        config.sparseMasks = parseBoolean(key, value);
     else if (key == "ThreadEvents")
         config.threadEvents = parseBoolean(key, value);
     else if (key == "Mount")
@@ -289,6 +291,7 @@ std::vector<std::string> applyReload(Config& running, const Config& reloaded) {
     note(running.stateDirectory != reloaded.stateDirectory, "StateDirectory");
     note(running.groupPrefix != reloaded.groupPrefix, "GroupPrefix");
     note(running.manageDefaultGroup != reloaded.manageDefaultGroup, "ManageDefaultGroup");
+    note(running.sparseMasks != reloaded.sparseMasks, "SparseMasks");
     note(running.threadEvents != reloaded.threadEvents, "ThreadEvents");
     note(running.mount != reloaded.mount, "Mount");
     note(running.mountOptions != reloaded.mountOptions, "MountOptions");

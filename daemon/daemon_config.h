@@ -36,6 +36,10 @@ struct Config {
     std::chrono::microseconds checkInterval = std::chrono::seconds(5);
     std::string groupPrefix = "resctrld-";
     bool manageDefaultGroup = true;
+    // SparseMasks=: place a reservation in non-contiguous free ways when no contiguous run fits
+    // and the host's sparse_masks allows it. Off by default: a sparse reservation leaves the
+    // free ways fragmented for later requests.
+    bool sparseMasks = false;
     // Whether to learn of new vCPU threads from the kernel's process events (needs
     // CAP_NET_ADMIN) rather than from the periodic check alone.
     bool threadEvents = true;

@@ -19,9 +19,15 @@ std::vector<uint32_t> toVector(const VcpuSet& vcpus) {
 }
 
 bool valuesDiffer(const MonitorSample& a, const MonitorSample& b) {
-    return a.occupancy != b.occupancy || a.bytesTotal != b.bytesTotal ||
-           a.bytesLocal != b.bytesLocal || a.bandwidthTotal != b.bandwidthTotal ||
-           a.bandwidthLocal != b.bandwidthLocal || a.states != b.states;
+    return static_cast<const CounterValues&>(a) != static_cast<const CounterValues&>(b) ||
+           a.nodes != b.nodes;
+}
+
+std::map<uint32_t, std::string> stateNames(const std::map<unsigned, CounterState>& states) {
+    std::map<uint32_t, std::string> names;
+    for (const auto& [id, state] : states)
+        names.emplace(id, std::string(toString(state)));
+    return names;
 }
 
 } // namespace
@@ -137,7 +143,8 @@ void AllocationObject::replan(const PlannedAllocation& plan) {
     const bool changed = plan.caches != plan_.caches || plan.bandwidths != plan_.bandwidths;
     plan_ = plan;
     if (changed)
-        getObject().emitPropertiesChangedSignal(INTERFACE_NAME, {"Caches", "MemoryBandwidth"});
+        getObject().emitPropertiesChangedSignal(
+            INTERFACE_NAME, {"Caches", "MemoryBandwidth", "SlowMemoryBandwidth"});
 }
 
 AllocationObject::~AllocationObject() {
@@ -158,11 +165,20 @@ AllocationObject::Caches() {
     return caches;
 }
 
-std::vector<sdbus::Struct<uint32_t, uint32_t>> AllocationObject::MemoryBandwidth() {
+std::vector<sdbus::Struct<uint32_t, uint32_t>> AllocationObject::bandwidths(Resource resource) {
     std::vector<sdbus::Struct<uint32_t, uint32_t>> nodes;
     for (const BandwidthSpec& node : plan_.bandwidths)
-        nodes.emplace_back(node.node, node.bandwidth);
+        if (node.resource == resource)
+            nodes.emplace_back(node.node, node.bandwidth);
     return nodes;
+}
+
+std::vector<sdbus::Struct<uint32_t, uint32_t>> AllocationObject::MemoryBandwidth() {
+    return bandwidths(Resource::MB);
+}
+
+std::vector<sdbus::Struct<uint32_t, uint32_t>> AllocationObject::SlowMemoryBandwidth() {
+    return bandwidths(Resource::SMBA);
 }
 
 // Empty while the group is gone (removed behind resctrld's back: the domain is degraded then).
@@ -217,6 +233,12 @@ const MonitorSample& MonitorObject::sample() {
     note(before.bandwidthTotal != now.bandwidthTotal, "MemoryBandwidthTotal");
     note(before.bandwidthLocal != now.bandwidthLocal, "MemoryBandwidthLocal");
     note(before.states != now.states, "CounterStates");
+    note(before.nodes.occupancy != now.nodes.occupancy, "NodeOccupancy");
+    note(before.nodes.bytesTotal != now.nodes.bytesTotal, "NodeBytesTotal");
+    note(before.nodes.bytesLocal != now.nodes.bytesLocal, "NodeBytesLocal");
+    note(before.nodes.bandwidthTotal != now.nodes.bandwidthTotal, "NodeBandwidthTotal");
+    note(before.nodes.bandwidthLocal != now.nodes.bandwidthLocal, "NodeBandwidthLocal");
+    note(before.nodes.states != now.nodes.states, "NodeCounterStates");
     changed.emplace_back("SampledAt");
     getObject().emitPropertiesChangedSignal(INTERFACE_NAME, changed);
     return now;
@@ -256,10 +278,11 @@ std::vector<uint32_t> MonitorObject::Vcpus() {
 }
 
 std::map<uint32_t, std::string> MonitorObject::CounterStates() {
-    std::map<uint32_t, std::string> states;
-    for (const auto& [id, state] : last().states)
-        states.emplace(id, std::string(toString(state)));
-    return states;
+    return stateNames(last().states);
+}
+
+std::map<uint32_t, std::string> MonitorObject::NodeCounterStates() {
+    return stateNames(last().nodes.states);
 }
 
 std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind) {
@@ -289,6 +312,14 @@ std::vector<unsigned> monitoringDomains(const HostModel& host) {
     return ids;
 }
 
+std::map<unsigned, std::vector<unsigned>> monitoringNodes(const HostModel& host) {
+    std::map<unsigned, std::vector<unsigned>> nodes;
+    if (host.monitoring && host.monitoring->domainsListed)
+        for (const auto& [id, ids] : host.monitoring->sncNodes)
+            nodes.emplace(id.value, ids);
+    return nodes;
+}
+
 // --- PublishedDomain ---
 
 PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& service,
@@ -315,7 +346,7 @@ PublishedDomain::PublishedDomain(sdbus::IConnection& bus, const DomainService& s
         monitors_.push_back(std::make_unique<MonitorObject>(
             bus, monitorPaths.back(), monitor,
             MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind),
-                            monitoringDomains(host)),
+                            monitoringDomains(host), monitoringNodes(host)),
             access_, monitorActions_));
     }
     nextAllocation_ = allocations_.size();
@@ -364,7 +395,7 @@ void PublishedDomain::update(sdbus::IConnection& bus, const ActiveDomain& domain
         monitors_.push_back(std::make_unique<MonitorObject>(
             bus, monitorPaths.back(), monitor,
             MonitorCounters(resctrl.root(), monitor.group, counterEvents(host, monitor.kind),
-                            monitoringDomains(host)),
+                            monitoringDomains(host), monitoringNodes(host)),
             access_, monitorActions_));
     }
     domain_->setChildren(std::move(allocationPaths), std::move(monitorPaths));

@@ -93,6 +93,8 @@ private:
     std::vector<sdbus::Struct<uint32_t, uint32_t, std::string, uint64_t, std::string>>
     Caches() override;
     std::vector<sdbus::Struct<uint32_t, uint32_t>> MemoryBandwidth() override;
+    std::vector<sdbus::Struct<uint32_t, uint32_t>> SlowMemoryBandwidth() override;
+    std::vector<sdbus::Struct<uint32_t, uint32_t>> bandwidths(Resource resource);
     std::string Schemata() override;
 
     PlannedAllocation plan_;
@@ -148,6 +150,16 @@ private:
     std::map<uint32_t, uint64_t> MemoryBandwidthTotal() override { return last().bandwidthTotal; }
     std::map<uint32_t, uint64_t> MemoryBandwidthLocal() override { return last().bandwidthLocal; }
     std::map<uint32_t, std::string> CounterStates() override;
+    std::map<uint32_t, uint64_t> NodeOccupancy() override { return last().nodes.occupancy; }
+    std::map<uint32_t, uint64_t> NodeBytesTotal() override { return last().nodes.bytesTotal; }
+    std::map<uint32_t, uint64_t> NodeBytesLocal() override { return last().nodes.bytesLocal; }
+    std::map<uint32_t, uint64_t> NodeBandwidthTotal() override {
+        return last().nodes.bandwidthTotal;
+    }
+    std::map<uint32_t, uint64_t> NodeBandwidthLocal() override {
+        return last().nodes.bandwidthLocal;
+    }
+    std::map<uint32_t, std::string> NodeCounterStates() override;
     uint64_t SampledAt() override { return last().sampledAtUsec; }
 
     std::string path_;
@@ -164,6 +176,9 @@ private:
 std::vector<CounterEvent> counterEvents(const HostModel& host, MonitorKind kind);
 // The host's L3 monitoring domains as its mon_data lists them; empty when it lists none.
 std::vector<unsigned> monitoringDomains(const HostModel& host);
+// Sub-NUMA Clustering: L3 id -> the node ids of its mon_sub_L3_* directories; empty without SNC
+// or when the domains were not listed.
+std::map<unsigned, std::vector<unsigned>> monitoringNodes(const HostModel& host);
 
 // The bus objects of one started domain. Registering them emits InterfacesAdded for each;
 // destroying them emits InterfacesRemoved.

@@ -21,12 +21,14 @@
 #include "command_line.h"
 #include "daemon_config.h"
 #include "event_loop.h"
+#include "host_model.h"
 #include "instance_lock.h"
 #include "logging.h"
 #include "manager_object.h"
 #include "resctrl_mount.h"
 #include "state_directory.h"
 #include "state_store.h"
+#include "text.h"
 
 namespace {
 
@@ -82,10 +84,25 @@ void mountIfWanted(const resctrld::Config& config) {
                      config.resctrlRoot.string());
         return;
     }
+    // The kernel refuses mba_MBps on a Sub-NUMA Clustering host (bandwidth is allocated per L3
+    // and measured per node): mount without it, in percent, rather than not at all.
+    std::string options = config.mountOptions;
+    if (const unsigned nodes = resctrld::sncNodesPerL3(config.sysfsRoot); nodes > 1) {
+        std::string kept;
+        for (const std::string_view option : resctrld::split(options, ','))
+            if (option != "mba_MBps")
+                kept += (kept.empty() ? "" : ",") + std::string(option);
+        if (kept != options)
+            spdlog::warn("MountOptions={}: not asking for mba_MBps, which the kernel refuses on "
+                         "this host with Sub-NUMA Clustering ({} nodes per L3); memory bandwidth "
+                         "stays in percent",
+                         options, nodes);
+        options = kept;
+    }
     try {
-        resctrld::mountResctrl(config.resctrlRoot, config.mountOptions);
+        resctrld::mountResctrl(config.resctrlRoot, options);
         spdlog::info("mounted resctrl at {}{}", config.resctrlRoot.string(),
-                     config.mountOptions.empty() ? "" : " with " + config.mountOptions);
+                     options.empty() ? "" : " with " + options);
     } catch (const std::system_error& e) {
         // what() already ends with the errno text.
         spdlog::warn("{}. Serving with Mounted=false{}", e.what(),

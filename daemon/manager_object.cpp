@@ -295,6 +295,16 @@ std::map<uint32_t, uint32_t> ManagerObject::CountersFree() {
     return supervisor_.counterStatus().free;
 }
 
+std::map<uint32_t, std::string> ManagerObject::IoAllocWays() {
+    return translateErrors("IoAllocWays", [&] {
+        std::map<uint32_t, std::string> ways;
+        if (ResctrlHost* host = supervisor_.host(); host && supervisor_.isMounted())
+            for (const auto& [id, mask] : host->ioAllocWays())
+                ways.emplace(id.value, mask.toHex());
+        return ways;
+    });
+}
+
 uint32_t ManagerObject::RmidsFree() {
     return translateErrors("RmidsFree", [&] { return supervisor_.budgets().rmidsFree; });
 }

@@ -73,6 +73,7 @@ private:
     std::string CounterMode() override;
     std::map<uint32_t, uint32_t> CountersTotal() override;
     std::map<uint32_t, uint32_t> CountersFree() override;
+    std::map<uint32_t, std::string> IoAllocWays() override;
     uint64_t SampleIntervalUSec() override;
 
     // Throws AccessDenied unless the caller of the method being handled is privileged; the

@@ -581,6 +581,7 @@ bool Supervisor::discoverHost() {
         GroupManagerOptions options;
         options.prefix = config_.groupPrefix;
         options.manageDefaultGroup = config_.manageDefaultGroup;
+        options.sparseMasks = config_.sparseMasks;
         host_ = std::make_unique<ResctrlHost>(
             HostPaths{.resctrlRoot = config_.resctrlRoot, .sysfsRoot = config_.sysfsRoot}, options,
             store_, getpid(), config_.counterAssignment);

@@ -151,12 +151,15 @@ struct Follower::Session {
                     if (a.caches.size() < owner.options_.maxEntries)
                         a.caches.push_back({c.get<0>(), c.get<1>(), c.get<2>(), c.get<3>()});
             }
-            std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>> mb;
-            if (read(props, "MemoryBandwidth", mb)) {
-                a.memoryBandwidth.clear();
-                for (const auto& n : mb)
-                    if (a.memoryBandwidth.size() < owner.options_.maxEntries)
-                        a.memoryBandwidth[n.get<0>()] = n.get<1>();
+            for (auto [name, values] : {std::pair{"MemoryBandwidth", &a.memoryBandwidth},
+                                        std::pair{"SlowMemoryBandwidth", &a.slowMemoryBandwidth}}) {
+                std::vector<sdbus::Struct<std::uint32_t, std::uint32_t>> nodes;
+                if (!read(props, name, nodes))
+                    continue;
+                values->clear();
+                for (const auto& n : nodes)
+                    if (values->size() < owner.options_.maxEntries)
+                        (*values)[n.get<0>()] = n.get<1>();
             }
         } else if (iface == kMonitor) {
             if (!added && !host.monitors.contains(path))
@@ -169,12 +172,18 @@ struct Follower::Session {
             readCounters(props, "CacheOccupancy", m.cacheOccupancy);
             readCounters(props, "MemoryBytesTotal", m.memoryBytesTotal);
             readCounters(props, "MemoryBytesLocal", m.memoryBytesLocal);
-            std::map<std::uint32_t, std::string> states;
-            if (read(props, "CounterStates", states)) {
+            readCounters(props, "NodeOccupancy", m.nodeOccupancy);
+            readCounters(props, "NodeBytesTotal", m.nodeBytesTotal);
+            readCounters(props, "NodeBytesLocal", m.nodeBytesLocal);
+            for (auto [name, out] : {std::pair{"CounterStates", &m.counterStates},
+                                     std::pair{"NodeCounterStates", &m.nodeCounterStates}}) {
+                std::map<std::uint32_t, std::string> states;
+                if (!read(props, name, states))
+                    continue;
                 if (states.size() > owner.options_.maxEntries)
-                    fail("CounterStates");
+                    fail(name);
                 else
-                    m.counterStates = std::move(states);
+                    *out = std::move(states);
             }
             readBounded(props, "CountersAssigned", m.countersAssigned);
         } else {

@@ -44,6 +44,8 @@ struct AllocationSnapshot {
     std::vector<CacheEntry> caches;
     // node id -> value in the host's MB unit.
     std::map<std::uint32_t, std::uint32_t> memoryBandwidth;
+    // node id -> slow-memory (SMBA) cap in 1/8 GB/s.
+    std::map<std::uint32_t, std::uint32_t> slowMemoryBandwidth;
 };
 
 using CounterMap = std::map<std::uint32_t, std::uint64_t>;
@@ -58,6 +60,11 @@ struct MonitorSnapshot {
     std::map<std::uint32_t, std::string> counterStates;
     // L3 cache id -> holds its hardware counters (CountersAssigned); empty where not assigned.
     std::map<std::uint32_t, bool> countersAssigned;
+    // Sub-NUMA Clustering hosts: the same per SNC node id (Monitor.Node*).
+    CounterMap nodeOccupancy;
+    CounterMap nodeBytesTotal;
+    CounterMap nodeBytesLocal;
+    std::map<std::uint32_t, std::string> nodeCounterStates;
 };
 
 // Everything keyed by object path: domains by their own path, allocations and monitors by theirs

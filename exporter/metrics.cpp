@@ -82,6 +82,11 @@ bool isOk(const MonitorSnapshot& monitor, std::uint32_t cacheId) {
     return it == monitor.counterStates.end() || it->second == "ok";
 }
 
+bool isNodeOk(const MonitorSnapshot& monitor, std::uint32_t node) {
+    auto it = monitor.nodeCounterStates.find(node);
+    return it == monitor.nodeCounterStates.end() || it->second == "ok";
+}
+
 } // namespace
 
 std::string parentDomainPath(const std::string& childPath) {
@@ -163,6 +168,12 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
                            "1 when a bandwidth monitor holds hardware counters on that L3 cache "
                            "id, 0 when it waits for them",
                            MetricType::Gauge);
+    auto nodeOccupancy = family(
+        "resctrld_node_llc_occupancy_bytes",
+        "Last-level cache occupancy in bytes on one Sub-NUMA Clustering node", MetricType::Gauge);
+    auto nodeBandwidth = family(
+        "resctrld_node_memory_bandwidth_bytes_total",
+        "Cumulative bytes of memory traffic on one Sub-NUMA Clustering node", MetricType::Counter);
     for (const auto& [path, m] : host.monitors) {
         const std::string* domain = domainName(m.domainPath);
         if (domain == nullptr)
@@ -185,6 +196,22 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
                                 {"monitor", m.name},
                                 {"scope", scope}},
                                static_cast<double>(bytes));
+        // A node whose counter is not ok has no series, as for a cache id.
+        for (const auto& [node, bytes] : m.nodeOccupancy)
+            if (isNodeOk(m, node))
+                addGauge(nodeOccupancy,
+                         {{"domain", *domain}, {"monitor", m.name}, {"node", std::to_string(node)}},
+                         static_cast<double>(bytes));
+        for (const auto& [scope, values] :
+             {std::pair{"local", &m.nodeBytesLocal}, std::pair{"total", &m.nodeBytesTotal}})
+            for (const auto& [node, bytes] : *values)
+                if (isNodeOk(m, node))
+                    addCounter(nodeBandwidth,
+                               {{"domain", *domain},
+                                {"monitor", m.name},
+                                {"node", std::to_string(node)},
+                                {"scope", scope}},
+                               static_cast<double>(bytes));
         for (const auto& [id, state] : m.counterStates)
             addGauge(states,
                      {{"cache_id", std::to_string(id)},
@@ -202,6 +229,8 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
     out.push_back(std::move(bandwidth));
     out.push_back(std::move(states));
     out.push_back(std::move(assigned));
+    out.push_back(std::move(nodeOccupancy));
+    out.push_back(std::move(nodeBandwidth));
 
     auto cacheBytes =
         family("resctrld_allocation_cache_bytes",
@@ -209,6 +238,10 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
     auto memoryBandwidth = family(
         "resctrld_allocation_memory_bandwidth",
         "Memory bandwidth cap of a domain's allocation, in the host's unit", MetricType::Gauge);
+    auto slowMemoryBandwidth =
+        family("resctrld_allocation_slow_memory_bandwidth",
+               "Slow-memory (CXL, AMD SMBA) bandwidth cap of a domain's allocation, in 1/8 GB/s",
+               MetricType::Gauge);
     // The MB values are percentages unless resctrl is mounted with mba_MBps.
     const auto& options = host.manager.mountOptions;
     const std::string unit =
@@ -232,9 +265,17 @@ std::vector<MetricFamily> daemonFamilies(const HostSnapshot& host) {
                       {"node", std::to_string(node)},
                       {"unit", unit}},
                      value);
+        for (const auto& [node, value] : a.slowMemoryBandwidth)
+            addGauge(slowMemoryBandwidth,
+                     {{"allocation", a.index},
+                      {"domain", *domain},
+                      {"node", std::to_string(node)},
+                      {"unit", "1/8 GB/s"}},
+                     value);
     }
     out.push_back(std::move(cacheBytes));
     out.push_back(std::move(memoryBandwidth));
+    out.push_back(std::move(slowMemoryBandwidth));
 
     // A cache monitor and a memory-bandwidth monitor over the same vCPUs share their name and
     // their resctrl group: their series add up to one monitor's, and those both have (vCPUs,

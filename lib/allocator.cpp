@@ -142,15 +142,31 @@ void Allocator::check(const CacheRequest& request) const {
                                 " is not possible: an allocation must be smaller than "
                                 "the whole cache (" +
                                 formatBytes(cacheSize) + ")");
-    if (request.size % granularity != 0) {
-        const Bytes below = request.size / granularity * granularity;
-        std::string hint = below > 0 ? formatBytes(below) + " or " : std::string();
+    const auto ways = cache->waysFor(request.id, request.size);
+    if (!ways) {
+        // The exact sizes nearest to the request: whole ways, and with SNC whole kernel ways
+        // once multiplied by the nodes.
+        unsigned below = 0;
+        unsigned above = cache->ways();
+        for (unsigned n = 1; n <= cache->ways(); ++n) {
+            if (!cache->waysFor(request.id, cache->bytesFor(request.id, n)))
+                continue;
+            if (cache->bytesFor(request.id, n) < request.size)
+                below = n;
+            else if (n < above)
+                above = n;
+        }
+        std::string hint =
+            below > 0 ? formatBytes(cache->bytesFor(request.id, below)) + " or " : std::string();
+        std::string perNode = cache->nodesPerCache > 1
+                                  ? fmt::format(" / {} SNC nodes", cache->nodesPerCache)
+                                  : std::string();
         throw InvalidDefinition(asked + " is not a multiple of the granularity " +
                                 formatBytes(granularity) + " (" + formatBytes(cacheSize) + " / " +
-                                waysText(cache->ways()) + "): use " + hint +
-                                formatBytes(below + granularity));
+                                waysText(cache->ways()) + perNode + "): use " + hint +
+                                formatBytes(cache->bytesFor(request.id, above)));
     }
-    if (request.size < cache->minimumAllocation(request.id))
+    if (*ways < cache->minCbmBits)
         throw InvalidDefinition(asked + " is less than the minimum allocation " +
                                 formatBytes(cache->minimumAllocation(request.id)) + " (" +
                                 waysText(cache->minCbmBits) + " of " + formatBytes(granularity) +
@@ -200,7 +216,7 @@ void Allocator::check(const BandwidthRequest& request) const {
 // minimum ways is skipped.
 CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache) const {
     const Bytes granularity = cache.granularity(request.id);
-    const auto need = static_cast<unsigned>(request.size / granularity);
+    const unsigned need = cache.waysFor(request.id, request.size).value_or(0);
     if (need == 0)
         return CbmMask(); // min_cbm_bits 0 (AMD): an empty mask is a valid request
     const CbmMask free = freeWays(cache.resource, request.id);
@@ -230,6 +246,10 @@ CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache
         return window;
     }
 
+    if (options_.sparseMasks && cache.sparseMasks)
+        if (const auto sparse = placeSparse(need, free, cache, request.id))
+            return *sparse;
+
     const CbmMask::Run largest = free.largestRun();
     std::string message = "not enough room for " + formatBytes(request.size) + " (" +
                           waysText(need) + ") on " + cacheName(request) +
@@ -240,6 +260,31 @@ CbmMask Allocator::place(const CacheRequest& request, const CacheResource& cache
                    " from it would leave the default group fewer than " +
                    waysText(defaultGroupMinimum(cache));
     throw NoSpace(message);
+}
+
+// The `need` lowest free ways, ways outside shareable_bits first (other hardware, such as a
+// GPU's or the I/O hub's caching, may use those). A way taken that the default group needs for
+// its minimum is given back for the next higher one; none when the free ways are too few.
+std::optional<CbmMask> Allocator::placeSparse(unsigned need, CbmMask free,
+                                              const CacheResource& cache, CacheId id) const {
+    std::vector<unsigned> order;
+    for (bool shareable : {false, true})
+        for (unsigned way = 0; way < 64; ++way)
+            if (free.test(way) && cache.shareableBits.test(way) == shareable)
+                order.push_back(way);
+    CbmMask picked;
+    for (unsigned way : order) {
+        if (picked.count() == need)
+            break;
+        const CbmMask candidate = picked | CbmMask::fromRun(way, 1);
+        if (options_.manageDefaultGroup &&
+            defaultGroupMask(cache, id, candidate).count() < defaultGroupMinimum(cache))
+            continue;
+        picked = candidate;
+    }
+    if (picked.count() < need)
+        return std::nullopt;
+    return picked;
 }
 
 Schemata Allocator::allocate(std::span<const CacheRequest> caches,
@@ -321,7 +366,7 @@ Schemata Allocator::completeSchemata(const Schemata& reserved) const {
 unsigned Allocator::closidsFree() const {
     unsigned groups = 0;
     for (const GroupHolding& group : groups_)
-        groups += group.owner == GroupOwner::Default ? 0 : 1;
+        groups += takesGroupClosid(group.owner) ? 1 : 0;
     return host_.closidsFree(groups);
 }
 

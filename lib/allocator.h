@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,7 +21,14 @@ enum class GroupOwner {
     Default, // the root group
     Own,     // a group resctrld created
     Foreign, // anyone else's (pqos, runc, an administrator)
+    Io,      // the ways io_alloc reserves for device DMA (io_alloc_cbm), on the I/O CLOSID
 };
+
+// Whether a holding is a control group that takes a CLOSID of the budget: the root's is not
+// counted, and the I/O CLOSID is already left out of the budget (HostModel::closidBudget).
+constexpr bool takesGroupClosid(GroupOwner owner) noexcept {
+    return owner == GroupOwner::Own || owner == GroupOwner::Foreign;
+}
 
 // A control group as the allocator sees it.
 struct GroupHolding {
@@ -51,6 +59,10 @@ struct AllocatorOptions {
     // docs/definitions.md rule 12: yes = ways that only the default group holds count as free and
     // defaultGroupSchemata() gives the root masks to write back; no = libvirt's exact rule.
     bool manageDefaultGroup = true;
+    // yes = where no contiguous run of free ways fits a request and the cache allows sparse
+    // masks (info/<res>/sparse_masks reads 1), the request takes the lowest free ways that are
+    // not shareable_bits, then shareable ones; no = contiguous runs only.
+    bool sparseMasks = false;
 };
 
 // Places cache and bandwidth requests on a host, one allocation group at a time, for one
@@ -91,6 +103,8 @@ private:
     // The default group's mask on a domain if `alsoReserved` were reserved too.
     CbmMask defaultGroupMask(const CacheResource& cache, CacheId id, CbmMask alsoReserved) const;
     CbmMask place(const CacheRequest& request, const CacheResource& cache) const;
+    std::optional<CbmMask> placeSparse(unsigned need, CbmMask free, const CacheResource& cache,
+                                       CacheId id) const;
 
     const HostModel& host_;
     std::vector<GroupHolding> groups_;

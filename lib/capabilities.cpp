@@ -133,8 +133,21 @@ std::string formatCapabilities(const HostModel& host) {
         const auto features = featuresWithPrefix(*host.monitoring, "mbm_");
         if (!features.empty()) {
             bandwidth += fmt::format("  <monitor maxMonitors='{}'>\n", host.monitoring->numRmids);
-            for (const auto& feature : features)
-                bandwidth += fmt::format("    <feature name='{}'/>\n", escapeAttribute(feature));
+            for (const auto& feature : features) {
+                // BMEC (AMD): the transactions each event counts, per L3 id as the kernel prints
+                // them, so that a reader knows what "total" and "local" mean on this host. An
+                // attribute libvirt does not write; its readers ignore it.
+                const auto& config =
+                    feature == "mbm_total_bytes"   ? host.monitoring->totalBytesConfig
+                    : feature == "mbm_local_bytes" ? host.monitoring->localBytesConfig
+                                                   : std::map<CacheId, unsigned>{};
+                std::string events;
+                for (const auto& [id, mask] : config)
+                    events +=
+                        fmt::format("{}{}=0x{:02x}", events.empty() ? "" : ";", id.value, mask);
+                bandwidth += fmt::format("    <feature name='{}'{}/>\n", escapeAttribute(feature),
+                                         events.empty() ? "" : " events='" + events + "'");
+            }
             bandwidth += "  </monitor>\n";
         }
     }

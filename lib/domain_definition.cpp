@@ -107,7 +107,7 @@ struct Entry {
     std::vector<std::string> monitorsWritten;
     // (level, id) -> indexes into def.caches, in document order (two at most: code and data).
     std::map<std::pair<unsigned, unsigned>, std::vector<std::size_t>> cachesById;
-    std::set<unsigned> nodes;
+    std::set<unsigned> nodes, slowNodes; // of <node>s in memorytunes, slowmemorytunes
     // Indexes into def.monitors of the monitors whose vCPUs equal the entry's (one per kind).
     std::vector<std::size_t> wholeSetMonitors;
     std::string label() const { return element + " " + quoted("vcpus", written); }
@@ -123,19 +123,28 @@ public:
     Tuning parse(const std::vector<const xmlNode*>& containers) {
         std::vector<const xmlNode*> cachetunes;
         std::vector<const xmlNode*> memorytunes;
+        std::vector<const xmlNode*> slowmemorytunes;
         for (const xmlNode* container : containers) {
             for (const xmlNode* node : childElements(container, "cachetune", rule_))
                 cachetunes.push_back(node);
             for (const xmlNode* node : childElements(container, "memorytune", rule_))
                 memorytunes.push_back(node);
+            // AMD's slow-memory (CXL) bandwidth caps: libvirt has no element for them, so
+            // only the metadata form carries one.
+            if (rule_ != NsRule::None)
+                for (const xmlNode* node : childElements(container, "slowmemorytune", rule_))
+                    slowmemorytunes.push_back(node);
         }
         checkCounts(cachetunes, memorytunes);
+        checkCount(slowmemorytunes.size(), kMaxMemorytunes, "slowmemorytune");
         // libvirt parses every <cachetune> before any <memorytune> (docs/definitions.md appendix
         // §1).
         for (const xmlNode* node : cachetunes)
             parseCachetune(node);
         for (const xmlNode* node : memorytunes)
-            parseMemorytune(node);
+            parseMemorytune(node, Resource::MB);
+        for (const xmlNode* node : slowmemorytunes)
+            parseMemorytune(node, Resource::SMBA);
         Tuning tuning;
         for (auto& entry : entries_) {
             auto& caches = entry.def.caches;
@@ -143,8 +152,9 @@ public:
                 return std::tuple(a.level, a.type, a.id) < std::tuple(b.level, b.type, b.id);
             });
             auto& nodes = entry.def.bandwidths;
-            std::sort(nodes.begin(), nodes.end(),
-                      [](const auto& a, const auto& b) { return a.node < b.node; });
+            std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) {
+                return std::tuple(a.resource, a.node) < std::tuple(b.resource, b.node);
+            });
             tuning.definitions.push_back(std::move(entry.def));
         }
         return tuning;
@@ -228,7 +238,7 @@ private:
         if (Entry* same = findEqual("cachetune", written, vcpus))
             invalid(label + " has the same vCPUs as " + same->label() +
                     " (two cachetunes cannot share a vCPU set; put their caches in one)");
-        Entry entry{ResctrlDefinition{vcpus, {}, {}, {}}, "cachetune", written, {}, {}, {}, {}};
+        Entry entry{ResctrlDefinition{vcpus, {}, {}, {}}, "cachetune", written, {}, {}, {}, {}, {}};
         for (const xmlNode* cache : childElements(node, "cache", rule_))
             parseCache(entry, cache, label);
         for (const xmlNode* monitor : childElements(node, "monitor", rule_))
@@ -240,22 +250,26 @@ private:
         addEntry(std::move(entry));
     }
 
-    void parseMemorytune(const xmlNode* node) {
-        auto [written, vcpus] = readVcpus(node, "memorytune");
-        std::string label = "memorytune " + quoted("vcpus", written);
+    // <memorytune> (MB) and <rd:slowmemorytune> (SMBA) follow the same rules: equal vCPUs merge
+    // into an earlier entry, one value per node and vCPU set.
+    void parseMemorytune(const xmlNode* node, Resource resource) {
+        const std::string element = resource == Resource::SMBA ? "slowmemorytune" : "memorytune";
+        auto [written, vcpus] = readVcpus(node, element);
+        std::string label = element + " " + quoted("vcpus", written);
         if (vcpus.empty()) {
             warnings_.push_back(label + " names only vCPUs at or beyond " + describeLimit() +
                                 "; it is ignored");
             return;
         }
         // Rule 3: equal vcpus merge into the earlier definition (cachetune or memorytune).
-        Entry* target = findEqual("memorytune", written, vcpus);
-        Entry fresh{ResctrlDefinition{vcpus, {}, {}, {}}, "memorytune", written, {}, {}, {}, {}};
+        Entry* target = findEqual(element, written, vcpus);
+        Entry fresh{ResctrlDefinition{vcpus, {}, {}, {}}, element, written, {}, {}, {}, {}, {}};
         Entry& entry = target != nullptr ? *target : fresh;
         for (const xmlNode* n : childElements(node, "node", rule_))
-            parseNode(entry, n, label);
-        for (const xmlNode* monitor : childElements(node, "monitor", rule_))
-            parseMonitor(entry, monitor, MonitorKind::MemoryBandwidth, label);
+            parseNode(entry, n, label, resource);
+        if (resource == Resource::MB)
+            for (const xmlNode* monitor : childElements(node, "monitor", rule_))
+                parseMonitor(entry, monitor, MonitorKind::MemoryBandwidth, label);
         if (target != nullptr)
             return;
         if (!fresh.def.hasAllocation() && fresh.def.monitors.empty()) {
@@ -321,14 +335,17 @@ private:
 
     // P16, P18 / rule 7 (the bandwidth maximum depends on the host's MB unit: checked when
     // planning).
-    void parseNode(Entry& entry, const xmlNode* node, const std::string& where) {
+    void parseNode(Entry& entry, const xmlNode* node, const std::string& where, Resource resource) {
         BandwidthSpec request;
         request.node = requiredNumber<unsigned>(node, "id", where, "node");
         request.bandwidth = requiredNumber<unsigned>(node, "bandwidth", where, "node");
-        if (!entry.nodes.insert(request.node).second)
+        request.resource = resource;
+        auto& seen = resource == Resource::SMBA ? entry.slowNodes : entry.nodes;
+        if (!seen.insert(request.node).second)
             invalid(fmt::format("{}: <node id='{}'> is given twice for vCPUs {} (at most one "
-                                "bandwidth per node and vCPU set)",
-                                where, request.node, entry.def.vcpus.format()));
+                                "{}bandwidth per node and vCPU set)",
+                                where, request.node, entry.def.vcpus.format(),
+                                resource == Resource::SMBA ? "slow-memory " : ""));
         entry.def.bandwidths.push_back(request);
     }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "resource.h"
 #include "types.h"
 #include "vcpu_set.h"
 
@@ -21,10 +22,12 @@ struct CacheSpec {
     friend bool operator==(const CacheSpec&, const CacheSpec&) = default;
 };
 
-// One `<node>` of a memorytune: the MB domain id and the value in the host's MB unit.
+// One `<node>` of a memorytune (resource MB) or of a metadata-form slowmemorytune (SMBA): the
+// domain id (an L3 cache id) and the value in the host's unit for that resource.
 struct BandwidthSpec {
     unsigned node = 0;
     unsigned bandwidth = 0;
+    Resource resource = Resource::MB;
     friend bool operator==(const BandwidthSpec&, const BandwidthSpec&) = default;
 };
 
@@ -53,7 +56,7 @@ struct MonitorDefinition {
 struct ResctrlDefinition {
     VcpuSet vcpus;
     std::vector<CacheSpec> caches;           // sorted by level, type, id (libvirt's order)
-    std::vector<BandwidthSpec> bandwidths;   // sorted by node
+    std::vector<BandwidthSpec> bandwidths;   // sorted by resource (MB, SMBA), then node
     std::vector<MonitorDefinition> monitors; // document order: cachetune's, then memorytune's
     bool hasAllocation() const noexcept { return !caches.empty() || !bandwidths.empty(); }
     // The default monitor reads the allocation group itself (docs/definitions.md rule 6).

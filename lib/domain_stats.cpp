@@ -36,6 +36,31 @@ DomainStats domainStats(const Plan& plan, std::span<const MonitorSample> samples
                 put("bytes.total", sample.bytesTotal);
             }
         }
+        // Sub-NUMA Clustering: the per-node values under resctrld.* keys, beside libvirt's
+        // per-L3 ones (which are the sums over each L3's nodes).
+        if (sample.nodes.states.empty())
+            continue;
+        const std::string nodePrefix =
+            isCache
+                ? fmt::format("resctrld.cache.monitor.{}.node.", cacheMonitors - 1)
+                : fmt::format("resctrld.memory.bandwidth.monitor.{}.node.", bandwidthMonitors - 1);
+        stats[nodePrefix + "count"] = static_cast<std::uint32_t>(sample.nodes.states.size());
+        std::uint32_t k = 0;
+        for (const auto& [node, state] : sample.nodes.states) {
+            const std::string key = fmt::format("{}{}.", nodePrefix, k++);
+            stats[key + "id"] = static_cast<std::uint32_t>(node);
+            auto put = [&, nodeId = node](const std::string& name,
+                                          const std::map<unsigned, std::uint64_t>& m) {
+                if (auto it = m.find(nodeId); it != m.end())
+                    stats[key + name] = it->second;
+            };
+            if (isCache) {
+                put("bytes", sample.nodes.occupancy);
+            } else {
+                put("bytes.total", sample.nodes.bytesTotal);
+                put("bytes.local", sample.nodes.bytesLocal);
+            }
+        }
     }
     stats["cpu.cache.monitor.count"] = cacheMonitors;
     if (bandwidthMonitors > 0)

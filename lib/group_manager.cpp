@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "errors.h"
+#include "host_layout.h"
 #include "rollback.h"
 #include "update_plan.h"
 
@@ -138,6 +139,15 @@ HostState GroupManager::readHostState(bool countMonitorGroups,
     if (!rootSchemata)
         throw ResctrlUnavailable("cannot read " + (resctrl_.root() / "schemata").string());
     state.groups.push_back({"", GroupOwner::Default, Schemata::parse(*rootSchemata), false});
+    // The ways device DMA allocates in (io_alloc) are taken: a VM's reservation there would
+    // share them with every NIC and NVMe queue of the socket.
+    Schemata ioWays;
+    for (const CacheResource& cache : host_.cacheResources)
+        if (cache.ioAllocEnabled)
+            for (const auto& [id, mask] : readIoAllocMasks(resctrl_, cache.resource))
+                ioWays.setMask(cache.resource, id, mask);
+    if (!ioWays.resources().empty())
+        state.groups.push_back({"info/io_alloc_cbm", GroupOwner::Io, std::move(ioWays), false});
 
     if (countMonitorGroups)
         state.monitorGroups += monitorGroupsOf("");
@@ -196,7 +206,8 @@ unsigned GroupManager::monitorGroupsOf(const std::filesystem::path& group) const
 }
 
 Plan GroupManager::plan(const DomainDefinition& definition, const HostState& state) const {
-    return planDomain(definition.tuning, host_, state, PlannerOptions{options_.manageDefaultGroup});
+    return planDomain(definition.tuning, host_, state,
+                      PlannerOptions{options_.manageDefaultGroup, options_.sparseMasks});
 }
 
 DomainGroups GroupManager::layOut(const std::string& domainName, std::string stem,
@@ -374,7 +385,7 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
     const Schemata defaultBefore = state.groups.front().schemata;
     unsigned controlGroupsNow = 0;
     for (const GroupHolding& group : state.groups)
-        controlGroupsNow += group.owner == GroupOwner::Default ? 0 : 1;
+        controlGroupsNow += takesGroupClosid(group.owner) ? 1 : 0;
     const unsigned rmidsFreeNow = host_.rmidsFree(controlGroupsNow, state.monitorGroups);
     const std::vector<std::string> ownGroups = current.allocationGroups();
     std::erase_if(state.groups, [&](const GroupHolding& group) {

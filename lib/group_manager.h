@@ -30,6 +30,8 @@ struct GroupManagerOptions {
     std::string prefix = "resctrld-";
     // docs/definitions.md rule 12.
     bool manageDefaultGroup = true;
+    // SparseMasks= (default no): see AllocatorOptions::sparseMasks.
+    bool sparseMasks = false;
     // The hash of a domain name in its groups' names when the name must be mangled (tests give
     // a weak one to make two names collide).
     std::function<std::uint64_t(std::string_view)> nameHash = hashGroupName;

@@ -46,8 +46,8 @@ std::vector<std::string> listControlGroups(const std::filesystem::path& root, un
     return names;
 }
 
-// info/<res>/io_alloc_cbm: "0=ffff;1=ffff", no resource name. Unreadable (io_alloc disabled
-// since discovery) or malformed: no I/O masks.
+} // namespace
+
 std::map<CacheId, CbmMask> readIoAllocMasks(const ResctrlFs& resctrl, Resource resource) {
     std::map<CacheId, CbmMask> masks;
     const auto text = resctrl.read(std::filesystem::path("info") /
@@ -66,8 +66,6 @@ std::map<CacheId, CbmMask> readIoAllocMasks(const ResctrlFs& resctrl, Resource r
     }
     return masks;
 }
-
-} // namespace
 
 unsigned controlGroupLimit(const HostModel& host) {
     const bool ioAlloc =

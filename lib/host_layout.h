@@ -77,6 +77,10 @@ struct HostLayout {
 HostLayout readHostLayout(const HostModel& host, const ResctrlFs& resctrl,
                           const std::map<std::string, std::string>& domainGroups);
 
+// info/<resource>/io_alloc_cbm ("0=ffff;1=ffff", no resource name): the ways I/O allocates in,
+// per cache id. Empty when it cannot be read (io_alloc disabled since discovery) or is malformed.
+std::map<CacheId, CbmMask> readIoAllocMasks(const ResctrlFs& resctrl, Resource resource);
+
 // How many control groups besides the root the kernel can have on that host: one per CLOSID,
 // including the one io_alloc may reserve.
 unsigned controlGroupLimit(const HostModel& host);

@@ -17,6 +17,7 @@
 #include "schemata.h"
 #include "text.h"
 #include "unique_fd.h"
+#include "vcpu_set.h"
 
 namespace resctrld {
 namespace fs = std::filesystem;
@@ -100,6 +101,7 @@ public:
     }
 
     [[noreturn]] void missing(const char* name) const { throw MissingDefinition{dir_ / name}; }
+    fs::path path(const char* name) const { return dir_ / name; }
 
 private:
     fs::path dir_;
@@ -275,6 +277,31 @@ const SysfsCaches* cachesAt(const HostModel& host, unsigned level) {
     return it == host.caches.end() ? nullptr : &it->second;
 }
 
+// info/L3_MON/mbm_{total,local}_bytes_config: "0=0x7f;1=0x7f", one event mask per L3 id. Absent
+// where the host has no BMEC, and also while counter assignment runs in mbm_event mode.
+std::map<CacheId, unsigned> readEventConfig(const InfoDir& files, const char* name) {
+    std::map<CacheId, unsigned> config;
+    const auto content = files.text(name);
+    if (!content)
+        return config;
+    for (const std::string_view item : split(*content, ';')) {
+        const auto equals = item.find('=');
+        std::optional<unsigned> id, value;
+        if (equals != std::string_view::npos) {
+            id = parseUnsigned<unsigned>(trim(item.substr(0, equals)));
+            auto hex = trim(item.substr(equals + 1));
+            if (hex.starts_with("0x"))
+                hex.remove_prefix(2);
+            if (const auto mask = CbmMask::parseHex(hex))
+                value = static_cast<unsigned>(mask->bits());
+        }
+        if (!id || !value)
+            unexpected(files.path(name), *content, "<id>=0x<mask> items separated by ';'");
+        config.emplace(CacheId{*id}, *value);
+    }
+    return config;
+}
+
 // info/L3_MON: the RMIDs, the events, and the L3 domains mon_data/ shows (sysfs's L3 caches when
 // it shows none).
 MonitorResource discoverMonitoring(const InfoDir& files, const fs::path& resctrlRoot,
@@ -290,10 +317,24 @@ MonitorResource discoverMonitoring(const InfoDir& files, const fs::path& resctrl
     monitor.maxThresholdOccupancy = files.number<Bytes>("max_threshold_occupancy").value_or(0);
     for (const fs::path& monDir : sortedEntries(resctrlRoot / "mon_data")) {
         const std::string monName = monDir.filename().string();
-        if (isNumberedEntry(monName, "mon_L3_"))
-            monitor.domains.push_back(
-                CacheId{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))});
+        if (!isNumberedEntry(monName, "mon_L3_"))
+            continue;
+        const CacheId id{*parseUnsigned<unsigned>(std::string_view(monName).substr(7))};
+        monitor.domains.push_back(id);
+        // Sub-NUMA Clustering: one mon_sub_L3_<node id> per node sharing this L3, beside the
+        // L3's own files, which then hold the sums over those nodes.
+        std::vector<unsigned> nodes;
+        for (const fs::path& subDir : sortedEntries(monDir)) {
+            const std::string subName = subDir.filename().string();
+            if (isNumberedEntry(subName, "mon_sub_L3_"))
+                nodes.push_back(*parseUnsigned<unsigned>(std::string_view(subName).substr(11)));
+        }
+        std::sort(nodes.begin(), nodes.end());
+        if (!nodes.empty())
+            monitor.sncNodes.emplace(id, std::move(nodes));
     }
+    monitor.totalBytesConfig = readEventConfig(files, "mbm_total_bytes_config");
+    monitor.localBytesConfig = readEventConfig(files, "mbm_local_bytes_config");
     std::sort(monitor.domains.begin(), monitor.domains.end());
     monitor.domainsListed = !monitor.domains.empty();
     if (monitor.domains.empty())
@@ -467,7 +508,25 @@ Bytes CacheResource::granularity(CacheId id) const {
     const auto it = domains.find(id);
     if (it == domains.end() || ways() == 0)
         return 0;
-    return it->second / ways();
+    return it->second / ways() / std::max(nodesPerCache, 1U);
+}
+
+std::optional<unsigned> CacheResource::waysFor(CacheId id, Bytes size) const {
+    const auto it = domains.find(id);
+    if (it == domains.end() || ways() == 0 || it->second < ways())
+        return std::nullopt;
+    const Bytes kernelWay = it->second / ways();
+    const Bytes scaled = size * std::max(nodesPerCache, 1U);
+    if (scaled / std::max(nodesPerCache, 1U) != size || scaled % kernelWay != 0)
+        return std::nullopt;
+    return static_cast<unsigned>(scaled / kernelWay);
+}
+
+Bytes CacheResource::bytesFor(CacheId id, unsigned count) const {
+    const auto it = domains.find(id);
+    if (it == domains.end() || ways() == 0)
+        return 0;
+    return it->second / ways() * count / std::max(nodesPerCache, 1U);
 }
 
 Bytes CacheResource::minimumAllocation(CacheId id) const {
@@ -480,6 +539,56 @@ bool BandwidthResource::hasDomain(CacheId id) const {
 
 bool MonitorResource::hasFeature(std::string_view event) const {
     return std::find(features.begin(), features.end(), event) != features.end();
+}
+
+unsigned MonitorResource::nodesPerL3() const noexcept {
+    std::size_t most = 1;
+    for (const auto& [id, nodes] : sncNodes)
+        most = std::max(most, nodes.size());
+    return static_cast<unsigned>(most);
+}
+
+std::vector<unsigned> MonitorResource::sncNodeIds() const {
+    std::vector<unsigned> ids;
+    for (const auto& [id, nodes] : sncNodes)
+        ids.insert(ids.end(), nodes.begin(), nodes.end());
+    return ids;
+}
+
+unsigned sncNodesPerL3(const fs::path& sysfsRoot) {
+    auto cpusIn = [](const fs::path& file) -> std::size_t {
+        const auto text = readFile(file);
+        if (!text)
+            return 0;
+        try {
+            return VcpuSet::parse(trim(*text)).size();
+        } catch (const Error&) {
+            return 0;
+        }
+    };
+    auto holdsCpu0 = [](const fs::path& file) {
+        const auto text = readFile(file);
+        try {
+            return text && VcpuSet::parse(trim(*text)).contains(0);
+        } catch (const Error&) {
+            return false;
+        }
+    };
+    std::size_t l3Cpus = 0;
+    std::size_t nodeCpus = 0;
+    try {
+        for (const fs::path& index : sortedEntries(sysfsRoot / "devices/system/cpu/cpu0/cache"))
+            if (readFile(index / "level").value_or("") == "3\n")
+                l3Cpus = cpusIn(index / "shared_cpu_list");
+        for (const fs::path& node : sortedEntries(sysfsRoot / "devices/system/node"))
+            if (isNumberedEntry(node.filename().string(), "node") && holdsCpu0(node / "cpulist"))
+                nodeCpus = cpusIn(node / "cpulist");
+    } catch (const Error&) {
+        return 1; // unreadable sysfs: nothing known of SNC
+    }
+    if (l3Cpus == 0 || nodeCpus == 0 || l3Cpus <= nodeCpus)
+        return 1;
+    return static_cast<unsigned>(l3Cpus / nodeCpus);
 }
 
 HostModel HostModel::discover(const HostPaths& paths) {
@@ -514,6 +623,11 @@ HostModel HostModel::discover(const HostPaths& paths) {
 
     discoverMountOptions(host, paths, rootSchemata);
     setBandwidthUnits(host, rootSchemata);
+    // The L3 (and its CDP halves) is shared by the SNC nodes: a way holds 1/nodes of it per node.
+    if (host.monitoring && host.monitoring->hasSnc())
+        for (CacheResource& cache : host.cacheResources)
+            if (cache.level() == 3)
+                cache.nodesPerCache = host.monitoring->nodesPerL3();
 
     spdlog::debug("resctrl at {}: {} cache and {} bandwidth resources, monitoring {}, options "
                   "'{}'",

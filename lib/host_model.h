@@ -47,16 +47,27 @@ struct CacheResource {
     // The domains the kernel lists for this resource (ids of the root schemata line) with the
     // size sysfs gives for the cache of that level and id (0 when sysfs does not say).
     std::map<CacheId, Bytes> domains;
+    // Sub-NUMA Clustering splits each L3 among this many nodes, and a way then holds that
+    // share of the cache on each node: 1 elsewhere and for L2.
+    unsigned nodesPerCache = 1;
 
     unsigned level() const noexcept { return cacheLevel(resource); }
     CacheType type() const noexcept { return cacheType(resource); }
     // Number of ways: the bits of cbm_mask.
     unsigned ways() const noexcept { return cbmMask.count(); }
     bool hasDomain(CacheId id) const { return domains.count(id) != 0; }
-    // Bytes per way on that domain: cache size / ways (0 when the size is unknown).
+    // Bytes per way on that domain: cache size / ways / nodesPerCache (0 when the size is
+    // unknown). On an SNC host this is what a way holds for a VM on one node, which is less
+    // than the kernel's `size` file says (it does not divide by the nodes).
     Bytes granularity(CacheId id) const;
     // The smallest allocation: granularity x min_cbm_bits.
     Bytes minimumAllocation(CacheId id) const;
+    // The ways that hold exactly `size` bytes per node on that domain: size x nodesPerCache /
+    // (cache size / ways). Empty when that is not a whole number (with SNC-3 a way holds a third
+    // of a kernel way, so only some sizes are exact) or the size is unknown.
+    std::optional<unsigned> waysFor(CacheId id, Bytes size) const;
+    // The bytes per node that `ways` ways hold, rounded down.
+    Bytes bytesFor(CacheId id, unsigned ways) const;
 };
 
 // What an MB/SMBA value means (docs/kernel.md §4.4).
@@ -98,8 +109,20 @@ struct MonitorResource {
     // They were listed there (not taken from sysfs for want of them): every group's mon_data
     // has the same directories.
     bool domainsListed = false;
+    // Sub-NUMA Clustering: L3 id -> the NUMA node ids of its mon_sub_L3_<node> directories
+    // (global node ids: they go on counting on the second socket). Empty without SNC.
+    std::map<CacheId, std::vector<unsigned>> sncNodes;
+    // BMEC: the transactions each MBM event counts, per L3 id (mbm_total_bytes_config,
+    // mbm_local_bytes_config as read; empty where the host has no such file). Read only: the
+    // daemon never writes them, since a change resets every group's counters on that domain.
+    std::map<CacheId, unsigned> totalBytesConfig, localBytesConfig;
 
     bool hasFeature(std::string_view event) const;
+    bool hasSnc() const noexcept { return !sncNodes.empty(); }
+    // Nodes per L3 cache: the largest count of mon_sub_L3_* in one mon_L3_XX, 1 without SNC.
+    unsigned nodesPerL3() const noexcept;
+    // The node ids of every L3, in order.
+    std::vector<unsigned> sncNodeIds() const;
 };
 
 // Everything resctrld needs to know about a host's resctrl resources. Discovered once from the
@@ -156,5 +179,10 @@ struct HostModel {
     unsigned closidsFree(unsigned ctrlMonGroups) const;
     unsigned rmidsFree(unsigned ctrlMonGroups, unsigned monGroups) const;
 };
+
+// Sub-NUMA Clustering as the CPU topology in sysfs shows it, before resctrl is mounted: the CPUs
+// sharing CPU 0's L3 divided by the CPUs of CPU 0's NUMA node (the kernel's own rule). 1 where
+// sysfs says nothing of L3 caches or NUMA nodes.
+unsigned sncNodesPerL3(const std::filesystem::path& sysfsRoot);
 
 } // namespace resctrld

@@ -17,6 +17,7 @@ namespace resctrld {
 namespace {
 
 constexpr std::string_view kDomainPrefix = "mon_L3_";
+constexpr std::string_view kNodePrefix = "mon_sub_L3_";
 
 // GCC and Clang's 128-bit integer; __extension__ keeps -Wpedantic quiet about it.
 __extension__ typedef unsigned __int128 Wide;
@@ -80,41 +81,62 @@ std::optional<std::uint64_t> bandwidth(std::uint64_t prevValue, std::uint64_t pr
 }
 
 MonitorCounters::MonitorCounters(std::filesystem::path resctrlRoot, std::string group,
-                                 std::vector<CounterEvent> events, std::vector<unsigned> domains)
+                                 std::vector<CounterEvent> events, std::vector<unsigned> domains,
+                                 std::map<unsigned, std::vector<unsigned>> nodes)
     : monData_(std::move(resctrlRoot) / group / "mon_data")
     , group_(std::move(group))
     , knownDomains_(std::move(domains))
+    , knownNodes_(std::move(nodes))
     , events_(std::move(events)) {
     std::sort(knownDomains_.begin(), knownDomains_.end());
 }
 
-// The domains are listed once: they only change with CPU hotplug of a whole L3 (§7.1); a caller
-// that must follow that makes a new MonitorCounters. A group that had no mon_L3_* yet (not
-// created, or being removed) is listed again on the next sample.
+void MonitorCounters::addCounters(unsigned cacheId, const std::filesystem::path& dir,
+                                  const std::vector<unsigned>& nodes) {
+    for (CounterEvent event : events_)
+        counters_.push_back(
+            {false, cacheId, event, dir / fileName(event), UniqueFd(), std::nullopt});
+    // mon_sub_L3_%02d with the NUMA node id, which does not restart at 00 on the next L3.
+    for (unsigned node : nodes)
+        for (CounterEvent event : events_)
+            counters_.push_back({true, node, event,
+                                 dir / fmt::format("{}{:02}", kNodePrefix, node) / fileName(event),
+                                 UniqueFd(), std::nullopt});
+}
+
+// The domains are listed once: they only change with CPU hotplug of a whole L3 (§7.1) or, on an
+// SNC host, of a whole node; a caller that must follow that makes a new MonitorCounters. A group
+// that had no mon_L3_* yet (not created, or being removed) is listed again on the next sample.
 void MonitorCounters::discoverDomains() {
+    static const std::vector<unsigned> kNoNodes;
     if (!knownDomains_.empty()) {
-        for (unsigned id : knownDomains_)
-            for (CounterEvent event : events_)
-                counters_.push_back(
-                    {id, event,
-                     monData_ / fmt::format("{}{:02}", kDomainPrefix, id) / fileName(event),
-                     UniqueFd(), std::nullopt});
+        for (unsigned id : knownDomains_) {
+            const auto nodes = knownNodes_.find(id);
+            addCounters(id, monData_ / fmt::format("{}{:02}", kDomainPrefix, id),
+                        nodes == knownNodes_.end() ? kNoNodes : nodes->second);
+        }
         return;
     }
-    std::map<unsigned, std::filesystem::path> domains; // id -> directory, ordered by id
-    std::error_code error;
-    for (std::filesystem::directory_iterator it(monData_, error), end; !error && it != end;
-         it.increment(error)) {
-        // mon_L3_%02d: "mon_L3_00", "mon_L3_16", "mon_L3_100"; mon_PERF_PKG_XX is not ours.
-        const std::string name = it->path().filename().string();
-        if (!std::string_view(name).starts_with(kDomainPrefix))
-            continue;
-        if (auto id = parseUnsigned<unsigned>(std::string_view(name).substr(kDomainPrefix.size())))
-            domains.emplace(*id, it->path());
+    // mon_L3_%02d: "mon_L3_00", "mon_L3_16", "mon_L3_100"; mon_PERF_PKG_XX is not ours.
+    auto numbered = [](const std::filesystem::path& dir, std::string_view prefix) {
+        std::map<unsigned, std::filesystem::path> found; // id -> directory, ordered by id
+        std::error_code error;
+        for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end;
+             it.increment(error)) {
+            const std::string name = it->path().filename().string();
+            if (!std::string_view(name).starts_with(prefix))
+                continue;
+            if (auto id = parseUnsigned<unsigned>(std::string_view(name).substr(prefix.size())))
+                found.emplace(*id, it->path());
+        }
+        return found;
+    };
+    for (const auto& [id, dir] : numbered(monData_, kDomainPrefix)) {
+        std::vector<unsigned> nodes;
+        for (const auto& [node, subDir] : numbered(dir, kNodePrefix))
+            nodes.push_back(node);
+        addCounters(id, dir, nodes);
     }
-    for (const auto& [id, dir] : domains)
-        for (CounterEvent event : events_)
-            counters_.push_back({id, event, dir / fileName(event), UniqueFd(), std::nullopt});
 }
 
 CounterReading MonitorCounters::read(Counter& counter, std::uint64_t& timeNs) {
@@ -162,7 +184,8 @@ const MonitorSample& MonitorCounters::sample() {
     for (Counter& counter : counters_) {
         std::uint64_t timeNs = 0;
         const CounterReading reading = read(counter, timeNs);
-        auto& state = next.states.try_emplace(counter.cacheId, CounterState::Ok).first->second;
+        CounterValues& values = counter.node ? next.nodes : next;
+        auto& state = values.states.try_emplace(counter.cacheId, CounterState::Ok).first->second;
         if (reading.state != CounterState::Ok) {
             if (state == CounterState::Ok)
                 state = reading.state;
@@ -171,15 +194,15 @@ const MonitorSample& MonitorCounters::sample() {
             continue;
         }
         if (counter.event == CounterEvent::LlcOccupancy) {
-            next.occupancy[counter.cacheId] = reading.value;
+            values.occupancy[counter.cacheId] = reading.value;
             continue;
         }
         const bool total = counter.event == CounterEvent::MbmTotalBytes;
-        (total ? next.bytesTotal : next.bytesLocal)[counter.cacheId] = reading.value;
+        (total ? values.bytesTotal : values.bytesLocal)[counter.cacheId] = reading.value;
         if (counter.baseline)
             if (auto rate = bandwidth(counter.baseline->value, counter.baseline->timeNs,
                                       reading.value, timeNs))
-                (total ? next.bandwidthTotal : next.bandwidthLocal)[counter.cacheId] = *rate;
+                (total ? values.bandwidthTotal : values.bandwidthLocal)[counter.cacheId] = *rate;
         // After a reset (the value went down) the new value is the baseline.
         counter.baseline = Baseline{reading.value, timeNs};
     }

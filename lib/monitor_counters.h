@@ -43,12 +43,21 @@ std::optional<std::uint64_t> bandwidth(std::uint64_t prevValue, std::uint64_t pr
 
 // One group's counters at one moment, in the shape of org.resctrld1.Monitor's properties.
 // An id whose reading was not ok is absent from the value maps; states says why.
-struct MonitorSample {
-    std::map<unsigned, std::uint64_t> occupancy;                      // cache id -> bytes
+// The values of one scope (the L3 caches, or the SNC nodes), keyed by cache or node id.
+struct CounterValues {
+    std::map<unsigned, std::uint64_t> occupancy;                      // id -> bytes
     std::map<unsigned, std::uint64_t> bytesTotal, bytesLocal;         // cumulative bytes
     std::map<unsigned, std::uint64_t> bandwidthTotal, bandwidthLocal; // bytes per second
     // Ok, or the first non-ok state among the events read for that id.
     std::map<unsigned, CounterState> states;
+
+    friend bool operator==(const CounterValues&, const CounterValues&) = default;
+};
+
+struct MonitorSample : CounterValues {
+    // Sub-NUMA Clustering: the same per node (mon_sub_L3_<node>), keyed by NUMA node id; the
+    // L3 values above are the kernel's sums over the nodes of each L3. Empty without SNC.
+    CounterValues nodes;
     std::uint64_t sampledAtUsec = 0; // CLOCK_REALTIME microseconds of the read
 
     friend bool operator==(const MonitorSample&, const MonitorSample&) = default;
@@ -65,8 +74,11 @@ public:
     // `domains`, when not empty, are the host's L3 monitoring domains (the root's mon_data
     // lists them, and every group's mon_data has the same): the group's own mon_data is then not
     // listed, which saves a directory read per new monitor. Empty: listed on the first sample.
+    // `nodes` (L3 id -> SNC node ids) adds the per-node files mon_L3_XX/mon_sub_L3_YY/<event>
+    // of a Sub-NUMA Clustering host; with `domains` empty they are listed too.
     MonitorCounters(std::filesystem::path resctrlRoot, std::string group,
-                    std::vector<CounterEvent> events, std::vector<unsigned> domains = {});
+                    std::vector<CounterEvent> events, std::vector<unsigned> domains = {},
+                    std::map<unsigned, std::vector<unsigned>> nodes = {});
 
     // Reads every (domain, event) counter once and returns the new sample (also last()).
     // Expected failures are values: a counter that cannot be opened or read (group removed:
@@ -91,6 +103,7 @@ private:
         std::uint64_t timeNs;
     };
     struct Counter {
+        bool node; // an SNC node's file: cacheId is then the node id
         unsigned cacheId;
         CounterEvent event;
         std::filesystem::path path;
@@ -99,12 +112,15 @@ private:
     };
 
     void discoverDomains();
+    void addCounters(unsigned cacheId, const std::filesystem::path& dir,
+                     const std::vector<unsigned>& nodes);
     // One counter read: state and value, the reading's monotonic time in timeNs.
     CounterReading read(Counter& counter, std::uint64_t& timeNs);
 
     std::filesystem::path monData_;
     std::string group_;
     std::vector<unsigned> knownDomains_;
+    std::map<unsigned, std::vector<unsigned>> knownNodes_;
     std::vector<CounterEvent> events_;
     std::vector<Counter> counters_; // by cache id, then in the order of events_
     MonitorSample last_;

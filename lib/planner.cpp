@@ -66,7 +66,8 @@ void checkMonitoring(const HostModel& host, const std::string& label,
 
 Plan planDomain(const Tuning& tuning, const HostModel& host, const HostState& state,
                 const PlannerOptions& options) {
-    Allocator allocator(host, state.groups, AllocatorOptions{options.manageDefaultGroup});
+    Allocator allocator(host, state.groups,
+                        AllocatorOptions{options.manageDefaultGroup, options.sparseMasks});
     Plan plan;
     for (const ResctrlDefinition& def : tuning.definitions) {
         const std::string label = labelOf(def);
@@ -77,7 +78,7 @@ Plan planDomain(const Tuning& tuning, const HostModel& host, const HostState& st
                 caches.push_back(CacheRequest{c.level, c.type, c.id, c.size});
             std::vector<BandwidthRequest> bandwidths;
             for (const BandwidthSpec& b : def.bandwidths)
-                bandwidths.push_back(BandwidthRequest{CacheId{b.node}, b.bandwidth, Resource::MB});
+                bandwidths.push_back(BandwidthRequest{CacheId{b.node}, b.bandwidth, b.resource});
             Schemata reserved =
                 withContext(label, [&] { return allocator.allocate(caches, bandwidths); });
             PlannedAllocation allocation;
@@ -126,7 +127,7 @@ Plan planDomain(const Tuning& tuning, const HostModel& host, const HostState& st
     if (host.monitoring && plan.rmidsNeeded > 0) {
         unsigned controlGroups = 0;
         for (const GroupHolding& group : state.groups)
-            controlGroups += group.owner == GroupOwner::Default ? 0 : 1;
+            controlGroups += takesGroupClosid(group.owner) ? 1 : 0;
         unsigned free = host.rmidsFree(controlGroups, state.monitorGroups);
         if (plan.rmidsNeeded > free)
             throw NoSpace(fmt::format("out of RMIDs: this domain needs {} monitoring IDs ({} for "

@@ -22,6 +22,8 @@ struct HostState {
 struct PlannerOptions {
     // docs/definitions.md rule 12 (ManageDefaultGroup=, default yes).
     bool manageDefaultGroup = true;
+    // SparseMasks= (default no): see AllocatorOptions::sparseMasks.
+    bool sparseMasks = false;
 };
 
 // Turns a domain's tuning into a Plan against a host: the host-dependent rules of

@@ -24,6 +24,13 @@ Budgets ResctrlHost::budgets() const {
     };
 }
 
+std::map<CacheId, CbmMask> ResctrlHost::ioAllocWays() const {
+    for (const CacheResource& cache : model_.cacheResources)
+        if (cache.level() == 3 && cache.ioAllocEnabled)
+            return readIoAllocMasks(groups_.resctrl(), cache.resource);
+    return {};
+}
+
 HostLayout ResctrlHost::layout() const {
     std::map<std::string, std::string> domainGroups;
     for (const auto& [name, domain] : domains_.domains())

@@ -50,6 +50,10 @@ public:
     // Who holds what now (readHostLayout), the started domains' groups named as theirs. Takes
     // no lock: a reader.
     HostLayout layout() const;
+    // The L3 ways io_alloc reserves for device DMA, per cache id, read now from io_alloc_cbm
+    // (info/L3, or info/L3CODE under CDP, where both halves hold the same mask). Empty where
+    // io_alloc is unsupported or was disabled at discovery: the daemon never switches it.
+    std::map<CacheId, CbmMask> ioAllocWays() const;
 
 private:
     // Declared in dependency order: the group manager refers to the model, the service to both.

@@ -99,6 +99,7 @@ InterfaceShape specManager() {
     s.properties["CounterMode"] = "s read";
     s.properties["CountersTotal"] = "a{uu} read";
     s.properties["CountersFree"] = "a{uu} read";
+    s.properties["IoAllocWays"] = "a{us} read";
     return s;
 }
 
@@ -121,6 +122,7 @@ InterfaceShape specAllocation() {
                     {"Group", "s read"},
                     {"Caches", "a(uusts) read"},
                     {"MemoryBandwidth", "a(uu) read"},
+                    {"SlowMemoryBandwidth", "a(uu) read"},
                     {"Schemata", "s read"}};
     return s;
 }
@@ -138,6 +140,12 @@ InterfaceShape specMonitor() {
                     {"MemoryBandwidthTotal", "a{ut} read"},
                     {"MemoryBandwidthLocal", "a{ut} read"},
                     {"CounterStates", "a{us} read"},
+                    {"NodeOccupancy", "a{ut} read"},
+                    {"NodeBytesTotal", "a{ut} read"},
+                    {"NodeBytesLocal", "a{ut} read"},
+                    {"NodeBandwidthTotal", "a{ut} read"},
+                    {"NodeBandwidthLocal", "a{ut} read"},
+                    {"NodeCounterStates", "a{us} read"},
                     {"SampledAt", "t read"}};
     // Version 1.1 additions for today's hardware: assignable bandwidth counters.
     s.methods["AssignCounters"] = "b -> ";
@@ -145,10 +153,13 @@ InterfaceShape specMonitor() {
     return s;
 }
 
-// Version and ResctrlRoot never change; every other property announces its changes.
+// Version and ResctrlRoot never change; IoAllocWays is read on every get (only other tools
+// change it); every other property announces its changes.
 void expectEmitsChanged(InterfaceShape& shape, const std::set<std::string>& constProperties) {
     for (const auto& [name, type] : shape.properties)
-        shape.emitsChanged[name] = constProperties.count(name) ? "const" : "true";
+        shape.emitsChanged[name] = constProperties.count(name) ? "const"
+                                   : name == "IoAllocWays"     ? "false"
+                                                               : "true";
 }
 
 struct Client {
@@ -219,8 +230,9 @@ TEST_CASE("the live Manager object introspects as the spec says", "[dbus][e2e]")
     CHECK(live.signals == spec.signals);
     CHECK(live.properties == spec.properties);
     // sd-bus writes the annotation only for non-default behaviour: const for these two.
-    CHECK(live.emitsChanged ==
-          std::map<std::string, std::string>{{"Version", "const"}, {"ResctrlRoot", "const"}});
+    CHECK(live.emitsChanged == std::map<std::string, std::string>{{"Version", "const"},
+                                                                  {"ResctrlRoot", "const"},
+                                                                  {"IoAllocWays", "false"}});
     for (const char* standard :
          {"org.freedesktop.DBus.ObjectManager", "org.freedesktop.DBus.Properties",
           "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Peer"}) {

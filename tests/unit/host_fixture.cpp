@@ -121,6 +121,19 @@ HostProfile bdx2s() {
     return profile;
 }
 
+HostProfile gnr2sSnc3() {
+    HostProfile profile;
+    profile.name = "gnr-2s-snc3";
+    profile.cpus = 24;
+    profile.caches = intelCaches(24, 6, 491520ULL * 1024, 2ULL << 20);
+    profile.cat = {{3, 15, 15, 1, "6000", true}};
+    profile.mb = MbSpec{15, 10, 10, true, "per-thread", 100};
+    profile.mon = MonSpec{170,
+                          {"llc_occupancy", "mbm_total_bytes", "mbm_local_bytes"},
+                          {{0, {0, 1, 2}}, {1, {3, 4, 5}}}};
+    return profile;
+}
+
 HostProfile milan2s() {
     HostProfile profile;
     profile.name = "milan-2s";
@@ -273,6 +286,14 @@ HostTree::HostTree(const HostProfile& profile, const TreeOptions& options) {
             const std::string name = "mon_L3_" + padded(std::to_string(id), 2, '0');
             for (const std::string& feature : profile.mon->features)
                 writeFile(resctrl_ / "mon_data" / name / feature, "0\n");
+            if (const auto nodes = profile.mon->sncNodes.find(id);
+                nodes != profile.mon->sncNodes.end())
+                for (unsigned node : nodes->second)
+                    for (const std::string& feature : profile.mon->features)
+                        writeFile(resctrl_ / "mon_data" / name /
+                                      ("mon_sub_L3_" + padded(std::to_string(node), 2, '0')) /
+                                      feature,
+                                  "0\n");
         }
     }
 

@@ -7,6 +7,7 @@
 // that discovery and the schemata parser are tested against text they did not produce.
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,8 @@ struct MbSpec {
 struct MonSpec {
     unsigned numRmids = 160;
     std::vector<std::string> features{"llc_occupancy", "mbm_total_bytes", "mbm_local_bytes"};
+    // Sub-NUMA Clustering: L3 id -> NUMA node ids, each a mon_sub_L3_<node> in mon_L3_<id>.
+    std::map<unsigned, std::vector<unsigned>> sncNodes = {};
 };
 
 struct HostProfile {
@@ -62,6 +65,9 @@ HostProfile skx2sNoL3cat();
 HostProfile bdx2s();
 HostProfile milan2s();
 HostProfile modernIntelL2();
+// A Granite Rapids-like host with Sub-NUMA Clustering (3 nodes per L3), cut down to 24 CPUs:
+// two 480 MiB 15-way L3s, sparse masks allowed, num_rmids already divided by the nodes (170).
+HostProfile gnr2sSnc3();
 
 struct TreeOptions {
     bool cdp = false;

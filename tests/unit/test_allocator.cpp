@@ -492,3 +492,60 @@ TEST_CASE("a cache whose size sysfs does not give cannot be sized", "[allocator]
               allocator.allocate(std::vector<CacheRequest>{l3(0, 2 * kMiB)});
           }) == "the size of L3 cache 0 is unknown (sysfs has no cache information for it)");
 }
+
+TEST_CASE("SparseMasks=yes places in non-contiguous free ways only when no run fits",
+          "[allocator]") {
+    const HostTree tree(gnr2sSnc3());
+    const HostModel host = tree.discover();
+    const CacheResource& l3 = *host.cacheResource(Resource::L3);
+    // A foreign group holds ways 4-8: 0-3 and 9-14 are free, 9-12 outside shareable_bits 6000.
+    std::vector<GroupHolding> groups{
+        {"", GroupOwner::Default, Schemata::parse("L3:0=7fff;1=7fff\n"), false},
+        {"other", GroupOwner::Foreign, Schemata::parse("L3:0=1f0;1=7fff\n"), false}};
+    // With SNC-3 exact sizes come in threes of ways: 3 ways fit a run, 9 ways fit none.
+    const std::vector<CacheRequest> fits{
+        {3, CacheType::Both, CacheId{0}, l3.bytesFor(CacheId{0}, 3)}};
+    const std::vector<CacheRequest> big{
+        {3, CacheType::Both, CacheId{0}, l3.bytesFor(CacheId{0}, 9)}};
+    SECTION("off (the default): contiguous only") {
+        Allocator allocator(host, groups);
+        CHECK_THROWS_AS(allocator.allocate(big), NoSpace);
+    }
+    SECTION("on: a run still wins where one fits") {
+        Allocator allocator(host, groups, AllocatorOptions{true, true});
+        CHECK(allocator.allocate(fits).mask(Resource::L3, CacheId{0})->isContiguous());
+    }
+    SECTION("on: the lowest free ways outside shareable_bits, the default group keeping one") {
+        Allocator allocator(host, groups, AllocatorOptions{true, true});
+        const CbmMask mask = *allocator.allocate(big).mask(Resource::L3, CacheId{0});
+        CHECK(mask.count() == 9);
+        CHECK_FALSE(mask.isContiguous());
+        // Ways 0-3 and 9-12 outside shareable_bits 6000 first, then way 13.
+        CHECK(mask == CbmMask(0x3e0f));
+        CHECK_FALSE(mask.overlaps(CbmMask(0x1f0)));
+        CHECK(allocator.defaultGroupSchemata().mask(Resource::L3, CacheId{0})->count() >= 1);
+    }
+    SECTION("on, but the cache allows only contiguous masks") {
+        HostModel contiguous = host;
+        contiguous.cacheResources.front().sparseMasks = false;
+        Allocator allocator(contiguous, groups, AllocatorOptions{true, true});
+        CHECK_THROWS_AS(allocator.allocate(big), NoSpace);
+    }
+}
+
+TEST_CASE("the ways io_alloc reserves for I/O are taken, and its CLOSID is out of the budget",
+          "[allocator]") {
+    const HostTree tree(milan2s());
+    HostModel host = tree.discover();
+    host.cacheResources.front().ioAllocEnabled = true;
+    const Bytes way = host.cacheResource(Resource::L3)->granularity(CacheId{0});
+    std::vector<GroupHolding> groups{
+        {"", GroupOwner::Default, Schemata::parse("L3:0=ffff;1=ffff\n"), false},
+        {"info/io_alloc_cbm", GroupOwner::Io, Schemata::parse("L3:0=f\n"), false}};
+    Allocator allocator(host, groups);
+    CHECK(allocator.freeWays(Resource::L3, CacheId{0}) == CbmMask(0xfff0));
+    const std::vector<CacheRequest> request{{3, CacheType::Both, CacheId{0}, 2 * way}};
+    CHECK_FALSE(allocator.allocate(request).mask(Resource::L3, CacheId{0})->overlaps(CbmMask(0xf)));
+    // 16 CLOSIDs: the root's, the I/O one, and 14 for groups, one of them taken now.
+    CHECK(allocator.closidsFree() == 13);
+}

@@ -135,3 +135,19 @@ TEST_CASE("monitor features are filtered by prefix; none means no monitor elemen
         CHECK_THAT(formatCapabilities(tree.discover()), !Catch::Contains("<monitor"));
     }
 }
+
+TEST_CASE("BMEC: the events each MBM feature counts are shown per L3 id", "[capabilities]") {
+    const HostTree tree(milan2s());
+    tree.write("info/L3_MON/mbm_total_bytes_config", "0=0x7f;1=0x33\n");
+    tree.write("info/L3_MON/mbm_local_bytes_config", "0=0x15;1=0x15\n");
+    const std::string text = formatCapabilities(tree.discover());
+    CHECK_THAT(text, Catch::Contains("<feature name='mbm_total_bytes' events='0=0x7f;1=0x33'/>"));
+    CHECK_THAT(text, Catch::Contains("<feature name='mbm_local_bytes' events='0=0x15;1=0x15'/>"));
+}
+
+TEST_CASE("SNC: the L3 granularity is what a way holds per node", "[capabilities]") {
+    const HostTree tree(gnr2sSnc3());
+    // 480 MiB / 15 ways / 3 nodes = 10.67 MiB: whole bytes, rounded down.
+    CHECK_THAT(formatCapabilities(tree.discover()),
+               Catch::Contains("<control granularity='11184810' unit='B' type='both'"));
+}

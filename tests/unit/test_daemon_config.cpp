@@ -84,6 +84,7 @@ TEST_CASE("every key of the [Daemon] section is read", "[config]") {
                                           "CheckIntervalSec=2.5\n"
                                           "GroupPrefix=vm.\n"
                                           "ManageDefaultGroup=no\n"
+                                          "SparseMasks=yes\n"
                                           "Mount=no\n"
                                           "MountOptions=cdp,mba_MBps\n"
                                           "AllowedGroups=kvm, libvirt qemu\n"
@@ -99,12 +100,20 @@ TEST_CASE("every key of the [Daemon] section is read", "[config]") {
     CHECK(config.checkInterval == 2500ms);
     CHECK(config.groupPrefix == "vm.");
     CHECK_FALSE(config.manageDefaultGroup);
+    CHECK(config.sparseMasks);
     CHECK(config.mount == MountMode::No);
     CHECK(config.mountOptions == "cdp,mba_MBps");
     CHECK(config.allowedGroups == std::vector<std::string>{"kvm", "libvirt", "qemu"});
     CHECK(config.hypervisorUsers == std::vector<std::string>{"qemu"});
     CHECK(config.lockTimeout == 250ms);
     CHECK(config.logLevel == "debug");
+}
+
+TEST_CASE("SparseMasks is off unless asked for", "[config]") {
+    Config config;
+    CHECK_FALSE(config.sparseMasks);
+    CHECK_THROWS_WITH(applyConfigText(config, "[Daemon]\nSparseMasks=often\n", "a.conf"),
+                      Catch::StartsWith("a.conf:2: SparseMasks=often is not a boolean"));
 }
 
 TEST_CASE("SampleIntervalSec accepts 0 and fractions and refuses the rest", "[config]") {

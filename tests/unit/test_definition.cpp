@@ -593,3 +593,52 @@ TEST_CASE("a priority in libvirt's own cputune is ignored with a warning", "[xml
     REQUIRE(d.warnings.size() == 1);
     CHECK_THAT(d.warnings[0], Catch::Contains("priority='5'") && Catch::Contains("ignored"));
 }
+
+TEST_CASE("slowmemorytune sets SMBA caps and merges into the allocation of the same vCPUs",
+          "[xml]") {
+    const auto d = parseFile("valid/slowmemorytune.xml");
+    REQUIRE(d.tuning.definitions.size() == 2);
+    const auto& merged = d.tuning.definitions[0];
+    CHECK(merged.vcpus.format() == "0-1");
+    CHECK(merged.bandwidths == std::vector<BandwidthSpec>{{0, 512, Resource::MB},
+                                                          {0, 128, Resource::SMBA},
+                                                          {1, 64, Resource::SMBA}});
+    const auto& alone = d.tuning.definitions[1];
+    CHECK(alone.bandwidths == std::vector<BandwidthSpec>{{16, 8, Resource::SMBA}});
+    CHECK(alone.hasAllocation());
+}
+
+TEST_CASE("slowmemorytune follows memorytune's rules and lives only in the metadata form",
+          "[xml]") {
+    auto wrap = [](const std::string& tunes) {
+        return "<domain type='kvm'><name>v</name><vcpu>4</vcpu><metadata><rd:cputune "
+               "xmlns:rd='urn:resctrld:cputune:1'>" +
+               tunes + "</rd:cputune></metadata></domain>";
+    };
+    SECTION("one value per node") {
+        const auto [name, message] =
+            errorOf(wrap("<rd:slowmemorytune vcpus='0'><rd:node id='0' bandwidth='1'/>"
+                         "<rd:node id='0' bandwidth='2'/></rd:slowmemorytune>"));
+        CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+        CHECK_THAT(message, Catch::Contains("slowmemorytune vcpus='0'") &&
+                                Catch::Contains("<node id='0'> is given twice"));
+    }
+    SECTION("a node without bandwidth") {
+        const auto [name, message] =
+            errorOf(wrap("<rd:slowmemorytune vcpus='0'><rd:node id='0'/></rd:slowmemorytune>"));
+        CHECK(name == "org.resctrld1.Error.InvalidDefinition");
+        CHECK_THAT(message, Catch::Contains("'bandwidth'"));
+    }
+    SECTION("the same node in memorytune and slowmemorytune is two resources, not a clash") {
+        CHECK(errorOf(wrap("<rd:memorytune vcpus='0'><rd:node id='0' bandwidth='50'/>"
+                           "</rd:memorytune><rd:slowmemorytune vcpus='0'><rd:node id='0' "
+                           "bandwidth='5'/></rd:slowmemorytune>"))
+                  .first.empty());
+    }
+    SECTION("in <cputune> it is not libvirt's and not read") {
+        const auto d = parseDomainDefinition(
+            "<domain type='kvm'><name>v</name><vcpu>4</vcpu><cputune><slowmemorytune vcpus='0'>"
+            "<node id='0' bandwidth='5'/></slowmemorytune></cputune></domain>");
+        CHECK(d.tuning.definitions.empty());
+    }
+}

@@ -73,3 +73,46 @@ TEST_CASE("cache and bandwidth monitors are numbered separately, in plan order",
     CHECK(stats.count("memory.bandwidth.monitor.0.node.1.bytes.total") == 0);
     CHECK(stats.count("memory.bandwidth.monitor.0.node.1.bytes.local") == 0);
 }
+
+TEST_CASE("on an SNC host every monitor also lists its nodes under resctrld keys", "[stats]") {
+    Plan plan;
+    plan.monitors = {monitor("0-1", MonitorKind::Cache),
+                     monitor("0-1", MonitorKind::MemoryBandwidth)};
+    MonitorSample cache;
+    cache.occupancy = {{0, 196608}};
+    cache.states = {{0, CounterState::Ok}};
+    cache.nodes.occupancy = {{0, 65536}, {1, 131072}};
+    cache.nodes.states = {{0, CounterState::Ok}, {1, CounterState::Ok}, {2, CounterState::Error}};
+    MonitorSample bandwidth;
+    bandwidth.bytesTotal = {{1, 900}};
+    bandwidth.states = {{1, CounterState::Ok}};
+    bandwidth.nodes.bytesTotal = {{3, 400}, {4, 500}};
+    bandwidth.nodes.bytesLocal = {{3, 100}};
+    bandwidth.nodes.states = {{3, CounterState::Ok}, {4, CounterState::Ok}};
+    const std::vector<MonitorSample> samples{cache, bandwidth};
+
+    const DomainStats stats = domainStats(plan, samples);
+
+    CHECK(value<std::uint32_t>(stats, "resctrld.cache.monitor.0.node.count") == 3);
+    CHECK(value<std::uint32_t>(stats, "resctrld.cache.monitor.0.node.1.id") == 1);
+    CHECK(value<std::uint64_t>(stats, "resctrld.cache.monitor.0.node.1.bytes") == 131072);
+    CHECK(stats.count("resctrld.cache.monitor.0.node.2.bytes") == 0);
+    CHECK(value<std::uint32_t>(stats, "resctrld.memory.bandwidth.monitor.0.node.1.id") == 4);
+    CHECK(value<std::uint64_t>(stats, "resctrld.memory.bandwidth.monitor.0.node.0.bytes.local") ==
+          100);
+    CHECK(value<std::uint64_t>(stats, "resctrld.memory.bandwidth.monitor.0.node.1.bytes.total") ==
+          500);
+    // libvirt's own keys stay as they were.
+    CHECK(value<std::uint64_t>(stats, "cpu.cache.monitor.0.bank.0.bytes") == 196608);
+}
+
+TEST_CASE("without SNC there are no node keys", "[stats]") {
+    Plan plan;
+    plan.monitors = {monitor("0", MonitorKind::Cache)};
+    MonitorSample cache;
+    cache.occupancy = {{0, 1}};
+    cache.states = {{0, CounterState::Ok}};
+    const DomainStats stats = domainStats(plan, std::vector<MonitorSample>{cache});
+    for (const auto& [key, v] : stats)
+        CHECK_FALSE(key.starts_with("resctrld."));
+}

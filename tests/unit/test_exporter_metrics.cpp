@@ -230,3 +230,38 @@ TEST_CASE("Hosts without counter assignment have no counter series", "[exporter]
     CHECK_FALSE(contains(text, "resctrld_counters"));
     CHECK_FALSE(contains(text, "resctrld_monitor_counters_assigned"));
 }
+
+TEST_CASE("SNC nodes and SMBA caps have the series of the metrics table", "[exporter]") {
+    auto host = oneDomain();
+    MonitorSnapshot& m = host.monitors.begin()->second;
+    m.nodeOccupancy = {{0, 65536}, {4, 131072}};
+    m.nodeBytesTotal = {{0, 900}, {4, 100}};
+    m.nodeBytesLocal = {{0, 800}};
+    m.nodeCounterStates = {{0, "ok"}, {4, "ok"}, {5, "error"}};
+    host.allocations.begin()->second.slowMemoryBandwidth = {{1, 64}};
+    const std::string text = serialize(daemonFamilies(host), Exposition::Text);
+    CHECK(contains(text, "# TYPE resctrld_node_llc_occupancy_bytes gauge\n"));
+    CHECK(contains(text, "resctrld_node_llc_occupancy_bytes{domain=\"vm1\",monitor=\"vcpus_0-1\","
+                         "node=\"4\"} 131072\n"));
+    CHECK(contains(text, "# TYPE resctrld_node_memory_bandwidth_bytes_total counter\n"));
+    CHECK(contains(text, "resctrld_node_memory_bandwidth_bytes_total{domain=\"vm1\",monitor="
+                         "\"vcpus_0-1\",node=\"0\",scope=\"local\"} 800\n"));
+    CHECK(contains(text, "resctrld_node_memory_bandwidth_bytes_total{domain=\"vm1\",monitor="
+                         "\"vcpus_0-1\",node=\"4\",scope=\"total\"} 100\n"));
+    CHECK(contains(text, "resctrld_allocation_slow_memory_bandwidth{allocation=\"0\",domain="
+                         "\"vm1\",node=\"1\",unit=\"1/8 GB/s\"} 64\n"));
+
+    SECTION("a node that is not ok has no value series") {
+        m.nodeCounterStates[4] = "unavailable";
+        const std::string again = serialize(daemonFamilies(host), Exposition::Text);
+        CHECK_FALSE(contains(again, "node=\"4\""));
+        CHECK(contains(again, "resctrld_node_llc_occupancy_bytes{domain=\"vm1\",monitor="
+                              "\"vcpus_0-1\",node=\"0\"} 65536\n"));
+    }
+}
+
+TEST_CASE("Without SNC or SMBA there are no node or slow-memory families", "[exporter]") {
+    const std::string text = serialize(daemonFamilies(oneDomain()), Exposition::Text);
+    CHECK_FALSE(contains(text, "resctrld_node_"));
+    CHECK_FALSE(contains(text, "slow_memory"));
+}

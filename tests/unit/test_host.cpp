@@ -535,3 +535,70 @@ TEST_CASE("bandwidth units have operator names", "[host]") {
     CHECK(toString(BandwidthUnit::EighthGBps) == "1/8 GB/s");
     CHECK(toString(BandwidthUnit::MiBps) == "MiB/s");
 }
+
+TEST_CASE("gnr-2s-snc3: SNC nodes from mon_sub_L3 and the capacity a way holds per node",
+          "[host]") {
+    const HostTree tree(gnr2sSnc3());
+    const HostModel host = tree.discover();
+    REQUIRE(host.monitoring);
+    CHECK(host.monitoring->hasSnc());
+    CHECK(host.monitoring->nodesPerL3() == 3);
+    CHECK(host.monitoring->sncNodes.at(CacheId{1}) == std::vector<unsigned>{3, 4, 5});
+    CHECK(host.monitoring->sncNodeIds() == std::vector<unsigned>{0, 1, 2, 3, 4, 5});
+    // num_rmids is taken as read: the kernel already divided it by the nodes.
+    CHECK(host.rmidBudget() == 169);
+    const CacheResource* l3 = host.cacheResource(Resource::L3);
+    REQUIRE(l3);
+    CHECK(l3->nodesPerCache == 3);
+    // 480 MiB / 15 ways = 32 MiB per way for the kernel's size file; a third of it per node.
+    CHECK(l3->granularity(CacheId{0}) == (480ULL << 20) / 15 / 3);
+    CHECK(l3->sparseMasks);
+}
+
+TEST_CASE("a host without SNC has one node per L3 and the whole way", "[host]") {
+    const HostTree tree(skx2sL3cat());
+    const HostModel host = tree.discover();
+    CHECK_FALSE(host.monitoring->hasSnc());
+    CHECK(host.monitoring->nodesPerL3() == 1);
+    CHECK(host.cacheResource(Resource::L3)->nodesPerCache == 1);
+    CHECK(host.cacheResource(Resource::L3)->granularity(CacheId{0}) == 28160ULL * 1024 / 11);
+}
+
+TEST_CASE("BMEC event configurations are read per L3 id, and absent where hidden", "[host]") {
+    const HostTree tree(milan2s());
+    SECTION("read") {
+        tree.write("info/L3_MON/mbm_total_bytes_config", "0=0x7f;1=0x33\n");
+        tree.write("info/L3_MON/mbm_local_bytes_config", "0=0x15;1=15\n");
+        const HostModel host = tree.discover();
+        CHECK(host.monitoring->totalBytesConfig ==
+              std::map<CacheId, unsigned>{{CacheId{0}, 0x7f}, {CacheId{1}, 0x33}});
+        CHECK(host.monitoring->localBytesConfig ==
+              std::map<CacheId, unsigned>{{CacheId{0}, 0x15}, {CacheId{1}, 0x15}});
+    }
+    SECTION("hidden (counter assignment in mbm_event mode)") {
+        const HostModel host = tree.discover();
+        CHECK(host.monitoring->totalBytesConfig.empty());
+        CHECK(host.monitoring->localBytesConfig.empty());
+    }
+    SECTION("garbage names the file") {
+        tree.write("info/L3_MON/mbm_total_bytes_config", "0=zz\n");
+        CHECK_THROWS_WITH(tree.discover(), Catch::Contains("mbm_total_bytes_config"));
+    }
+}
+
+TEST_CASE("SNC is seen in sysfs before mounting: CPUs of CPU 0's L3 over its node's", "[host]") {
+    const HostTree tree(gnr2sSnc3()); // 24 CPUs, 12 per L3 (6 cores, 2 threads)
+    SECTION("no NUMA nodes in sysfs") {
+        CHECK(sncNodesPerL3(tree.sysfsRoot()) == 1);
+    }
+    SECTION("three nodes per L3") {
+        writeFile(tree.sysfsRoot() / "devices/system/node/node0/cpulist", "0-1,12-13\n");
+        writeFile(tree.sysfsRoot() / "devices/system/node/node1/cpulist", "2-3,14-15\n");
+        writeFile(tree.sysfsRoot() / "devices/system/node/possible", "0-5\n");
+        CHECK(sncNodesPerL3(tree.sysfsRoot()) == 3);
+    }
+    SECTION("one node per socket") {
+        writeFile(tree.sysfsRoot() / "devices/system/node/node0/cpulist", "0-5,12-17\n");
+        CHECK(sncNodesPerL3(tree.sysfsRoot()) == 1);
+    }
+}
