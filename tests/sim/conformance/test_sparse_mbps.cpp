@@ -18,21 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A profile file in the temporary directory, removed again at scope exit.
-class ProfileFile {
-public:
-    ProfileFile(const std::string& tag, const std::string& text)
-        : path_(fs::temp_directory_path() /
-                ("resctrlfs-sim-" + tag + "-" + std::to_string(::getpid()) + ".ini")) {
-        std::ofstream(path_) << text;
-    }
-    ~ProfileFile() { fs::remove(path_); }
-    std::string path() const { return path_.string(); }
-
-private:
-    fs::path path_;
-};
-
 // An Intel-like host whose MBM has total bytes only (no local event).
 const char* kTotalOnlyMbm =
     "[host]\nname = total-only\ncpus = 8\nthreads_per_core = 2\ncores_per_l3 = 2\n"
@@ -100,8 +85,7 @@ TEST_CASE("45: non-contiguous masks are accepted only where sparse_masks is 1",
 TEST_CASE("45: with sparse masks allowed, min_cbm_bits is measured on the lowest run of bits",
           "[sim][sparse][k45]") {
     const std::string kernel = GENERATE(as<std::string>{}, "6.15", "6.1");
-    ProfileFile profile("sparse-min2",
-                        "[host]\nname = sparse-min2\ncpus = 8\nthreads_per_core = 2\n"
+    ProfileFile profile("[host]\nname = sparse-min2\ncpus = 8\nthreads_per_core = 2\n"
                         "cores_per_l3 = 2\nl3_ids = 0,1\nl3_kb = 8192\n"
                         "[L3]\nnum_closids = 4\ncbm_mask = ff\nmin_cbm_bits = 2\n"
                         "shareable_bits = 0\ncdp = false\nsparse_masks = true\n");
@@ -190,7 +174,7 @@ TEST_CASE("48: mba_MBps_event defaults to local bytes when the host counts them,
         CHECK(readFile(sim.at("g2/mba_MBps_event")) == "mbm_local_bytes\n");
     }
     SECTION("total MBM only") {
-        ProfileFile profile("total-only", kTotalOnlyMbm);
+        ProfileFile profile(kTotalOnlyMbm);
         SimInstance sim({profile.path(), "6.15", "mba_MBps", false});
         REQUIRE(makeDir(sim.at("g1")) == 0);
         CHECK(readFile(sim.at("mba_MBps_event")) == "mbm_total_bytes\n");
@@ -227,7 +211,7 @@ TEST_CASE("48: mba_MBps_event writes need an exact event name and a newline",
 
 TEST_CASE("49: mba_MBps needs local MBM before 6.14, any MBM from 6.14, and no SNC",
           "[sim][mbaevent][k49]") {
-    ProfileFile profile("total-only-mount", kTotalOnlyMbm);
+    ProfileFile profile(kTotalOnlyMbm);
     CHECK_THROWS_WITH(SimInstance({profile.path(), "6.1", "mba_MBps", false}),
                       Contains("status 256") && Contains("mba_MBps requires"));
     SimInstance modern({profile.path(), "6.15", "mba_MBps", false});
