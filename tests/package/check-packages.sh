@@ -35,20 +35,12 @@ fi
 source_dir=$(realpath "$1")
 sim=$(realpath "$2")
 fakehv=$(realpath "$3")
-systemd_bin=/lib/systemd/systemd
-nobody=65534
 packages="resctrld resctrld-exporter cockpit-resctrld gnome-shell-extension-resctrld"
-
-sd=""   # host PID of the namespace's systemd
-work="" # everything of this run; its overlay root is $work/root
-cg=""
-checks=0
 started_at=$SECONDS
 
-ns() { nsenter -t "$sd" -m -p -u -i -n -C -r -w -- "$@"; }
-as_nobody() { ns setpriv --reuid=$nobody --regid=$nobody --clear-groups -- "$@"; }
-prop() { ns systemctl show -P "$2" "$1"; }
-call_root() { ns busctl --system call org.resctrld1 /org/resctrld1 org.resctrld1.Manager "$@"; }
+# shellcheck source=tests/systemd/lib.sh
+. "$(dirname "$0")/../systemd/lib.sh"
+ns_flags="-r -w" # the throw-away root is pivoted: enter it
 
 dump_logs() {
     [ -n "$sd" ] && kill -0 "$sd" 2>/dev/null || return 0
@@ -57,69 +49,16 @@ dump_logs() {
     echo "--- journal (inside) ---" >&2
     ns journalctl --no-pager -o short-monotonic -n 200 >&2 2>&1 || true
 }
-fail() {
-    echo "FAIL: $*" >&2
-    dump_logs
-    exit 1
-}
-ok() {
-    checks=$((checks + 1))
-    echo "ok $checks - $*"
-}
-# wait_for SECONDS WHAT CMD...: run CMD until it succeeds; fail after the deadline. Polling: a
-# unit's state and the bus name have no event this script could wait on across namespaces.
-wait_for() {
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for $what"
-        sleep 0.1
-    done
-}
-expect_eq() { # WHAT ACTUAL EXPECTED
-    [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
-}
-
-cleanup() {
-    local rc=$?
-    if [ -n "$sd" ] && kill -0 "$sd" 2>/dev/null; then
-        kill -KILL "$sd" 2>/dev/null || true # PID 1 of the namespace: takes every process along
-    fi
-    wait 2>/dev/null || true
-    if [ -n "$cg" ] && [ -d "$cg" ]; then
-        for _ in $(seq 100); do
-            grep -q '^populated 0' "$cg/cgroup.events" 2>/dev/null && break
-            sleep 0.1
-        done
-        find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
-    fi
-    [ -n "$work" ] && rm -rf "$work"
-    exit $rc
-}
-trap cleanup EXIT
 
 # --- Preconditions: missing pieces are failures, not skips. ---
-[ "$(id -u)" = 0 ] || fail "needs root (a systemd in fresh namespaces, overlayfs, FUSE)"
-[ -c /dev/fuse ] || fail "/dev/fuse is missing (the simulator is a FUSE file system)"
-[ -x "$systemd_bin" ] || fail "$systemd_bin is missing (install systemd)"
+require_namespace_tools dpkg-buildpackage dh lintian dch fakeroot git pivot_root curl
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
     fail "the kernel has no overlayfs (the throw-away root is an overlay)"
-for tool in dpkg-buildpackage dh lintian dch fakeroot git unshare nsenter setpriv busctl \
-    systemctl pivot_root curl; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (.ci/run installs debhelper, lintian, devscripts and fakeroot)"
-done
 # The packages' dependencies come from this machine's root, through the overlay.
 for package in dbus cockpit-bridge; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
         fail "$package is not installed on this machine (the packages depend on it)"
 done
-if [ -f /sys/fs/cgroup/unified/cgroup.procs ]; then
-    cg_root=/sys/fs/cgroup/unified
-elif [ -f /sys/fs/cgroup/cgroup.procs ]; then
-    cg_root=/sys/fs/cgroup
-else
-    fail "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"
-fi
 
 # Under /var/lib, on the root file system: the overlay's lower layer is that file system alone,
 # so what is written here before the overlay is mounted is visible inside it.
@@ -219,22 +158,7 @@ fi
 # --- 4. The throw-away root. ---
 # Units only the test needs: the simulator, and what the namespace's systemd starts at boot.
 mkdir -p "$work/units" "$work/etc-resctrld/resctrld.conf.d"
-cat >"$work/units/resctrlfs-sim.service" <<EOF
-[Unit]
-Description=resctrlfs-sim standing in for the kernel's resctrl (test only)
-DefaultDependencies=no
-
-[Service]
-Type=simple
-RuntimeDirectory=resctrlfs-sim
-ExecStart=$sim --profile skx-2s-l3cat --kernel 6.1 --sysfs /run/resctrlfs-sim/sysfs --control /run/resctrlfs-sim/control /sys/fs/resctrl
-ExecStartPost=/usr/bin/timeout 20 /bin/sh -c 'until test -e /run/resctrlfs-sim/control/ready; do sleep 0.1; done'
-EOF
-if ldd "$sim" | grep -q libasan; then
-    # LeakSanitizer stops the world with ptrace at exit; a FUSE daemon killed by its unit leaks
-    # by design. Every other check stays on.
-    printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' >>"$work/units/resctrlfs-sim.service"
-fi
+write_sim_unit "$work/units" "$sim"
 cat >"$work/units/resctrld-test.target" <<EOF
 [Unit]
 Description=resctrld package test
@@ -249,26 +173,9 @@ printf '[Unit]\nRequires=resctrlfs-sim.service\nAfter=resctrlfs-sim.service\n' \
 printf '[Daemon]\nSysfsRoot=/run/resctrlfs-sim/sysfs\n' \
     >"$work/etc-resctrld/resctrld.conf.d/50-simulator.conf"
 
-masked="local-fs.target remote-fs.target swap.target cryptsetup.target veritysetup.target
-    integritysetup.target getty.target systemd-sysctl.service systemd-modules-load.service
-    systemd-udevd.service systemd-udev-trigger.service systemd-udevd-control.socket
-    systemd-udevd-kernel.socket systemd-random-seed.service systemd-remount-fs.service
-    systemd-tmpfiles-setup.service systemd-tmpfiles-setup-dev.service systemd-tmpfiles-clean.timer
-    systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-update-utmp.service
-    systemd-journal-flush.service systemd-firstboot.service systemd-sysusers.service
-    systemd-machine-id-commit.service systemd-repart.service systemd-pcrphase.service
-    systemd-pcrphase-sysinit.service kmod-static-nodes.service dev-hugepages.mount
-    dev-mqueue.mount sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount
-    sys-fs-fuse-connections.mount systemd-ask-password-console.path
-    systemd-ask-password-wall.path ldconfig.service systemd-hwdb-update.service
-    systemd-journal-catalog-update.service systemd-update-done.service
-    systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
-    apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer
-    logrotate.timer dpkg-db-backup.timer cockpit.socket libvirtd.service libvirtd.socket
-    virtlogd.socket virtlockd.socket"
-for u in $masked; do
-    ln -s /dev/null "$work/units/$u"
-done
+mask_units "$work/units" apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \
+    fstrim.timer logrotate.timer dpkg-db-backup.timer cockpit.socket libvirtd.service \
+    libvirtd.socket virtlogd.socket virtlockd.socket
 
 root=$work/root
 cat >"$work/inner.sh" <<EOF
@@ -303,27 +210,7 @@ rmdir /.old-root
 exec env container=resctrld-package-test $systemd_bin --unit=resctrld-test.target --show-status=no
 EOF
 
-cg=$cg_root/resctrld-package-test-$$
-mkdir "$cg" || fail "cannot create the cgroup $cg (the test needs a writable cgroup2 hierarchy)"
-(
-    echo "$BASHPID" >"$cg/cgroup.procs"
-    exec unshare --cgroup --pid --fork --mount --uts --ipc --net --propagation private \
-        bash "$work/inner.sh" </dev/null >"$work/boot.log" 2>&1
-) &
-boot_job=$!
-boot_started() {
-    kill -0 "$boot_job" 2>/dev/null || fail "the namespace exited at boot: $(cat "$work/boot.log")"
-    sd=$(pgrep -P "$boot_job" -x systemd || true)
-    [ -n "$sd" ]
-}
-wait_for 20 "systemd to start in the namespace" boot_started
-booted() {
-    kill -0 "$sd" 2>/dev/null || fail "systemd exited: $(cat "$work/boot.log")"
-    local state
-    state=$(ns systemctl is-system-running 2>/dev/null || true)
-    [ "$state" = running ] || [ "$state" = degraded ]
-}
-wait_for 60 "the namespace's systemd to finish booting" booted
+boot_systemd resctrld-package-test "$work/inner.sh"
 ns test -d /sys/fs/resctrl/info || fail "the simulator is not mounted at /sys/fs/resctrl"
 ns test ! -e /usr/sbin/resctrld || fail "resctrld is already in the throw-away root"
 ok "systemd is PID 1 in an overlay of this machine's root (host PID $sd), resctrlfs-sim at /sys/fs/resctrl"

@@ -41,18 +41,9 @@ if [ $# -eq 10 ]; then
     exporter_sysusers=$(realpath "${10}")
 fi
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
-systemd_bin=/lib/systemd/systemd
-nobody=65534
+# shellcheck source=tests/systemd/lib.sh
+. "$source_dir/tests/systemd/lib.sh"
 
-sd=""       # host PID of the namespace's systemd
-work=""
-cg=""
-checks=0
-
-ns() { nsenter -t "$sd" -m -p -u -i -n -C -- "$@"; }
-as_nobody() { ns setpriv --reuid=$nobody --regid=$nobody --clear-groups -- "$@"; }
-prop() { ns systemctl show -P "$2" "$1"; }
-call_root() { ns busctl --system call org.resctrld1 /org/resctrld1 org.resctrld1.Manager "$@"; }
 call_nobody() { as_nobody busctl --system call org.resctrld1 /org/resctrld1 org.resctrld1.Manager "$@"; }
 
 dump_logs() {
@@ -63,62 +54,11 @@ dump_logs() {
     ns journalctl --no-pager -o short-monotonic -n 300 \
         -u resctrld.service -u resctrlfs-sim.service -u dbus.service >&2 2>&1 || true
 }
-fail() {
-    echo "FAIL: $*" >&2
-    dump_logs
-    exit 1
-}
-ok() {
-    checks=$((checks + 1))
-    echo "ok $checks - $*"
-}
-# wait_for SECONDS WHAT CMD...: run CMD until it succeeds; fail after the deadline.
-wait_for() {
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for $what"
-        sleep 0.1
-    done
-}
-expect_eq() { # WHAT ACTUAL EXPECTED
-    [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
-}
-
-cleanup() {
-    local rc=$?
-    if [ -n "$sd" ] && kill -0 "$sd" 2>/dev/null; then
-        kill -KILL "$sd" 2>/dev/null || true # PID 1 of the namespace: takes every process along
-    fi
-    wait 2>/dev/null || true
-    if [ -n "$cg" ] && [ -d "$cg" ]; then
-        for _ in $(seq 100); do
-            grep -q '^populated 0' "$cg/cgroup.events" 2>/dev/null && break
-            sleep 0.1
-        done
-        find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
-    fi
-    [ -n "$work" ] && rm -rf "$work"
-    exit $rc
-}
-trap cleanup EXIT
 
 # --- Preconditions: missing pieces are failures, not skips. ---
-[ "$(id -u)" = 0 ] || fail "needs root (a systemd in fresh namespaces, FUSE, setpriv)"
-[ -c /dev/fuse ] || fail "/dev/fuse is missing (the simulator is a FUSE file system)"
-[ -x "$systemd_bin" ] || fail "$systemd_bin is missing (install systemd)"
+require_namespace_tools journalctl findmnt
 [ -e /lib/systemd/system/dbus.socket ] || fail "dbus.socket is missing (install dbus)"
 [ -d /etc/dbus-1/system.d ] || fail "/etc/dbus-1/system.d is missing (install dbus)"
-for tool in unshare nsenter setpriv busctl systemctl journalctl findmnt; do
-    command -v "$tool" >/dev/null || fail "$tool is missing"
-done
-if [ -f /sys/fs/cgroup/unified/cgroup.procs ]; then
-    cg_root=/sys/fs/cgroup/unified
-elif [ -f /sys/fs/cgroup/cgroup.procs ]; then
-    cg_root=/sys/fs/cgroup
-else
-    fail "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"
-fi
 grep -qx "ExecStart=$installed --system" "$unit" ||
     fail "$unit: expected 'ExecStart=$installed --system' (the drop-in below replaces it)"
 
@@ -189,19 +129,7 @@ if ldd "$resctrld" | grep -q libasan; then
     printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' >>"$work/units/resctrld.service.d/50-test.conf"
 fi
 
-cat >"$work/units/resctrlfs-sim.service" <<EOF
-[Unit]
-Description=resctrlfs-sim standing in for the kernel's resctrl (test only)
-DefaultDependencies=no
-
-[Service]
-Type=simple
-RuntimeDirectory=resctrlfs-sim
-# SIM_MOUNT_OPTIONS="--mount-options cdp" there stands for mount -o cdp.
-EnvironmentFile=-/run/resctrlfs-sim.env
-ExecStart=$sim --profile skx-2s-l3cat --kernel 6.1 --sysfs /run/resctrlfs-sim/sysfs --control /run/resctrlfs-sim/control \$SIM_MOUNT_OPTIONS /sys/fs/resctrl
-ExecStartPost=/usr/bin/timeout 20 /bin/sh -c 'until test -e /run/resctrlfs-sim/control/ready; do sleep 0.1; done'
-EOF
+write_sim_unit "$work/units" "$sim"
 
 cat >"$work/units/resctrld-test.target" <<EOF
 [Unit]
@@ -210,25 +138,7 @@ Wants=dbus.socket dbus.service resctrlfs-sim.service
 After=dbus.socket dbus.service resctrlfs-sim.service
 EOF
 
-# Units that would touch the host (swap, sysctl, modules, users, clocks, fstab mounts) or are
-# useless in here.
-masked="local-fs.target remote-fs.target swap.target cryptsetup.target veritysetup.target
-    integritysetup.target getty.target systemd-sysctl.service systemd-modules-load.service
-    systemd-udevd.service systemd-udev-trigger.service systemd-udevd-control.socket
-    systemd-udevd-kernel.socket systemd-random-seed.service systemd-remount-fs.service
-    systemd-tmpfiles-setup.service systemd-tmpfiles-setup-dev.service systemd-tmpfiles-clean.timer
-    systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-update-utmp.service
-    systemd-journal-flush.service systemd-firstboot.service systemd-sysusers.service
-    systemd-machine-id-commit.service systemd-repart.service systemd-pcrphase.service
-    systemd-pcrphase-sysinit.service kmod-static-nodes.service dev-hugepages.mount
-    dev-mqueue.mount sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount
-    sys-fs-fuse-connections.mount systemd-ask-password-console.path
-    systemd-ask-password-wall.path ldconfig.service systemd-hwdb-update.service
-    systemd-journal-catalog-update.service systemd-update-done.service
-    systemd-networkd.service systemd-resolved.service systemd-timesyncd.service"
-for u in $masked; do
-    ln -s /dev/null "$work/units/$u"
-done
+mask_units "$work/units"
 
 cat >"$work/inner.sh" <<EOF
 set -e
@@ -257,27 +167,7 @@ exec env container=resctrld-test $systemd_bin --unit=resctrld-test.target --show
 EOF
 
 # --- Boot. ---
-cg=$cg_root/resctrld-unit-test-$$
-mkdir "$cg" || fail "cannot create the cgroup $cg (the test needs a writable cgroup2 hierarchy)"
-(
-    echo "$BASHPID" >"$cg/cgroup.procs"
-    exec unshare --cgroup --pid --fork --mount --uts --ipc --net --propagation private \
-        --mount-proc bash "$work/inner.sh" </dev/null >"$work/boot.log" 2>&1
-) &
-boot_job=$!
-boot_started() {
-    kill -0 "$boot_job" 2>/dev/null || fail "the namespace exited at boot: $(cat "$work/boot.log")"
-    sd=$(pgrep -P "$boot_job" -x systemd || true)
-    [ -n "$sd" ]
-}
-wait_for 10 "systemd to start in the namespace" boot_started
-booted() {
-    kill -0 "$sd" 2>/dev/null || fail "systemd exited: $(cat "$work/boot.log")"
-    local state
-    state=$(ns systemctl is-system-running 2>/dev/null || true)
-    [ "$state" = running ] || [ "$state" = degraded ]
-}
-wait_for 60 "the namespace's systemd to finish booting" booted
+boot_systemd resctrld-unit-test "$work/inner.sh" --mount-proc
 ok "systemd $(ns systemctl --version | head -1 | cut -d' ' -f2) is PID 1 in fresh namespaces (host PID $sd)"
 expect_eq "resctrlfs-sim.service" "$(prop resctrlfs-sim.service ActiveState)" active
 ns test -d /sys/fs/resctrl/info || fail "the simulator is not mounted at /sys/fs/resctrl"
