@@ -163,8 +163,10 @@
         const some = map => map && Object.keys(map).length > 0;
         if (some(m.CacheOccupancy))
             return "cache";
+        // Only bandwidth monitors hold hardware counters, so one waiting for them (no value at
+        // all yet) is known by its assignment map.
         if (some(m.MemoryBytesTotal) || some(m.MemoryBytesLocal) ||
-            some(m.MemoryBandwidthTotal) || some(m.MemoryBandwidthLocal))
+            some(m.MemoryBandwidthTotal) || some(m.MemoryBandwidthLocal) || some(m.CountersAssigned))
             return "bandwidth";
         return undefined;
     }

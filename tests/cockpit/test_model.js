@@ -130,6 +130,10 @@ test("a monitor's kind comes from its values, or from GetStats while it has none
     assert.equal(M.monitorKind({ CacheOccupancy: { 0: 1 } }), "cache");
     assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: { 0: 1 } }), "bandwidth");
     assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: {} }), undefined);
+    // A bandwidth monitor waiting for hardware counters has no value yet, only its assignment.
+    assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: {}, CountersAssigned: { 0: false } }),
+        "bandwidth");
+    assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: {}, CountersAssigned: {} }), undefined);
     const kind = M.kindsFromStats({
         "cpu.cache.monitor.0.name": { t: "s", v: "vcpus_0-1" },
         "memory.bandwidth.monitor.0.name": { t: "s", v: "vcpus_0-1" },
