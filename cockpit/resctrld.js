@@ -1086,6 +1086,12 @@
                     el("input", { type: "number", min: "0", step: "1", "data-key": key, "data-kind": "node",
                         value: String(value) })]));
             }
+            for (const [node, value] of a.SlowMemoryBandwidth || []) {
+                const key = "alloc/" + n + "/smba/" + node;
+                fields.push(el("label", {}, ["Slow-memory bandwidth node " + node + " ",
+                    el("input", { type: "number", min: "0", step: "1", "data-key": key, "data-kind": "node",
+                        value: String(value) })]));
+            }
         });
         if (fields.length === 0)
             fields.push(el("p", { text: "This VM is only monitored: it has no allocation to change." }));
@@ -1102,7 +1108,8 @@
         }
         const button = $("edit-save");
         button.disabled = true;
-        const allocations = vm.allocations.map(a => ({ vcpus: a.Vcpus || [], caches: a.Caches || [], bandwidth: a.MemoryBandwidth || [] }));
+        const allocations = vm.allocations.map(a => ({ vcpus: a.Vcpus || [], caches: a.Caches || [],
+            bandwidth: a.MemoryBandwidth || [], slowBandwidth: a.SlowMemoryBandwidth || [] }));
         call(ROOT, MANAGER, "GetStats", [vm.name])
                 .then(([stats]) => {
                     const kindByName = M.kindsFromStats(stats);
