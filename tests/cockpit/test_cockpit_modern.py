@@ -18,7 +18,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
-from test_cockpit import PATHS, TWO_TICKS, Page, browser_errors  # noqa: E402
+from test_cockpit import PATHS, TWO_TICKS, Page, browser_errors, open_edit  # noqa: E402
 
 MONITOR = "org.resctrld1.Monitor"
 MANAGER = "org.resctrld1.Manager"
@@ -214,15 +214,15 @@ def scenario_io_ways(s, page):
 def scenario_smba(s, page):
     path = s.busctl("get-property", "org.resctrld1", "/org/resctrld1/domain/capped",
                     "org.resctrld1.Domain", "Allocations", json_out=True)["data"][0]
-    expected = sorted(prop(s, path, "org.resctrld1.Allocation", "SlowMemoryBandwidth"))
-    assert expected, "the allocation publishes no SMBA cap"
 
     def pair():
+        expected = sorted(prop(s, path, "org.resctrld1.Allocation", "SlowMemoryBandwidth"))
         shown = page.js("""return Array.from(document.querySelectorAll(
             "tr[data-domain='capped'] span.alloc-smba")).map(e => [Number(e.dataset.node),
                                                                   Number(e.dataset.value)])""")
         return expected, sorted(tuple(x) for x in shown)
-    settle("capped's SMBA caps to equal Allocation.SlowMemoryBandwidth", pair)
+    expected = settle("capped's SMBA caps to equal Allocation.SlowMemoryBandwidth", pair,
+                      lambda caps: caps == [(0, 128), (1, 64)])
     # And the host's caps table: the SMBA line of the domain's group per node.
     group = prop(s, path, "org.resctrld1.Allocation", "Group")
     for node, value in expected:
@@ -230,7 +230,17 @@ def scenario_smba(s, page):
             const e = document.querySelector(`table.bwcap[data-resource='SMBA'][data-node='${arguments[0]}']
                                               tr[data-group='${arguments[1]}'] td.value`);
             return e && e.dataset.value === String(arguments[2])""", TWO_TICKS, node, group, value)
-    return f"SMBA caps {expected} shown in the VM's row and the caps tables"
+    # An edit from the page keeps the caps it does not change and applies the one it does.
+    monitors_before = monitors_of(s, "capped")
+    open_edit(page, "capped")
+    page.js("""const i = document.querySelector("input[data-key='alloc/0/smba/0']");
+               i.value = '96'; document.getElementById('edit-save').click();""")
+    page.wait("the dialog closed after the update",
+              "return !document.getElementById('edit-dialog').open", 3 * TWO_TICKS)
+    expected = settle("capped's edited SMBA caps on the page", pair,
+                      lambda caps: caps == [(0, 96), (1, 64)])
+    assert monitors_of(s, "capped") == monitors_before, "the edit replaced capped's monitor"
+    return f"SMBA caps shown in the VM's row and the caps tables, and edited to {expected}"
 
 
 def budget_pair(s, page):
