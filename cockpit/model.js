@@ -163,8 +163,10 @@
         const some = map => map && Object.keys(map).length > 0;
         if (some(m.CacheOccupancy))
             return "cache";
+        // Only bandwidth monitors hold hardware counters, so one waiting for them (no value at
+        // all yet) is known by its assignment map.
         if (some(m.MemoryBytesTotal) || some(m.MemoryBytesLocal) ||
-            some(m.MemoryBandwidthTotal) || some(m.MemoryBandwidthLocal))
+            some(m.MemoryBandwidthTotal) || some(m.MemoryBandwidthLocal) || some(m.CountersAssigned))
             return "bandwidth";
         return undefined;
     }
@@ -185,14 +187,23 @@
 
     // A definition for UpdateDomain rebuilt from what the daemon publishes: the domain's
     // allocations (with `edits` applied: key "alloc/<n>/cache/<level>/<id>/<type>" -> bytes,
-    // "alloc/<n>/node/<id>" -> value) and its monitors ({name, vcpus, kind}). Cache monitors go
-    // into the <cachetune> whose vCPUs hold them (or a monitor-only <cachetune> of their own);
-    // bandwidth monitors into the <memorytune> of the allocation holding them.
+    // "alloc/<n>/node/<id>" -> value, "alloc/<n>/smba/<id>" -> value) and its monitors ({name,
+    // vcpus, kind}). Cache monitors go into the <cachetune> whose vCPUs hold them (or a
+    // monitor-only <cachetune> of their own); bandwidth monitors into the <memorytune> of the
+    // allocation holding them. Slow-memory (SMBA) caps exist only in resctrld's metadata form of
+    // the tuning, so a domain with any is written in that form, or an update would drop them.
     function definition(domain, allocations, monitors, edits) {
         const lines = ["<domain>", "  <name>" + escapeXml(domain.name) + "</name>"];
         if (domain.uuid)
             lines.push("  <uuid>" + escapeXml(domain.uuid) + "</uuid>");
-        lines.push("  <cputune>");
+        const metadata = allocations.some(a => (a.slowBandwidth || []).length > 0);
+        const ns = metadata ? "rd:" : "";
+        const indent = metadata ? "    " : "  ";
+        const line = (depth, text) => lines.push(indent + "  ".repeat(depth) + text.replace(/<(\/?)/, "<$1" + ns));
+        if (metadata)
+            lines.push("  <metadata>", "    <rd:cputune xmlns:rd='urn:resctrld:cputune:1'>");
+        else
+            lines.push("  <cputune>");
         const contains = (outer, inner) => inner.every(v => outer.includes(v));
         const cacheMonitors = monitors.filter(m => m.kind !== "bandwidth");
         const bandwidthMonitors = monitors.filter(m => m.kind === "bandwidth");
@@ -200,46 +211,59 @@
         allocations.forEach((a, n) => {
             if (a.caches.length === 0)
                 return;
-            lines.push("    <cachetune vcpus='" + vcpuList(a.vcpus) + "'>");
+            line(1, "<cachetune vcpus='" + vcpuList(a.vcpus) + "'>");
             for (const [level, id, type, size] of a.caches) {
                 const key = "alloc/" + n + "/cache/" + level + "/" + id + "/" + type;
                 const bytes = key in edits ? edits[key] : size;
-                lines.push("      <cache id='" + id + "' level='" + level + "' type='" + type +
-                           "' size='" + bytes + "' unit='B'/>");
+                line(2, "<cache id='" + id + "' level='" + level + "' type='" + type +
+                        "' size='" + bytes + "' unit='B'/>");
             }
             for (const m of cacheMonitors) {
                 if (!placed.has(m) && contains(a.vcpus, m.vcpus)) {
-                    lines.push("      <monitor level='3' vcpus='" + vcpuList(m.vcpus) + "'/>");
+                    line(2, "<monitor level='3' vcpus='" + vcpuList(m.vcpus) + "'/>");
                     placed.add(m);
                 }
             }
-            lines.push("    </cachetune>");
+            line(1, "</cachetune>");
         });
         for (const m of cacheMonitors) {
             if (placed.has(m))
                 continue;
-            lines.push("    <cachetune vcpus='" + vcpuList(m.vcpus) + "'>");
-            lines.push("      <monitor level='3' vcpus='" + vcpuList(m.vcpus) + "'/>");
-            lines.push("    </cachetune>");
+            line(1, "<cachetune vcpus='" + vcpuList(m.vcpus) + "'>");
+            line(2, "<monitor level='3' vcpus='" + vcpuList(m.vcpus) + "'/>");
+            line(1, "</cachetune>");
             placed.add(m);
         }
         allocations.forEach((a, n) => {
             const own = bandwidthMonitors.filter(m => !placed.has(m) && contains(a.vcpus, m.vcpus));
             if (a.bandwidth.length === 0 && own.length === 0)
                 return;
-            lines.push("    <memorytune vcpus='" + vcpuList(a.vcpus) + "'>");
+            line(1, "<memorytune vcpus='" + vcpuList(a.vcpus) + "'>");
             for (const [id, value] of a.bandwidth) {
                 const key = "alloc/" + n + "/node/" + id;
-                lines.push("      <node id='" + id + "' bandwidth='" +
-                           (key in edits ? edits[key] : value) + "'/>");
+                line(2, "<node id='" + id + "' bandwidth='" + (key in edits ? edits[key] : value) + "'/>");
             }
             for (const m of own) {
-                lines.push("      <monitor vcpus='" + vcpuList(m.vcpus) + "'/>");
+                line(2, "<monitor vcpus='" + vcpuList(m.vcpus) + "'/>");
                 placed.add(m);
             }
-            lines.push("    </memorytune>");
+            line(1, "</memorytune>");
         });
-        lines.push("  </cputune>", "</domain>");
+        allocations.forEach((a, n) => {
+            if ((a.slowBandwidth || []).length === 0)
+                return;
+            line(1, "<slowmemorytune vcpus='" + vcpuList(a.vcpus) + "'>");
+            for (const [id, value] of a.slowBandwidth) {
+                const key = "alloc/" + n + "/smba/" + id;
+                line(2, "<node id='" + id + "' bandwidth='" + (key in edits ? edits[key] : value) + "'/>");
+            }
+            line(1, "</slowmemorytune>");
+        });
+        if (metadata)
+            lines.push("    </rd:cputune>", "  </metadata>");
+        else
+            lines.push("  </cputune>");
+        lines.push("</domain>");
         return lines.join("\n") + "\n";
     }
 

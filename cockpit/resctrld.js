@@ -269,6 +269,9 @@
         for (const [iface, properties] of Object.entries(interfaces))
             entry[iface] = unwrap(properties);
         page.objects.set(path, entry);
+        // A monitor that comes or goes may change how many wait for counters.
+        if (MONITOR in interfaces)
+            schedule("host");
         objectsChanged();
     }
 
@@ -280,6 +283,8 @@
             delete entry[iface];
         if (!entry[DOMAIN] && !entry[ALLOCATION] && !entry[MONITOR])
             page.objects.delete(path);
+        if (interfaces.includes(MONITOR))
+            schedule("host");
         objectsChanged();
     }
 
@@ -463,6 +468,8 @@
         if (!m) {
             ["host-mounted", "host-options", "host-closids", "host-rmids", "host-interval",
                 "host-version"].forEach(id => set(id, "—"));
+            $("host-counters-label").hidden = true;
+            $("host-counters").hidden = true;
             return;
         }
         set("host-mounted", m.Mounted ? "mounted at " + m.ResctrlRoot : "not mounted (" + m.ResctrlRoot + ")");
@@ -492,18 +499,35 @@
             return;
         const total = m.CountersTotal || {};
         const free = m.CountersFree || {};
-        const budget = Object.keys(total).sort((a, b) => a - b)
-            .map(id => "#" + id + " " + (free[id] !== undefined ? free[id] : "—") + " free of " + total[id])
-            .join(", ");
-        let waiting = 0;
-        for (const [, entry] of page.objects) {
-            const assigned = (entry[MONITOR] || {}).CountersAssigned || {};
-            if (Object.values(assigned).some(held => !held))
-                waiting += 1;
-        }
-        $("host-counters").textContent = m.CounterMode + ": " + (budget || "no counters listed") +
-            (waiting ? "; " + waiting + (waiting === 1 ? " monitor waits" : " monitors wait") + " for counters" : "");
-        $("host-counters").dataset.waiting = waiting;
+        const budget = Object.keys(total).sort((a, b) => a - b).map(id => el("span", {
+            class: "counter-budget", "data-cache-id": id, "data-total": total[id],
+            "data-free": free[id] !== undefined ? free[id] : "",
+            text: "#" + id + " " + (free[id] !== undefined ? free[id] : "—") + " free of " + total[id],
+        }));
+        const waiting = waitingMonitors();
+        const parts = [el("span", { class: "counter-mode", text: m.CounterMode }), ": "];
+        if (budget.length)
+            budget.forEach((span, n) => parts.push(...(n ? [", ", span] : [span])));
+        else
+            parts.push("no counters listed");
+        if (waiting.length)
+            parts.push("; ", el("span", { class: "counters-waiting", text: waiting.length +
+                (waiting.length === 1 ? " monitor waits" : " monitors wait") + " for counters" }));
+        $("host-counters").replaceChildren(...parts);
+        $("host-counters").dataset.waiting = waiting.length;
+    }
+
+    // Bandwidth monitors that hold no hardware counter on some L3 cache id.
+    function waitingMonitors() {
+        const waiting = [];
+        for (const [path, entry] of page.objects)
+            if (waitsForCounters(entry[MONITOR] || {}))
+                waiting.push(path);
+        return waiting;
+    }
+
+    function waitsForCounters(monitor) {
+        return Object.values(monitor.CountersAssigned || {}).some(held => !held);
     }
 
     function renderLayout() {
@@ -710,8 +734,8 @@
     function rowShape(vm, cells) {
         return JSON.stringify([
             vm.state, vm.state === "degraded" ? degradedReason(vm) : "", vm.vcpus,
-            vm.allocations.map(a => [a.Caches, a.MemoryBandwidth]),
-            vm.monitors.map(m => [m.name, m.kind]),
+            vm.allocations.map(a => [a.Caches, a.MemoryBandwidth, a.SlowMemoryBandwidth]),
+            vm.monitors.map(m => [m.name, m.kind, waitsForCounters(m)]),
             cells.map(c => [c.cls, c.attributes]),
             page.admin === true,
         ]);
@@ -728,13 +752,23 @@
             for (const [node, value] of a.MemoryBandwidth || [])
                 allocated.push(el("span", { class: "alloc-bw", "data-node": node, "data-value": value,
                     text: "MB #" + node + " " + value }));
+            // Slow-memory (CXL) bandwidth caps, on hosts with SMBA.
+            for (const [node, value] of a.SlowMemoryBandwidth || [])
+                allocated.push(el("span", { class: "alloc-smba", "data-node": node, "data-value": value,
+                    text: "SMBA #" + node + " " + value }));
         }
         const spans = cells.map(c => valueSpan(c.cls, c.attributes, c.part, cellText(c.part, c.format)));
         const spansOf = group => spans.filter((s, n) => cells[n].group === group);
-        const perMonitor = vm.monitors.map(m => el("div", { class: "monitor", "data-monitor": m.name, "data-kind": m.kind || "unknown" }, [
-            el("span", { class: "monitor-name", text: m.name + (m.kind === "bandwidth" ? " (bandwidth)" : "") }),
-            ...spansOf(m),
-        ]));
+        const perMonitor = vm.monitors.map(m => {
+            const waiting = waitsForCounters(m);
+            return el("div", { class: "monitor", "data-monitor": m.name, "data-kind": m.kind || "unknown",
+                "data-counters": m.CountersAssigned && Object.keys(m.CountersAssigned).length
+                    ? (waiting ? "waiting" : "assigned") : undefined }, [
+                el("span", { class: "monitor-name", text: m.name + (m.kind === "bandwidth" ? " (bandwidth)" : "") }),
+                ...(waiting ? [el("span", { class: "counter-state counters-waiting", text: "waits for counters" })] : []),
+                ...spansOf(m),
+            ]);
+        });
         const [bwLocal, bwTotal] = spansOf("bw");
         const stateCell = [el("span", { class: "state-badge", text: vm.state })];
         if (vm.state === "degraded")
@@ -1052,6 +1086,12 @@
                     el("input", { type: "number", min: "0", step: "1", "data-key": key, "data-kind": "node",
                         value: String(value) })]));
             }
+            for (const [node, value] of a.SlowMemoryBandwidth || []) {
+                const key = "alloc/" + n + "/smba/" + node;
+                fields.push(el("label", {}, ["Slow-memory bandwidth node " + node + " ",
+                    el("input", { type: "number", min: "0", step: "1", "data-key": key, "data-kind": "node",
+                        value: String(value) })]));
+            }
         });
         if (fields.length === 0)
             fields.push(el("p", { text: "This VM is only monitored: it has no allocation to change." }));
@@ -1068,7 +1108,8 @@
         }
         const button = $("edit-save");
         button.disabled = true;
-        const allocations = vm.allocations.map(a => ({ vcpus: a.Vcpus || [], caches: a.Caches || [], bandwidth: a.MemoryBandwidth || [] }));
+        const allocations = vm.allocations.map(a => ({ vcpus: a.Vcpus || [], caches: a.Caches || [],
+            bandwidth: a.MemoryBandwidth || [], slowBandwidth: a.SlowMemoryBandwidth || [] }));
         call(ROOT, MANAGER, "GetStats", [vm.name])
                 .then(([stats]) => {
                     const kindByName = M.kindsFromStats(stats);

@@ -178,7 +178,9 @@ class Stack(BusStack):
     demand). Every process is a child of this one, tracked by its pid and ended by it."""
 
     def __init__(self, paths, profile="skx-2s-l3cat", kernel="6.1", daemon_config="",
-                 prefix="resctrld-cockpit."):
+                 prefix="resctrld-cockpit.", before_daemon=None):
+        """`before_daemon(stack)` prepares the host as another tool would before resctrld
+        starts (the daemon reads settings such as io_alloc once, when it discovers the host)."""
         super().__init__(paths, prefix=prefix)
         self.daemon = None
         self.daemon_config = daemon_config
@@ -188,6 +190,8 @@ class Stack(BusStack):
         self._start_sim(profile, kernel)
         self.state_dir = os.path.join(self.dir, "state")
         os.mkdir(self.state_dir, 0o700)
+        if before_daemon is not None:
+            before_daemon(self)
         self.start_daemon()
 
     def _start_sim(self, profile, kernel):

@@ -126,10 +126,37 @@ test("the definition keeps every monitor where it was and applies the edits", ()
         ""].join("\n"));
 });
 
+test("a domain with SMBA caps is written in the metadata form, which keeps them", () => {
+    const text = M.definition({ name: "capped" },
+        [{ vcpus: [0], caches: [], bandwidth: [], slowBandwidth: [[0, 128], [1, 64]] }],
+        [{ name: "vcpus_0", vcpus: [0], kind: "bandwidth" }],
+        { "alloc/0/smba/0": 96 });
+    assert.equal(text, [
+        "<domain>",
+        "  <name>capped</name>",
+        "  <metadata>",
+        "    <rd:cputune xmlns:rd='urn:resctrld:cputune:1'>",
+        "      <rd:memorytune vcpus='0'>",
+        "        <rd:monitor vcpus='0'/>",
+        "      </rd:memorytune>",
+        "      <rd:slowmemorytune vcpus='0'>",
+        "        <rd:node id='0' bandwidth='96'/>",
+        "        <rd:node id='1' bandwidth='64'/>",
+        "      </rd:slowmemorytune>",
+        "    </rd:cputune>",
+        "  </metadata>",
+        "</domain>",
+        ""].join("\n"));
+});
+
 test("a monitor's kind comes from its values, or from GetStats while it has none", () => {
     assert.equal(M.monitorKind({ CacheOccupancy: { 0: 1 } }), "cache");
     assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: { 0: 1 } }), "bandwidth");
     assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: {} }), undefined);
+    // A bandwidth monitor waiting for hardware counters has no value yet, only its assignment.
+    assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: {}, CountersAssigned: { 0: false } }),
+        "bandwidth");
+    assert.equal(M.monitorKind({ CacheOccupancy: {}, MemoryBytesTotal: {}, CountersAssigned: {} }), undefined);
     const kind = M.kindsFromStats({
         "cpu.cache.monitor.0.name": { t: "s", v: "vcpus_0-1" },
         "memory.bandwidth.monitor.0.name": { t: "s", v: "vcpus_0-1" },
