@@ -7,14 +7,55 @@ one, tracked by its pid and ended by it; nothing is looked up or killed by name.
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import traceback
 
 SKIP = 77
+
+
+def run_steps(steps, on_failure=None):
+    """Runs (name, step) pairs in order, one `ok - NAME (T s): NOTE` line each, where NOTE is what
+    the step returned. Stops at the first failure, because later steps build on the state earlier
+    ones left, after printing its traceback and calling on_failure(name). Returns the number of
+    failed steps (0 or 1)."""
+    for name, step in steps:
+        started = time.monotonic()
+        try:
+            note = step()
+        except Exception:
+            print(f"not ok - {name}")
+            traceback.print_exc()
+            if on_failure is not None:
+                on_failure(name)
+            return 1
+        print(f"ok - {name} ({time.monotonic() - started:.1f} s)" + (f": {note}" if note else ""))
+    return 0
+
+
+def screenshot_on_failure(driver, outdir, prefix):
+    """An on_failure for run_steps: the browser's window as PREFIX-failed-STEP.png in outdir."""
+    def save(name):
+        try:
+            driver.save_screenshot(os.path.join(outdir, f"{prefix}-failed-" +
+                                                re.sub(r"\W+", "-", name) + ".png"))
+        except Exception:
+            pass  # the browser may be what failed
+    return save
+
+
+def print_logs(stack, names, tail=4000):
+    """The last `tail` characters of each of the stack's logs named, for a failed test."""
+    for name in names:
+        path = stack.log(name)
+        if os.path.exists(path):
+            print(f"--- {name}.log")
+            print(open(path, errors="replace").read()[-tail:])
 
 
 def wait_until(what, check, timeout=10.0, interval=0.05):

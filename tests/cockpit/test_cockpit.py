@@ -9,10 +9,7 @@ Exits 77 when a prerequisite is missing."""
 
 import json
 import os
-import re
 import sys
-import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
@@ -437,31 +434,12 @@ def main():
             ("resctrl unmounted", lambda: scenario_unmounted(s, driver, outdir)),
             ("no console errors (not mounted)", lambda: _no_errors(driver)),
         ]
-        for name, step in steps:
-            started = time.monotonic()
-            try:
-                note = step()
-                print(f"ok - {name} ({time.monotonic() - started:.1f} s)" +
-                      (f": {note}" if note else ""))
-            except Exception:
-                failures += 1
-                print(f"not ok - {name}")
-                traceback.print_exc()
-                try:
-                    driver.save_screenshot(os.path.join(outdir, "cockpit-failed-" +
-                                                        re.sub(r"\W+", "-", name) + ".png"))
-                except Exception:
-                    pass
-                break
+        failures = stack.run_steps(steps, stack.screenshot_on_failure(driver, outdir, "cockpit"))
     finally:
         if driver is not None:
             driver.quit()
         if failures:
-            for name in ("resctrld", "cockpit-root", "cockpit-nobody"):
-                path = s.log(name)
-                if os.path.exists(path):
-                    print(f"--- {name}.log")
-                    print(open(path, errors="replace").read()[-4000:])
+            stack.print_logs(s, ("resctrld", "cockpit-root", "cockpit-nobody"))
         s.close()
     return 1 if failures else 0
 

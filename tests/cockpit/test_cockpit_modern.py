@@ -10,11 +10,8 @@ Usage: test_cockpit_modern.py OUTPUT_DIR (paths in the environment, as test_cock
 Exits 77 when a prerequisite is missing."""
 
 import os
-import re
 import shlex
 import sys
-import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
@@ -345,30 +342,11 @@ def scenario_counters(s, page, tids_a, tids_b):
             "hand-over at stop and a release followed")
 
 
-def run(steps, driver, outdir, stacks):
-    failures = 0
-    for name, step in steps:
-        started = time.monotonic()
-        try:
-            note = step()
-            print(f"ok - {name} ({time.monotonic() - started:.1f} s)" + (f": {note}" if note else ""))
-        except Exception:
-            failures += 1
-            print(f"not ok - {name}")
-            traceback.print_exc()
-            try:
-                driver.save_screenshot(os.path.join(outdir, "cockpit-modern-failed-" +
-                                                    re.sub(r"\W+", "-", name) + ".png"))
-            except Exception:
-                pass
-            for s in stacks:
-                for log in ("resctrld", "cockpit-root"):
-                    path = s.log(log)
-                    if os.path.exists(path):
-                        print(f"--- {log}.log")
-                        print(open(path, errors="replace").read()[-3000:])
-            break
-    return failures
+def run(steps, driver, outdir, s):
+    def on_failure(name):
+        stack.screenshot_on_failure(driver, outdir, "cockpit-modern")(name)
+        stack.print_logs(s, ("resctrld", "cockpit-root"), tail=3000)
+    return stack.run_steps(steps, on_failure)
 
 
 def no_errors(driver):
@@ -395,7 +373,7 @@ def main():
             page = Page(driver, gnr.start_cockpit("root"), outdir)
             failures += run([("gnr-2s-snc3: per-node values", lambda: scenario_snc(gnr, page)),
                              ("no console errors (gnr)", lambda: no_errors(driver))],
-                            driver, outdir, [gnr])
+                            driver, outdir, gnr)
         finally:
             gnr.close()
         if failures:
@@ -419,7 +397,7 @@ def main():
                 ("turin-2s: counter budget, waiting monitors, hand-over and release",
                  lambda: scenario_counters(turin, page, tids_a, tids_b)),
                 ("no console errors (turin)", lambda: no_errors(driver)),
-            ], driver, outdir, [turin])
+            ], driver, outdir, turin)
         finally:
             turin.close()
     finally:

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import desktop_stack as ds  # noqa: E402
@@ -211,17 +210,7 @@ def main():
             ("daemon stopped and restarted", lambda: scenario_restart(s, probe)),
             ("resctrl unmounted", lambda: scenario_unmounted(s, probe)),
         ]
-        for name, step in steps:
-            started = time.monotonic()
-            try:
-                note = step()
-                print(f"ok - {name} ({time.monotonic() - started:.1f} s)" +
-                      (f": {note}" if note else ""))
-            except Exception:
-                failures += 1
-                print(f"not ok - {name}")
-                traceback.print_exc()
-                break
+        failures = ds.stack.run_steps(steps)
     finally:
         if probe is not None:
             rc = probe.close()
@@ -233,7 +222,7 @@ def main():
             print("not ok - probe.js wrote to stderr:\n" + errors[-3000:])
             failures += 1
         if failures:
-            print("--- resctrld.log\n" + open(s.log("resctrld"), errors="replace").read()[-4000:])
+            ds.stack.print_logs(s, ("resctrld",))
         s.close()
     return 1 if failures else 0
 

@@ -158,17 +158,7 @@ def main():
             ("disabling removes the indicator", lambda: scenario_disabled(shell)),
             ("the shell's log", lambda: scenario_log(shell)),
         ]
-        for name, step in steps:
-            started = time.monotonic()
-            try:
-                note = step()
-                print(f"ok - {name} ({time.monotonic() - started:.1f} s)" +
-                      (f": {note}" if note else ""))
-            except Exception:
-                failures += 1
-                print(f"not ok - {name}")
-                traceback.print_exc()
-                break
+        failures = ds.stack.run_steps(steps)
     except Exception:
         failures += 1
         print("not ok - setting up the stack and the shell")
@@ -177,11 +167,7 @@ def main():
         if shell is not None:
             shell.close()
         if failures:
-            for name in ("resctrld", "gnome-shell"):
-                path = s.log(name)
-                if os.path.exists(path):
-                    print(f"--- {name}.log")
-                    print(open(path, errors="replace").read()[-6000:])
+            ds.stack.print_logs(s, ("resctrld", "gnome-shell"), tail=6000)
         s.close()
     return 1 if failures else 0
 

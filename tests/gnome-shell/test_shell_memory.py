@@ -129,11 +129,7 @@ def main():
         if shell is not None:
             shell.close()
         if failed:
-            for name in ("resctrld", "gnome-shell"):
-                path = s.log(name)
-                if os.path.exists(path):
-                    print(f"--- {name}.log")
-                    print(open(path, errors="replace").read()[-6000:])
+            ds.stack.print_logs(s, ("resctrld", "gnome-shell"), tail=6000)
         s.close()
     return 1 if failed else 0
 
