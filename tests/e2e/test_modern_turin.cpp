@@ -236,19 +236,23 @@ TEST_CASE("turin-2s: a bad <rd:slowmemorytune> is refused and leaves resctrl alo
         std::string nodes;
         std::string message;
     };
-    const Bad bad = GENERATE(Bad{node(0, 2049), "above the host's maximum 2048"},
-                             Bad{node(2, 64) + node(2, 32), "node"},
-                             Bad{"<node id='0' bandwidth='fast'/>", "bandwidth"});
-    INFO(bad.nodes);
-    const std::string before = f.snapshot();
-    const sdbus::Error error = errorOf([&] {
-        f.start(Domain("bad").vcpus(2).inMetadata().tuning(slowMemoryTune("0-1", bad.nodes)),
-                vm.threadsOf({0, 1}));
-    });
-    CHECK(error.getName() == "org.resctrld1.Error.InvalidDefinition");
-    CHECK_THAT(error.getMessage(), Catch::Contains(bad.message));
-    CHECK(f.snapshot() == before);
-    CHECK(f.domainNames().empty());
+    // One daemon for every case: each refusal must leave it as the last one did.
+    for (const Bad& bad :
+         {Bad{node(0, 2049), "slowmemorytune vcpus='0-1': bandwidth 2049 on SMBA node 0 is above "
+                             "the host's maximum 2048"},
+          Bad{node(2, 64) + node(2, 32), "<node id='2'> is given twice"},
+          Bad{"<node id='0' bandwidth='fast'/>", "bandwidth"}}) {
+        INFO(bad.nodes);
+        const std::string before = f.snapshot();
+        const sdbus::Error error = errorOf([&] {
+            f.start(Domain("bad").vcpus(2).inMetadata().tuning(slowMemoryTune("0-1", bad.nodes)),
+                    vm.threadsOf({0, 1}));
+        });
+        CHECK(error.getName() == "org.resctrld1.Error.InvalidDefinition");
+        CHECK_THAT(error.getMessage(), Catch::Contains(bad.message));
+        CHECK(f.snapshot() == before);
+        CHECK(f.domainNames().empty());
+    }
 }
 
 TEST_CASE("turin-2s: the BMEC event masks are in the capabilities and never written",
