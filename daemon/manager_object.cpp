@@ -295,14 +295,13 @@ std::map<uint32_t, uint32_t> ManagerObject::CountersFree() {
     return supervisor_.counterStatus().free;
 }
 
+// As read at discovery and at each periodic check: a get reads nothing.
 std::map<uint32_t, std::string> ManagerObject::IoAllocWays() {
-    return translateErrors("IoAllocWays", [&] {
-        std::map<uint32_t, std::string> ways;
-        if (ResctrlHost* host = supervisor_.host(); host && supervisor_.isMounted())
-            for (const auto& [id, mask] : host->ioAllocWays())
-                ways.emplace(id.value, mask.toHex());
-        return ways;
-    });
+    std::map<uint32_t, std::string> ways;
+    if (const ResctrlHost* host = supervisor_.host())
+        for (const auto& [id, mask] : host->ioAllocWays())
+            ways.emplace(id.value, mask.toHex());
+    return ways;
 }
 
 uint32_t ManagerObject::RmidsFree() {

@@ -102,8 +102,8 @@ void Supervisor::mountTableChanged() {
         discoverHost();
     updateTimers();
     if (state.mounted != wasMounted || remounted || hadHost != (host_ != nullptr))
-        announce_.propertiesChanged(
-            {"Mounted", "MountOptions", "ClosidsTotal", "ClosidsFree", "RmidsTotal", "RmidsFree"});
+        announce_.propertiesChanged({"Mounted", "MountOptions", "ClosidsTotal", "ClosidsFree",
+                                     "RmidsTotal", "RmidsFree", "IoAllocWays"});
 }
 
 void Supervisor::dropHost() {
@@ -528,6 +528,10 @@ void Supervisor::applyCheck(const ResctrlLock& lock) {
             it->second->domain().emitThreadsChanged();
     if (!changes.died.empty())
         updateTimers();
+    // Other tools may change the I/O ways at any time; the property serves what this read
+    // found, so that reading it never makes the daemon read resctrl.
+    if (host_->refreshIoAllocWays())
+        announce_.propertiesChanged({"IoAllocWays"});
 }
 
 void Supervisor::sampleMonitors() {

@@ -14,16 +14,25 @@ namespace resctrld {
 
 namespace {
 
-// "cachetune vcpus='0-3'", "memorytune vcpus='4'" or, for a memorytune merged into a cachetune
-// (docs/definitions.md rule 3), "cachetune/memorytune vcpus='0-3'": for messages.
+// "cachetune vcpus='0-3'", "memorytune vcpus='4'", "slowmemorytune vcpus='4'" or, for elements
+// merged into one group (docs/definitions.md rule 3), "cachetune/memorytune vcpus='0-3'": for
+// messages, so that an operator finds the element a refusal is about.
 std::string labelOf(const ResctrlDefinition& def) {
     bool cache = !def.caches.empty();
-    bool memory = !def.bandwidths.empty();
+    bool memory = false;
+    bool slowMemory = false;
+    for (const BandwidthSpec& bandwidth : def.bandwidths)
+        (bandwidth.resource == Resource::SMBA ? slowMemory : memory) = true;
     for (const MonitorDefinition& monitor : def.monitors)
         (monitor.kind == MonitorKind::Cache ? cache : memory) = true;
-    std::string element = cache && memory ? "cachetune/memorytune"
-                          : memory        ? "memorytune"
-                                          : "cachetune";
+    std::string element;
+    for (const auto& [present, name] :
+         {std::pair{cache, "cachetune"}, std::pair{memory, "memorytune"},
+          std::pair{slowMemory, "slowmemorytune"}})
+        if (present)
+            element += (element.empty() ? "" : "/") + std::string(name);
+    if (element.empty())
+        element = "cachetune";
     return element + " vcpus='" + def.vcpus.format() + "'";
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "resctrl_host.h"
 
+#include <utility>
+
 #include "process_table.h"
 #include "resctrl_fs.h"
 
@@ -12,6 +14,7 @@ ResctrlHost::ResctrlHost(const HostPaths& paths, const GroupManagerOptions& opti
     , groups_(model_, ResctrlFs(paths.resctrlRoot), options)
     , domains_(groups_, ProcessTable(), store, self)
     , counters_(groups_.resctrl(), counterPolicy) {
+    refreshIoAllocWays();
 }
 
 Budgets ResctrlHost::budgets() const {
@@ -24,11 +27,17 @@ Budgets ResctrlHost::budgets() const {
     };
 }
 
-std::map<CacheId, CbmMask> ResctrlHost::ioAllocWays() const {
+bool ResctrlHost::refreshIoAllocWays() {
+    std::map<CacheId, CbmMask> ways;
     for (const CacheResource& cache : model_.cacheResources)
-        if (cache.level() == 3 && cache.ioAllocEnabled)
-            return readIoAllocMasks(groups_.resctrl(), cache.resource);
-    return {};
+        if (cache.level() == 3 && cache.ioAllocEnabled) {
+            ways = readIoAllocMasks(groups_.resctrl(), cache.resource);
+            break;
+        }
+    if (ways == ioAllocWays_)
+        return false;
+    ioAllocWays_ = std::move(ways);
+    return true;
 }
 
 HostLayout ResctrlHost::layout() const {

@@ -50,10 +50,14 @@ public:
     // Who holds what now (readHostLayout), the started domains' groups named as theirs. Takes
     // no lock: a reader.
     HostLayout layout() const;
-    // The L3 ways io_alloc reserves for device DMA, per cache id, read now from io_alloc_cbm
-    // (info/L3, or info/L3CODE under CDP, where both halves hold the same mask). Empty where
-    // io_alloc is unsupported or was disabled at discovery: the daemon never switches it.
-    std::map<CacheId, CbmMask> ioAllocWays() const;
+    // The L3 ways io_alloc reserves for device DMA, per cache id, as io_alloc_cbm read at
+    // discovery or at the last refreshIoAllocWays() (info/L3, or info/L3CODE under CDP, where
+    // both halves hold the same mask). Empty where io_alloc is unsupported or was disabled at
+    // discovery: the daemon never switches it. Kept rather than read on each request, so that
+    // a reader (any local user on the bus) never makes the daemon touch resctrl.
+    const std::map<CacheId, CbmMask>& ioAllocWays() const noexcept { return ioAllocWays_; }
+    // Reads io_alloc_cbm again (other tools may change it); true when the ways changed.
+    bool refreshIoAllocWays();
 
 private:
     // Declared in dependency order: the group manager refers to the model, the service to both.
@@ -61,6 +65,7 @@ private:
     GroupManager groups_;
     DomainService domains_;
     CounterAssigner counters_;
+    std::map<CacheId, CbmMask> ioAllocWays_;
 };
 
 } // namespace resctrld

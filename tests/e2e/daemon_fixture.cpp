@@ -47,6 +47,8 @@ DaemonFixture::DaemonFixture(Options options)
         sim.setControl("absent", options_.absentInfoFiles);
     if (!options_.rootSchemata.empty())
         REQUIRE(simtest::writeFile(sim.at("schemata"), options_.rootSchemata) == 0);
+    if (options_.prepareSim)
+        options_.prepareSim(sim);
     if (options_.startDaemon)
         startDaemon();
     connection = sdbus::createSessionBusConnectionWithAddress(bus.address());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,10 @@ public:
         std::string absentInfoFiles{};
         // Written to the default group's schemata before the daemon starts.
         std::string rootSchemata{};
+        // Run on the simulator before the daemon starts (after absentInfoFiles and
+        // rootSchemata): host-wide settings an administrator makes before starting the daemon,
+        // such as io_alloc switched on or BMEC event masks.
+        std::function<void(const simtest::SimInstance&)> prepareSim{};
         // The daemon's configuration file, whole.
         std::string config = "[Daemon]\nMount=no\n";
         // Command-line arguments after --sysfs-root.

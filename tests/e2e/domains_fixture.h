@@ -142,10 +142,12 @@ inline pid_t kernelThread() {
 struct Fixture : DaemonFixture {
     explicit Fixture(const std::string& profile = "skx-2s-l3cat",
                      const std::string& mountOptions = "", const std::string& kernel = "6.15",
-                     const std::string& extraConfig = "")
+                     const std::string& extraConfig = "",
+                     std::function<void(const SimInstance&)> prepareSim = {})
         : DaemonFixture({.profile = profile,
                          .kernel = kernel,
                          .mountOptions = mountOptions,
+                         .prepareSim = std::move(prepareSim),
                          .config = "[Daemon]\nMount=no\nSampleIntervalSec=0\nLogLevel=debug\n" +
                                    extraConfig}) {
         subscribe();

@@ -153,13 +153,10 @@ InterfaceShape specMonitor() {
     return s;
 }
 
-// Version and ResctrlRoot never change; IoAllocWays is read on every get (only other tools
-// change it); every other property announces its changes.
+// Version and ResctrlRoot never change; every other property announces its changes.
 void expectEmitsChanged(InterfaceShape& shape, const std::set<std::string>& constProperties) {
     for (const auto& [name, type] : shape.properties)
-        shape.emitsChanged[name] = constProperties.count(name) ? "const"
-                                   : name == "IoAllocWays"     ? "false"
-                                                               : "true";
+        shape.emitsChanged[name] = constProperties.count(name) ? "const" : "true";
 }
 
 struct Client {
@@ -230,9 +227,8 @@ TEST_CASE("the live Manager object introspects as the spec says", "[dbus][e2e]")
     CHECK(live.signals == spec.signals);
     CHECK(live.properties == spec.properties);
     // sd-bus writes the annotation only for non-default behaviour: const for these two.
-    CHECK(live.emitsChanged == std::map<std::string, std::string>{{"Version", "const"},
-                                                                  {"ResctrlRoot", "const"},
-                                                                  {"IoAllocWays", "false"}});
+    CHECK(live.emitsChanged ==
+          std::map<std::string, std::string>{{"Version", "const"}, {"ResctrlRoot", "const"}});
     for (const char* standard :
          {"org.freedesktop.DBus.ObjectManager", "org.freedesktop.DBus.Properties",
           "org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Peer"}) {

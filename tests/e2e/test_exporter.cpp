@@ -532,3 +532,32 @@ TEST_CASE("Counter budgets and the monitors waiting for counters are series on t
     CHECK(scrape.find("resctrld_memory_bandwidth_bytes_total{cache_id=\"0\",domain=\"ex\","
                       "monitor=\"vcpus_15\"") == std::string::npos);
 }
+
+TEST_CASE("SMBA caps are series on turin-2s, for the nodes the definition names",
+          "[e2e][exporter][smba]") {
+    runtime::Fixture f({.profile = "turin-2s", .configText = config("0.2"), .kernel = "6.19"});
+    Exporter exporter(f.bus.address(), f.dir.path());
+    f.startDomain(Domain("slow").vcpus(2).inMetadata().tuning("<slowmemorytune vcpus='0-1'>" +
+                                                              node(0, 64) + node(3, 128) +
+                                                              "</slowmemorytune>"),
+                  f.hypervisor(2).vcpuThreads());
+    const std::string prefix = "resctrld_allocation_slow_memory_bandwidth{allocation=\"0\","
+                               "domain=\"slow\",";
+    const std::vector<std::string> expected{
+        prefix + "node=\"0\",unit=\"1/8 GB/s\"} 64\n",
+        prefix + "node=\"3\",unit=\"1/8 GB/s\"} 128\n",
+    };
+    std::string scrape;
+    const bool all = waitUntil(
+        [&] {
+            scrape = exporter.scrape();
+            return std::all_of(expected.begin(), expected.end(), [&](const std::string& line) {
+                return scrape.find(line) != std::string::npos;
+            });
+        },
+        20s);
+    INFO(scrape);
+    CHECK(all);
+    // A node the definition leaves alone keeps the default group's value: no series of its own.
+    CHECK(scrape.find(prefix + "node=\"1\"") == std::string::npos);
+}
