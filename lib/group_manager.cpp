@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -374,53 +375,101 @@ DomainGroups GroupManager::update(const ResctrlLock&, const DomainGroups& curren
                                   std::span<const VcpuThread> known,
                                   std::span<const VcpuThread> discovered, Rollback& rollback) {
     // The host as it would be without the domain: its groups, their ways and their RMIDs are
-    // free for its new plan.
+    // free for its new plan. Its monitoring groups are counted only when the update may need
+    // more RMIDs than the domain holds (below): listing every mon_groups/ costs more than the
+    // rest of the read.
     std::map<std::string, unsigned> monitorGroupsUnder;
     for (const PlannedAllocation& allocation : current.plan.allocations)
         monitorGroupsUnder[allocation.group] = 0;
     for (const PlannedMonitor& monitor : current.plan.monitors)
         if (monitor.createsGroup() && monitor.allocation)
             ++monitorGroupsUnder[current.plan.allocations[*monitor.allocation].group];
-    HostState state = readHostState(true, &monitorGroupsUnder);
+    HostState state = readHostState(false);
     const Schemata defaultBefore = state.groups.front().schemata;
     unsigned controlGroupsNow = 0;
     for (const GroupHolding& group : state.groups)
         controlGroupsNow += takesGroupClosid(group.owner) ? 1 : 0;
-    const unsigned rmidsFreeNow = host_.rmidsFree(controlGroupsNow, state.monitorGroups);
     const std::vector<std::string> ownGroups = current.allocationGroups();
+    std::optional<unsigned> monitorGroupsNow;
     std::erase_if(state.groups, [&](const GroupHolding& group) {
         return std::find(ownGroups.begin(), ownGroups.end(), group.name) != ownGroups.end();
     });
     unsigned ownMonitorGroups = 0;
     for (const PlannedMonitor& monitor : current.plan.monitors)
         ownMonitorGroups += monitor.createsGroup() ? 1 : 0;
-    state.monitorGroups -= std::min(state.monitorGroups, ownMonitorGroups);
-    const DomainGroups laidOut = layOut(definition.name, current.stem, plan(definition, state));
-    UpdateSteps steps = planUpdate(current, laidOut);
-    if (host_.monitoring) {
-        // The end state fits; the transition must too. Groups are created before the old ones
-        // are removed, and an RMID the kernel frees at rmdir stays busy (limbo) while the cache
-        // still holds lines tagged with it, so the update cannot count on the RMIDs it frees:
-        // what it takes must be free now. Monitoring groups that go are moved, keeping their
-        // RMIDs, to the paths of those that come, as many as the free pool lacks. (Renamed only
-        // then: a moved group keeps its counts, which a new monitor would report as its own.)
-        const unsigned taken = rmidBalance(current, steps).taken;
-        if (taken > rmidsFreeNow)
-            steps = planUpdate(current, laidOut, taken - rmidsFreeNow);
-        const RmidBalance balance = rmidBalance(current, steps);
-        if (balance.taken > rmidsFreeNow)
-            throw NoSpace(fmt::format(
-                "out of RMIDs for the update: it creates {} allocation groups and {} monitoring "
-                "groups, which need {} monitoring IDs, and the host has {} free; the {} it frees "
-                "{} (the end state fits, no order of steps does). Free {} monitoring IDs first "
-                "(stop a domain or remove a monitor), or keep more vCPU sets as they are",
-                steps.created.size(), steps.createdMonitorGroups.size(), balance.taken,
-                rmidsFreeNow, balance.released,
-                host_.monitoring->hasFeature("llc_occupancy")
-                    ? "stay busy after rmdir (limbo) until the cache lines tagged with them fall "
-                      "below info/L3_MON/max_threshold_occupancy"
-                    : "are free only once the old groups are removed, after the new ones exist",
-                balance.taken - rmidsFreeNow));
+    // The monitoring groups on the host, the domain's own counted from its plan (their
+    // mon_groups/ are not listed).
+    auto countMonitorGroups = [&] {
+        unsigned count = monitorGroupsOf("");
+        for (const GroupHolding& group : state.groups)
+            if (takesGroupClosid(group.owner))
+                count += monitorGroupsOf(group.name);
+        for (const auto& [group, monitorGroups] : monitorGroupsUnder)
+            count += monitorGroups;
+        monitorGroupsNow = count;
+    };
+    DomainGroups laidOut;
+    auto planUpdateNow = [&] {
+        if (monitorGroupsNow)
+            state.monitorGroups = *monitorGroupsNow - std::min(*monitorGroupsNow, ownMonitorGroups);
+        laidOut = layOut(definition.name, current.stem, plan(definition, state));
+        return planUpdate(current, laidOut);
+    };
+    UpdateSteps steps;
+    if (!host_.monitoring) {
+        steps = planUpdateNow();
+    } else {
+        // Planned first as if no other monitoring group existed. The domain's groups fit the
+        // host now, so a plan that needs no more RMIDs than it holds, by steps that take none
+        // before others are freed, fits whatever others hold: that is most updates (sizes,
+        // masks, bandwidths, vCPUs moved between kept groups). Any other is planned again with
+        // every group counted, as is one the first plan refused, so that NoSpace gives the
+        // host's real numbers.
+        try {
+            steps = planUpdateNow();
+        } catch (const NoSpace&) {
+            countMonitorGroups();
+        }
+        // Counted from the plans (a restored domain's plan has no totals).
+        auto rmidsHeldBy = [](const Plan& plan) {
+            unsigned rmids = static_cast<unsigned>(plan.allocations.size());
+            for (const PlannedMonitor& monitor : plan.monitors)
+                rmids += monitor.createsGroup() ? 1 : 0;
+            return rmids;
+        };
+        if (!monitorGroupsNow && (rmidsHeldBy(laidOut.plan) > rmidsHeldBy(current.plan) ||
+                                  rmidBalance(current, steps).taken > 0))
+            countMonitorGroups();
+        if (monitorGroupsNow) {
+            steps = planUpdateNow();
+            // The end state fits; the transition must too. Groups are created before the old
+            // ones are removed, and an RMID the kernel frees at rmdir stays busy (limbo) while
+            // the cache still holds lines tagged with it, so the update cannot count on the
+            // RMIDs it frees: what it takes must be free now. Monitoring groups that go are
+            // moved, keeping their RMIDs, to the paths of those that come, as many as the free
+            // pool lacks. (Renamed only then: a moved group keeps its counts, which a new
+            // monitor would report as its own.)
+            const unsigned rmidsFreeNow = host_.rmidsFree(controlGroupsNow, *monitorGroupsNow);
+            const unsigned taken = rmidBalance(current, steps).taken;
+            if (taken > rmidsFreeNow)
+                steps = planUpdate(current, laidOut, taken - rmidsFreeNow);
+            const RmidBalance balance = rmidBalance(current, steps);
+            if (balance.taken > rmidsFreeNow)
+                throw NoSpace(fmt::format(
+                    "out of RMIDs for the update: it creates {} allocation groups and {} "
+                    "monitoring groups, which need {} monitoring IDs, and the host has {} free; "
+                    "the {} it frees {} (the end state fits, no order of steps does). Free {} "
+                    "monitoring IDs first (stop a domain or remove a monitor), or keep more vCPU "
+                    "sets as they are",
+                    steps.created.size(), steps.createdMonitorGroups.size(), balance.taken,
+                    rmidsFreeNow, balance.released,
+                    host_.monitoring->hasFeature("llc_occupancy")
+                        ? "stay busy after rmdir (limbo) until the cache lines tagged with them "
+                          "fall below info/L3_MON/max_threshold_occupancy"
+                        : "are free only once the old groups are removed, after the new ones "
+                          "exist",
+                    balance.taken - rmidsFreeNow));
+        }
     }
     const DomainGroups& next = steps.next;
 

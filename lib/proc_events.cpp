@@ -88,6 +88,9 @@ ProcEvents::ProcEvents(std::chrono::milliseconds ackTimeout)
 }
 
 void ProcEvents::followProcesses(const std::vector<pid_t>& tgids) {
+    // Every start, update and thread change asks again, mostly for the same processes.
+    if (followed_ == tgids)
+        return;
     // Classic BPF over the netlink message: the event's type, then its process against each of
     // `tgids`. Absolute loads read big-endian words, the connector writes host-endian ones:
     // constants are compared byte-swapped (htonl).
@@ -134,6 +137,7 @@ void ProcEvents::followProcesses(const std::vector<pid_t>& tgids) {
     sock_fprog filter{static_cast<unsigned short>(program.size()), program.data()};
     if (::setsockopt(fd_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &filter, sizeof filter) != 0)
         throwErrno(errno, "cannot filter the process events");
+    followed_ = tgids;
 }
 
 ProcEvents::~ProcEvents() {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <sys/types.h>
 #include <vector>
 
@@ -36,7 +37,8 @@ public:
 
     // Only the events of these processes' threads reach read() from now on (a socket filter in
     // the kernel: the connector reports every fork, exec, exit and rename of the host, and a busy
-    // host has thousands a second). With none, nothing does.
+    // host has thousands a second). With none, nothing does. The same list as the last one
+    // changes nothing and makes no system call.
     void followProcesses(const std::vector<pid_t>& tgids);
 
     // Non-blocking: poll it for POLLIN.
@@ -56,6 +58,8 @@ private:
     void send(int operation);
 
     UniqueFd fd_;
+    // The processes of the filter attached last.
+    std::optional<std::vector<pid_t>> followed_;
 };
 
 } // namespace resctrld

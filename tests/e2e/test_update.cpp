@@ -286,3 +286,37 @@ TEST_CASE("an RMID in limbo after a removal counts as busy: the update that need
     CHECK_THAT(error.getMessage(), Catch::Contains("limbo"));
     CHECK(f.snapshot() == before);
 }
+
+TEST_CASE("groups another program creates between two updates are honoured: their ways are left "
+          "alone, and their RMIDs make an update that needs one answer NoSpace",
+          "[e2e][sim][update][budget]") {
+    UpdateFixture f("6.15");
+    FakeVm& vm = f.spawn(4);
+    const std::string group = "resctrld-vm1-vcpus_0-3";
+    f.start(vm1().cachetune("0-3", l3(0, 5_MiB)), vm.threadsOf({0, 1, 2, 3}));
+    f.update(vm1().cachetune("0-3", l3(0, 2560_KiB)));
+
+    // The top three ways of cache 0, taken by a foreign group after the first update.
+    const fs::path foreign = f.sim.at("foreign-ways");
+    REQUIRE(::mkdir(foreign.c_str(), 0755) == 0);
+    REQUIRE(simtest::writeFile(foreign / "schemata", "L3:0=700;1=7ff\n") == 0);
+    f.update(vm1().cachetune("0-3", l3(0, 10_MiB)));
+    const auto mask = maskOf(f.schemata(group), "L3", 0);
+    CHECK(std::popcount(mask) == 4);
+    CHECK((mask & 0x700) == 0);
+
+    // Then every RMID left, by foreign monitoring groups.
+    REQUIRE(f.fillWithForeignGroups("mon_groups/foreign") > 0);
+    const std::string before = f.snapshot();
+    const auto error =
+        errorOf([&] { f.update(vm1().cachetune("0-3", l3(0, 10_MiB) + monitor("1"))); });
+    CHECK(error.getName() == "org.resctrld1.Error.NoSpace");
+    // Refused by the daemon's own count, before any mkdir (the kernel's refusal reads otherwise).
+    CHECK_THAT(error.getMessage(), Catch::Contains("monitoring IDs"));
+    CHECK(f.snapshot() == before);
+
+    // An update that needs no RMID more than the domain holds still goes through.
+    f.update(vm1().cachetune("0-3", l3(0, 5_MiB)));
+    CHECK(std::popcount(maskOf(f.schemata(group), "L3", 0)) == 2);
+    CHECK(f.tasks(group) == TidSet{vm.tid(0), vm.tid(1), vm.tid(2), vm.tid(3)});
+}
