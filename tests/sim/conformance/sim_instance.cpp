@@ -150,7 +150,7 @@ void SimInstance::start() {
     control_ = temp_ / "control";
     sysfs_ = temp_ / "sysfs";
     if (options_.withSysfs && fs::is_directory("/dev/shm")) {
-        // Thousands of small files: the simulator's README asks for tmpfs to start fast.
+        // The simulator mounts its sysfs tree here; on tmpfs, beside the test's other files.
         std::string shm = "/dev/shm/resctrlfs-sim-sysfs.XXXXXX";
         if (::mkdtemp(shm.data()))
             sysfs_ = shm;
