@@ -39,6 +39,7 @@ cleanup() {
         wait "$sim_pid" 2>/dev/null || true
     fi
     umount -l /sys/fs/resctrl 2>/dev/null || true
+    umount -l "$work/sysfs" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -27,7 +27,8 @@
 #include "control_dir.h"
 #include "model.h"
 #include "profile.h"
-#include "sysfs_tree.h"
+#include "sysfs_model.h"
+#include "sysfs_mount.h"
 
 namespace resctrlsim {
 namespace {
@@ -648,6 +649,8 @@ int main(int argc, char** argv) {
     }
     ProcTaskSource tasks;
     std::unique_ptr<ResctrlModel> model;
+    std::optional<SysfsModel> sysfsModel;
+    std::optional<SysfsMount> sysfsMount;
     try {
         model = std::make_unique<ResctrlModel>(profile, *flavour, options, tasks, [] {
             timespec ts{};
@@ -655,8 +658,12 @@ int main(int argc, char** argv) {
             return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL +
                    static_cast<uint64_t>(ts.tv_nsec);
         });
-        if (!sysfsDir.empty())
-            writeSysfsTree(profile, sysfsDir);
+        // The sysfs tree is served, not written: entries are generated as they are read, so
+        // start-up does not grow with the host's CPU count.
+        if (!sysfsDir.empty()) {
+            sysfsModel.emplace(profile);
+            sysfsMount.emplace(*sysfsModel, sysfsDir);
+        }
     } catch (const MountError& e) {
         std::fprintf(stderr, "resctrlfs-sim: mount failed: %s: %s\n", strerror(e.err()), e.what());
         return 1;

@@ -10,7 +10,6 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "must run as root"
 command -v python3 >/dev/null || fail "python3 missing"
 
-# tmpfs keeps the --sysfs tree (thousands of small files) fast to write.
 TMPROOT=/tmp
 [ -d /dev/shm ] && [ -w /dev/shm ] && TMPROOT=/dev/shm
 WORK=$(mktemp -d $TMPROOT/resctrlfs-sim-smoke.XXXXXX)
@@ -20,6 +19,7 @@ PID=
 cleanup() {
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
     mountpoint -q "$MNT" && umount -l "$MNT"
+    mountpoint -q "$WORK/sys" && umount -l "$WORK/sys"
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -1,5 +1,5 @@
-// Writes the sysfs cache topology of a profile (interface: --sysfs DIR), so the daemon's
-// sysfs root can point at it.
+// Writes the sysfs cache topology of a profile as plain files. The simulator serves the same
+// tree from SysfsModel (--sysfs DIR); this writer is the reference the tests hold it to.
 #pragma once
 
 #include <string>

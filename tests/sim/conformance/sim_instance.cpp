@@ -150,7 +150,7 @@ void SimInstance::start() {
     control_ = temp_ / "control";
     sysfs_ = temp_ / "sysfs";
     if (options_.withSysfs && fs::is_directory("/dev/shm")) {
-        // Thousands of small files: the simulator's README asks for tmpfs to start fast.
+        // The simulator mounts its sysfs tree here; on tmpfs, beside the test's other files.
         std::string shm = "/dev/shm/resctrlfs-sim-sysfs.XXXXXX";
         if (::mkdtemp(shm.data()))
             sysfs_ = shm;
@@ -245,11 +245,14 @@ int SimInstance::stop() {
 void SimInstance::cleanUp() {
     if (pid_ > 0)
         stop();
-    if (!mount_.empty() && isMounted(mount_)) {
-        // The simulator died without unmounting: detach lazily so the test run can go on.
-        runQuietly({"fusermount3", "-u", "-z", mount_.string()});
-        if (isMounted(mount_))
-            ::umount2(mount_.c_str(), MNT_DETACH);
+    // A simulator that died without unmounting leaves its mounts (resctrl, and the sysfs
+    // tree it serves): detach them lazily so the test run can go on.
+    for (const fs::path& mount : {mount_, sysfs_}) {
+        if (mount.empty() || !isMounted(mount))
+            continue;
+        runQuietly({"fusermount3", "-u", "-z", mount.string()});
+        if (isMounted(mount))
+            ::umount2(mount.c_str(), MNT_DETACH);
     }
     if (!sysfs_.empty() && sysfs_.parent_path() != temp_) {
         std::error_code ec;

@@ -231,7 +231,7 @@ TEST_CASE("control: injected faults fail with the errno, then stop; stalls delay
     CHECK(sim.isAlive());
 }
 
-TEST_CASE("control: --sysfs writes the profile's cache tree", "[sim][sysfs]") {
+TEST_CASE("control: --sysfs serves the profile's cache tree", "[sim][sysfs]") {
     const SimOptions opt = GENERATE(
         values<SimOptions>({{"skx-2s-l3cat", "6.15", "", true}, {"milan-2s", "6.15", "", true}}));
     INFO(opt.describe());
