@@ -516,7 +516,10 @@ void Supervisor::checkDomains(const ResctrlLock& lock) {
 }
 
 void Supervisor::applyCheck(const ResctrlLock& lock) {
-    countersCheckDue_ = true;
+    // Counters other tools assigned or gave back are noticed here by the budgets they move,
+    // rather than by reading every group's assignments on every check.
+    if (host_->counters().reconcileDue())
+        countersCheckDue_ = true;
     const DomainChanges changes = host_->domains().check(lock);
     for (const std::string& name : changes.died)
         unpublish(name);
