@@ -468,3 +468,31 @@ TEST_CASE("a counter that reads Unassigned or Unavailable shows so, and counts a
         REQUIRE(simtest::waitUntil([&] { return stateOn0() == "ok"; }, 10s));
     }
 }
+
+TEST_CASE("another tool that moves a monitor's counters to its own group moves no budget, and is "
+          "noticed by the monitor's next sample",
+          "[e2e][sim][counters]") {
+    CounterFixture f(turin());
+    INFO(f.log());
+    // A foreign group without counters, then monitors that take every counter left.
+    f.foreignGroup("other0");
+    const std::string released = "mbm_total_bytes:*=_\nmbm_local_bytes:*=_\n";
+    const std::string assigned = "mbm_total_bytes:*=e\nmbm_local_bytes:*=e\n";
+    simtest::writeFile(f.sim.at("mon_groups/other0/mbm_L3_assignments"), released);
+    auto& hv = f.hypervisor(kMonitorsThatFit);
+    const auto monitors = f.start(monitorsDomain("moved", kMonitorsThatFit), hv);
+    REQUIRE(simtest::waitUntil([&] { return f.holding(monitors) == kMonitorsThatFit; }, 20s));
+    // The other tool takes the first monitor's counters for its own group: no count moves.
+    simtest::writeFile(f.sim.at(f.group(monitors[0], kMonitor) + "/mbm_L3_assignments"), released);
+    simtest::writeFile(f.sim.at("mon_groups/other0/mbm_L3_assignments"), assigned);
+    // The first started outranks the last: it takes the last one's counters; the other tool's
+    // stay its own.
+    REQUIRE(simtest::waitUntil(
+        [&] {
+            return holdsEverywhere(f.assigned(monitors[0])) &&
+                   holdsNowhere(f.assigned(monitors.back()));
+        },
+        20s));
+    CHECK_THAT(f.assignments("mon_groups/other0"), !Catch::Contains("=_"));
+    CHECK(f.holding(monitors) == kMonitorsThatFit - 1);
+}
