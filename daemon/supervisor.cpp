@@ -260,6 +260,20 @@ void Supervisor::assignCounters(const ResctrlLock& lock) {
     publishCounters();
 }
 
+bool Supervisor::counterTakenAway() const {
+    for (const auto& [name, published] : published_)
+        for (const auto& monitor : published->monitors()) {
+            if (monitor->plan().kind != MonitorKind::MemoryBandwidth)
+                continue;
+            const auto& states = monitor->last().states;
+            for (const auto& [id, held] : host_->counters().assignedTo(monitor->plan().group))
+                if (auto state = states.find(id);
+                    held && state != states.end() && state->second == CounterState::Unassigned)
+                    return true;
+        }
+    return false;
+}
+
 void Supervisor::publishCounters() {
     if (!host_)
         return;
@@ -516,7 +530,12 @@ void Supervisor::checkDomains(const ResctrlLock& lock) {
 }
 
 void Supervisor::applyCheck(const ResctrlLock& lock) {
-    countersCheckDue_ = true;
+    // Counters other tools assigned or gave back are noticed here by the budgets they move,
+    // rather than by reading every group's assignments on every check; a tool that takes one
+    // of resctrld's counters and assigns it elsewhere moves no budget, but the monitor's next
+    // sample reads Unassigned.
+    if (host_->counters().reconcileDue() || counterTakenAway())
+        countersCheckDue_ = true;
     const DomainChanges changes = host_->domains().check(lock);
     for (const std::string& name : changes.died)
         unpublish(name);

@@ -117,6 +117,9 @@ private:
     // The monitors' CountersAssigned and the Manager's counter properties, announced when they
     // changed.
     void publishCounters();
+    // A bandwidth monitor that holds counters by the last reconcile read Unassigned in its last
+    // sample: another tool released them.
+    bool counterTakenAway() const;
     // Monitor.CountersAssigned of that monitor: empty for a cache monitor.
     std::map<uint32_t, bool> countersAssignedTo(const PlannedMonitor& monitor) const;
     // CounterMode=mbm_event or default: queues the switch (once per start of the daemon).

@@ -34,22 +34,43 @@ CounterAssigner::CounterAssigner(const ResctrlFs& resctrl, CounterAssignment pol
 bool CounterAssigner::refreshStatus() {
     CounterStatus next;
     const auto mode = files_.mode();
-    active_ = false;
+    bool active = false;
     if (mode && mode->assignable) {
         next.mode = std::string(toString(mode->current));
         next.total = files_.countersTotal();
         if (mode->current == CounterMode::MbmEvent) {
             next.free = files_.countersFree();
-            active_ = !next.total.empty();
+            active = !next.total.empty();
         }
         if (events_.empty())
             events_ = files_.events();
     }
-    if (events_.empty())
-        active_ = false;
+    // A file that read before and fails now (an I/O error, a read the kernel refuses) is a
+    // failed read, not a host that stopped assigning counters: what was read last stands and
+    // the next check reads again. The files go for good only with the mount, and a new mount
+    // gets a new assigner.
+    const bool failedRead =
+        !status_.mode.empty() && (!mode || next.total.empty() ||
+                                  (mode->current == CounterMode::MbmEvent && next.free.empty()));
+    if (failedRead) {
+        if (!readFailed_)
+            spdlog::warn("cannot read the host's bandwidth counter mode or counts (info/L3_MON): "
+                         "keeping what was read last until they read again");
+        readFailed_ = true;
+        return false;
+    }
+    if (readFailed_)
+        spdlog::info("the host's bandwidth counter mode and counts read again");
+    readFailed_ = false;
+    active_ = active && !events_.empty();
     const bool changed = next != status_;
     status_ = std::move(next);
     return changed;
+}
+
+bool CounterAssigner::reconcileDue() {
+    const bool changed = refreshStatus();
+    return changed || retry_ || readFailed_;
 }
 
 bool CounterAssigner::applyMode(const ResctrlLock& lock, std::optional<CounterMode> wanted) {
@@ -66,11 +87,12 @@ bool CounterAssigner::applyMode(const ResctrlLock& lock, std::optional<CounterMo
     return true;
 }
 
-std::map<unsigned, unsigned> CounterAssigner::readHeld(const std::string& group) const {
+std::optional<std::map<unsigned, unsigned>>
+CounterAssigner::readHeld(const std::string& group) const {
     std::map<unsigned, unsigned> held;
     const auto assignments = files_.assignments(group);
     if (!assignments)
-        return held;
+        return std::nullopt;
     for (const std::string& event : events_) {
         auto it = assignments->find(event);
         if (it == assignments->end())
@@ -127,7 +149,7 @@ void CounterAssigner::adopt(const std::map<std::string, ActiveDomain>& domains) 
         for (const PlannedMonitor& monitor : domain.groups.plan.monitors) {
             if (monitor.kind != MonitorKind::MemoryBandwidth || monitor.group.empty())
                 continue;
-            const auto held = readHeld(monitor.group);
+            const auto held = readHeld(monitor.group).value_or(std::map<unsigned, unsigned>{});
             const bool full = !held.empty() && std::all_of(held.begin(), held.end(), [&](auto& e) {
                 return e.second >= perGroup;
             });
@@ -143,6 +165,7 @@ bool CounterAssigner::releaseIn(const ResctrlLock& lock, const std::string& grou
         return true;
     } catch (const Error& e) {
         spdlog::warn("{}", e.what());
+        retry_ = true;
         return false;
     }
 }
@@ -154,6 +177,7 @@ bool CounterAssigner::assignIn(const ResctrlLock& lock, const std::string& group
         return true;
     } catch (const Error& e) {
         spdlog::warn("{}", e.what());
+        retry_ = true;
         return false;
     }
 }
@@ -162,6 +186,7 @@ std::set<std::string>
 CounterAssigner::reconcile(const ResctrlLock& lock,
                            const std::map<std::string, ActiveDomain>& domains) {
     std::set<std::string> changed;
+    retry_ = false;
     refreshStatus();
     if (!active_) {
         held_.clear();
@@ -172,12 +197,36 @@ CounterAssigner::reconcile(const ResctrlLock& lock,
     std::set<std::string> others;
     collect(domains, claimed, others);
 
-    // Counters on own groups no monitor wants (the kernel assigns some to every new group).
-    // What each group holds, read once per call; read again only where this call wrote.
+    // What each group holds, read once per call before anything is written; read again only
+    // where this call wrote. A group whose assignments cannot be read (a failed read, not a
+    // missing group: every group here was made by resctrld and still stands) makes the whole
+    // plan unknowable: nothing is written, the monitors keep what they showed, and the next
+    // check tries again.
     std::map<std::string, std::map<unsigned, unsigned>> seen;
+    std::vector<std::string> unreadable;
+    auto readAll = [&](const std::string& group) {
+        if (auto held = readHeld(group))
+            seen[group] = std::move(*held);
+        else
+            unreadable.push_back(group);
+    };
+    for (const std::string& group : others)
+        readAll(group);
+    for (const auto& [group, claim] : claimed)
+        readAll(group);
+    if (!unreadable.empty() || readFailed_) {
+        spdlog::warn("cannot read the bandwidth counter assignments of {}: the counters stay as "
+                     "they are until the next check",
+                     unreadable.empty() ? std::string("the host (info/L3_MON)")
+                                        : fmt::format("{}", fmt::join(unreadable, ", ")));
+        retry_ = true;
+        return changed;
+    }
+
+    // Counters on own groups no monitor wants (the kernel assigns some to every new group).
     for (const std::string& group : others) {
         std::vector<unsigned> holding;
-        for (const auto& [domain, count] : seen[group] = readHeld(group))
+        for (const auto& [domain, count] : seen[group])
             if (count > 0)
                 holding.push_back(domain);
         if (!holding.empty() && releaseIn(lock, group, holding)) {
@@ -188,7 +237,7 @@ CounterAssigner::reconcile(const ResctrlLock& lock,
 
     std::vector<CounterClaim> claims;
     for (const auto& [group, claim] : claimed)
-        claims.push_back({group, claim.priority, claim.order, seen[group] = readHeld(group)});
+        claims.push_back({group, claim.priority, claim.order, seen[group]});
     const CounterPolicy policy(static_cast<unsigned>(events_.size()));
     // The free counts after the releases above: read again only when there were some.
     const CounterMoves moves =
@@ -209,14 +258,25 @@ CounterAssigner::reconcile(const ResctrlLock& lock,
         }
     waiting_ = moves.waiting;
 
-    for (const std::string& group : changed)
-        seen[group] = readHeld(group);
+    // Where this call wrote, what the kernel holds now; a read-back that fails keeps what the
+    // write meant to leave unknown: the next check reads it again.
+    for (const std::string& group : changed) {
+        if (auto held = readHeld(group))
+            seen[group] = std::move(*held);
+        else
+            retry_ = true;
+    }
+    auto previous = std::move(held_);
     held_.clear();
     for (const auto& [name, domain] : domains)
         for (const PlannedMonitor& monitor : domain.groups.plan.monitors)
             if (monitor.kind == MonitorKind::MemoryBandwidth && !monitor.group.empty()) {
-                auto it = seen.find(monitor.group);
-                held_[monitor.group] = it != seen.end() ? it->second : readHeld(monitor.group);
+                if (auto it = seen.find(monitor.group); it != seen.end())
+                    held_[monitor.group] = it->second;
+                else if (auto held = readHeld(monitor.group))
+                    held_[monitor.group] = std::move(*held);
+                else if (auto was = previous.find(monitor.group); was != previous.end())
+                    held_[monitor.group] = was->second;
             }
     if (!changed.empty())
         refreshStatus();
@@ -234,14 +294,19 @@ bool CounterAssigner::assignGroup(const ResctrlLock& lock, const std::string& gr
                   "counts without assignment; set CounterMode=mbm_event to assign them");
     const auto before = readHeld(group);
     const auto domains = keysOf(status_.total);
+    // MbmAssignment::assign refuses a group whose assignments it cannot read.
     if (assign)
         files_.assign(lock, group, events_, domains);
     else
         files_.release(lock, group, events_, domains);
     explicit_[group] = assign;
-    held_[group] = readHeld(group);
+    const auto after = readHeld(group);
+    if (after)
+        held_[group] = *after;
+    else
+        retry_ = true;
     refreshStatus();
-    return held_[group] != before;
+    return after != before;
 }
 
 std::map<unsigned, bool> CounterAssigner::assignedTo(const std::string& group) const {

@@ -66,6 +66,12 @@ public:
     const CounterStatus& status() const noexcept { return status_; }
     // Re-reads the mode and the counts; returns whether status() changed.
     bool refreshStatus();
+    // The periodic check's question, at the cost of three small reads (the mode and the counts):
+    // is a reconcile due although no group came or went? It is when the mode or a budget moved
+    // since the last reconcile (another tool assigned or released counters, or wrote to one of
+    // resctrld's groups: every such change moves available_mbm_cntrs), or when a write of the
+    // last reconcile failed and must be tried again.
+    bool reconcileDue();
     // L3 cache id -> whether the group holds a counter for every assignable event there; empty
     // where counters are not managed or the group is not a monitor's.
     std::map<unsigned, bool> assignedTo(const std::string& group) const;
@@ -82,8 +88,9 @@ private:
     // Bandwidth monitor groups of the domains, with their rank; and every other own group.
     void collect(const std::map<std::string, ActiveDomain>& domains,
                  std::map<std::string, Claim>& claims, std::set<std::string>& others);
-    // Counters the group holds per domain (0, 1 or 2), from its mbm_L3_assignments.
-    std::map<unsigned, unsigned> readHeld(const std::string& group) const;
+    // Counters the group holds per domain (0, 1 or 2), from its mbm_L3_assignments; nullopt
+    // when the file cannot be read.
+    std::optional<std::map<unsigned, unsigned>> readHeld(const std::string& group) const;
     bool releaseIn(const ResctrlLock& lock, const std::string& group,
                    const std::vector<unsigned>& domains);
     bool assignIn(const ResctrlLock& lock, const std::string& group,
@@ -103,6 +110,11 @@ private:
     // What the last reconcile left, by group: L3 cache id -> counters held.
     std::map<std::string, std::map<unsigned, unsigned>> held_;
     std::map<unsigned, std::vector<std::string>> waiting_;
+    // A write or a read of the last reconcile failed: the next check tries again.
+    bool retry_ = false;
+    // The mode or the counts read before and failed at the last refresh: status() is what
+    // they read last.
+    bool readFailed_ = false;
 };
 
 } // namespace resctrld

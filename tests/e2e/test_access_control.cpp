@@ -81,9 +81,12 @@ const char* describe(Expect expect) {
 // root, as QEMU does under libvirt's user = "root": an allowed group's member may pass their
 // threads only because root is named in HypervisorUsers=.
 struct Fixture : DaemonFixture {
-    Fixture(const std::vector<std::string>& fragments, const std::string& extraConfig)
+    Fixture(const std::vector<std::string>& fragments, const std::string& extraConfig,
+            const std::string& profile = "skx-2s-l3cat", const std::string& kernel = "6.15")
         : DaemonFixture(
-              {.config =
+              {.profile = profile,
+               .kernel = kernel,
+               .config =
                    "[Daemon]\nMount=no\nSampleIntervalSec=0\nHypervisorUsers=root\n" + extraConfig,
                .systemLikeBus = true,
                .busPolicyFragments = fragments}) {}
@@ -540,4 +543,51 @@ TEST_CASE("The daemon refuses callers the bus lets through unless AllowedGroups=
         checkCaller(f, accounts.outsider, "loosened policy", Expect::RefusedByDaemon);
         checkCaller(f, accounts.admin, "loosened policy", Expect::Works);
     }
+}
+
+TEST_CASE("AssignCounters: the bus refuses others, an AllowedGroups= member assigns",
+          "[e2e][access][counters]") {
+    Accounts accounts;
+    // turin-2s assigns counters; with CounterAssignment=manual only AssignCounters does.
+    Fixture f({groupPolicy(accounts.group())},
+              "AllowedGroups=" + accounts.group() + "\nCounterAssignment=manual\n", "turin-2s",
+              "6.19");
+    FakeHypervisor& vm = f.spawn();
+    sdbus::ObjectPath path;
+    f.manager->callMethod("StartDomain")
+        .onInterface(kManager)
+        .withArguments(Domain("counted").vcpus(1).memorytune("0", memoryMonitor("0")).str(),
+                       Threads{{0u, static_cast<std::uint32_t>(vm.tid(0))}})
+        .storeResultsTo(path);
+    const std::string monitor = std::string(path) + "/monitor/0";
+    const auto group = sdbus::createProxy(*f.connection, kService, monitor)
+                           ->getProperty("Group")
+                           .onInterface(kMonitor)
+                           .get<std::string>();
+    const fs::path assignments = f.sim.at(group + "/mbm_L3_assignments");
+    // The counters the kernel gave the new group at mkdir are given back under manual.
+    REQUIRE(simtest::waitUntil(
+        [&] { return simtest::readFile(assignments).find("=e") == std::string::npos; },
+        std::chrono::seconds(20)));
+    const std::string before = simtest::readFile(assignments);
+    auto assign = [&](const Caller& caller) {
+        return runAsUser(f.bus.address(), caller.uid, caller.gid, caller.groups,
+                         [&](sdbus::IConnection& c) {
+                             sdbus::createProxy(c, kService, monitor)
+                                 ->callMethod("AssignCounters")
+                                 .onInterface(kMonitor)
+                                 .withArguments(true);
+                         });
+    };
+
+    const CallResult outsider = assign(accounts.outsider);
+    INFO("outsider: " << outsider.errorName << " " << outsider.errorMessage);
+    CHECK(met(outsider, Expect::RefusedByBus));
+    CHECK(simtest::readFile(assignments) == before);
+
+    const CallResult admin = assign(accounts.admin);
+    INFO("admin: " << admin.errorName << " " << admin.errorMessage);
+    CHECK(met(admin, Expect::Works));
+    const std::string after = simtest::readFile(assignments);
+    CHECK_THAT(after, Catch::Contains("=e") && !Catch::Contains("=_"));
 }

@@ -381,3 +381,118 @@ TEST_CASE("AssignCounters is privileged: nobody is refused and nothing changes",
     CHECK(f.assignments(group) == before);
     CHECK(holdsNowhere(f.assigned(monitors[0])));
 }
+
+namespace {
+
+std::size_t occurrences(const std::string& text, const std::string& word) {
+    std::size_t n = 0;
+    for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1))
+        ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("failing reads of the assignment files change nothing, and the counters move on once "
+          "they read again",
+          "[e2e][sim][counters][fault]") {
+    CounterFixture f(turin());
+    INFO(f.log());
+    // 14 foreign groups hold 28 counters per id: one monitor holds, the other waits.
+    for (unsigned i = 0; i < kMonitorsThatFit - 1; ++i)
+        f.foreignGroup("other" + std::to_string(i));
+    auto& hv = f.hypervisor(2);
+    const std::string definition = monitorsDomain("reads", 2);
+    const std::vector<std::pair<std::string, std::string>> faults{
+        {"read *resctrld-*/mbm_L3_assignments 100000 EIO\n", "assignments of"},
+        {"read info/L3_MON/available_mbm_cntrs 100000 EIO\n", "counter mode or counts"},
+        {"read info/L3_MON/num_mbm_cntrs 100000 EIO\n", "counter mode or counts"},
+        {"read info/L3_MON/mbm_assign_mode 100000 EBUSY\n", "counter mode or counts"},
+    };
+    const std::string released = "mbm_total_bytes:*=_\nmbm_local_bytes:*=_\n";
+    for (const auto& [fault, warning] : faults) {
+        INFO(fault);
+        const auto monitors = f.start(definition, hv);
+        REQUIRE(simtest::waitUntil([&] { return f.holding(monitors) == 1; }, 20s));
+        const Budget budget = f.free();
+
+        f.sim.setControl("faults", fault);
+        // The other tool gives back two counters per id, which the waiting monitor could take,
+        // but the daemon cannot read what it needs to decide.
+        const std::size_t warned = occurrences(f.log(), warning);
+        simtest::writeFile(f.sim.at("mon_groups/other0/mbm_L3_assignments"), released);
+        REQUIRE(simtest::waitUntil([&] { return occurrences(f.log(), warning) > warned; }, 10s));
+        // Every domain stays, and what the monitors and the Manager show is what was last read,
+        // which is what the kernel still has for the monitors (nothing wrote to them).
+        CHECK(f.getDomainError("reads") == "");
+        CHECK(holdsEverywhere(f.assigned(monitors[0])));
+        CHECK(holdsNowhere(f.assigned(monitors[1])));
+        CHECK(f.mode() == "mbm_event");
+        CHECK(f.free().size() == budget.size());
+
+        // Once the files read again the waiting monitor gets the counters.
+        f.sim.setControl("faults", "");
+        REQUIRE(simtest::waitUntil([&] { return f.holding(monitors) == 2; }, 20s));
+        // The same start again: the other tool takes its counters back while none is free
+        // (the domain stopped).
+        f.stopDomain("reads");
+        simtest::writeFile(f.sim.at("mon_groups/other0/mbm_L3_assignments"),
+                           "mbm_total_bytes:*=e\nmbm_local_bytes:*=e\n");
+    }
+}
+
+TEST_CASE("a counter that reads Unassigned or Unavailable shows so, and counts again after",
+          "[e2e][sim][counters][fault]") {
+    CounterFixture f(turin());
+    INFO(f.log());
+    auto& hv = f.hypervisor(1);
+    const auto monitors = f.start(monitorsDomain("states", 1), hv);
+    REQUIRE(simtest::waitUntil([&] { return holdsEverywhere(f.assigned(monitors[0])); }, 20s));
+    auto stateOn0 = [&] {
+        const auto states = f.property<StateMap>(monitors[0], kMonitor, "CounterStates");
+        return states.count(0) ? states.at(0) : std::string("(none)");
+    };
+    REQUIRE(simtest::waitUntil([&] { return stateOn0() == "ok"; }, 10s));
+    for (const std::string state : {"Unassigned", "Unavailable"}) {
+        INFO(state);
+        f.sim.setControl("counters", "0 mbm_total_bytes " + state + "\n");
+        std::string lower = state;
+        lower[0] = static_cast<char>(std::tolower(lower[0]));
+        REQUIRE(simtest::waitUntil([&] { return stateOn0() == lower; }, 10s));
+        // No value for a counter that does not count, never 0; the domain and the assignment
+        // stay as the kernel has them.
+        CHECK_FALSE(f.counters(monitors[0], "MemoryBytesTotal").count(0));
+        CHECK(f.getDomainError("states") == "");
+        CHECK(holdsEverywhere(f.assigned(monitors[0])));
+        f.sim.setControl("counters", "");
+        REQUIRE(simtest::waitUntil([&] { return stateOn0() == "ok"; }, 10s));
+    }
+}
+
+TEST_CASE("another tool that moves a monitor's counters to its own group moves no budget, and is "
+          "noticed by the monitor's next sample",
+          "[e2e][sim][counters]") {
+    CounterFixture f(turin());
+    INFO(f.log());
+    // A foreign group without counters, then monitors that take every counter left.
+    f.foreignGroup("other0");
+    const std::string released = "mbm_total_bytes:*=_\nmbm_local_bytes:*=_\n";
+    const std::string assigned = "mbm_total_bytes:*=e\nmbm_local_bytes:*=e\n";
+    simtest::writeFile(f.sim.at("mon_groups/other0/mbm_L3_assignments"), released);
+    auto& hv = f.hypervisor(kMonitorsThatFit);
+    const auto monitors = f.start(monitorsDomain("moved", kMonitorsThatFit), hv);
+    REQUIRE(simtest::waitUntil([&] { return f.holding(monitors) == kMonitorsThatFit; }, 20s));
+    // The other tool takes the first monitor's counters for its own group: no count moves.
+    simtest::writeFile(f.sim.at(f.group(monitors[0], kMonitor) + "/mbm_L3_assignments"), released);
+    simtest::writeFile(f.sim.at("mon_groups/other0/mbm_L3_assignments"), assigned);
+    // The first started outranks the last: it takes the last one's counters; the other tool's
+    // stay its own.
+    REQUIRE(simtest::waitUntil(
+        [&] {
+            return holdsEverywhere(f.assigned(monitors[0])) &&
+                   holdsNowhere(f.assigned(monitors.back()));
+        },
+        20s));
+    CHECK_THAT(f.assignments("mon_groups/other0"), !Catch::Contains("=_"));
+    CHECK(f.holding(monitors) == kMonitorsThatFit - 1);
+}

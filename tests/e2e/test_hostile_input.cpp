@@ -231,6 +231,7 @@ TEST_CASE("Calls with wrong signatures, missing or extra arguments are refused a
         {kVm1Path, kDomain, "Stop", {}},
         {kVm1Path, kDomain, "GetStats", {}},
         {kMonitorPath, kMonitor, "Sample", {}},
+        {kMonitorPath, kMonitor, "AssignCounters", {boolean(true)}},
         {kRootPath, kObjectManager, "GetManagedObjects", {}},
     };
     // Values of every other type, for each argument in turn.
@@ -239,6 +240,8 @@ TEST_CASE("Calls with wrong signatures, missing or extra arguments are refused a
             return {u32(1),           i32(-1),
                     bytes("vm1"),     objectPath("/vm1"),
                     variantOf("vm1"), stringList({"vm1"})};
+        if (label == "b")
+            return {u32(1), i32(1), str("true"), variantOf("true")};
         if (label.rfind("u ", 0) == 0)
             return {i32(-1), str("1"), u64(1), boolean(true), variantOf(std::uint32_t{1})};
         // a(uu)
@@ -308,6 +311,38 @@ TEST_CASE("Calls with wrong signatures, missing or extra arguments are refused a
         << "e2e-hostile-input: " << f.toleratedCalls
         << " calls with arguments sd-bus's read-only standard methods ignore (Properties.Get, "
            "GetAll, Peer.Ping) answered, nothing changed\n";
+}
+
+TEST_CASE("AssignCounters on a monitor that is gone, never was, or cannot count is refused and "
+          "changes nothing",
+          "[e2e][sim][hostile][counters]") {
+    Fixture f;
+    // vm1's monitor watches the cache: it holds no bandwidth counter (nor could it on this host,
+    // skx-2s-l3cat, which has none to assign).
+    f.refuse(kMonitorPath, kMonitor, "AssignCounters", {boolean(true)},
+             {"org.resctrld1.Error.NotSupported"}, {"cache monitor"});
+    f.refuse(kMonitorPath, kMonitor, "AssignCounters", {boolean(false)},
+             {"org.resctrld1.Error.NotSupported"});
+    // Objects that never were, and the method on an object of another kind.
+    for (const std::string& path :
+         {kVm1Path + "/monitor/1", kVm1Path + "/monitor/4294967295", kVm1Path + "/monitor/0/x",
+          std::string("/org/resctrld1/domain/nosuch/monitor/0")})
+        f.refuse(path, kMonitor, "AssignCounters", {boolean(true)},
+                 {kUnknownObject, kUnknownMethod, kUnknownInterface});
+    f.refuse(kAllocationPath, kMonitor, "AssignCounters", {boolean(true)},
+             {kUnknownMethod, kUnknownInterface});
+    f.refuse(kVm1Path, kDomain, "AssignCounters", {boolean(true)}, {kUnknownMethod});
+
+    // A monitor whose domain stopped: its object went with it.
+    const std::string vm2Path = "/org/resctrld1/domain/vm2";
+    f.call(kRootPath, kManager, "StartDomain",
+           {str(tuned("vm2").str()), threads(f.spare.threadsOf({0, 1}))});
+    f.call(kRootPath, kManager, "StopDomain", {str("vm2")});
+    f.rebaseline();
+    f.refuse(vm2Path + "/monitor/0", kMonitor, "AssignCounters", {boolean(true)},
+             {kUnknownObject, kUnknownMethod});
+
+    f.report("AssignCounters calls on objects that cannot take them");
 }
 
 TEST_CASE("Huge strings are refused with clear errors and change nothing", "[e2e][sim][hostile]") {

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "counter_assigner.h"
 #include "counter_policy.h"
 #include "errors.h"
 #include "mbm_assignment.h"
@@ -252,4 +253,49 @@ TEST_CASE("the configuration words of CounterAssignment", "[counters][policy]") 
     CHECK(toString(CounterMode::MbmEvent) == "mbm_event");
     CHECK(parseCounterMode("default") == CounterMode::Default);
     CHECK_FALSE(parseCounterMode("keep"));
+}
+
+TEST_CASE("a check asks for a reconcile only when the mode or a budget moved", "[counters]") {
+    FixtureTree tree;
+    tree.put("info/L3_MON/mbm_assign_mode", "[mbm_event]\ndefault\n");
+    tree.put("info/L3_MON/num_mbm_cntrs", "0=32;1=32\n");
+    tree.put("info/L3_MON/available_mbm_cntrs", "0=30;1=30\n");
+    const ResctrlFs resctrl(tree.root);
+    CounterAssigner counters(resctrl, CounterAssignment::Auto);
+    REQUIRE(counters.active());
+    CHECK_FALSE(counters.reconcileDue());
+    // Another tool took a counter on id 1.
+    tree.put("info/L3_MON/available_mbm_cntrs", "0=30;1=29\n");
+    CHECK(counters.reconcileDue());
+    CHECK(counters.status().free == std::map<unsigned, unsigned>{{0, 30}, {1, 29}});
+    CHECK_FALSE(counters.reconcileDue());
+    tree.put("info/L3_MON/mbm_assign_mode", "[default]\nmbm_event\n");
+    CHECK(counters.reconcileDue());
+    CHECK_FALSE(counters.active());
+}
+
+TEST_CASE("mode and counts that fail to read keep what was read last, and a check asks again "
+          "until they read",
+          "[counters]") {
+    FixtureTree tree;
+    tree.put("info/L3_MON/mbm_assign_mode", "[mbm_event]\ndefault\n");
+    tree.put("info/L3_MON/num_mbm_cntrs", "0=32;1=32\n");
+    tree.put("info/L3_MON/available_mbm_cntrs", "0=30;1=30\n");
+    const ResctrlFs resctrl(tree.root);
+    CounterAssigner counters(resctrl, CounterAssignment::Auto);
+    const CounterStatus before = counters.status();
+    for (const char* file : {"info/L3_MON/mbm_assign_mode", "info/L3_MON/num_mbm_cntrs",
+                             "info/L3_MON/available_mbm_cntrs"}) {
+        INFO(file);
+        const std::string text = tree.get(file);
+        // A file that cannot be opened stands for one whose read fails.
+        fs::remove(tree.root / file);
+        CHECK(counters.reconcileDue());
+        CHECK(counters.reconcileDue());
+        CHECK(counters.status() == before);
+        CHECK(counters.active());
+        tree.put(file, text);
+        CHECK_FALSE(counters.reconcileDue());
+        CHECK(counters.status() == before);
+    }
 }
