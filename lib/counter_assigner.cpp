@@ -27,13 +27,14 @@ std::vector<unsigned> keysOf(const std::map<unsigned, unsigned>& map) {
 CounterAssigner::CounterAssigner(const ResctrlFs& resctrl, CounterAssignment policy)
     : resctrl_(resctrl)
     , files_(resctrl)
-    , policy_(policy) {
+    , policy_(policy)
+    , modeFile_(files_.hasModeFile()) {
     refreshStatus();
 }
 
 bool CounterAssigner::refreshStatus() {
     CounterStatus next;
-    const auto mode = files_.mode();
+    const auto mode = modeFile_ ? files_.mode() : std::nullopt;
     bool active = false;
     if (mode && mode->assignable) {
         next.mode = std::string(toString(mode->current));
@@ -74,7 +75,7 @@ bool CounterAssigner::reconcileDue() {
 }
 
 bool CounterAssigner::applyMode(const ResctrlLock& lock, std::optional<CounterMode> wanted) {
-    const auto mode = files_.mode();
+    const auto mode = modeFile_ ? files_.mode() : std::nullopt;
     if (!wanted || !mode || !mode->assignable || mode->current == *wanted) {
         refreshStatus();
         return false;

@@ -99,6 +99,9 @@ private:
     const ResctrlFs& resctrl_;
     MbmAssignment files_;
     CounterAssignment policy_;
+    // Whether info/ has the mode file, looked at once: a kernel without counter assignment
+    // would otherwise cost a failed lookup on every check.
+    bool modeFile_ = true;
     bool active_ = false;
     std::vector<std::string> events_;
     CounterStatus status_;

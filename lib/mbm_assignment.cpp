@@ -129,6 +129,10 @@ std::optional<AssignModeFile> MbmAssignment::mode() const {
     return parseAssignMode(*text);
 }
 
+bool MbmAssignment::hasModeFile() const {
+    return resctrl_.exists(kModeFile) || errno != ENOENT;
+}
+
 void MbmAssignment::setMode(const ResctrlLock&, CounterMode mode) const {
     if (auto failure = resctrl_.write(kModeFile, std::string(toString(mode)) + "\n"))
         throw KernelRejected(fmt::format("resctrl refused to switch {} to {}: {}", kModeFile,

@@ -54,6 +54,9 @@ public:
     // The mode file, or nullopt where the kernel has none (before Linux 6.18) or it does not
     // read as the kernel writes it.
     std::optional<AssignModeFile> mode() const;
+    // False only when the mode file is certainly absent (ENOENT): the kernel builds info/ when
+    // resctrl is mounted, so a file missing then stays missing until the next mount.
+    bool hasModeFile() const;
     // Switches the host-wide mode. Every counter on the host is freed and every group's
     // bandwidth values restart. Throws KernelRejected with the kernel's reason.
     void setMode(const ResctrlLock& lock, CounterMode mode) const;

@@ -127,6 +127,22 @@ TEST_CASE("a kernel before counter assignment has no mode and no counters", "[co
     CHECK(files.events().empty());
 }
 
+TEST_CASE("a mount without the mode file is not asked for it again", "[counters]") {
+    FixtureTree tree;
+    const ResctrlFs fs(tree.root);
+    CHECK_FALSE(MbmAssignment(fs).hasModeFile());
+    CounterAssigner counters(fs, CounterAssignment::Auto);
+    CHECK(counters.status().mode.empty());
+    // info/ is built at mount time: a file that appears later is not the kernel's.
+    tree.put("info/L3_MON/mbm_assign_mode", "[mbm_event]\ndefault\n");
+    tree.put("info/L3_MON/num_mbm_cntrs", "0=32;1=32\n");
+    CHECK(MbmAssignment(fs).hasModeFile());
+    CHECK_FALSE(counters.refreshStatus());
+    CHECK(counters.status().mode.empty());
+    CHECK_FALSE(counters.active());
+    CHECK(CounterAssigner(fs, CounterAssignment::Auto).status().mode == "mbm_event");
+}
+
 TEST_CASE("assigning without a free counter is NoSpace naming the cache id and writes nothing",
           "[counters]") {
     FixtureTree tree;
