@@ -268,7 +268,7 @@ void GroupManager::rejectCreate(const std::string& group, const KernelFailure& f
 
 void GroupManager::writeSchemata(const std::string& group, const Schemata& schemata) const {
     // One line per write: the kernel applies a write as one command and reports the first bad
-    // line; separate writes make its last_cmd_status name the line that failed (§4.1).
+    // line; separate writes make its last_cmd_status name the line that failed.
     auto file = std::filesystem::path(group) / "schemata";
     for (Resource resource : schemata.resources()) {
         std::string line = schemata.formatLine(resource);
