@@ -19,6 +19,20 @@ import traceback
 SKIP = 77
 
 
+def browser_test_start(argv, usage, paths):
+    """The browser tests' common start: argv holds the directory for screenshots and logs, and
+    missing prerequisites skip the test. Returns (outdir, None), or (None, exit code)."""
+    if len(argv) != 2:
+        print(usage)
+        return None, 2
+    os.makedirs(argv[1], exist_ok=True)
+    missing = missing_prerequisites(paths)
+    if missing:
+        print("skipping: missing " + ", ".join(missing))
+        return None, SKIP
+    return argv[1], None
+
+
 def run_steps(steps, on_failure=None):
     """Runs (name, step) pairs in order, one `ok - NAME (T s): NOTE` line each, where NOTE is what
     the step returned. Stops at the first failure, because later steps build on the state earlier

@@ -404,15 +404,9 @@ def browser_errors(driver):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    outdir = sys.argv[1]
-    os.makedirs(outdir, exist_ok=True)
-    missing = stack.missing_prerequisites(PATHS)
-    if missing:
-        print("skipping: missing " + ", ".join(missing))
-        return stack.SKIP
+    outdir, exit_code = stack.browser_test_start(sys.argv, __doc__, PATHS)
+    if outdir is None:
+        return exit_code
     s = stack.Stack(PATHS)
     driver = None
     failures = 0

@@ -355,15 +355,9 @@ def no_errors(driver):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    outdir = sys.argv[1]
-    os.makedirs(outdir, exist_ok=True)
-    missing = stack.missing_prerequisites(PATHS)
-    if missing:
-        print("skipping: missing " + ", ".join(missing))
-        return stack.SKIP
+    outdir, exit_code = stack.browser_test_start(sys.argv, __doc__, PATHS)
+    if outdir is None:
+        return exit_code
     driver = stack.chromium(PATHS)
     failures = 0
     try:
