@@ -2,6 +2,7 @@
 #include "event_loop.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -26,12 +28,42 @@ constexpr int kMaxMessagesPerTurn = 32;
 
 } // namespace
 
+// poll(2)'s event bits are epoll's (EPOLLIN == POLLIN, EPOLLPRI == POLLPRI, EPOLLOUT == POLLOUT).
+EventLoop::EventLoop(sdbus::IConnection& bus)
+    : bus_(bus)
+    , epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+    if (!epoll_.isValid())
+        throw std::system_error(errno, std::generic_category(), "epoll_create1");
+}
+
 void EventLoop::watch(int fd, short events, Handler onEvent) {
-    watches_[fd] = {events, std::move(onEvent)};
+    epoll_event event{};
+    event.events = static_cast<std::uint32_t>(events);
+    event.data.fd = fd;
+    if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
+        throw std::system_error(errno, std::generic_category(), fmt::format("epoll_ctl {}", fd));
+    watches_[fd] = std::move(onEvent);
 }
 
 void EventLoop::unwatch(int fd) {
+    // Before the fd is closed (FdWatch's order), so the set never holds a stale entry.
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
     watches_.erase(fd);
+}
+
+void EventLoop::watchBus(int fd, short events) {
+    if (fd == busFd_ && events == busEvents_)
+        return;
+    epoll_event event{};
+    event.events = static_cast<std::uint32_t>(events);
+    event.data.fd = fd;
+    if (fd != busFd_ && busFd_ >= 0)
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, busFd_, nullptr);
+    const int op = fd == busFd_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(epoll_.get(), op, fd, &event) != 0)
+        throw std::system_error(errno, std::generic_category(), "epoll_ctl (the bus)");
+    busFd_ = fd;
+    busEvents_ = events;
 }
 
 void EventLoop::runDeferred() {
@@ -45,12 +77,12 @@ void EventLoop::runDeferred() {
 
 void EventLoop::run() {
     quit_ = false;
-    std::vector<pollfd> fds;
+    std::array<epoll_event, 16> events;
     std::vector<int> ready;
     while (!quit_) {
-        // Drain what sd-bus has buffered before sleeping (poll() only reports new bytes), but at
+        // Drain what sd-bus has buffered before sleeping (epoll only reports new bytes), but at
         // most a batch: busy clients must not starve signals, timers and process exits. After a
-        // full batch the poll below only looks (timeout 0) and the loop comes back for the rest.
+        // full batch the wait below only looks (timeout 0) and the loop comes back for the rest.
         // Deferred work runs after each message, before the next one can depend on it.
         int handled = 0;
         while (!quit_ && handled < kMaxMessagesPerTurn && bus_.processPendingRequest()) {
@@ -62,28 +94,27 @@ void EventLoop::run() {
             break;
 
         const auto pollData = bus_.getEventLoopPollData();
-        fds.clear();
-        fds.push_back({pollData.fd, pollData.events, 0});
-        for (const auto& [fd, watch] : watches_)
-            fds.push_back({fd, watch.first, 0});
-
+        watchBus(pollData.fd, pollData.events);
         const int timeout = handled == kMaxMessagesPerTurn ? 0 : pollData.getPollTimeout();
-        if (poll(fds.data(), fds.size(), timeout) < 0) {
+        const int n =
+            epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
-            throw std::system_error(errno, std::generic_category(), "poll");
+            throw std::system_error(errno, std::generic_category(), "epoll_wait");
         }
 
-        // Collect first: a handler may watch or unwatch fds.
+        // Collect first: a handler may watch or unwatch fds. More ready fds than fit are
+        // reported by the next wait (level-triggered).
         ready.clear();
-        for (std::size_t i = 1; i < fds.size(); ++i) {
-            if (fds[i].revents != 0)
-                ready.push_back(fds[i].fd);
-        }
+        for (int i = 0; i < n; ++i)
+            if (events[static_cast<std::size_t>(i)].data.fd != busFd_)
+                ready.push_back(events[static_cast<std::size_t>(i)].data.fd);
         for (int fd : ready) {
             if (auto it = watches_.find(fd); it != watches_.end()) {
-                auto handler = it->second.second; // survives an unwatch from inside itself
+                auto handler = it->second; // survives an unwatch from inside itself
                 handler();
+                runDeferred();
             }
         }
     }
