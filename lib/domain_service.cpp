@@ -429,7 +429,7 @@ DomainService::Updated DomainService::update(const ResctrlLock& lock,
         spdlog::warn("domain {}: {}", domain.definition.name, warning);
     spdlog::info("domain {} updated: {} allocation groups, {} monitors", domain.record.name,
                  domain.groups.plan.allocations.size(), domain.groups.plan.monitors.size());
-    return {domain, true};
+    return {domain, true, !discovered.empty()};
 }
 
 DomainService::Started DomainService::reconnect(const ResctrlLock& lock, ActiveDomain& domain,
@@ -694,33 +694,6 @@ bool DomainService::attachNewVcpuThreads(const ResctrlLock& lock, ActiveDomain& 
     return changed;
 }
 
-namespace {
-
-// The whole file through a held descriptor, read from offset 0 (resctrl files are regenerated
-// on every read from the start); opened on first use. Empty when the file is gone.
-std::optional<std::string> readHeld(UniqueFd& fd, const std::filesystem::path& path) {
-    if (!fd.isValid())
-        fd.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.isValid())
-        return std::nullopt;
-    std::string text;
-    char buffer[4096];
-    for (off_t offset = 0;;) {
-        const ssize_t n = pread(fd.get(), buffer, sizeof buffer, offset);
-        if (n < 0) {
-            fd.reset(); // a removed group's file fails (ENODEV); reopen next time
-            return std::nullopt;
-        }
-        text.append(buffer, static_cast<std::size_t>(n));
-        // A short read is the end, as for readAll(): no extra round trip through FUSE.
-        if (static_cast<std::size_t>(n) < sizeof buffer)
-            return text;
-        offset += n;
-    }
-}
-
-} // namespace
-
 std::vector<std::string> DomainService::findProblems(ActiveDomain& domain,
                                                      bool mayHaveMoved) const {
     std::vector<std::string> problems;
@@ -738,7 +711,7 @@ std::vector<std::string> DomainService::findProblems(ActiveDomain& domain,
     for (const std::string& group : groups) {
         if (!toRead.count(group))
             continue;
-        auto text = readHeld(domain.tasksFiles[group], groups_.resctrl().root() / group / "tasks");
+        auto text = groups_.resctrl().readHeld(domain.tasksFiles[group], group + "/tasks");
         if (!text)
             domain.knownTasks.erase(group);
         else
@@ -814,7 +787,7 @@ std::vector<std::string> DomainService::removeStopping(const ResctrlLock& lock) 
     return removed;
 }
 
-DomainChanges DomainService::check(const ResctrlLock& lock) {
+DomainChanges DomainService::check(const ResctrlLock& lock, const ExitWatched& exitWatched) {
     DomainChanges changes;
     // Once per pass, before any read: a change after this is seen by the next pass.
     checkMayHaveMoved_ = !taskMoves_ || taskMoves_->consumeChanges();
@@ -823,7 +796,8 @@ DomainChanges DomainService::check(const ResctrlLock& lock) {
             continue;
         try {
             if (auto hypervisor = domain.hypervisor();
-                hypervisor && !processes_.isAlive(*hypervisor)) {
+                hypervisor && !(exitWatched && exitWatched(name, *hypervisor)) &&
+                !processes_.isAlive(*hypervisor)) {
                 markStopping(domain);
                 changes.stateChanged.push_back(name);
                 continue;

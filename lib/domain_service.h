@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -116,6 +117,7 @@ public:
     struct Updated {
         const ActiveDomain& domain;
         bool changed; // false: the definition equals the current one, nothing was written
+        bool threadsChanged = false; // threads of newly tuned vCPUs joined the record
     };
     // UpdateDomain: changes a started domain (the definition's name; `expectedName`, when given,
     // must be it) to a new definition while its VM runs, all or nothing (GroupManager::update):
@@ -156,8 +158,11 @@ public:
     // are returned. A domain the kernel refuses stays stopping, for the next try.
     std::vector<std::string> removeStopping(const ResctrlLock& lock);
     // Periodic check of every domain: hypervisor alive, threads still in their groups, groups
-    // present, new vCPU threads of a known hypervisor (hot-plug fires no hook).
-    DomainChanges check(const ResctrlLock& lock);
+    // present, new vCPU threads of a known hypervisor (hot-plug fires no hook). A hypervisor
+    // for which `exitWatched` says true has its exit reported otherwise (a pidfd): it is not
+    // looked up in /proc.
+    using ExitWatched = std::function<bool(const std::string& name, const ProcessIdentity&)>;
+    DomainChanges check(const ResctrlLock& lock, const ExitWatched& exitWatched = {});
 
     // Hot-plug from the process events connector instead of a /proc listing every check: the
     // daemon calls setThreadEvents(true) once it is subscribed, hands each batch of events to

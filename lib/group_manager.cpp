@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <filesystem>
 #include <optional>
+#include <system_error>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -136,7 +138,9 @@ std::string GroupManager::legacyGroupStem(const std::string& domainName) const {
 HostState GroupManager::readHostState(bool countMonitorGroups,
                                       const std::map<std::string, unsigned>* known) const {
     HostState state;
-    auto rootSchemata = resctrl_.read("schemata");
+    auto rootSchemata = resctrl_.readHeld(rootSchemata_, "schemata");
+    if (reservations_.empty())
+        rootSchemata_.reset();
     if (!rootSchemata)
         throw ResctrlUnavailable("cannot read " + (resctrl_.root() / "schemata").string());
     state.groups.push_back({"", GroupOwner::Default, Schemata::parse(*rootSchemata), false});
@@ -153,7 +157,7 @@ HostState GroupManager::readHostState(bool countMonitorGroups,
     if (countMonitorGroups)
         state.monitorGroups += monitorGroupsOf("");
 
-    for (const std::string& name : resctrl_.subdirectories("")) {
+    for (const std::string& name : rootSubdirectories()) {
         if (!isGroupName(name))
             continue;
         // Own groups hold only what they reserved, in the shareable mode they were created in:
@@ -193,13 +197,35 @@ HostState GroupManager::readHostState(bool countMonitorGroups,
 GroupManager::GroupCounts GroupManager::countGroups() const {
     GroupCounts counts;
     counts.monitorGroups = monitorGroupsOf("");
-    for (const std::string& name : resctrl_.subdirectories("")) {
+    for (const std::string& name : rootSubdirectories()) {
         if (!isGroupName(name))
             continue;
         ++counts.controlGroups;
         counts.monitorGroups += monitorGroupsOf(name);
     }
     return counts;
+}
+
+std::vector<std::string> GroupManager::rootSubdirectories() const {
+    RootListing& listing = rootListing_;
+    if (!listing.watch && !listing.unwatchable) {
+        try {
+            listing.watch.emplace(resctrl_.root());
+        } catch (const std::system_error& e) {
+            spdlog::debug("the root's groups are listed on every call: {}", e.what());
+            listing.unwatchable = true;
+        }
+    }
+    if (!listing.watch)
+        return resctrl_.subdirectories("");
+    // Events first: an entry made while the listing runs is listed again next time.
+    if (listing.watch->consumeChanges() || !listing.names) {
+        listing.names = resctrl_.subdirectories("");
+        // A root that could not be read is not remembered as empty.
+        if (listing.names->empty())
+            return *std::exchange(listing.names, std::nullopt);
+    }
+    return *listing.names;
 }
 
 unsigned GroupManager::monitorGroupsOf(const std::filesystem::path& group) const {
@@ -658,6 +684,8 @@ void GroupManager::stop(const ResctrlLock&, const DomainGroups& domain) {
         if (failure && failure->error != std::errc::no_such_file_or_directory)
             reject("remove group " + group, *failure);
     }
+    if (reservations_.empty())
+        rootSchemata_.reset();
     writeRegrownDefaultGroup();
 }
 

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "directory_watch.h"
 #include "domain_definition.h"
 #include "host_model.h"
 #include "plan.h"
@@ -172,6 +174,9 @@ private:
     Plan plan(const DomainDefinition& definition, const HostState& state) const;
     // The monitoring groups under `group`'s mon_groups/ ("" for the root).
     unsigned monitorGroupsOf(const std::filesystem::path& group) const;
+    // The root's subdirectories (its groups, info/, mon_data/, mon_groups/), listed again only
+    // when an entry came or went since the last listing, or always when inotify cannot tell.
+    std::vector<std::string> rootSubdirectories() const;
     DomainGroups layOut(const std::string& domainName, std::string stem, Plan plan) const;
     // The stem resctrld 0.1 gave a name (a 32-bit hash): version 1 records name such groups.
     std::string legacyGroupStem(const std::string& domainName) const;
@@ -205,6 +210,17 @@ private:
     // What each own allocation group reserved (its requested entries, not the default masks it
     // got for other domains), by group path: the allocator's view of own groups.
     std::map<std::string, Schemata> reservations_;
+    // The root's schemata, read by every start, update and stop: through a descriptor held while
+    // some domain has groups (their files hold the mount then anyway; with none, nothing of
+    // resctrld's keeps an unmount from succeeding).
+    mutable UniqueFd rootSchemata_;
+    // rootSubdirectories(): the last listing and the watch that says when it is out of date.
+    struct RootListing {
+        std::optional<DirectoryEntriesWatch> watch;
+        bool unwatchable = false; // inotify refused: list every time
+        std::optional<std::vector<std::string>> names;
+    };
+    mutable RootListing rootListing_;
 };
 
 } // namespace resctrld

@@ -131,6 +131,18 @@ std::optional<std::string> ResctrlFs::read(const std::filesystem::path& file) co
     return readAll(fd.get(), true); // kernfs attributes, each shown whole
 }
 
+std::optional<std::string> ResctrlFs::readHeld(UniqueFd& held,
+                                               const std::filesystem::path& file) const {
+    if (!held.isValid())
+        held.reset(::open((root_ / file).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!held.isValid())
+        return std::nullopt;
+    auto text = readAll(held.get(), true);
+    if (!text)
+        held.reset();
+    return text;
+}
+
 bool ResctrlFs::exists(const std::filesystem::path& path) const {
     struct stat st;
     return ::stat((root_ / path).c_str(), &st) == 0;

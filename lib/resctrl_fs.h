@@ -76,6 +76,11 @@ public:
                                        std::string_view command) const;
     // Reads a whole file (st_size is 0 on resctrl: read until EOF).
     std::optional<std::string> read(const std::filesystem::path& file) const;
+    // read() through a descriptor the caller keeps in `held`, opened on first use and read from
+    // offset 0 each time (resctrl makes a file's text afresh on every read from its start): one
+    // round trip instead of an open, a read and a close. Closed when a read fails (a removed
+    // group's file answers ENODEV), so the next call opens the path anew.
+    std::optional<std::string> readHeld(UniqueFd& held, const std::filesystem::path& file) const;
     bool exists(const std::filesystem::path& path) const;
     std::string lastCmdStatus() const;
     // The names of the directories in `directory` (relative to the root), "." and ".." left

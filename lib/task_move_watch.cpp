@@ -5,6 +5,8 @@
 #include <sys/inotify.h>
 #include <system_error>
 
+#include "directory_watch.h"
+
 namespace resctrld {
 namespace {
 
@@ -64,23 +66,12 @@ void TaskMoveWatch::watchTree() {
 bool TaskMoveWatch::consumeChanges() {
     bool changed = std::exchange(first_, false) || incomplete_;
     bool treeChanged = false;
-    alignas(inotify_event) char buffer[16384];
-    for (;;) {
-        const ssize_t n = ::read(fd_.get(), buffer, sizeof buffer);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break; // EAGAIN: all read
-        }
-        for (ssize_t offset = 0; offset < n;) {
-            const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
-            offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
-            changed = true;
-            // A new group (or mon_groups entry), or lost events: watch what is there now.
-            if (event->mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
-                treeChanged = true;
-        }
-    }
+    drainInotify(fd_.get(), [&](std::uint32_t mask) {
+        changed = true;
+        // A new group (or mon_groups entry), or lost events: watch what is there now.
+        if (mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
+            treeChanged = true;
+    });
     if (treeChanged)
         watchTree();
     return changed;
