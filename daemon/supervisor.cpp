@@ -425,7 +425,8 @@ sdbus::ObjectPath Supervisor::updated(const DomainService::Updated& updated) {
         countersCheckDue_ = true;
         statsCache_.erase(name);
         published->update(bus_, updated.domain, host_->model(), host_->groups().resctrl());
-        published->domain().emitThreadsChanged();
+        if (updated.threadsChanged)
+            published->domain().emitThreadsChanged();
         watchHypervisor(updated.domain);
         updateTimers();
         announce_.domainUpdated(name, published->path());
@@ -536,7 +537,13 @@ void Supervisor::applyCheck(const ResctrlLock& lock) {
     // sample reads Unassigned.
     if (host_->counters().reconcileDue() || counterTakenAway())
         countersCheckDue_ = true;
-    const DomainChanges changes = host_->domains().check(lock);
+    // A hypervisor whose pidfd is watched reports its own exit (hypervisorExited).
+    const DomainChanges changes = host_->domains().check(
+        lock, [this](const std::string& name, const ProcessIdentity& hypervisor) {
+            const auto it = hypervisorWatches_.find(name);
+            return it != hypervisorWatches_.end() && it->second.identity == hypervisor &&
+                   it->second.watch != nullptr;
+        });
     for (const std::string& name : changes.died)
         unpublish(name);
     for (const std::string& name : changes.stateChanged)
