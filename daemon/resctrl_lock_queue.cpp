@@ -2,8 +2,14 @@
 #include "resctrl_lock_queue.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <system_error>
+#include <utility>
 
 #include <spdlog/spdlog.h>
+
+#include "errors.h"
 
 namespace resctrld {
 namespace {
@@ -39,7 +45,7 @@ void ResctrlLockQueue::tryRun() {
         return;
     std::optional<ResctrlLock> lock;
     try {
-        lock = ResctrlLock::tryAcquire(root_);
+        lock = tryLock();
     } catch (const Error& e) {
         failAll(e);
         return;
@@ -72,6 +78,24 @@ void ResctrlLockQueue::tryRun() {
     stopRetrying();
 }
 
+void ResctrlLockQueue::holdRoot(bool hold) {
+    holdRoot_ = hold;
+    if (!hold)
+        heldRoot_.reset();
+}
+
+std::optional<ResctrlLock> ResctrlLockQueue::tryLock() {
+    if (!holdRoot_)
+        return ResctrlLock::tryAcquire(root_);
+    if (!heldRoot_.isValid()) {
+        heldRoot_.reset(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!heldRoot_.isValid())
+            throw ResctrlUnavailable("cannot open the resctrl root " + root_.string() + ": " +
+                                     std::generic_category().message(errno));
+    }
+    return ResctrlLock::tryAcquire(heldRoot_, root_);
+}
+
 void ResctrlLockQueue::expire(Clock::time_point now) {
     // Jobs are not sorted by deadline: a job without one may stand before one that has passed.
     std::deque<Job> expired;
@@ -98,7 +122,8 @@ void ResctrlLockQueue::failAll(const Error& error) {
 
 void ResctrlLockQueue::stopRetrying() {
     // Disarmed, not destroyed: this may run inside the timer's own callback.
-    retry_.disarm();
+    if (std::exchange(retryArmed_, false))
+        retry_.disarm();
     pause_ = kFirstPause;
 }
 
@@ -108,6 +133,7 @@ void ResctrlLockQueue::scheduleRetry() {
         return;
     }
     retry_.setInterval(pause_);
+    retryArmed_ = true;
     pause_ = std::min(pause_ * 2, kLongestPause);
 }
 

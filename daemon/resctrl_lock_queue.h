@@ -37,6 +37,13 @@ public:
     void submit(Work work, Failed failed);
 
     bool idle() const noexcept { return jobs_.empty(); }
+    // While `hold`, the root stays open between takings of the lock, so that taking it is one
+    // flock(2) (the daemon holds it while domains have groups: their files keep the mount busy
+    // then anyway); otherwise it is opened for each taking and closed after, so that nothing of
+    // the daemon's keeps resctrl from being unmounted. rootChanged(): the mount at the root may
+    // be another one now; a held root is opened afresh.
+    void holdRoot(bool hold);
+    void rootChanged() { heldRoot_.reset(); }
     // `after` runs each time the queued work has run, still under the lock (once for every
     // batch of work that ran under one taking of it).
     void afterWork(std::function<void(const ResctrlLock&)> after) { afterWork_ = std::move(after); }
@@ -57,13 +64,19 @@ private:
     void stopRetrying();
 
     EventLoop& loop_;
+    // Takes the lock on the held root (opened first when needed) or on a fresh open of it.
+    std::optional<ResctrlLock> tryLock();
+
     std::filesystem::path root_;
+    bool holdRoot_ = false;
+    UniqueFd heldRoot_;
     std::deque<Job> jobs_;
     // Made with the queue and disarmed, not on the first busy lock: the daemon holds the same
     // descriptors whether or not another program ever held the lock.
     PeriodicTimer retry_;
     std::function<void(const ResctrlLock&)> afterWork_;
     std::chrono::milliseconds pause_{1};
+    bool retryArmed_ = false;
     bool running_ = false;
 };
 

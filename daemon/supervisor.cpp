@@ -82,6 +82,8 @@ void Supervisor::configurationReloaded() {
 }
 
 void Supervisor::mountTableChanged() {
+    // Whatever changed, a root held open may be of the mount that was there before.
+    locks_.rootChanged();
     const ResctrlMountState state = probeResctrl(config_.resctrlRoot);
     const bool wasMounted = std::exchange(mounted_, state.mounted);
     const bool remounted = state.mounted && wasMounted && state.identity != mountIdentity_;
@@ -480,6 +482,8 @@ const DomainStats& Supervisor::domainStats(const std::string& name) {
 }
 
 void Supervisor::updateTimers() {
+    // Domains' groups keep the mount busy through their files: the lock's root may too.
+    locks_.holdRoot(host_ != nullptr && !published_.empty());
     // Mounted but not discovered (unreadable, or held by another daemon), or no mount table
     // events to tell of a mount: looked at again every CheckIntervalSec=.
     if (!host_ && (mounted_ || !mountWatch_)) {

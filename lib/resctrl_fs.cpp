@@ -22,6 +22,19 @@ std::optional<ResctrlLock> ResctrlLock::tryAcquire(const std::filesystem::path& 
     if (!fd.isValid())
         throw ResctrlUnavailable("cannot open the resctrl root " + root.string() + ": " +
                                  std::generic_category().message(errno));
+    return lock(std::move(fd), root);
+}
+
+std::optional<ResctrlLock> ResctrlLock::tryAcquire(const UniqueFd& heldRoot,
+                                                   const std::filesystem::path& root) {
+    UniqueFd fd(::fcntl(heldRoot.get(), F_DUPFD_CLOEXEC, 0));
+    if (!fd.isValid())
+        throw ResctrlUnavailable("cannot lock the resctrl root " + root.string() + ": " +
+                                 std::generic_category().message(errno));
+    return lock(std::move(fd), root);
+}
+
+std::optional<ResctrlLock> ResctrlLock::lock(UniqueFd fd, const std::filesystem::path& root) {
     for (;;) {
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
             return ResctrlLock(std::move(fd));
@@ -31,6 +44,11 @@ std::optional<ResctrlLock> ResctrlLock::tryAcquire(const std::filesystem::path& 
             throw ResctrlUnavailable("cannot lock the resctrl root " + root.string() + ": " +
                                      std::generic_category().message(errno));
     }
+}
+
+ResctrlLock::~ResctrlLock() {
+    if (fd_.isValid())
+        ::flock(fd_.get(), LOCK_UN);
 }
 
 ResctrlLock ResctrlLock::acquire(const std::filesystem::path& root,

@@ -25,6 +25,11 @@ public:
     // it (another program, or another ResctrlLock of this process). Throws ResctrlUnavailable
     // when the root cannot be opened.
     static std::optional<ResctrlLock> tryAcquire(const std::filesystem::path& root);
+    // The same on a descriptor of the root the caller keeps open (`root` names it in errors):
+    // no open and close of the root per taking, which cost a round trip each behind FUSE. The
+    // lock is then that descriptor's open file, so the caller takes one such lock at a time.
+    static std::optional<ResctrlLock> tryAcquire(const UniqueFd& heldRoot,
+                                                 const std::filesystem::path& root);
     // Waits at most `timeout` for the lock, sleeping between tries; throws Busy naming the root
     // when it stays taken. For tools and tests only: the daemon never waits (tryAcquire).
     static ResctrlLock acquire(const std::filesystem::path& root,
@@ -33,9 +38,15 @@ public:
     static std::string busyMessage(const std::filesystem::path& root,
                                    std::chrono::milliseconds waited);
 
+    ResctrlLock(ResctrlLock&&) noexcept = default;
+    ResctrlLock& operator=(ResctrlLock&&) noexcept = default;
+    // Unlocks explicitly: closing a duplicate of a held descriptor would not.
+    ~ResctrlLock();
+
 private:
     explicit ResctrlLock(UniqueFd fd)
         : fd_(std::move(fd)) {}
+    static std::optional<ResctrlLock> lock(UniqueFd fd, const std::filesystem::path& root);
     UniqueFd fd_;
 };
 

@@ -122,6 +122,24 @@ TEST_CASE("StartDomain creates groups and StopDomain removes them", "[e2e][sim][
     CHECK_THAT(errorOf([&] { f.property<std::string>(kDomainPath, kDomain, "Name"); }).getName(),
                Catch::StartsWith("org.freedesktop.DBus.Error.Unknown"));
     CHECK(errorOf([&] { f.stop("vm1"); }).getName() == "org.resctrld1.Error.NotFound");
+
+    // With no domain left, nothing of the daemon's keeps resctrl from being unmounted: no file
+    // under the root is open, the root itself (the lock's) included.
+    auto heldUnderRoot = [&] {
+        std::vector<std::string> held;
+        const fs::path fds = "/proc/" + std::to_string(f.daemon->process().pid()) + "/fd";
+        std::error_code ec;
+        for (fs::directory_iterator it(fds, ec), end; !ec && it != end; it.increment(ec)) {
+            std::error_code linkError;
+            const std::string target = fs::read_symlink(it->path(), linkError).string();
+            if (target == f.sim.root().string() || target.starts_with(f.sim.root().string() + "/"))
+                held.push_back(target);
+        }
+        return held;
+    };
+    CHECK(f.waitFor([&] { return heldUnderRoot().empty(); }));
+    INFO("held: " << Catch::Detail::stringify(heldUnderRoot()));
+    CHECK(heldUnderRoot().empty());
 }
 
 TEST_CASE("StartDomain gives two cachetunes two groups with disjoint ways", "[e2e][sim][domains]") {

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "directory_watch.h"
 #include "errors.h"
 #include "resctrl_fs.h"
 
@@ -96,6 +97,30 @@ TEST_CASE("tryAcquire never waits: nothing while another process holds the lock"
     CHECK_FALSE(ResctrlLock::tryAcquire(root.path).has_value());
 }
 
+TEST_CASE("the lock on a held root excludes others and is released while the root stays open",
+          "[resctrl-fs]") {
+    TempDir root;
+    UniqueFd held(::open(root.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(held.isValid());
+    {
+        LockHolder holder(root.path);
+        CHECK_FALSE(ResctrlLock::tryAcquire(held, root.path).has_value());
+    }
+    {
+        auto lock = ResctrlLock::tryAcquire(held, root.path);
+        REQUIRE(lock.has_value());
+        CHECK_FALSE(ResctrlLock::tryAcquire(root.path).has_value());
+        // Moved, it is still one lock, released once.
+        auto moved = std::move(*lock);
+        lock.reset();
+        CHECK_FALSE(ResctrlLock::tryAcquire(root.path).has_value());
+    }
+    // Gone: unlocked, though the held descriptor (the same open file) is still open.
+    CHECK(ResctrlLock::tryAcquire(root.path).has_value());
+    CHECK(fcntl(held.get(), F_GETFD) != -1);
+    CHECK(ResctrlLock::tryAcquire(held, root.path).has_value());
+}
+
 TEST_CASE("tryAcquire of a missing root is ResctrlUnavailable", "[resctrl-fs]") {
     CHECK_THROWS_AS(ResctrlLock::tryAcquire("/nonexistent/resctrl"), ResctrlUnavailable);
 }
@@ -162,4 +187,64 @@ TEST_CASE("subdirectories lists directories only, and nothing for a missing one"
     CHECK(resctrl.subdirectories("missing").empty());
     CHECK(resctrl.subdirectories("schemata").empty());
     CHECK(resctrl.subdirectories("many").size() == 600);
+}
+
+TEST_CASE("readHeld reads through one descriptor and opens anew after a failure", "[resctrl-fs]") {
+    TempDir dir;
+    std::ofstream(dir.path / "schemata") << "L3:0=ff\n";
+    ResctrlFs resctrl(dir.path);
+    UniqueFd held;
+
+    CHECK(resctrl.readHeld(held, "schemata") == "L3:0=ff\n");
+    REQUIRE(held.isValid());
+    const int fd = held.get();
+    std::ofstream(dir.path / "schemata") << "L3:0=f0\n"; // truncated and written in place
+    CHECK(resctrl.readHeld(held, "schemata") == "L3:0=f0\n");
+    CHECK(held.get() == fd);
+
+    // A descriptor that no longer reads (a removed group's file answers ENODEV; here one that
+    // was opened for writing only) is closed, and the next call opens the path again.
+    held.reset(::open((dir.path / "schemata").c_str(), O_WRONLY | O_CLOEXEC));
+    REQUIRE(held.isValid());
+    CHECK_FALSE(resctrl.readHeld(held, "schemata"));
+    CHECK_FALSE(held.isValid());
+    CHECK(resctrl.readHeld(held, "schemata") == "L3:0=f0\n");
+
+    UniqueFd missing;
+    CHECK_FALSE(resctrl.readHeld(missing, "nope/schemata"));
+    CHECK_FALSE(missing.isValid());
+}
+
+TEST_CASE("DirectoryEntriesWatch says when entries came, went or were renamed", "[resctrl-fs]") {
+    TempDir dir;
+    fs::create_directories(dir.path / "root" / "g1");
+    DirectoryEntriesWatch watch(dir.path / "root");
+
+    CHECK(watch.consumeChanges()); // the first call: nothing was listed yet
+    CHECK_FALSE(watch.consumeChanges());
+
+    // What does not add, remove or rename an entry of the directory itself.
+    std::ofstream(dir.path / "root" / "g1" / "tasks") << "1\n";
+    fs::create_directories(dir.path / "root" / "g1" / "mon_groups");
+    fs::create_directories(dir.path / "elsewhere");
+    CHECK_FALSE(watch.consumeChanges());
+
+    fs::create_directories(dir.path / "root" / "g2");
+    CHECK(watch.consumeChanges());
+    CHECK_FALSE(watch.consumeChanges());
+    fs::rename(dir.path / "root" / "g2", dir.path / "root" / "g3");
+    CHECK(watch.consumeChanges());
+    fs::remove(dir.path / "root" / "g3");
+    CHECK(watch.consumeChanges());
+    fs::rename(dir.path / "elsewhere", dir.path / "root" / "g4");
+    CHECK(watch.consumeChanges());
+    CHECK_FALSE(watch.consumeChanges());
+
+    // The directory gone: nothing will be reported again, so every call says "changed".
+    fs::remove_all(dir.path / "root");
+    CHECK(watch.consumeChanges());
+    CHECK(watch.consumeChanges());
+    CHECK(watch.consumeChanges());
+
+    CHECK_THROWS_AS(DirectoryEntriesWatch(dir.path / "missing"), std::system_error);
 }
