@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <iterator>
 #include <limits>
 #include <system_error>
 #include <unistd.h>
@@ -173,41 +174,101 @@ void MonitorCounters::restartRates() noexcept {
         counter.baseline.reset();
 }
 
+namespace {
+
+// Sets `map` to the (id, value) pairs of `fresh` (sorted here by id, each id once), reusing the
+// nodes of the ids it holds already: a sample that reads the ids of the one before allocates
+// nothing, and a tick touches no allocator.
+template <typename Value>
+void assignInPlace(std::map<unsigned, Value>& map, std::vector<std::pair<unsigned, Value>>& fresh) {
+    std::sort(fresh.begin(), fresh.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto it = map.begin();
+    for (const auto& [id, value] : fresh) {
+        while (it != map.end() && it->first < id)
+            it = map.erase(it);
+        if (it != map.end() && it->first == id) {
+            it->second = value;
+            ++it;
+        } else {
+            map.emplace_hint(it, id, value);
+        }
+    }
+    map.erase(it, map.end());
+}
+
+} // namespace
+
+void MonitorCounters::Readings::clear() noexcept {
+    occupancy.clear();
+    bytesTotal.clear();
+    bytesLocal.clear();
+    bandwidthTotal.clear();
+    bandwidthLocal.clear();
+    states.clear();
+}
+
+void MonitorCounters::Readings::storeIn(CounterValues& values) {
+    assignInPlace(values.occupancy, occupancy);
+    assignInPlace(values.bytesTotal, bytesTotal);
+    assignInPlace(values.bytesLocal, bytesLocal);
+    assignInPlace(values.bandwidthTotal, bandwidthTotal);
+    assignInPlace(values.bandwidthLocal, bandwidthLocal);
+    // An id's state is Ok, or the first non-ok state among its counters in reading order.
+    std::stable_sort(states.begin(), states.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto kept = states.begin();
+    for (auto it = states.begin(); it != states.end(); ++it) {
+        if (kept != states.begin() && std::prev(kept)->first == it->first) {
+            if (std::prev(kept)->second == CounterState::Ok)
+                std::prev(kept)->second = it->second;
+            continue;
+        }
+        *kept++ = *it;
+    }
+    states.erase(kept, states.end());
+    assignInPlace(values.states, states);
+}
+
 const MonitorSample& MonitorCounters::sample() {
     reads_ = 0;
     opens_ = 0;
     if (counters_.empty())
         discoverDomains();
 
-    MonitorSample next;
-    next.sampledAtUsec = nowNs(CLOCK_REALTIME) / 1000;
+    l3Readings_.clear();
+    nodeReadings_.clear();
+    const std::uint64_t sampledAtUsec = nowNs(CLOCK_REALTIME) / 1000;
     for (Counter& counter : counters_) {
         std::uint64_t timeNs = 0;
         const CounterReading reading = read(counter, timeNs);
-        CounterValues& values = counter.node ? next.nodes : next;
-        auto& state = values.states.try_emplace(counter.cacheId, CounterState::Ok).first->second;
+        Readings& readings = counter.node ? nodeReadings_ : l3Readings_;
+        readings.states.emplace_back(counter.cacheId, reading.state);
         if (reading.state != CounterState::Ok) {
-            if (state == CounterState::Ok)
-                state = reading.state;
             // No baseline across a gap: the counter may have been reset meanwhile (§7.7).
             counter.baseline.reset();
             continue;
         }
         if (counter.event == CounterEvent::LlcOccupancy) {
-            values.occupancy[counter.cacheId] = reading.value;
+            readings.occupancy.emplace_back(counter.cacheId, reading.value);
             continue;
         }
         const bool total = counter.event == CounterEvent::MbmTotalBytes;
-        (total ? values.bytesTotal : values.bytesLocal)[counter.cacheId] = reading.value;
+        (total ? readings.bytesTotal : readings.bytesLocal)
+            .emplace_back(counter.cacheId, reading.value);
         if (counter.baseline)
             if (auto rate = bandwidth(counter.baseline->value, counter.baseline->timeNs,
                                       reading.value, timeNs))
-                (total ? values.bandwidthTotal : values.bandwidthLocal)[counter.cacheId] = *rate;
+                (total ? readings.bandwidthTotal : readings.bandwidthLocal)
+                    .emplace_back(counter.cacheId, *rate);
         // After a reset (the value went down) the new value is the baseline.
         counter.baseline = Baseline{reading.value, timeNs};
     }
-    previous_ = std::move(last_);
-    last_ = std::move(next);
+    // The sample before the last becomes the new one, written over in place.
+    std::swap(previous_, last_);
+    l3Readings_.storeIn(last_);
+    nodeReadings_.storeIn(last_.nodes);
+    last_.sampledAtUsec = sampledAtUsec;
     return last_;
 }
 

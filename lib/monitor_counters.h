@@ -125,6 +125,17 @@ private:
     std::vector<Counter> counters_; // by cache id, then in the order of events_
     MonitorSample last_;
     MonitorSample previous_;
+    // One sample's readings of one scope (the L3 caches, or the SNC nodes) as they come, before
+    // they go into last_'s maps; kept between samples for their capacity.
+    struct Readings {
+        std::vector<std::pair<unsigned, std::uint64_t>> occupancy, bytesTotal, bytesLocal,
+            bandwidthTotal, bandwidthLocal;
+        std::vector<std::pair<unsigned, CounterState>> states; // one per counter read
+        void clear() noexcept;
+        // Makes `values` hold these readings, reusing the nodes of the ids it holds already.
+        void storeIn(CounterValues& values);
+    };
+    Readings l3Readings_, nodeReadings_;
     unsigned reads_ = 0;
     unsigned opens_ = 0;
 };

@@ -287,6 +287,52 @@ TEST_CASE("MonitorCounters keeps the sample before the last one, to tell what ch
     CHECK(counters.last().occupancy == std::map<unsigned, std::uint64_t>{{0, 128}});
 }
 
+TEST_CASE("each sample holds exactly its own readings as ids fail, come back and change",
+          "[counters]") {
+    // Samples are written over in place (the one before the last becomes the next): whatever
+    // an older sample held must not show through.
+    FakeGroup fake;
+    fake.set("mon_L3_00", "llc_occupancy", "64\n");
+    fake.set("mon_L3_00", "mbm_local_bytes", "1000\n");
+    fake.set("mon_L3_01", "llc_occupancy", "Unavailable\n");
+    fake.set("mon_L3_01", "mbm_local_bytes", "2000\n");
+    fake.set("mon_L3_02", "llc_occupancy", "256\n");
+    fake.set("mon_L3_02", "mbm_local_bytes", "Error\n");
+    MonitorCounters counters(fake.root(), "g",
+                             {CounterEvent::LlcOccupancy, CounterEvent::MbmLocalBytes});
+    using Values = std::map<unsigned, std::uint64_t>;
+    using States = std::map<unsigned, CounterState>;
+
+    const MonitorSample first = counters.sample();
+    CHECK(first.occupancy == Values{{0, 64}, {2, 256}});
+    CHECK(first.bytesLocal == Values{{0, 1000}, {1, 2000}});
+    CHECK(first.states ==
+          States{{0, CounterState::Ok}, {1, CounterState::Unavailable}, {2, CounterState::Error}});
+
+    fake.set("mon_L3_00", "llc_occupancy", "Unassigned\n");
+    fake.set("mon_L3_01", "llc_occupancy", "32\n");
+    fake.set("mon_L3_02", "mbm_local_bytes", "5000\n");
+    const MonitorSample second = counters.sample();
+    CHECK(second.occupancy == Values{{1, 32}, {2, 256}});
+    CHECK(second.bytesLocal == Values{{0, 1000}, {1, 2000}, {2, 5000}});
+    CHECK(second.states ==
+          States{{0, CounterState::Unassigned}, {1, CounterState::Ok}, {2, CounterState::Ok}});
+    CHECK(counters.previous() == first);
+
+    // The third is written where the first was.
+    fake.set("mon_L3_00", "llc_occupancy", "8\n");
+    fake.set("mon_L3_01", "mbm_local_bytes", "Unavailable\n");
+    fake.set("mon_L3_02", "llc_occupancy", "Error\n");
+    const MonitorSample third = counters.sample();
+    CHECK(third.occupancy == Values{{0, 8}, {1, 32}});
+    CHECK(third.bytesLocal == Values{{0, 1000}, {2, 5000}});
+    CHECK(third.states ==
+          States{{0, CounterState::Ok}, {1, CounterState::Unavailable}, {2, CounterState::Error}});
+    CHECK(counters.previous() == second);
+    CHECK(counters.last() == third);
+    CHECK(third.sampledAtUsec >= second.sampledAtUsec);
+}
+
 TEST_CASE("after a counter assignment the next sample takes a baseline, not a rate across it",
           "[counters]") {
     FakeGroup fake;
