@@ -1,37 +1,45 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-#include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <sys/inotify.h>
+#include <vector>
 
 #include "unique_fd.h"
 
 namespace resctrld {
 
 // Reads every event queued on the non-blocking inotify descriptor `fd` and calls `onEvent` with
-// each one's mask, until the queue is empty.
-void drainInotify(int fd, const std::function<void(std::uint32_t mask)>& onEvent);
+// each one, until the queue is empty.
+void drainInotify(int fd, const std::function<void(const inotify_event& event)>& onEvent);
 
-// Tells whether entries may have come or gone in one directory since the last look, so that a
-// listing can be kept until then. Every mkdir, rmdir and rename made through the VFS raises
-// inotify's IN_CREATE, IN_DELETE or IN_MOVED_* on the parent, resctrl's and FUSE's included,
-// whoever makes it.
-//
-// Throws std::system_error when inotify is unavailable or the directory cannot be watched.
-class DirectoryEntriesWatch {
+// The subdirectories of one directory, listed once and then kept up to date from inotify's
+// events on it: every mkdir, rmdir and rename made through the VFS, resctrl's and FUSE's
+// included and whoever makes it, raises IN_CREATE, IN_DELETE or IN_MOVED_* on the parent with
+// the entry's name and whether it is a directory. Listed again only when events were lost.
+class WatchedSubdirectories {
 public:
-    explicit DirectoryEntriesWatch(const std::filesystem::path& directory);
+    // Lists the subdirectories; called for the first names() and whenever events were lost.
+    using Lister = std::function<std::vector<std::string>()>;
 
-    // True when an entry may have been created, removed or renamed since the last call: always
-    // on the first call, after lost events, and for good once the watch ended (the directory
-    // removed or its filesystem unmounted). Non-blocking.
-    bool consumeChanges();
+    // Throws std::system_error when inotify is unavailable or `directory` cannot be watched.
+    WatchedSubdirectories(const std::filesystem::path& directory, Lister list);
+
+    // The names now, in the order listed and then created. Applies the queued events, or lists
+    // afresh: on the first call, after lost events (the queue overflowed), and on every call
+    // once the watch ended (the directory removed, moved or unmounted). Never blocks on events.
+    const std::vector<std::string>& names();
 
 private:
+    // Applies one event to names_; false when the names can no longer be trusted.
+    bool apply(const inotify_event& event);
+
     UniqueFd fd_;
-    bool first_ = true;
+    Lister list_;
+    std::vector<std::string> names_;
+    bool listed_ = false;
     bool ended_ = false;
 };
 

@@ -207,25 +207,17 @@ GroupManager::GroupCounts GroupManager::countGroups() const {
 }
 
 std::vector<std::string> GroupManager::rootSubdirectories() const {
-    RootListing& listing = rootListing_;
-    if (!listing.watch && !listing.unwatchable) {
+    if (!rootGroups_ && !rootUnwatchable_) {
         try {
-            listing.watch.emplace(resctrl_.root());
+            rootGroups_.emplace(resctrl_.root(), [this] { return resctrl_.subdirectories(""); });
         } catch (const std::system_error& e) {
             spdlog::debug("the root's groups are listed on every call: {}", e.what());
-            listing.unwatchable = true;
+            rootUnwatchable_ = true;
         }
     }
-    if (!listing.watch)
+    if (!rootGroups_)
         return resctrl_.subdirectories("");
-    // Events first: an entry made while the listing runs is listed again next time.
-    if (listing.watch->consumeChanges() || !listing.names) {
-        listing.names = resctrl_.subdirectories("");
-        // A root that could not be read is not remembered as empty.
-        if (listing.names->empty())
-            return *std::exchange(listing.names, std::nullopt);
-    }
-    return *listing.names;
+    return rootGroups_->names();
 }
 
 unsigned GroupManager::monitorGroupsOf(const std::filesystem::path& group) const {

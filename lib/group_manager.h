@@ -174,8 +174,8 @@ private:
     Plan plan(const DomainDefinition& definition, const HostState& state) const;
     // The monitoring groups under `group`'s mon_groups/ ("" for the root).
     unsigned monitorGroupsOf(const std::filesystem::path& group) const;
-    // The root's subdirectories (its groups, info/, mon_data/, mon_groups/), listed again only
-    // when an entry came or went since the last listing, or always when inotify cannot tell.
+    // The root's subdirectories (its groups, info/, mon_data/, mon_groups/): listed once, then
+    // followed through inotify's events on the root (listed on every call when it cannot).
     std::vector<std::string> rootSubdirectories() const;
     DomainGroups layOut(const std::string& domainName, std::string stem, Plan plan) const;
     // The stem resctrld 0.1 gave a name (a 32-bit hash): version 1 records name such groups.
@@ -214,13 +214,10 @@ private:
     // some domain has groups (their files hold the mount then anyway; with none, nothing of
     // resctrld's keeps an unmount from succeeding).
     mutable UniqueFd rootSchemata_;
-    // rootSubdirectories(): the last listing and the watch that says when it is out of date.
-    struct RootListing {
-        std::optional<DirectoryEntriesWatch> watch;
-        bool unwatchable = false; // inotify refused: list every time
-        std::optional<std::vector<std::string>> names;
-    };
-    mutable RootListing rootListing_;
+    // rootSubdirectories(): the root's subdirectories kept up to date from inotify's events,
+    // made on first use; none when inotify refused (listed on every call then).
+    mutable std::optional<WatchedSubdirectories> rootGroups_;
+    mutable bool rootUnwatchable_ = false;
 };
 
 } // namespace resctrld

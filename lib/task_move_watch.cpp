@@ -66,10 +66,10 @@ void TaskMoveWatch::watchTree() {
 bool TaskMoveWatch::consumeChanges() {
     bool changed = std::exchange(first_, false) || incomplete_;
     bool treeChanged = false;
-    drainInotify(fd_.get(), [&](std::uint32_t mask) {
+    drainInotify(fd_.get(), [&](const inotify_event& event) {
         changed = true;
         // A new group (or mon_groups entry), or lost events: watch what is there now.
-        if (mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
+        if (event.mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW))
             treeChanged = true;
     });
     if (treeChanged)

@@ -215,36 +215,45 @@ TEST_CASE("readHeld reads through one descriptor and opens anew after a failure"
     CHECK_FALSE(missing.isValid());
 }
 
-TEST_CASE("DirectoryEntriesWatch says when entries came, went or were renamed", "[resctrl-fs]") {
+TEST_CASE("WatchedSubdirectories lists once and follows mkdir, rmdir and rename", "[resctrl-fs]") {
     TempDir dir;
     fs::create_directories(dir.path / "root" / "g1");
-    DirectoryEntriesWatch watch(dir.path / "root");
+    ResctrlFs resctrl(dir.path / "root");
+    unsigned listings = 0;
+    WatchedSubdirectories watched(dir.path / "root", [&] {
+        ++listings;
+        return resctrl.subdirectories("");
+    });
+    using Names = std::vector<std::string>;
 
-    CHECK(watch.consumeChanges()); // the first call: nothing was listed yet
-    CHECK_FALSE(watch.consumeChanges());
+    CHECK(watched.names() == Names{"g1"});
+    CHECK(watched.names() == Names{"g1"});
+    CHECK(listings == 1);
 
-    // What does not add, remove or rename an entry of the directory itself.
-    std::ofstream(dir.path / "root" / "g1" / "tasks") << "1\n";
-    fs::create_directories(dir.path / "root" / "g1" / "mon_groups");
+    // Files, deeper directories and other directories are no entries of it.
+    std::ofstream(dir.path / "root" / "tasks") << "1\n";
+    fs::create_directories(dir.path / "root" / "g1" / "mon_groups" / "m1");
     fs::create_directories(dir.path / "elsewhere");
-    CHECK_FALSE(watch.consumeChanges());
-
     fs::create_directories(dir.path / "root" / "g2");
-    CHECK(watch.consumeChanges());
-    CHECK_FALSE(watch.consumeChanges());
-    fs::rename(dir.path / "root" / "g2", dir.path / "root" / "g3");
-    CHECK(watch.consumeChanges());
-    fs::remove(dir.path / "root" / "g3");
-    CHECK(watch.consumeChanges());
+    fs::rename(dir.path / "root" / "g1", dir.path / "root" / "g3");
     fs::rename(dir.path / "elsewhere", dir.path / "root" / "g4");
-    CHECK(watch.consumeChanges());
-    CHECK_FALSE(watch.consumeChanges());
+    CHECK(watched.names() == Names{"g2", "g3", "g4"});
+    fs::remove(dir.path / "root" / "g2");
+    fs::create_directories(dir.path / "root" / "g5");
+    fs::remove(dir.path / "root" / "g5");
+    fs::create_directories(dir.path / "root" / "g2");
+    CHECK(watched.names() == Names{"g3", "g4", "g2"});
+    CHECK(listings == 1);
+    auto sorted = resctrl.subdirectories("");
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(sorted == Names{"g2", "g3", "g4"});
 
-    // The directory gone: nothing will be reported again, so every call says "changed".
+    // The directory gone: nothing will be reported again, so every call lists.
     fs::remove_all(dir.path / "root");
-    CHECK(watch.consumeChanges());
-    CHECK(watch.consumeChanges());
-    CHECK(watch.consumeChanges());
+    CHECK(watched.names().empty());
+    CHECK(watched.names().empty());
+    CHECK(listings == 3);
 
-    CHECK_THROWS_AS(DirectoryEntriesWatch(dir.path / "missing"), std::system_error);
+    CHECK_THROWS_AS(WatchedSubdirectories(dir.path / "missing", [] { return Names{}; }),
+                    std::system_error);
 }
