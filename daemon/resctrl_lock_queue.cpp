@@ -2,14 +2,9 @@
 #include "resctrl_lock_queue.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <fcntl.h>
-#include <system_error>
 #include <utility>
 
 #include <spdlog/spdlog.h>
-
-#include "errors.h"
 
 namespace resctrld {
 namespace {
@@ -87,12 +82,8 @@ void ResctrlLockQueue::holdRoot(bool hold) {
 std::optional<ResctrlLock> ResctrlLockQueue::tryLock() {
     if (!holdRoot_)
         return ResctrlLock::tryAcquire(root_);
-    if (!heldRoot_.isValid()) {
-        heldRoot_.reset(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!heldRoot_.isValid())
-            throw ResctrlUnavailable("cannot open the resctrl root " + root_.string() + ": " +
-                                     std::generic_category().message(errno));
-    }
+    if (!heldRoot_.isValid())
+        heldRoot_ = ResctrlLock::openRoot(root_);
     return ResctrlLock::tryAcquire(heldRoot_, root_);
 }
 

@@ -8,6 +8,13 @@
 #include <utility>
 
 namespace resctrld {
+namespace {
+
+// The watch is gone (IN_IGNORED follows a removal or an unmount): nothing more will be
+// reported. A moved directory is no longer the one at the path its users list.
+constexpr std::uint32_t kWatchEnded = IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT;
+
+} // namespace
 
 void drainInotify(int fd, const std::function<void(const inotify_event& event)>& onEvent) {
     alignas(inotify_event) char buffer[16384];
@@ -38,9 +45,7 @@ WatchedSubdirectories::WatchedSubdirectories(const std::filesystem::path& direct
 }
 
 bool WatchedSubdirectories::apply(const inotify_event& event) {
-    // The watch is gone (IN_IGNORED follows a removal or an unmount): nothing more will be
-    // reported. A moved directory is no longer the one at the path its users list.
-    if (event.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+    if (event.mask & kWatchEnded) {
         ended_ = true;
         return false;
     }
@@ -68,7 +73,7 @@ const std::vector<std::string>& WatchedSubdirectories::names() {
     drainInotify(fd_.get(), [&](const inotify_event& event) {
         if (trusted)
             trusted = apply(event);
-        else if (event.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
+        else if (event.mask & kWatchEnded)
             ended_ = true;
     });
     if (!trusted) {

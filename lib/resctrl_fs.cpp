@@ -17,12 +17,16 @@
 
 namespace resctrld {
 
-std::optional<ResctrlLock> ResctrlLock::tryAcquire(const std::filesystem::path& root) {
+UniqueFd ResctrlLock::openRoot(const std::filesystem::path& root) {
     UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd.isValid())
         throw ResctrlUnavailable("cannot open the resctrl root " + root.string() + ": " +
                                  std::generic_category().message(errno));
-    return lock(std::move(fd), root);
+    return fd;
+}
+
+std::optional<ResctrlLock> ResctrlLock::tryAcquire(const std::filesystem::path& root) {
+    return lock(openRoot(root), root);
 }
 
 std::optional<ResctrlLock> ResctrlLock::tryAcquire(const UniqueFd& heldRoot,

@@ -25,6 +25,9 @@ public:
     // it (another program, or another ResctrlLock of this process). Throws ResctrlUnavailable
     // when the root cannot be opened.
     static std::optional<ResctrlLock> tryAcquire(const std::filesystem::path& root);
+    // Opens the root as the lock needs it (a directory); throws ResctrlUnavailable when it
+    // cannot, naming the root and why.
+    static UniqueFd openRoot(const std::filesystem::path& root);
     // The same on a descriptor of the root the caller keeps open (`root` names it in errors):
     // no open and close of the root per taking, which cost a round trip each behind FUSE. The
     // lock is then that descriptor's open file, so the caller takes one such lock at a time.
