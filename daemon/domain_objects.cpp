@@ -216,9 +216,13 @@ const MonitorSample& MonitorObject::recentSample(std::chrono::steady_clock::dura
     return sample();
 }
 
-const MonitorSample& MonitorObject::sample() {
+void MonitorObject::readCounters() {
     sampledAt_ = std::chrono::steady_clock::now();
-    const MonitorSample& now = counters_.sample();
+    counters_.readCounters();
+}
+
+const MonitorSample& MonitorObject::takeSample() {
+    const MonitorSample& now = counters_.takeReadings();
     const MonitorSample& before = counters_.previous();
     if (!valuesDiffer(before, now))
         return now;

@@ -120,11 +120,19 @@ public:
 
     // Reads the counters once; when a value or state changed, emits one PropertiesChanged with
     // every changed property (and SampledAt).
-    const MonitorSample& sample();
+    const MonitorSample& sample() {
+        readCounters();
+        return takeSample();
+    }
+    // The halves of sample() (MonitorCounters::readCounters, takeReadings): a tick reads every
+    // monitor's counters first, then takes each one's sample.
+    void readCounters();
+    const MonitorSample& takeSample();
     // The last sample when it was read within `maxAge`, a new one otherwise.
     const MonitorSample& recentSample(std::chrono::steady_clock::duration maxAge);
     const MonitorSample& last() const noexcept { return counters_.last(); }
     const std::string& path() const noexcept { return path_; }
+    const sdbus::ObjectPath& objectPath() const noexcept { return path_; }
     unsigned readsInLastSample() const noexcept { return counters_.readsInLastSample(); }
     const PlannedMonitor& plan() const noexcept { return plan_; }
     // The same monitor (name, kind, group) after an update: its counters go on.
@@ -162,7 +170,7 @@ private:
     std::map<uint32_t, std::string> NodeCounterStates() override;
     uint64_t SampledAt() override { return last().sampledAtUsec; }
 
-    std::string path_;
+    sdbus::ObjectPath path_;
     PlannedMonitor plan_;
     MonitorCounters counters_;
     std::optional<std::chrono::steady_clock::time_point> sampledAt_;

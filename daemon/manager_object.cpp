@@ -50,8 +50,7 @@ ManagerObject::ManagerObject(sdbus::IConnection& bus, EventLoop& loop, const Con
                       getObject().emitPropertiesChangedSignal(Manager_adaptor::INTERFACE_NAME,
                                                               properties);
                   },
-              .sampled = [this](uint64_t timestamp,
-                                const auto& occupancy) { emitSampled(timestamp, occupancy); },
+              .sampled = [this](uint64_t at, const auto& monitors) { emitSampled(at, monitors); },
               .layoutChanged = [this] { emitLayoutChanged(); },
           })
     , parser_(loop, kValidationsWaiting) {
@@ -82,6 +81,21 @@ void ManagerObject::configurationReloaded() {
 std::shared_ptr<AuditedCall> ManagerObject::requirePrivileged(const char* method,
                                                               std::string domain) {
     return access_.requirePrivileged(getObject(), method, std::move(domain));
+}
+
+void ManagerObject::emitSampled(
+    uint64_t timestampUsec,
+    const std::vector<Supervisor::Announcements::SampledOccupancy>& monitors) {
+    auto signal = getObject().createSignal(Manager_adaptor::INTERFACE_NAME, "Sampled");
+    signal << timestampUsec;
+    signal.openContainer("{oa{ut}}");
+    for (const auto& monitor : monitors) {
+        signal.openDictEntry("oa{ut}");
+        signal << *monitor.path << *monitor.occupancy;
+        signal.closeDictEntry();
+    }
+    signal.closeContainer();
+    getObject().emitSignal(signal);
 }
 
 void ManagerObject::requireStarted(const std::string& name) {

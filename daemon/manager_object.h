@@ -81,6 +81,10 @@ private:
     std::shared_ptr<AuditedCall> requirePrivileged(const char* method, std::string domain = {});
     // Throws NotFound unless a domain of that name is started.
     void requireStarted(const std::string& name);
+    // Sampled, written straight from the monitors' samples: the generated emitSampled() wants
+    // a map of copies of every path and occupancy, built and freed on every tick.
+    void emitSampled(uint64_t timestampUsec,
+                     const std::vector<Supervisor::Announcements::SampledOccupancy>& monitors);
 
     const Config& config_;
     const AccessPolicy& access_;

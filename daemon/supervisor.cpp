@@ -565,17 +565,21 @@ void Supervisor::applyCheck(const ResctrlLock& lock) {
 }
 
 void Supervisor::sampleMonitors() {
-    std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>> occupancy;
+    // Every counter read first, back to back (MonitorCounters::readCounters says why).
     for (auto& [name, published] : published_)
         for (auto& monitor : published->monitors())
-            occupancy.emplace(monitor->path(), monitor->sample().occupancy);
-    if (occupancy.empty())
+            monitor->readCounters();
+    sampled_.clear();
+    for (auto& [name, published] : published_)
+        for (auto& monitor : published->monitors())
+            sampled_.push_back({&monitor->objectPath(), &monitor->takeSample().occupancy});
+    if (sampled_.empty())
         return;
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
     announce_.sampled(static_cast<uint64_t>(now.tv_sec) * 1000000u +
                           static_cast<uint64_t>(now.tv_nsec) / 1000u,
-                      occupancy);
+                      sampled_);
 }
 
 void Supervisor::watchThreadEvents() {

@@ -44,8 +44,12 @@ public:
         std::function<void(const std::string& name, const std::string& path)> domainUpdated;
         // Manager properties that changed.
         std::function<void(const std::vector<std::string>& properties)> propertiesChanged;
-        std::function<void(std::uint64_t timestampUsec,
-                           const std::map<sdbus::ObjectPath, std::map<uint32_t, uint64_t>>&)>
+        // One monitor's part of the Sampled signal; both point into the monitor's object.
+        struct SampledOccupancy {
+            const sdbus::ObjectPath* path;
+            const std::map<uint32_t, uint64_t>* occupancy;
+        };
+        std::function<void(std::uint64_t timestampUsec, const std::vector<SampledOccupancy>&)>
             sampled;
         // The daemon changed groups or schemata (once per batch of work under the lock).
         std::function<void()> layoutChanged;
@@ -180,6 +184,8 @@ private:
     std::map<std::string, std::unique_ptr<PublishedDomain>> published_;
     std::optional<PeriodicTimer> checker_;
     std::optional<PeriodicTimer> sampler_;
+    // The tick's Sampled payload, kept for its capacity.
+    std::vector<Announcements::SampledOccupancy> sampled_;
     std::optional<PeriodicTimer> retry_;
     struct HypervisorWatch {
         ProcessIdentity identity;

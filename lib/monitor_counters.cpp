@@ -96,13 +96,18 @@ void MonitorCounters::addCounters(unsigned cacheId, const std::filesystem::path&
                                   const std::vector<unsigned>& nodes) {
     for (CounterEvent event : events_)
         counters_.push_back(
-            {false, cacheId, event, dir / fileName(event), UniqueFd(), std::nullopt});
+            {false, cacheId, event, dir / fileName(event), UniqueFd(), std::nullopt, {}, 0});
     // mon_sub_L3_%02d with the NUMA node id, which does not restart at 00 on the next L3.
     for (unsigned node : nodes)
         for (CounterEvent event : events_)
-            counters_.push_back({true, node, event,
+            counters_.push_back({true,
+                                 node,
+                                 event,
                                  dir / fmt::format("{}{:02}", kNodePrefix, node) / fileName(event),
-                                 UniqueFd(), std::nullopt});
+                                 UniqueFd(),
+                                 std::nullopt,
+                                 {},
+                                 0});
 }
 
 // The domains are listed once: they only change with CPU hotplug of a whole L3 (§7.1) or, on an
@@ -140,33 +145,34 @@ void MonitorCounters::discoverDomains() {
     }
 }
 
-CounterReading MonitorCounters::read(Counter& counter, std::uint64_t& timeNs) {
+void MonitorCounters::read(Counter& counter) {
+    counter.reading = {CounterState::Error, 0};
     if (!counter.fd.isValid()) {
         counter.fd.reset(::open(counter.path.c_str(), O_RDONLY | O_CLOEXEC));
         ++opens_;
         if (!counter.fd.isValid())
-            return {CounterState::Error, 0};
+            return;
     }
     // Longest valid text: "18446744073709551615\n" (21 bytes); anything that fills the buffer
     // is not a counter.
     char buffer[64];
     ssize_t n;
-    const std::uint64_t before = nowNs(CLOCK_MONOTONIC);
+    const bool timed = counter.event != CounterEvent::LlcOccupancy;
+    const std::uint64_t before = timed ? nowNs(CLOCK_MONOTONIC) : 0;
     ++reads_;
     do
         n = ::pread(counter.fd.get(), buffer, sizeof buffer, 0);
     while (n < 0 && errno == EINTR);
-    const std::uint64_t after = nowNs(CLOCK_MONOTONIC);
-    timeNs = before + (after - before) / 2;
+    if (timed)
+        counter.readAtNs = before + (nowNs(CLOCK_MONOTONIC) - before) / 2;
     if (n < 0) {
         // The group is gone (ENODEV on a held fd, §3.4) or the read failed: start afresh with
         // a new open next time, so a group recreated under the same name is found again.
         counter.fd.reset();
-        return {CounterState::Error, 0};
+        return;
     }
-    if (static_cast<std::size_t>(n) == sizeof buffer)
-        return {CounterState::Error, 0};
-    return parseCounter(std::string_view(buffer, static_cast<std::size_t>(n)));
+    if (static_cast<std::size_t>(n) < sizeof buffer)
+        counter.reading = parseCounter(std::string_view(buffer, static_cast<std::size_t>(n)));
 }
 
 void MonitorCounters::restartRates() noexcept {
@@ -230,18 +236,21 @@ void MonitorCounters::Readings::storeIn(CounterValues& values) {
     assignInPlace(values.states, states);
 }
 
-const MonitorSample& MonitorCounters::sample() {
+void MonitorCounters::readCounters() {
     reads_ = 0;
     opens_ = 0;
     if (counters_.empty())
         discoverDomains();
+    readAtUsec_ = nowNs(CLOCK_REALTIME) / 1000;
+    for (Counter& counter : counters_)
+        read(counter);
+}
 
+const MonitorSample& MonitorCounters::takeReadings() {
     l3Readings_.clear();
     nodeReadings_.clear();
-    const std::uint64_t sampledAtUsec = nowNs(CLOCK_REALTIME) / 1000;
     for (Counter& counter : counters_) {
-        std::uint64_t timeNs = 0;
-        const CounterReading reading = read(counter, timeNs);
+        const CounterReading& reading = counter.reading;
         Readings& readings = counter.node ? nodeReadings_ : l3Readings_;
         readings.states.emplace_back(counter.cacheId, reading.state);
         if (reading.state != CounterState::Ok) {
@@ -258,18 +267,22 @@ const MonitorSample& MonitorCounters::sample() {
             .emplace_back(counter.cacheId, reading.value);
         if (counter.baseline)
             if (auto rate = bandwidth(counter.baseline->value, counter.baseline->timeNs,
-                                      reading.value, timeNs))
+                                      reading.value, counter.readAtNs))
                 (total ? readings.bandwidthTotal : readings.bandwidthLocal)
                     .emplace_back(counter.cacheId, *rate);
         // After a reset (the value went down) the new value is the baseline.
-        counter.baseline = Baseline{reading.value, timeNs};
+        counter.baseline = Baseline{reading.value, counter.readAtNs};
     }
     // The sample before the last becomes the new one, written over in place.
-    std::swap(previous_, last_);
-    l3Readings_.storeIn(last_);
-    nodeReadings_.storeIn(last_.nodes);
-    last_.sampledAtUsec = sampledAtUsec;
-    return last_;
+    latest_ ^= 1u;
+    MonitorSample& sample = samples_[latest_];
+    l3Readings_.storeIn(sample);
+    // Every counter read leaves a state, and every value has one: without node counters (no
+    // SNC) and none before, the node maps are empty and stay so.
+    if (!nodeReadings_.states.empty() || !sample.nodes.states.empty())
+        nodeReadings_.storeIn(sample.nodes);
+    sample.sampledAtUsec = readAtUsec_;
+    return sample;
 }
 
 } // namespace resctrld

@@ -83,10 +83,21 @@ public:
     // Reads every (domain, event) counter once and returns the new sample (also last()).
     // Expected failures are values: a counter that cannot be opened or read (group removed:
     // ENOENT, ENODEV; EIO) reads as Error, and its descriptor is reopened on the next call.
-    const MonitorSample& sample();
-    const MonitorSample& last() const noexcept { return last_; }
+    const MonitorSample& sample() {
+        readCounters();
+        return takeReadings();
+    }
+    // The two halves of sample(), for a caller that samples many groups at once: every group's
+    // reads first, back to back, then each group's arithmetic. Each read of a FUSE or of a busy
+    // kernel file can put the reader to sleep, and whatever the reader touches between two reads
+    // is then cold; the reads alone touch little.
+    // readCounters() does the reads and keeps each counter's reading; takeReadings(), once after
+    // each readCounters(), makes them the new sample (also last()).
+    void readCounters();
+    const MonitorSample& takeReadings();
+    const MonitorSample& last() const noexcept { return samples_[latest_]; }
     // The sample before last() (empty before the second sample()), to tell what changed.
-    const MonitorSample& previous() const noexcept { return previous_; }
+    const MonitorSample& previous() const noexcept { return samples_[latest_ ^ 1u]; }
     const std::string& group() const noexcept { return group_; }
     // The bandwidth counters were assigned or released (or otherwise restarted): the next
     // sample takes new baselines instead of a rate across the reset.
@@ -109,13 +120,16 @@ private:
         std::filesystem::path path;
         UniqueFd fd;
         std::optional<Baseline> baseline; // last ok reading of an MBM counter
+        CounterReading reading;           // the last readCounters()' reading
+        std::uint64_t readAtNs = 0;       // its CLOCK_MONOTONIC time (MBM counters only)
     };
 
     void discoverDomains();
     void addCounters(unsigned cacheId, const std::filesystem::path& dir,
                      const std::vector<unsigned>& nodes);
-    // One counter read: state and value, the reading's monotonic time in timeNs.
-    CounterReading read(Counter& counter, std::uint64_t& timeNs);
+    // One counter read into counter.reading; an MBM counter's readAtNs too (an occupancy is
+    // not a rate: its time is not needed).
+    void read(Counter& counter);
 
     std::filesystem::path monData_;
     std::string group_;
@@ -123,10 +137,11 @@ private:
     std::map<unsigned, std::vector<unsigned>> knownNodes_;
     std::vector<CounterEvent> events_;
     std::vector<Counter> counters_; // by cache id, then in the order of events_
-    MonitorSample last_;
-    MonitorSample previous_;
+    // last() and previous(): a new sample is written over the one before the last, in place.
+    MonitorSample samples_[2];
+    unsigned latest_ = 0;
     // One sample's readings of one scope (the L3 caches, or the SNC nodes) as they come, before
-    // they go into last_'s maps; kept between samples for their capacity.
+    // they go into last()'s maps; kept between samples for their capacity.
     struct Readings {
         std::vector<std::pair<unsigned, std::uint64_t>> occupancy, bytesTotal, bytesLocal,
             bandwidthTotal, bandwidthLocal;
@@ -136,6 +151,7 @@ private:
         void storeIn(CounterValues& values);
     };
     Readings l3Readings_, nodeReadings_;
+    std::uint64_t readAtUsec_ = 0; // CLOCK_REALTIME of the last readCounters()
     unsigned reads_ = 0;
     unsigned opens_ = 0;
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // mon_data counter texts (docs/kernel.md §7.2) and the bandwidth arithmetic of
 // org.resctrld1.Monitor, without a filesystem.
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -216,6 +218,37 @@ TEST_CASE("MonitorCounters computes bandwidth, restarts after a reset and after 
     CHECK(rebase.bytesTotal.at(0) == 300);
     CHECK(rebase.bandwidthTotal.empty()); // a new baseline, not a rate over the gap
     CHECK(rebase.states.at(0) == CounterState::Ok);
+}
+
+TEST_CASE("readCounters reads each counter once; takeReadings makes the sample from those reads",
+          "[counters]") {
+    FakeGroup fake;
+    fake.set("mon_L3_00", "llc_occupancy", "64\n");
+    fake.set("mon_L3_00", "mbm_total_bytes", "0\n");
+    MonitorCounters counters(fake.root(), "g",
+                             {CounterEvent::LlcOccupancy, CounterEvent::MbmTotalBytes});
+    counters.sample(); // the baseline
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fake.set("mon_L3_00", "llc_occupancy", "128\n");
+    fake.set("mon_L3_00", "mbm_total_bytes", "100000000\n");
+    counters.readCounters();
+    CHECK(counters.readsInLastSample() == 2);
+    CHECK(counters.opensInLastSample() == 0);
+    // What the files say after the reads, and how long the caller takes before it takes the
+    // readings, do not count.
+    fake.set("mon_L3_00", "llc_occupancy", "256\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    const MonitorSample& taken = counters.takeReadings();
+    CHECK(counters.readsInLastSample() == 2);
+    CHECK(&taken == &counters.last());
+    CHECK(taken.occupancy == std::map<unsigned, std::uint64_t>{{0, 128}});
+    CHECK(counters.previous().occupancy == std::map<unsigned, std::uint64_t>{{0, 64}});
+    REQUIRE(taken.bandwidthTotal.count(0));
+    // 100 MB over the time between the two reads (100 ms and a little): a rate over the time
+    // until takeReadings (over 1.1 s) would be below 91 MB/s.
+    CHECK(taken.bandwidthTotal.at(0) > 100000000ull * 10 / 11);
+    CHECK(taken.bandwidthTotal.at(0) <= 1000000000ull);
+    CHECK(counters.sample().occupancy == std::map<unsigned, std::uint64_t>{{0, 256}});
 }
 
 TEST_CASE("MonitorCounters reports the first non-ok state of a domain", "[counters]") {
