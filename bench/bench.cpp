@@ -10,6 +10,7 @@
 //
 // --monitors: the monitor counts of the sampling benchmark (default 16,64,256). 1024 works but
 // takes many minutes: resctrlfs-sim's cost per counter read grows with the threads it tracks.
+// --l3: its hosts' L3 domain counts (default 2,8).
 // --strace DIR also writes strace -c summaries and one -T trace of each daemon measurement to
 // DIR (after the measurement: the figures stay unprofiled).
 // --daemon-config KEY=VALUE (repeatable) adds a line to the daemon's [Daemon] section, e.g.
@@ -240,6 +241,7 @@ struct Bench {
     std::string floorDbus;
     int soakSeconds = 600; // --soak SECONDS: the memory benchmark's soak (--quick: 20)
     std::vector<unsigned> monitorCounts{16, 64, 256}; // --monitors 16,64,256,1024
+    std::vector<unsigned> l3Counts{2, 8};             // --l3 2,8: the sampling shapes' L3s
     fs::path straceDir; // --strace DIR: also profile each daemon measurement with strace -c
     std::map<std::string, std::string> daemonEnv; // --daemon-env NAME=VALUE (e.g. a profiler)
     std::string daemonConfig; // --daemon-config KEY=VALUE lines, added to every [Daemon] section
@@ -901,6 +903,7 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         daemonOptions.configText = "[Daemon]\nMount=no\nSampleIntervalSec=1\n" + b.daemonConfig;
         daemonOptions.resctrlRoot = sim.root();
         daemonOptions.extraArgs = {"--sysfs-root", sim.sysfsDir().string()};
+        daemonOptions.process.env = b.daemonEnv;
         Daemon daemon(bus, run, daemonOptions);
         auto connection = sdbus::createSessionBusConnectionWithAddress(bus.address());
         auto manager = sdbus::createProxy(*connection, kService, kRootPath);
@@ -933,10 +936,16 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         // Whole periods of the domain check (CheckIntervalSec=5): its cost is spread over them.
         const unsigned ticks = b.quick ? 5 : 10;
         TickWatch watch(bus.address(), daemon.process().pid());
-        watch.measure(1, std::chrono::seconds(120)); // warm-up: the first samples open the fds
+        // Warm-up: the first sample opens the counter files, and the first check after a start
+        // sets up what later checks follow (a watch on each group's tasks file, one read of
+        // each): a domain's start costs, measured by the start/stop benchmark, not a tick's.
+        // One whole check period (CheckIntervalSec=5) and a tick.
+        watch.measure(6, std::chrono::seconds(120));
         SamplePoint point{domains, monitors, 0, 0, 0, 0, static_cast<unsigned>(files.size())};
         std::vector<double> daemonUs, daemonStatUs, floorUs, floorWallUs;
-        const int rounds = 3;
+        // Rounds alternate the daemon and the floor: the machine's speed drifts by 10-20 %
+        // over minutes, and the medians of five rounds follow it better than of three.
+        const int rounds = b.quick ? 3 : 5;
         for (int r = 0; r < rounds; ++r) {
             const auto [from, to] = watch.measure(ticks, std::chrono::seconds(600));
             daemonUs.push_back((to.runNs - from.runNs) / 1e3 / ticks);
@@ -1009,8 +1018,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         }
         // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the domain
         // check (Supervisor::checkDomains, every CheckIntervalSec: threads, each group's tasks
-        // file), the counter reads (MonitorObject::sample) and the Sampled signal. Shares of the
-        // samples of Supervisor::sampleMonitors plus checkDomains.
+        // file), the counters (MonitorObject::readCounters and takeSample) and the Sampled signal.
+        // Shares of the samples of Supervisor::sampleMonitors plus checkDomains.
         if (!b.quick && access("/usr/bin/perf", X_OK) == 0) {
             const fs::path data = run / "perf.data";
             const double seconds = std::max(6.0, 3 * point.floorWallUs / 1e6 * 4);
@@ -1034,8 +1043,9 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             };
             const double check = share("resctrld::Supervisor::checkDomains");
             const double tick = share("resctrld::Supervisor::sampleMonitors") + check;
-            const double counters = share("resctrld::MonitorObject::sample");
-            const double signal = share("Manager_adaptor::emitSampled");
+            const double counters = share("resctrld::MonitorObject::readCounters") +
+                                    share("resctrld::MonitorObject::takeSample");
+            const double signal = share("resctrld::ManagerObject::emitSampled");
             auto& p = points.back();
             if (tick <= 0) {
                 b.table.push_back("  perf: no sample of the sampling or the check in the window");
@@ -1611,11 +1621,12 @@ int main(int argc, char** argv) {
             b.runs = std::atoi(argv[++i]);
         else if (arg == "--quick")
             b.quick = true;
-        else if (arg == "--monitors" && i + 1 < argc) {
-            b.monitorCounts.clear();
+        else if ((arg == "--monitors" || arg == "--l3") && i + 1 < argc) {
+            auto& counts = arg == "--l3" ? b.l3Counts : b.monitorCounts;
+            counts.clear();
             std::istringstream list(argv[++i]);
             for (std::string n; std::getline(list, n, ',');)
-                b.monitorCounts.push_back(static_cast<unsigned>(std::stoul(n)));
+                counts.push_back(static_cast<unsigned>(std::stoul(n)));
         } else if (arg == "--only" && i + 1 < argc)
             b.only = argv[++i];
         else if (arg == "--strace" && i + 1 < argc)
@@ -1631,7 +1642,7 @@ int main(int argc, char** argv) {
         } else {
             std::cerr << "usage: resctrld-bench [--json FILE] [--runs N] [--quick] [--only "
                          "startstop|update|sampling|idle|reads|lock|memory|validate|layout|cli] "
-                         "[--monitors N,N,..] [--soak SECONDS] [--strace DIR] "
+                         "[--monitors N,N,..] [--l3 N,N,..] [--soak SECONDS] [--strace DIR] "
                          "[--daemon-env NAME=VALUE] [--daemon-config KEY=VALUE]\n";
             return 2;
         }
@@ -1705,7 +1716,7 @@ int main(int argc, char** argv) {
             std::vector<SamplePoint> points;
             const std::vector<unsigned> counts =
                 b.quick ? std::vector<unsigned>{16, 64} : b.monitorCounts;
-            for (unsigned domains : {2u, 8u})
+            for (unsigned domains : b.l3Counts)
                 benchSampling(b, domains, counts, points,
                               b.dir / ("sample-" + std::to_string(domains)));
             std::vector<double> x, yd, yf;
