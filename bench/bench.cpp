@@ -22,9 +22,11 @@
 //    doing the same mkdir / schemata / tasks / rmdir syscalls directly, medians of N runs.
 // 2. sampling: the daemon's CPU time per tick (all its threads' schedstat run time, cross-checked
 //    with utime+stime of /proc/<pid>/stat) with 16..1024 monitors over 2 and 8 L3 domains, against
-//    bench-floor-sample preading the same counter files on held descriptors; the slope per
-//    monitor x domain; the daemon's wake-ups over 10 s with no domain. sampling-snc: the same on
-//    gnr-2s-snc3 (Sub-NUMA Clustering), the floor preading the L3 sums and every mon_sub_L3_*.
+//    bench-floor-sample preading the same counter files on held descriptors, in rounds of 10
+//    ticks (5 with --quick) alternating with the floor's, after a whole check period of warm-up;
+//    the slope per monitor x domain; the daemon's wake-ups over 10 s with no domain.
+//    sampling-snc: the same on gnr-2s-snc3 (Sub-NUMA Clustering), the floor preading the L3
+//    sums and every mon_sub_L3_*.
 // 3. reads per tick: strace -y of the daemon over a few ticks, every counter file read exactly
 //    once per tick and never reopened.
 // 4. D-Bus reads: GetStats and Get(CacheOccupancy) calls per second from 1 and 8 clients against
