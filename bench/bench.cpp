@@ -813,13 +813,15 @@ struct SamplePoint {
 // Counts the daemon's pread64 per counter file and its timer reads over a few ticks.
 struct ReadCheck {
     unsigned ticks = 0, files = 0, minReads = 0, maxReads = 0, counterOpens = 0;
+    // recvmsg(2) on the bus socket: a tick has nothing to read from the bus.
+    unsigned busReads = 0;
     bool ok = false;
 };
 
 ReadCheck straceReads(pid_t pid, const fs::path& dir, unsigned expectedFiles, double seconds) {
     const fs::path out = dir / "strace.out";
     {
-        Strace strace(pid, {"-y", "-e", "trace=pread64,read,openat"}, out);
+        Strace strace(pid, {"-y", "-e", "trace=pread64,read,openat,recvmsg"}, out);
         std::this_thread::sleep_for(std::chrono::duration<double>(seconds)); // the window itself
     }
 
@@ -863,6 +865,8 @@ ReadCheck straceReads(pid_t pid, const fs::path& dir, unsigned expectedFiles, do
     std::map<std::string, unsigned> reads;
     for (std::size_t i = first; i < last; ++i) {
         const std::string& l = lines[i];
+        if (l.find("recvmsg(") != std::string::npos)
+            ++check.busReads;
         const auto lt = l.find('<'), gt = l.find(">,");
         if (lt == std::string::npos || gt == std::string::npos || l.find("/mon_data/") == l.npos)
             continue;
@@ -1004,8 +1008,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                 " ticks): " + std::to_string(check.files) + "/" + std::to_string(point.counters) +
                 " counter files read, " + std::to_string(check.minReads) + ".." +
                 std::to_string(check.maxReads) + " preads each, " +
-                std::to_string(check.counterOpens) +
-                " reopens: " + (check.ok ? "exactly once per tick" : "NOT once per tick");
+                std::to_string(check.counterOpens) + " reopens, " + std::to_string(check.busReads) +
+                " bus socket reads: " + (check.ok ? "exactly once per tick" : "NOT once per tick");
             b.table.push_back(readLine);
             std::cout << readLine << std::endl;
             b.record("{\"bench\": \"reads_per_tick\", \"l3_domains\": " + std::to_string(domains) +
@@ -1016,6 +1020,7 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                      ", \"min_reads\": " + std::to_string(check.minReads) +
                      ", \"max_reads\": " + std::to_string(check.maxReads) +
                      ", \"reopens\": " + std::to_string(check.counterOpens) +
+                     ", \"bus_socket_reads\": " + std::to_string(check.busReads) +
                      ", \"once_per_tick\": " + (check.ok ? "true" : "false") + "}");
         }
         // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the domain

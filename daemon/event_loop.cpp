@@ -79,13 +79,17 @@ void EventLoop::run() {
     quit_ = false;
     std::array<epoll_event, 16> events;
     std::vector<int> ready;
+    // Whether sd-bus may have work: at first, and then after a wait that its fd, its timeout or
+    // a full batch ended (below). A wake-up for the other fds alone (a timer, a process exit)
+    // leaves it out: processing then would only read the socket to find nothing there.
+    bool busTurn = true;
     while (!quit_) {
         // Drain what sd-bus has buffered before sleeping (epoll only reports new bytes), but at
         // most a batch: busy clients must not starve signals, timers and process exits. After a
         // full batch the wait below only looks (timeout 0) and the loop comes back for the rest.
         // Deferred work runs after each message, before the next one can depend on it.
         int handled = 0;
-        while (!quit_ && handled < kMaxMessagesPerTurn && bus_.processPendingRequest()) {
+        while (busTurn && !quit_ && handled < kMaxMessagesPerTurn && bus_.processPendingRequest()) {
             runDeferred();
             ++handled;
         }
@@ -93,12 +97,17 @@ void EventLoop::run() {
         if (quit_)
             break;
 
+        // Asked after every turn: the handlers of the last one may have queued messages to send
+        // (POLLOUT), read replies into sd-bus's queue (its timeout is then 0) or made calls
+        // whose replies are due by a time.
         const auto pollData = bus_.getEventLoopPollData();
         watchBus(pollData.fd, pollData.events);
-        const int timeout = handled == kMaxMessagesPerTurn ? 0 : pollData.getPollTimeout();
+        const int busTimeout = pollData.getPollTimeout();
+        const int timeout = handled == kMaxMessagesPerTurn ? 0 : busTimeout;
         const int n =
             epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
         if (n < 0) {
+            busTurn = true;
             if (errno == EINTR)
                 continue;
             throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -106,10 +115,17 @@ void EventLoop::run() {
 
         // Collect first: a handler may watch or unwatch fds. More ready fds than fit are
         // reported by the next wait (level-triggered).
+        // sd-bus's turn: its fd is ready, its timeout has come (a wait that ended with nothing
+        // ready ended by it; 0: it holds messages already read), or the last batch was full.
+        busTurn = n == 0 || busTimeout == 0 || handled == kMaxMessagesPerTurn;
         ready.clear();
-        for (int i = 0; i < n; ++i)
-            if (events[static_cast<std::size_t>(i)].data.fd != busFd_)
-                ready.push_back(events[static_cast<std::size_t>(i)].data.fd);
+        for (int i = 0; i < n; ++i) {
+            const int fd = events[static_cast<std::size_t>(i)].data.fd;
+            if (fd == busFd_)
+                busTurn = true;
+            else
+                ready.push_back(fd);
+        }
         for (int fd : ready) {
             if (auto it = watches_.find(fd); it != watches_.end()) {
                 auto handler = it->second; // survives an unwatch from inside itself

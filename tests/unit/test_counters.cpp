@@ -296,6 +296,12 @@ TEST_CASE("MonitorCounters rejects a counter text longer than any the kernel pri
     const auto& sample = counters.sample();
     CHECK(sample.states.at(0) == CounterState::Error);
     CHECK(sample.occupancy.empty());
+
+    // The longest value the kernel prints (2^64 - 1) is read whole.
+    fake.set("mon_L3_00", "llc_occupancy", "18446744073709551615\n");
+    const auto& longest = counters.sample();
+    CHECK(longest.states.at(0) == CounterState::Ok);
+    CHECK(longest.occupancy.at(0) == 18446744073709551615u);
 }
 
 TEST_CASE("MonitorCounters lists the domains again when the group had none yet", "[counters]") {
