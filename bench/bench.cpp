@@ -41,6 +41,7 @@
 // 8. cli: resctrlctl list --json and show NAME --json as whole processes with a domain on every
 //    CLOSID of milan-2s, against a minimal sd-bus program making the same calls (bench_cli.cpp).
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -1617,6 +1618,10 @@ void benchMemory(Bench& b, const fs::path& dir, const fs::path& profile, int soa
 } // namespace
 
 int main(int argc, char** argv) {
+    // Output piped into a reader that leaves early (`| head`, `grep -m1`) must not kill the bench
+    // between its stacks' constructors and destructors: a signal death leaves the simulator, the
+    // bus and the daemon of the running benchmark behind, ticking through every later run.
+    std::signal(SIGPIPE, SIG_IGN);
     Bench b;
     std::string jsonPath = "bench-results.json";
     int soakArg = -1;
