@@ -2,6 +2,7 @@
 #include "domain_objects.h"
 
 #include <algorithm>
+#include <ctime>
 
 #include "access_policy.h"
 #include "bus_errors.h"
@@ -216,9 +217,17 @@ const MonitorSample& MonitorObject::recentSample(std::chrono::steady_clock::dura
     return sample();
 }
 
-void MonitorObject::readCounters() {
-    sampledAt_ = std::chrono::steady_clock::now();
-    counters_.readCounters();
+MonitorObject::SampleTime MonitorObject::SampleTime::now() noexcept {
+    timespec realtime{};
+    clock_gettime(CLOCK_REALTIME, &realtime);
+    return {std::chrono::steady_clock::now(),
+            static_cast<std::uint64_t>(realtime.tv_sec) * 1'000'000u +
+                static_cast<std::uint64_t>(realtime.tv_nsec) / 1000u};
+}
+
+void MonitorObject::readCounters(const SampleTime& at) {
+    sampledAt_ = at.steady;
+    counters_.readCounters(at.realtimeUsec);
 }
 
 const MonitorSample& MonitorObject::takeSample() {

@@ -121,12 +121,18 @@ public:
     // Reads the counters once; when a value or state changed, emits one PropertiesChanged with
     // every changed property (and SampledAt).
     const MonitorSample& sample() {
-        readCounters();
+        readCounters(SampleTime::now());
         return takeSample();
     }
+    // When a tick's reads began: one time for every monitor it reads.
+    struct SampleTime {
+        std::chrono::steady_clock::time_point steady;
+        std::uint64_t realtimeUsec; // SampledAt
+        static SampleTime now() noexcept;
+    };
     // The halves of sample() (MonitorCounters::readCounters, takeReadings): a tick reads every
     // monitor's counters first, then takes each one's sample.
-    void readCounters();
+    void readCounters(const SampleTime& at);
     const MonitorSample& takeSample();
     // The last sample when it was read within `maxAge`, a new one otherwise.
     const MonitorSample& recentSample(std::chrono::steady_clock::duration maxAge);

@@ -237,11 +237,15 @@ void MonitorCounters::Readings::storeIn(CounterValues& values) {
 }
 
 void MonitorCounters::readCounters() {
+    readCounters(nowNs(CLOCK_REALTIME) / 1000);
+}
+
+void MonitorCounters::readCounters(std::uint64_t readAtUsec) {
     reads_ = 0;
     opens_ = 0;
     if (counters_.empty())
         discoverDomains();
-    readAtUsec_ = nowNs(CLOCK_REALTIME) / 1000;
+    readAtUsec_ = readAtUsec;
     for (Counter& counter : counters_)
         read(counter);
 }

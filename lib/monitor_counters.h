@@ -92,8 +92,10 @@ public:
     // kernel file can put the reader to sleep, and whatever the reader touches between two reads
     // is then cold; the reads alone touch little.
     // readCounters() does the reads and keeps each counter's reading; takeReadings(), once after
-    // each readCounters(), makes them the new sample (also last()).
+    // each readCounters(), makes them the new sample (also last()). `readAtUsec` is the sample's
+    // CLOCK_REALTIME time (sampledAtUsec): a caller reading many groups takes it once for all.
     void readCounters();
+    void readCounters(std::uint64_t readAtUsec);
     const MonitorSample& takeReadings();
     const MonitorSample& last() const noexcept { return samples_[latest_]; }
     // The sample before last() (empty before the second sample()), to tell what changed.

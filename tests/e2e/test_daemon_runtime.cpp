@@ -53,6 +53,9 @@ TEST_CASE("cache occupancy flows from the simulator to properties, signals and S
     REQUIRE(sampled);
     CHECK(sampled->path == kRootPath);
     CHECK(sampled->timestamp > 0);
+    // One tick, one time: the signal's and the monitor's SampledAt of that tick.
+    CHECK((changed->numbers.count("SampledAt") &&
+           sampled->timestamp == changed->numbers.at("SampledAt")));
 
     CHECK(f.counters(monitor, "CacheOccupancy") == expected);
     CHECK(f.sample(monitor) == expected);
