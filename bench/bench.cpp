@@ -41,11 +41,11 @@
 // 8. cli: resctrlctl list --json and show NAME --json as whole processes with a domain on every
 //    CLOSID of milan-2s, against a minimal sd-bus program making the same calls (bench_cli.cpp).
 #include <algorithm>
-#include <csignal>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
