@@ -2,7 +2,6 @@
 #include "domain_objects.h"
 
 #include <algorithm>
-#include <ctime>
 
 #include "access_policy.h"
 #include "bus_errors.h"
@@ -218,11 +217,7 @@ const MonitorSample& MonitorObject::recentSample(std::chrono::steady_clock::dura
 }
 
 MonitorObject::SampleTime MonitorObject::SampleTime::now() noexcept {
-    timespec realtime{};
-    clock_gettime(CLOCK_REALTIME, &realtime);
-    return {std::chrono::steady_clock::now(),
-            static_cast<std::uint64_t>(realtime.tv_sec) * 1'000'000u +
-                static_cast<std::uint64_t>(realtime.tv_nsec) / 1000u};
+    return {std::chrono::steady_clock::now(), realtimeUsecNow()};
 }
 
 void MonitorObject::readCounters(const SampleTime& at) {

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>

@@ -110,7 +110,7 @@ void MonitorCounters::addCounters(unsigned cacheId, const std::filesystem::path&
                                  0});
 }
 
-// The domains are listed once: they only change with CPU hotplug of a whole L3 (§7.1) or, on an
+// The domains are listed once: they only change with CPU hotplug of a whole L3 or, on an
 // SNC host, of a whole node; a caller that must follow that makes a new MonitorCounters. A group
 // that had no mon_L3_* yet (not created, or being removed) is listed again on the next sample.
 void MonitorCounters::discoverDomains() {
@@ -166,7 +166,7 @@ void MonitorCounters::read(Counter& counter) {
     if (timed)
         counter.readAtNs = before + (nowNs(CLOCK_MONOTONIC) - before) / 2;
     if (n < 0) {
-        // The group is gone (ENODEV on a held fd, §3.4) or the read failed: start afresh with
+        // The group is gone (ENODEV on a held fd) or the read failed: start afresh with
         // a new open next time, so a group recreated under the same name is found again.
         counter.fd.reset();
         return;
@@ -236,8 +236,12 @@ void MonitorCounters::Readings::storeIn(CounterValues& values) {
     assignInPlace(values.states, states);
 }
 
+std::uint64_t realtimeUsecNow() noexcept {
+    return nowNs(CLOCK_REALTIME) / 1000;
+}
+
 void MonitorCounters::readCounters() {
-    readCounters(nowNs(CLOCK_REALTIME) / 1000);
+    readCounters(realtimeUsecNow());
 }
 
 void MonitorCounters::readCounters(std::uint64_t readAtUsec) {
@@ -258,7 +262,7 @@ const MonitorSample& MonitorCounters::takeReadings() {
         Readings& readings = counter.node ? nodeReadings_ : l3Readings_;
         readings.states.emplace_back(counter.cacheId, reading.state);
         if (reading.state != CounterState::Ok) {
-            // No baseline across a gap: the counter may have been reset meanwhile (§7.7).
+            // No baseline across a gap: the kernel may have reset the counter meanwhile.
             counter.baseline.reset();
             continue;
         }

@@ -13,8 +13,8 @@
 
 namespace resctrld {
 
-// What a mon_data counter file said (docs/kernel.md §7.2). Every one of these is a
-// successful read for the kernel; Error is also what we report when the read itself failed.
+// What a mon_data counter file said: a number, "Unavailable", "Error" or "Unassigned". Every one is
+// a successful read for the kernel; Error is also what we report when the read itself failed.
 enum class CounterState { Ok, Unavailable, Error, Unassigned };
 
 // "ok", "unavailable", "error", "unassigned": the values of Monitor.CounterStates.
@@ -35,8 +35,11 @@ enum class CounterEvent { LlcOccupancy, MbmTotalBytes, MbmLocalBytes };
 // The event's file name in mon_L3_XX/: llc_occupancy, mbm_total_bytes, mbm_local_bytes.
 std::string_view fileName(CounterEvent event) noexcept;
 
+// CLOCK_REALTIME now, in microseconds: the time a sample carries (MonitorSample::sampledAtUsec).
+std::uint64_t realtimeUsecNow() noexcept;
+
 // Bytes per second between two readings of a cumulative MBM counter taken at CLOCK_MONOTONIC
-// nanoseconds prevTimeNs and timeNs. Empty when the counter went down (a reset, §7.2: the
+// nanoseconds prevTimeNs and timeNs. Empty when the counter went down (a reset: the
 // kernel folds hardware wrap-arounds in, so a decrease is never a wrap) or when no time passed.
 std::optional<std::uint64_t> bandwidth(std::uint64_t prevValue, std::uint64_t prevTimeNs,
                                        std::uint64_t value, std::uint64_t timeNs) noexcept;

@@ -120,10 +120,11 @@ mount --bind "$work/cpuinfo" /proc/cpuinfo
 if [[ ${PQOS_TEST_SETUP_ONLY:-} == 1 ]]; then return 0; fi
 
 # ---------------------------------------------------------------------------------------
-# Expected facts per profile (/work/shared/hosts/README.md). pqos reports the usable COS
-# count as the minimum over the resources (spec §3.2), root included.
+# Expected facts per profile (the simulator's profiles). pqos reports the usable COS count as
+# the minimum over the resources (the kernel gives each resource its own), root included.
 if [[ $profile == skx-2s-no-l3cat ]]; then
-    # The default Skylake-SP boot (spec §1.6): MBA and monitoring but no L3 allocation.
+    # The default Skylake-SP boot (L3 CAT off in the firmware): MBA and monitoring but no L3
+    # allocation.
     out=$(run_pqos -I -d -V)
     expect "$out" "L3CA capability not detected" "pqos -d: no L3 CAT without info/L3"
     expect "$out" "MBA details: #COS=8" "pqos -d: MBA"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// mon_data counter texts (docs/kernel.md §7.2) and the bandwidth arithmetic of
+// mon_data counter texts (a number, Unavailable, Error, Unassigned) and the bandwidth arithmetic of
 // org.resctrld1.Monitor, without a filesystem.
 #include <chrono>
 #include <cstdint>
