@@ -74,6 +74,7 @@
 
 #include "../tests/e2e/dbus_names.h"
 #include "../tests/e2e/harness.h"
+#include "../tests/e2e/syscall_trace.h"
 #include "../tests/sim/conformance/sim_instance.h"
 #include "bench_cli.h"
 #include "bench_layout.h"
@@ -90,6 +91,7 @@ using resctrld::e2e::kRootPath;
 using resctrld::e2e::kService;
 using resctrld::e2e::PrivateBus;
 using resctrld::e2e::Process;
+using resctrld::e2e::Strace;
 using resctrld::simtest::SimInstance;
 using resctrld::simtest::SimOptions;
 using Clock = std::chrono::steady_clock;
@@ -183,52 +185,6 @@ long long contextSwitches(pid_t pid) {
     }
     return total;
 }
-
-// strace attached to a running process (-f: all its threads), writing to `output`; attached
-// when the constructor returns (its "attached" line on stderr), detached by the destructor.
-class Strace {
-public:
-    Strace(pid_t pid, const std::vector<std::string>& options, const fs::path& output) {
-        int fds[2];
-        if (pipe(fds) != 0)
-            throw std::runtime_error("pipe failed");
-        pid_ = fork();
-        if (pid_ == 0) {
-            dup2(fds[1], 2);
-            close(fds[0]);
-            close(fds[1]);
-            std::vector<std::string> argv{"strace", "-f", "-o", output.string()};
-            argv.insert(argv.end(), options.begin(), options.end());
-            argv.push_back("-p");
-            argv.push_back(std::to_string(pid));
-            std::vector<char*> args;
-            for (auto& a : argv)
-                args.push_back(a.data());
-            args.push_back(nullptr);
-            execvp("strace", args.data());
-            _exit(127);
-        }
-        close(fds[1]);
-        stderr_ = fdopen(fds[0], "r");
-        char line[512];
-        while (std::fgets(line, sizeof line, stderr_))
-            if (std::strstr(line, "attached"))
-                return;
-        throw std::runtime_error("strace did not attach to " + std::to_string(pid));
-    }
-    ~Strace() {
-        kill(pid_, SIGINT);
-        int status = 0;
-        waitpid(pid_, &status, 0);
-        std::fclose(stderr_);
-    }
-    Strace(const Strace&) = delete;
-    Strace& operator=(const Strace&) = delete;
-
-private:
-    pid_t pid_ = -1;
-    FILE* stderr_ = nullptr;
-};
 
 // --- the environment: simulator, bus, daemon -------------------------------------------------
 
@@ -811,7 +767,7 @@ struct SamplePoint {
     double healthUs = 0;
 };
 
-// Counts the daemon's pread64 per counter file and its timer reads over a few ticks.
+// Counts the daemon's pread64 per counter file and its bus reads over a few ticks.
 struct ReadCheck {
     unsigned ticks = 0, files = 0, minReads = 0, maxReads = 0, counterOpens = 0;
     // recvmsg(2) on the bus socket: a tick has nothing to read from the bus.
@@ -820,65 +776,19 @@ struct ReadCheck {
 };
 
 ReadCheck straceReads(pid_t pid, const fs::path& dir, unsigned expectedFiles, double seconds) {
-    const fs::path out = dir / "strace.out";
-    {
-        Strace strace(pid, {"-y", "-e", "trace=pread64,read,openat,recvmsg"}, out);
-        std::this_thread::sleep_for(std::chrono::duration<double>(seconds)); // the window itself
-    }
-
-    // Count only between the first and the last timer expiry: whole ticks.
-    std::vector<std::string> lines;
-    {
-        std::ifstream in(out);
-        for (std::string line; std::getline(in, line);)
-            lines.push_back(line);
-    }
-    auto isTimer = [](const std::string& l) {
-        return l.find("read(") != std::string::npos && l.find("timerfd") != std::string::npos &&
-               l.find("= 8") != std::string::npos;
-    };
-    // Two timers run: the sampler (every tick) and the domain check (CheckIntervalSec). The
-    // sampler's is the one that fires most; "read(12<anon_inode:[timerfd]>, ...".
-    auto timerFd = [](const std::string& l) {
-        const auto open = l.find("read(") + 5;
-        return l.substr(open, l.find('<', open) - open);
-    };
-    std::map<std::string, unsigned> expirations;
-    for (const auto& l : lines)
-        if (isTimer(l))
-            ++expirations[timerFd(l)];
-    std::string sampler;
-    for (const auto& [fd, n] : expirations)
-        if (sampler.empty() || n > expirations[sampler])
-            sampler = fd;
-    std::size_t first = lines.size(), last = 0;
-    unsigned timers = 0;
-    for (std::size_t i = 0; i < lines.size(); ++i)
-        if (isTimer(lines[i]) && timerFd(lines[i]) == sampler) {
-            first = std::min(first, i);
-            last = i;
-            ++timers;
-        }
+    const auto traced =
+        resctrld::e2e::traceTicks(pid, dir / "strace.out",
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::duration<double>(seconds)));
     ReadCheck check;
-    if (timers < 2)
+    if (traced.ticks == 0)
         return check;
-    check.ticks = timers - 1;
-    std::map<std::string, unsigned> reads;
-    for (std::size_t i = first; i < last; ++i) {
-        const std::string& l = lines[i];
-        if (l.find("recvmsg(") != std::string::npos)
-            ++check.busReads;
-        const auto lt = l.find('<'), gt = l.find(">,");
-        if (lt == std::string::npos || gt == std::string::npos || l.find("/mon_data/") == l.npos)
-            continue;
-        if (l.find("pread64(") != std::string::npos)
-            ++reads[l.substr(lt + 1, gt - lt - 1)];
-        if (l.find("openat(") != std::string::npos)
-            ++check.counterOpens;
-    }
-    check.files = static_cast<unsigned>(reads.size());
+    check.ticks = traced.ticks;
+    check.busReads = traced.busReads;
+    check.counterOpens = traced.counterOpens;
+    check.files = static_cast<unsigned>(traced.counterReads.size());
     check.minReads = ~0u;
-    for (const auto& [path, n] : reads) {
+    for (const auto& [path, n] : traced.counterReads) {
         check.minReads = std::min(check.minReads, n);
         check.maxReads = std::max(check.maxReads, n);
     }

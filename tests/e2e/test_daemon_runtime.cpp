@@ -6,6 +6,7 @@
 // test_daemon_lifecycle.cpp.
 
 #include "runtime_fixture.h"
+#include "syscall_trace.h"
 
 using namespace resctrld::e2e;
 using namespace resctrld::e2e::runtime;
@@ -455,4 +456,28 @@ TEST_CASE("without a monitor there are no sampling ticks", "[e2e][sim][monitor]"
         1500ms, from));
     // One tick may have been on its way when StopDomain answered (another connection), no more.
     CHECK(f.signals.count(isMember("Sampled"), from) <= 1);
+}
+
+TEST_CASE("a tick reads each counter file once and nothing from the bus", "[e2e][sim][monitor]") {
+    Fixture f;
+    auto& hv = f.hypervisor();
+    f.startDomain(Domain("ticks").vcpus(4).cachetune("0-1", l3(0, 5_MiB) + monitor("0-1")),
+                  hv.vcpuThreads());
+    REQUIRE(f.signals.waitFor(isMember("Sampled"), kDeadline, f.signals.mark()));
+    INFO(f.log());
+    // Nobody calls the daemon in the window: a tick is its timer, the counter reads on the
+    // descriptors it holds and the Sampled it sends. Reading the bus socket on a timer's wake-up
+    // would only find it empty.
+    const auto traced =
+        traceTicks(f.daemon->process().pid(), f.dir.path() / "ticks.strace", 1500ms);
+    INFO(readFile(f.dir.path() / "ticks.strace"));
+    REQUIRE(traced.ticks >= 3);
+    CHECK(traced.busReads == 0);
+    CHECK(traced.counterOpens == 0);
+    // skx-2s-l3cat has two L3 caches: one llc_occupancy of the monitor's group for each.
+    CHECK(traced.counterReads.size() == 2);
+    for (const auto& [file, reads] : traced.counterReads) {
+        INFO(file);
+        CHECK(reads == traced.ticks);
+    }
 }
