@@ -4,6 +4,7 @@ Debian's system bus with resctrld's policy, resctrld on the simulator, fake hype
 cockpit-ws with a local session whose bridge talks to that bus. Every process is a child of this
 one, tracked by its pid and ended by it; nothing is looked up or killed by name."""
 
+import ctypes
 import json
 import os
 import pwd
@@ -12,11 +13,42 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import traceback
 
 SKIP = 77
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def children_of_this_process():
+    """Every child of this process now, from each of its threads' lists."""
+    pids = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def session_of(pid):
+    """The session id of a process (the sixth field of /proc/PID/stat), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_name(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip() or str(pid)
+    except OSError:
+        return str(pid)
 
 
 def browser_test_start(argv, usage, paths):
@@ -109,6 +141,9 @@ class BusStack:
         self.children = []  # (name, Popen), ended in reverse order
         self.cockpits = {}  # label -> the page's URL
         self.ports = {}  # label -> cockpit-ws's port
+        # Orphans of the children (a daemon a bridge started, a browser's helper) become this
+        # process's children instead of init's: close() finds any that outlive the stack.
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         self._start_bus()
 
     def log(self, name):
@@ -124,8 +159,9 @@ class BusStack:
                 os.setgroups([])
                 os.setresgid(entry.pw_gid, entry.pw_gid, entry.pw_gid)
                 os.setresuid(entry.pw_uid, entry.pw_uid, entry.pw_uid)
+        # A session of its own: what it starts stays in that session (close() finds it by it).
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                   env=env, preexec_fn=preexec, cwd=cwd)
+                                   env=env, preexec_fn=preexec, cwd=cwd, start_new_session=True)
         out.close()
         self.children.append((name, process))
         return process
@@ -190,12 +226,25 @@ class BusStack:
             for path in (home, runtime):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         port = free_port()
+        # The bridge's session bus, a child of this stack run as the bridge's user (a session
+        # bus takes only its own user), and an SSH agent's socket (none listens: the page does
+        # not use SSH): without them the bridge starts a dbus-daemon and an ssh-agent of its
+        # own, which outlive a bridge that is ended.
+        session_bus = "session-bus-" + label
+        self.spawn(session_bus, ["dbus-daemon", "--session", "--nofork", "--print-address"],
+                   env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home,
+                        "XDG_RUNTIME_DIR": runtime}, user=user)
+        self.wait_log(session_bus, "unix:")
+        with open(self.log(session_bus)) as f:
+            session_address = next(line.strip() for line in f if line.startswith("unix:"))
         env = {
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": home,
             "XDG_RUNTIME_DIR": runtime,
             "XDG_DATA_DIRS": share + ":/usr/local/share:/usr/share",
             "DBUS_SYSTEM_BUS_ADDRESS": self.address,
+            "DBUS_SESSION_BUS_ADDRESS": session_address,
+            "SSH_AUTH_SOCK": os.path.join(runtime, "no-ssh-agent"),
             "LANG": "C.UTF-8",
         }
         self.spawn("cockpit-" + label, [
@@ -217,6 +266,9 @@ class BusStack:
         return f"http://127.0.0.1:{self.ports[label]}/cockpit/@localhost/{package}/index.html"
 
     def close(self):
+        """Ends every child, newest first. A process a child left behind (a child of this one in
+        the session of one of the stack's, still there 5 s after them) is killed and makes
+        close() fail, unless the caller is already failing with an exception."""
         for name, process in reversed(self.children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -225,7 +277,39 @@ class BusStack:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+        left = self._reap_orphans(timeout=5.0)
         shutil.rmtree(self.dir, ignore_errors=True)
+        if left and sys.exc_info()[0] is None:
+            raise RuntimeError("processes left behind by the stack's children (killed): " +
+                               "; ".join(left))
+
+    def _reap_orphans(self, timeout):
+        """Waits for what the stack's children left behind (orphans in their sessions, which
+        this process inherits as a subreaper) to end; kills and names those still there at the
+        deadline."""
+        tracked = {process.pid for _, process in self.children}
+        deadline = time.monotonic() + timeout
+        while True:
+            orphans = {pid for pid in children_of_this_process() - tracked
+                       if session_of(pid) in tracked}
+            for pid in list(orphans):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                        orphans.discard(pid)
+                except ChildProcessError:
+                    orphans.discard(pid)
+            if not orphans or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        left = []
+        for pid in orphans:
+            left.append(f"{process_name(pid)} (pid {pid})")
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        return left
 
 
 class Stack(BusStack):
