@@ -22,9 +22,13 @@
 //    doing the same mkdir / schemata / tasks / rmdir syscalls directly, medians of N runs.
 // 2. sampling: the daemon's CPU time per tick (all its threads' schedstat run time, cross-checked
 //    with utime+stime of /proc/<pid>/stat) with 16..1024 monitors over 2 and 8 L3 domains, against
-//    bench-floor-sample preading the same counter files on held descriptors, in rounds of 10
-//    ticks (5 with --quick) alternating with the floor's, after a whole check period of warm-up;
-//    the slope per monitor x domain; the daemon's wake-ups over 10 s with no domain.
+//    bench-floor-sample preading the same counter files on held descriptors, and against the
+//    same floor also sending one signal of Sampled's type and size per loop on the same bus
+//    (what a tick must do by the API, with nothing of resctrld's around it): windows of 10 ticks
+//    (5 with --quick), each floor running beside the daemon half a period after its ticks, five
+//    rounds of both (three with --quick), medians of the windows' ratios, after a whole check
+//    period of warm-up; the slope per monitor x domain; the daemon's wake-ups over 10 s with no
+//    domain.
 //    sampling-snc: the same on gnr-2s-snc3 (Sub-NUMA Clustering), the floor preading the L3
 //    sums and every mon_sub_L3_*.
 // 3. reads per tick: strace -y of the daemon over a few ticks, every counter file read exactly
@@ -53,6 +57,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -80,6 +85,7 @@
 #include "bench_layout.h"
 #include "bench_util.h"
 #include "bench_validate.h"
+#include "end_on_signal.h"
 
 namespace fs = std::filesystem;
 using resctrld::bench::fixed;
@@ -764,8 +770,25 @@ struct SamplePoint {
     unsigned domains, monitors;
     double daemonUs, daemonStatUs, floorUs, floorWallUs;
     unsigned counters;
+    // The floor that also sends one signal of Sampled's type and size per loop.
+    double floorSignalUs = 0;
+    // Medians of the ratios of the windows, each against the floor running beside it.
+    double ratio = 0, signalRatio = 0;
     double healthUs = 0;
 };
+
+// Window by window, [[a0, b0, ..], [a1, b1, ..], ..] of series of equal length: the spread behind
+// a median.
+std::string roundsJson(const std::vector<std::vector<double>>& series) {
+    std::string json = "[";
+    for (std::size_t r = 0; r < series.front().size(); ++r) {
+        json += r == 0 ? "[" : ", [";
+        for (std::size_t s = 0; s < series.size(); ++s)
+            json += (s == 0 ? "" : ", ") + fixed(series[s][r], 1);
+        json += "]";
+    }
+    return json + "]";
+}
 
 // Counts the daemon's pread64 per counter file and its bus reads over a few ticks.
 struct ReadCheck {
@@ -859,25 +882,52 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         // One whole check period (CheckIntervalSec=5) and a tick.
         watch.measure(6, std::chrono::seconds(120));
         SamplePoint point{domains, monitors, 0, 0, 0, 0, static_cast<unsigned>(files.size())};
-        std::vector<double> daemonUs, daemonStatUs, floorUs, floorWallUs;
-        // Rounds alternate the daemon and the floor: the machine's speed drifts by 10-20 %
-        // over minutes, and the medians of five rounds follow it better than of three.
+        std::vector<double> daemonUs, daemonStatUs, floorUs, floorWallUs, floorSignalUs;
+        // Window by window, the daemon beside each floor, and their ratios.
+        std::vector<double> daemonBesideFloorUs, daemonBesideSignalUs, ratios, signalRatios;
+        // Five rounds: the machine's speed drifts by 10-20 % over minutes.
         const int rounds = b.quick ? 3 : 5;
-        for (int r = 0; r < rounds; ++r) {
+        // The floor's CPU and wall time per loop, in µs; with the signal as well when `signal`.
+        auto runFloor = [&](bool signal) {
+            std::vector<std::string> argv{b.floorSample};
+            if (signal)
+                argv.insert(argv.end(), {"--signal", bus.address(), path + "/monitor/"});
+            argv.insert(argv.end(),
+                        {(run / "counters.list").string(), std::to_string(ticks), "1000"});
+            std::istringstream floor(runProgram(argv));
+            double cpu = 0, wall = 0;
+            floor >> cpu >> wall;
+            return std::pair{cpu / 1e3, wall / 1e3};
+        };
+        // One window: the daemon's ticks measured while a floor runs beside them, started half a
+        // period after a tick, so that both see the same machine (its speed moves by more than
+        // the differences measured within seconds on a shared VM) and their reads never meet.
+        auto besideTheDaemon = [&](bool signal) {
+            watch.measure(0, std::chrono::seconds(120));
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            auto floor = std::async(std::launch::async, runFloor, signal);
             const auto [from, to] = watch.measure(ticks, std::chrono::seconds(600));
             daemonUs.push_back((to.runNs - from.runNs) / 1e3 / ticks);
             daemonStatUs.push_back((to.statNs - from.statNs) / 1e3 / ticks);
-            std::istringstream floor(runProgram(
-                {b.floorSample, (run / "counters.list").string(), std::to_string(ticks), "1000"}));
-            double cpu = 0, wall = 0;
-            floor >> cpu >> wall;
-            floorUs.push_back(cpu / 1e3);
-            floorWallUs.push_back(wall / 1e3);
+            return floor.get();
+        };
+        for (int r = 0; r < rounds; ++r) {
+            const auto [cpu, wall] = besideTheDaemon(false);
+            floorUs.push_back(cpu);
+            floorWallUs.push_back(wall);
+            daemonBesideFloorUs.push_back(daemonUs.back());
+            ratios.push_back(daemonUs.back() / cpu);
+            floorSignalUs.push_back(besideTheDaemon(true).first);
+            daemonBesideSignalUs.push_back(daemonUs.back());
+            signalRatios.push_back(daemonUs.back() / floorSignalUs.back());
         }
         point.daemonUs = medianOf(daemonUs);
         point.daemonStatUs = medianOf(daemonStatUs);
         point.floorUs = medianOf(floorUs);
         point.floorWallUs = medianOf(floorWallUs);
+        point.floorSignalUs = medianOf(floorSignalUs);
+        point.ratio = medianOf(ratios);
+        point.signalRatio = medianOf(signalRatios);
         points.push_back(point);
         const std::string line =
             "sampling " + (simProfile.empty() ? "" : simProfile + " ") + std::to_string(domains) +
@@ -885,7 +935,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             " counter files): daemon " + fixed(point.daemonUs / 1e3, 3) +
             " ms CPU/tick (utime+stime " + fixed(point.daemonStatUs / 1e3, 1) + "), floor " +
             fixed(point.floorUs / 1e3, 3) + " ms CPU/loop (" + fixed(point.floorWallUs / 1e3, 2) +
-            " ms wall), ratio " + fixed(point.daemonUs / point.floorUs);
+            " ms wall), ratio " + fixed(point.ratio) + "; floor with a Sampled signal " +
+            fixed(point.floorSignalUs / 1e3, 3) + " ms, ratio " + fixed(point.signalRatio);
         b.table.push_back(line);
         std::cout << line << std::endl;
         b.record("{\"bench\": \"" + std::string(simProfile.empty() ? "sampling" : "sampling_snc") +
@@ -897,7 +948,12 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                  ", \"daemon_utime_stime_us_per_tick\": " + fixed(point.daemonStatUs, 1) +
                  ", \"floor_cpu_us_per_loop\": " + fixed(point.floorUs, 1) +
                  ", \"floor_wall_us_per_loop\": " + fixed(point.floorWallUs, 1) +
-                 ", \"ratio\": " + fixed(point.daemonUs / point.floorUs, 3) + "}");
+                 ", \"ratio\": " + fixed(point.ratio, 3) +
+                 ", \"floor_with_signal_cpu_us_per_loop\": " + fixed(point.floorSignalUs, 1) +
+                 ", \"ratio_to_floor_with_signal\": " + fixed(point.signalRatio, 3) +
+                 ", \"windows_daemon_floor_us\": " + roundsJson({daemonBesideFloorUs, floorUs}) +
+                 ", \"windows_daemon_floor_with_signal_us\": " +
+                 roundsJson({daemonBesideSignalUs, floorSignalUs}) + "}");
 
         if (!b.straceDir.empty()) {
             const std::string name =
@@ -1532,6 +1588,7 @@ int main(int argc, char** argv) {
     // between its stacks' constructors and destructors: a signal death leaves the simulator, the
     // bus and the daemon of the running benchmark behind, ticking through every later run.
     std::signal(SIGPIPE, SIG_IGN);
+    resctrld::bench::endWithChildrenOnSignal();
     Bench b;
     std::string jsonPath = "bench-results.json";
     int soakArg = -1;
