@@ -26,6 +26,11 @@ Strace::Strace(pid_t pid, const std::vector<std::string>& options,
         args.push_back(a.data());
     args.push_back(nullptr);
     pid_ = fork();
+    if (pid_ < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        throw std::runtime_error("fork failed");
+    }
     if (pid_ == 0) {
         dup2(fds[1], 2);
         execvp("strace", args.data());
