@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <exception>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,12 @@ bool gone(pid_t pid) {
 }
 
 [[noreturn]] void endWithChildren(int signo) {
+    // A thread whose bus connection dies with the bus (an sd-bus event loop throws) must not
+    // abort the process before the children are gone: it waits here for the _exit below.
+    std::set_terminate([] {
+        for (;;)
+            pause();
+    });
     std::set<pid_t> left = children();
     for (pid_t pid : left)
         kill(pid, SIGTERM);
