@@ -790,28 +790,21 @@ std::string roundsJson(const std::vector<std::vector<double>>& series) {
     return json + "]";
 }
 
-// Counts the daemon's pread64 per counter file and its bus reads over a few ticks.
-struct ReadCheck {
-    unsigned ticks = 0, files = 0, minReads = 0, maxReads = 0, counterOpens = 0;
-    // recvmsg(2) on the bus socket: a tick has nothing to read from the bus.
-    unsigned busReads = 0;
+// The daemon's ticks by strace (their counter reads, reopens and bus reads), and what they add
+// up to: how many counter files were read, the fewest and most reads of one.
+struct ReadCheck : resctrld::e2e::TickSyscalls {
+    unsigned files = 0, minReads = 0, maxReads = 0;
     bool ok = false;
 };
 
-ReadCheck straceReads(pid_t pid, const fs::path& dir, unsigned expectedFiles, double seconds) {
-    const auto traced =
-        resctrld::e2e::traceTicks(pid, dir / "strace.out",
-                                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      std::chrono::duration<double>(seconds)));
-    ReadCheck check;
-    if (traced.ticks == 0)
+ReadCheck straceReads(pid_t pid, const fs::path& dir, unsigned expectedFiles,
+                      std::chrono::milliseconds window) {
+    ReadCheck check{resctrld::e2e::traceTicks(pid, dir / "strace.out", window)};
+    if (check.ticks == 0)
         return check;
-    check.ticks = traced.ticks;
-    check.busReads = traced.busReads;
-    check.counterOpens = traced.counterOpens;
-    check.files = static_cast<unsigned>(traced.counterReads.size());
+    check.files = static_cast<unsigned>(check.counterReads.size());
     check.minReads = ~0u;
-    for (const auto& [path, n] : traced.counterReads) {
+    for (const auto& [path, n] : check.counterReads) {
         check.minReads = std::min(check.minReads, n);
         check.maxReads = std::max(check.maxReads, n);
     }
@@ -968,7 +961,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         }
         // 3. Reads per tick, on the smallest configuration (strace slows the daemon down).
         if (monitors == monitorCounts.front()) {
-            const ReadCheck check = straceReads(daemon.process().pid(), run, point.counters, 5.5);
+            const ReadCheck check = straceReads(daemon.process().pid(), run, point.counters,
+                                                std::chrono::milliseconds(5500));
             const std::string readLine =
                 "reads per tick (" + std::to_string(domains) + " L3 x " + std::to_string(monitors) +
                 " monitors, strace over " + std::to_string(check.ticks) +
