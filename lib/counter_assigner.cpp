@@ -25,8 +25,7 @@ std::vector<unsigned> keysOf(const std::map<unsigned, unsigned>& map) {
 } // namespace
 
 CounterAssigner::CounterAssigner(const ResctrlFs& resctrl, CounterAssignment policy)
-    : resctrl_(resctrl)
-    , files_(resctrl)
+    : files_(resctrl)
     , policy_(policy)
     , modeFile_(files_.hasModeFile()) {
     refreshStatus();

@@ -96,7 +96,6 @@ private:
     bool assignIn(const ResctrlLock& lock, const std::string& group,
                   const std::vector<unsigned>& domains);
 
-    const ResctrlFs& resctrl_;
     MbmAssignment files_;
     CounterAssignment policy_;
     // Whether info/ has the mode file, looked at once: a kernel without counter assignment

@@ -71,7 +71,7 @@ expect exec "$RESCTRLD_SBINDIR/resctrld"
 expect exec "$RESCTRLD_BINDIR/resctrlctl"
 # resctrlctl's bash completion, where bash-completion's pkg-config file says (or the usual path).
 checked=$((checked + 1))
-completion=$(find "$destdir" -path "*/bash-completion/completions/resctrlctl" -type f | head -n1)
+completion=$(find "$destdir" -path "*/bash-completion/completions/resctrlctl" -type f -print -quit)
 if [[ -n "$completion" ]] && cmp -s "$completion" "$RESCTRLD_SOURCE_DIR/cli/resctrlctl.bash"; then
     echo "ok: ${completion#"$destdir"} is cli/resctrlctl.bash"
 else
@@ -102,7 +102,7 @@ fi
 absent() {
     checked=$((checked + 1))
     local found
-    found=$(find "$destdir" -path "$2" | head -n1)
+    found=$(find "$destdir" -path "$2" -print -quit)
     if [[ -z "$found" ]]; then
         echo "ok: no $1 installed"
     else
@@ -159,7 +159,7 @@ fi
 if [[ $RESCTRLD_INSTALL_SYSTEMD == true ]]; then
     for name in resctrld.service sys-fs-resctrl.mount; do
         checked=$((checked + 1))
-        unit=$(find "$destdir" -path "*/systemd/system/$name" -type f | head -n1)
+        unit=$(find "$destdir" -path "*/systemd/system/$name" -type f -print -quit)
         if [[ -n "$unit" && -s "$unit" ]]; then
             echo "ok: ${unit#"$destdir"}"
         else
@@ -169,7 +169,7 @@ if [[ $RESCTRLD_INSTALL_SYSTEMD == true ]]; then
     # With the exporter built, its units come with the system user they name.
     if [[ -n $(find "$destdir" -path '*/systemd/system/resctrld-exporter.service' -type f) ]]; then
         checked=$((checked + 1))
-        sysusers=$(find "$destdir" -path '*/sysusers.d/resctrld-exporter.conf' -type f | head -n1)
+        sysusers=$(find "$destdir" -path '*/sysusers.d/resctrld-exporter.conf' -type f -print -quit)
         if [[ -n "$sysusers" ]] && grep -q '^u resctrld-exporter ' "$sysusers"; then
             echo "ok: ${sysusers#"$destdir"} declares the exporter's user"
         else

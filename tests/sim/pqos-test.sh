@@ -111,7 +111,7 @@ expect() { # expect OUTPUT REGEX WHAT
 
 # pqos reads the RDT CPU flags from /proc/cpuinfo (e.g. CDP support from cdp_l3); the CPU
 # model and cache geometry come from the CPUID instruction, which no bind mount can change.
-host_vendor=$(sed -n 's/^vendor_id[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
+host_vendor=$(sed -n '/^vendor_id[[:space:]]*:[[:space:]]*/{s///p;q;}' /proc/cpuinfo)
 sed -E 's/^(flags[[:space:]]*:.*)$/\1 rdt_a cat_l3 cdp_l3 mba cqm cqm_llc cqm_occup_llc cqm_mbm_total cqm_mbm_local/' \
     /proc/cpuinfo >"$work/cpuinfo"
 mount --bind "$work/cpuinfo" /proc/cpuinfo

@@ -101,11 +101,20 @@ EnvironmentFile=-/run/resctrlfs-sim.env
 ExecStart=$2 --profile skx-2s-l3cat --kernel 6.1 --sysfs /run/resctrlfs-sim/sysfs --control /run/resctrlfs-sim/control \$SIM_MOUNT_OPTIONS /sys/fs/resctrl
 ExecStartPost=/usr/bin/timeout 20 /bin/sh -c 'until test -e /run/resctrlfs-sim/control/ready; do sleep 0.1; done'
 EOF
-    if ldd "$2" | grep -q libasan; then
+    if is_sanitized "$2"; then
         # LeakSanitizer stops the world with ptrace at exit; a FUSE daemon killed by its unit
         # leaks by design. Every other check stays on.
         printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' >>"$1/resctrlfs-sim.service"
     fi
+}
+
+# is_sanitized PROGRAM: whether PROGRAM links AddressSanitizer (CI's build). The whole of ldd's
+# output is read before matching: under pipefail, "ldd | grep -q" fails at random when grep
+# exits at the first match and ldd dies of SIGPIPE.
+is_sanitized() {
+    local libraries
+    libraries=$(ldd "$1")
+    [[ $libraries == *libasan* ]]
 }
 
 # mask_units DIR [UNIT...]: units that would touch the host (swap, sysctl, modules, users,

@@ -117,7 +117,7 @@ if [ -n "$exporter_unit" ]; then
     [ -n "$exporter_uid" ] || fail "$exporter_sysusers created no user resctrld-exporter"
     printf '[Service]\nExecStart=\nExecStart=%s --bus system --verbose\n' \
         "$exporter" >"$work/units/resctrld-exporter.service.d/50-test.conf"
-    if ldd "$exporter" | grep -q libasan; then
+    if is_sanitized "$exporter"; then
         printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' \
             >>"$work/units/resctrld-exporter.service.d/50-test.conf"
     fi
@@ -125,7 +125,7 @@ fi
 # A sanitizer build (CI's): LeakSanitizer stops the world with ptrace at exit, which the unit's
 # seccomp filter refuses, so leak checking is off for the daemon under the unit (the other tests
 # run it with leak checking). Every other ASan and UBSan check stays on.
-if ldd "$resctrld" | grep -q libasan; then
+if is_sanitized "$resctrld"; then
     printf 'Environment=ASAN_OPTIONS=detect_leaks=0\n' >>"$work/units/resctrld.service.d/50-test.conf"
 fi
 
