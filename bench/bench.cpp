@@ -1047,7 +1047,6 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
     }
 }
 
-// Least squares of y on x: (slope, intercept).
 // --- 2b. sampling with every bandwidth counter assigned ----------------------------------------
 
 // turin-2s (32 L3 ids, 32 assignable counters each, mbm_event mode): 15 bandwidth monitors take
@@ -1134,7 +1133,10 @@ void benchCounters(Bench& b, const fs::path& dir) {
              ", \"ratio\": " + fixed(daemonTick / floorTick, 3) + "}");
 }
 
-std::pair<double, double> fit(const std::vector<double>& x, const std::vector<double>& y) {
+// Least squares of y on x: (slope, intercept); nothing when x has fewer than two distinct values
+// (one shape measured: no slope to tell).
+std::optional<std::pair<double, double>> fit(const std::vector<double>& x,
+                                             const std::vector<double>& y) {
     const double n = static_cast<double>(x.size());
     const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n;
     const double my = std::accumulate(y.begin(), y.end(), 0.0) / n;
@@ -1143,7 +1145,9 @@ std::pair<double, double> fit(const std::vector<double>& x, const std::vector<do
         sxy += (x[i] - mx) * (y[i] - my);
         sxx += (x[i] - mx) * (x[i] - mx);
     }
-    return {sxy / sxx, my - sxy / sxx * mx};
+    if (!(sxx > 0))
+        return std::nullopt;
+    return std::pair{sxy / sxx, my - sxy / sxx * mx};
 }
 
 void benchWakeups(Bench& b, const fs::path& dir, const fs::path& profile) {
@@ -1685,7 +1689,6 @@ int main(int argc, char** argv) {
             }
         }
         if (wanted("sampling")) {
-
             std::vector<SamplePoint> points;
             const std::vector<unsigned> counts =
                 b.quick ? std::vector<unsigned>{16, 64} : b.monitorCounts;
@@ -1698,7 +1701,6 @@ int main(int argc, char** argv) {
                 yd.push_back(p.daemonUs);
                 yf.push_back(p.floorUs);
             }
-            const auto [slopeD, interceptD] = fit(x, yd);
             // The sampling part alone (the tick minus its health check, from perf), where measured.
             std::vector<double> xs, ys;
             for (const auto& p : points)
@@ -1706,8 +1708,8 @@ int main(int argc, char** argv) {
                     xs.push_back(double(p.monitors) * p.domains);
                     ys.push_back(p.daemonUs - p.healthUs);
                 }
-            if (xs.size() >= 2) {
-                const auto [slopeS, interceptS] = fit(xs, ys);
+            if (const auto part = fit(xs, ys)) {
+                const auto [slopeS, interceptS] = *part;
                 const std::string sline = "sampling part slope: " + fixed(slopeS, 2) +
                                           " us CPU per monitor x L3 domain per tick (+" +
                                           fixed(interceptS, 0) + " us)";
@@ -1716,19 +1718,24 @@ int main(int argc, char** argv) {
                 b.record("{\"bench\": \"sampling_part_slope\", \"us_per_monitor_domain\": " +
                          fixed(slopeS, 3) + ", \"intercept_us\": " + fixed(interceptS, 1) + "}");
             }
-            const auto [slopeF, interceptF] = fit(x, yf);
-            const std::string line = "sampling slope: daemon " + fixed(slopeD, 2) +
-                                     " us CPU per monitor x L3 domain per tick (+" +
-                                     fixed(interceptD, 0) + " us), floor " + fixed(slopeF, 2) +
-                                     " us (+" + fixed(interceptF, 0) + " us), slope ratio " +
-                                     fixed(slopeD / slopeF);
-            b.table.push_back(line);
-            std::cout << line << std::endl;
-            b.record("{\"bench\": \"sampling_slope\", \"daemon_us_per_monitor_domain\": " +
-                     fixed(slopeD, 3) + ", \"daemon_intercept_us\": " + fixed(interceptD, 1) +
-                     ", \"floor_us_per_monitor_domain\": " + fixed(slopeF, 3) +
-                     ", \"floor_intercept_us\": " + fixed(interceptF, 1) +
-                     ", \"slope_ratio\": " + fixed(slopeD / slopeF, 3) + "}");
+            const auto daemonFit = fit(x, yd);
+            const auto floorFit = fit(x, yf);
+            if (daemonFit && floorFit) {
+                const auto [slopeD, interceptD] = *daemonFit;
+                const auto [slopeF, interceptF] = *floorFit;
+                const std::string line = "sampling slope: daemon " + fixed(slopeD, 2) +
+                                         " us CPU per monitor x L3 domain per tick (+" +
+                                         fixed(interceptD, 0) + " us), floor " + fixed(slopeF, 2) +
+                                         " us (+" + fixed(interceptF, 0) + " us), slope ratio " +
+                                         fixed(slopeD / slopeF);
+                b.table.push_back(line);
+                std::cout << line << std::endl;
+                b.record("{\"bench\": \"sampling_slope\", \"daemon_us_per_monitor_domain\": " +
+                         fixed(slopeD, 3) + ", \"daemon_intercept_us\": " + fixed(interceptD, 1) +
+                         ", \"floor_us_per_monitor_domain\": " + fixed(slopeF, 3) +
+                         ", \"floor_intercept_us\": " + fixed(interceptF, 1) +
+                         ", \"slope_ratio\": " + fixed(slopeD / slopeF, 3) + "}");
+            }
         }
         if (wanted("sampling-snc")) {
             // Sub-NUMA Clustering (3 nodes per L3): 8 counter files per monitor, the two L3

@@ -26,6 +26,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "../sim/conformance/end_with_parent.h"
 #include "dbus_names.h"
 
 extern char** environ;
@@ -194,6 +195,7 @@ Process::Process(std::vector<std::string> argv, const fs::path& outputDir, const
         throwErrno("pipe2");
 
     char watchdogPid[64] = {};
+    const simtest::EndWithParent endWithParent;
     pid_ = fork();
     if (pid_ < 0)
         throwErrno("fork");
@@ -214,6 +216,8 @@ Process::Process(std::vector<std::string> argv, const fs::path& outputDir, const
                 setresuid(user.uid, user.uid, user.uid) != 0)
                 _exit(126);
         }
+        if (!endWithParent.arm())
+            _exit(125);
         execvpe(args[0], args.data(), envp.data());
         _exit(127);
     }

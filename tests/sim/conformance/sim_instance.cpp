@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "end_with_parent.h"
+
 #ifndef RESCTRLFS_SIM_PATH
 #define RESCTRLFS_SIM_PATH ""
 #endif
@@ -176,10 +178,13 @@ void SimInstance::start() {
     Fd readEnd(pipeFds[0]), writeEnd(pipeFds[1]);
     const std::string logPath = (temp_ / "sim.log").string();
 
+    const EndWithParent endWithParent;
     pid_ = ::fork();
     if (pid_ < 0)
         throw std::runtime_error("fork failed");
     if (pid_ == 0) {
+        if (!endWithParent.arm())
+            ::_exit(125);
         ::dup2(writeEnd.get(), 1);
         int logFd = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (logFd >= 0)
