@@ -1,8 +1,8 @@
-// A pure in-memory model of the kernel's resctrl filesystem state (spec §1-§8). Every
+// A pure in-memory model of the kernel's resctrl filesystem state (docs/kernel.md §1-§8). Every
 // operation takes a path relative to the mount root and returns 0 or a positive errno,
 // updating info/last_cmd_status as the kernel would. No FUSE here: the FUSE layer maps
 // requests onto these calls and serialises them with one mutex (the kernel's
-// rdtgroup_mutex, spec §8.2).
+// rdtgroup_mutex, docs/kernel.md §8.2).
 #pragma once
 
 #include <cstdint>
@@ -27,7 +27,7 @@
 
 namespace resctrlsim {
 
-// Kernel flavours that change user-visible behaviour (spec §0.3).
+// Kernel flavours that change user-visible behaviour (docs/kernel.md §0.3).
 struct KernelFlavour {
     bool paddedSchemata = false;   // <= 6.14: zero/space padded values (§4.6)
     bool multiPidTasks = true;     // >= 6.7: comma lists in tasks (§5.1)
@@ -55,7 +55,7 @@ struct MountOptions {
 };
 
 // Thrown by the constructor when the mount itself would fail (EINVAL for an option the
-// profile cannot honour, spec §1.2).
+// profile cannot honour, docs/kernel.md §1.2).
 class MountError : public std::runtime_error {
 public:
     MountError(int err, const std::string& what)

@@ -83,7 +83,7 @@ std::optional<Profile> builtinProfile(std::string_view name) {
         return p;
     }
     if (name == "skx-2s-no-l3cat") {
-        // Skylake-SP quirk (spec §1.6): L3 CAT off unless rdt=l3cat.
+        // Skylake-SP quirk (docs/kernel.md §1.6): L3 CAT off unless rdt=l3cat.
         return skxBase("skx-2s-no-l3cat");
     }
     if (name == "bdx-2s") {

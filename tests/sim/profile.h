@@ -1,4 +1,4 @@
-// Host shapes the simulator can pretend to be (spec §9, /work/shared/hosts/README.md).
+// Host shapes the simulator can pretend to be (docs/kernel.md §9).
 #pragma once
 
 #include <cstdint>

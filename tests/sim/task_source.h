@@ -36,7 +36,7 @@ public:
         return info->startTime;
     }
     // Every thread of the system, processes in ascending TGID order, each followed by its
-    // other threads (approximates the kernel's process-list order, spec §5.2).
+    // other threads (approximates the kernel's process-list order, docs/kernel.md §5.2).
     virtual std::vector<ThreadId> allThreads() = 0;
     // The threads of one process.
     virtual std::vector<pid_t> threadsOf(pid_t tgid) = 0;

@@ -1,5 +1,5 @@
 // Unit tests of the simulator's in-memory model (no FUSE, no root). Behaviour numbers refer
-// to spec §10 of docs/kernel.md.
+// to §10 of docs/kernel.md.
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>

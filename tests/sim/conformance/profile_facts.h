@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What each built-in profile must look like, written down independently of the simulator
-// from /work/shared/hosts/README.md and spec §9, so the tests check the simulator rather
+// from docs/kernel.md §9, so the tests check the simulator rather
 // than echo it.
 #pragma once
 
@@ -31,7 +31,7 @@ struct ProfileFacts {
     bool amd;
 
     uint64_t granularity() const { return l3Bytes / cbmLen; }
-    // Usable CTRL_MON groups besides the root (spec §3.2), halved CLOSIDs with CDP.
+    // Usable CTRL_MON groups besides the root (docs/kernel.md §3.2), halved CLOSIDs with CDP.
     unsigned closidBudget(bool cdp) const {
         unsigned n = ~0u;
         if (hasL3Cat)
@@ -40,7 +40,7 @@ struct ProfileFacts {
             n = mbClosids;
         return n - 1;
     }
-    // Width in hex digits / decimal places of padded (<= 6.14) values (spec §4.6).
+    // Width in hex digits / decimal places of padded (<= 6.14) values (docs/kernel.md §4.6).
     unsigned dataWidth() const {
         unsigned w = 0;
         if (hasL3Cat)

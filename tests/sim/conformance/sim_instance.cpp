@@ -322,7 +322,7 @@ int writeFile(const fs::path& path, std::string_view data) {
     Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (fd.get() < 0)
         return errno;
-    // One write(2) is one command (spec §2.3): never split it.
+    // The kernel takes one write(2) as one command: never split it.
     ssize_t n = ::write(fd.get(), data.data(), data.size());
     if (n < 0)
         return errno;
@@ -336,7 +336,7 @@ int readFile(const fs::path& path, std::string& out) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0)
         return errno;
-    // st_size is 0 for every resctrl file (spec §2.2): read until EOF.
+    // The kernel reports st_size 0 for every resctrl file: read until EOF.
     char buf[4096];
     for (;;) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);

@@ -86,7 +86,7 @@ bool pathExists(const std::filesystem::path& path);
 
 std::string lastCmdStatus(const SimInstance& sim);
 // Puts a known, non-"ok" text into info/last_cmd_status, so a test can tell "untouched"
-// from "cleared" (spec §8.1).
+// from "cleared" (docs/kernel.md §8.1).
 void provokeStatus(const SimInstance& sim);
 inline constexpr std::string_view kProvokedStatus = "Unknown or unsupported mode\n";
 

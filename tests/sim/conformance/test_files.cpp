@@ -271,7 +271,7 @@ TEST_CASE("b19: info contents of each profile shape", "[sim][info][b19]") {
         CHECK(readFile(dir / "cbm_mask") == hex(facts.cbmMask) + "\n");
         CHECK(readFile(dir / "min_cbm_bits") == std::to_string(facts.minCbmBits) + "\n");
         CHECK(readFile(dir / "shareable_bits") == hex(facts.shareableBits) + "\n");
-        // sparse_masks appeared in 6.7/6.8: absent on 6.1 (spec §0.3).
+        // sparse_masks appeared in 6.7/6.8: absent on 6.1 (docs/kernel.md §0.3).
         if (isOldKernel(opt))
             CHECK_FALSE(pathExists(dir / "sparse_masks"));
         else

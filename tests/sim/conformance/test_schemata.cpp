@@ -306,8 +306,8 @@ TEST_CASE("b06: new group defaults", "[sim][schemata][b06]") {
 
 TEST_CASE("b03/b06: min_cbm_bits and 'No space' on a host shape loaded from a profile file",
           "[sim][schemata][b03][b06]") {
-    // A Haswell-like cache (min_cbm_bits 2, spec §1.6) without shareable bits, so that
-    // exclusive groups can take every way of a domain (spec §3.3 step 4).
+    // A Haswell-like cache (min_cbm_bits 2, docs/kernel.md §1.6) without shareable bits, so that
+    // exclusive groups can take every way of a domain (docs/kernel.md §3.3 step 4).
     const std::string kernel = GENERATE(as<std::string>{}, "6.15", "6.1");
     const auto dir = std::filesystem::temp_directory_path();
     const auto file = dir / ("resctrlfs-sim-profile-" + std::to_string(::getpid()) + ".ini");

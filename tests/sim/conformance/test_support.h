@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Expected-text builders for the conformance tests: they encode spec §4.6 (schemata read
+// Expected-text builders for the conformance tests: they encode docs/kernel.md §4.6 (schemata read
 // format) and §5.4 (cpus formats) independently of the simulator.
 #pragma once
 
@@ -42,7 +42,7 @@ inline std::vector<SimOptions> l3Flavours() {
             {"milan-2s", "6.1", "", false}};
 }
 
-// Builds the expected schemata (or size) text of one group, spec §4.6.
+// Builds the expected schemata (or size) text of one group, docs/kernel.md §4.6.
 class SchemataText {
 public:
     SchemataText(const ProfileFacts& facts, const SimOptions& options)
@@ -116,7 +116,7 @@ private:
         return s + "\n";
     }
     std::string render(bool asSize) const {
-        // Reverse resource order, DATA before CODE (spec §4.6).
+        // Reverse resource order, DATA before CODE (docs/kernel.md §4.6).
         std::string out;
         if (facts_.hasMb) {
             std::map<unsigned, std::string> m;
@@ -174,7 +174,7 @@ inline std::string l3AllLine(const ProfileFacts& facts, uint32_t mask,
     return s + "\n";
 }
 
-// %*pb of spec §5.4.
+// %*pb of docs/kernel.md §5.4.
 inline std::string cpuMask(unsigned nrCpus, const std::vector<unsigned>& cpus) {
     const unsigned chunks = (nrCpus + 31) / 32;
     std::vector<uint32_t> words(chunks, 0);

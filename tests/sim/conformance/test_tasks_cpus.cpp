@@ -252,7 +252,7 @@ TEST_CASE("b13: cpus masks as real clients write them (kernel bitmap_parse)", "[
 TEST_CASE("b13: CPUs beyond the cpumask size", "[sim][cpus][b13]") {
     // nr_cpu_ids = the profile's CPUs (possible = online on these hosts). A list entry
     // beyond it: ERANGE; a hex mask with more 32-bit chunks than the mask has: EOVERFLOW;
-    // both with "Bad CPU list/mask" (spec §5.3, code reading of the bitmap parsers).
+    // both with "Bad CPU list/mask" (docs/kernel.md §5.3, code reading of the bitmap parsers).
     const SimOptions opt = GENERATE(
         values<SimOptions>({{"skx-2s-l3cat", "6.15", "", false}, {"milan-2s", "6.1", "", false}}));
     INFO(opt.describe());

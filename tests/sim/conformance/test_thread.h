@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // A real thread that parks until told to exit, so a test can move its TID between groups
-// and watch it vanish from tasks files once it is gone (spec §5.2).
+// and watch it vanish from tasks files once it is gone (docs/kernel.md §5.2).
 #pragma once
 
 #include <condition_variable>

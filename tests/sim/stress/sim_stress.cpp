@@ -377,7 +377,7 @@ int main(int argc, char** argv) {
             }
         }
 
-        // Freed RMIDs sit in limbo until the next check finds them clean (spec §7.4); no
+        // Freed RMIDs sit in limbo until the next check finds them clean (docs/kernel.md §7.4); no
         // footprint is configured, so that takes about a second. Raise the threshold to
         // the largest value the simulated L3 accepts (default x num_rmids <= L3 size).
         const unsigned numRmids = readNumber(sim, "info/L3_MON/num_rmids");
