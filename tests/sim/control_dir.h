@@ -1,4 +1,4 @@
-// The control directory (interface: /tmp/sim-interface.md): plain-text files that tests
+// The control directory (described in tests/sim/README.md): plain-text files that tests
 // write to drive monitoring values and inject faults. Parsing is pure and unit-tested;
 // ControlDir re-reads a file whenever its mtime/size/inode changed.
 #pragma once

@@ -58,7 +58,7 @@ sysfs_dir=$work/sysfs
 "$sim" --profile "$profile" --sysfs "$sysfs_dir" --control "$work/control" /sys/fs/resctrl \
     >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
-# The issue wants start-up under a second (the conformance tests check that); here a slow
+# The simulator starts in under a second (the conformance tests check that); here a slow
 # start only delays pqos, so allow a minute.
 for _ in $(seq 600); do
     grep -qx "resctrlfs-sim: ready /sys/fs/resctrl" "$work/sim.out" 2>/dev/null && break

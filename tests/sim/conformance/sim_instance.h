@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Test-side view of one running resctrlfs-sim: an RAII process plus thin syscall helpers.
-// The simulator's command line, readiness line and control directory are fixed by
-// /tmp/sim-interface.md (copied into tests/sim/README.md by the simulator's author).
+// The simulator's command line, readiness line and control directory are described in
+// tests/sim/README.md.
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,7 @@ struct SimOptions {
 
 // Starts the simulator on a fresh temporary mount point and waits for its ready line.
 // Missing FUSE or a simulator that does not come up is a hard failure (an exception),
-// never a skip: the Done-when demands that the tests fail loudly without FUSE.
+// never a skip: without FUSE the tests fail loudly.
 class SimInstance {
 public:
     explicit SimInstance(SimOptions options = {});

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Spec §10 behaviours 14, 15, 18, 19, 20: mode, last_cmd_status, file modes, mount-time
+// docs/kernel.md §10 behaviours 14, 15, 18, 19, 20: mode, last_cmd_status, file modes, mount-time
 // configuration, concurrency.
 #include <atomic>
 #include <cerrno>
@@ -251,7 +251,7 @@ TEST_CASE("b19: info contents of each profile shape", "[sim][info][b19]") {
     INFO(opt.describe());
     const auto started = std::chrono::steady_clock::now();
     SimInstance sim(opt);
-    // Done-when: the simulator starts in under a second.
+    // The simulator must start in under a second.
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
     const auto& facts = profileFacts(opt.profile);
     const bool cdp = isCdp(opt);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Spec §10 behaviours 7-10 and 17: CLOSID/RMID budgets, mkdir placement, rmdir cascade,
+// docs/kernel.md §10 behaviours 7-10 and 17: CLOSID/RMID budgets, mkdir placement, rmdir cascade,
 // rename.
 #include <cerrno>
 #include <fcntl.h>

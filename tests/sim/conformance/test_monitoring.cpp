@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Spec §10 behaviour 16 (mon_data layout and values) and the simulator's control directory
-// (footprint, traffic, counters, faults) as fixed in the simulator interface.
+// docs/kernel.md §10 behaviour 16 (mon_data layout and values) and the simulator's control
+// directory (footprint, traffic, counters, faults) as fixed in the simulator interface.
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>

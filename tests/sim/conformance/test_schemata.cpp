@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Spec §10 behaviours 1-6 (schemata writes, validation, read format, new-group defaults).
+// docs/kernel.md §10 behaviours 1-6 (schemata writes, validation, read format, new-group defaults).
 #include <cerrno>
 #include <fcntl.h>
 #include <fstream>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Spec §10 behaviours 11-13: tasks writes and reads, cpus/cpus_list.
+// docs/kernel.md §10 behaviours 11-13: tasks writes and reads, cpus/cpus_list.
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/wait.h>
