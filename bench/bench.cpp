@@ -986,8 +986,10 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
         }
         // Where a tick's CPU goes, from perf's call graphs (when perf is installed): the domain
         // check (Supervisor::checkDomains, every CheckIntervalSec: threads, each group's tasks
-        // file), the counters (MonitorObject::readCounters and takeSample) and the Sampled signal.
-        // Shares of the samples of Supervisor::sampleMonitors plus checkDomains.
+        // file), the counters (MonitorCounters::readCounters, the reads: MonitorObject's
+        // readCounters reaches it by a tail call, which leaves no frame of its own in the call
+        // chains; and MonitorObject::takeSample) and the Sampled signal. Shares of the samples of
+        // Supervisor::sampleMonitors plus checkDomains.
         if (!b.quick && access("/usr/bin/perf", X_OK) == 0) {
             const fs::path data = run / "perf.data";
             const double seconds = std::max(6.0, 3 * point.floorWallUs / 1e6 * 4);
@@ -1011,7 +1013,7 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             };
             const double check = share("resctrld::Supervisor::checkDomains");
             const double tick = share("resctrld::Supervisor::sampleMonitors") + check;
-            const double counters = share("resctrld::MonitorObject::readCounters") +
+            const double counters = share("resctrld::MonitorCounters::readCounters") +
                                     share("resctrld::MonitorObject::takeSample");
             const double signal = share("resctrld::ManagerObject::emitSampled");
             auto& p = points.back();
