@@ -86,7 +86,7 @@ std::shared_ptr<AuditedCall> ManagerObject::requirePrivileged(const char* method
 void ManagerObject::emitSampled(
     uint64_t timestampUsec,
     const std::vector<Supervisor::Announcements::SampledOccupancy>& monitors) {
-    auto signal = getObject().createSignal(Manager_adaptor::INTERFACE_NAME, "Sampled");
+    auto signal = getObject().createSignal(interfaceName_, "Sampled");
     signal << timestampUsec;
     signal.openContainer("{oa{ut}}");
     for (const auto& monitor : monitors) {

@@ -86,6 +86,8 @@ private:
     void emitSampled(uint64_t timestampUsec,
                      const std::vector<Supervisor::Announcements::SampledOccupancy>& monitors);
 
+    // The interface's name as createSignal() takes it: made once, not on every tick.
+    const std::string interfaceName_ = Manager_adaptor::INTERFACE_NAME;
     const Config& config_;
     const AccessPolicy& access_;
     Supervisor supervisor_;

@@ -220,9 +220,15 @@ void MonitorCounters::Readings::storeIn(CounterValues& values) {
     assignInPlace(values.bytesLocal, bytesLocal);
     assignInPlace(values.bandwidthTotal, bandwidthTotal);
     assignInPlace(values.bandwidthLocal, bandwidthLocal);
-    // An id's state is Ok, or the first non-ok state among its counters in reading order.
-    std::stable_sort(states.begin(), states.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    // An id's state is Ok, or the first non-ok state among its counters in reading order. The
+    // counters are read by id already, except on an SNC host whose node ids do not rise with its
+    // L3 ids: sorting only then keeps a tick free of std::stable_sort's temporary buffer, one
+    // allocation per call.
+    const auto byId = [](const auto& a, const auto& b) {
+        return a.first < b.first;
+    };
+    if (!std::is_sorted(states.begin(), states.end(), byId))
+        std::stable_sort(states.begin(), states.end(), byId);
     auto kept = states.begin();
     for (auto it = states.begin(); it != states.end(); ++it) {
         if (kept != states.begin() && std::prev(kept)->first == it->first) {

@@ -10,12 +10,16 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "counting_allocator.h"
 #include "monitor_counters.h"
 
 using namespace resctrld;
+
+using resctrld::test::allocationsOf;
 
 TEST_CASE("parseCounter reads the kernel's four outputs", "[counters]") {
     auto ok = parseCounter("12345\n");
@@ -422,5 +426,65 @@ TEST_CASE("MonitorCounters on an SNC host reads each node beside the L3 sums", "
         CHECK(sample.nodes.occupancy ==
               std::map<unsigned, std::uint64_t>{{0, 65536}, {1, 131072}, {3, 65536}});
         CHECK(sample.nodes.states.size() == 4);
+    }
+}
+
+TEST_CASE("a sample in the steady state allocates nothing, as values change", "[counters]") {
+    FakeGroup fake;
+    auto write = [&](unsigned round) {
+        for (const char* dir : {"mon_L3_00", "mon_L3_01", "mon_L3_00/mon_sub_L3_00",
+                                "mon_L3_00/mon_sub_L3_01", "mon_L3_01/mon_sub_L3_02"}) {
+            fake.set(dir, "llc_occupancy", std::to_string(4096 * (round + 1)) + "\n");
+            fake.set(dir, "mbm_total_bytes", std::to_string(1000000 * round) + "\n");
+            fake.set(dir, "mbm_local_bytes", std::to_string(500000 * round) + "\n");
+        }
+    };
+    write(0);
+    const std::vector<CounterEvent> events{CounterEvent::LlcOccupancy, CounterEvent::MbmTotalBytes,
+                                           CounterEvent::MbmLocalBytes};
+    MonitorCounters counters(fake.root(), "g", events, {0, 1}, {{0, {0, 1}}, {1, {2}}});
+    // The first samples open the files and grow the maps and vectors of both samples kept (the
+    // first has no rates yet): not the steady state.
+    for (unsigned round = 0; round < 3; ++round) {
+        write(round);
+        counters.sample();
+    }
+    for (unsigned round = 3; round < 6; ++round) {
+        write(round);
+        const unsigned made = allocationsOf([&] {
+            counters.readCounters(1000 + round);
+            counters.takeReadings();
+        });
+        CHECK(made == 0);
+        CHECK(counters.last().occupancy ==
+              std::map<unsigned, std::uint64_t>{{0, 4096 * (round + 1)}, {1, 4096 * (round + 1)}});
+        CHECK(counters.last().nodes.bytesTotal.size() == 3);
+        CHECK(counters.last().sampledAtUsec == 1000 + round);
+    }
+    // The counting itself works: a sample of a new group opens its files and builds its maps.
+    MonitorCounters fresh(fake.root(), "g", events);
+    CHECK(allocationsOf([&] { fresh.sample(); }) > 0);
+}
+
+TEST_CASE("node states are by node id when node ids do not rise with the L3 ids", "[counters]") {
+    FakeGroup fake;
+    fake.set("mon_L3_00", "llc_occupancy", "64\n");
+    fake.set("mon_L3_00", "mbm_total_bytes", "0\n");
+    fake.set("mon_L3_01", "llc_occupancy", "64\n");
+    fake.set("mon_L3_01", "mbm_total_bytes", "0\n");
+    // Read in this order: node 1 (ok, Error), then node 0 (Unassigned, Unavailable).
+    fake.set("mon_L3_00/mon_sub_L3_01", "llc_occupancy", "64\n");
+    fake.set("mon_L3_00/mon_sub_L3_01", "mbm_total_bytes", "Error\n");
+    fake.set("mon_L3_01/mon_sub_L3_00", "llc_occupancy", "Unassigned\n");
+    fake.set("mon_L3_01/mon_sub_L3_00", "mbm_total_bytes", "Unavailable\n");
+    MonitorCounters counters(fake.root(), "g",
+                             {CounterEvent::LlcOccupancy, CounterEvent::MbmTotalBytes}, {0, 1},
+                             {{0, {1}}, {1, {0}}});
+    for (int round = 0; round < 2; ++round) {
+        const MonitorSample& sample = counters.sample();
+        // The first state that is not ok, in reading order, for each node.
+        CHECK(sample.nodes.states == std::map<unsigned, CounterState>{{0, CounterState::Unassigned},
+                                                                      {1, CounterState::Error}});
+        CHECK(sample.nodes.occupancy == std::map<unsigned, std::uint64_t>{{1, 64}});
     }
 }
