@@ -821,10 +821,8 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                    const std::string& simProfile = "") {
     fs::create_directories(dir);
     const fs::path profile = simProfile.empty() ? writeProfile(dir, domains) : fs::path(simProfile);
-    const unsigned maxMonitors = *std::max_element(monitorCounts.begin(), monitorCounts.end());
     SimOptions options{profile.string(), simProfile.empty() ? "6.1" : "6.15", "", true};
     SimInstance sim(options);
-    (void)maxMonitors;
     for (unsigned monitors : monitorCounts) {
         const fs::path run = dir / ("m" + std::to_string(monitors));
         fs::create_directories(run);
