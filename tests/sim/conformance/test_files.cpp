@@ -96,7 +96,7 @@ TEST_CASE("b14: mode transitions and refusals", "[sim][mode][b14]") {
         CHECK(readFile(mode) == "shareable\n");
     }
 
-    // Pseudo-locking refusals in the kernel's order (§6.3).
+    // Pseudo-locking refusals in the kernel's order (docs/kernel.md §6.3).
     CHECK(writeFile(sim.at("mode"), "pseudo-locksetup\n") == EINVAL);
     CHECK_STATUS(sim, "Cannot pseudo-lock default group\n");
     if (isCdp(opt)) {
