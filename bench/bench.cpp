@@ -22,9 +22,10 @@
 //    doing the same mkdir / schemata / tasks / rmdir syscalls directly, medians of N runs.
 // 2. sampling: the daemon's CPU time per tick (all its threads' schedstat run time, cross-checked
 //    with utime+stime of /proc/<pid>/stat) with 16..1024 monitors over 2 and 8 L3 domains, against
-//    bench-floor-sample preading the same counter files on held descriptors, and against the
-//    same floor also sending one signal of Sampled's type and size per loop on the same bus
-//    (what a tick must do by the API, with nothing of resctrld's around it): windows of 10 ticks
+//    bench-floor-sample preading the same counter files on held descriptors and sending one
+//    signal of Sampled's type and size per loop on the same bus (what a tick must do by the API,
+//    with nothing of resctrld's around it; the target, <= 1.3, is against this floor), and
+//    against the same floor without the signal (the reads alone): windows of 10 ticks
 //    (5 with --quick), each floor running beside the daemon half a period after its ticks, five
 //    rounds of both (three with --quick), medians of the windows' ratios, after a whole check
 //    period of warm-up; the slope per monitor x domain; the daemon's wake-ups over 10 s with no
@@ -924,10 +925,11 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             "sampling " + (simProfile.empty() ? "" : simProfile + " ") + std::to_string(domains) +
             " L3 x " + std::to_string(monitors) + " monitors (" + std::to_string(point.counters) +
             " counter files): daemon " + fixed(point.daemonUs / 1e3, 3) +
-            " ms CPU/tick (utime+stime " + fixed(point.daemonStatUs / 1e3, 1) + "), floor " +
-            fixed(point.floorUs / 1e3, 3) + " ms CPU/loop (" + fixed(point.floorWallUs / 1e3, 2) +
-            " ms wall), ratio " + fixed(point.ratio) + "; floor with a Sampled signal " +
-            fixed(point.floorSignalUs / 1e3, 3) + " ms, ratio " + fixed(point.signalRatio);
+            " ms CPU/tick (utime+stime " + fixed(point.daemonStatUs / 1e3, 1) +
+            "), floor (the reads and the Sampled signal) " + fixed(point.floorSignalUs / 1e3, 3) +
+            " ms CPU/loop, ratio " + fixed(point.signalRatio) +
+            " (target <= 1.3); the reads alone " + fixed(point.floorUs / 1e3, 3) + " ms (" +
+            fixed(point.floorWallUs / 1e3, 2) + " ms wall), ratio " + fixed(point.ratio);
         b.table.push_back(line);
         std::cout << line << std::endl;
         b.record("{\"bench\": \"" + std::string(simProfile.empty() ? "sampling" : "sampling_snc") +
@@ -1021,14 +1023,14 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
             } else {
                 p.healthUs = p.daemonUs * check / tick;
                 const double samplingUs = p.daemonUs * (tick - check) / tick;
-                const std::string hline = "  perf: of the tick's CPU " +
-                                          fixed(check / tick * 100, 0) + "% health check, " +
-                                          fixed(counters / tick * 100, 0) + "% counter reads, " +
-                                          fixed(signal / tick * 100, 0) +
-                                          "% Sampled signal; sampling (tick minus health "
-                                          "check) " +
-                                          fixed(samplingUs / 1e3, 3) + " ms, ratio to the floor " +
-                                          fixed(samplingUs / p.floorUs);
+                const std::string hline =
+                    "  perf: of the tick's CPU " + fixed(check / tick * 100, 0) +
+                    "% health check, " + fixed(counters / tick * 100, 0) + "% counter reads, " +
+                    fixed(signal / tick * 100, 0) +
+                    "% Sampled signal; sampling (tick minus health check) " +
+                    fixed(samplingUs / 1e3, 3) + " ms, ratio to the floor " +
+                    fixed(samplingUs / p.floorSignalUs) + " (the reads alone " +
+                    fixed(samplingUs / p.floorUs) + ")";
                 b.table.push_back(hline);
                 std::cout << hline << std::endl;
                 b.record("{\"bench\": \"tick_profile\", \"l3_domains\": " +
@@ -1037,7 +1039,9 @@ void benchSampling(Bench& b, unsigned domains, const std::vector<unsigned>& moni
                          ", \"counter_reads_share\": " + fixed(counters / tick, 3) +
                          ", \"sampled_signal_share\": " + fixed(signal / tick, 3) +
                          ", \"sampling_us_per_tick\": " + fixed(samplingUs, 1) +
-                         ", \"sampling_ratio\": " + fixed(samplingUs / p.floorUs, 3) + "}");
+                         ", \"sampling_ratio\": " + fixed(samplingUs / p.floorUs, 3) +
+                         ", \"sampling_ratio_to_floor_with_signal\": " +
+                         fixed(samplingUs / p.floorSignalUs, 3) + "}");
             }
         }
         manager->callMethod("StopDomain")
