@@ -233,13 +233,18 @@
                 refreshLayout();
         });
 
+        // The Manager's properties are kept from their answer on: a change announced after it
+        // (while the objects are still being read) is applied, not lost.
+        const managerRead = call(ROOT, PROPERTIES, "GetAll", [MANAGER]).then(([manager]) => {
+            if (current())
+                page.manager = unwrap(manager);
+        });
         Promise.all([
-            call(ROOT, PROPERTIES, "GetAll", [MANAGER]),
+            managerRead,
             call(ROOT, OBJECT_MANAGER, "GetManagedObjects", []),
-        ]).then(([[manager], [objects]]) => {
+        ]).then(([, [objects]]) => {
             if (!current())
                 return;
-            page.manager = unwrap(manager);
             for (const [path, interfaces] of Object.entries(objects))
                 interfacesAdded(path, interfaces);
             updateStatus();
@@ -290,7 +295,11 @@
 
     function propertiesChanged(path, iface, changed) {
         if (path === ROOT && iface === MANAGER) {
-            const wasMounted = page.manager && page.manager.Mounted;
+            // Not read yet: the GetAll answer still to come was sent after this signal, so it
+            // holds the change already.
+            if (!page.manager)
+                return;
+            const wasMounted = page.manager.Mounted;
             Object.assign(page.manager, changed);
             updateStatus();
             if ("Mounted" in changed && changed.Mounted !== wasMounted)

@@ -9,7 +9,9 @@ Exits 77 when a prerequisite is missing."""
 
 import json
 import os
+import signal
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack  # noqa: E402
@@ -358,6 +360,52 @@ def scenario_daemon_restart(s, page):
     return "daemon stopped (not running shown) and restarted (state back)"
 
 
+def scenario_load_under_changes(s, page):
+    """The page loads while the Manager announces property changes: the daemon reloads its
+    configuration every 5 ms, each time with another SampleIntervalSec. A change announced before
+    the page has read the Manager's properties must not break the page."""
+    conf = os.path.join(s.dir, "resctrld.conf")
+    with open(conf) as f:
+        original = f.read()
+    assert "SampleIntervalSec=1\n" in original, original
+    stop = threading.Event()
+    reloads = 0
+
+    def reload_with(seconds):
+        with open(conf + ".new", "w") as f:
+            f.write(original.replace("SampleIntervalSec=1\n", f"SampleIntervalSec={seconds}\n"))
+        os.replace(conf + ".new", conf)
+        s.daemon.send_signal(signal.SIGHUP)
+
+    def churn():
+        nonlocal reloads
+        while not stop.is_set():
+            reload_with(2 if reloads % 2 == 0 else 1)
+            reloads += 1
+            stop.wait(0.005)
+
+    loads = 10
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(loads):
+            page.open()
+            page.wait_status("running")
+    finally:
+        stop.set()
+        thread.join()
+        reload_with(3)
+    page.wait("the last interval shown",
+              "return document.getElementById('host-interval').textContent === 'every 3 s'")
+    _no_errors(page.driver)
+    with open(conf, "w") as f:
+        f.write(original)
+    s.daemon.send_signal(signal.SIGHUP)
+    page.wait("the interval back to 1 s",
+              "return document.getElementById('host-interval').textContent === 'every 1 s'")
+    return f"{loads} loads during {reloads} reloads that changed SampleIntervalSec"
+
+
 def scenario_read_only(s, driver, outdir):
     page = Page(driver, s.start_cockpit("nobody", user="nobody"), outdir)
     page.open()
@@ -422,6 +470,7 @@ def main():
             ("edit from the page", lambda: scenario_edit(s, page)),
             ("stop from the page", lambda: scenario_stop_from_page(s, page)),
             ("daemon stopped and restarted", lambda: scenario_daemon_restart(s, page)),
+            ("loaded while the Manager changes", lambda: scenario_load_under_changes(s, page)),
             ("no console errors (administrator)", lambda: _no_errors(driver)),
             ("read-only view", lambda: scenario_read_only(s, driver, outdir)),
             ("no console errors (read-only)", lambda: _no_errors(driver)),
