@@ -133,7 +133,8 @@ if grep -q "Couldn't retrieve APICID structure information" <<<"$probe"; then
     echo "pqos-test: this CPU's CPUID leaf 0xB is empty; pqos runs under qemu-x86_64 -cpu $cpu_model" >&2
 fi
 # For debugging: `PQOS_TEST_IN_NS=1 PQOS_TEST_SETUP_ONLY=1 unshare -m --propagation private
-# bash -c 'source tests/sim/pqos-test.sh SIM; pqos -I -s'` gives the prepared namespace.
+# bash -c 'source tests/sim/pqos-test.sh SIM; "${pqos_command[@]}" -I -s'` gives the prepared
+# namespace (pqos_command is plain pqos unless this CPU needs the emulator).
 if [[ ${PQOS_TEST_SETUP_ONLY:-} == 1 ]]; then return 0; fi
 
 # ---------------------------------------------------------------------------------------

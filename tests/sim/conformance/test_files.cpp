@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// docs/kernel.md §10 behaviours 14, 15, 18, 19, 20: mode, last_cmd_status, file modes, mount-time
-// configuration, concurrency.
+// Behaviours 14, 15, 18, 19 and 20 of "What a model of resctrl must get right" in docs/kernel.md:
+// mode, last_cmd_status, file modes, mount-time configuration, concurrency.
 #include <atomic>
 #include <cerrno>
 #include <fcntl.h>
@@ -96,7 +96,8 @@ TEST_CASE("b14: mode transitions and refusals", "[sim][mode][b14]") {
         CHECK(readFile(mode) == "shareable\n");
     }
 
-    // Pseudo-locking refusals in the kernel's order (docs/kernel.md §6.3).
+    // Pseudo-locking refusals in the kernel's order: the default group first, then CDP, or a CPU
+    // that cannot pseudo-lock.
     CHECK(writeFile(sim.at("mode"), "pseudo-locksetup\n") == EINVAL);
     CHECK_STATUS(sim, "Cannot pseudo-lock default group\n");
     if (isCdp(opt)) {
@@ -271,7 +272,7 @@ TEST_CASE("b19: info contents of each profile shape", "[sim][info][b19]") {
         CHECK(readFile(dir / "cbm_mask") == hex(facts.cbmMask) + "\n");
         CHECK(readFile(dir / "min_cbm_bits") == std::to_string(facts.minCbmBits) + "\n");
         CHECK(readFile(dir / "shareable_bits") == hex(facts.shareableBits) + "\n");
-        // sparse_masks appeared in 6.7/6.8: absent on 6.1 (docs/kernel.md §0.3).
+        // sparse_masks appeared in 6.7/6.8: absent on 6.1.
         if (isOldKernel(opt))
             CHECK_FALSE(pathExists(dir / "sparse_masks"));
         else
@@ -324,7 +325,7 @@ TEST_CASE("b19: mba_MBps mount option", "[sim][info][b19]") {
     CHECK(readFile(sim.at("g1/mba_MBps_event")) == "mbm_total_bytes\n");
     CHECK(writeFile(sim.at("g1/mba_MBps_event"), "foo\n") == EINVAL);
     CHECK_STATUS(sim, "Unsupported event id 'foo'\n");
-    // MiB/s values: no range check, stored as given (§4.4).
+    // In MBps mode the kernel takes any MiB/s value: no range check, stored as given.
     CHECK(writeFile(sim.at("g1/schemata"), "MB:0=5000\nMB:1=5\n") == 0);
     CHECK(readFile(sim.at("g1/schemata")) ==
           SchemataText(facts, opt).mb(0, 5000).mb(1, 5).schemata());
