@@ -398,9 +398,7 @@ def scenario_load_under_changes(s, page):
     page.wait("the last interval shown",
               "return document.getElementById('host-interval').textContent === 'every 3 s'")
     _no_errors(page.driver)
-    with open(conf, "w") as f:
-        f.write(original)
-    s.daemon.send_signal(signal.SIGHUP)
+    reload_with(1)  # the configuration as it was
     page.wait("the interval back to 1 s",
               "return document.getElementById('host-interval').textContent === 'every 1 s'")
     return f"{loads} loads during {reloads} reloads that changed SampleIntervalSec"
